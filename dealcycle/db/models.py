@@ -1,0 +1,68 @@
+"""Our own records. Schema changes go through Alembic (``dealcycle/db/migrations``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ExternalEffect(Base):
+    """One external write (Slack post, Salesforce write, license issue), by idempotency key.
+
+    ``status`` is ``started`` while the write is under way and ``done`` with its result once it
+    succeeded; a retry that finds ``done`` returns ``result`` instead of writing again.
+    """
+
+    __tablename__ = "external_effects"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LicenseKey(Base):
+    __tablename__ = "license_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    seats: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    license_key: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class TrialOutcome(Base):
+    __tablename__ = "trial_outcomes"
+
+    opportunity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(40))
+    technical_win: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ce_owner: Mapped[str] = mapped_column(String(64))
+    ae_owner: Mapped[str] = mapped_column(String(64))
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    license_key_ids: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -1,0 +1,170 @@
+"""One settings object, read from environment variables.
+
+Every duration the workflows use lives here, so tests and demos can shorten them.
+Durations accept plain seconds (``90``) or a number with a unit (``45s``, ``30m``, ``12h``, ``7d``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.common import Durations
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+def parse_duration(name: str, raw: str) -> int:
+    """Seconds in ``raw``; ``name`` is the variable, for the error message."""
+    match = _DURATION.match(raw)
+    if not match:
+        raise SettingsError(
+            f"{name}={raw!r} is not a duration: use seconds or a number with s, m, h, d or w"
+            " (e.g. 30m, 12h, 7d)"
+        )
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise SettingsError(f"{name}={raw!r} must be longer than zero")
+    return int(seconds)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _duration(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw is None or raw == "" else parse_duration(name, raw)
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    """OAuth 2.0 username-password login; all empty means "use the local fake"."""
+
+    login_url: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    api_version: str = "62.0"
+    ca_bundle: str = ""
+    """A CA file to trust instead of the system's (the local fake's self-signed certificate)."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.login_url and self.client_id and self.username)
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: str = field(default="", repr=False)
+    api_url: str = "https://slack.com/api/"
+    signing_secret: str = field(default="", repr=False)
+    trial_channel: str = "#dealcycle-trials"
+    max_rate_limit_retries: int = 3
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.bot_token)
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "dealcycle"
+    temporal_ui_url: str = "http://localhost:8233"
+    database_url: str = ""
+    license_private_key_file: Path = Path()
+    license_public_key_file: Path = Path()
+    salesforce: SalesforceSettings = SalesforceSettings()
+    slack: SlackSettings = SlackSettings()
+    durations: Durations = field(default_factory=Durations)
+    log_format: str = "auto"
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        state_dir = Path(env.get("DEALCYCLE_STATE_DIR") or ".dealcycle").absolute()
+        log_format = (env.get("DEALCYCLE_LOG_FORMAT") or "auto").lower()
+        if log_format not in ("auto", "json", "console"):
+            raise SettingsError(
+                f"DEALCYCLE_LOG_FORMAT={log_format!r} must be one of auto, json, console"
+            )
+        log_level = (env.get("DEALCYCLE_LOG_LEVEL") or "info").lower()
+        if log_level not in ("debug", "info", "warning", "error"):
+            raise SettingsError(
+                f"DEALCYCLE_LOG_LEVEL={log_level!r} must be one of debug, info, warning, error"
+            )
+        defaults = Durations()
+        durations = Durations(
+            trial_length_days=_int(env, "DEALCYCLE_TRIAL_LENGTH_DAYS", defaults.trial_length_days),
+            planning_item_due_seconds=_duration(
+                env, "DEALCYCLE_PLANNING_ITEM_DUE", defaults.planning_item_due_seconds
+            ),
+            overdue_reminder_delay_seconds=_duration(
+                env, "DEALCYCLE_OVERDUE_REMINDER_DELAY", defaults.overdue_reminder_delay_seconds
+            ),
+            overdue_reminder_repeat_seconds=_duration(
+                env, "DEALCYCLE_OVERDUE_REMINDER_REPEAT", defaults.overdue_reminder_repeat_seconds
+            ),
+            check_in_due_seconds=_duration(
+                env, "DEALCYCLE_CHECK_IN_DUE", defaults.check_in_due_seconds
+            ),
+            day_seconds=_duration(env, "DEALCYCLE_DAY_LENGTH", defaults.day_seconds),
+        )
+        return cls(
+            state_dir=state_dir,
+            temporal_address=env.get("DEALCYCLE_TEMPORAL_ADDRESS") or "localhost:7233",
+            temporal_namespace=env.get("DEALCYCLE_TEMPORAL_NAMESPACE") or "default",
+            task_queue=env.get("DEALCYCLE_TASK_QUEUE") or "dealcycle",
+            temporal_ui_url=(env.get("DEALCYCLE_TEMPORAL_UI_URL") or "http://localhost:8233").rstrip(
+                "/"
+            ),
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{state_dir / 'dealcycle.db'}",
+            license_private_key_file=Path(
+                env.get("DEALCYCLE_LICENSE_PRIVATE_KEY_FILE")
+                or state_dir / "license-signing-key.pem"
+            ),
+            license_public_key_file=Path(
+                env.get("DEALCYCLE_LICENSE_PUBLIC_KEY_FILE") or state_dir / "license-signing-key.pub"
+            ),
+            salesforce=SalesforceSettings(
+                login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
+                client_id=env.get("SALESFORCE_CLIENT_ID") or "",
+                client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
+                username=env.get("SALESFORCE_USERNAME") or "",
+                password=env.get("SALESFORCE_PASSWORD") or "",
+                api_version=env.get("SALESFORCE_API_VERSION") or "62.0",
+                ca_bundle=env.get("SALESFORCE_CA_BUNDLE") or "",
+            ),
+            slack=SlackSettings(
+                bot_token=env.get("SLACK_BOT_TOKEN") or "",
+                api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
+                signing_secret=env.get("SLACK_SIGNING_SECRET") or "",
+                trial_channel=env.get("DEALCYCLE_TRIAL_CHANNEL") or "#dealcycle-trials",
+                max_rate_limit_retries=_int(env, "SLACK_MAX_RATE_LIMIT_RETRIES", 3, minimum=0),
+            ),
+            durations=durations,
+            log_format=log_format,
+            log_level=log_level,
+        )

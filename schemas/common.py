@@ -1,0 +1,52 @@
+"""Vocabulary shared by every workflow and activity.
+
+People are named by their Slack member id (``U0123ABC``): an internal handle, not personal
+data, so it may appear in search attributes and histories, and reminders can reach them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+TASK_QUEUE = "dealcycle"
+
+
+class Role(StrEnum):
+    CE = "CE"
+    AE = "AE"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    OVERDUE = "overdue"
+    SKIPPED = "skipped"
+
+
+class TechnicalWinStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    AT_RISK = "at_risk"
+    WON = "won"
+    LOST = "lost"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Every wait the workflows make, in seconds, so tests and demos can shorten them.
+
+    ``day_seconds`` is how long a business "day" lasts: 86400 in production; a demo can make
+    a 30-day trial last 30 minutes by setting it to 60.
+    """
+
+    trial_length_days: int = 30
+    planning_item_due_seconds: int = 7 * 86400
+    overdue_reminder_delay_seconds: int = 86400
+    overdue_reminder_repeat_seconds: int = 2 * 86400
+    check_in_due_seconds: int = 2 * 86400
+    day_seconds: int = 86400

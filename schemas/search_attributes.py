@@ -1,0 +1,38 @@
+"""Custom search attributes: what an engineer filters on in the Temporal UI.
+
+Values are internal ids and stage names only: search attributes are stored unencrypted.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+OPPORTUNITY_ID = SearchAttributeKey.for_keyword("OpportunityId")
+ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
+LIFECYCLE_STAGE = SearchAttributeKey.for_keyword("LifecycleStage")
+TECHNICAL_WIN_STATUS = SearchAttributeKey.for_keyword("TechnicalWinStatus")
+CE_OWNER = SearchAttributeKey.for_keyword("CEOwner")
+AE_OWNER = SearchAttributeKey.for_keyword("AEOwner")
+REGION = SearchAttributeKey.for_keyword("Region")
+
+ALL_KEYS = (
+    OPPORTUNITY_ID,
+    ACCOUNT_ID,
+    LIFECYCLE_STAGE,
+    TECHNICAL_WIN_STATUS,
+    CE_OWNER,
+    AE_OWNER,
+    REGION,
+)
+
+
+def cli_type_name(key: SearchAttributeKey[object]) -> str:
+    """The type name ``temporal server start-dev --search-attribute NAME=TYPE`` expects."""
+    return {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime", 7: "KeywordList"}[
+        int(key.indexed_value_type)
+    ]
+
+
+def registrations() -> dict[str, str]:
+    """``{name: CLI type}`` for every custom search attribute."""
+    return {key.name: cli_type_name(key) for key in ALL_KEYS}  # type: ignore[arg-type]
