@@ -1,0 +1,1 @@
+"""Fixtures for the Salesforce and Slack fakes (owned by the fakes work)."""
