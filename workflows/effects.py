@@ -1,0 +1,101 @@
+"""How workflows ask for side effects: activities called by name.
+
+Workflows name activities only to call them; calling by name keeps the activity modules (and
+the Salesforce, Slack and SQLAlchemy clients they import) out of the workflow sandbox, which
+keeps workflow tasks light. ``tests/test_worker.py`` checks every name here is registered.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.effects import (
+        IssuedLicense,
+        LicenseRequest,
+        RecordResult,
+        SalesforceFieldUpdate,
+        SalesforceTaskRequest,
+        SalesforceWriteResult,
+        SlackPost,
+        SlackPostResult,
+        TrialOutcomeRecord,
+    )
+
+POST_SLACK_MESSAGE = "post_slack_message"
+UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
+CREATE_SALESFORCE_TASK = "create_salesforce_task"
+ISSUE_LICENSE_KEY = "issue_license_key"
+RECORD_TRIAL_OUTCOME = "record_trial_outcome"
+
+ACTIVITY_NAMES = frozenset(
+    {
+        POST_SLACK_MESSAGE,
+        UPDATE_SALESFORCE_RECORD,
+        CREATE_SALESFORCE_TASK,
+        ISSUE_LICENSE_KEY,
+        RECORD_TRIAL_OUTCOME,
+    }
+)
+
+# External services fail for minutes at a time; non-retryable errors (bad field, unknown
+# channel, bad credentials) stop retries at once, everything else keeps trying.
+EXTERNAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+START_TO_CLOSE = timedelta(seconds=60)
+
+
+async def post_slack(post: SlackPost) -> SlackPostResult:
+    return await workflow.execute_activity(
+        POST_SLACK_MESSAGE,
+        post,
+        result_type=SlackPostResult,
+        start_to_close_timeout=START_TO_CLOSE,
+        retry_policy=EXTERNAL_RETRY,
+    )
+
+
+async def update_salesforce(update: SalesforceFieldUpdate) -> SalesforceWriteResult:
+    return await workflow.execute_activity(
+        UPDATE_SALESFORCE_RECORD,
+        update,
+        result_type=SalesforceWriteResult,
+        start_to_close_timeout=START_TO_CLOSE,
+        retry_policy=EXTERNAL_RETRY,
+    )
+
+
+async def create_salesforce_task(task: SalesforceTaskRequest) -> SalesforceWriteResult:
+    return await workflow.execute_activity(
+        CREATE_SALESFORCE_TASK,
+        task,
+        result_type=SalesforceWriteResult,
+        start_to_close_timeout=START_TO_CLOSE,
+        retry_policy=EXTERNAL_RETRY,
+    )
+
+
+async def issue_license_key(request: LicenseRequest) -> IssuedLicense:
+    return await workflow.execute_activity(
+        ISSUE_LICENSE_KEY,
+        request,
+        result_type=IssuedLicense,
+        start_to_close_timeout=START_TO_CLOSE,
+        retry_policy=EXTERNAL_RETRY,
+    )
+
+
+async def record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
+    return await workflow.execute_activity(
+        RECORD_TRIAL_OUTCOME,
+        record,
+        result_type=RecordResult,
+        start_to_close_timeout=START_TO_CLOSE,
+        retry_policy=EXTERNAL_RETRY,
+    )

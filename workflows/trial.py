@@ -1,0 +1,389 @@
+"""``TrialWorkflow``: one customer trial, from planning to its outcome.
+
+CE and AE actions are updates whose handlers only change state (the rules live in
+``trial_rules``); the main loop owns every side effect. It compares what the state says is
+owed (a license, an announcement, a reminder) with what was done, and does the rest, each with
+an idempotency key derived from the workflow. Handlers never wait on I/O, so an action is
+acknowledged at once and the order of external writes is the order of the actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from schemas import search_attributes as sa
+    from schemas.effects import (
+        LicenseRequest,
+        SalesforceFieldUpdate,
+        SalesforceTaskRequest,
+        SlackPost,
+        TrialOutcomeRecord,
+    )
+    from schemas.trial import (
+        MID_TRIAL_CHECK_IN,
+        ActionAccepted,
+        CompleteStep,
+        ConcludeTrial,
+        ExtendTrial,
+        SetTechnicalWin,
+        StartTrialOverride,
+        TrialInput,
+        TrialPhase,
+        TrialResult,
+        TrialSnapshot,
+        TrialState,
+    )
+    from workflows import effects
+    from workflows import trial_rules as rules
+
+# Well below Temporal's 10,240-event warning; the server's own suggestion may come earlier.
+HISTORY_EVENT_LIMIT = 8_000
+
+
+def _date(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+@workflow.defn(name="TrialWorkflow")
+class TrialWorkflow:
+    @workflow.init
+    def __init__(self, input: TrialInput) -> None:
+        info = workflow.info()
+        if input.carried is not None:
+            self._s: TrialSnapshot = input.carried
+        elif input.start is not None:
+            scope = f"{info.workflow_id}/{info.first_execution_run_id}"
+            self._s = rules.new_snapshot(input.start, workflow.now(), scope)
+        else:
+            raise ValueError("TrialInput needs either start or carried")
+        self._changed = False
+        self._published: dict[str, str] = {}
+
+    # --- Updates -----------------------------------------------------------------------------
+
+    @workflow.update
+    def complete_step(self, request: CompleteStep) -> ActionAccepted:
+        message = rules.apply_complete_step(self._s, request, workflow.now())
+        if self._s.phase is TrialPhase.PLANNING and rules.planning_complete(self._s):
+            rules.start_trial(self._s, workflow.now())
+        return self._accepted(message)
+
+    @complete_step.validator
+    def _validate_complete_step(self, request: CompleteStep) -> None:
+        rules.check_complete_step(self._s, request)
+
+    @workflow.update
+    def start_with_override(self, request: StartTrialOverride) -> ActionAccepted:
+        message = rules.apply_override(self._s, request, workflow.now())
+        rules.start_trial(self._s, workflow.now())
+        return self._accepted(message)
+
+    @start_with_override.validator
+    def _validate_start_with_override(self, request: StartTrialOverride) -> None:
+        rules.check_override(self._s, request)
+
+    @workflow.update
+    def extend_trial(self, request: ExtendTrial) -> ActionAccepted:
+        return self._accepted(rules.apply_extend(self._s, request, workflow.now()))
+
+    @extend_trial.validator
+    def _validate_extend_trial(self, request: ExtendTrial) -> None:
+        rules.check_extend(self._s, request)
+
+    @workflow.update
+    def set_technical_win(self, request: SetTechnicalWin) -> ActionAccepted:
+        return self._accepted(rules.apply_technical_win(self._s, request, workflow.now()))
+
+    @set_technical_win.validator
+    def _validate_set_technical_win(self, request: SetTechnicalWin) -> None:
+        rules.check_technical_win(self._s, request)
+
+    @workflow.update
+    def conclude_trial(self, request: ConcludeTrial) -> ActionAccepted:
+        return self._accepted(rules.apply_conclude(self._s, request, workflow.now()))
+
+    @conclude_trial.validator
+    def _validate_conclude_trial(self, request: ConcludeTrial) -> None:
+        rules.check_conclude(self._s, request)
+
+    @workflow.query
+    def state(self) -> TrialState:
+        return rules.state_view(self._s, workflow.info().workflow_id, workflow.now())
+
+    def _accepted(self, message: str) -> ActionAccepted:
+        self._changed = True
+        return ActionAccepted(message, self._s.phase)
+
+    # --- Main loop ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: TrialInput) -> TrialResult:
+        s = self._s
+        while True:
+            await self._catch_up()
+            if s.phase is TrialPhase.ENDED and not self._owes_anything():
+                break
+            if self._history_is_long():
+                # Handlers are synchronous, but an update may be mid-validation: let it land.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                s.continued_as_new += 1
+                workflow.continue_as_new(TrialInput(carried=s))
+            wake_at = rules.next_wake_up(s)
+            timeout = None if wake_at is None else wake_at - workflow.now()
+            if timeout is None or timeout.total_seconds() > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                except asyncio.TimeoutError:
+                    pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert s.outcome is not None and s.ended_at is not None
+        return TrialResult(
+            opportunity_id=s.start.opportunity_id,
+            outcome=s.outcome,
+            technical_win=s.technical_win,
+            started_at=s.started_at,
+            ended_at=s.ended_at,
+            license_key_ids=[grant.key_id for grant in s.licenses if grant.key_id],
+        )
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= HISTORY_EVENT_LIMIT
+        )
+
+    def _owes_anything(self) -> bool:
+        s = self._s
+        return (
+            any(grant.key_id is None for grant in s.licenses)
+            or any(not change.announced for change in s.technical_win_changes)
+            or s.trial_dates_synced < s.trial_dates_version
+            or not s.outcome_recorded
+        )
+
+    async def _catch_up(self) -> None:
+        """Do everything the state says is owed, until nothing is."""
+        s = self._s
+        # A change made while we await an activity below must wake the next wait at once.
+        self._changed = False
+        now = workflow.now()
+        if s.phase is TrialPhase.RUNNING and s.ends_at is not None and now >= s.ends_at:
+            rules.end_trial(s, now)
+        self._publish_search_attributes()
+        await self._issue_owed_licenses()
+        await self._sync_trial_dates()
+        await self._announce_start()
+        await self._announce_technical_win_changes()
+        await self._prompt_check_in()
+        await self._send_reminders()
+        if s.phase is TrialPhase.ENDED:
+            await self._record_outcome()
+        self._publish_search_attributes()
+
+    def _publish_search_attributes(self) -> None:
+        s = self._s
+        wanted = {
+            sa.OPPORTUNITY_ID.name: s.start.opportunity_id,
+            sa.ACCOUNT_ID.name: s.start.account_id,
+            sa.LIFECYCLE_STAGE.name: s.phase.lifecycle_stage,
+            sa.TECHNICAL_WIN_STATUS.name: s.technical_win.value,
+            sa.CE_OWNER.name: s.start.ce_owner,
+            sa.AE_OWNER.name: s.start.ae_owner,
+        }
+        changed = {name: value for name, value in wanted.items() if self._published.get(name) != value}
+        if not changed:
+            return
+        keys = {key.name: key for key in sa.ALL_KEYS}
+        updates: list[SearchAttributeUpdate[str]] = [
+            keys[name].value_set(value) for name, value in changed.items()  # type: ignore[attr-defined]
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._published.update(changed)
+
+    def _key(self, *parts: object) -> str:
+        return "/".join([self._s.effect_scope, *(str(part) for part in parts)])
+
+    async def _issue_owed_licenses(self) -> None:
+        s = self._s
+        for index, grant in enumerate(s.licenses):
+            if grant.key_id is not None:
+                continue
+            issued = await effects.issue_license_key(
+                LicenseRequest(
+                    idempotency_key=self._key("license", index),
+                    account_id=s.start.account_id,
+                    customer=s.start.account_name,
+                    kind="trial",
+                    seats=s.start.seats,
+                    expires_at=grant.expires_at,
+                )
+            )
+            grant.key_id = issued.key_id
+            if index > 0:
+                await effects.post_slack(
+                    SlackPost(
+                        self._key("license-announcement", index),
+                        s.start.announce_channel,
+                        f"Trial for {s.start.account_name} ({s.start.opportunity_id}) extended to"
+                        f" {_date(grant.expires_at)}: {s.extensions[-1].reason if s.extensions else grant.reason}."
+                        f" New trial key {issued.key_id}.",
+                    )
+                )
+
+    async def _sync_trial_dates(self) -> None:
+        s = self._s
+        while s.trial_dates_synced < s.trial_dates_version:
+            version = s.trial_dates_version
+            assert s.started_at is not None and s.ends_at is not None
+            await effects.update_salesforce(
+                SalesforceFieldUpdate(
+                    self._key("trial-dates", version),
+                    "Opportunity",
+                    s.start.opportunity_id,
+                    {"Trial_Start_Date__c": _date(s.started_at), "Trial_End_Date__c": _date(s.ends_at)},
+                )
+            )
+            s.trial_dates_synced = version
+
+    async def _announce_start(self) -> None:
+        s = self._s
+        if s.started_at is None or s.start_announced:
+            return
+        assert s.ends_at is not None
+        override = (
+            f" Started by override of <@{s.override.actor}>: {s.override.reason}"
+            f" (skipped: {', '.join(s.override.skipped_steps)})."
+            if s.override
+            else ""
+        )
+        await effects.post_slack(
+            SlackPost(
+                self._key("trial-started"),
+                s.start.announce_channel,
+                f"Trial started for {s.start.account_name} ({s.start.opportunity_id}):"
+                f" {rules.trial_length_days(s)} days, ends {_date(s.ends_at)}."
+                f" CE <@{s.start.ce_owner}>, AE <@{s.start.ae_owner}>.{override}",
+            )
+        )
+        s.start_announced = True
+
+    async def _announce_technical_win_changes(self) -> None:
+        s = self._s
+        for index, change in enumerate(s.technical_win_changes):
+            if change.announced:
+                continue
+            await effects.update_salesforce(
+                SalesforceFieldUpdate(
+                    self._key("technical-win", index, "salesforce"),
+                    "Opportunity",
+                    s.start.opportunity_id,
+                    {"Technical_Win_Status__c": change.status.label},
+                )
+            )
+            note = f" {change.note}" if change.note else ""
+            await effects.post_slack(
+                SlackPost(
+                    self._key("technical-win", index, "slack"),
+                    s.start.announce_channel,
+                    f"Technical win for {s.start.account_name} ({s.start.opportunity_id}):"
+                    f" {change.status.label} (set by <@{change.actor}>).{note}",
+                )
+            )
+            change.announced = True
+
+    async def _prompt_check_in(self) -> None:
+        s = self._s
+        if (
+            s.phase is not TrialPhase.RUNNING
+            or s.check_in_prompted
+            or s.midpoint_at is None
+            or workflow.now() < s.midpoint_at
+        ):
+            return
+        step = rules.find_step(s, MID_TRIAL_CHECK_IN.key)
+        assert step is not None and step.due_at is not None
+        await effects.post_slack(
+            SlackPost(
+                self._key("check-in", "slack"),
+                s.start.ce_owner,
+                f"Mid-trial check-in for {s.start.account_name} ({s.start.opportunity_id}) is due"
+                f" by {_date(step.due_at)}. Record it with: dealcycle step complete"
+                f" {workflow.info().workflow_id} {step.key} --by {step.owner} --role CE",
+            )
+        )
+        await effects.create_salesforce_task(
+            SalesforceTaskRequest(
+                idempotency_key=self._key("check-in", "task"),
+                what_id=s.start.opportunity_id,
+                subject=f"Mid-trial check-in: {s.start.account_name}",
+                activity_date=_date(step.due_at),
+                description="Review progress against the trial's use cases and success metrics.",
+                owner_hint=s.start.ce_owner,
+            )
+        )
+        s.check_in_prompted = True
+
+    async def _send_reminders(self) -> None:
+        s = self._s
+        now = workflow.now()
+        for step in rules.reminders_due(s, now):
+            assert step.due_at is not None
+            await effects.post_slack(
+                SlackPost(
+                    self._key("reminder", step.key, step.reminders_sent + 1),
+                    step.owner,
+                    f"Overdue: {step.title!r} for the {s.start.account_name} trial"
+                    f" ({s.start.opportunity_id}) was due {_date(step.due_at)}. When it is done:"
+                    f" dealcycle step complete {workflow.info().workflow_id} {step.key}"
+                    f" --by {step.owner} --role {step.lead.value}",
+                )
+            )
+            step.reminders_sent += 1
+            step.last_reminded_at = now
+
+    async def _record_outcome(self) -> None:
+        s = self._s
+        if s.outcome_recorded:
+            return
+        assert s.outcome is not None and s.ended_at is not None
+        license_ids = [grant.key_id for grant in s.licenses if grant.key_id]
+        await effects.record_trial_outcome(
+            TrialOutcomeRecord(
+                idempotency_key=self._key("outcome", "record"),
+                opportunity_id=s.start.opportunity_id,
+                account_id=s.start.account_id,
+                outcome=s.outcome.value,
+                technical_win=s.technical_win.value,
+                started_at=s.started_at,
+                ended_at=s.ended_at,
+                ce_owner=s.start.ce_owner,
+                ae_owner=s.start.ae_owner,
+                override_reason=s.override.reason if s.override else None,
+                license_key_ids=license_ids,
+            )
+        )
+        await effects.update_salesforce(
+            SalesforceFieldUpdate(
+                self._key("outcome", "salesforce"),
+                "Opportunity",
+                s.start.opportunity_id,
+                {"Trial_Outcome__c": s.outcome.value, "Technical_Win_Status__c": s.technical_win.label},
+            )
+        )
+        how = f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})" if s.concluded_by else ""
+        await effects.post_slack(
+            SlackPost(
+                self._key("outcome", "slack"),
+                s.start.announce_channel,
+                f"Trial ended for {s.start.account_name} ({s.start.opportunity_id}):"
+                f" {s.outcome.value.replace('_', ' ')}{how}.",
+            )
+        )
+        s.outcome_recorded = True
+
