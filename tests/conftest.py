@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.fakes",
     "tests.support.databases",
+    "tests.support.temporal",
 ]

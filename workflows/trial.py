@@ -174,7 +174,8 @@ class TrialWorkflow:
         self._changed = False
         now = workflow.now()
         if s.phase is TrialPhase.RUNNING and s.ends_at is not None and now >= s.ends_at:
-            rules.end_trial(s, now)
+            # The timer fires a moment after the end; the trial ended at its end date.
+            rules.end_trial(s, s.ends_at)
         self._publish_search_attributes()
         await self._issue_owed_licenses()
         await self._sync_trial_dates()

@@ -1,0 +1,60 @@
+# dealcycle developer entry points. `make run` starts everything locally; `make test` runs
+# the whole suite. Both install what they need on first use and are quick after that.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# Extra arguments: make test PYTEST_ARGS='-k sqlite -x'; make run RUN_ARGS='...'
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+BENCH_ARGS ?=
+# Type-checked code; worker.py only once it exists, so a partial checkout still lints.
+MYPY_TARGETS := schemas workflows activities starter dealcycle $(wildcard worker.py)
+
+.PHONY: help bootstrap run test lint bench clean temporal-cli test-server postgres
+
+help:
+	@echo "make run     start the Temporal dev server, the fakes, the worker and the demo"
+	@echo "make test    run the tests (PYTEST_ARGS='...' passes arguments to pytest)"
+	@echo "make lint    ruff and mypy"
+	@echo "make bench   run the benchmarks (bench/)"
+	@echo "make clean   remove .dealcycle (local state, tools, databases) and .venv"
+
+bootstrap:
+	@scripts/bootstrap
+
+temporal-cli:
+	@scripts/ensure-temporal-cli
+
+test-server:
+	@scripts/install-test-server
+
+postgres:
+	@scripts/ensure-postgres
+
+run: bootstrap temporal-cli
+	$(VENV)/bin/dealcycle run $(RUN_ARGS)
+
+test: bootstrap temporal-cli test-server postgres
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(MYPY_TARGETS)
+
+bench: bootstrap
+	@if [ -f bench/__main__.py ]; then \
+	  $(PYTHON) -m bench $(BENCH_ARGS); \
+	elif [ -f bench/run.py ]; then \
+	  $(PYTHON) bench/run.py $(BENCH_ARGS); \
+	else \
+	  echo "no benchmarks yet (bench/__main__.py or bench/run.py)"; \
+	fi
+
+clean:
+	@echo "removing .dealcycle (local server state, installed tools, test databases) and .venv"
+	@scripts/stop-local-services
+	rm -rf .dealcycle $(VENV)

@@ -1,0 +1,434 @@
+"""Salesforce activities: field updates and Tasks, written once per idempotency key.
+
+``SalesforceConnector`` logs in with the OAuth 2.0 username-password flow and hands out a
+cached ``simple_salesforce.Salesforce``; when Salesforce says the session expired it logs in
+again once and repeats the call. ``SalesforceActivities`` wraps each write in the
+``IdempotencyLedger`` and turns Salesforce's answers into ``ApplicationError``s whose ``type``
+names the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+import structlog
+from simple_salesforce.api import Salesforce, SFType
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceMoreThanOneRecord,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import clip, exponential_delay, non_retryable, retryable
+from dealcycle.db.ledger import IdempotencyLedger
+from dealcycle.settings import SalesforceSettings, Settings
+from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+TASK_KEY_FIELD = "Dealcycle_Key__c"
+"""External id field of Task that holds the idempotency key."""
+UPDATE_KIND = "salesforce_update"
+TASK_KIND = "salesforce_task"
+
+_SOBJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_USAGE_WARNING = 0.8
+
+# What to check when the token endpoint refuses the login, by OAuth error code.
+_LOGIN_HINTS = {
+    "invalid_client_id": "SALESFORCE_CLIENT_ID (the connected app's consumer key)",
+    "invalid_client": "SALESFORCE_CLIENT_SECRET (the connected app's consumer secret)",
+    "invalid_grant": "SALESFORCE_USERNAME and SALESFORCE_PASSWORD (append the security token to "
+    "the password if the org requires one)",
+    "unsupported_grant_type": "that the connected app allows the OAuth username-password flow",
+    "inactive_user": "SALESFORCE_USERNAME (the user is inactive)",
+    "inactive_org": "the Salesforce org (it is inactive)",
+}
+
+
+class SalesforceLoginError(Exception):
+    """The OAuth login failed; the message names the setting to check, never its value."""
+
+    def __init__(self, message: str, *, retryable: bool, code: str) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class _Session(requests.Session):
+    """A session with a default timeout that keeps its CA bundle.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment override
+    ``Session.verify`` unless ``verify`` is passed with each request, so it is passed here.
+    """
+
+    def __init__(self, timeout: float, verify: str | bool) -> None:
+        super().__init__()
+        self.verify = verify
+        self.default_timeout = timeout
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
+class SalesforceConnector:
+    """Thread-safe holder of a logged-in Salesforce client (blocking; use from a thread)."""
+
+    def __init__(self, settings: SalesforceSettings, *, timeout: float = 30.0) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._client: Salesforce | None = None
+        self._session = _Session(timeout, settings.ca_bundle or True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, timeout: float = 30.0) -> SalesforceConnector:
+        return cls(settings.salesforce, timeout=timeout)
+
+    @property
+    def settings(self) -> SalesforceSettings:
+        return self._settings
+
+    def client(self) -> Salesforce:
+        """The cached client, logging in first if there is none."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._login()
+            return self._client
+
+    def relogin(self, stale: Salesforce) -> Salesforce:
+        """Log in again unless another thread already replaced ``stale``."""
+        with self._lock:
+            if self._client is None or self._client is stale:
+                self._client = self._login()
+            return self._client
+
+    def call(self, operation: Callable[[Salesforce], T]) -> T:
+        """Run ``operation``; on an expired session log in again once and repeat it."""
+        client = self.client()
+        try:
+            return operation(client)
+        except SalesforceExpiredSession:
+            log.info("salesforce_session_expired", action="logging in again")
+            return operation(self.relogin(client))
+
+    def sobject(self, client: Salesforce, name: str) -> SFType:
+        # Built directly rather than through ``client.<name>``, which maps a few names
+        # (bulk, bulk2) to other handlers.
+        return SFType(
+            name,
+            client.session_id,
+            client.sf_instance,
+            sf_version=client.sf_version,
+            session=self._session,
+            salesforce=client,
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _login(self) -> Salesforce:
+        s = self._settings
+        missing = [
+            name
+            for name, value in (
+                ("SALESFORCE_LOGIN_URL", s.login_url),
+                ("SALESFORCE_CLIENT_ID", s.client_id),
+                ("SALESFORCE_USERNAME", s.username),
+            )
+            if not value
+        ]
+        if missing:
+            raise SalesforceLoginError(
+                f"Salesforce is not configured: set {', '.join(missing)}",
+                retryable=False,
+                code="not_configured",
+            )
+        url = f"{s.login_url.rstrip('/')}/services/oauth2/token"
+        form = {
+            "grant_type": "password",
+            "client_id": s.client_id,
+            "client_secret": s.client_secret,
+            "username": s.username,
+            "password": s.password,
+        }
+        try:
+            response = self._session.post(url, data=form)
+        except requests.exceptions.SSLError:
+            raise SalesforceLoginError(
+                f"TLS verification of {url} failed; check SALESFORCE_CA_BUNDLE and "
+                "SALESFORCE_LOGIN_URL",
+                retryable=False,
+                code="tls",
+            ) from None
+        except requests.RequestException as exc:
+            raise SalesforceLoginError(
+                f"cannot reach the Salesforce login at {url}: {type(exc).__name__}",
+                retryable=True,
+                code="unreachable",
+            ) from None
+        if response.status_code >= 500:
+            raise SalesforceLoginError(
+                f"the Salesforce login at {url} failed with HTTP {response.status_code}",
+                retryable=True,
+                code="server_error",
+            )
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if (
+            response.status_code == 200
+            and isinstance(payload, dict)
+            and payload.get("access_token")
+            and payload.get("instance_url")
+        ):
+            log.info("salesforce_logged_in", instance_url=payload["instance_url"])
+            return Salesforce(
+                instance_url=payload["instance_url"],
+                session_id=payload["access_token"],
+                session=self._session,
+                version=s.api_version,
+            )
+        if isinstance(payload, dict) and payload.get("error"):
+            code = str(payload["error"])
+            description = clip(str(payload.get("error_description") or ""), 200)
+            hint = _LOGIN_HINTS.get(code, "the SALESFORCE_* login settings")
+            raise SalesforceLoginError(
+                f"the Salesforce login at {url} was refused: {code} ({description}); check {hint}",
+                retryable=False,
+                code=code,
+            )
+        raise SalesforceLoginError(
+            f"unexpected answer from {url} (HTTP {response.status_code}); check "
+            "SALESFORCE_LOGIN_URL",
+            retryable=False,
+            code="unexpected_response",
+        )
+
+
+def _error_details(content: Any) -> tuple[list[str], str]:
+    """Error codes and a short text from a Salesforce error body."""
+    items = content if isinstance(content, list) else [content]
+    codes: list[str] = []
+    parts: list[str] = []
+    for item in items:
+        if isinstance(item, dict) and item.get("errorCode"):
+            code = str(item["errorCode"])
+            codes.append(code)
+            fields = item.get("fields")
+            suffix = f" (fields: {', '.join(map(str, fields))})" if fields else ""
+            parts.append(f"{code}: {item.get('message', '')}{suffix}")
+        elif item:
+            text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+            parts.append(text)
+    return codes, clip("; ".join(parts) or "no details")
+
+
+class SalesforceActivities:
+    """Activities writing to Salesforce; built once by the worker with its connector."""
+
+    def __init__(
+        self,
+        connector: SalesforceConnector,
+        ledger: IdempotencyLedger,
+        *,
+        rate_limit_base_delay: timedelta = timedelta(seconds=30),
+        rate_limit_max_delay: timedelta = timedelta(minutes=30),
+    ) -> None:
+        self._connector = connector
+        self._ledger = ledger
+        self._rate_limit_base = rate_limit_base_delay
+        self._rate_limit_cap = rate_limit_max_delay
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, ledger: IdempotencyLedger, **kwargs: Any
+    ) -> SalesforceActivities:
+        return cls(SalesforceConnector.from_settings(settings), ledger, **kwargs)
+
+    @activity.defn
+    async def update_salesforce_record(
+        self, update: SalesforceFieldUpdate
+    ) -> SalesforceWriteResult:
+        """Set ``fields`` on one record (PATCH by Id)."""
+        what = f"the update of {update.sobject} {update.record_id}"
+        if not _SOBJECT_NAME.fullmatch(update.sobject):
+            raise non_retryable(
+                f"{update.sobject!r} is not an sObject name", "SalesforceInvalidRequest"
+            )
+        if not update.record_id:
+            raise non_retryable(f"{what}: record_id is empty", "SalesforceInvalidRequest")
+
+        def perform(client: Salesforce) -> SalesforceWriteResult:
+            target = self._connector.sobject(client, update.sobject)
+            target.update(quote(update.record_id, safe=""), dict(update.fields))
+            _watch_usage(target)
+            return SalesforceWriteResult(sobject=update.sobject, record_id=update.record_id)
+
+        return await self._write_once(update.idempotency_key, UPDATE_KIND, perform, what)
+
+    @activity.defn
+    async def create_salesforce_task(self, request: SalesforceTaskRequest) -> SalesforceWriteResult:
+        """Create the Task for this key, or update it if an earlier attempt created it.
+
+        The upsert on ``Dealcycle_Key__c`` means Salesforce itself holds at most one Task per
+        key, even when an attempt dies between the write and the ledger update.
+        """
+        key = request.idempotency_key
+        what = f"the upsert of Task {TASK_KEY_FIELD}={key}"
+        try:
+            date.fromisoformat(request.activity_date)
+        except ValueError:
+            raise non_retryable(
+                f"{what}: activity_date {request.activity_date!r} is not YYYY-MM-DD",
+                "SalesforceInvalidRequest",
+            ) from None
+        description = request.description
+        if request.owner_hint:
+            description = f"{description}\n\nOwner (dealcycle): {request.owner_hint}".strip()
+        # Status and Priority are left to the org's defaults: sending them would reopen a Task
+        # someone already completed whenever a retry repeats the upsert.
+        data: dict[str, Any] = {
+            "Subject": request.subject,
+            "WhatId": request.what_id,
+            "ActivityDate": request.activity_date,
+            "Description": description,
+        }
+
+        def perform(client: Salesforce) -> SalesforceWriteResult:
+            task = self._connector.sobject(client, "Task")
+            response = task.upsert(
+                f"{TASK_KEY_FIELD}/{quote(key, safe='')}", data, raw_response=True
+            )
+            _watch_usage(task)
+            if response.status_code == 204 or not response.content:
+                # API versions before 46.0 answer an update-upsert without a body.
+                record_id = str(task.get_by_custom_id(TASK_KEY_FIELD, key)["Id"])
+            else:
+                record_id = str(response.json()["id"])
+            return SalesforceWriteResult(sobject="Task", record_id=record_id)
+
+        return await self._write_once(key, TASK_KIND, perform, what)
+
+    async def _write_once(
+        self,
+        key: str,
+        kind: str,
+        perform: Callable[[Salesforce], SalesforceWriteResult],
+        what: str,
+    ) -> SalesforceWriteResult:
+        try:
+            entry, resumed = await asyncio.to_thread(self._ledger.start, key, kind)
+        except ValueError as exc:  # the key was used for another kind of write
+            raise non_retryable(str(exc), "IdempotencyKeyConflict") from None
+        if entry.done and entry.result is not None:
+            activity.logger.info("Salesforce write %s already done; returning its result", key)
+            return SalesforceWriteResult(**entry.result)
+        if resumed:
+            # Both writes are idempotent on the Salesforce side (PATCH by id, upsert by key),
+            # so repeating one an earlier attempt may have done is safe.
+            activity.logger.info("repeating Salesforce write %s (attempt %d)", key, entry.attempts)
+        try:
+            result = await asyncio.to_thread(self._connector.call, perform)
+        except Exception as exc:
+            error = self._classify(exc, what)
+            if error is None:
+                raise
+            activity.logger.warning(
+                "Salesforce write %s failed: %s (%s, retryable=%s)",
+                key,
+                error.message,
+                error.type,
+                not error.non_retryable,
+            )
+            raise error from exc
+        await asyncio.to_thread(self._ledger.finish, key, asdict(result))
+        activity.logger.info(
+            "Salesforce write %s done: %s %s", key, result.sobject, result.record_id
+        )
+        return result
+
+    def _classify(self, exc: Exception, what: str) -> ApplicationError | None:
+        if isinstance(exc, SalesforceLoginError):
+            make = retryable if exc.retryable else non_retryable
+            return make(str(exc), "SalesforceLoginFailed")
+        if isinstance(exc, SalesforceError):
+            codes, detail = _error_details(exc.content)
+            if isinstance(exc, SalesforceRefusedRequest):
+                if "REQUEST_LIMIT_EXCEEDED" in codes:
+                    delay = exponential_delay(
+                        activity.info().attempt, self._rate_limit_base, self._rate_limit_cap
+                    )
+                    return retryable(
+                        f"Salesforce API limit reached during {what} ({detail}); next try in "
+                        f"{delay.total_seconds():g}s",
+                        "SalesforceRateLimited",
+                        next_retry_delay=delay,
+                    )
+                return non_retryable(f"Salesforce refused {what}: {detail}", "SalesforceRefused")
+            if isinstance(exc, SalesforceMalformedRequest):
+                return non_retryable(
+                    f"Salesforce rejected {what}: {detail}", "SalesforceInvalidRequest"
+                )
+            if isinstance(exc, SalesforceResourceNotFound):
+                return non_retryable(
+                    f"Salesforce found nothing for {what}: {detail}", "SalesforceNotFound"
+                )
+            if isinstance(exc, SalesforceExpiredSession):
+                return retryable(
+                    f"the Salesforce session was still invalid after logging in again during "
+                    f"{what}: {detail}",
+                    "SalesforceSessionInvalid",
+                )
+            if isinstance(exc, SalesforceMoreThanOneRecord):
+                return non_retryable(
+                    f"several records match {what}: {detail}", "SalesforceAmbiguousExternalId"
+                )
+            if exc.status >= 500:
+                return retryable(
+                    f"Salesforce failed {what} with HTTP {exc.status}: {detail}",
+                    "SalesforceUnavailable",
+                )
+            return non_retryable(
+                f"Salesforce answered HTTP {exc.status} to {what}: {detail}",
+                "SalesforceRequestFailed",
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return non_retryable(
+                f"TLS verification of the Salesforce instance failed during {what}; check "
+                "SALESFORCE_CA_BUNDLE",
+                "SalesforceTLSError",
+            )
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return retryable(
+                f"cannot reach Salesforce during {what}: {type(exc).__name__}",
+                "SalesforceUnavailable",
+            )
+        return None
+
+
+def _watch_usage(target: SFType) -> None:
+    usage = target.api_usage.get("api-usage")
+    if usage is None or not usage.total:
+        return
+    if usage.used / usage.total >= _USAGE_WARNING:
+        log.warning("salesforce_api_usage_high", used=usage.used, total=usage.total)
+    else:
+        log.debug("salesforce_api_usage", used=usage.used, total=usage.total)

@@ -1,0 +1,589 @@
+"""A local fake of the Slack Web API methods dealcycle uses.
+
+The real ``slack_sdk.WebClient`` talks to it (``WebClient(base_url=fake.api_url)``). It answers
+like Slack: HTTP 200 with ``{"ok": false, "error": ...}`` for API errors, 429 with
+``Retry-After`` when rate limited. Every call and every posted message is recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dealcycle.fakes._http import FakeServer, Fault, Request, Response, json_response
+from dealcycle.settings import SlackSettings
+
+DEFAULT_BOT_TOKEN = "xoxb-dealcycle-fake-bot-token"
+DEFAULT_CHANNELS: tuple[str, ...] = ("dealcycle-trials", "red-accounts", "product-feedback")
+TEAM_ID = "T0DEALCYC1"
+BOT_USER_ID = "U0DEALBOT1"
+BOT_ID = "B0DEALBOT1"
+APP_ID = "A0DEALAPP1"
+MAX_TEXT = 40000
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+_CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A message as posted, in posting order."""
+
+    channel: str
+    """Conversation id (``C…`` or ``D…``)."""
+    channel_name: str
+    """Channel name without ``#``; for a direct message, the member id."""
+    text: str
+    ts: str
+    thread_ts: str | None = None
+    metadata: dict[str, Any] | None = None
+    blocks: list[Any] | None = None
+    user: str = BOT_USER_ID
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Channel:
+    id: str
+    name: str
+    is_im: bool = False
+    user: str | None = None
+    is_archived: bool = False
+    is_member: bool = True
+
+    def info(self) -> dict[str, Any]:
+        if self.is_im:
+            return {"id": self.id, "is_im": True, "user": self.user, "is_open": True}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": True,
+            "is_private": False,
+            "is_archived": self.is_archived,
+            "is_member": self.is_member,
+        }
+
+
+def _stable_id(prefix: str, seed: str) -> str:
+    # Ids derived from the name stay the same across restarts and resets of the fake.
+    return prefix + hashlib.sha1(seed.encode()).hexdigest()[:10].upper()
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _ts_value(raw: Any) -> Decimal | None:
+    try:
+        return Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: Any) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(str(cursor).encode()).decode()
+        return max(0, int(text.removeprefix("offset:")))
+    except (ValueError, UnicodeDecodeError):
+        return 0
+
+
+def _ok(**payload: Any) -> Response:
+    return json_response(200, {"ok": True, **payload})
+
+
+def _fail(error: str, **extra: Any) -> Response:
+    return json_response(200, {"ok": False, "error": error, **extra})
+
+
+def rate_limit_fault(count: int = 1, retry_after: int = 1, api_method: str | None = None) -> Fault:
+    return Fault(
+        "*",
+        _method_pattern(api_method),
+        429,
+        {"ok": False, "error": "ratelimited"},
+        count,
+        {"Retry-After": str(retry_after)},
+    )
+
+
+def server_error_fault(count: int = 1, api_method: str | None = None, status: int = 500) -> Fault:
+    # Slack's edge answers 5xx with an HTML page, not JSON: clients must cope with that.
+    body = "<html><body><h1>500 Internal Server Error</h1>upstream failure (fake)</body></html>"
+    return Fault("*", _method_pattern(api_method), status, body, count)
+
+
+def error_fault(error: str, count: int = 1, api_method: str | None = None) -> Fault:
+    return Fault("*", _method_pattern(api_method), 200, {"ok": False, "error": error}, count)
+
+
+def _method_pattern(api_method: str | None) -> str:
+    return rf"^/api/{re.escape(api_method)}$" if api_method else r"^/api/"
+
+
+class SlackFake(FakeServer):
+    """Plain-HTTP fake of the Slack Web API.
+
+    ``auto_create_channels`` (sandbox mode) makes posting to an unknown channel create it.
+    """
+
+    name = "slack"
+    scheme = "http"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_token: str = DEFAULT_BOT_TOKEN,
+        channels: Iterable[str] = (),
+        auto_create_channels: bool = False,
+    ) -> None:
+        super().__init__(host, port)
+        self.bot_token = bot_token
+        self.auto_create_channels = auto_create_channels
+        self._initial_channels = [
+            self._normalize_name(name) for name in (*DEFAULT_CHANNELS, *channels)
+        ]
+        self._channels: dict[str, _Channel] = {}
+        self._messages: list[SlackMessage] = []
+        self._last_ts_us = 0
+        self._reset_state()
+
+    # public helpers ------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:PORT/api/`` for ``WebClient(base_url=...)``."""
+        return f"{self.url}/api/"
+
+    def settings(self, max_rate_limit_retries: int = 3) -> SlackSettings:
+        return SlackSettings(
+            bot_token=self.bot_token,
+            api_url=self.api_url,
+            max_rate_limit_retries=max_rate_limit_retries,
+        )
+
+    @property
+    def messages(self) -> list[SlackMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    def channel_id(self, channel: str) -> str | None:
+        """The id of a channel given by name (``#x``/``x``), id, or member id (its DM)."""
+        with self._lock:
+            found = self._lookup(channel)
+            return found.id if found else None
+
+    def messages_in(self, channel: str, include_replies: bool = True) -> list[SlackMessage]:
+        """Messages in a channel (by name, id, or member id for the DM), oldest first."""
+        with self._lock:
+            found = self._lookup(channel)
+            if found is None:
+                return []
+            return [
+                m
+                for m in self._messages
+                if m.channel == found.id and (include_replies or m.thread_ts is None)
+            ]
+
+    def replies_to(self, channel: str, ts: str) -> list[SlackMessage]:
+        """Thread replies to the message ``ts`` (the parent itself excluded), oldest first."""
+        return [m for m in self.messages_in(channel) if m.thread_ts == ts and m.ts != ts]
+
+    def add_channel(self, name: str) -> str:
+        with self._lock:
+            return self._create_channel(self._normalize_name(name)).id
+
+    def archive_channel(self, channel: str) -> None:
+        """Posting there then fails with ``is_archived``."""
+        with self._lock:
+            self._require(channel).is_archived = True
+
+    def remove_bot_from(self, channel: str) -> None:
+        """Posting there then fails with ``not_in_channel``."""
+        with self._lock:
+            self._require(channel).is_member = False
+
+    def rate_limit_next(
+        self, count: int = 1, retry_after: int = 1, api_method: str | None = None
+    ) -> None:
+        """HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``."""
+        self._faults.add(rate_limit_fault(count, retry_after, api_method))
+
+    def server_error_next(
+        self, count: int = 1, api_method: str | None = None, status: int = 500
+    ) -> None:
+        """HTTP 5xx with a non-JSON (HTML) body."""
+        self._faults.add(server_error_fault(count, api_method, status))
+
+    def error_next(self, error: str, count: int = 1, api_method: str | None = None) -> None:
+        """HTTP 200 with ``{"ok": false, "error": error}``."""
+        self._faults.add(error_fault(error, count, api_method))
+
+    # FakeServer hooks ----------------------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        self._channels.clear()
+        self._messages.clear()
+        for name in self._initial_channels:
+            self._create_channel(name)
+
+    def _record_body(self, request: Request) -> Any:
+        try:
+            params = self._params(request)
+        except ValueError:
+            return request.body.decode("utf-8", "replace")
+        if "token" in params:
+            params["token"] = "***"
+        return params
+
+    def _fault_from_spec(self, spec: Mapping[str, Any]) -> Fault:
+        """Besides the generic fields: ``{"kind": "rate_limit", "retry_after": s}``,
+        ``{"kind": "server_error"}``, ``{"kind": "error", "error": code}``; each takes
+        ``count`` and ``api_method``."""
+        kind = spec.get("kind")
+        if kind is None:
+            return super()._fault_from_spec(spec)
+        count = int(spec.get("count", 1))
+        api_method = spec.get("api_method")
+        if kind == "rate_limit":
+            return rate_limit_fault(count, int(spec.get("retry_after", 1)), api_method)
+        if kind == "server_error":
+            return server_error_fault(count, api_method, int(spec.get("status", 500)))
+        if kind == "error":
+            return error_fault(str(spec["error"]), count, api_method)
+        raise ValueError(f"unknown fault kind {kind!r} (rate_limit, server_error, error)")
+
+    def _control(self, request: Request, parts: list[str]) -> Response | None:
+        if parts == ["messages"] and request.method == "GET":
+            return json_response(200, [m.to_dict() for m in self._messages])
+        if parts == ["channels"]:
+            if request.method == "GET":
+                return json_response(200, [c.info() for c in self._channels.values()])
+            if request.method == "POST":
+                try:
+                    name = str(request.json_body()["name"])
+                    return json_response(200, {"ok": True, "id": self.add_channel(name)})
+                except (ValueError, KeyError, TypeError) as exc:
+                    return json_response(400, {"ok": False, "error": str(exc)})
+        return None
+
+    # dispatch ------------------------------------------------------------------------------
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            body = request.json_body()
+            if body is not None and not isinstance(body, dict):
+                raise ValueError("JSON body must be an object")
+            params.update(body or {})
+        elif request.content_type == "application/x-www-form-urlencoded":
+            params.update(request.form_body())
+        return params
+
+    def _serve(self, request: Request) -> Response:
+        segments = request.segments
+        if len(segments) != 2 or segments[0] != "api":
+            return json_response(404, {"ok": False, "error": "unknown_method"})
+        try:
+            params = self._params(request)
+        except ValueError:
+            return _fail("invalid_json")
+        scheme, _, token = request.header("authorization").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "")
+        if not token:
+            return _fail("not_authed")
+        if not hmac.compare_digest(token, self.bot_token):
+            return _fail("invalid_auth")
+        handler = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "conversations.open": self._open,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
+            "conversations.list": self._list,
+        }.get(segments[1])
+        if handler is None:
+            return _fail("unknown_method", req_method=segments[1])
+        return handler(params)
+
+    # channels ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _normalize_name(name: str) -> str:
+        return name.strip().lstrip("#").lower()
+
+    def _create_channel(self, name: str) -> _Channel:
+        existing = self._by_name(name)
+        if existing is not None:
+            return existing
+        if not _CHANNEL_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid Slack channel name")
+        channel = _Channel(id=_stable_id("C", name), name=name)
+        self._channels[channel.id] = channel
+        return channel
+
+    def _by_name(self, name: str) -> _Channel | None:
+        for channel in self._channels.values():
+            if not channel.is_im and channel.name == name:
+                return channel
+        return None
+
+    def _dm(self, user: str) -> _Channel:
+        channel_id = _stable_id("D", user)
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            channel = _Channel(id=channel_id, name=user, is_im=True, user=user)
+            self._channels[channel_id] = channel
+        return channel
+
+    def _lookup(self, raw: str) -> _Channel | None:
+        value = raw.strip()
+        if _USER_ID.fullmatch(value):
+            return self._channels.get(_stable_id("D", value))
+        if _CONVERSATION_ID.fullmatch(value):
+            return self._channels.get(value)
+        return self._by_name(self._normalize_name(value))
+
+    def _require(self, raw: str) -> _Channel:
+        found = self._lookup(raw)
+        if found is None:
+            raise KeyError(f"no channel {raw!r} in the Slack fake")
+        return found
+
+    def _resolve_for_post(self, raw: str) -> _Channel | None:
+        value = raw.strip()
+        if _USER_ID.fullmatch(value):
+            return self._dm(value)
+        if _CONVERSATION_ID.fullmatch(value):
+            found = self._channels.get(value)
+            if found is None and self.auto_create_channels and value[0] == "C":
+                found = _Channel(id=value, name=value.lower())
+                self._channels[value] = found
+            return found
+        name = self._normalize_name(value)
+        found = self._by_name(name)
+        if found is None and self.auto_create_channels and _CHANNEL_NAME.fullmatch(name):
+            found = self._create_channel(name)
+        return found
+
+    def _conversation(self, params: Mapping[str, Any]) -> _Channel | None:
+        # Like Slack, the read methods take conversation ids only (names do not resolve).
+        value = str(params.get("channel") or "").strip()
+        return self._channels.get(value) if _CONVERSATION_ID.fullmatch(value) else None
+
+    # methods -------------------------------------------------------------------------------
+
+    def _auth_test(self, params: Mapping[str, Any]) -> Response:
+        return _ok(
+            url="https://dealcycle-fake.slack.com/",
+            team="dealcycle (fake)",
+            user="dealcycle",
+            team_id=TEAM_ID,
+            user_id=BOT_USER_ID,
+            bot_id=BOT_ID,
+            is_enterprise_install=False,
+        )
+
+    def _next_ts(self) -> str:
+        now_us = int(time.time() * 1_000_000)
+        self._last_ts_us = max(now_us, self._last_ts_us + 1)
+        seconds, micros = divmod(self._last_ts_us, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+    @staticmethod
+    def _json_param(value: Any) -> Any:
+        # Form-encoded calls carry structured params (blocks, metadata) as JSON strings.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
+        return value
+
+    def _post_message(self, params: Mapping[str, Any]) -> Response:
+        channel = self._resolve_for_post(str(params.get("channel") or ""))
+        if channel is None:
+            return _fail("channel_not_found")
+        if channel.is_archived:
+            return _fail("is_archived")
+        if not channel.is_member:
+            return _fail("not_in_channel")
+        text = str(params.get("text") or "")
+        try:
+            blocks = self._json_param(params.get("blocks"))
+            metadata = self._json_param(params.get("metadata"))
+        except ValueError:
+            return _fail("invalid_arguments")
+        if blocks is not None and not isinstance(blocks, list):
+            return _fail("invalid_blocks")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return _fail("invalid_metadata_format")
+        if not text and not blocks:
+            return _fail("no_text")
+        if len(text) > MAX_TEXT:
+            return _fail("msg_too_long")
+        thread_ts = params.get("thread_ts")
+        if thread_ts:
+            parent = next(
+                (m for m in self._messages if m.channel == channel.id and m.ts == str(thread_ts)),
+                None,
+            )
+            if parent is None:
+                return _fail("thread_not_found")
+            # A reply to a reply lands in the parent's thread, as in Slack.
+            thread_ts = parent.thread_ts or parent.ts
+        message = SlackMessage(
+            channel=channel.id,
+            channel_name=channel.name,
+            text=text,
+            ts=self._next_ts(),
+            thread_ts=str(thread_ts) if thread_ts else None,
+            metadata=metadata,
+            blocks=blocks,
+        )
+        self._messages.append(message)
+        return _ok(channel=channel.id, ts=message.ts, message=self._render(message, True))
+
+    def _render(self, message: SlackMessage, include_metadata: bool) -> dict[str, Any]:
+        rendered: dict[str, Any] = {
+            "type": "message",
+            "user": message.user,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            "text": message.text,
+            "ts": message.ts,
+        }
+        if message.thread_ts:
+            rendered["thread_ts"] = message.thread_ts
+            rendered["parent_user_id"] = BOT_USER_ID
+        else:
+            replies = [m for m in self._messages if m.thread_ts == message.ts]
+            if replies:
+                rendered["thread_ts"] = message.ts
+                rendered["reply_count"] = len(replies)
+                rendered["latest_reply"] = replies[-1].ts
+        if message.blocks:
+            rendered["blocks"] = message.blocks
+        if include_metadata and message.metadata:
+            rendered["metadata"] = message.metadata
+        return rendered
+
+    def _open(self, params: Mapping[str, Any]) -> Response:
+        if params.get("channel"):
+            found = self._conversation(params)
+            return _ok(channel={"id": found.id}) if found else _fail("channel_not_found")
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if len(users) != 1:
+            # Group DMs are not needed by dealcycle, so the fake does not offer them.
+            return _fail("invalid_arguments" if not users else "not_implemented")
+        if not _USER_ID.fullmatch(users[0]):
+            return _fail("user_not_found")
+        channel = self._dm(users[0])
+        return _ok(channel={"id": channel.id}, no_op=False, already_open=False)
+
+    @staticmethod
+    def _window(params: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None, bool]:
+        oldest = _ts_value(params["oldest"]) if params.get("oldest") else None
+        latest = _ts_value(params["latest"]) if params.get("latest") else None
+        return oldest, latest, _truthy(params.get("inclusive", False))
+
+    @staticmethod
+    def _in_window(
+        ts: str, oldest: Decimal | None, latest: Decimal | None, inclusive: bool
+    ) -> bool:
+        value = Decimal(ts)
+        if oldest is not None and (value < oldest or (value == oldest and not inclusive)):
+            return False
+        return not (latest is not None and (value > latest or (value == latest and not inclusive)))
+
+    @staticmethod
+    def _page(items: list[Any], params: Mapping[str, Any], default: int) -> tuple[list[Any], str]:
+        try:
+            limit = max(1, min(999, int(params.get("limit") or default)))
+        except ValueError:
+            limit = default
+        start = _decode_cursor(params.get("cursor"))
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        return page, _encode_cursor(start + limit) if more else ""
+
+    def _history(self, params: Mapping[str, Any]) -> Response:
+        channel = self._conversation(params)
+        if channel is None:
+            return _fail("channel_not_found")
+        oldest, latest, inclusive = self._window(params)
+        include_metadata = _truthy(params.get("include_all_metadata", False))
+        top_level = [
+            m
+            for m in reversed(self._messages)
+            if m.channel == channel.id
+            and m.thread_ts is None
+            and self._in_window(m.ts, oldest, latest, inclusive)
+        ]
+        page, cursor = self._page(top_level, params, 100)
+        return _ok(
+            messages=[self._render(m, include_metadata) for m in page],
+            has_more=bool(cursor),
+            pin_count=0,
+            response_metadata={"next_cursor": cursor},
+        )
+
+    def _replies(self, params: Mapping[str, Any]) -> Response:
+        channel = self._conversation(params)
+        if channel is None:
+            return _fail("channel_not_found")
+        ts = str(params.get("ts") or "")
+        parent = next((m for m in self._messages if m.channel == channel.id and m.ts == ts), None)
+        if parent is None:
+            return _fail("thread_not_found")
+        root = parent.thread_ts or parent.ts
+        oldest, latest, inclusive = self._window(params)
+        include_metadata = _truthy(params.get("include_all_metadata", False))
+        thread = [
+            m
+            for m in self._messages
+            if m.channel == channel.id
+            and (m.ts == root or m.thread_ts == root)
+            and (m.ts == root or self._in_window(m.ts, oldest, latest, inclusive))
+        ]
+        page, cursor = self._page(thread, params, 1000)
+        return _ok(
+            messages=[self._render(m, include_metadata) for m in page],
+            has_more=bool(cursor),
+            response_metadata={"next_cursor": cursor},
+        )
+
+    def _list(self, params: Mapping[str, Any]) -> Response:
+        types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
+        exclude_archived = _truthy(params.get("exclude_archived", False))
+        channels = [
+            c
+            for c in self._channels.values()
+            if ((c.is_im and "im" in types) or (not c.is_im and "public_channel" in types))
+            and not (exclude_archived and c.is_archived)
+        ]
+        page, cursor = self._page(channels, params, 100)
+        return _ok(channels=[c.info() for c in page], response_metadata={"next_cursor": cursor})

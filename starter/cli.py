@@ -1,0 +1,274 @@
+"""``dealcycle``: the command line for operations, CEs, AEs and engineers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from dealcycle.logging import configure_logging
+from dealcycle.settings import Settings, SettingsError
+from schemas.common import Role, TechnicalWinStatus
+from schemas.trial import (
+    CompleteStep,
+    ConcludeTrial,
+    ExtendTrial,
+    SetTechnicalWin,
+    StartTrialOverride,
+)
+from starter.license_commands import add_license_commands
+from starter.tables import render_trial, table, when
+from starter.trials import CommandError, act, read_state, start_trial, trial_start_for
+
+ROLES = [role.value for role in Role]
+WIN_STATUSES = [status.value for status in TechnicalWinStatus]
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _run(coro_factory: Callable[[Settings], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+    def runner(_args: argparse.Namespace) -> int:
+        settings = _settings()
+        configure_logging(settings.log_format, settings.log_level)
+        return asyncio.run(coro_factory(settings))
+
+    return runner
+
+
+async def _client(settings: Settings) -> Any:
+    from worker import connect
+
+    return await connect(settings)
+
+
+# --- Commands ----------------------------------------------------------------------------------
+
+
+def cmd_trial_start(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        start = trial_start_for(
+            settings,
+            opportunity_id=args.opportunity,
+            account_id=args.account,
+            account_name=args.account_name,
+            ce_owner=args.ce,
+            ae_owner=args.ae,
+            seats=args.seats,
+            length_days=args.length_days,
+        )
+        client = await _client(settings)
+        started = await start_trial(client, settings, start)
+        print(f"started {started.workflow_id}")
+        print(f"  status:      dealcycle status {started.workflow_id}")
+        print(f"  Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+              f"/workflows/{started.workflow_id}")
+        return 0
+
+    return _run(go)(args)
+
+
+def _action(update: str, build: Callable[[argparse.Namespace], object]) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        async def go(settings: Settings) -> int:
+            client = await _client(settings)
+            accepted = await act(client, args.workflow_id, update, build(args))
+            print(accepted.message)
+            return 0
+
+        return _run(go)(args)
+
+    return command
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        client = await _client(settings)
+        state, status = await read_state(client, args.workflow_id)
+        print(render_trial(state, status, f"{settings.temporal_ui_url}", settings.temporal_namespace))
+        return 0
+
+    return _run(go)(args)
+
+
+def cmd_trial_list(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        client = await _client(settings)
+        query = "WorkflowType = 'TrialWorkflow'"
+        if args.stage:
+            query += f" AND LifecycleStage = 'trial_{args.stage}'"
+        rows = []
+        async for execution in client.list_workflows(query, limit=args.limit):
+            attributes = execution.typed_search_attributes
+            rows.append(
+                [
+                    execution.id,
+                    execution.status.name if execution.status else "-",
+                    str(attributes.get(_sa().LIFECYCLE_STAGE) or "-"),
+                    str(attributes.get(_sa().TECHNICAL_WIN_STATUS) or "-"),
+                    str(attributes.get(_sa().CE_OWNER) or "-"),
+                    when(execution.start_time),
+                ]
+            )
+        print(table(["WORKFLOW", "STATUS", "STAGE", "TECHNICAL WIN", "CE", "STARTED"], rows) if rows else "no trials")
+        return 0
+
+    return _run(go)(args)
+
+
+def _sa() -> Any:
+    from schemas import search_attributes
+
+    return search_attributes
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from starter.devrun import serve_dev_server
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(serve_dev_server(settings, port=args.port, ui_port=args.ui_port))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from starter.devrun import serve_worker
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(serve_worker(settings, sandbox=args.sandbox))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from starter.devrun import run_everything
+
+    return asyncio.run(run_everything(demo=not args.no_demo))
+
+
+# --- Parser ------------------------------------------------------------------------------------
+
+
+def _actor_arguments(parser: argparse.ArgumentParser, role: bool = True) -> None:
+    parser.add_argument("--by", dest="actor", required=True, help="who acts: their Slack member id")
+    if role:
+        parser.add_argument("--role", choices=ROLES, required=True, help="the role they act in")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dealcycle", description="Durable deal and renewal lifecycles on Temporal."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    server = commands.add_parser("server", help="run the Temporal dev server (Web UI, SQLite file)")
+    server.add_argument("--port", type=int, default=7233)
+    server.add_argument("--ui-port", type=int, default=8233)
+    server.set_defaults(func=cmd_server)
+
+    worker = commands.add_parser("worker", help="run the dealcycle worker")
+    worker.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use the local Salesforce and Slack fakes (default: when no credentials are set)",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+    run = commands.add_parser("run", help="dev server, worker, sandbox and demo trials in one go")
+    run.add_argument("--no-demo", action="store_true", help="start no demo trials")
+    run.set_defaults(func=cmd_run)
+
+    trial = commands.add_parser("trial", help="customer trials").add_subparsers(
+        dest="trial_command", required=True, metavar="ACTION"
+    )
+    start = trial.add_parser("start", help="start a trial for an opportunity")
+    start.add_argument("--opportunity", required=True, help="Salesforce Opportunity id")
+    start.add_argument("--account", required=True, help="Salesforce Account id")
+    start.add_argument("--account-name", required=True)
+    start.add_argument("--ce", required=True, help="the CE's Slack member id")
+    start.add_argument("--ae", required=True, help="the AE's Slack member id")
+    start.add_argument("--seats", type=int, default=25)
+    start.add_argument("--length-days", type=int, default=None, help="default: DEALCYCLE_TRIAL_LENGTH_DAYS")
+    start.set_defaults(func=cmd_trial_start)
+
+    override = trial.add_parser("override", help="start the trial although planning items are open")
+    override.add_argument("workflow_id")
+    _actor_arguments(override)
+    override.add_argument("--reason", required=True)
+    override.set_defaults(
+        func=_action("start_with_override", lambda a: StartTrialOverride(a.actor, Role(a.role), a.reason))
+    )
+
+    extend = trial.add_parser("extend", help="move the trial's end and issue a new key")
+    extend.add_argument("workflow_id")
+    extend.add_argument("--days", type=int, required=True)
+    extend.add_argument("--reason", required=True)
+    _actor_arguments(extend)
+    extend.set_defaults(
+        func=_action("extend_trial", lambda a: ExtendTrial(a.days, a.reason, a.actor, Role(a.role)))
+    )
+
+    win = trial.add_parser("tech-win", help="set the technical win status (CE)")
+    win.add_argument("workflow_id")
+    win.add_argument("status", choices=WIN_STATUSES)
+    _actor_arguments(win, role=False)
+    win.add_argument("--note", default="")
+    win.set_defaults(
+        func=_action("set_technical_win", lambda a: SetTechnicalWin(TechnicalWinStatus(a.status), a.actor, a.note))
+    )
+
+    conclude = trial.add_parser("conclude", help="end the trial before its end date")
+    conclude.add_argument("workflow_id")
+    _actor_arguments(conclude)
+    conclude.add_argument("--reason", required=True)
+    conclude.set_defaults(func=_action("conclude_trial", lambda a: ConcludeTrial(a.actor, Role(a.role), a.reason)))
+
+    listing = trial.add_parser("list", help="list trials (from Temporal's visibility)")
+    listing.add_argument("--stage", choices=["planning", "running", "ended"])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=cmd_trial_list)
+
+    step = commands.add_parser("step", help="steps of a workflow").add_subparsers(
+        dest="step_command", required=True, metavar="ACTION"
+    )
+    complete = step.add_parser("complete", help="mark a step complete")
+    complete.add_argument("workflow_id")
+    complete.add_argument("step")
+    _actor_arguments(complete)
+    complete.add_argument("--note", default="")
+    complete.set_defaults(
+        func=_action("complete_step", lambda a: CompleteStep(a.step, a.actor, Role(a.role), a.note))
+    )
+
+    status = commands.add_parser("status", help="show a workflow's steps as a table")
+    status.add_argument("workflow_id")
+    status.set_defaults(func=cmd_status)
+
+    license_commands = commands.add_parser("license", help="license keys").add_subparsers(
+        dest="license_command", required=True, metavar="ACTION"
+    )
+    add_license_commands(license_commands, _settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CommandError, SettingsError) as err:
+        print(f"dealcycle: {err}", file=sys.stderr)
+        return 1
+    except SystemExit as err:
+        if isinstance(err.code, str):
+            print(f"dealcycle: {err.code}", file=sys.stderr)
+            return 1
+        raise
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

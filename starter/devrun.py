@@ -1,0 +1,223 @@
+"""``dealcycle server``, ``worker`` and ``run``: the long-running local processes.
+
+``run`` is what ``make run`` calls: the Temporal dev server (Web UI, SQLite file under
+``.dealcycle/``), the Salesforce and Slack sandbox when no credentials are set, the worker,
+and a few demo trials; Ctrl-C stops them all, and the next ``run`` finds the same workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from dealcycle.devtools.devserver import running_dev_server
+from dealcycle.logging import configure_logging, get_logger
+from dealcycle.settings import Settings
+from schemas.common import Role, TechnicalWinStatus
+from schemas.search_attributes import registrations
+from schemas.trial import TRIAL_PLANNING_ITEMS, CompleteStep, SetTechnicalWin, StartTrialOverride
+from starter.trials import act, start_trial, trial_exists, trial_start_for
+
+log = get_logger("dealcycle.run")
+
+# `make run` shows a trial's life in minutes rather than months, unless the environment says
+# otherwise: a "day" lasts a minute, planning items fall due after ten.
+DEMO_TIMINGS = {
+    "DEALCYCLE_DAY_LENGTH": "60s",
+    "DEALCYCLE_PLANNING_ITEM_DUE": "10m",
+    "DEALCYCLE_OVERDUE_REMINDER_DELAY": "1m",
+    "DEALCYCLE_OVERDUE_REMINDER_REPEAT": "5m",
+    "DEALCYCLE_CHECK_IN_DUE": "2m",
+}
+
+DEMO_CE, DEMO_AE = "U0DEMOCE1", "U0DEMOAE1"
+
+
+def _banner(lines: list[str]) -> None:
+    width = max(len(line) for line in lines) + 4
+    print("\n" + "=" * width, file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
+    print("=" * width + "\n", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def sandbox_if_unconfigured(settings: Settings, wanted: bool | None) -> Iterator[Settings]:
+    """Point the settings at the local fakes when asked, or when no credentials are set."""
+    from worker import with_sandbox
+
+    use = wanted if wanted is not None else not (settings.salesforce.configured and settings.slack.configured)
+    if not use:
+        yield settings
+        return
+    from dealcycle.fakes import start_sandbox
+
+    sandbox = start_sandbox(settings.state_dir)
+    try:
+        env: Mapping[str, str] = sandbox.env
+        _banner(
+            [
+                "SANDBOX MODE: no Salesforce/Slack credentials are configured.",
+                "Nothing reaches a real Salesforce or Slack. Writes go to local fakes:",
+                f"  Salesforce fake  {env['SALESFORCE_LOGIN_URL']}  (calls: /__fake__/calls)",
+                f"  Slack fake       {env['SLACK_API_URL']}  (messages: /__fake__/messages)",
+                "Set SALESFORCE_* and SLACK_BOT_TOKEN (see README) to use real services.",
+            ]
+        )
+        yield with_sandbox(settings, dict(env))
+    finally:
+        sandbox.stop()
+
+
+@contextlib.asynccontextmanager
+async def _until_interrupted() -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+async def serve_dev_server(settings: Settings, *, port: int, ui_port: int) -> int:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    async with running_dev_server(
+        state_dir=settings.state_dir,
+        port=port,
+        ui_port=ui_port,
+        db_filename=settings.state_dir / "temporal.db",
+        search_attributes=registrations(),
+        log_file=settings.state_dir / "temporal-server.log",
+        namespace=settings.temporal_namespace,
+    ) as server:
+        print(f"Temporal dev server on {server.target}; Web UI {server.ui_url}. Ctrl-C stops it.", flush=True)
+        async with _until_interrupted() as stop:
+            await stop.wait()
+    return 0
+
+
+async def serve_worker(settings: Settings, *, sandbox: bool | None) -> int:
+    from worker import run_worker
+
+    with sandbox_if_unconfigured(settings, sandbox) as effective:
+        await run_worker(effective)
+    return 0
+
+
+def _with_demo_timings(environ: Mapping[str, str]) -> dict[str, str]:
+    merged = dict(environ)
+    for name, value in DEMO_TIMINGS.items():
+        merged.setdefault(name, value)
+    return merged
+
+
+async def start_demo_trials(client: Any, settings: Settings) -> list[str]:
+    """Three trials in three states; on a second run the existing ones are left as they are."""
+    demos = [
+        ("DEMO-006-ACME", "DEMO-001-ACME", "Acme Corp"),
+        ("DEMO-006-GLOBEX", "DEMO-001-GLOBEX", "Globex"),
+        ("DEMO-006-INITECH", "DEMO-001-INITECH", "Initech"),
+    ]
+    ids = []
+    for index, (opportunity, account, name) in enumerate(demos):
+        workflow_id = f"trial-{opportunity}"
+        ids.append(workflow_id)
+        if await trial_exists(client, workflow_id):
+            continue
+        start = trial_start_for(
+            settings,
+            opportunity_id=opportunity,
+            account_id=account,
+            account_name=name,
+            ce_owner=DEMO_CE,
+            ae_owner=DEMO_AE,
+            seats=50,
+        )
+        await start_trial(client, settings, start, reuse_running=True)
+        if index == 0:  # Acme: planning, half done
+            for item in TRIAL_PLANNING_ITEMS[:4]:
+                actor = DEMO_CE if item.lead is Role.CE else DEMO_AE
+                await act(client, workflow_id, "complete_step", CompleteStep(item.key, actor, item.lead))
+        elif index == 1:  # Globex: planned in full, running, technical win in progress
+            for item in TRIAL_PLANNING_ITEMS:
+                actor = DEMO_CE if item.lead is Role.CE else DEMO_AE
+                await act(client, workflow_id, "complete_step", CompleteStep(item.key, actor, item.lead))
+            await act(
+                client,
+                workflow_id,
+                "set_technical_win",
+                SetTechnicalWin(TechnicalWinStatus.IN_PROGRESS, DEMO_CE, "use cases agreed"),
+            )
+        else:  # Initech: started by override, at risk
+            await act(
+                client,
+                workflow_id,
+                "start_with_override",
+                StartTrialOverride(DEMO_AE, Role.AE, "customer's fiscal year ends; planning continues"),
+            )
+            await act(
+                client,
+                workflow_id,
+                "set_technical_win",
+                SetTechnicalWin(TechnicalWinStatus.AT_RISK, DEMO_CE, "SSO integration blocked"),
+            )
+    return ids
+
+
+async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None = None) -> int:
+    settings = Settings.from_env(_with_demo_timings(os.environ if environ is None else environ))
+    configure_logging(settings.log_format, settings.log_level)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    from worker import build_activities, build_worker, connect
+
+    async with running_dev_server(
+        state_dir=settings.state_dir,
+        port=_port_of(settings.temporal_address),
+        ui_port=8233,
+        db_filename=settings.state_dir / "temporal.db",
+        search_attributes=registrations(),
+        log_file=settings.state_dir / "temporal-server.log",
+        namespace=settings.temporal_namespace,
+    ) as server:
+        settings = replace(settings, temporal_address=server.target, temporal_ui_url=server.ui_url)
+        with sandbox_if_unconfigured(settings, None) as effective:
+            client = await connect(effective)
+            activities = await asyncio.to_thread(build_activities, effective)
+            async with build_worker(client, effective, activities), _until_interrupted() as stop:
+                trials = await start_demo_trials(client, effective) if demo else []
+                ui = f"{server.ui_url}/namespaces/{effective.temporal_namespace}/workflows"
+                lines = [
+                    "dealcycle is running.",
+                    f"Temporal Web UI   {server.ui_url}",
+                    f"Temporal server   {server.target}   (history kept in {settings.state_dir / 'temporal.db'})",
+                    f"Database          {effective.database_url}",
+                    "",
+                ]
+                if trials:
+                    lines += ["Demo trials:"] + [f"  {ui}/{workflow_id}" for workflow_id in trials]
+                    lines += [
+                        "",
+                        "Try, in another terminal:",
+                        f"  .venv/bin/dealcycle status {trials[0]}",
+                        f"  .venv/bin/dealcycle step complete {trials[0]} user_survey --by {DEMO_AE} --role AE",
+                        "  .venv/bin/dealcycle trial list",
+                        f"  UI search:  OpportunityId = \"{trials[0].removeprefix('trial-')}\"",
+                    ]
+                lines += ["", "Ctrl-C stops everything; the next `make run` finds the same workflows."]
+                _banner(lines)
+                await stop.wait()
+                log.info("stopping: worker, then sandbox, then the Temporal server")
+    return 0

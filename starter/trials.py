@@ -1,0 +1,149 @@
+"""Client-side operations on trials: start one, act on it, read it.
+
+Every function takes a connected ``Client`` and returns what the person should see, or raises
+``CommandError`` with a sentence that names the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from dealcycle.settings import Settings
+from schemas import search_attributes as sa
+from schemas.trial import (
+    TRIAL_WORKFLOW_TYPE,
+    ActionAccepted,
+    TrialInput,
+    TrialPhase,
+    TrialStart,
+    TrialState,
+    trial_workflow_id,
+)
+from schemas.common import TechnicalWinStatus
+from workflows.trial import TrialWorkflow
+from workflows.trial_rules import TrialRuleViolation, check_start
+
+
+class CommandError(Exception):
+    """A command failed in a way the person can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class StartedTrial:
+    workflow_id: str
+    run_id: str | None
+    already_running: bool
+
+
+def trial_start_for(settings: Settings, **fields: Any) -> TrialStart:
+    start = TrialStart(durations=settings.durations, announce_channel=settings.slack.trial_channel, **fields)
+    try:
+        check_start(start)
+    except TrialRuleViolation as err:
+        raise CommandError(str(err)) from None
+    return start
+
+
+def initial_search_attributes(start: TrialStart) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.OPPORTUNITY_ID, start.opportunity_id),
+            SearchAttributePair(sa.ACCOUNT_ID, start.account_id),
+            SearchAttributePair(sa.LIFECYCLE_STAGE, TrialPhase.PLANNING.lifecycle_stage),
+            SearchAttributePair(sa.TECHNICAL_WIN_STATUS, TechnicalWinStatus.NOT_STARTED.value),
+            SearchAttributePair(sa.CE_OWNER, start.ce_owner),
+            SearchAttributePair(sa.AE_OWNER, start.ae_owner),
+        ]
+    )
+
+
+async def start_trial(client: Client, settings: Settings, start: TrialStart, *, reuse_running: bool = False) -> StartedTrial:
+    """Start ``TrialWorkflow`` for the opportunity.
+
+    A second start for an opportunity whose trial runs is refused, unless ``reuse_running``
+    (the demo, re-run) asks to be handed the running one. A trial that completed is not
+    started again for the same opportunity: its history is the record.
+    """
+    workflow_id = trial_workflow_id(start.opportunity_id)
+    try:
+        handle = await client.start_workflow(
+            TrialWorkflow.run,
+            TrialInput(start=start),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=initial_search_attributes(start),
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=(
+                WorkflowIDConflictPolicy.USE_EXISTING if reuse_running else WorkflowIDConflictPolicy.FAIL
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise CommandError(
+            f"{workflow_id} already exists (running, or completed for this opportunity);"
+            f" see `dealcycle status {workflow_id}`"
+        ) from None
+    return StartedTrial(workflow_id, handle.result_run_id, already_running=False)
+
+
+async def trial_exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise CommandError(f"there is no workflow {workflow_id!r}") from None
+        raise
+    if description.workflow_type != TRIAL_WORKFLOW_TYPE:
+        raise CommandError(f"{workflow_id} is a {description.workflow_type}, not a trial")
+    return handle
+
+
+async def act(client: Client, workflow_id: str, update: str, request: object) -> ActionAccepted:
+    """Send a CE/AE action; a rejection becomes a ``CommandError`` with the workflow's reason."""
+    handle = await _handle(client, workflow_id)
+    description = await handle.describe()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise CommandError(
+            f"{workflow_id} is {description.status.name.lower() if description.status else 'closed'};"
+            " it accepts no more actions"
+        )
+    try:
+        return await handle.execute_update(update, request, result_type=ActionAccepted)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise CommandError(f"rejected: {message}") from None
+
+
+async def read_state(client: Client, workflow_id: str) -> tuple[TrialState, str]:
+    handle = await _handle(client, workflow_id)
+    description = await handle.describe()
+    state = await handle.query(TrialWorkflow.state)
+    status = description.status.name if description.status else "UNKNOWN"
+    return state, status

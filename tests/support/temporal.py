@@ -1,0 +1,117 @@
+"""Temporal test environments.
+
+One time-skipping environment (the Java test server) per session: months of timers pass in
+seconds. Its clock is global, so workflow tests run one at a time and each leaves nothing
+running. Every test gets a fresh task queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from dealcycle.devtools.test_server import find_test_server
+from dealcycle.settings import Settings
+from schemas.search_attributes import ALL_KEYS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in ALL_KEYS},
+        )
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    launcher = find_test_server(REPO_ROOT)
+    if launcher is None:
+        pytest.fail(
+            "the Java time-skipping test server is not installed: run scripts/install-test-server"
+            " (make test does)"
+        )
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(launcher))
+    await register_search_attributes(env.client)
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4()}"
+
+
+@dataclass
+class DealcycleHarness:
+    """A worker on the test environment, wired to the fakes and a fresh database."""
+
+    env: WorkflowEnvironment
+    settings: Settings
+    task_queue: str
+    activities: Any
+    started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    def track(self, handle: WorkflowHandle[Any, Any]) -> WorkflowHandle[Any, Any]:
+        self.started.append(handle)
+        return handle
+
+
+@pytest.fixture
+def test_settings(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> Settings:
+    base = Settings.from_env({"DEALCYCLE_STATE_DIR": str(tmp_path / "state")})
+    return replace(
+        base,
+        database_url=f"sqlite:///{tmp_path / 'dealcycle.db'}",
+        salesforce=salesforce_settings,
+        slack=slack_settings,
+    )
+
+
+@pytest.fixture
+def harness_factory(
+    time_skipping_env: WorkflowEnvironment, test_settings: Settings, task_queue: str
+) -> Callable[..., Any]:
+    """``async with harness_factory() as h:`` runs a worker for the test, then cleans up."""
+    from worker import WORKFLOWS, build_activities, build_worker
+
+    @asynccontextmanager
+    async def factory(**overrides: Any) -> AsyncIterator[DealcycleHarness]:
+        settings = replace(test_settings, task_queue=task_queue, **overrides)
+        activities = build_activities(settings)
+        worker: Worker = build_worker(time_skipping_env.client, settings, activities, workflows=WORKFLOWS)
+        async with worker:
+            harness = DealcycleHarness(time_skipping_env, settings, task_queue, activities)
+            try:
+                yield harness
+            finally:
+                await terminate_running(harness.started)
+
+    return factory
+
+
+async def terminate_running(handles: list[WorkflowHandle[Any, Any]]) -> None:
+    """The test server's clock is shared: a workflow left running would skew the next test."""
+    for handle in handles:
+        description = await handle.describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("test finished")

@@ -1,0 +1,171 @@
+"""End to end: the real dev server, the worker as a subprocess, the CLI as a person uses it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dealcycle.devtools.devserver import running_dev_server
+from schemas.search_attributes import registrations
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEALCYCLE = [sys.executable, "-m", "starter.cli"]
+CE, AE = "U0CE00009", "U0AE00009"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def e2e_env(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DEALCYCLE_", "SALESFORCE_", "SLACK_"))}
+    env.update(
+        {
+            "DEALCYCLE_STATE_DIR": str(tmp_path / "state"),
+            "DEALCYCLE_TASK_QUEUE": f"e2e-{uuid.uuid4()}",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+            "DEALCYCLE_LOG_FORMAT": "json",
+            "SALESFORCE_LOGIN_URL": salesforce_settings.login_url,
+            "SALESFORCE_CLIENT_ID": salesforce_settings.client_id,
+            "SALESFORCE_CLIENT_SECRET": salesforce_settings.client_secret,
+            "SALESFORCE_USERNAME": salesforce_settings.username,
+            "SALESFORCE_PASSWORD": salesforce_settings.password,
+            "SALESFORCE_CA_BUNDLE": salesforce_settings.ca_bundle,
+            "SLACK_BOT_TOKEN": slack_settings.bot_token,
+            "SLACK_API_URL": slack_settings.api_url,
+        }
+    )
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DEALCYCLE, *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def worker_process(e2e_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    processes: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        log = (tmp_path / "worker.log").open("w")
+        process = subprocess.Popen(
+            [*DEALCYCLE, "worker", "--no-sandbox"], env=e2e_env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_cli_starts_a_trial_completes_steps_and_shows_status(
+    tmp_path: Path, e2e_env: dict[str, str], worker_process: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    salesforce_fake.add_record("Opportunity", {"Id": "006E2E", "Name": "Umbrella"})
+    port = free_port()
+    async with running_dev_server(
+        state_dir=tmp_path / "temporal",
+        port=port,
+        ui_port=free_port(),
+        db_filename=tmp_path / "temporal" / "temporal.db",
+        search_attributes=registrations(),
+        log_file=tmp_path / "temporal.log",
+    ) as server:
+        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+        worker = worker_process()
+
+        started = cli(
+            e2e_env, "trial", "start", "--opportunity", "006E2E", "--account", "001E2E",
+            "--account-name", "Umbrella", "--ce", CE, "--ae", AE, "--seats", "30",
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        assert "started trial-006E2E" in started.stdout
+
+        again = cli(
+            e2e_env, "trial", "start", "--opportunity", "006E2E", "--account", "001E2E",
+            "--account-name", "Umbrella", "--ce", CE, "--ae", AE,
+        )  # fmt: skip
+        assert again.returncode == 1
+        assert "trial-006E2E already exists" in again.stderr
+
+        wrong_role = cli(e2e_env, "step", "complete", "trial-006E2E", "user_survey", "--by", CE, "--role", "CE")
+        assert wrong_role.returncode == 1
+        assert "rejected: step 'user_survey' is led by the AE, not the CE" in wrong_role.stderr
+
+        for key, lead in [
+            ("technical_landscape", "CE"),
+            ("use_cases_and_success_metrics", "CE"),
+            ("business_value_assessment", "AE"),
+            ("user_survey", "AE"),
+        ]:
+            done = cli(
+                e2e_env, "step", "complete", "trial-006E2E", key, "--by", CE if lead == "CE" else AE, "--role", lead
+            )
+            assert done.returncode == 0, done.stderr
+            assert "done" in done.stdout
+
+        twice = cli(e2e_env, "step", "complete", "trial-006E2E", "user_survey", "--by", AE, "--role", "AE")
+        assert twice.returncode == 1 and "already completed by U0AE00009" in twice.stderr
+
+        status = cli(e2e_env, "status", "trial-006E2E")
+        assert status.returncode == 0, status.stderr
+        lines = status.stdout.splitlines()
+        assert lines[0].split() == ["trial-006E2E", "TrialWorkflow", "RUNNING"]
+        assert any(line.startswith("Phase") and line.split()[-1] == "planning" for line in lines)
+        rows = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in {
+            "technical_landscape", "user_survey", "trial_rollout_plan", "mid_trial_check_in"}}  # fmt: skip
+        assert rows["technical_landscape"][1:3] == ["CE", CE] and "done" in rows["technical_landscape"]
+        assert rows["user_survey"][1:3] == ["AE", AE] and AE in rows["user_survey"][5:]
+        assert "pending" in rows["trial_rollout_plan"]
+        assert "pending" in rows["mid_trial_check_in"]
+
+        for key in ("deployment_support", "technical_configuration_review", "trial_rollout_plan", "communication_and_support"):
+            assert cli(e2e_env, "step", "complete", "trial-006E2E", key, "--by", CE, "--role", "CE").returncode == 0
+        running = cli(e2e_env, "status", "trial-006E2E")
+        assert any(line.startswith("Phase") and line.split()[-1] == "running" for line in running.stdout.splitlines())
+        assert _wait(lambda: any(m.text.startswith("Trial started for Umbrella") for m in slack_fake.messages))
+        assert _wait(lambda: "License keys" in cli(e2e_env, "status", "trial-006E2E").stdout)
+
+        unknown = cli(e2e_env, "status", "trial-NOPE")
+        assert unknown.returncode == 1 and "there is no workflow 'trial-NOPE'" in unknown.stderr
+
+        # The worker stops cleanly on SIGTERM.
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        log = (tmp_path / "worker.log").read_text()
+        assert "worker stopped" in log
+        assert salesforce_settings_secret_not_in(log, e2e_env)
+
+
+def salesforce_settings_secret_not_in(log: str, env: dict[str, str]) -> bool:
+    secrets = [env["SALESFORCE_PASSWORD"], env["SALESFORCE_CLIENT_SECRET"], env["SLACK_BOT_TOKEN"]]
+    return not any(secret and secret in log for secret in secrets)
+
+
+def _wait(predicate: Any, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

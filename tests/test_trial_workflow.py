@@ -1,0 +1,285 @@
+"""TrialWorkflow on the time-skipping test server, with the real activities against the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from dealcycle.db.engine import make_engine
+from dealcycle.db.models import LicenseKey, TrialOutcome
+from dealcycle.licensing import load_public_key, verify_license_key
+from schemas.common import Role, StepStatus, TechnicalWinStatus
+from schemas.trial import (
+    MID_TRIAL_CHECK_IN,
+    TRIAL_PLANNING_ITEMS,
+    CompleteStep,
+    ConcludeTrial,
+    ExtendTrial,
+    SetTechnicalWin,
+    StartTrialOverride,
+    TrialInput,
+    TrialPhase,
+    TrialStart,
+    TrialState,
+    trial_workflow_id,
+)
+from starter.trials import CommandError, act
+from workflows.trial import TrialWorkflow
+
+CE, AE = "U0CE00001", "U0AE00001"
+CHANNEL = "#dealcycle-trials"
+DAY = timedelta(days=1)
+
+
+def trial_start(opportunity_id: str, harness: Any, **overrides: Any) -> TrialStart:
+    fields: dict[str, Any] = {
+        "opportunity_id": opportunity_id,
+        "account_id": "001ACME",
+        "account_name": "Acme",
+        "ce_owner": CE,
+        "ae_owner": AE,
+        "seats": 40,
+        "durations": harness.settings.durations,
+        "announce_channel": CHANNEL,
+    }
+    fields.update(overrides)
+    return TrialStart(**fields)
+
+
+async def start(harness: Any, salesforce_fake: Any, opportunity_id: str, **overrides: Any) -> WorkflowHandle[Any, Any]:
+    salesforce_fake.add_record("Opportunity", {"Id": opportunity_id, "Name": f"Acme {opportunity_id}"})
+    handle = await harness.client.start_workflow(
+        TrialWorkflow.run,
+        TrialInput(start=trial_start(opportunity_id, harness, **overrides)),
+        id=trial_workflow_id(opportunity_id),
+        task_queue=harness.task_queue,
+    )
+    return harness.track(handle)
+
+
+async def complete_planning(handle: WorkflowHandle[Any, Any]) -> None:
+    for item in TRIAL_PLANNING_ITEMS:
+        await handle.execute_update(
+            TrialWorkflow.complete_step, CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead)
+        )
+
+
+async def state(handle: WorkflowHandle[Any, Any]) -> TrialState:
+    return await handle.query(TrialWorkflow.state)
+
+
+async def settled_state(handle: WorkflowHandle[Any, Any]) -> TrialState:
+    """The state once the trial's first license key is issued (the worker does it just after start)."""
+    for _ in range(100):
+        view = await state(handle)
+        if view.license_key_ids:
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError("the trial's license key was never issued")
+
+
+def texts(slack_fake: Any, channel: str) -> list[str]:
+    return [message.text for message in slack_fake.messages_in(channel)]
+
+
+async def test_a_30_day_trial_with_a_14_day_extension_runs_to_its_outcome(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006TRIAL1")
+        await complete_planning(handle)
+        started = await state(handle)
+        assert started.phase is TrialPhase.RUNNING
+        assert started.started_at is not None and started.ends_at == started.started_at + 30 * DAY
+        t0 = started.started_at
+
+        await handle.execute_update(
+            TrialWorkflow.set_technical_win, SetTechnicalWin(TechnicalWinStatus.IN_PROGRESS, CE)
+        )
+        await harness.env.sleep(16 * DAY)  # past the midpoint: the check-in is prompted
+        await handle.execute_update(
+            TrialWorkflow.complete_step, CompleteStep(MID_TRIAL_CHECK_IN.key, CE, Role.CE, "on track")
+        )
+        accepted = await handle.execute_update(
+            TrialWorkflow.extend_trial, ExtendTrial(14, "security review pending", AE, Role.AE)
+        )
+        assert "extended by 14 day(s)" in accepted.message
+        await handle.execute_update(
+            TrialWorkflow.set_technical_win, SetTechnicalWin(TechnicalWinStatus.WON, CE, "all use cases met")
+        )
+
+        result = await handle.result()  # time skips to the moved end
+
+        assert result.outcome.value == "technical_win"
+        assert result.ended_at == t0 + 44 * DAY
+        assert len(result.license_key_ids) == 2
+
+        # Salesforce: trial dates, technical win, outcome, one check-in task.
+        opportunity = salesforce_fake.get_record("Opportunity", "006TRIAL1")
+        assert opportunity["Trial_Start_Date__c"] == t0.date().isoformat()
+        assert opportunity["Trial_End_Date__c"] == (t0 + 44 * DAY).date().isoformat()
+        assert opportunity["Technical_Win_Status__c"] == "Won"
+        assert opportunity["Trial_Outcome__c"] == "technical_win"
+        tasks = salesforce_fake.records("Task")
+        assert [(task["Subject"], task["WhatId"]) for task in tasks] == [("Mid-trial check-in: Acme", "006TRIAL1")]
+        assert tasks[0]["ActivityDate"] == (t0 + 17 * DAY).date().isoformat()
+        win_writes = [
+            call.json.get("Technical_Win_Status__c")
+            for call in salesforce_fake.calls
+            if call.method == "PATCH" and call.status < 300 and call.json and "Technical_Win_Status__c" in call.json
+        ]
+        assert win_writes == ["In progress", "Won", "Won"]  # two changes, then the outcome
+
+        # Slack: announcements in order in the channel, the check-in nudge to the CE.
+        channel = texts(slack_fake, CHANNEL)
+        assert len(channel) == 5
+        assert channel[0].startswith("Trial started for Acme (006TRIAL1): 30 days")
+        assert "Technical win for Acme (006TRIAL1): In progress" in channel[1]
+        assert "extended to" in channel[2] and "security review pending" in channel[2]
+        assert "Technical win for Acme (006TRIAL1): Won" in channel[3]
+        assert channel[4].startswith("Trial ended for Acme (006TRIAL1): technical win")
+        nudges = texts(slack_fake, CE)
+        assert len(nudges) == 1 and "Mid-trial check-in" in nudges[0]
+
+        # Database: the outcome row and two keys that verify, expiring at the old and new end.
+        engine = make_engine(harness.settings.database_url)
+        with Session(engine) as session:
+            outcome = session.execute(select(TrialOutcome)).scalar_one()
+            keys = session.execute(select(LicenseKey).order_by(LicenseKey.expires_at)).scalars().all()
+        assert (outcome.opportunity_id, outcome.outcome, outcome.technical_win) == ("006TRIAL1", "technical_win", "won")
+        assert sorted(outcome.license_key_ids) == sorted(result.license_key_ids)
+        public_key = load_public_key(harness.settings.license_public_key_file)
+        payloads = [verify_license_key(key.license_key, public_key) for key in keys]
+        assert [payload.kind for payload in payloads] == ["trial", "trial"]
+        assert [payload.seats for payload in payloads] == [40, 40]
+        assert [payload.expires for payload in payloads] == [t0 + 30 * DAY, t0 + 44 * DAY]
+        assert {payload.key_id for payload in payloads} == set(result.license_key_ids)
+        assert all(payload.account == "001ACME" for payload in payloads)
+
+
+async def test_overdue_planning_items_remind_their_owners_and_an_override_starts_the_trial(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006LATE")
+        await handle.execute_update(
+            TrialWorkflow.complete_step, CompleteStep("technical_landscape", CE, Role.CE)
+        )
+        await harness.env.sleep(8 * DAY + timedelta(hours=1))  # due at 7 days, reminded a day later
+        view = await state(handle)
+        overdue = {step.key for step in view.steps if step.status is StepStatus.OVERDUE}
+        assert len(overdue) == 7 and "technical_landscape" not in overdue
+        ce_reminders, ae_reminders = texts(slack_fake, CE), texts(slack_fake, AE)
+        assert len(ce_reminders) == 5 and len(ae_reminders) == 2
+        assert all(text.startswith("Overdue:") for text in ce_reminders + ae_reminders)
+        assert any("'User survey planning'" in text for text in ae_reminders)
+
+        await harness.env.sleep(2 * DAY)  # the reminders repeat every two days
+        assert len(texts(slack_fake, CE)) == 10
+
+        await handle.execute_update(
+            TrialWorkflow.start_with_override, StartTrialOverride(AE, Role.AE, "customer deadline")
+        )
+        view = await state(handle)
+        assert view.phase is TrialPhase.RUNNING
+        assert view.override_reason == "customer deadline"
+        assert sum(step.status is StepStatus.SKIPPED for step in view.steps) == 7
+        await handle.execute_update(
+            TrialWorkflow.conclude_trial, ConcludeTrial(CE, Role.CE, "customer bought early")
+        )
+        result = await handle.result()
+        assert result.outcome.value == "no_decision"
+        channel = texts(slack_fake, CHANNEL)
+        assert "Started by override of <@U0AE00001>: customer deadline" in channel[0]
+        assert "concluded early by <@U0CE00001>: customer bought early" in channel[-1]
+
+
+async def _accepted_update_count(handle: WorkflowHandle[Any, Any]) -> int:
+    history = await handle.fetch_history()
+    return sum(
+        event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for event in history.events
+    )
+
+
+@pytest.mark.parametrize(
+    ("update", "request_", "message"),
+    [
+        ("complete_step", CompleteStep("no_such_step", CE, Role.CE), "unknown step 'no_such_step'"),
+        ("complete_step", CompleteStep("user_survey", CE, Role.CE), "led by the AE, not the CE"),
+        ("complete_step", CompleteStep("technical_landscape", CE, Role.CE), "already completed by U0CE00001"),
+        ("extend_trial", ExtendTrial(0, "why", CE, Role.CE), "positive number of days, not 0"),
+        ("extend_trial", ExtendTrial(-5, "why", CE, Role.CE), "positive number of days, not -5"),
+        ("set_technical_win", SetTechnicalWin(TechnicalWinStatus.WON, AE), "U0AE00001 is not the CE"),
+    ],
+)
+async def test_bad_actions_are_rejected_with_a_clear_message_and_leave_no_trace(
+    harness_factory: Any, salesforce_fake: Any, update: str, request_: object, message: str
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006BAD")
+        await complete_planning(handle)  # the trial runs, so extensions are possible
+        before = await settled_state(handle)
+        accepted_before = await _accepted_update_count(handle)
+
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await handle.execute_update(update, request_)
+
+        assert isinstance(rejected.value.cause, ApplicationError)
+        assert message in rejected.value.cause.message
+        after = await state(handle)
+        assert (after.steps, after.ends_at, after.technical_win, after.license_key_ids) == (
+            before.steps,
+            before.ends_at,
+            before.technical_win,
+            before.license_key_ids,
+        )
+        assert await _accepted_update_count(handle) == accepted_before
+
+
+async def test_actions_after_the_trial_ended_are_refused_and_change_nothing(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006OVER", length_days=10)
+        await complete_planning(handle)
+        await handle.result()
+        # The CLI's path: a closed trial is refused before any update is sent.
+        with pytest.raises(CommandError, match="trial-006OVER is completed; it accepts no more actions"):
+            await act(harness.client, handle.id, "extend_trial", ExtendTrial(3, "late", CE, Role.CE))
+        final = await state(handle)
+        assert final.phase is TrialPhase.ENDED and final.extensions == []
+        assert len(final.license_key_ids) == 1
+
+
+async def test_retried_writes_reach_slack_and_salesforce_exactly_once(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006RETRY")
+        slack_fake.rate_limit_next(1, retry_after=1)
+        slack_fake.server_error_next(1)
+        salesforce_fake.rate_limit_next(1)
+        salesforce_fake.server_error_next(1)
+        await handle.execute_update(
+            TrialWorkflow.set_technical_win, SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "no SSO")
+        )
+        await harness.env.sleep(timedelta(minutes=5))
+        channel = texts(slack_fake, CHANNEL)
+        assert channel == ["Technical win for Acme (006RETRY): At risk (set by <@U0CE00001>). no SSO"]
+        slack_statuses = [call.status for call in slack_fake.calls if call.path.endswith("chat.postMessage")]
+        assert slack_statuses == [429, 500, 200]
+        win_patches = [
+            call.status
+            for call in salesforce_fake.calls
+            if call.method == "PATCH" and call.json and "Technical_Win_Status__c" in call.json
+        ]
+        assert win_patches == [403, 500, 204]
+        assert salesforce_fake.get_record("Opportunity", "006RETRY")["Technical_Win_Status__c"] == "At risk"

@@ -1,0 +1,137 @@
+"""The dealcycle worker: the one place where activity classes get their clients.
+
+``build_activities`` builds every client once (Salesforce, Slack, database, license signer);
+``build_worker`` registers them with the workflows; ``run_worker`` runs until SIGINT/SIGTERM
+and then shuts down gracefully, letting running activities finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.licensing import LicenseActivities
+from activities.records import TrialRecordActivities
+from activities.salesforce import SalesforceActivities, SalesforceConnector
+from activities.slack import SlackActivities, build_slack_client
+from dealcycle.db.engine import make_engine
+from dealcycle.db.ledger import IdempotencyLedger
+from dealcycle.db.migrate import upgrade_to_head
+from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
+from dealcycle.logging import get_logger
+from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
+from workflows.trial import TrialWorkflow
+
+WORKFLOWS: tuple[type, ...] = (TrialWorkflow,)
+log = get_logger("dealcycle.worker")
+
+
+@dataclass
+class ActivityRegistry:
+    """The built activity objects; ``functions`` is what the worker registers."""
+
+    salesforce: SalesforceActivities
+    slack: SlackActivities
+    licenses: LicenseActivities
+    records: TrialRecordActivities
+
+    @property
+    def functions(self) -> list[Callable[..., Any]]:
+        return [
+            self.salesforce.update_salesforce_record,
+            self.salesforce.create_salesforce_task,
+            self.slack.post_slack_message,
+            self.licenses.issue_license_key,
+            self.records.record_trial_outcome,
+        ]
+
+
+def build_activities(settings: Settings) -> ActivityRegistry:
+    upgrade_to_head(settings.database_url)
+    engine = make_engine(settings.database_url)
+    ledger = IdempotencyLedger(engine)
+    ensure_signing_key(settings.license_private_key_file, settings.license_public_key_file)
+    signer = LicenseSigner(load_private_key(settings.license_private_key_file))
+    return ActivityRegistry(
+        salesforce=SalesforceActivities(SalesforceConnector(settings.salesforce), ledger),
+        slack=SlackActivities(build_slack_client(settings.slack), ledger),
+        licenses=LicenseActivities(signer, engine, ledger),
+        records=TrialRecordActivities(engine, ledger),
+    )
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: ActivityRegistry,
+    *,
+    task_queue: str | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=list(workflows),
+        activities=activities.functions,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
+    """Settings pointed at the local Salesforce and Slack fakes (``env`` from the sandbox)."""
+    return replace(
+        settings,
+        salesforce=SalesforceSettings(
+            login_url=env["SALESFORCE_LOGIN_URL"],
+            client_id=env["SALESFORCE_CLIENT_ID"],
+            client_secret=env["SALESFORCE_CLIENT_SECRET"],
+            username=env["SALESFORCE_USERNAME"],
+            password=env["SALESFORCE_PASSWORD"],
+            api_version=settings.salesforce.api_version,
+            ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+        ),
+        slack=SlackSettings(
+            bot_token=env["SLACK_BOT_TOKEN"],
+            api_url=env["SLACK_API_URL"],
+            signing_secret=settings.slack.signing_secret,
+            trial_channel=settings.slack.trial_channel,
+            max_rate_limit_retries=settings.slack.max_rate_limit_retries,
+        ),
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    try:
+        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    except RuntimeError as err:
+        raise SystemExit(
+            f"cannot reach the Temporal server at {settings.temporal_address}"
+            f" (DEALCYCLE_TEMPORAL_ADDRESS): {err}. Is `dealcycle server` (or `make run`) running?"
+        ) from None
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the worker until ``stop`` is set or the process gets SIGINT/SIGTERM."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        client = await connect(settings)
+        activities = await asyncio.to_thread(build_activities, settings)
+        worker = build_worker(client, settings, activities)
+        log.info("worker started", task_queue=settings.task_queue, address=settings.temporal_address)
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping: waiting for running activities to finish")
+        log.info("worker stopped")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
