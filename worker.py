@@ -25,7 +25,7 @@ from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
-from dealcycle.logging import get_logger
+from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from workflows.trial import TrialWorkflow
 
@@ -81,6 +81,7 @@ def build_worker(
         workflows=list(workflows),
         activities=activities.functions,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=[ActivityLogContext()],
     )
 
 
@@ -109,7 +110,9 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
 
 async def connect(settings: Settings) -> Client:
     try:
-        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        return await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
     except RuntimeError as err:
         raise SystemExit(
             f"cannot reach the Temporal server at {settings.temporal_address}"
@@ -127,7 +130,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         client = await connect(settings)
         activities = await asyncio.to_thread(build_activities, settings)
         worker = build_worker(client, settings, activities)
-        log.info("worker started", task_queue=settings.task_queue, address=settings.temporal_address)
+        log.info(
+            "worker started", task_queue=settings.task_queue, address=settings.temporal_address
+        )
         async with worker:
             await stop.wait()
             log.info("worker stopping: waiting for running activities to finish")

@@ -13,15 +13,32 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+import temporalio.activity
+import temporalio.worker
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 # Keys that must never reach a log line, whoever passes them.
 _SECRET_KEYS = frozenset(
-    {"password", "client_secret", "token", "bot_token", "access_token", "private_key", "signing_secret"}
+    {
+        "password",
+        "client_secret",
+        "token",
+        "bot_token",
+        "access_token",
+        "private_key",
+        "signing_secret",
+    }
 )
 
 
-def _lift_temporal_context(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _lift_temporal_context(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     record = event.get("_record")
     if record is None:
         return event
@@ -39,7 +56,9 @@ def _lift_temporal_context(_logger: Any, _name: str, event: MutableMapping[str, 
     return event
 
 
-def _redact_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _redact_secrets(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in _SECRET_KEYS.intersection(event):
         event[key] = "[redacted]"
     return event
@@ -55,7 +74,9 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_secrets,
     ]
-    renderer: Any = structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -81,4 +102,34 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+class ActivityLogContext(temporalio.worker.Interceptor):
+    """Binds the running activity's workflow id, run id, name and attempt to every log line.
+
+    structlog context variables follow the activity's task (and ``asyncio.to_thread``), so
+    plain ``structlog`` loggers in activity code carry the same context as ``activity.logger``.
+    """
+
+    def intercept_activity(
+        self, next: temporalio.worker.ActivityInboundInterceptor
+    ) -> temporalio.worker.ActivityInboundInterceptor:
+        return _ActivityLogContextInbound(next)
+
+
+class _ActivityLogContextInbound(temporalio.worker.ActivityInboundInterceptor):
+    async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
+        info = temporalio.activity.info()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+            activity=info.activity_type,
+            attempt=info.attempt,
+        )
+        try:
+            return await self.next.execute_activity(input)
+        finally:
+            structlog.contextvars.clear_contextvars()

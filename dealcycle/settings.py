@@ -137,16 +137,17 @@ class Settings:
             temporal_address=env.get("DEALCYCLE_TEMPORAL_ADDRESS") or "localhost:7233",
             temporal_namespace=env.get("DEALCYCLE_TEMPORAL_NAMESPACE") or "default",
             task_queue=env.get("DEALCYCLE_TASK_QUEUE") or "dealcycle",
-            temporal_ui_url=(env.get("DEALCYCLE_TEMPORAL_UI_URL") or "http://localhost:8233").rstrip(
-                "/"
-            ),
+            temporal_ui_url=(
+                env.get("DEALCYCLE_TEMPORAL_UI_URL") or "http://localhost:8233"
+            ).rstrip("/"),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{state_dir / 'dealcycle.db'}",
             license_private_key_file=Path(
                 env.get("DEALCYCLE_LICENSE_PRIVATE_KEY_FILE")
                 or state_dir / "license-signing-key.pem"
             ),
             license_public_key_file=Path(
-                env.get("DEALCYCLE_LICENSE_PUBLIC_KEY_FILE") or state_dir / "license-signing-key.pub"
+                env.get("DEALCYCLE_LICENSE_PUBLIC_KEY_FILE")
+                or state_dir / "license-signing-key.pub"
             ),
             salesforce=SalesforceSettings(
                 login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),

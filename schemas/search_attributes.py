@@ -5,6 +5,8 @@ Values are internal ids and stage names only: search attributes are stored unenc
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 OPPORTUNITY_ID = SearchAttributeKey.for_keyword("OpportunityId")
@@ -26,13 +28,19 @@ ALL_KEYS = (
 )
 
 
-def cli_type_name(key: SearchAttributeKey[object]) -> str:
+def cli_type_name(key: SearchAttributeKey[Any]) -> str:
     """The type name ``temporal server start-dev --search-attribute NAME=TYPE`` expects."""
-    return {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime", 7: "KeywordList"}[
-        int(key.indexed_value_type)
-    ]
+    return {
+        1: "Text",
+        2: "Keyword",
+        3: "Int",
+        4: "Double",
+        5: "Bool",
+        6: "Datetime",
+        7: "KeywordList",
+    }[int(key.indexed_value_type)]
 
 
 def registrations() -> dict[str, str]:
     """``{name: CLI type}`` for every custom search attribute."""
-    return {key.name: cli_type_name(key) for key in ALL_KEYS}  # type: ignore[arg-type]
+    return {key.name: cli_type_name(key) for key in ALL_KEYS}

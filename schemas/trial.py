@@ -25,7 +25,9 @@ class PlanningItem:
 # The eight planning items of the "Trial and Deployment Planning Template", in handbook order.
 TRIAL_PLANNING_ITEMS: tuple[PlanningItem, ...] = (
     PlanningItem("technical_landscape", "Document the technical landscape", Role.CE),
-    PlanningItem("use_cases_and_success_metrics", "Trial use cases and metrics for success", Role.CE),
+    PlanningItem(
+        "use_cases_and_success_metrics", "Trial use cases and metrics for success", Role.CE
+    ),
     PlanningItem("business_value_assessment", "Business value assessment planning", Role.AE),
     PlanningItem("user_survey", "User survey planning", Role.AE),
     PlanningItem("deployment_support", "Deployment support and checklist", Role.CE),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn
 
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings, SettingsError
@@ -30,7 +32,9 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-def _run(coro_factory: Callable[[Settings], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+def _run(
+    coro_factory: Callable[[Settings], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
     def runner(_args: argparse.Namespace) -> int:
         settings = _settings()
         configure_logging(settings.log_format, settings.log_level)
@@ -64,14 +68,18 @@ def cmd_trial_start(args: argparse.Namespace) -> int:
         started = await start_trial(client, settings, start)
         print(f"started {started.workflow_id}")
         print(f"  status:      dealcycle status {started.workflow_id}")
-        print(f"  Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
-              f"/workflows/{started.workflow_id}")
+        print(
+            f"  Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+            f"/workflows/{started.workflow_id}"
+        )
         return 0
 
     return _run(go)(args)
 
 
-def _action(update: str, build: Callable[[argparse.Namespace], object]) -> Callable[[argparse.Namespace], int]:
+def _action(
+    update: str, build: Callable[[argparse.Namespace], object]
+) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         async def go(settings: Settings) -> int:
             client = await _client(settings)
@@ -88,7 +96,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         client = await _client(settings)
         state, status = await read_state(client, args.workflow_id)
-        print(render_trial(state, status, f"{settings.temporal_ui_url}", settings.temporal_namespace))
+        print(
+            render_trial(state, status, f"{settings.temporal_ui_url}", settings.temporal_namespace)
+        )
         return 0
 
     return _run(go)(args)
@@ -113,7 +123,11 @@ def cmd_trial_list(args: argparse.Namespace) -> int:
                     when(execution.start_time),
                 ]
             )
-        print(table(["WORKFLOW", "STATUS", "STAGE", "TECHNICAL WIN", "CE", "STARTED"], rows) if rows else "no trials")
+        print(
+            table(["WORKFLOW", "STATUS", "STAGE", "TECHNICAL WIN", "CE", "STARTED"], rows)
+            if rows
+            else "no trials"
+        )
         return 0
 
     return _run(go)(args)
@@ -190,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--ce", required=True, help="the CE's Slack member id")
     start.add_argument("--ae", required=True, help="the AE's Slack member id")
     start.add_argument("--seats", type=int, default=25)
-    start.add_argument("--length-days", type=int, default=None, help="default: DEALCYCLE_TRIAL_LENGTH_DAYS")
+    start.add_argument(
+        "--length-days", type=int, default=None, help="default: DEALCYCLE_TRIAL_LENGTH_DAYS"
+    )
     start.set_defaults(func=cmd_trial_start)
 
     override = trial.add_parser("override", help="start the trial although planning items are open")
@@ -198,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     _actor_arguments(override)
     override.add_argument("--reason", required=True)
     override.set_defaults(
-        func=_action("start_with_override", lambda a: StartTrialOverride(a.actor, Role(a.role), a.reason))
+        func=_action(
+            "start_with_override", lambda a: StartTrialOverride(a.actor, Role(a.role), a.reason)
+        )
     )
 
     extend = trial.add_parser("extend", help="move the trial's end and issue a new key")
@@ -216,14 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
     _actor_arguments(win, role=False)
     win.add_argument("--note", default="")
     win.set_defaults(
-        func=_action("set_technical_win", lambda a: SetTechnicalWin(TechnicalWinStatus(a.status), a.actor, a.note))
+        func=_action(
+            "set_technical_win",
+            lambda a: SetTechnicalWin(TechnicalWinStatus(a.status), a.actor, a.note),
+        )
     )
 
     conclude = trial.add_parser("conclude", help="end the trial before its end date")
     conclude.add_argument("workflow_id")
     _actor_arguments(conclude)
     conclude.add_argument("--reason", required=True)
-    conclude.set_defaults(func=_action("conclude_trial", lambda a: ConcludeTrial(a.actor, Role(a.role), a.reason)))
+    conclude.set_defaults(
+        func=_action("conclude_trial", lambda a: ConcludeTrial(a.actor, Role(a.role), a.reason))
+    )
 
     listing = trial.add_parser("list", help="list trials (from Temporal's visibility)")
     listing.add_argument("--stage", choices=["planning", "running", "ended"])
@@ -270,5 +293,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> NoReturn:
+    """The ``dealcycle`` console script.
+
+    Exits without interpreter finalization: the Temporal client's Rust threads can outlive the
+    event loop and abort a finalizing interpreter (temporalio/sdk-python#300), which would turn
+    a successful command into exit code -6.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -52,7 +52,11 @@ def sandbox_if_unconfigured(settings: Settings, wanted: bool | None) -> Iterator
     """Point the settings at the local fakes when asked, or when no credentials are set."""
     from worker import with_sandbox
 
-    use = wanted if wanted is not None else not (settings.salesforce.configured and settings.slack.configured)
+    use = (
+        wanted
+        if wanted is not None
+        else not (settings.salesforce.configured and settings.slack.configured)
+    )
     if not use:
         yield settings
         return
@@ -103,7 +107,10 @@ async def serve_dev_server(settings: Settings, *, port: int, ui_port: int) -> in
         log_file=settings.state_dir / "temporal-server.log",
         namespace=settings.temporal_namespace,
     ) as server:
-        print(f"Temporal dev server on {server.target}; Web UI {server.ui_url}. Ctrl-C stops it.", flush=True)
+        print(
+            f"Temporal dev server on {server.target}; Web UI {server.ui_url}. Ctrl-C stops it.",
+            flush=True,
+        )
         async with _until_interrupted() as stop:
             await stop.wait()
     return 0
@@ -150,11 +157,15 @@ async def start_demo_trials(client: Any, settings: Settings) -> list[str]:
         if index == 0:  # Acme: planning, half done
             for item in TRIAL_PLANNING_ITEMS[:4]:
                 actor = DEMO_CE if item.lead is Role.CE else DEMO_AE
-                await act(client, workflow_id, "complete_step", CompleteStep(item.key, actor, item.lead))
+                await act(
+                    client, workflow_id, "complete_step", CompleteStep(item.key, actor, item.lead)
+                )
         elif index == 1:  # Globex: planned in full, running, technical win in progress
             for item in TRIAL_PLANNING_ITEMS:
                 actor = DEMO_CE if item.lead is Role.CE else DEMO_AE
-                await act(client, workflow_id, "complete_step", CompleteStep(item.key, actor, item.lead))
+                await act(
+                    client, workflow_id, "complete_step", CompleteStep(item.key, actor, item.lead)
+                )
             await act(
                 client,
                 workflow_id,
@@ -166,7 +177,9 @@ async def start_demo_trials(client: Any, settings: Settings) -> list[str]:
                 client,
                 workflow_id,
                 "start_with_override",
-                StartTrialOverride(DEMO_AE, Role.AE, "customer's fiscal year ends; planning continues"),
+                StartTrialOverride(
+                    DEMO_AE, Role.AE, "customer's fiscal year ends; planning continues"
+                ),
             )
             await act(
                 client,
@@ -192,7 +205,11 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
         log_file=settings.state_dir / "temporal-server.log",
         namespace=settings.temporal_namespace,
     ) as server:
-        settings = replace(settings, temporal_address=server.target, temporal_ui_url=server.ui_url)
+        settings = replace(
+            settings,
+            temporal_address=server.target,
+            temporal_ui_url=server.ui_url or settings.temporal_ui_url,
+        )
         with sandbox_if_unconfigured(settings, None) as effective:
             client = await connect(effective)
             activities = await asyncio.to_thread(build_activities, effective)
@@ -202,7 +219,8 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                 lines = [
                     "dealcycle is running.",
                     f"Temporal Web UI   {server.ui_url}",
-                    f"Temporal server   {server.target}   (history kept in {settings.state_dir / 'temporal.db'})",
+                    f"Temporal server   {server.target}",
+                    f"History kept in   {settings.state_dir / 'temporal.db'}",
                     f"Database          {effective.database_url}",
                     "",
                 ]
@@ -212,11 +230,15 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                         "",
                         "Try, in another terminal:",
                         f"  .venv/bin/dealcycle status {trials[0]}",
-                        f"  .venv/bin/dealcycle step complete {trials[0]} user_survey --by {DEMO_AE} --role AE",
+                        f"  .venv/bin/dealcycle step complete {trials[0]} user_survey"
+                        f" --by {DEMO_AE} --role AE",
                         "  .venv/bin/dealcycle trial list",
-                        f"  UI search:  OpportunityId = \"{trials[0].removeprefix('trial-')}\"",
+                        f'  UI search:  OpportunityId = "{trials[0].removeprefix("trial-")}"',
                     ]
-                lines += ["", "Ctrl-C stops everything; the next `make run` finds the same workflows."]
+                lines += [
+                    "",
+                    "Ctrl-C stops everything; the next `make run` finds the same workflows.",
+                ]
                 _banner(lines)
                 await stop.wait()
                 log.info("stopping: worker, then sandbox, then the Temporal server")

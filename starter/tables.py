@@ -14,7 +14,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -53,7 +55,9 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
         ]
         for step in state.steps
     ]
-    lines.append(table(["STEP", "LEAD", "OWNER", "DUE", "STATUS", "COMPLETED BY", "COMPLETED AT"], rows))
+    lines.append(
+        table(["STEP", "LEAD", "OWNER", "DUE", "STATUS", "COMPLETED BY", "COMPLETED AT"], rows)
+    )
     lines.append("")
     lines.append(f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{state.workflow_id}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -26,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.settings import Settings
 from schemas import search_attributes as sa
+from schemas.common import TechnicalWinStatus
 from schemas.trial import (
     TRIAL_WORKFLOW_TYPE,
     ActionAccepted,
@@ -35,7 +37,6 @@ from schemas.trial import (
     TrialState,
     trial_workflow_id,
 )
-from schemas.common import TechnicalWinStatus
 from workflows.trial import TrialWorkflow
 from workflows.trial_rules import TrialRuleViolation, check_start
 
@@ -52,7 +53,9 @@ class StartedTrial:
 
 
 def trial_start_for(settings: Settings, **fields: Any) -> TrialStart:
-    start = TrialStart(durations=settings.durations, announce_channel=settings.slack.trial_channel, **fields)
+    start = TrialStart(
+        durations=settings.durations, announce_channel=settings.slack.trial_channel, **fields
+    )
     try:
         check_start(start)
     except TrialRuleViolation as err:
@@ -73,7 +76,9 @@ def initial_search_attributes(start: TrialStart) -> TypedSearchAttributes:
     )
 
 
-async def start_trial(client: Client, settings: Settings, start: TrialStart, *, reuse_running: bool = False) -> StartedTrial:
+async def start_trial(
+    client: Client, settings: Settings, start: TrialStart, *, reuse_running: bool = False
+) -> StartedTrial:
     """Start ``TrialWorkflow`` for the opportunity.
 
     A second start for an opportunity whose trial runs is refused, unless ``reuse_running``
@@ -90,7 +95,9 @@ async def start_trial(client: Client, settings: Settings, start: TrialStart, *, 
             search_attributes=initial_search_attributes(start),
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=(
-                WorkflowIDConflictPolicy.USE_EXISTING if reuse_running else WorkflowIDConflictPolicy.FAIL
+                WorkflowIDConflictPolicy.USE_EXISTING
+                if reuse_running
+                else WorkflowIDConflictPolicy.FAIL
             ),
         )
     except WorkflowAlreadyStartedError:
@@ -111,7 +118,9 @@ async def trial_exists(client: Client, workflow_id: str) -> bool:
     return True
 
 
-async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
+async def _handle(
+    client: Client, workflow_id: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await handle.describe()
@@ -121,20 +130,20 @@ async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
         raise
     if description.workflow_type != TRIAL_WORKFLOW_TYPE:
         raise CommandError(f"{workflow_id} is a {description.workflow_type}, not a trial")
-    return handle
+    return handle, description
 
 
 async def act(client: Client, workflow_id: str, update: str, request: object) -> ActionAccepted:
     """Send a CE/AE action; a rejection becomes a ``CommandError`` with the workflow's reason."""
-    handle = await _handle(client, workflow_id)
-    description = await handle.describe()
+    handle, description = await _handle(client, workflow_id)
     if description.status != WorkflowExecutionStatus.RUNNING:
-        raise CommandError(
-            f"{workflow_id} is {description.status.name.lower() if description.status else 'closed'};"
-            " it accepts no more actions"
-        )
+        status = description.status.name.lower() if description.status else "closed"
+        raise CommandError(f"{workflow_id} is {status}; it accepts no more actions")
     try:
-        return await handle.execute_update(update, request, result_type=ActionAccepted)
+        accepted: ActionAccepted = await handle.execute_update(
+            update, request, result_type=ActionAccepted
+        )
+        return accepted
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -142,8 +151,7 @@ async def act(client: Client, workflow_id: str, update: str, request: object) ->
 
 
 async def read_state(client: Client, workflow_id: str) -> tuple[TrialState, str]:
-    handle = await _handle(client, workflow_id)
-    description = await handle.describe()
+    handle, description = await _handle(client, workflow_id)
     state = await handle.query(TrialWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
     return state, status

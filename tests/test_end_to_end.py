@@ -33,7 +33,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def e2e_env(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DEALCYCLE_", "SALESFORCE_", "SLACK_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DEALCYCLE_", "SALESFORCE_", "SLACK_"))
+    }
     env.update(
         {
             "DEALCYCLE_STATE_DIR": str(tmp_path / "state"),
@@ -55,7 +59,13 @@ def e2e_env(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> di
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*DEALCYCLE, *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+        [*DEALCYCLE, *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -66,7 +76,12 @@ def worker_process(e2e_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
     def start() -> subprocess.Popen[str]:
         log = (tmp_path / "worker.log").open("w")
         process = subprocess.Popen(
-            [*DEALCYCLE, "worker", "--no-sandbox"], env=e2e_env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True
+            [*DEALCYCLE, "worker", "--no-sandbox"],
+            env=e2e_env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         processes.append(process)
         return process
@@ -79,7 +94,11 @@ def worker_process(e2e_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
 
 
 async def test_cli_starts_a_trial_completes_steps_and_shows_status(
-    tmp_path: Path, e2e_env: dict[str, str], worker_process: Any, salesforce_fake: Any, slack_fake: Any
+    tmp_path: Path,
+    e2e_env: dict[str, str],
+    worker_process: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
 ) -> None:
     salesforce_fake.add_record("Opportunity", {"Id": "006E2E", "Name": "Umbrella"})
     port = free_port()
@@ -108,7 +127,9 @@ async def test_cli_starts_a_trial_completes_steps_and_shows_status(
         assert again.returncode == 1
         assert "trial-006E2E already exists" in again.stderr
 
-        wrong_role = cli(e2e_env, "step", "complete", "trial-006E2E", "user_survey", "--by", CE, "--role", "CE")
+        wrong_role = cli(
+            e2e_env, "step", "complete", "trial-006E2E", "user_survey", "--by", CE, "--role", "CE"
+        )
         assert wrong_role.returncode == 1
         assert "rejected: step 'user_survey' is led by the AE, not the CE" in wrong_role.stderr
 
@@ -119,12 +140,22 @@ async def test_cli_starts_a_trial_completes_steps_and_shows_status(
             ("user_survey", "AE"),
         ]:
             done = cli(
-                e2e_env, "step", "complete", "trial-006E2E", key, "--by", CE if lead == "CE" else AE, "--role", lead
+                e2e_env,
+                "step",
+                "complete",
+                "trial-006E2E",
+                key,
+                "--by",
+                CE if lead == "CE" else AE,
+                "--role",
+                lead,
             )
             assert done.returncode == 0, done.stderr
             assert "done" in done.stdout
 
-        twice = cli(e2e_env, "step", "complete", "trial-006E2E", "user_survey", "--by", AE, "--role", "AE")
+        twice = cli(
+            e2e_env, "step", "complete", "trial-006E2E", "user_survey", "--by", AE, "--role", "AE"
+        )
         assert twice.returncode == 1 and "already completed by U0AE00009" in twice.stderr
 
         status = cli(e2e_env, "status", "trial-006E2E")
@@ -132,19 +163,77 @@ async def test_cli_starts_a_trial_completes_steps_and_shows_status(
         lines = status.stdout.splitlines()
         assert lines[0].split() == ["trial-006E2E", "TrialWorkflow", "RUNNING"]
         assert any(line.startswith("Phase") and line.split()[-1] == "planning" for line in lines)
-        rows = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in {
-            "technical_landscape", "user_survey", "trial_rollout_plan", "mid_trial_check_in"}}  # fmt: skip
-        assert rows["technical_landscape"][1:3] == ["CE", CE] and "done" in rows["technical_landscape"]
+        wanted = {"technical_landscape", "user_survey", "trial_rollout_plan", "mid_trial_check_in"}
+        rows = {cells[0]: cells for line in lines if (cells := line.split()) and cells[0] in wanted}
+        assert (
+            rows["technical_landscape"][1:3] == ["CE", CE] and "done" in rows["technical_landscape"]
+        )
         assert rows["user_survey"][1:3] == ["AE", AE] and AE in rows["user_survey"][5:]
         assert "pending" in rows["trial_rollout_plan"]
         assert "pending" in rows["mid_trial_check_in"]
 
-        for key in ("deployment_support", "technical_configuration_review", "trial_rollout_plan", "communication_and_support"):
-            assert cli(e2e_env, "step", "complete", "trial-006E2E", key, "--by", CE, "--role", "CE").returncode == 0
+        for key in (
+            "deployment_support",
+            "technical_configuration_review",
+            "trial_rollout_plan",
+            "communication_and_support",
+        ):
+            assert (
+                cli(
+                    e2e_env, "step", "complete", "trial-006E2E", key, "--by", CE, "--role", "CE"
+                ).returncode
+                == 0
+            )
         running = cli(e2e_env, "status", "trial-006E2E")
-        assert any(line.startswith("Phase") and line.split()[-1] == "running" for line in running.stdout.splitlines())
-        assert _wait(lambda: any(m.text.startswith("Trial started for Umbrella") for m in slack_fake.messages))
+        assert any(
+            line.startswith("Phase") and line.split()[-1] == "running"
+            for line in running.stdout.splitlines()
+        )
+        assert _wait(
+            lambda: any(
+                m.text.startswith("Trial started for Umbrella") for m in slack_fake.messages
+            )
+        )
         assert _wait(lambda: "License keys" in cli(e2e_env, "status", "trial-006E2E").stdout)
+
+        bad_extension = cli(
+            e2e_env, "trial", "extend", "trial-006E2E", "--days", "0", "--reason", "x",
+            "--by", CE, "--role", "CE",
+        )  # fmt: skip
+        assert bad_extension.returncode == 1
+        assert (
+            "rejected: an extension must be a positive number of days, not 0"
+            in bad_extension.stderr
+        )
+        won = cli(
+            e2e_env, "trial", "tech-win", "trial-006E2E", "won", "--by", CE, "--note", "all green"
+        )
+        assert won.returncode == 0 and "not_started -> won" in won.stdout, won.stderr
+        concluded = cli(
+            e2e_env, "trial", "conclude", "trial-006E2E",
+            "--by", AE, "--role", "AE", "--reason", "signed",
+        )  # fmt: skip
+        assert concluded.returncode == 0 and "technical_win" in concluded.stdout, concluded.stderr
+        assert _wait(
+            lambda: "COMPLETED" in cli(e2e_env, "status", "trial-006E2E").stdout.splitlines()[0]
+        )
+        late = cli(
+            e2e_env,
+            "step",
+            "complete",
+            "trial-006E2E",
+            "mid_trial_check_in",
+            "--by",
+            CE,
+            "--role",
+            "CE",
+        )
+        assert late.returncode == 1
+        assert "trial-006E2E is completed; it accepts no more actions" in late.stderr
+        final = cli(e2e_env, "status", "trial-006E2E").stdout
+        assert "Outcome      technical_win" in final
+        opportunity = salesforce_fake.get_record("Opportunity", "006E2E")
+        assert opportunity["Trial_Outcome__c"] == "technical_win"
 
         unknown = cli(e2e_env, "status", "trial-NOPE")
         assert unknown.returncode == 1 and "there is no workflow 'trial-NOPE'" in unknown.stderr

@@ -70,7 +70,9 @@ def test_a_new_trial_has_the_eight_planning_items_with_their_leads_and_owners() 
 def test_planning_is_complete_only_when_every_item_is_done_or_skipped() -> None:
     s = make_snapshot()
     for item in TRIAL_PLANNING_ITEMS[:-1]:
-        rules.apply_complete_step(s, CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead), T0)
+        rules.apply_complete_step(
+            s, CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead), T0
+        )
     assert not rules.planning_complete(s)
     last = TRIAL_PLANNING_ITEMS[-1]
     message = rules.apply_complete_step(s, CompleteStep(last.key, CE, last.lead), T0)
@@ -80,7 +82,9 @@ def test_planning_is_complete_only_when_every_item_is_done_or_skipped() -> None:
 
 def test_completing_a_step_records_who_and_when() -> None:
     s = make_snapshot()
-    rules.apply_complete_step(s, CompleteStep("user_survey", AE, Role.AE, "survey drafted"), T0 + DAY)
+    rules.apply_complete_step(
+        s, CompleteStep("user_survey", AE, Role.AE, "survey drafted"), T0 + DAY
+    )
     step = rules.find_step(s, "user_survey")
     assert step is not None
     assert (step.status, step.completed_by, step.completed_at, step.note) == (
@@ -102,7 +106,9 @@ def test_completing_a_step_records_who_and_when() -> None:
         (CompleteStep(MID_TRIAL_CHECK_IN.key, CE, Role.CE), "once the trial has started"),
     ],
 )
-def test_bad_step_completions_are_rejected_and_change_nothing(request_: CompleteStep, message: str) -> None:
+def test_bad_step_completions_are_rejected_and_change_nothing(
+    request_: CompleteStep, message: str
+) -> None:
     s = make_snapshot()
     before = copy.deepcopy(s)
     with pytest.raises(TrialRuleViolation, match=message):
@@ -174,7 +180,11 @@ def test_extension_moves_the_end_and_owes_a_new_key() -> None:
 
 @pytest.mark.parametrize(
     ("days", "message"),
-    [(0, "positive number of days, not 0"), (-3, "positive number of days, not -3"), (400, "longer than")],
+    [
+        (0, "positive number of days, not 0"),
+        (-3, "positive number of days, not -3"),
+        (400, "longer than"),
+    ],
 )
 def test_extension_rejects_bad_day_counts(days: int, message: str) -> None:
     s = running_snapshot()
@@ -195,7 +205,9 @@ def test_technical_win_is_set_by_the_ce_only_and_each_change_is_kept() -> None:
     with pytest.raises(TrialRuleViolation, match="U0AE00001 is not the CE"):
         rules.check_technical_win(s, SetTechnicalWin(TechnicalWinStatus.AT_RISK, AE))
     rules.apply_technical_win(s, SetTechnicalWin(TechnicalWinStatus.IN_PROGRESS, CE), T0)
-    rules.apply_technical_win(s, SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "champion left"), T0 + DAY)
+    rules.apply_technical_win(
+        s, SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "champion left"), T0 + DAY
+    )
     assert s.technical_win is TechnicalWinStatus.AT_RISK
     assert [(c.status, c.note, c.announced) for c in s.technical_win_changes] == [
         (TechnicalWinStatus.IN_PROGRESS, "", False),
@@ -214,7 +226,9 @@ def test_technical_win_is_set_by_the_ce_only_and_each_change_is_kept() -> None:
         (TechnicalWinStatus.NOT_STARTED, TrialOutcome.NO_DECISION),
     ],
 )
-def test_outcome_follows_the_technical_win(status: TechnicalWinStatus, outcome: TrialOutcome) -> None:
+def test_outcome_follows_the_technical_win(
+    status: TechnicalWinStatus, outcome: TrialOutcome
+) -> None:
     assert rules.outcome_for(status) is outcome
 
 

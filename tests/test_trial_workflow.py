@@ -54,8 +54,12 @@ def trial_start(opportunity_id: str, harness: Any, **overrides: Any) -> TrialSta
     return TrialStart(**fields)
 
 
-async def start(harness: Any, salesforce_fake: Any, opportunity_id: str, **overrides: Any) -> WorkflowHandle[Any, Any]:
-    salesforce_fake.add_record("Opportunity", {"Id": opportunity_id, "Name": f"Acme {opportunity_id}"})
+async def start(
+    harness: Any, salesforce_fake: Any, opportunity_id: str, **overrides: Any
+) -> WorkflowHandle[Any, Any]:
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": opportunity_id, "Name": f"Acme {opportunity_id}"}
+    )
     handle = await harness.client.start_workflow(
         TrialWorkflow.run,
         TrialInput(start=trial_start(opportunity_id, harness, **overrides)),
@@ -68,7 +72,8 @@ async def start(harness: Any, salesforce_fake: Any, opportunity_id: str, **overr
 async def complete_planning(handle: WorkflowHandle[Any, Any]) -> None:
     for item in TRIAL_PLANNING_ITEMS:
         await handle.execute_update(
-            TrialWorkflow.complete_step, CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead)
+            TrialWorkflow.complete_step,
+            CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead),
         )
 
 
@@ -77,7 +82,7 @@ async def state(handle: WorkflowHandle[Any, Any]) -> TrialState:
 
 
 async def settled_state(handle: WorkflowHandle[Any, Any]) -> TrialState:
-    """The state once the trial's first license key is issued (the worker does it just after start)."""
+    """The state once the trial's first license key is issued (just after the trial starts)."""
     for _ in range(100):
         view = await state(handle)
         if view.license_key_ids:
@@ -106,14 +111,16 @@ async def test_a_30_day_trial_with_a_14_day_extension_runs_to_its_outcome(
         )
         await harness.env.sleep(16 * DAY)  # past the midpoint: the check-in is prompted
         await handle.execute_update(
-            TrialWorkflow.complete_step, CompleteStep(MID_TRIAL_CHECK_IN.key, CE, Role.CE, "on track")
+            TrialWorkflow.complete_step,
+            CompleteStep(MID_TRIAL_CHECK_IN.key, CE, Role.CE, "on track"),
         )
         accepted = await handle.execute_update(
             TrialWorkflow.extend_trial, ExtendTrial(14, "security review pending", AE, Role.AE)
         )
         assert "extended by 14 day(s)" in accepted.message
         await handle.execute_update(
-            TrialWorkflow.set_technical_win, SetTechnicalWin(TechnicalWinStatus.WON, CE, "all use cases met")
+            TrialWorkflow.set_technical_win,
+            SetTechnicalWin(TechnicalWinStatus.WON, CE, "all use cases met"),
         )
 
         result = await handle.result()  # time skips to the moved end
@@ -129,12 +136,17 @@ async def test_a_30_day_trial_with_a_14_day_extension_runs_to_its_outcome(
         assert opportunity["Technical_Win_Status__c"] == "Won"
         assert opportunity["Trial_Outcome__c"] == "technical_win"
         tasks = salesforce_fake.records("Task")
-        assert [(task["Subject"], task["WhatId"]) for task in tasks] == [("Mid-trial check-in: Acme", "006TRIAL1")]
+        assert [(task["Subject"], task["WhatId"]) for task in tasks] == [
+            ("Mid-trial check-in: Acme", "006TRIAL1")
+        ]
         assert tasks[0]["ActivityDate"] == (t0 + 17 * DAY).date().isoformat()
         win_writes = [
             call.json.get("Technical_Win_Status__c")
             for call in salesforce_fake.calls
-            if call.method == "PATCH" and call.status < 300 and call.json and "Technical_Win_Status__c" in call.json
+            if call.method == "PATCH"
+            and call.status < 300
+            and call.json
+            and "Technical_Win_Status__c" in call.json
         ]
         assert win_writes == ["In progress", "Won", "Won"]  # two changes, then the outcome
 
@@ -153,8 +165,14 @@ async def test_a_30_day_trial_with_a_14_day_extension_runs_to_its_outcome(
         engine = make_engine(harness.settings.database_url)
         with Session(engine) as session:
             outcome = session.execute(select(TrialOutcome)).scalar_one()
-            keys = session.execute(select(LicenseKey).order_by(LicenseKey.expires_at)).scalars().all()
-        assert (outcome.opportunity_id, outcome.outcome, outcome.technical_win) == ("006TRIAL1", "technical_win", "won")
+            keys = (
+                session.execute(select(LicenseKey).order_by(LicenseKey.expires_at)).scalars().all()
+            )
+        assert (outcome.opportunity_id, outcome.outcome, outcome.technical_win) == (
+            "006TRIAL1",
+            "technical_win",
+            "won",
+        )
         assert sorted(outcome.license_key_ids) == sorted(result.license_key_ids)
         public_key = load_public_key(harness.settings.license_public_key_file)
         payloads = [verify_license_key(key.license_key, public_key) for key in keys]
@@ -205,7 +223,8 @@ async def test_overdue_planning_items_remind_their_owners_and_an_override_starts
 async def _accepted_update_count(handle: WorkflowHandle[Any, Any]) -> int:
     history = await handle.fetch_history()
     return sum(
-        event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for event in history.events
+        event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        for event in history.events
     )
 
 
@@ -214,10 +233,18 @@ async def _accepted_update_count(handle: WorkflowHandle[Any, Any]) -> int:
     [
         ("complete_step", CompleteStep("no_such_step", CE, Role.CE), "unknown step 'no_such_step'"),
         ("complete_step", CompleteStep("user_survey", CE, Role.CE), "led by the AE, not the CE"),
-        ("complete_step", CompleteStep("technical_landscape", CE, Role.CE), "already completed by U0CE00001"),
+        (
+            "complete_step",
+            CompleteStep("technical_landscape", CE, Role.CE),
+            "already completed by U0CE00001",
+        ),
         ("extend_trial", ExtendTrial(0, "why", CE, Role.CE), "positive number of days, not 0"),
         ("extend_trial", ExtendTrial(-5, "why", CE, Role.CE), "positive number of days, not -5"),
-        ("set_technical_win", SetTechnicalWin(TechnicalWinStatus.WON, AE), "U0AE00001 is not the CE"),
+        (
+            "set_technical_win",
+            SetTechnicalWin(TechnicalWinStatus.WON, AE),
+            "U0AE00001 is not the CE",
+        ),
     ],
 )
 async def test_bad_actions_are_rejected_with_a_clear_message_and_leave_no_trace(
@@ -252,8 +279,12 @@ async def test_actions_after_the_trial_ended_are_refused_and_change_nothing(
         await complete_planning(handle)
         await handle.result()
         # The CLI's path: a closed trial is refused before any update is sent.
-        with pytest.raises(CommandError, match="trial-006OVER is completed; it accepts no more actions"):
-            await act(harness.client, handle.id, "extend_trial", ExtendTrial(3, "late", CE, Role.CE))
+        with pytest.raises(
+            CommandError, match="trial-006OVER is completed; it accepts no more actions"
+        ):
+            await act(
+                harness.client, handle.id, "extend_trial", ExtendTrial(3, "late", CE, Role.CE)
+            )
         final = await state(handle)
         assert final.phase is TrialPhase.ENDED and final.extensions == []
         assert len(final.license_key_ids) == 1
@@ -269,12 +300,17 @@ async def test_retried_writes_reach_slack_and_salesforce_exactly_once(
         salesforce_fake.rate_limit_next(1)
         salesforce_fake.server_error_next(1)
         await handle.execute_update(
-            TrialWorkflow.set_technical_win, SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "no SSO")
+            TrialWorkflow.set_technical_win,
+            SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "no SSO"),
         )
         await harness.env.sleep(timedelta(minutes=5))
         channel = texts(slack_fake, CHANNEL)
-        assert channel == ["Technical win for Acme (006RETRY): At risk (set by <@U0CE00001>). no SSO"]
-        slack_statuses = [call.status for call in slack_fake.calls if call.path.endswith("chat.postMessage")]
+        assert channel == [
+            "Technical win for Acme (006RETRY): At risk (set by <@U0CE00001>). no SSO"
+        ]
+        slack_statuses = [
+            call.status for call in slack_fake.calls if call.path.endswith("chat.postMessage")
+        ]
         assert slack_statuses == [429, 500, 200]
         win_patches = [
             call.status
@@ -282,4 +318,7 @@ async def test_retried_writes_reach_slack_and_salesforce_exactly_once(
             if call.method == "PATCH" and call.json and "Technical_Win_Status__c" in call.json
         ]
         assert win_patches == [403, 500, 204]
-        assert salesforce_fake.get_record("Opportunity", "006RETRY")["Technical_Win_Status__c"] == "At risk"
+        assert (
+            salesforce_fake.get_record("Opportunity", "006RETRY")["Technical_Win_Status__c"]
+            == "At risk"
+        )

@@ -8,6 +8,7 @@ keeps workflow tasks light. ``tests/test_worker.py`` checks every name here is r
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -49,53 +50,35 @@ EXTERNAL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
 )
 START_TO_CLOSE = timedelta(seconds=60)
+T = TypeVar("T")
+
+
+async def _execute(name: str, argument: object, result_type: type[T]) -> T:
+    result: T = await workflow.execute_activity(
+        name,
+        argument,
+        result_type=result_type,
+        start_to_close_timeout=START_TO_CLOSE,
+        retry_policy=EXTERNAL_RETRY,
+    )
+    return result
 
 
 async def post_slack(post: SlackPost) -> SlackPostResult:
-    return await workflow.execute_activity(
-        POST_SLACK_MESSAGE,
-        post,
-        result_type=SlackPostResult,
-        start_to_close_timeout=START_TO_CLOSE,
-        retry_policy=EXTERNAL_RETRY,
-    )
+    return await _execute(POST_SLACK_MESSAGE, post, SlackPostResult)
 
 
 async def update_salesforce(update: SalesforceFieldUpdate) -> SalesforceWriteResult:
-    return await workflow.execute_activity(
-        UPDATE_SALESFORCE_RECORD,
-        update,
-        result_type=SalesforceWriteResult,
-        start_to_close_timeout=START_TO_CLOSE,
-        retry_policy=EXTERNAL_RETRY,
-    )
+    return await _execute(UPDATE_SALESFORCE_RECORD, update, SalesforceWriteResult)
 
 
 async def create_salesforce_task(task: SalesforceTaskRequest) -> SalesforceWriteResult:
-    return await workflow.execute_activity(
-        CREATE_SALESFORCE_TASK,
-        task,
-        result_type=SalesforceWriteResult,
-        start_to_close_timeout=START_TO_CLOSE,
-        retry_policy=EXTERNAL_RETRY,
-    )
+    return await _execute(CREATE_SALESFORCE_TASK, task, SalesforceWriteResult)
 
 
 async def issue_license_key(request: LicenseRequest) -> IssuedLicense:
-    return await workflow.execute_activity(
-        ISSUE_LICENSE_KEY,
-        request,
-        result_type=IssuedLicense,
-        start_to_close_timeout=START_TO_CLOSE,
-        retry_policy=EXTERNAL_RETRY,
-    )
+    return await _execute(ISSUE_LICENSE_KEY, request, IssuedLicense)
 
 
 async def record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
-    return await workflow.execute_activity(
-        RECORD_TRIAL_OUTCOME,
-        record,
-        result_type=RecordResult,
-        start_to_close_timeout=START_TO_CLOSE,
-        retry_policy=EXTERNAL_RETRY,
-    )
+    return await _execute(RECORD_TRIAL_OUTCOME, record, RecordResult)

@@ -9,7 +9,6 @@ acknowledged at once and the order of external writes is the order of the action
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from temporalio import workflow
@@ -138,7 +137,7 @@ class TrialWorkflow:
             if timeout is None or timeout.total_seconds() > 0:
                 try:
                     await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.outcome is not None and s.ended_at is not None
@@ -197,12 +196,14 @@ class TrialWorkflow:
             sa.CE_OWNER.name: s.start.ce_owner,
             sa.AE_OWNER.name: s.start.ae_owner,
         }
-        changed = {name: value for name, value in wanted.items() if self._published.get(name) != value}
+        changed = {
+            name: value for name, value in wanted.items() if self._published.get(name) != value
+        }
         if not changed:
             return
         keys = {key.name: key for key in sa.ALL_KEYS}
         updates: list[SearchAttributeUpdate[str]] = [
-            keys[name].value_set(value) for name, value in changed.items()  # type: ignore[attr-defined]
+            keys[name].value_set(value) for name, value in changed.items()
         ]
         workflow.upsert_search_attributes(updates)
         self._published.update(changed)
@@ -227,13 +228,13 @@ class TrialWorkflow:
             )
             grant.key_id = issued.key_id
             if index > 0:
+                reason = s.extensions[-1].reason if s.extensions else grant.reason
                 await effects.post_slack(
                     SlackPost(
                         self._key("license-announcement", index),
                         s.start.announce_channel,
                         f"Trial for {s.start.account_name} ({s.start.opportunity_id}) extended to"
-                        f" {_date(grant.expires_at)}: {s.extensions[-1].reason if s.extensions else grant.reason}."
-                        f" New trial key {issued.key_id}.",
+                        f" {_date(grant.expires_at)}: {reason}. New trial key {issued.key_id}.",
                     )
                 )
 
@@ -247,7 +248,10 @@ class TrialWorkflow:
                     self._key("trial-dates", version),
                     "Opportunity",
                     s.start.opportunity_id,
-                    {"Trial_Start_Date__c": _date(s.started_at), "Trial_End_Date__c": _date(s.ends_at)},
+                    {
+                        "Trial_Start_Date__c": _date(s.started_at),
+                        "Trial_End_Date__c": _date(s.ends_at),
+                    },
                 )
             )
             s.trial_dates_synced = version
@@ -374,10 +378,17 @@ class TrialWorkflow:
                 self._key("outcome", "salesforce"),
                 "Opportunity",
                 s.start.opportunity_id,
-                {"Trial_Outcome__c": s.outcome.value, "Technical_Win_Status__c": s.technical_win.label},
+                {
+                    "Trial_Outcome__c": s.outcome.value,
+                    "Technical_Win_Status__c": s.technical_win.label,
+                },
             )
         )
-        how = f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})" if s.concluded_by else ""
+        how = (
+            f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})"
+            if s.concluded_by
+            else ""
+        )
         await effects.post_slack(
             SlackPost(
                 self._key("outcome", "slack"),
@@ -387,4 +398,3 @@ class TrialWorkflow:
             )
         )
         s.outcome_recorded = True
-

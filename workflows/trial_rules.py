@@ -70,7 +70,9 @@ def new_snapshot(start: TrialStart, now: datetime, effect_scope: str) -> TrialSn
             None,
         )
     )
-    return TrialSnapshot(start=start, effect_scope=effect_scope, phase=TrialPhase.PLANNING, steps=steps)
+    return TrialSnapshot(
+        start=start, effect_scope=effect_scope, phase=TrialPhase.PLANNING, steps=steps
+    )
 
 
 def owner_for(start: TrialStart, role: Role) -> str:
@@ -102,7 +104,9 @@ def _check_actor(s: TrialSnapshot, actor: str, role: Role) -> None:
         raise TrialRuleViolation("say who is acting: the actor is empty")
     owner = owner_for(s.start, role)
     if actor != owner:
-        raise TrialRuleViolation(f"{actor} is not the {role.value} of this trial (the {role.value} is {owner})")
+        raise TrialRuleViolation(
+            f"{actor} is not the {role.value} of this trial (the {role.value} is {owner})"
+        )
 
 
 # --- Complete a step -------------------------------------------------------------------------
@@ -125,9 +129,13 @@ def check_complete_step(s: TrialSnapshot, request: CompleteStep) -> TrialStep:
             f" at {step.completed_at.isoformat() if step.completed_at else 'an unknown time'}"
         )
     if step.status is StepStatus.SKIPPED:
-        raise TrialRuleViolation(f"step {step.key!r} was skipped when the trial started by override")
+        raise TrialRuleViolation(
+            f"step {step.key!r} was skipped when the trial started by override"
+        )
     if step.key == MID_TRIAL_CHECK_IN.key and s.phase is not TrialPhase.RUNNING:
-        raise TrialRuleViolation("the mid-trial check-in can only be recorded once the trial has started")
+        raise TrialRuleViolation(
+            "the mid-trial check-in can only be recorded once the trial has started"
+        )
     return step
 
 
@@ -137,7 +145,9 @@ def apply_complete_step(s: TrialSnapshot, request: CompleteStep, now: datetime) 
     step.completed_by = request.actor
     step.completed_at = now
     step.note = request.note
-    open_items = [item for item in s.steps if item.key in PLANNING_KEYS and item.status is StepStatus.PENDING]
+    open_items = [
+        item for item in s.steps if item.key in PLANNING_KEYS and item.status is StepStatus.PENDING
+    ]
     if s.phase is TrialPhase.PLANNING and open_items:
         return f"{step.title}: done. {len(open_items)} planning item(s) still open."
     if s.phase is TrialPhase.PLANNING:
@@ -161,9 +171,13 @@ def check_override(s: TrialSnapshot, request: StartTrialOverride) -> list[TrialS
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
         raise TrialRuleViolation("an override needs a reason, and the reason is recorded")
-    open_steps = [step for step in s.steps if step.key in PLANNING_KEYS and step.status is StepStatus.PENDING]
+    open_steps = [
+        step for step in s.steps if step.key in PLANNING_KEYS and step.status is StepStatus.PENDING
+    ]
     if not open_steps:
-        raise TrialRuleViolation("every planning item is complete; the trial starts without an override")
+        raise TrialRuleViolation(
+            "every planning item is complete; the trial starts without an override"
+        )
     return open_steps
 
 
@@ -198,7 +212,9 @@ def start_trial(s: TrialSnapshot, now: datetime) -> None:
 def check_extend(s: TrialSnapshot, request: ExtendTrial) -> None:
     _check_not_ended(s)
     if request.days <= 0:
-        raise TrialRuleViolation(f"an extension must be a positive number of days, not {request.days}")
+        raise TrialRuleViolation(
+            f"an extension must be a positive number of days, not {request.days}"
+        )
     if request.days > MAX_EXTENSION_DAYS:
         raise TrialRuleViolation(
             f"{request.days} days is longer than the longest extension ({MAX_EXTENSION_DAYS} days)"
@@ -214,10 +230,14 @@ def apply_extend(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> str:
     check_extend(s, request)
     assert s.ends_at is not None
     s.ends_at = s.ends_at + day(s) * request.days
-    s.extensions.append(TrialExtension(request.days, request.reason.strip(), request.actor, now, s.ends_at))
+    s.extensions.append(
+        TrialExtension(request.days, request.reason.strip(), request.actor, now, s.ends_at)
+    )
     s.trial_dates_version += 1
     s.licenses.append(LicenseGrant(f"extension {len(s.extensions)}", s.ends_at))
-    return f"Trial extended by {request.days} day(s) to {s.ends_at.isoformat()}; a new key is issued."
+    return (
+        f"Trial extended by {request.days} day(s) to {s.ends_at.isoformat()}; a new key is issued."
+    )
 
 
 def check_conclude(s: TrialSnapshot, request: ConcludeTrial) -> None:
@@ -266,7 +286,9 @@ def apply_technical_win(s: TrialSnapshot, request: SetTechnicalWin, now: datetim
     check_technical_win(s, request)
     previous = s.technical_win
     s.technical_win = request.status
-    s.technical_win_changes.append(TechnicalWinChange(request.status, request.actor, now, request.note))
+    s.technical_win_changes.append(
+        TechnicalWinChange(request.status, request.actor, now, request.note)
+    )
     return f"Technical win: {previous.value} -> {request.status.value}."
 
 

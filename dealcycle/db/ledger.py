@@ -32,9 +32,7 @@ def _entry(row: ExternalEffect) -> LedgerEntry:
     started = row.started_at
     if started.tzinfo is None:  # SQLite drops the zone
         started = started.replace(tzinfo=UTC)
-    return LedgerEntry(
-        row.idempotency_key, row.kind, row.status, row.result, row.attempts, started
-    )
+    return LedgerEntry(row.idempotency_key, row.kind, row.status, row.result, row.attempts, started)
 
 
 class IdempotencyLedger:

@@ -33,7 +33,10 @@ async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in ALL_KEYS},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+                for key in ALL_KEYS
+            },
         )
     )
 
@@ -98,7 +101,9 @@ def harness_factory(
     async def factory(**overrides: Any) -> AsyncIterator[DealcycleHarness]:
         settings = replace(test_settings, task_queue=task_queue, **overrides)
         activities = build_activities(settings)
-        worker: Worker = build_worker(time_skipping_env.client, settings, activities, workflows=WORKFLOWS)
+        worker: Worker = build_worker(
+            time_skipping_env.client, settings, activities, workflows=WORKFLOWS
+        )
         async with worker:
             harness = DealcycleHarness(time_skipping_env, settings, task_queue, activities)
             try:
