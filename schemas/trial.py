@@ -69,6 +69,8 @@ class TrialStart:
     """Trial length; ``None`` takes ``durations.trial_length_days``."""
     durations: Durations = field(default_factory=Durations)
     announce_channel: str = "#dealcycle-trials"
+    history_event_limit: int = 8_000
+    """Continue-as-new once the history has this many events (Temporal warns at 10,240)."""
 
 
 # --- Updates (CE and AE actions) -------------------------------------------------------------

@@ -31,11 +31,11 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
         f"Opportunity  {state.opportunity_id}",
         f"CE / AE      {state.ce_owner} / {state.ae_owner}",
         f"Phase        {state.phase.value}",
-        f"Technical win {state.technical_win.value}",
+        f"Tech. win    {state.technical_win.value}",
     ]
     if state.started_at:
         extended = f" (extended {len(state.extensions)}x)" if state.extensions else ""
-        lines.append(f"Trial        {when(state.started_at)} -> {when(state.ends_at)}{extended}")
+        lines.append(f"Trial        {when(state.started_at)} -> {when(state.ends_at)} UTC{extended}")
     if state.override_reason:
         lines.append(f"Override     {state.override_reason}")
     if state.license_key_ids:
@@ -56,7 +56,7 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
         for step in state.steps
     ]
     lines.append(
-        table(["STEP", "LEAD", "OWNER", "DUE", "STATUS", "COMPLETED BY", "COMPLETED AT"], rows)
+        table(["STEP", "LEAD", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY", "AT (UTC)"], rows)
     )
     lines.append("")
     lines.append(f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{state.workflow_id}")

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from dealcycle.db.engine import make_engine
 from dealcycle.db.models import LicenseKey, TrialOutcome
 from dealcycle.licensing import load_public_key, verify_license_key
-from schemas.common import Role, StepStatus, TechnicalWinStatus
+from schemas.common import Durations, Role, StepStatus, TechnicalWinStatus
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -322,3 +322,49 @@ async def test_retried_writes_reach_slack_and_salesforce_exactly_once(
             salesforce_fake.get_record("Opportunity", "006RETRY")["Technical_Win_Status__c"]
             == "At risk"
         )
+
+
+async def test_a_long_history_continues_as_new_carrying_the_state(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    hour = timedelta(hours=1)
+    durations = Durations(
+        planning_item_due_seconds=3600,
+        overdue_reminder_delay_seconds=3600,
+        overdue_reminder_repeat_seconds=3600,
+    )
+    async with harness_factory(durations=durations) as harness:
+        handle = await start(harness, salesforce_fake, "006LONG", history_event_limit=60)
+        first_run = handle.result_run_id
+        await handle.execute_update(
+            TrialWorkflow.complete_step, CompleteStep("technical_landscape", CE, Role.CE, "kept")
+        )
+        await harness.env.sleep(10 * hour + hour / 2)  # reminder rounds at 2h, 3h, ... 10h
+
+        latest = harness.client.get_workflow_handle_for(TrialWorkflow.run, handle.id)
+        description = await latest.describe()
+        assert description.run_id != first_run  # it continued as new at least once
+        view = await state(latest)
+        kept = next(step for step in view.steps if step.key == "technical_landscape")
+        assert (kept.status, kept.completed_by, kept.note) == (StepStatus.DONE, CE, "kept")
+        # Nine rounds of seven reminders, none lost or repeated across the new runs.
+        reminders = texts(slack_fake, CE) + texts(slack_fake, AE)
+        assert len(reminders) == 9 * 7
+        assert len(set(message.ts for message in slack_fake.messages)) == len(slack_fake.messages)
+
+        await complete_planning_except(latest, "technical_landscape")
+        await latest.execute_update(
+            TrialWorkflow.conclude_trial, ConcludeTrial(CE, Role.CE, "enough")
+        )
+        result = await latest.result()
+        assert result.outcome.value == "no_decision" and len(result.license_key_ids) == 1
+        assert len(texts(slack_fake, CHANNEL)) == 2  # started, ended: once each
+
+
+async def complete_planning_except(handle: WorkflowHandle[Any, Any], done: str) -> None:
+    for item in TRIAL_PLANNING_ITEMS:
+        if item.key != done:
+            await handle.execute_update(
+                TrialWorkflow.complete_step,
+                CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead),
+            )

@@ -40,10 +40,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import trial_rules as rules
 
-# Well below Temporal's 10,240-event warning; the server's own suggestion may come earlier.
-HISTORY_EVENT_LIMIT = 8_000
-
-
 def _date(moment: datetime) -> str:
     return moment.date().isoformat()
 
@@ -154,7 +150,7 @@ class TrialWorkflow:
         info = workflow.info()
         return (
             info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= HISTORY_EVENT_LIMIT
+            or info.get_current_history_length() >= self._s.start.history_event_limit
         )
 
     def _owes_anything(self) -> bool:
