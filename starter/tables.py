@@ -35,7 +35,8 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
     ]
     if state.started_at:
         extended = f" (extended {len(state.extensions)}x)" if state.extensions else ""
-        lines.append(f"Trial        {when(state.started_at)} -> {when(state.ends_at)} UTC{extended}")
+        period = f"{when(state.started_at)} -> {when(state.ends_at)} UTC"
+        lines.append(f"Trial        {period}{extended}")
     if state.override_reason:
         lines.append(f"Override     {state.override_reason}")
     if state.license_key_ids:
