@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.handoff import AccountHandOffActivities
 from activities.licensing import LicenseActivities
 from activities.records import TrialRecordActivities
 from activities.salesforce import SalesforceActivities, SalesforceConnector
@@ -27,9 +28,17 @@ from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
+from workflows.account import AccountWorkflow
+from workflows.opportunity import OpportunityWorkflow
+from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
 
-WORKFLOWS: tuple[type, ...] = (TrialWorkflow,)
+WORKFLOWS: tuple[type, ...] = (
+    TrialWorkflow,
+    OpportunityWorkflow,
+    AccountWorkflow,
+    SecurityReviewWorkflow,
+)
 log = get_logger("dealcycle.worker")
 
 
@@ -75,11 +84,14 @@ def build_worker(
     task_queue: str | None = None,
     workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
+    queue = task_queue or settings.task_queue
+    # The hand-off starts workflows, so it needs the client the worker runs on.
+    hand_offs = AccountHandOffActivities(client, queue)
     return Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=list(workflows),
-        activities=activities.functions,
+        activities=[*activities.functions, hand_offs.hand_off_closed_deal],
         graceful_shutdown_timeout=timedelta(seconds=20),
         interceptors=[ActivityLogContext()],
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.common import Durations
+from schemas.common import Durations, SecurityRoster
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -98,6 +98,9 @@ class Settings:
     salesforce: SalesforceSettings = SalesforceSettings()
     slack: SlackSettings = SlackSettings()
     durations: Durations = field(default_factory=Durations)
+    security_roster: SecurityRoster = field(
+        default_factory=lambda: SecurityRoster("U0SECWEST1", "U0SECEAST1", "U0SECPM01", "U0CELEAD1")
+    )
     log_format: str = "auto"
     log_level: str = "info"
 
@@ -131,6 +134,21 @@ class Settings:
                 env, "DEALCYCLE_CHECK_IN_DUE", defaults.check_in_due_seconds
             ),
             day_seconds=_duration(env, "DEALCYCLE_DAY_LENGTH", defaults.day_seconds),
+            security_review_due_seconds=_duration(
+                env, "DEALCYCLE_SECURITY_REVIEW_DUE", defaults.security_review_due_seconds
+            ),
+            security_pm_extra_seconds=_duration(
+                env, "DEALCYCLE_SECURITY_PM_EXTRA", defaults.security_pm_extra_seconds
+            ),
+            escalate_after_reminders=_int(
+                env, "DEALCYCLE_ESCALATE_AFTER_REMINDERS", defaults.escalate_after_reminders
+            ),
+        )
+        roster = SecurityRoster(
+            us_west_apac=env.get("DEALCYCLE_SECURITY_CE_US_WEST_APAC") or "U0SECWEST1",
+            us_east_emea=env.get("DEALCYCLE_SECURITY_CE_US_EAST_EMEA") or "U0SECEAST1",
+            security_pm=env.get("DEALCYCLE_SECURITY_PM") or "U0SECPM01",
+            ce_leader=env.get("DEALCYCLE_CE_LEADER") or "U0CELEAD1",
         )
         return cls(
             state_dir=state_dir,
@@ -166,6 +184,7 @@ class Settings:
                 max_rate_limit_retries=_int(env, "SLACK_MAX_RATE_LIMIT_RETRIES", 3, minimum=0),
             ),
             durations=durations,
+            security_roster=roster,
             log_format=log_format,
             log_level=log_level,
         )

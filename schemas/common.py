@@ -36,6 +36,32 @@ class TechnicalWinStatus(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class Region(StrEnum):
+    """Sales regions; each has its own Security CE."""
+
+    US_WEST_APAC = "US West / APAC"
+    US_EAST_EMEA = "US East / EMEA"
+
+
+class DeploymentType(StrEnum):
+    SELF_HOSTED = "self-hosted"
+    MANAGED = "managed"
+    CLOUD = "cloud"
+
+
+@dataclass(frozen=True)
+class SecurityRoster:
+    """Who reviews security questionnaires (configuration: the role rotates)."""
+
+    us_west_apac: str
+    us_east_emea: str
+    security_pm: str
+    ce_leader: str
+
+    def security_ce_for(self, region: Region) -> str:
+        return self.us_west_apac if region is Region.US_WEST_APAC else self.us_east_emea
+
+
 @dataclass(frozen=True)
 class Durations:
     """Every wait the workflows make, in seconds, so tests and demos can shorten them.
@@ -50,3 +76,9 @@ class Durations:
     overdue_reminder_repeat_seconds: int = 2 * 86400
     check_in_due_seconds: int = 2 * 86400
     day_seconds: int = 86400
+    security_review_due_seconds: int = 10 * 86400
+    """A security questionnaire is answered this long after it arrives."""
+    security_pm_extra_seconds: int = 5 * 86400
+    """A Security PM escalation moves the due date by this much."""
+    escalate_after_reminders: int = 2
+    """Overdue work escalates (to the CE leader) after this many reminders."""

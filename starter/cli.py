@@ -12,8 +12,24 @@ from typing import Any, NoReturn
 
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings, SettingsError
-from schemas.common import Role, TechnicalWinStatus
+from schemas.common import DeploymentType, Region, Role, TechnicalWinStatus
+from schemas.opportunity import (
+    OPPORTUNITY_WORKFLOW_TYPE,
+    AbandonOpportunity,
+    AdvanceStage,
+    CloseOpportunity,
+    CompleteTddPart,
+    LinkTdd,
+    OpportunityKind,
+    ReceiveQuestionnaire,
+    RecordDealReview,
+    ReopenOpportunity,
+    Stage,
+    StartOpportunityTrial,
+    TddPart,
+)
 from schemas.trial import (
+    TRIAL_WORKFLOW_TYPE,
     CompleteStep,
     ConcludeTrial,
     ExtendTrial,
@@ -21,8 +37,20 @@ from schemas.trial import (
     StartTrialOverride,
 )
 from starter.license_commands import add_license_commands
+from starter.opportunities import (
+    opportunity_start_for,
+    render_opportunity_status,
+    start_opportunity,
+)
 from starter.tables import render_trial, table, when
-from starter.trials import CommandError, act, read_state, start_trial, trial_start_for
+from starter.trials import (
+    CommandError,
+    act,
+    read_state,
+    start_trial,
+    trial_start_for,
+    workflow_handle,
+)
 
 ROLES = [role.value for role in Role]
 WIN_STATUSES = [status.value for status in TechnicalWinStatus]
@@ -78,13 +106,14 @@ def cmd_trial_start(args: argparse.Namespace) -> int:
 
 
 def _action(
-    update: str, build: Callable[[argparse.Namespace], object]
+    update: str,
+    build: Callable[[argparse.Namespace], object],
+    expected: tuple[str, ...] = (TRIAL_WORKFLOW_TYPE,),
 ) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         async def go(settings: Settings) -> int:
             client = await _client(settings)
-            accepted = await act(client, args.workflow_id, update, build(args))
-            print(accepted.message)
+            print(await act(client, args.workflow_id, update, build(args), expected))
             return 0
 
         return _run(go)(args)
@@ -95,10 +124,16 @@ def _action(
 def cmd_status(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         client = await _client(settings)
+        _, description = await workflow_handle(client, args.workflow_id)
+        if description.workflow_type == OPPORTUNITY_WORKFLOW_TYPE:
+            print(
+                await render_opportunity_status(
+                    client, args.workflow_id, settings.temporal_ui_url, settings.temporal_namespace
+                )
+            )
+            return 0
         state, status = await read_state(client, args.workflow_id)
-        print(
-            render_trial(state, status, f"{settings.temporal_ui_url}", settings.temporal_namespace)
-        )
+        print(render_trial(state, status, settings.temporal_ui_url, settings.temporal_namespace))
         return 0
 
     return _run(go)(args)
@@ -262,8 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     _actor_arguments(complete)
     complete.add_argument("--note", default="")
     complete.set_defaults(
-        func=_action("complete_step", lambda a: CompleteStep(a.step, a.actor, Role(a.role), a.note))
+        func=_action(
+            "complete_step",
+            lambda a: CompleteStep(a.step, a.actor, Role(a.role), a.note),
+            (TRIAL_WORKFLOW_TYPE, OPPORTUNITY_WORKFLOW_TYPE),
+        )
     )
+    _add_opportunity_commands(commands)
 
     status = commands.add_parser("status", help="show a workflow's steps as a table")
     status.add_argument("workflow_id")
@@ -274,6 +314,148 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_license_commands(license_commands, _settings)
     return parser
+
+
+def cmd_opportunity_start(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        start = opportunity_start_for(
+            settings,
+            opportunity_id=args.opportunity,
+            account_id=args.account,
+            account_name=args.account_name,
+            ae_owner=args.ae,
+            ce_owner=args.ce,
+            region=Region(args.region),
+            deployment_type=DeploymentType(args.deployment),
+            tier=args.tier,
+            kind=OpportunityKind(args.kind),
+            complex_engagement=args.complex,
+            seats=args.seats,
+            stage=Stage(args.stage),
+        )
+        client = await _client(settings)
+        workflow_id = await start_opportunity(client, settings, start)
+        print(f"started {workflow_id}")
+        print(f"  status: dealcycle status {workflow_id}")
+        return 0
+
+    return _run(go)(args)
+
+
+def _stage(raw: str) -> Stage:
+    """A stage by its Salesforce name, or by its number (``4`` is Stage 4)."""
+    for stage in Stage:
+        if (
+            raw == stage.value
+            or raw == stage.name.lower()
+            or stage.value.startswith(f"Stage {raw} ")
+        ):
+            return stage
+    names = "; ".join(stage.value for stage in Stage)
+    raise argparse.ArgumentTypeError(f"unknown stage {raw!r}; the stages are: {names}")
+
+
+def _region(raw: str) -> str:
+    if raw not in {region.value for region in Region}:
+        valid = " or ".join(repr(region.value) for region in Region)
+        raise argparse.ArgumentTypeError(f"unknown region {raw!r}; the regions are {valid}")
+    return raw
+
+
+def _add_opportunity_commands(commands: Any) -> None:
+    opportunity = commands.add_parser(
+        "opportunity", help="opportunities (pre-sales)"
+    ).add_subparsers(dest="opportunity_command", required=True, metavar="ACTION")
+    expected = (OPPORTUNITY_WORKFLOW_TYPE,)
+    start = opportunity.add_parser("start", help="start the workflow of an opportunity")
+    start.add_argument("--opportunity", required=True, help="Salesforce Opportunity id")
+    start.add_argument("--account", required=True, help="Salesforce Account id")
+    start.add_argument("--account-name", required=True)
+    start.add_argument("--ae", required=True, help="the AE's Slack member id")
+    start.add_argument("--ce", required=True, help="the CE's Slack member id")
+    start.add_argument(
+        "--region", required=True, type=_region, help=" or ".join(r.value for r in Region)
+    )
+    start.add_argument("--deployment", required=True, choices=[d.value for d in DeploymentType])
+    start.add_argument("--tier", type=int, required=True, choices=[1, 2, 3])
+    start.add_argument("--kind", default="new", choices=[k.value for k in OpportunityKind])
+    start.add_argument(
+        "--complex", action="store_true", help="a complex engagement (needs a deal review)"
+    )
+    start.add_argument("--seats", type=int, default=25)
+    start.add_argument("--stage", type=_stage, default=Stage.DISCOVERY.value)
+    start.set_defaults(func=cmd_opportunity_start)
+
+    def action(
+        name: str, update: str, build: Callable[[argparse.Namespace], object], help: str
+    ) -> Any:
+        parser = opportunity.add_parser(name, help=help)
+        parser.add_argument("workflow_id")
+        _actor_arguments(parser)
+        parser.set_defaults(func=_action(update, build, expected))
+        return parser
+
+    advance = action(
+        "advance",
+        "advance_stage",
+        lambda a: AdvanceStage(a.stage, a.actor, Role(a.role)),
+        "move to a later stage",
+    )
+    advance.add_argument("stage", type=_stage, help="e.g. 3, or 'Stage 3 - Solution'")
+    link = action(
+        "tdd-link", "link_tdd", lambda a: LinkTdd(a.url, a.actor, Role(a.role)), "link the TDD"
+    )
+    link.add_argument("url")
+    part = action(
+        "tdd-complete",
+        "complete_tdd_part",
+        lambda a: CompleteTddPart(TddPart(a.part), a.actor, Role(a.role)),
+        "complete a part of the TDD (CE)",
+    )
+    part.add_argument("part", choices=[p.value for p in TddPart])
+    review = action(
+        "deal-review",
+        "record_deal_review",
+        lambda a: RecordDealReview(a.actor, Role(a.role), a.summary),
+        "record the technical deal review",
+    )
+    review.add_argument("--summary", required=True)
+    trial = action(
+        "trial",
+        "start_trial",
+        lambda a: StartOpportunityTrial(a.actor, Role(a.role), a.length_days),
+        "start the opportunity's trial (a child TrialWorkflow)",
+    )
+    trial.add_argument("--length-days", type=int, default=None)
+    action(
+        "questionnaire",
+        "receive_questionnaire",
+        lambda a: ReceiveQuestionnaire(a.actor, Role(a.role)),
+        "the customer sent a security questionnaire (starts the security review)",
+    )
+    close = action(
+        "close",
+        "close",
+        lambda a: CloseOpportunity(a.outcome == "won", a.actor, Role(a.role), a.reason),
+        "close it won or lost",
+    )
+    close.add_argument("outcome", choices=["won", "lost"])
+    close.add_argument("--reason", default="")
+    abandon = action(
+        "abandon",
+        "abandon",
+        lambda a: AbandonOpportunity(a.actor, Role(a.role), a.reason),
+        "abandon it",
+    )
+    abandon.add_argument("--reason", required=True)
+    reopen = action(
+        "reopen",
+        "reopen",
+        lambda a: ReopenOpportunity(a.actor, Role(a.role), a.reason, a.stage),
+        "reopen it (or move it back a stage)",
+    )
+    reopen.add_argument("--reason", required=True)
+    reopen.add_argument("--stage", type=_stage, default=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,6 @@ from schemas import search_attributes as sa
 from schemas.common import TechnicalWinStatus
 from schemas.trial import (
     TRIAL_WORKFLOW_TYPE,
-    ActionAccepted,
     TrialInput,
     TrialPhase,
     TrialStart,
@@ -118,8 +117,8 @@ async def trial_exists(client: Client, workflow_id: str) -> bool:
     return True
 
 
-async def _handle(
-    client: Client, workflow_id: str
+async def workflow_handle(
+    client: Client, workflow_id: str, expected_types: tuple[str, ...] = ()
 ) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
     handle = client.get_workflow_handle(workflow_id)
     try:
@@ -128,22 +127,31 @@ async def _handle(
         if err.status == RPCStatusCode.NOT_FOUND:
             raise CommandError(f"there is no workflow {workflow_id!r}") from None
         raise
-    if description.workflow_type != TRIAL_WORKFLOW_TYPE:
-        raise CommandError(f"{workflow_id} is a {description.workflow_type}, not a trial")
+    if expected_types and description.workflow_type not in expected_types:
+        raise CommandError(
+            f"{workflow_id} is a {description.workflow_type}, not a {' or '.join(expected_types)}"
+        )
     return handle, description
 
 
-async def act(client: Client, workflow_id: str, update: str, request: object) -> ActionAccepted:
-    """Send a CE/AE action; a rejection becomes a ``CommandError`` with the workflow's reason."""
-    handle, description = await _handle(client, workflow_id)
+async def act(
+    client: Client,
+    workflow_id: str,
+    update: str,
+    request: object,
+    expected_types: tuple[str, ...] = (TRIAL_WORKFLOW_TYPE,),
+) -> str:
+    """Send a CE/AE action and return the workflow's answer.
+
+    A rejection becomes a ``CommandError`` with the workflow's reason; nothing was written.
+    """
+    handle, description = await workflow_handle(client, workflow_id, expected_types)
     if description.status != WorkflowExecutionStatus.RUNNING:
         status = description.status.name.lower() if description.status else "closed"
         raise CommandError(f"{workflow_id} is {status}; it accepts no more actions")
     try:
-        accepted: ActionAccepted = await handle.execute_update(
-            update, request, result_type=ActionAccepted
-        )
-        return accepted
+        accepted: dict[str, Any] = await handle.execute_update(update, request)
+        return str(accepted["message"])
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -151,7 +159,7 @@ async def act(client: Client, workflow_id: str, update: str, request: object) ->
 
 
 async def read_state(client: Client, workflow_id: str) -> tuple[TrialState, str]:
-    handle, description = await _handle(client, workflow_id)
+    handle, description = await workflow_handle(client, workflow_id, (TRIAL_WORKFLOW_TYPE,))
     state = await handle.query(TrialWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
     return state, status

@@ -31,6 +31,7 @@ UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
 CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_TRIAL_OUTCOME = "record_trial_outcome"
+HAND_OFF_CLOSED_DEAL = "hand_off_closed_deal"
 
 ACTIVITY_NAMES = frozenset(
     {
@@ -39,6 +40,7 @@ ACTIVITY_NAMES = frozenset(
         CREATE_SALESFORCE_TASK,
         ISSUE_LICENSE_KEY,
         RECORD_TRIAL_OUTCOME,
+        HAND_OFF_CLOSED_DEAL,
     }
 )
 

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         SlackPost,
         TrialOutcomeRecord,
     )
+    from schemas.opportunity import TechnicalWinChanged, TrialPhaseChanged
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
         ActionAccepted,
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import trial_rules as rules
+
 
 def _date(moment: datetime) -> str:
     return moment.date().isoformat()
@@ -58,6 +60,7 @@ class TrialWorkflow:
             raise ValueError("TrialInput needs either start or carried")
         self._changed = False
         self._published: dict[str, str] = {}
+        self._parent_told_phase: TrialPhase | None = None
 
     # --- Updates -----------------------------------------------------------------------------
 
@@ -181,6 +184,7 @@ class TrialWorkflow:
         if s.phase is TrialPhase.ENDED:
             await self._record_outcome()
         self._publish_search_attributes()
+        await self._tell_parent_phase()
 
     def _publish_search_attributes(self) -> None:
         s = self._s
@@ -297,6 +301,26 @@ class TrialWorkflow:
                 )
             )
             change.announced = True
+            await self._tell_parent(
+                "technical_win_changed", TechnicalWinChanged(change.status, change.actor, change.at)
+            )
+
+    async def _tell_parent(self, signal: str, argument: object) -> None:
+        """An opportunity that started this trial shows its technical win and phase."""
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        try:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(signal, argument)
+        except Exception as err:  # the opportunity may have closed; the trial goes on
+            workflow.logger.warning(
+                "could not tell %s about %s: %s", parent.workflow_id, signal, err
+            )
+
+    async def _tell_parent_phase(self) -> None:
+        if self._parent_told_phase is not self._s.phase:
+            self._parent_told_phase = self._s.phase
+            await self._tell_parent("trial_phase_changed", TrialPhaseChanged(self._s.phase.value))
 
     async def _prompt_check_in(self) -> None:
         s = self._s

@@ -1,0 +1,66 @@
+"""Hand-off of a closed deal to the account's post-sales workflow.
+
+Signal-with-start: the account's workflow is started if absent and signalled either way, so a
+hand-off repeated by the CLI, the intake schedule or a retried activity changes nothing twice
+(the account workflow keeps one hand-off per opportunity).
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from schemas.account import (
+    ACCOUNT_WORKFLOW_TYPE,
+    DEAL_CLOSED_SIGNAL,
+    AccountStart,
+    HandOffRequest,
+    HandOffResult,
+    account_workflow_id,
+)
+
+
+async def hand_off(client: Client, task_queue: str, request: HandOffRequest) -> HandOffResult:
+    deal = request.hand_off
+    workflow_id = account_workflow_id(deal.account_id)
+    was_running = await _is_running(client, workflow_id)
+    await client.start_workflow(
+        ACCOUNT_WORKFLOW_TYPE,
+        AccountStart(deal.account_id, deal.account_name),
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        start_signal=DEAL_CLOSED_SIGNAL,
+        start_signal_args=[deal],
+    )
+    return HandOffResult(workflow_id, started=not was_running)
+
+
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status is not None and description.status.name == "RUNNING"
+
+
+class AccountHandOffActivities:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    @activity.defn
+    async def hand_off_closed_deal(self, request: HandOffRequest) -> HandOffResult:
+        result = await hand_off(self._client, self._task_queue, request)
+        activity.logger.info(
+            "hand-off of %s to %s (%s)",
+            request.hand_off.opportunity_id,
+            result.workflow_id,
+            "started" if result.started else "already running",
+        )
+        return result

@@ -1,0 +1,399 @@
+"""Shared by the benchmarks: stub activities, servers, workers, statistics and reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from temporalio import activity
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bench import workflows as bench_workflows
+from dealcycle.devtools.devserver import free_port, running_dev_server
+from dealcycle.devtools.test_server import find_test_server
+from schemas import search_attributes
+from schemas.common import Role
+from schemas.effects import (
+    IssuedLicense,
+    LicenseRequest,
+    RecordResult,
+    SalesforceFieldUpdate,
+    SalesforceTaskRequest,
+    SalesforceWriteResult,
+    SlackPost,
+    SlackPostResult,
+    TrialOutcomeRecord,
+)
+from schemas.trial import TRIAL_PLANNING_ITEMS, CompleteStep, TrialInput, TrialStart
+from workflows import effects
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CE, AE = "U0CEBENCH1", "U0AEBENCH1"
+T = TypeVar("T")
+
+# --- Stub activities ---------------------------------------------------------------------------
+# Registered under the names workflows/effects.py calls; in-memory, return at once, so only
+# Temporal's and the workflow's cost is measured. CALLS counts calls per activity name.
+
+CALLS: Counter[str] = Counter()
+CALLS_BY_WORKFLOW: Counter[str] = Counter()
+"""Activity calls per workflow id (the simulated year paces its updates with it)."""
+
+
+def _count(name: str) -> None:
+    CALLS[name] += 1
+    CALLS_BY_WORKFLOW[activity.info().workflow_id or ""] += 1
+
+
+@activity.defn(name=effects.POST_SLACK_MESSAGE)
+async def stub_post_slack_message(post: SlackPost) -> SlackPostResult:
+    _count(effects.POST_SLACK_MESSAGE)
+    return SlackPostResult(channel=post.channel, ts=f"{time.time():.6f}")
+
+
+@activity.defn(name=effects.UPDATE_SALESFORCE_RECORD)
+async def stub_update_salesforce_record(update: SalesforceFieldUpdate) -> SalesforceWriteResult:
+    _count(effects.UPDATE_SALESFORCE_RECORD)
+    return SalesforceWriteResult(sobject=update.sobject, record_id=update.record_id)
+
+
+@activity.defn(name=effects.CREATE_SALESFORCE_TASK)
+async def stub_create_salesforce_task(task: SalesforceTaskRequest) -> SalesforceWriteResult:
+    _count(effects.CREATE_SALESFORCE_TASK)
+    return SalesforceWriteResult(sobject="Task", record_id=f"00T{uuid.uuid4().hex[:15]}")
+
+
+@activity.defn(name=effects.ISSUE_LICENSE_KEY)
+async def stub_issue_license_key(request: LicenseRequest) -> IssuedLicense:
+    _count(effects.ISSUE_LICENSE_KEY)
+    return IssuedLicense(
+        key_id=f"lk_{uuid.uuid4().hex[:16]}", kind=request.kind, expires_at=request.expires_at
+    )
+
+
+@activity.defn(name=effects.RECORD_TRIAL_OUTCOME)
+async def stub_record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
+    _count(effects.RECORD_TRIAL_OUTCOME)
+    return RecordResult(record_id=f"outcome-{record.opportunity_id}")
+
+
+@activity.defn(dynamic=True)
+async def stub_unknown_activity(args: Sequence[RawValue]) -> None:
+    """Any other activity name: fail loudly rather than let a benchmark hang on it."""
+    name = activity.info().activity_type
+    _count(name)
+    raise ApplicationError(
+        f"the benchmark has no stub for activity {name!r}; add one to bench/common.py",
+        non_retryable=True,
+    )
+
+
+STUB_ACTIVITIES: list[Callable[..., Any]] = [
+    stub_post_slack_message,
+    stub_update_salesforce_record,
+    stub_create_salesforce_task,
+    stub_issue_license_key,
+    stub_record_trial_outcome,
+    stub_unknown_activity,
+]
+STUBBED_NAMES = frozenset(
+    {
+        effects.POST_SLACK_MESSAGE,
+        effects.UPDATE_SALESFORCE_RECORD,
+        effects.CREATE_SALESFORCE_TASK,
+        effects.ISSUE_LICENSE_KEY,
+        effects.RECORD_TRIAL_OUTCOME,
+    }
+)
+
+
+def check_activity_names() -> None:
+    """The bare workflow calls the trial's activities by the names workflows/effects.py uses."""
+    bare = {
+        bench_workflows.POST_SLACK_MESSAGE,
+        bench_workflows.UPDATE_SALESFORCE_RECORD,
+        bench_workflows.CREATE_SALESFORCE_TASK,
+        bench_workflows.ISSUE_LICENSE_KEY,
+        bench_workflows.RECORD_TRIAL_OUTCOME,
+    }
+    if bare != STUBBED_NAMES or not STUBBED_NAMES <= effects.ACTIVITY_NAMES:
+        raise RuntimeError(
+            f"activity names drifted: bench/workflows.py {sorted(bare)}, stubs "
+            f"{sorted(STUBBED_NAMES)}, workflows/effects.py {sorted(effects.ACTIVITY_NAMES)}"
+        )
+
+
+def bench_worker(
+    client: Client, task_queue: str, workflows: Sequence[type], **options: Any
+) -> Worker:
+    check_activity_names()
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=STUB_ACTIVITIES,
+        **options,
+    )
+
+
+def task_queue(name: str) -> str:
+    return f"bench-{name}-{uuid.uuid4().hex[:8]}"
+
+
+# --- Trials ------------------------------------------------------------------------------------
+
+
+def trial_input(opportunity_id: str) -> TrialInput:
+    return TrialInput(
+        start=TrialStart(
+            opportunity_id=opportunity_id,
+            account_id=f"001{opportunity_id}",
+            account_name=f"Account {opportunity_id}",
+            ce_owner=CE,
+            ae_owner=AE,
+            seats=40,
+        )
+    )
+
+
+def planning_updates() -> list[CompleteStep]:
+    """The eight planning items, each completed by its lead, in template order."""
+    return [
+        CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead)
+        for item in TRIAL_PLANNING_ITEMS
+    ]
+
+
+# --- Servers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevServer:
+    client: Client
+    target: str
+    namespace: str
+    pid: int | None
+    """The dev server's process id (for its CPU time), when we started it ourselves."""
+
+
+@contextlib.asynccontextmanager
+async def dev_server(label: str) -> AsyncIterator[DevServer]:
+    """The real Temporal dev server: in memory, free ports, no UI, a temporary state dir."""
+    with tempfile.TemporaryDirectory(prefix=f"dealcycle-bench-{label}-") as tmp:
+        async with running_dev_server(
+            state_dir=Path(tmp),
+            port=free_port(),
+            ui_port=None,
+            search_attributes=search_attributes.registrations(),
+            repo_root=REPO_ROOT,
+        ) as info:
+            client = await Client.connect(info.target, namespace=info.namespace)
+            yield DevServer(client, info.target, info.namespace, info.pid)
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server, with our search attributes registered."""
+    launcher = find_test_server(REPO_ROOT)
+    if launcher is None:
+        raise SystemExit(
+            "the Java time-skipping test server is not installed: run scripts/install-test-server"
+        )
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(launcher))
+    async with env:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+                    for key in search_attributes.ALL_KEYS
+                },
+            )
+        )
+        yield env
+
+
+# --- Processes (from /proc) --------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    # The command name is in parentheses and may hold spaces: split after its closing one.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int(_stat_fields(int(entry.name))[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    result, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop()):
+            result.append(child)
+            todo.append(child)
+    return result
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds of these processes (those that have exited count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        # After the command: state(0) ppid(1) ... utime(11) stime(12).
+        total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return total
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """``VmRSS``, ``VmHWM``, ``RssAnon`` … of a process, in kB."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            values[name] = int(parts[0])
+    return values
+
+
+# --- Concurrency, timing, statistics -----------------------------------------------------------
+
+
+async def bounded(
+    items: Iterable[T], limit: int, action: Callable[[T], Awaitable[Any]]
+) -> list[Any]:
+    """``action(item)`` for every item, at most ``limit`` at a time; results in order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> Any:
+        async with semaphore:
+            return await action(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+@dataclass
+class Clock:
+    """Wall time, this process's CPU time and other processes' CPU time over a block."""
+
+    other_pids: Sequence[int] = ()
+    wall: float = 0.0
+    cpu: float = 0.0
+    other_cpu: float = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall0 = time.perf_counter()
+        self._cpu0 = time.process_time()
+        self._other0 = cpu_seconds(self.other_pids)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._wall0
+        self.cpu = time.process_time() - self._cpu0
+        self.other_cpu = cpu_seconds(self.other_pids) - self._other0
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+@dataclass(frozen=True)
+class Summary:
+    count: int
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Summary:
+        ordered = sorted(values)
+        return cls(
+            count=len(ordered),
+            mean=statistics.fmean(ordered) if ordered else float("nan"),
+            p50=percentile(ordered, 0.50),
+            p95=percentile(ordered, 0.95),
+            p99=percentile(ordered, 0.99),
+            max=ordered[-1] if ordered else float("nan"),
+        )
+
+    def ms(self) -> str:
+        return (
+            f"n={self.count:<5} mean {self.mean * 1e3:7.2f}  p50 {self.p50 * 1e3:7.2f}  "
+            f"p95 {self.p95 * 1e3:7.2f}  p99 {self.p99 * 1e3:7.2f}  max {self.max * 1e3:7.2f} ms"
+        )
+
+
+def run_main(main: Coroutine[Any, Any, Any]) -> NoReturn:
+    """``asyncio.run(main)``, then exit without interpreter finalization.
+
+    The Temporal client's Rust threads can outlive the event loop and abort a finalizing
+    interpreter (temporalio/sdk-python#300); starter/cli.py exits the same way.
+    """
+    code = 0
+    try:
+        asyncio.run(main)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+# --- Reporting ---------------------------------------------------------------------------------
+
+
+def heading(title: str) -> None:
+    print()
+    print(f"== {title} ".ljust(96, "="))
+    print(f"   {datetime.now(UTC).isoformat(timespec='seconds')}, {os.cpu_count()} CPUs")
+
+
+def target_line(label: str, measured: float, target: float, unit: str = "x") -> str:
+    """``label: measured (target ≤ target) ratio … MET/MISSED``; lower is better."""
+    verdict = "MET" if measured <= target else "MISSED"
+    return (
+        f"   TARGET {label}: {measured:.3g}{unit}  (target <= {target:g}{unit}, "
+        f"{measured / target:.2f} of target)  {verdict}"
+    )

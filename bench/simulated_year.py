@@ -1,0 +1,361 @@
+"""A simulated year of trials against bare Temporal workflows, on the time-skipping server.
+
+Target: N trials cost at most 1.3x N bare Temporal workflows with the same timers and
+activities (wall time and CPU time).
+
+A year's worth of trials (N, default 200) runs concurrently on one Java time-skipping test
+server (it has one clock per environment), each the way tests/test_trial_workflow.py drives
+one: the eight planning items completed by updates (the trial starts), technical win set to
+in progress; 16 days skip (the midpoint check-in is prompted); the check-in is completed,
+the trial extended by 14 days and the technical win set to won; then every result is
+awaited, which skips time to each trial's end (day 44) and its outcome. 12 updates and 15
+activity calls per trial, all activities stubbed in memory.
+
+The baseline, ``bench.workflows.BareTrialWorkflow``, gets the same updates and makes the
+same activity calls, search attribute upserts and durable waits, written as plain Temporal
+code. One in-process worker per run (sandboxed, as in production); CPU time is this
+process's (client and worker) plus the Java test server's, measured separately.
+
+    python -m bench.simulated_year --trials 200      # or --trials 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from bench.common import (
+    AE,
+    CALLS,
+    CALLS_BY_WORKFLOW,
+    CE,
+    Clock,
+    bench_worker,
+    bounded,
+    descendants,
+    heading,
+    planning_updates,
+    run_main,
+    target_line,
+    task_queue,
+    time_skipping_env,
+    trial_input,
+)
+from bench.workflows import BareTrialInput, BareTrialResult, BareTrialWorkflow
+from schemas.common import Role, TechnicalWinStatus
+from schemas.trial import (
+    MID_TRIAL_CHECK_IN,
+    CompleteStep,
+    ExtendTrial,
+    SetTechnicalWin,
+    TrialOutcome,
+    TrialResult,
+)
+from workflows.trial import TrialWorkflow
+
+TARGET_RATIO = 1.3
+DAY = timedelta(days=1)
+UPDATES_PER_TRIAL = 12
+ACTIVITIES_PER_TRIAL = 15
+
+
+@dataclass
+class Kind:
+    name: str
+    workflow: type
+    run: Any
+    complete_step: Any
+    extend_trial: Any
+    set_technical_win: Any
+
+
+TRIAL = Kind(
+    "trial",
+    TrialWorkflow,
+    TrialWorkflow.run,
+    TrialWorkflow.complete_step,
+    TrialWorkflow.extend_trial,
+    TrialWorkflow.set_technical_win,
+)
+BARE = Kind(
+    "bare",
+    BareTrialWorkflow,
+    BareTrialWorkflow.run,
+    BareTrialWorkflow.complete_step,
+    BareTrialWorkflow.extend_trial,
+    BareTrialWorkflow.set_technical_win,
+)
+
+
+@dataclass
+class Outcome:
+    kind: str
+    count: int
+    wall: float = 0.0
+    cpu: float = 0.0
+    server_cpu: float = 0.0
+    calls: Counter[str] = field(default_factory=Counter)
+    history: Counter[str] = field(default_factory=Counter)
+    history_bytes: int = 0
+
+    @property
+    def total_cpu(self) -> float:
+        return self.cpu + self.server_cpu
+
+
+def _input(kind: Kind, key: str) -> Any:
+    if kind is TRIAL:
+        return trial_input(key)
+    return BareTrialInput(key, f"001{key}", f"Account {key}", CE, AE, seats=40)
+
+
+async def settled(handle: WorkflowHandle[Any, Any], calls: int) -> None:
+    """Wait until the workflow has made ``calls`` activity calls and none is pending.
+
+    The Java test server rejects a workflow task's completion when an activity completed
+    while the task ran (``Expired workflow task``) and only retries it when the task times
+    out 10 s later; an update sent while the workflow's activities run starts such a task.
+    So each workflow gets its next action once its effects are done (both kinds alike).
+    """
+    for _ in range(60_000):
+        if CALLS_BY_WORKFLOW[handle.id] >= calls:
+            break
+        await asyncio.sleep(0.002)
+    else:
+        raise RuntimeError(f"{handle.id}: {CALLS_BY_WORKFLOW[handle.id]} activity calls < {calls}")
+    for _ in range(10_000):
+        description = await handle.describe()
+        if not description.raw_description.pending_activities:
+            return
+        await asyncio.sleep(0.002)
+    raise RuntimeError(f"{handle.id}: activities still pending")
+
+
+async def drive(
+    env: WorkflowEnvironment, kind: Kind, count: int, concurrency: int, label: str
+) -> tuple[list[WorkflowHandle[Any, Any]], Counter[str]]:
+    client = env.client
+    queue = task_queue(f"year-{kind.name}")
+    before = CALLS.copy()
+    async with bench_worker(client, queue, [kind.workflow], max_cached_workflows=count + 100):
+
+        async def start(i: int) -> WorkflowHandle[Any, Any]:
+            key = f"{label}-{kind.name}-{i:05d}"
+            return await client.start_workflow(
+                kind.run, _input(kind, key), id=f"{kind.name}-{key}", task_queue=queue
+            )
+
+        async def plan(handle: WorkflowHandle[Any, Any]) -> None:
+            for request in planning_updates():
+                await handle.execute_update(kind.complete_step, request)
+            await settled(handle, 3)  # key, trial dates, announcement
+            await handle.execute_update(
+                kind.set_technical_win, SetTechnicalWin(TechnicalWinStatus.IN_PROGRESS, CE)
+            )
+            await settled(handle, 5)  # Salesforce, Slack
+
+        async def finish(handle: WorkflowHandle[Any, Any]) -> None:
+            await settled(handle, 7)  # the check-in prompt: Slack, Salesforce task
+            await handle.execute_update(
+                kind.complete_step, CompleteStep(MID_TRIAL_CHECK_IN.key, CE, Role.CE, "on track")
+            )
+            await handle.execute_update(
+                kind.extend_trial, ExtendTrial(14, "security review pending", AE, Role.AE)
+            )
+            await settled(handle, 10)  # new key, announcement, trial dates
+            await handle.execute_update(
+                kind.set_technical_win,
+                SetTechnicalWin(TechnicalWinStatus.WON, CE, "all use cases met"),
+            )
+            await settled(handle, 12)  # Salesforce, Slack
+
+        handles = await bounded(range(count), concurrency, start)
+        await bounded(handles, concurrency, plan)
+        await env.sleep(16 * DAY)  # past every midpoint: check-ins are prompted
+        await bounded(handles, concurrency, finish)
+        results = await all_results(env, handles)
+    for result in results:
+        check_result(kind, result)
+    return handles, CALLS - before
+
+
+async def all_results(
+    env: WorkflowEnvironment, handles: list[WorkflowHandle[Any, Any]]
+) -> list[Any]:
+    """Await every result with time skipping unlocked once for all of them.
+
+    The SDK unlocks per ``result()`` call and locks again when the first one returns, which
+    would stop the clock for the others; so unlock here, for the whole gather.
+    """
+    with env.auto_time_skipping_disabled():
+        await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+        try:
+            return list(await asyncio.gather(*(handle.result() for handle in handles)))
+        finally:
+            await env.client.test_service.lock_time_skipping(LockTimeSkippingRequest())
+
+
+def check_result(kind: Kind, result: Any) -> None:
+    if kind is TRIAL:
+        assert isinstance(result, TrialResult), result
+        ok = result.outcome is TrialOutcome.TECHNICAL_WIN and len(result.license_key_ids) == 2
+    else:
+        assert isinstance(result, BareTrialResult), result
+        ok = result.outcome == "technical_win" and len(result.license_key_ids) == 2
+    if not ok:
+        raise RuntimeError(f"{kind.name} workflow ended unexpectedly: {result}")
+
+
+async def history_of(handle: WorkflowHandle[Any, Any]) -> tuple[Counter[str], int]:
+    history = await handle.fetch_history()
+    counts: Counter[str] = Counter()
+    for event in history.events:
+        counts[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
+    counts["(all events)"] = len(history.events)
+    return counts, sum(event.ByteSize() for event in history.events)
+
+
+async def measured(
+    env: WorkflowEnvironment, kind: Kind, count: int, concurrency: int, label: str
+) -> Outcome:
+    server_pids = descendants(os.getpid())
+    outcome = Outcome(kind.name, count)
+    with Clock(server_pids) as clock:
+        handles, calls = await drive(env, kind, count, concurrency, label)
+    outcome.wall, outcome.cpu, outcome.server_cpu = clock.wall, clock.cpu, clock.other_cpu
+    outcome.calls = calls
+    outcome.history, outcome.history_bytes = await history_of(handles[0])
+    return outcome
+
+
+def report_run(outcome: Outcome) -> None:
+    per = ACTIVITIES_PER_TRIAL * outcome.count
+    print(
+        f"   {outcome.kind:5}  wall {outcome.wall:6.1f}s   CPU: test process (client + worker)"
+        f" {outcome.cpu:6.1f}s, test server {outcome.server_cpu:6.1f}s,"
+        f" total {outcome.total_cpu:6.1f}s   activity calls {sum(outcome.calls.values())}"
+        f" (expected {per})"
+    )
+
+
+HISTORY_ROWS = (
+    "(all events)",
+    "WORKFLOW_TASK_COMPLETED",
+    "WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+    "TIMER_STARTED",
+    "TIMER_FIRED",
+    "TIMER_CANCELED",
+    "ACTIVITY_TASK_SCHEDULED",
+    "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",
+)
+
+
+def report_totals(trials: list[Outcome], bares: list[Outcome]) -> None:
+    def total(outcomes: list[Outcome], attr: str) -> float:
+        return sum(float(getattr(outcome, attr)) for outcome in outcomes)
+
+    print()
+    print("   totals        trial      bare     ratio")
+    ratios = {}
+    for attr, label in (
+        ("wall", "wall s"),
+        ("cpu", "CPU s, test process"),
+        ("server_cpu", "CPU s, test server"),
+        ("total_cpu", "CPU s, total"),
+    ):
+        t, b = total(trials, attr), total(bares, attr)
+        ratios[attr] = t / b
+        print(f"   {label:22} {t:8.1f}  {b:8.1f}  {t / b:6.2f}x")
+    t_calls, b_calls = Counter[str](), Counter[str]()
+    for outcome in trials:
+        t_calls += outcome.calls
+    for outcome in bares:
+        b_calls += outcome.calls
+    print(f"   activity calls by name (trial / bare): {_calls(t_calls, b_calls)}")
+    trial, bare = trials[0], bares[0]
+    print(
+        f"   one workflow's history (trial / bare): {trial.history_bytes} / {bare.history_bytes}"
+        " bytes"
+    )
+    for row in HISTORY_ROWS:
+        print(f"     {row:36} {trial.history[row]:4} / {bare.history[row]:4}")
+    print(target_line("wall time ratio (trials / bare)", ratios["wall"], TARGET_RATIO))
+    print(
+        target_line(
+            "CPU time ratio, test process incl. worker (trials / bare)",
+            ratios["cpu"],
+            TARGET_RATIO,
+        )
+    )
+    print(target_line("CPU time ratio, incl. test server", ratios["total_cpu"], TARGET_RATIO))
+
+
+def _calls(trial: Counter[str], bare: Counter[str]) -> str:
+    names = sorted(set(trial) | set(bare))
+    return ", ".join(f"{name} {trial[name]}/{bare[name]}" for name in names)
+
+
+async def main_async(count: int, concurrency: int, rounds: int, warmup: int) -> None:
+    heading(
+        f"Simulated year: {count} trials vs {count} bare workflows, time-skipping test server,"
+        f" {rounds} round(s)"
+    )
+    print(
+        f"   each: {UPDATES_PER_TRIAL} updates, {ACTIVITIES_PER_TRIAL} activity calls (stubs),"
+        f" 44 simulated days; {concurrency} workflows driven at a time"
+    )
+    trials: list[Outcome] = []
+    bares: list[Outcome] = []
+    for round_ in range(rounds):
+        order = (BARE, TRIAL) if round_ % 2 == 0 else (TRIAL, BARE)
+        for kind in order:
+            # A fresh test server per run: it keeps every workflow in memory and slows as
+            # they pile up, which would penalise whichever kind runs second.
+            async with time_skipping_env() as env:
+                if warmup:  # JVM, sandbox and connection warm-up, not measured
+                    await drive(env, kind, warmup, concurrency, f"warm{round_}")
+                outcome = await measured(env, kind, count, concurrency, f"r{round_}")
+            report_run(outcome)
+            (trials if kind is TRIAL else bares).append(outcome)
+    report_totals(trials, bares)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.simulated_year",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--trials", type=int, default=200, help="trials per kind (default 200)")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="workflows driven at a time (default 32)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measured rounds per kind, alternating which kind goes first (default 1)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=10, help="untimed workflows per kind first (default 10)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    run_main(main_async(args.trials, args.concurrency, args.rounds, args.warmup))
+
+
+if __name__ == "__main__":
+    main()

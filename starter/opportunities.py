@@ -1,0 +1,130 @@
+"""Client-side operations on opportunities: start one, and show it with its children."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from dealcycle.settings import Settings
+from schemas import search_attributes as sa
+from schemas.opportunity import (
+    OPPORTUNITY_WORKFLOW_TYPE,
+    OpportunityInput,
+    OpportunityStart,
+    OpportunityState,
+    opportunity_workflow_id,
+)
+from starter.tables import table, when
+from starter.trials import CommandError, workflow_handle
+from workflows.opportunity import OpportunityWorkflow
+from workflows.opportunity_rules import OpportunityRuleViolation, check_start
+
+
+def opportunity_start_for(settings: Settings, **fields: Any) -> OpportunityStart:
+    start = OpportunityStart(
+        durations=settings.durations,
+        roster=settings.security_roster,
+        announce_channel=settings.slack.trial_channel,
+        **fields,
+    )
+    try:
+        check_start(start)
+    except OpportunityRuleViolation as err:
+        raise CommandError(str(err)) from None
+    return start
+
+
+async def start_opportunity(client: Client, settings: Settings, start: OpportunityStart) -> str:
+    workflow_id = opportunity_workflow_id(start.opportunity_id)
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.OPPORTUNITY_ID, start.opportunity_id),
+            SearchAttributePair(sa.ACCOUNT_ID, start.account_id),
+            SearchAttributePair(sa.LIFECYCLE_STAGE, start.stage.value),
+            SearchAttributePair(sa.CE_OWNER, start.ce_owner),
+            SearchAttributePair(sa.AE_OWNER, start.ae_owner),
+            SearchAttributePair(sa.REGION, start.region.value),
+        ]
+    )
+    try:
+        await client.start_workflow(
+            OpportunityWorkflow.run,
+            OpportunityInput(start=start),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=attributes,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        raise CommandError(
+            f"{workflow_id} already exists; see `dealcycle status {workflow_id}`"
+        ) from None
+    return workflow_id
+
+
+async def render_opportunity_status(
+    client: Client, workflow_id: str, ui_url: str, namespace: str
+) -> str:
+    handle, description = await workflow_handle(client, workflow_id, (OPPORTUNITY_WORKFLOW_TYPE,))
+    state: OpportunityState = await handle.query(OpportunityWorkflow.state)
+    status = description.status.name if description.status else "UNKNOWN"
+    lines = [
+        f"{workflow_id}  OpportunityWorkflow  {status}",
+        f"Account      {state.account_name} ({state.account_id})",
+        f"Opportunity  {state.opportunity_id}  ({state.kind.value}, {state.region.value})",
+        f"CE / AE      {state.ce_owner} / {state.ae_owner}",
+        f"Stage        {state.stage.value}  [{state.status.value}]",
+        f"Tech. win    {state.technical_win.value}",
+        f"TDD          {state.tdd_url or '-'}  parts done: "
+        + (", ".join(part.value for part in state.tdd_parts_done) or "none"),
+        f"Deal review  {state.deal_review or ('required' if state.complex_engagement else '-')}",
+    ]
+    if state.closed_reason:
+        lines.append(f"Reason       {state.closed_reason}")
+    lines.append("")
+    lines.append(
+        table(
+            ["STEP", "LEAD", "OWNER", "STATUS", "COMPLETED BY"],
+            [
+                [step.key, step.lead.value, step.owner, step.status.value, step.completed_by or "-"]
+                for step in state.steps
+            ],
+        )
+    )
+    for child_id in (state.trial_workflow_id, state.security_review_workflow_id):
+        if child_id:
+            lines += ["", await _child_summary(client, child_id)]
+    if state.audit:
+        lines += ["", "History:"]
+        lines += [f"  {when(entry.at)}  {entry.actor}  {entry.action}" for entry in state.audit]
+    lines += ["", f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{workflow_id}"]
+    return "\n".join(lines)
+
+
+async def _child_summary(client: Client, workflow_id: str) -> str:
+    """A child's steps, read through its ``state`` query as plain data."""
+    handle, description = await workflow_handle(client, workflow_id)
+    status = description.status.name if description.status else "UNKNOWN"
+    state: dict[str, Any] = await handle.query("state")
+    header = f"{workflow_id}  {description.workflow_type}  {status}"
+    steps = state.get("steps") or []
+    rows = [
+        [
+            str(step.get("key", "")),
+            str(step.get("owner", "")),
+            str(step.get("due_at") or "-")[:16].replace("T", " "),
+            str(step.get("status", "")),
+            str(step.get("completed_by") or "-"),
+        ]
+        for step in steps
+    ]
+    return header + "\n" + table(["STEP", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY"], rows)

@@ -1,0 +1,377 @@
+"""``OpportunityWorkflow``: one opportunity from discovery to close.
+
+Same shape as the trial: update handlers change state through ``opportunity_rules``; the main
+loop does what is owed (sync the stage to Salesforce, start the child trial or security
+review, hand a won deal to the account's workflow, announce) with idempotency keys.
+Children report back by signal (the trial's technical win) or by their result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas import search_attributes as sa
+    from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
+    from schemas.effects import SalesforceFieldUpdate, SlackPost
+    from schemas.opportunity import (
+        AbandonOpportunity,
+        AdvanceStage,
+        CloseOpportunity,
+        CompleteTddPart,
+        LinkTdd,
+        OpportunityAccepted,
+        OpportunityInput,
+        OpportunityResult,
+        OpportunitySnapshot,
+        OpportunityState,
+        OpportunityStatus,
+        ReceiveQuestionnaire,
+        RecordDealReview,
+        ReopenOpportunity,
+        Stage,
+        StartOpportunityTrial,
+        TechnicalWinChanged,
+        TrialPhaseChanged,
+    )
+    from schemas.security_review import (
+        SecurityReviewInput,
+        SecurityReviewResult,
+        SecurityReviewStart,
+        security_review_workflow_id,
+    )
+    from schemas.trial import CompleteStep, TrialInput, TrialResult, TrialStart, trial_workflow_id
+    from workflows import effects
+    from workflows import opportunity_rules as rules
+    from workflows.opportunity_rules import OpportunityRuleViolation
+
+# A lost or abandoned opportunity may be reopened for this many business days, then it ends.
+REOPEN_WINDOW_DAYS = 90
+
+
+@workflow.defn(name="OpportunityWorkflow")
+class OpportunityWorkflow:
+    @workflow.init
+    def __init__(self, input: OpportunityInput) -> None:
+        info = workflow.info()
+        self._invalid: str | None = None
+        self._changed = False
+        self._published: dict[str, str] = {}
+        self._children: set[asyncio.Task[Any]] = set()
+        if input.carried is not None:
+            self._s: OpportunitySnapshot = input.carried
+            return
+        if input.start is None:
+            raise ApplicationError("OpportunityInput needs start or carried", non_retryable=True)
+        try:
+            self._s = rules.new_snapshot(
+                input.start, f"{info.workflow_id}/{info.first_execution_run_id}"
+            )
+        except OpportunityRuleViolation as err:
+            self._invalid = str(err)
+
+    # --- Updates -----------------------------------------------------------------------------
+
+    def _accepted(self, message: str) -> OpportunityAccepted:
+        self._changed = True
+        return OpportunityAccepted(message, self._s.stage, self._s.status)
+
+    @workflow.update
+    def advance_stage(self, request: AdvanceStage) -> OpportunityAccepted:
+        return self._accepted(rules.apply_advance(self._s, request, workflow.now()))
+
+    @advance_stage.validator
+    def _validate_advance_stage(self, request: AdvanceStage) -> None:
+        rules.check_advance(self._s, request)
+
+    @workflow.update
+    def complete_step(self, request: CompleteStep) -> OpportunityAccepted:
+        return self._accepted(rules.apply_complete_step(self._s, request, workflow.now()))
+
+    @complete_step.validator
+    def _validate_complete_step(self, request: CompleteStep) -> None:
+        rules.check_complete_step(self._s, request)
+
+    @workflow.update
+    def link_tdd(self, request: LinkTdd) -> OpportunityAccepted:
+        return self._accepted(rules.apply_link_tdd(self._s, request, workflow.now()))
+
+    @link_tdd.validator
+    def _validate_link_tdd(self, request: LinkTdd) -> None:
+        rules.check_link_tdd(self._s, request)
+
+    @workflow.update
+    def complete_tdd_part(self, request: CompleteTddPart) -> OpportunityAccepted:
+        return self._accepted(rules.apply_tdd_part(self._s, request, workflow.now()))
+
+    @complete_tdd_part.validator
+    def _validate_complete_tdd_part(self, request: CompleteTddPart) -> None:
+        rules.check_tdd_part(self._s, request)
+
+    @workflow.update
+    def record_deal_review(self, request: RecordDealReview) -> OpportunityAccepted:
+        return self._accepted(rules.apply_deal_review(self._s, request, workflow.now()))
+
+    @record_deal_review.validator
+    def _validate_record_deal_review(self, request: RecordDealReview) -> None:
+        rules.check_deal_review(self._s, request)
+
+    @workflow.update
+    def start_trial(self, request: StartOpportunityTrial) -> OpportunityAccepted:
+        return self._accepted(rules.apply_start_trial(self._s, request, workflow.now()))
+
+    @start_trial.validator
+    def _validate_start_trial(self, request: StartOpportunityTrial) -> None:
+        rules.check_start_trial(self._s, request)
+
+    @workflow.update
+    def receive_questionnaire(self, request: ReceiveQuestionnaire) -> OpportunityAccepted:
+        return self._accepted(rules.apply_questionnaire(self._s, request, workflow.now()))
+
+    @receive_questionnaire.validator
+    def _validate_receive_questionnaire(self, request: ReceiveQuestionnaire) -> None:
+        rules.check_questionnaire(self._s, request)
+
+    @workflow.update
+    def close(self, request: CloseOpportunity) -> OpportunityAccepted:
+        return self._accepted(rules.apply_close(self._s, request, workflow.now()))
+
+    @close.validator
+    def _validate_close(self, request: CloseOpportunity) -> None:
+        rules.check_close(self._s, request)
+
+    @workflow.update
+    def abandon(self, request: AbandonOpportunity) -> OpportunityAccepted:
+        return self._accepted(rules.apply_abandon(self._s, request, workflow.now()))
+
+    @abandon.validator
+    def _validate_abandon(self, request: AbandonOpportunity) -> None:
+        rules.check_abandon(self._s, request)
+
+    @workflow.update
+    def reopen(self, request: ReopenOpportunity) -> OpportunityAccepted:
+        return self._accepted(rules.apply_reopen(self._s, request, workflow.now()))
+
+    @reopen.validator
+    def _validate_reopen(self, request: ReopenOpportunity) -> None:
+        rules.check_reopen(self._s, request)
+
+    @workflow.signal
+    def technical_win_changed(self, change: TechnicalWinChanged) -> None:
+        self._s.technical_win = change.status
+        self._changed = True
+
+    @workflow.signal
+    def trial_phase_changed(self, change: TrialPhaseChanged) -> None:
+        self._s.trial_phase = change.phase
+        self._changed = True
+
+    @workflow.query
+    def state(self) -> OpportunityState:
+        return rules.state_view(self._s, workflow.info().workflow_id)
+
+    # --- Main loop ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: OpportunityInput) -> OpportunityResult:
+        if self._invalid is not None:
+            raise ApplicationError(self._invalid, type="InvalidOpportunity", non_retryable=True)
+        s = self._s
+        while True:
+            await self._catch_up()
+            if s.status is OpportunityStatus.WON and s.handed_off and s.close_announced:
+                break
+            if s.status in (OpportunityStatus.LOST, OpportunityStatus.ABANDONED):
+                # Open for a reopen for a while; after that the history is the record.
+                window = timedelta(seconds=s.start.durations.day_seconds * REOPEN_WINDOW_DAYS)
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=window)
+                except TimeoutError:
+                    break  # nobody reopened it in time
+                continue
+            if self._history_is_long() and not self._children:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(OpportunityInput(carried=s))
+            await workflow.wait_condition(lambda: self._changed)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return rules.result_of(s)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._s.start.history_event_limit
+        )
+
+    async def _catch_up(self) -> None:
+        self._changed = False
+        self._publish_search_attributes()
+        await self._sync_stage()
+        await self._start_trial_child()
+        await self._start_security_review_child()
+        await self._hand_off_if_won()
+        await self._announce_close()
+        self._publish_search_attributes()
+
+    def _key(self, *parts: object) -> str:
+        return "/".join([self._s.effect_scope, *(str(part) for part in parts)])
+
+    def _publish_search_attributes(self) -> None:
+        s = self._s
+        wanted = {
+            sa.OPPORTUNITY_ID.name: s.start.opportunity_id,
+            sa.ACCOUNT_ID.name: s.start.account_id,
+            sa.LIFECYCLE_STAGE.name: s.stage.value,
+            sa.TECHNICAL_WIN_STATUS.name: s.technical_win.value,
+            sa.CE_OWNER.name: s.start.ce_owner,
+            sa.AE_OWNER.name: s.start.ae_owner,
+            sa.REGION.name: s.start.region.value,
+        }
+        changed = {
+            name: value for name, value in wanted.items() if self._published.get(name) != value
+        }
+        if not changed:
+            return
+        keys = {key.name: key for key in sa.ALL_KEYS}
+        updates: list[SearchAttributeUpdate[str]] = [
+            keys[name].value_set(value) for name, value in changed.items()
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._published.update(changed)
+
+    async def _sync_stage(self) -> None:
+        s = self._s
+        while s.stage_synced < s.stage_version:
+            version = s.stage_version
+            fields: dict[str, str | int | float | bool | None] = {"StageName": s.stage.value}
+            if s.stage is Stage.CLOSED_LOST:
+                fields["Closed_Lost_Reason__c"] = s.closed_reason
+            await effects.update_salesforce(
+                SalesforceFieldUpdate(
+                    self._key("stage", version), "Opportunity", s.start.opportunity_id, fields
+                )
+            )
+            s.stage_synced = version
+
+    async def _start_trial_child(self) -> None:
+        s = self._s
+        if not s.trial_requested or s.trial_workflow_id is not None:
+            return
+        start = TrialStart(
+            opportunity_id=s.start.opportunity_id,
+            account_id=s.start.account_id,
+            account_name=s.start.account_name,
+            ce_owner=s.start.ce_owner,
+            ae_owner=s.start.ae_owner,
+            seats=s.start.seats,
+            length_days=s.trial_length_days,
+            durations=s.start.durations,
+            announce_channel=s.start.announce_channel,
+        )
+        handle = await workflow.start_child_workflow(
+            "TrialWorkflow",
+            TrialInput(start=start),
+            id=trial_workflow_id(s.start.opportunity_id),
+            result_type=TrialResult,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        s.trial_workflow_id = handle.id
+        s.trial_phase = "planning"
+        self._watch(self._trial_finished(handle))
+
+    async def _trial_finished(self, handle: workflow.ChildWorkflowHandle[Any, TrialResult]) -> None:
+        result = await handle
+        self._s.technical_win = result.technical_win
+        self._s.trial_phase = "ended"
+
+    async def _start_security_review_child(self) -> None:
+        s = self._s
+        if not s.security_review_requested or s.security_review_workflow_id is not None:
+            return
+        start = SecurityReviewStart(
+            opportunity_id=s.start.opportunity_id,
+            account_id=s.start.account_id,
+            account_name=s.start.account_name,
+            ae_owner=s.start.ae_owner,
+            ce_owner=s.start.ce_owner,
+            region=s.start.region,
+            deployment_type=s.start.deployment_type,
+            roster=s.start.roster,
+            durations=s.start.durations,
+            announce_channel=s.start.announce_channel,
+        )
+        handle = await workflow.start_child_workflow(
+            "SecurityReviewWorkflow",
+            SecurityReviewInput(start=start),
+            id=security_review_workflow_id(s.start.opportunity_id),
+            result_type=SecurityReviewResult,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        s.security_review_workflow_id = handle.id
+        self._watch(self._security_review_finished(handle))
+
+    async def _security_review_finished(
+        self, handle: workflow.ChildWorkflowHandle[Any, SecurityReviewResult]
+    ) -> None:
+        await handle
+        self._s.security_review_answered = True
+
+    def _watch(self, coroutine: Any) -> None:
+        task: asyncio.Task[Any] = asyncio.create_task(coroutine)
+        self._children.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._children.discard(finished)
+            self._changed = True
+
+        task.add_done_callback(done)
+
+    async def _hand_off_if_won(self) -> None:
+        s = self._s
+        if s.status is not OpportunityStatus.WON or s.handed_off:
+            return
+        assert s.closed_at is not None
+        result: HandOffResult = await workflow.execute_activity(
+            effects.HAND_OFF_CLOSED_DEAL,
+            HandOffRequest(
+                AccountHandOff(
+                    opportunity_id=s.start.opportunity_id,
+                    account_id=s.start.account_id,
+                    account_name=s.start.account_name,
+                    kind=s.start.kind.value,
+                    seats=s.start.seats,
+                    ae_owner=s.start.ae_owner,
+                    ce_owner=s.start.ce_owner,
+                    tier=s.start.tier,
+                    region=s.start.region.value,
+                    closed_at=s.closed_at,
+                )
+            ),
+            result_type=HandOffResult,
+            start_to_close_timeout=effects.START_TO_CLOSE,
+            retry_policy=effects.EXTERNAL_RETRY,
+        )
+        workflow.logger.info("handed off to %s", result.workflow_id)
+        s.handed_off = True
+
+    async def _announce_close(self) -> None:
+        s = self._s
+        if s.status not in (OpportunityStatus.WON, OpportunityStatus.LOST) or s.close_announced:
+            return
+        reason = f": {s.closed_reason}" if s.closed_reason else ""
+        await effects.post_slack(
+            SlackPost(
+                self._key("close", s.stage_version),
+                s.start.announce_channel,
+                f"{s.start.account_name} ({s.start.opportunity_id}) is {s.stage.value}{reason}."
+                f" Technical win: {s.technical_win.label}.",
+            )
+        )
+        s.close_announced = True

@@ -1,0 +1,380 @@
+"""The rules of an opportunity, as pure functions over ``OpportunitySnapshot``.
+
+``check_*`` only read (update validators); ``apply_*`` check, then change the snapshot and
+return a sentence for the person who acted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.common import Role, StepStatus, TechnicalWinStatus
+from schemas.opportunity import (
+    DISCOVERY_STEPS,
+    AbandonOpportunity,
+    AdvanceStage,
+    AuditEntry,
+    CloseOpportunity,
+    CompleteTddPart,
+    LinkTdd,
+    OpportunityResult,
+    OpportunitySnapshot,
+    OpportunityStart,
+    OpportunityState,
+    OpportunityStatus,
+    OpportunityStep,
+    ReceiveQuestionnaire,
+    RecordDealReview,
+    ReopenOpportunity,
+    Stage,
+    StartOpportunityTrial,
+    TddPart,
+)
+from schemas.trial import CompleteStep
+
+
+class OpportunityRuleViolation(ValueError):
+    """An action the opportunity's rules do not allow; the message says why."""
+
+
+def check_start(start: OpportunityStart) -> None:
+    problems = [
+        f"{name} is empty"
+        for name in ("opportunity_id", "account_id", "account_name", "ce_owner", "ae_owner")
+        if not getattr(start, name).strip()
+    ]
+    if start.tier not in (1, 2, 3):
+        problems.append(f"tier must be 1, 2 or 3, not {start.tier}")
+    if start.seats < 1:
+        problems.append(f"seats must be at least 1, not {start.seats}")
+    if start.stage.closed:
+        problems.append(f"an opportunity cannot start {start.stage.value}")
+    if start.ce_owner and start.ce_owner == start.ae_owner:
+        problems.append("the CE and the AE must be different people")
+    if problems:
+        raise OpportunityRuleViolation("cannot start the opportunity: " + "; ".join(problems))
+
+
+def new_snapshot(start: OpportunityStart, effect_scope: str) -> OpportunitySnapshot:
+    check_start(start)
+    steps = [
+        OpportunityStep(step.key, step.title, step.lead, owner_for(start, step.lead))
+        for step in DISCOVERY_STEPS
+    ]
+    return OpportunitySnapshot(
+        start=start, effect_scope=effect_scope, stage=start.stage, steps=steps
+    )
+
+
+def owner_for(start: OpportunityStart, role: Role) -> str:
+    return start.ce_owner if role is Role.CE else start.ae_owner
+
+
+def _audit(s: OpportunitySnapshot, now: datetime, actor: str, action: str) -> str:
+    s.audit.append(AuditEntry(now, actor, action))
+    return action
+
+
+def _check_actor(s: OpportunitySnapshot, actor: str, role: Role) -> None:
+    if not actor.strip():
+        raise OpportunityRuleViolation("say who is acting: the actor is empty")
+    owner = owner_for(s.start, role)
+    if actor != owner:
+        raise OpportunityRuleViolation(
+            f"{actor} is not the {role.value} of this opportunity (the {role.value} is {owner})"
+        )
+
+
+def _check_open(s: OpportunitySnapshot) -> None:
+    if s.status is OpportunityStatus.ABANDONED:
+        raise OpportunityRuleViolation("the opportunity is abandoned; reopen it first")
+    if s.status is not OpportunityStatus.OPEN:
+        raise OpportunityRuleViolation(
+            f"the opportunity is closed ({s.stage.value}); reopen it first"
+        )
+
+
+def missing_for(s: OpportunitySnapshot, target: Stage) -> list[str]:
+    """What the gates between here and ``target`` still need."""
+    missing = []
+    if target.rank > Stage.QUALIFICATION.rank and s.tdd_url is None:
+        missing.append("a Technical Design Document linked")
+    if target.rank > Stage.VALIDATION.rank and target is not Stage.CLOSED_LOST:
+        parts = [part.value for part in TddPart if part not in s.tdd_parts_done]
+        if parts:
+            missing.append("the TDD's " + " and ".join(parts) + " complete")
+    return missing
+
+
+# --- Stages ----------------------------------------------------------------------------------
+
+
+def check_advance(s: OpportunitySnapshot, request: AdvanceStage) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if request.stage.closed:
+        raise OpportunityRuleViolation(
+            f"close the opportunity with `close`, not by moving it to {request.stage.value}"
+        )
+    if request.stage is s.stage:
+        raise OpportunityRuleViolation(f"the opportunity is already in {s.stage.value}")
+    if request.stage.rank < s.stage.rank:
+        raise OpportunityRuleViolation(
+            f"cannot move back from {s.stage.value} to {request.stage.value};"
+            " reopen it at that stage instead"
+        )
+    missing = missing_for(s, request.stage)
+    if missing:
+        raise OpportunityRuleViolation(
+            f"cannot move to {request.stage.value}: needs " + "; ".join(missing)
+        )
+
+
+def apply_advance(s: OpportunitySnapshot, request: AdvanceStage, now: datetime) -> str:
+    check_advance(s, request)
+    previous = s.stage
+    s.stage = request.stage
+    s.stage_version += 1
+    return _audit(s, now, request.actor, f"moved from {previous.value} to {request.stage.value}")
+
+
+# --- Discovery, TDD, deal review -------------------------------------------------------------
+
+
+def check_complete_step(s: OpportunitySnapshot, request: CompleteStep) -> OpportunityStep:
+    _check_open(s)
+    step = next((step for step in s.steps if step.key == request.step), None)
+    if step is None:
+        known = ", ".join(step.key for step in s.steps)
+        raise OpportunityRuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
+    if request.role is not step.lead:
+        raise OpportunityRuleViolation(
+            f"step {step.key!r} is led by the {step.lead.value}, not the {request.role.value}"
+        )
+    _check_actor(s, request.actor, request.role)
+    if step.status is StepStatus.DONE:
+        raise OpportunityRuleViolation(
+            f"step {step.key!r} was already completed by {step.completed_by}"
+        )
+    return step
+
+
+def apply_complete_step(s: OpportunitySnapshot, request: CompleteStep, now: datetime) -> str:
+    step = check_complete_step(s, request)
+    step.status, step.completed_by, step.completed_at, step.note = (
+        StepStatus.DONE,
+        request.actor,
+        now,
+        request.note,
+    )
+    return _audit(s, now, request.actor, f"completed {step.key}")
+
+
+def check_link_tdd(s: OpportunitySnapshot, request: LinkTdd) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if not request.url.startswith(("https://", "http://")):
+        raise OpportunityRuleViolation(f"the TDD link must be an http(s) URL, not {request.url!r}")
+
+
+def apply_link_tdd(s: OpportunitySnapshot, request: LinkTdd, now: datetime) -> str:
+    check_link_tdd(s, request)
+    s.tdd_url = request.url
+    return _audit(s, now, request.actor, f"linked the TDD {request.url}")
+
+
+def check_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart) -> None:
+    _check_open(s)
+    if request.role is not Role.CE:
+        raise OpportunityRuleViolation("the CE completes the TDD's parts, not the AE")
+    _check_actor(s, request.actor, request.role)
+    if s.tdd_url is None:
+        raise OpportunityRuleViolation("link the Technical Design Document first")
+    if request.part in s.tdd_parts_done:
+        raise OpportunityRuleViolation(f"the TDD's {request.part.value} is already complete")
+
+
+def apply_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart, now: datetime) -> str:
+    check_tdd_part(s, request)
+    s.tdd_parts_done.append(request.part)
+    return _audit(s, now, request.actor, f"completed the TDD's {request.part.value}")
+
+
+def check_deal_review(s: OpportunitySnapshot, request: RecordDealReview) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if not request.summary.strip():
+        raise OpportunityRuleViolation(
+            "record what the technical deal review concluded: the summary is empty"
+        )
+    if s.deal_review is not None:
+        raise OpportunityRuleViolation("a technical deal review is already recorded")
+
+
+def apply_deal_review(s: OpportunitySnapshot, request: RecordDealReview, now: datetime) -> str:
+    check_deal_review(s, request)
+    s.deal_review = request.summary.strip()
+    return _audit(s, now, request.actor, "recorded the technical deal review")
+
+
+# --- Trial and security review ---------------------------------------------------------------
+
+
+def check_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if s.trial_requested:
+        raise OpportunityRuleViolation(
+            f"a trial was already started ({s.trial_workflow_id or 'starting'})"
+        )
+    if s.tdd_url is None:
+        raise OpportunityRuleViolation(
+            "a trial needs a Technical Design Document linked (it holds the trial design)"
+        )
+    if s.start.complex_engagement and s.deal_review is None:
+        raise OpportunityRuleViolation(
+            "this is a complex engagement: record a technical deal review before the trial"
+        )
+    if request.length_days is not None and request.length_days < 1:
+        raise OpportunityRuleViolation(f"a trial lasts at least one day, not {request.length_days}")
+
+
+def apply_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial, now: datetime) -> str:
+    check_start_trial(s, request)
+    s.trial_requested = True
+    s.trial_length_days = request.length_days
+    if s.technical_win is TechnicalWinStatus.NOT_STARTED:
+        s.technical_win = TechnicalWinStatus.IN_PROGRESS
+    return _audit(s, now, request.actor, "started the trial")
+
+
+def check_questionnaire(s: OpportunitySnapshot, request: ReceiveQuestionnaire) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if s.security_review_requested and not s.security_review_answered:
+        raise OpportunityRuleViolation(
+            f"a security review is under way ({s.security_review_workflow_id})"
+        )
+    if s.security_review_answered:
+        raise OpportunityRuleViolation("the security questionnaire was already answered")
+
+
+def apply_questionnaire(
+    s: OpportunitySnapshot, request: ReceiveQuestionnaire, now: datetime
+) -> str:
+    check_questionnaire(s, request)
+    s.security_review_requested = True
+    return _audit(s, now, request.actor, "received the customer's security questionnaire")
+
+
+# --- Close, abandon, reopen ------------------------------------------------------------------
+
+
+def check_close(s: OpportunitySnapshot, request: CloseOpportunity) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if request.won:
+        missing = missing_for(s, Stage.CLOSED_WON)
+        if missing:
+            raise OpportunityRuleViolation("cannot close it won: needs " + "; ".join(missing))
+    elif not request.reason.strip():
+        raise OpportunityRuleViolation("closing it lost needs a reason")
+
+
+def apply_close(s: OpportunitySnapshot, request: CloseOpportunity, now: datetime) -> str:
+    check_close(s, request)
+    s.last_open_stage = s.stage
+    s.stage = Stage.CLOSED_WON if request.won else Stage.CLOSED_LOST
+    s.status = OpportunityStatus.WON if request.won else OpportunityStatus.LOST
+    s.closed_reason = request.reason.strip() or None
+    s.closed_at = now
+    s.stage_version += 1
+    s.close_announced = False
+    return _audit(
+        s,
+        now,
+        request.actor,
+        f"closed it {s.stage.value}" + (f": {s.closed_reason}" if s.closed_reason else ""),
+    )
+
+
+def check_abandon(s: OpportunitySnapshot, request: AbandonOpportunity) -> None:
+    _check_open(s)
+    _check_actor(s, request.actor, request.role)
+    if not request.reason.strip():
+        raise OpportunityRuleViolation("abandoning an opportunity needs a reason")
+
+
+def apply_abandon(s: OpportunitySnapshot, request: AbandonOpportunity, now: datetime) -> str:
+    check_abandon(s, request)
+    s.status = OpportunityStatus.ABANDONED
+    s.closed_reason = request.reason.strip()
+    return _audit(s, now, request.actor, f"abandoned it: {s.closed_reason}")
+
+
+def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
+    _check_actor(s, request.actor, request.role)
+    if not request.reason.strip():
+        raise OpportunityRuleViolation("reopening needs a reason")
+    if s.status is OpportunityStatus.WON:
+        raise OpportunityRuleViolation(
+            "the opportunity was won and handed off; open a new one for more business"
+        )
+    current = s.last_open_stage or s.stage if s.stage.closed else s.stage
+    target = request.stage or current
+    if target.closed:
+        raise OpportunityRuleViolation(f"reopen at an open stage, not {target.value}")
+    if s.status is OpportunityStatus.OPEN and target.rank >= s.stage.rank:
+        raise OpportunityRuleViolation(
+            f"the opportunity is open in {s.stage.value};"
+            " reopen only moves it back to an earlier stage"
+        )
+    return target
+
+
+def apply_reopen(s: OpportunitySnapshot, request: ReopenOpportunity, now: datetime) -> str:
+    target = check_reopen(s, request)
+    previous = s.stage
+    s.status = OpportunityStatus.OPEN
+    s.stage = target
+    s.closed_reason = None
+    s.closed_at = None
+    if target is not previous:
+        s.stage_version += 1
+    return _audit(s, now, request.actor, f"reopened it at {target.value}: {request.reason.strip()}")
+
+
+# --- Views -----------------------------------------------------------------------------------
+
+
+def state_view(s: OpportunitySnapshot, workflow_id: str) -> OpportunityState:
+    return OpportunityState(
+        workflow_id=workflow_id,
+        opportunity_id=s.start.opportunity_id,
+        account_id=s.start.account_id,
+        account_name=s.start.account_name,
+        ae_owner=s.start.ae_owner,
+        ce_owner=s.start.ce_owner,
+        region=s.start.region,
+        kind=s.start.kind,
+        complex_engagement=s.start.complex_engagement,
+        stage=s.stage,
+        status=s.status,
+        steps=list(s.steps),
+        tdd_url=s.tdd_url,
+        tdd_parts_done=list(s.tdd_parts_done),
+        deal_review=s.deal_review,
+        trial_workflow_id=s.trial_workflow_id,
+        trial_phase=s.trial_phase,
+        technical_win=s.technical_win,
+        security_review_workflow_id=s.security_review_workflow_id,
+        security_review_answered=s.security_review_answered,
+        closed_reason=s.closed_reason,
+        audit=list(s.audit),
+    )
+
+
+def result_of(s: OpportunitySnapshot) -> OpportunityResult:
+    return OpportunityResult(
+        s.start.opportunity_id, s.status, s.stage, s.technical_win, s.closed_at
+    )

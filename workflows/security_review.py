@@ -1,0 +1,287 @@
+"""``SecurityReviewWorkflow``: one customer security questionnaire, from arrival to answers.
+
+A child of the opportunity, id ``security-review-{opportunity_id}``. Actions are updates whose
+handlers only change state (the rules live in ``security_review_rules``); the main loop owns
+every side effect: it compares what the state says is owed (the due-date announcement, an
+escalation notice, a reminder) with what was done, and does the rest, each with an idempotency
+key derived from the workflow. The workflow returns ``SecurityReviewResult`` once the AE has
+returned the answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas import search_attributes as sa
+    from schemas.common import StepStatus
+    from schemas.effects import SlackPost
+    from schemas.security_review import (
+        CompleteSecurityStep,
+        DeclineFirstPass,
+        EscalateToSecurityPM,
+        SecurityReviewAccepted,
+        SecurityReviewInput,
+        SecurityReviewPhase,
+        SecurityReviewResult,
+        SecurityReviewSnapshot,
+        SecurityReviewState,
+        SecurityStep,
+    )
+    from workflows import effects
+    from workflows import security_review_rules as rules
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _mention(*members: str) -> str:
+    return " ".join(f"<@{member}>" for member in dict.fromkeys(members))
+
+
+@workflow.defn(name="SecurityReviewWorkflow")
+class SecurityReviewWorkflow:
+    @workflow.init
+    def __init__(self, input: SecurityReviewInput) -> None:
+        info = workflow.info()
+        self._s: SecurityReviewSnapshot | None = None
+        self._start_error: str | None = None
+        if input.carried is not None:
+            self._s = input.carried
+        elif input.start is not None:
+            scope = f"{info.workflow_id}/{info.first_execution_run_id}"
+            try:
+                self._s = rules.new_snapshot(input.start, workflow.now(), scope)
+            except rules.SecurityReviewRuleViolation as err:
+                # Raising here would fail the workflow task over and over; run fails the workflow.
+                self._start_error = str(err)
+        else:
+            self._start_error = "SecurityReviewInput needs either start or carried"
+        self._changed = False
+        self._published: dict[str, str] = {}
+
+    def _snapshot(self) -> SecurityReviewSnapshot:
+        if self._s is None:
+            raise rules.SecurityReviewRuleViolation(
+                f"the security review did not start: {self._start_error}"
+            )
+        return self._s
+
+    # --- Updates -----------------------------------------------------------------------------
+
+    @workflow.update
+    def complete_step(self, request: CompleteSecurityStep) -> SecurityReviewAccepted:
+        return self._accepted(rules.apply_complete_step(self._snapshot(), request, workflow.now()))
+
+    @complete_step.validator
+    def _validate_complete_step(self, request: CompleteSecurityStep) -> None:
+        rules.check_complete_step(self._snapshot(), request)
+
+    @workflow.update
+    def decline_first_pass(self, request: DeclineFirstPass) -> SecurityReviewAccepted:
+        return self._accepted(
+            rules.apply_decline_first_pass(self._snapshot(), request, workflow.now())
+        )
+
+    @decline_first_pass.validator
+    def _validate_decline_first_pass(self, request: DeclineFirstPass) -> None:
+        rules.check_decline_first_pass(self._snapshot(), request)
+
+    @workflow.update
+    def escalate_to_security_pm(self, request: EscalateToSecurityPM) -> SecurityReviewAccepted:
+        return self._accepted(rules.apply_escalate(self._snapshot(), request, workflow.now()))
+
+    @escalate_to_security_pm.validator
+    def _validate_escalate_to_security_pm(self, request: EscalateToSecurityPM) -> None:
+        rules.check_escalate(self._snapshot(), request)
+
+    @workflow.query
+    def state(self) -> SecurityReviewState:
+        return rules.state_view(self._snapshot(), workflow.info().workflow_id, workflow.now())
+
+    def _accepted(self, message: str) -> SecurityReviewAccepted:
+        self._changed = True
+        s = self._snapshot()
+        return SecurityReviewAccepted(message, s.phase, s.due_at)
+
+    # --- Main loop ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: SecurityReviewInput) -> SecurityReviewResult:
+        if self._s is None:
+            raise ApplicationError(
+                f"the security review did not start: {self._start_error}",
+                type="SecurityReviewRuleViolation",
+                non_retryable=True,
+            )
+        s = self._s
+        while True:
+            await self._catch_up()
+            if s.phase is SecurityReviewPhase.ANSWERED and not self._owes_anything():
+                break
+            if self._history_is_long():
+                # Handlers are synchronous, but an update may be mid-validation: let it land.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                s.continued_as_new += 1
+                workflow.continue_as_new(SecurityReviewInput(carried=s))
+            wake_at = rules.next_wake_up(s)
+            timeout = None if wake_at is None else wake_at - workflow.now()
+            if timeout is None or timeout.total_seconds() > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                except TimeoutError:
+                    pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return rules.result_of(s)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        assert self._s is not None
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._s.start.history_event_limit
+        )
+
+    def _owes_anything(self) -> bool:
+        s = self._snapshot()
+        return (
+            not s.start_announced
+            or (s.escalation is not None and not s.escalation.announced)
+            or (s.phase is SecurityReviewPhase.ANSWERED and not s.answers_announced)
+        )
+
+    async def _catch_up(self) -> None:
+        """Do everything the state says is owed, until nothing is."""
+        # A change made while we await an activity below must wake the next wait at once.
+        self._changed = False
+        self._publish_search_attributes()
+        await self._announce_start()
+        await self._announce_escalation()
+        await self._send_reminders()
+        await self._announce_answers()
+        self._publish_search_attributes()
+
+    def _publish_search_attributes(self) -> None:
+        s = self._snapshot()
+        wanted = {
+            sa.OPPORTUNITY_ID.name: s.start.opportunity_id,
+            sa.ACCOUNT_ID.name: s.start.account_id,
+            sa.LIFECYCLE_STAGE.name: s.phase.lifecycle_stage,
+            sa.AE_OWNER.name: s.start.ae_owner,
+            sa.CE_OWNER.name: s.start.ce_owner,
+            sa.REGION.name: s.start.region.value,
+        }
+        changed = {
+            name: value for name, value in wanted.items() if self._published.get(name) != value
+        }
+        if not changed:
+            return
+        keys = {key.name: key for key in sa.ALL_KEYS}
+        updates: list[SearchAttributeUpdate[str]] = [
+            keys[name].value_set(value) for name, value in changed.items()
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._published.update(changed)
+
+    def _key(self, *parts: object) -> str:
+        return "/".join([self._snapshot().effect_scope, *(str(part) for part in parts)])
+
+    def _subject(self) -> str:
+        s = self._snapshot()
+        return f"security review for {s.start.account_name} ({s.start.opportunity_id})"
+
+    async def _announce_start(self) -> None:
+        s = self._snapshot()
+        if s.start_announced:
+            return
+        timeline = "; ".join(
+            f"{step.title} by {_when(step.due_at)} (<@{step.owner}>)"
+            if step.status is not StepStatus.DONE
+            else f"{step.title}: done ({step.note})"
+            for step in s.steps
+        )
+        await effects.post_slack(
+            SlackPost(
+                self._key("announce", "start"),
+                s.start.announce_channel,
+                f"Security questionnaire received: {self._subject()}. Answers are due"
+                f" {_when(s.due_at)}. {_mention(s.start.ae_owner, s.start.ce_owner, s.security_ce)}"
+                f" ({s.start.region.value} Security CE <@{s.security_ce}>). Timeline: {timeline}.",
+            )
+        )
+        s.start_announced = True
+
+    async def _announce_escalation(self) -> None:
+        s = self._snapshot()
+        escalation = s.escalation
+        if escalation is None or escalation.announced:
+            return
+        pm = s.start.roster.security_pm
+        await effects.post_slack(
+            SlackPost(
+                self._key("announce", "security-pm"),
+                s.start.announce_channel,
+                f"The {self._subject()} is escalated to the Security PM <@{pm}> by"
+                f" <@{escalation.actor}>: {escalation.reason}. Answers are now due"
+                f" {_when(escalation.new_due_at)} (was {_when(escalation.previous_due_at)})."
+                f" {_mention(s.start.ae_owner, s.start.ce_owner, s.security_ce, pm)}",
+            )
+        )
+        escalation.announced = True
+
+    async def _send_reminders(self) -> None:
+        s = self._snapshot()
+        now = workflow.now()
+        for step in rules.reminders_due(s, now):
+            if rules.escalates_now(s, step):
+                await self._escalate_to_leader(step)
+            else:
+                await effects.post_slack(
+                    SlackPost(
+                        self._key("reminder", step.key, step.reminders_sent + 1),
+                        step.owner,
+                        f"Overdue: {step.title!r} of the {self._subject()} was due"
+                        f" {_when(step.due_at)}; the answers are due {_when(s.due_at)}."
+                        f" When it is done, record it on {workflow.info().workflow_id}"
+                        f" (step {step.key}).",
+                    )
+                )
+            rules.record_reminder(s, step, now)
+
+    async def _escalate_to_leader(self, step: SecurityStep) -> None:
+        s = self._snapshot()
+        await effects.post_slack(
+            SlackPost(
+                self._key("leader-escalation", step.key),
+                s.start.announce_channel,
+                f"Escalation to the CE leader <@{s.start.roster.ce_leader}>: {step.title!r} of"
+                f" the {self._subject()} was due {_when(step.due_at)} and is still open after"
+                f" {step.reminders_sent} reminder(s) to <@{step.owner}> ({step.role.value})."
+                f" The answers are due {_when(s.due_at)}.",
+            )
+        )
+
+    async def _announce_answers(self) -> None:
+        s = self._snapshot()
+        if s.phase is not SecurityReviewPhase.ANSWERED or s.answers_announced:
+            return
+        assert s.answered_at is not None
+        late = " (late)" if s.answered_at > s.due_at else ""
+        involved = [s.start.ae_owner, s.start.ce_owner, s.security_ce]
+        if s.escalation is not None:
+            involved.append(s.start.roster.security_pm)
+        await effects.post_slack(
+            SlackPost(
+                self._key("announce", "answered"),
+                s.start.announce_channel,
+                f"Answers returned: the {self._subject()} is complete, {_when(s.answered_at)}"
+                f"{late}; due {_when(s.due_at)}."
+                f" {_mention(*involved)}",
+            )
+        )
+        s.answers_announced = True
