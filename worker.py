@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.handoff import AccountHandOffActivities
+from activities.intake import IntakeWatermarkActivities
 from activities.licensing import LicenseActivities
 from activities.records import TrialRecordActivities
 from activities.salesforce import SalesforceActivities, SalesforceConnector
@@ -29,6 +30,7 @@ from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from workflows.account import AccountWorkflow
+from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
@@ -38,6 +40,7 @@ WORKFLOWS: tuple[type, ...] = (
     OpportunityWorkflow,
     AccountWorkflow,
     SecurityReviewWorkflow,
+    ClosedWonIntakeWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -50,6 +53,7 @@ class ActivityRegistry:
     slack: SlackActivities
     licenses: LicenseActivities
     records: TrialRecordActivities
+    watermarks: IntakeWatermarkActivities
 
     @property
     def functions(self) -> list[Callable[..., Any]]:
@@ -59,6 +63,9 @@ class ActivityRegistry:
             self.slack.post_slack_message,
             self.licenses.issue_license_key,
             self.records.record_trial_outcome,
+            self.salesforce.poll_closed_won,
+            self.watermarks.load_intake_watermark,
+            self.watermarks.save_intake_watermark,
         ]
 
 
@@ -73,6 +80,7 @@ def build_activities(settings: Settings) -> ActivityRegistry:
         slack=SlackActivities(build_slack_client(settings.slack), ledger),
         licenses=LicenseActivities(signer, engine, ledger),
         records=TrialRecordActivities(engine, ledger),
+        watermarks=IntakeWatermarkActivities(engine),
     )
 
 

@@ -7,6 +7,8 @@ hand-off repeated by the CLI, the intake schedule or a retried activity changes 
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -26,6 +28,8 @@ async def hand_off(client: Client, task_queue: str, request: HandOffRequest) -> 
     deal = request.hand_off
     workflow_id = account_workflow_id(deal.account_id)
     was_running = await _is_running(client, workflow_id)
+    if was_running and await _has_deal(client, workflow_id, deal.opportunity_id):
+        return HandOffResult(workflow_id, started=False, already_handed_off=True)
     await client.start_workflow(
         ACCOUNT_WORKFLOW_TYPE,
         AccountStart(deal.account_id, deal.account_name),
@@ -37,6 +41,13 @@ async def hand_off(client: Client, task_queue: str, request: HandOffRequest) -> 
         start_signal_args=[deal],
     )
     return HandOffResult(workflow_id, started=not was_running)
+
+
+async def _has_deal(client: Client, workflow_id: str, opportunity_id: str) -> bool:
+    state: dict[str, Any] = await client.get_workflow_handle(workflow_id).query("state")
+    return any(
+        known.get("opportunity_id") == opportunity_id for known in state.get("hand_offs", [])
+    )
 
 
 async def _is_running(client: Client, workflow_id: str) -> bool:
@@ -61,6 +72,10 @@ class AccountHandOffActivities:
             "hand-off of %s to %s (%s)",
             request.hand_off.opportunity_id,
             result.workflow_id,
-            "started" if result.started else "already running",
+            "started"
+            if result.started
+            else "already had it"
+            if result.already_handed_off
+            else "already running",
         )
         return result

@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -36,6 +36,7 @@ from activities.errors import clip, exponential_delay, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.settings import SalesforceSettings, Settings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
+from schemas.intake import ClosedWonBatch, ClosedWonDeal, ClosedWonPoll
 
 log = structlog.get_logger(__name__)
 
@@ -423,6 +424,51 @@ class SalesforceActivities:
             )
         return None
 
+    @activity.defn
+    async def poll_closed_won(self, poll: ClosedWonPoll) -> ClosedWonBatch:
+        """Closed Won opportunities modified after ``poll.since``, oldest first (a read: no
+        idempotency key)."""
+        since = poll.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        soql = (
+            "SELECT Id, AccountId, Name, Type, LastModifiedDate FROM Opportunity"
+            f" WHERE StageName = 'Closed Won' AND LastModifiedDate >= {since}"
+            f" ORDER BY LastModifiedDate ASC LIMIT {int(poll.limit)}"
+        )
+        connector = self._connector
+
+        def perform(client: Salesforce) -> list[dict[str, Any]]:
+            records: list[dict[str, Any]] = client.query_all(soql)["records"]
+            accounts: dict[str, str] = {}
+            for record in records:
+                account_id = record.get("AccountId") or ""
+                if account_id and account_id not in accounts:
+                    account = connector.sobject(client, "Account").get(account_id)
+                    accounts[account_id] = str(account.get("Name") or account_id)
+                record["_account_name"] = accounts.get(account_id, account_id)
+            return records
+
+        try:
+            records = await asyncio.to_thread(connector.call, perform)
+        except Exception as exc:
+            error = self._classify(exc, "the poll for Closed Won opportunities")
+            if error is None:
+                raise
+            raise error from exc
+        return ClosedWonBatch(
+            [
+                ClosedWonDeal(
+                    opportunity_id=str(record["Id"]),
+                    account_id=str(record["AccountId"]),
+                    account_name=str(record["_account_name"]),
+                    kind=str(record.get("Type") or "new"),
+                    seats=0,
+                    last_modified=_salesforce_time(str(record["LastModifiedDate"])),
+                )
+                for record in records
+                if record.get("AccountId")
+            ]
+        )
+
 
 def _watch_usage(target: SFType) -> None:
     usage = target.api_usage.get("api-usage")
@@ -432,3 +478,8 @@ def _watch_usage(target: SFType) -> None:
         log.warning("salesforce_api_usage_high", used=usage.used, total=usage.total)
     else:
         log.debug("salesforce_api_usage", used=usage.used, total=usage.total)
+
+
+def _salesforce_time(raw: str) -> datetime:
+    """Salesforce writes ``2026-11-24T10:00:00.000+0000``."""
+    return datetime.strptime(raw.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")

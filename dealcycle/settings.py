@@ -103,6 +103,8 @@ class Settings:
     )
     log_format: str = "auto"
     log_level: str = "info"
+    intake_interval_seconds: int = 300
+    """How often the Closed Won intake schedule polls Salesforce."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -185,6 +187,7 @@ class Settings:
             ),
             durations=durations,
             security_roster=roster,
+            intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
             log_format=log_format,
             log_level=log_level,
         )

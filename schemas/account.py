@@ -60,3 +60,5 @@ class HandOffResult:
     workflow_id: str
     started: bool
     """True when this hand-off started the account's workflow; False when it was running."""
+    already_handed_off: bool = False
+    """True when the account's workflow had this deal already: nothing was sent."""

@@ -8,10 +8,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from dealcycle.logging import configure_logging
-from dealcycle.settings import Settings, SettingsError
+from dealcycle.settings import Settings, SettingsError, parse_duration
 from schemas.common import DeploymentType, Region, Role, TechnicalWinStatus
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
@@ -304,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     _add_opportunity_commands(commands)
+    _add_intake_commands(commands)
 
     status = commands.add_parser("status", help="show a workflow's steps as a table")
     status.add_argument("workflow_id")
@@ -456,6 +458,59 @@ def _add_opportunity_commands(commands: Any) -> None:
     )
     reopen.add_argument("--reason", required=True)
     reopen.add_argument("--stage", type=_stage, default=None)
+
+
+def cmd_deal_closed(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        from starter.intake import deal_closed
+
+        print(await deal_closed(await _client(settings), settings, args.opportunity_id))
+        return 0
+
+    return _run(go)(args)
+
+
+def cmd_intake_schedule(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        from starter.intake import ensure_intake_schedule
+
+        every = timedelta(seconds=args.every or settings.intake_interval_seconds)
+        print(await ensure_intake_schedule(await _client(settings), settings, every))
+        return 0
+
+    return _run(go)(args)
+
+
+def cmd_intake_run(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        from starter.intake import run_intake_once
+
+        result = await run_intake_once(await _client(settings), settings)
+        print(f"handed off: {', '.join(result.handed_off) or 'none'}")
+        print(f"already handed off: {', '.join(result.already_handed_off) or 'none'}")
+        print(f"watermark: {result.watermark.isoformat() if result.watermark else '-'}")
+        return 0
+
+    return _run(go)(args)
+
+
+def _add_intake_commands(commands: Any) -> None:
+    closed = commands.add_parser(
+        "deal-closed", help="hand a Closed Won opportunity to its account's workflow (idempotent)"
+    )
+    closed.add_argument("opportunity_id", help="Salesforce Opportunity id")
+    closed.set_defaults(func=cmd_deal_closed)
+    intake = commands.add_parser(
+        "intake", help="the Closed Won intake from Salesforce"
+    ).add_subparsers(dest="intake_command", required=True, metavar="ACTION")
+    schedule = intake.add_parser(
+        "schedule", help="create or update the Temporal Schedule that polls"
+    )
+    schedule.add_argument(
+        "--every", type=lambda raw: parse_duration("--every", raw), default=None, help="e.g. 5m"
+    )
+    schedule.set_defaults(func=cmd_intake_schedule)
+    intake.add_parser("run", help="poll once now").set_defaults(func=cmd_intake_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

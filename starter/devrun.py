@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from dealcycle.devtools.devserver import running_dev_server
@@ -62,7 +63,8 @@ def sandbox_if_unconfigured(settings: Settings, wanted: bool | None) -> Iterator
         return
     from dealcycle.fakes import start_sandbox
 
-    sandbox = start_sandbox(settings.state_dir)
+    # The endpoints file lets CLI commands in other terminals (deal-closed) find the sandbox.
+    sandbox = start_sandbox(settings.state_dir, write_endpoints_file=True)
     try:
         env: Mapping[str, str] = sandbox.env
         _banner(
@@ -215,6 +217,11 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             activities = await asyncio.to_thread(build_activities, effective)
             async with build_worker(client, effective, activities), _until_interrupted() as stop:
                 trials = await start_demo_trials(client, effective) if demo else []
+                from starter.intake import ensure_intake_schedule
+
+                schedule = await ensure_intake_schedule(
+                    client, effective, timedelta(seconds=effective.intake_interval_seconds)
+                )
                 ui = f"{server.ui_url}/namespaces/{effective.temporal_namespace}/workflows"
                 lines = [
                     "dealcycle is running.",
@@ -222,6 +229,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                     f"Temporal server   {server.target}",
                     f"History kept in   {settings.state_dir / 'temporal.db'}",
                     f"Database          {effective.database_url}",
+                    f"Intake            {schedule}",
                     "",
                 ]
                 if trials:

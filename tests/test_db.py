@@ -27,7 +27,7 @@ from dealcycle.db.migrate import (
 from dealcycle.db.models import Base
 
 REPO = Path(__file__).resolve().parent.parent
-TABLES = {"external_effects", "license_keys", "trial_outcomes"}
+TABLES = {"external_effects", "license_keys", "trial_outcomes", "intake_watermarks"}
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0001"
-    assert current_revision(database_url) == "0001"
+    assert head_revision() == "0002"
+    assert current_revision(database_url) == "0002"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -93,6 +93,7 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
             "external_effects": "pk_external_effects",
             "license_keys": "pk_license_keys",
             "trial_outcomes": "pk_trial_outcomes",
+            "intake_watermarks": "pk_intake_watermarks",
         }
         assert [u["name"] for u in inspector.get_unique_constraints("license_keys")] == [
             "uq_license_keys_idempotency_key"
@@ -203,7 +204,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0001"
+            "0002"
         )
 
 

@@ -32,6 +32,9 @@ CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_TRIAL_OUTCOME = "record_trial_outcome"
 HAND_OFF_CLOSED_DEAL = "hand_off_closed_deal"
+POLL_CLOSED_WON = "poll_closed_won"
+LOAD_INTAKE_WATERMARK = "load_intake_watermark"
+SAVE_INTAKE_WATERMARK = "save_intake_watermark"
 
 ACTIVITY_NAMES = frozenset(
     {
@@ -41,6 +44,9 @@ ACTIVITY_NAMES = frozenset(
         ISSUE_LICENSE_KEY,
         RECORD_TRIAL_OUTCOME,
         HAND_OFF_CLOSED_DEAL,
+        POLL_CLOSED_WON,
+        LOAD_INTAKE_WATERMARK,
+        SAVE_INTAKE_WATERMARK,
     }
 )
 
@@ -55,7 +61,7 @@ START_TO_CLOSE = timedelta(seconds=60)
 T = TypeVar("T")
 
 
-async def _execute(name: str, argument: object, result_type: type[T]) -> T:
+async def execute(name: str, argument: object, result_type: type[T]) -> T:
     result: T = await workflow.execute_activity(
         name,
         argument,
@@ -67,20 +73,20 @@ async def _execute(name: str, argument: object, result_type: type[T]) -> T:
 
 
 async def post_slack(post: SlackPost) -> SlackPostResult:
-    return await _execute(POST_SLACK_MESSAGE, post, SlackPostResult)
+    return await execute(POST_SLACK_MESSAGE, post, SlackPostResult)
 
 
 async def update_salesforce(update: SalesforceFieldUpdate) -> SalesforceWriteResult:
-    return await _execute(UPDATE_SALESFORCE_RECORD, update, SalesforceWriteResult)
+    return await execute(UPDATE_SALESFORCE_RECORD, update, SalesforceWriteResult)
 
 
 async def create_salesforce_task(task: SalesforceTaskRequest) -> SalesforceWriteResult:
-    return await _execute(CREATE_SALESFORCE_TASK, task, SalesforceWriteResult)
+    return await execute(CREATE_SALESFORCE_TASK, task, SalesforceWriteResult)
 
 
 async def issue_license_key(request: LicenseRequest) -> IssuedLicense:
-    return await _execute(ISSUE_LICENSE_KEY, request, IssuedLicense)
+    return await execute(ISSUE_LICENSE_KEY, request, IssuedLicense)
 
 
 async def record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
-    return await _execute(RECORD_TRIAL_OUTCOME, record, RecordResult)
+    return await execute(RECORD_TRIAL_OUTCOME, record, RecordResult)

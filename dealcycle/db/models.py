@@ -66,3 +66,19 @@ class TrialOutcome(Base):
     ae_owner: Mapped[str] = mapped_column(String(64))
     override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     license_key_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class IntakeWatermark(Base):
+    """How far a Salesforce poll has read (``LastModifiedDate`` of the newest record seen).
+
+    A Temporal Schedule starts every poll afresh, so the position lives here between runs.
+    """
+
+    __tablename__ = "intake_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Records read with ``LastModifiedDate`` in the watermark's second (SOQL compares whole
+    seconds, so the next poll reads that second again and skips these)."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,111 @@
+"""Deal close: the `deal-closed` command and the scheduled intake hand each deal off once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from schemas.account import AccountState, account_workflow_id
+from schemas.intake import IntakeRun
+from starter.intake import deal_closed, intake_schedule
+from starter.trials import CommandError
+from workflows.account import AccountWorkflow
+from workflows.intake import ClosedWonIntakeWorkflow
+
+
+async def run_intake(harness: Any, name: str) -> Any:
+    """One run, as the schedule starts it."""
+    handle = await harness.client.start_workflow(
+        ClosedWonIntakeWorkflow.run, IntakeRun(), id=f"intake-{name}", task_queue=harness.task_queue
+    )
+    harness.track(handle)
+    return await handle.result()
+
+
+async def account_deals(harness: Any, account_id: str) -> list[str]:
+    handle = harness.client.get_workflow_handle_for(
+        AccountWorkflow.run, account_workflow_id(account_id)
+    )
+    harness.track(handle)
+    state: AccountState = await handle.query(AccountWorkflow.state)
+    return [deal.opportunity_id for deal in state.hand_offs]
+
+
+async def test_deal_closed_and_the_schedule_hand_each_deal_off_once(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record("Account", {"Id": "001HOOLI", "Name": "Hooli"})
+    salesforce_fake.add_record("Account", {"Id": "001PIED", "Name": "Pied Piper"})
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006W1", "AccountId": "001HOOLI", "StageName": "Closed Won"}
+    )
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006W2", "AccountId": "001HOOLI", "StageName": "Closed Won"}
+    )
+    salesforce_fake.add_record(
+        "Opportunity",
+        {"Id": "006OPEN", "AccountId": "001PIED", "StageName": "Stage 2 - Qualification"},
+    )
+    async with harness_factory() as harness:
+        settings = harness.settings
+        first = await deal_closed(harness.client, settings, "006W1")
+        assert first == "started account-001HOOLI for 006W1"
+        again = await deal_closed(harness.client, settings, "006W1")
+        assert again == "account-001HOOLI is already running and has 006W1; nothing changed"
+
+        run1 = await run_intake(harness, "1")
+        assert (sorted(run1.handed_off), run1.already_handed_off) == (["006W2"], ["006W1"])
+        assert run1.watermark is not None
+
+        # A failing poll: the run fails, the watermark stays, nothing is handed off.
+        salesforce_fake.fail_next(
+            "GET", r"/query", 400, [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}]
+        )
+        with pytest.raises(WorkflowFailureError):
+            await run_intake(harness, "2")
+
+        salesforce_fake.add_record(
+            "Opportunity", {"Id": "006W3", "AccountId": "001PIED", "StageName": "Closed Won"}
+        )
+        run3 = await run_intake(harness, "3")
+        assert (run3.handed_off, run3.already_handed_off) == (["006W3"], [])  # the watermark held
+        run4 = await run_intake(harness, "4")
+        assert (run4.handed_off, run4.already_handed_off) == ([], [])
+
+        assert await account_deals(harness, "001HOOLI") == ["006W1", "006W2"]
+        assert await account_deals(harness, "001PIED") == ["006W3"]
+
+
+async def test_deal_closed_refuses_an_open_or_unknown_opportunity(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record(
+        "Opportunity",
+        {
+            "Id": "006NOTYET",
+            "AccountId": "001X",
+            "StageName": "Stage 4 - Technical and Business Validation",
+        },
+    )
+    async with harness_factory() as harness:
+        with pytest.raises(CommandError, match="006NOTYET is not Closed Won"):
+            await deal_closed(harness.client, harness.settings, "006NOTYET")
+        with pytest.raises(CommandError, match="Salesforce has no Opportunity '006NOPE'"):
+            await deal_closed(harness.client, harness.settings, "006NOPE")
+
+
+def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(
+    test_settings: Any,
+) -> None:
+    from datetime import timedelta
+
+    from temporalio.client import ScheduleOverlapPolicy
+
+    schedule = intake_schedule(replace(test_settings, task_queue="q1"), timedelta(minutes=5))
+    assert schedule.spec.intervals[0].every == timedelta(minutes=5)
+    assert schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+    assert schedule.action.workflow == "ClosedWonIntakeWorkflow"  # type: ignore[union-attr]
+    assert schedule.action.task_queue == "q1"  # type: ignore[union-attr]
