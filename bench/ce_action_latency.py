@@ -12,7 +12,7 @@ same server and worker load. The eighth item of each trial starts it: that updat
 makes the workflow issue a key and post to Salesforce and Slack (after the update returns),
 so it is reported separately too.
 
-    python -m bench.ce_action_latency --trials 200 --concurrency 1,8
+    python -m bench.ce_action_latency --trials 200 --concurrency 1,4
 """
 
 from __future__ import annotations
@@ -214,8 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--concurrency",
         type=parse_levels,
-        default=[1, 8],
-        help="comma-separated concurrency levels (default 1,8)",
+        default=[1, 4],
+        help="comma-separated concurrency levels (default 1,4)",
     )
     parser.add_argument(
         "--warmup",

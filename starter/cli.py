@@ -29,6 +29,12 @@ from schemas.opportunity import (
     StartOpportunityTrial,
     TddPart,
 )
+from schemas.security_review import (
+    SECURITY_REVIEW_WORKFLOW_TYPE,
+    CompleteSecurityStep,
+    DeclineFirstPass,
+    EscalateToSecurityPM,
+)
 from schemas.trial import (
     TRIAL_WORKFLOW_TYPE,
     CompleteStep,
@@ -306,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_opportunity_commands(commands)
     _add_intake_commands(commands)
+    _add_security_commands(commands)
 
     status = commands.add_parser("status", help="show a workflow's steps as a table")
     status.add_argument("workflow_id")
@@ -492,6 +499,47 @@ def cmd_intake_run(args: argparse.Namespace) -> int:
         return 0
 
     return _run(go)(args)
+
+
+def _add_security_commands(commands: Any) -> None:
+    security = commands.add_parser("security", help="security reviews").add_subparsers(
+        dest="security_command", required=True, metavar="ACTION"
+    )
+    expected = (SECURITY_REVIEW_WORKFLOW_TYPE,)
+    step = security.add_parser("step", help="complete a step of a security review (its owner)")
+    step.add_argument("workflow_id", help="security-review-{opportunity}")
+    step.add_argument("step")
+    step.add_argument("--by", dest="actor", required=True)
+    step.add_argument("--note", default="")
+    step.add_argument("--deployment-type", choices=[d.value for d in DeploymentType], default=None)
+    step.set_defaults(
+        func=_action(
+            "complete_step",
+            lambda a: CompleteSecurityStep(
+                a.step,
+                a.actor,
+                a.note,
+                DeploymentType(a.deployment_type) if a.deployment_type else None,
+            ),
+            expected,
+        )
+    )
+    decline = security.add_parser("decline-first-pass", help="the CE leaves the first pass out")
+    decline.add_argument("workflow_id")
+    decline.add_argument("--by", dest="actor", required=True)
+    decline.add_argument("--reason", required=True)
+    decline.set_defaults(
+        func=_action("decline_first_pass", lambda a: DeclineFirstPass(a.actor, a.reason), expected)
+    )
+    escalate = security.add_parser("escalate", help="bring in the Security PM (moves the due date)")
+    escalate.add_argument("workflow_id")
+    escalate.add_argument("--by", dest="actor", required=True)
+    escalate.add_argument("--reason", required=True)
+    escalate.set_defaults(
+        func=_action(
+            "escalate_to_security_pm", lambda a: EscalateToSecurityPM(a.actor, a.reason), expected
+        )
+    )
 
 
 def _add_intake_commands(commands: Any) -> None:

@@ -258,3 +258,81 @@ def _wait(predicate: Any, timeout: float = 20) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
+    tmp_path: Path, e2e_env: dict[str, str], worker_process: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record("Account", {"Id": "001CLI", "Name": "Initrode"})
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006CLI", "Name": "Initrode", "AccountId": "001CLI"}
+    )
+    async with running_dev_server(
+        state_dir=tmp_path / "temporal",
+        port=free_port(),
+        ui_port=None,
+        db_filename=tmp_path / "temporal" / "temporal.db",
+        search_attributes=registrations(),
+        log_file=tmp_path / "temporal.log",
+    ) as server:
+        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+        worker_process()
+        wf = "opportunity-006CLI"
+
+        bad_region = cli(
+            e2e_env, "opportunity", "start", "--opportunity", "006CLI", "--account", "001CLI",
+            "--account-name", "Initrode", "--ae", AE, "--ce", CE, "--region", "Mars",
+            "--deployment", "cloud", "--tier", "2",
+        )  # fmt: skip
+        assert bad_region.returncode == 2
+        assert (
+            "unknown region 'Mars'; the regions are 'US West / APAC' or 'US East / EMEA'"
+            in bad_region.stderr
+        )
+
+        started = cli(
+            e2e_env, "opportunity", "start", "--opportunity", "006CLI", "--account", "001CLI",
+            "--account-name", "Initrode", "--ae", AE, "--ce", CE, "--region", "US West / APAC",
+            "--deployment", "cloud", "--tier", "2", "--complex", "--stage", "2",
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+
+        def ok(*args: str) -> str:
+            done = cli(e2e_env, *args)
+            assert done.returncode == 0, (args, done.stderr)
+            return done.stdout
+
+        gated = cli(e2e_env, "opportunity", "advance", wf, "3", "--by", AE, "--role", "AE")
+        assert gated.returncode == 1
+        assert "needs a Technical Design Document linked" in gated.stderr
+        backwards = cli(e2e_env, "opportunity", "advance", wf, "1", "--by", AE, "--role", "AE")
+        assert "cannot move back from Stage 2 - Qualification" in backwards.stderr
+        ok("opportunity", "tdd-link", wf, "https://docs/tdd/initrode", "--by", CE, "--role", "CE")
+        early = cli(e2e_env, "opportunity", "trial", wf, "--by", CE, "--role", "CE")
+        assert "record a technical deal review before the trial" in early.stderr
+        ok("opportunity", "deal-review", wf, "--summary", "fits", "--by", CE, "--role", "CE")
+        ok("opportunity", "trial", wf, "--by", CE, "--role", "CE")
+        ok("opportunity", "questionnaire", wf, "--by", AE, "--role", "AE")
+        assert _wait(lambda: "security-review-006CLI" in cli(e2e_env, "status", wf).stdout)
+        assert _wait(
+            lambda: "trial-006CLI  TrialWorkflow  RUNNING" in cli(e2e_env, "status", wf).stdout
+        )
+        status = cli(e2e_env, "status", wf).stdout
+        assert "Stage        Stage 2 - Qualification  [open]" in status
+        assert "security-review-006CLI  SecurityReviewWorkflow  RUNNING" in status
+        assert "grant_access" in status and "technical_landscape" in status
+        wrong_person = cli(
+            e2e_env, "security", "step", "security-review-006CLI", "grant_access", "--by", CE
+        )
+        assert wrong_person.returncode == 1 and "rejected:" in wrong_person.stderr
+
+        for part in ("trial_design", "production_design"):
+            ok("opportunity", "tdd-complete", wf, part, "--by", CE, "--role", "CE")
+        ok("opportunity", "close", wf, "won", "--by", AE, "--role", "AE")
+        assert _wait(lambda: "COMPLETED" in cli(e2e_env, "status", wf).stdout.splitlines()[0])
+        salesforce_fake.seed_record(
+            "Opportunity", {"StageName": "Closed Won", "AccountId": "001CLI"}, "006CLI"
+        )
+        repeat = cli(e2e_env, "deal-closed", "006CLI")
+        assert repeat.returncode == 0, repeat.stderr
+        assert "account-001CLI is already running and has 006CLI; nothing changed" in repeat.stdout

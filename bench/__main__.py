@@ -1,0 +1,104 @@
+"""``python -m bench`` (``make bench``): all three benchmarks at small sizes, then a summary.
+
+Each runs in its own process, as it would alone, so one's memory, counters or failure does
+not touch the next. For the full sizes run them one by one:
+
+    python -m bench.ce_action_latency --trials 200
+    python -m bench.cached_workflow_memory --workflows 1000
+    python -m bench.simulated_year --trials 200     # or --trials 1000
+
+The figures are printed, never asserted: a missed target shows as MISSED, exit status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from bench.common import REPO_ROOT
+
+BENCHMARKS = ("latency", "memory", "year")
+
+
+def commands(args: argparse.Namespace) -> dict[str, list[str]]:
+    return {
+        "latency": [
+            "bench.ce_action_latency",
+            "--trials",
+            str(args.latency_trials),
+            "--concurrency",
+            args.latency_concurrency,
+        ],
+        "memory": ["bench.cached_workflow_memory", "--workflows", str(args.memory_workflows)],
+        "year": [
+            "bench.simulated_year",
+            "--trials",
+            str(args.year_trials),
+            "--rounds",
+            str(args.year_rounds),
+        ],
+    }
+
+
+def run(module_and_args: list[str]) -> tuple[int, list[str], float]:
+    """Run one benchmark, echo its output as it comes, return its TARGET lines."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", *module_and_args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdout is not None
+    targets = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if line.strip().startswith("TARGET"):
+            targets.append(line.rstrip())
+    return process.wait(), targets, time.monotonic() - started
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--only", choices=BENCHMARKS, action="append", help="run only this one (repeatable)"
+    )
+    parser.add_argument("--latency-trials", type=int, default=60)
+    parser.add_argument("--latency-concurrency", default="1,4")
+    parser.add_argument("--memory-workflows", type=int, default=300)
+    parser.add_argument("--year-trials", type=int, default=50)
+    parser.add_argument("--year-rounds", type=int, default=2)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    chosen = args.only or list(BENCHMARKS)
+    summary: list[str] = []
+    failed = []
+    started = time.monotonic()
+    for name, command in commands(args).items():
+        if name not in chosen:
+            continue
+        code, targets, elapsed = run(command)
+        summary.append(f"{name} ({elapsed:.0f}s){'' if code == 0 else f', EXIT {code}'}:")
+        summary.extend(targets or ["   (no figures: the benchmark failed, see above)"])
+        if code != 0:
+            failed.append(name)
+    print()
+    print(f"== Summary ({time.monotonic() - started:.0f}s, small sizes) ".ljust(96, "="))
+    for line in summary:
+        print(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
