@@ -17,9 +17,16 @@ from workflows.intake import ClosedWonIntakeWorkflow
 
 
 async def run_intake(harness: Any, name: str) -> Any:
-    """One run, as the schedule starts it."""
+    """One run, as the schedule starts it.
+
+    The first poll looks back far: earlier tests moved the test server's clock months past the
+    fake Salesforce's (real-time) LastModifiedDate.
+    """
     handle = await harness.client.start_workflow(
-        ClosedWonIntakeWorkflow.run, IntakeRun(), id=f"intake-{name}", task_queue=harness.task_queue
+        ClosedWonIntakeWorkflow.run,
+        IntakeRun(first_poll_lookback_days=36500),
+        id=f"intake-{name}",
+        task_queue=harness.task_queue,
     )
     harness.track(handle)
     return await handle.result()

@@ -19,6 +19,7 @@ import pytest_asyncio
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -109,14 +110,34 @@ def harness_factory(
             try:
                 yield harness
             finally:
-                await terminate_running(harness.started)
+                await terminate_running(time_skipping_env.client, harness.started)
 
     return factory
 
 
-async def terminate_running(handles: list[WorkflowHandle[Any, Any]]) -> None:
-    """The test server's clock is shared: a workflow left running would skew the next test."""
+async def terminate_running(client: Client, handles: list[WorkflowHandle[Any, Any]]) -> None:
+    """The test server's clock is shared: a workflow left running (its worker gone) would hold
+    the clock when its next timer fires, and every later test would hang.
+
+    Children started by an opportunity outlive it (parent close policy: abandon), so they are
+    found by their ids, which derive from the opportunity's.
+    """
+    seen: set[str] = set()
     for handle in handles:
-        description = await handle.describe()
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            await handle.terminate("test finished")
+        ids = [handle.id]
+        if handle.id.startswith("opportunity-"):
+            opportunity = handle.id.removeprefix("opportunity-")
+            ids += [f"trial-{opportunity}", f"security-review-{opportunity}"]
+        for workflow_id in ids:
+            if workflow_id in seen:
+                continue
+            seen.add(workflow_id)
+            target = handle if workflow_id == handle.id else client.get_workflow_handle(workflow_id)
+            try:
+                description = await target.describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await target.terminate("test finished")
