@@ -142,9 +142,10 @@ async def test_the_whole_journey_from_discovery_to_hand_off(
             TrialWorkflow.set_technical_win,
             SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "scale doubts"),
         )
-        assert (
-            await eventually(lambda: _win_is(opp, TechnicalWinStatus.AT_RISK))
-        ).trial_phase == "running"
+        # The child trial tells its parent by signal: its technical win and its phase.
+        seen = await eventually(lambda: _win_is(opp, TechnicalWinStatus.AT_RISK))
+        assert seen.technical_win is TechnicalWinStatus.AT_RISK
+        await eventually(lambda: _phase_is(opp, "running"))
 
         # Security review with a Security PM escalation.
         await opp.execute_update(
@@ -233,14 +234,10 @@ async def test_the_whole_journey_from_discovery_to_hand_off(
             and call.json
             and "StageName" in call.json
         ]
-        assert stages == [
-            "Stage 1 - Discovery",
-            "Stage 2 - Qualification",
-            "Stage 3 - Solution",
-            "Stage 4 - Technical and Business Validation",
-            "Stage 5 - Negotiation",
-            "Closed Won",
-        ]
+        # Salesforce mirrors the current stage: stages passed between two syncs may be skipped,
+        # but the writes go forward only and end at Closed Won.
+        ranks = [Stage(stage).rank for stage in stages]
+        assert ranks == sorted(set(ranks)) and stages[-1] == "Closed Won"
         assert salesforce_fake.get_record("Opportunity", "006JOURNEY")["StageName"] == "Closed Won"
         channel = [message.text for message in slack_fake.messages_in(CHANNEL)]
         assert channel[-1] == "Globex (006JOURNEY) is Closed Won. Technical win: Won."
@@ -262,6 +259,10 @@ async def _win_is(
 ) -> OpportunityState | None:
     state = await opportunity_state(handle)
     return state if state.technical_win is status else None
+
+
+async def _phase_is(handle: WorkflowHandle[Any, Any], phase: str) -> bool:
+    return (await opportunity_state(handle)).trial_phase == phase
 
 
 async def _answered(handle: WorkflowHandle[Any, Any]) -> bool:

@@ -1,8 +1,10 @@
 """Temporal test environments.
 
-One time-skipping environment (the Java test server) per session: months of timers pass in
-seconds. Its clock is global, so workflow tests run one at a time and each leaves nothing
-running. Every test gets a fresh task queue.
+One time-skipping environment (the Java test server) per test module: months of timers pass
+in seconds. Its clock is global, so workflow tests run one at a time and each leaves nothing
+running; a module's own server keeps one module's skipped months (and the test server's
+quirks with many terminated workflows) from reaching the next. Every test gets a fresh task
+queue.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     launcher = find_test_server(REPO_ROOT)
     if launcher is None:
