@@ -71,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only", choices=BENCHMARKS, action="append", help="run only this one (repeatable)"
     )
-    parser.add_argument("--latency-trials", type=int, default=60)
+    parser.add_argument("--latency-trials", type=int, default=50)
     parser.add_argument("--latency-concurrency", default="1,4")
     parser.add_argument("--memory-workflows", type=int, default=300)
-    parser.add_argument("--year-trials", type=int, default=50)
+    parser.add_argument("--year-trials", type=int, default=40)
     parser.add_argument("--year-rounds", type=int, default=2)
     return parser
 

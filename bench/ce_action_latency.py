@@ -1,7 +1,7 @@
 """A CE action's latency against a no-op update, on the real Temporal dev server.
 
 Target: p99 of ``execute_update(TrialWorkflow.complete_step, …)`` at most 1.5x the p99 of
-an update that does nothing (``bench.workflows.NoopWorkflow.noop``).
+an update that does nothing (``bench.noop_workflow.NoopWorkflow.noop``).
 
 One in-process worker runs ``TrialWorkflow`` and ``NoopWorkflow`` with stub activities
 (instant, in memory), so only Temporal's and the workflow's own cost is measured. For each
@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowHandle
 from bench.common import (
     CALLS,
     Clock,
+    MachineWatch,
     Summary,
     bench_worker,
     bounded,
@@ -39,7 +40,8 @@ from bench.common import (
     task_queue,
     trial_input,
 )
-from bench.workflows import NoopRequest, NoopWorkflow
+from bench.noop_workflow import NoopWorkflow
+from bench.payloads import NoopRequest
 from schemas.trial import CompleteStep
 from workflows.trial import TrialWorkflow
 
@@ -140,6 +142,7 @@ async def wait_for_effects(started_trials: int) -> None:
 
 async def main_async(trials: int, levels: list[int], warmup: int) -> list[Run]:
     heading(f"CE action latency: {trials} trials x 8 planning items per level, dev server")
+    watch = MachineWatch()
     runs: list[Run] = []
     async with dev_server("latency") as server:
         client, server_pid = server.client, server.pid
@@ -165,6 +168,7 @@ async def main_async(trials: int, levels: list[int], warmup: int) -> list[Run]:
                 await wait_for_effects(started)
                 report(run)
     print()
+    print(watch.report())
     print("   p99 ratio (complete_step / no-op) by concurrency:")
     for run in runs:
         ratio = Summary.of(run.trial).p99 / Summary.of(run.noop).p99

@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench import workflows as bench_workflows
+from bench import bare_trial_workflow as bare_workflow
 from dealcycle.devtools.devserver import free_port, running_dev_server
 from dealcycle.devtools.test_server import find_test_server
 from schemas import search_attributes
@@ -59,9 +59,37 @@ CALLS_BY_WORKFLOW: Counter[str] = Counter()
 """Activity calls per workflow id (the simulated year paces its updates with it)."""
 
 
+_CALL_WAITERS: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+
+
 def _count(name: str) -> None:
     CALLS[name] += 1
-    CALLS_BY_WORKFLOW[activity.info().workflow_id or ""] += 1
+    workflow_id = activity.info().workflow_id or ""
+    CALLS_BY_WORKFLOW[workflow_id] += 1
+    waiting = _CALL_WAITERS.get(workflow_id, [])
+    for target, future in list(waiting):
+        if CALLS_BY_WORKFLOW[workflow_id] >= target:
+            waiting.remove((target, future))
+            if not future.done():
+                future.set_result(None)
+
+
+async def activity_calls_reach(workflow_id: str, count: int) -> None:
+    """Return once the in-process stubs have served ``count`` calls for this workflow.
+
+    Gives up after two minutes (a bench that hangs helps nobody).
+    """
+    if CALLS_BY_WORKFLOW[workflow_id] >= count:
+        return
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    _CALL_WAITERS.setdefault(workflow_id, []).append((count, future))
+    try:
+        async with asyncio.timeout(120):
+            await future
+    except TimeoutError:
+        raise RuntimeError(
+            f"{workflow_id}: {CALLS_BY_WORKFLOW[workflow_id]} activity calls, expected {count}"
+        ) from None
 
 
 @activity.defn(name=effects.POST_SLACK_MESSAGE)
@@ -129,15 +157,15 @@ STUBBED_NAMES = frozenset(
 def check_activity_names() -> None:
     """The bare workflow calls the trial's activities by the names workflows/effects.py uses."""
     bare = {
-        bench_workflows.POST_SLACK_MESSAGE,
-        bench_workflows.UPDATE_SALESFORCE_RECORD,
-        bench_workflows.CREATE_SALESFORCE_TASK,
-        bench_workflows.ISSUE_LICENSE_KEY,
-        bench_workflows.RECORD_TRIAL_OUTCOME,
+        bare_workflow.POST_SLACK_MESSAGE,
+        bare_workflow.UPDATE_SALESFORCE_RECORD,
+        bare_workflow.CREATE_SALESFORCE_TASK,
+        bare_workflow.ISSUE_LICENSE_KEY,
+        bare_workflow.RECORD_TRIAL_OUTCOME,
     }
     if bare != STUBBED_NAMES or not STUBBED_NAMES <= effects.ACTIVITY_NAMES:
         raise RuntimeError(
-            f"activity names drifted: bench/workflows.py {sorted(bare)}, stubs "
+            f"activity names drifted: bench/bare_trial_workflow.py {sorted(bare)}, stubs "
             f"{sorted(STUBBED_NAMES)}, workflows/effects.py {sorted(effects.ACTIVITY_NAMES)}"
         )
 
@@ -387,7 +415,48 @@ def run_main(main: Coroutine[Any, Any, Any]) -> NoReturn:
 def heading(title: str) -> None:
     print()
     print(f"== {title} ".ljust(96, "="))
-    print(f"   {datetime.now(UTC).isoformat(timespec='seconds')}, {os.cpu_count()} CPUs")
+    one, five, _ = os.getloadavg()
+    print(
+        f"   {datetime.now(UTC).isoformat(timespec='seconds')}, {os.cpu_count()} CPUs,"
+        f" load average {one:.1f} / {five:.1f}"
+    )
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this process, its reaped children and its living descendants."""
+    fields = _stat_fields(os.getpid())
+    own = sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS  # utime stime cutime cstime
+    return own + cpu_seconds(descendants(os.getpid()))
+
+
+def _system_busy() -> float:
+    """CPU seconds all CPUs spent busy since boot (``/proc/stat``)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
+
+
+class MachineWatch:
+    """How much CPU *other* processes took while a benchmark ran (they inflate its timings)."""
+
+    def __init__(self) -> None:
+        self._wall0 = time.perf_counter()
+        self._system0 = _system_busy()
+        self._ours0 = _tree_cpu()
+
+    def report(self) -> str:
+        wall = time.perf_counter() - self._wall0
+        others = max(0.0, (_system_busy() - self._system0) - (_tree_cpu() - self._ours0))
+        cores = others / wall if wall > 0 else 0.0
+        note = (
+            "  BUSY MACHINE: timings are inflated and noisier than on an idle one"
+            if cores > 0.25
+            else ""
+        )
+        return (
+            f"   other processes used {others:.0f} CPU-s during this benchmark"
+            f" ({cores:.2f} of {os.cpu_count()} cores on average).{note}"
+        )
 
 
 def target_line(label: str, measured: float, target: float, unit: str = "x") -> str:

@@ -1,4 +1,4 @@
-"""A bench-only worker process: TrialWorkflow and IdleWorkflow with stub activities.
+"""A bench-only worker process: the measured workflows with stub activities.
 
 ``bench.cached_workflow_memory`` starts it so that the worker's resident memory can be read
 from ``/proc/<pid>/status`` alone. It prints ``ready`` once polling, and stops on SIGTERM,
@@ -18,7 +18,8 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from bench.common import bench_worker, run_main
-from bench.workflows import IdleWorkflow
+from bench.idle_workflow import IdleWorkflow
+from workflows.account import AccountWorkflow
 from workflows.trial import TrialWorkflow
 
 
@@ -34,7 +35,7 @@ async def serve(
     async with bench_worker(
         client,
         queue,
-        [TrialWorkflow, IdleWorkflow],
+        [TrialWorkflow, AccountWorkflow, IdleWorkflow],
         max_cached_workflows=max_cached,
         **({"workflow_runner": UnsandboxedWorkflowRunner()} if unsandboxed else {}),
     ):

@@ -11,12 +11,17 @@ the trial extended by 14 days and the technical win set to won; then every resul
 awaited, which skips time to each trial's end (day 44) and its outcome. 12 updates and 15
 activity calls per trial, all activities stubbed in memory.
 
-The baseline, ``bench.workflows.BareTrialWorkflow``, gets the same updates and makes the
-same activity calls, search attribute upserts and durable waits, written as plain Temporal
-code. One in-process worker per run (sandboxed, as in production); CPU time is this
+The baseline, ``bench.bare_trial_workflow.BareTrialWorkflow``, gets the same updates and
+makes the same activity calls, search attribute upserts and durable waits, written as plain
+Temporal code. One in-process worker per run (sandboxed, as in production); CPU time is this
 process's (client and worker) plus the Java test server's, measured separately.
 
-    python -m bench.simulated_year --trials 200      # or --trials 1000
+Each measured run gets a fresh test server (it keeps every workflow in memory and slows as
+they pile up). Each workflow gets its next update only once the effects of the previous one
+are done (see ``settled``: a test server limitation, not dealcycle's). ``--rounds 2`` runs
+bare, trial, trial, bare so that drift over the process's life cancels out.
+
+    python -m bench.simulated_year --trials 200      # or --trials 1000, --rounds 2
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSki
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from bench.bare_trial_workflow import BareTrialWorkflow
 from bench.common import (
     AE,
     CALLS,
-    CALLS_BY_WORKFLOW,
     CE,
     Clock,
+    MachineWatch,
+    activity_calls_reach,
     bench_worker,
     bounded,
     descendants,
@@ -51,7 +58,7 @@ from bench.common import (
     time_skipping_env,
     trial_input,
 )
-from bench.workflows import BareTrialInput, BareTrialResult, BareTrialWorkflow
+from bench.payloads import BareTrialInput, BareTrialResult
 from schemas.common import Role, TechnicalWinStatus
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
@@ -127,12 +134,7 @@ async def settled(handle: WorkflowHandle[Any, Any], calls: int) -> None:
     out 10 s later; an update sent while the workflow's activities run starts such a task.
     So each workflow gets its next action once its effects are done (both kinds alike).
     """
-    for _ in range(60_000):
-        if CALLS_BY_WORKFLOW[handle.id] >= calls:
-            break
-        await asyncio.sleep(0.002)
-    else:
-        raise RuntimeError(f"{handle.id}: {CALLS_BY_WORKFLOW[handle.id]} activity calls < {calls}")
+    await activity_calls_reach(handle.id, calls)
     for _ in range(10_000):
         description = await handle.describe()
         if not description.raw_description.pending_activities:
@@ -260,11 +262,12 @@ HISTORY_ROWS = (
 )
 
 
-def report_totals(trials: list[Outcome], bares: list[Outcome]) -> None:
+def report_totals(trials: list[Outcome], bares: list[Outcome], watch: MachineWatch) -> None:
     def total(outcomes: list[Outcome], attr: str) -> float:
         return sum(float(getattr(outcome, attr)) for outcome in outcomes)
 
     print()
+    print(watch.report())
     print("   totals        trial      bare     ratio")
     ratios = {}
     for attr, label in (
@@ -310,6 +313,7 @@ async def main_async(count: int, concurrency: int, rounds: int, warmup: int) -> 
         f"Simulated year: {count} trials vs {count} bare workflows, time-skipping test server,"
         f" {rounds} round(s)"
     )
+    watch = MachineWatch()
     print(
         f"   each: {UPDATES_PER_TRIAL} updates, {ACTIVITIES_PER_TRIAL} activity calls (stubs),"
         f" 44 simulated days; {concurrency} workflows driven at a time"
@@ -327,7 +331,7 @@ async def main_async(count: int, concurrency: int, rounds: int, warmup: int) -> 
                 outcome = await measured(env, kind, count, concurrency, f"r{round_}")
             report_run(outcome)
             (trials if kind is TRIAL else bares).append(outcome)
-    report_totals(trials, bares)
+    report_totals(trials, bares, watch)
 
 
 def build_parser() -> argparse.ArgumentParser:

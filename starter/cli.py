@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings, SettingsError, parse_duration
+from schemas.account import ACCOUNT_WORKFLOW_TYPE, AccountState
 from schemas.common import DeploymentType, Region, Role, TechnicalWinStatus
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
@@ -58,6 +59,7 @@ from starter.trials import (
     trial_start_for,
     workflow_handle,
 )
+from workflows.account import AccountWorkflow
 
 ROLES = [role.value for role in Role]
 WIN_STATUSES = [status.value for status in TechnicalWinStatus]
@@ -138,6 +140,19 @@ def cmd_status(args: argparse.Namespace) -> int:
                     client, args.workflow_id, settings.temporal_ui_url, settings.temporal_namespace
                 )
             )
+            return 0
+        if description.workflow_type == ACCOUNT_WORKFLOW_TYPE:
+            account: AccountState = await client.get_workflow_handle_for(
+                AccountWorkflow.run, args.workflow_id
+            ).query(AccountWorkflow.state)
+            status = description.status.name if description.status else "UNKNOWN"
+            print(f"{args.workflow_id}  AccountWorkflow  {status}")
+            print(f"Account      {account.account_name} ({account.account_id})\n")
+            rows = [
+                [deal.opportunity_id, deal.kind, when(deal.closed_at), deal.ae_owner or "-"]
+                for deal in account.hand_offs
+            ]
+            print(table(["HANDED-OFF DEAL", "KIND", "CLOSED (UTC)", "AE"], rows))
             return 0
         state, status = await read_state(client, args.workflow_id)
         print(render_trial(state, status, settings.temporal_ui_url, settings.temporal_namespace))

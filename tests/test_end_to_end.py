@@ -336,3 +336,18 @@ async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
         repeat = cli(e2e_env, "deal-closed", "006CLI")
         assert repeat.returncode == 0, repeat.stderr
         assert "account-001CLI is already running and has 006CLI; nothing changed" in repeat.stdout
+
+        # The real Temporal Schedule runs the intake: a deal won in Salesforce alone is handed off.
+        salesforce_fake.add_record("Account", {"Id": "001SCHED", "Name": "Vandelay"})
+        salesforce_fake.add_record(
+            "Opportunity", {"Id": "006SCHED", "AccountId": "001SCHED", "StageName": "Closed Won"}
+        )
+        scheduled = cli(e2e_env, "intake", "schedule", "--every", "2s")
+        assert (
+            scheduled.returncode == 0 and "created schedule closed-won-intake" in scheduled.stdout
+        )
+        assert _wait(lambda: "006SCHED" in cli(e2e_env, "status", "account-001SCHED").stdout, 60)
+        repeat = cli(e2e_env, "deal-closed", "006SCHED")
+        assert (
+            "account-001SCHED is already running and has 006SCHED; nothing changed" in repeat.stdout
+        )

@@ -7,9 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from dealcycle.db.engine import make_engine
+from dealcycle.db.models import TrialOutcome
 from schemas.account import AccountState, account_workflow_id
 from schemas.common import DeploymentType, Region, Role, TechnicalWinStatus
 from schemas.opportunity import (
@@ -242,6 +245,13 @@ async def test_the_whole_journey_from_discovery_to_hand_off(
         channel = [message.text for message in slack_fake.messages_in(CHANNEL)]
         assert channel[-1] == "Globex (006JOURNEY) is Closed Won. Technical win: Won."
         assert any(roster.security_pm in text and "due" in text.lower() for text in channel)
+        engine = make_engine(harness.settings.database_url)
+        with Session(engine) as session:
+            outcome = session.get(TrialOutcome, "006JOURNEY")
+        assert outcome is not None and (outcome.outcome, outcome.technical_win) == (
+            "technical_win",
+            "won",
+        )
         history = await opportunity_state(opp)
         assert [entry.actor for entry in history.audit][:3] == [CE, CE, AE]
 

@@ -1,23 +1,19 @@
-"""Bench-only workflows: the baselines the dealcycle workflows are measured against.
+"""Bench-only: ``BareTrialWorkflow``, the simulated year's baseline.
 
-They live in an importable module (not ``__main__``) because the worker's sandbox re-imports
-a workflow's module for every run, and they import as little as ``workflows/trial.py`` does
-(``temporalio`` plus schemas passed through), so the sandbox costs the same on both sides.
-
-- ``NoopWorkflow``: an update that does nothing and returns a small dataclass (latency).
-- ``IdleWorkflow``: waits on a condition, answers a query (memory of a cached workflow).
-- ``BareTrialWorkflow``: the trial's sequence of timers, search attribute upserts and
-  activity calls written as plain Temporal code, driven by the same updates (simulated year).
+The trial's sequence of durable waits, search attribute upserts and activity calls, written
+as plain Temporal code and driven by the same updates. In a module of its own, importing as
+little as ``workflows/trial.py`` does (``temporalio``, schemas passed through), because the
+sandbox re-imports a workflow's module for every workflow it runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from bench.payloads import BareTrialInput, BareTrialResult
     from schemas import search_attributes as sa
     from schemas.effects import (
         IssuedLicense,
@@ -41,100 +37,6 @@ ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_TRIAL_OUTCOME = "record_trial_outcome"
 START_TO_CLOSE = timedelta(seconds=60)
 Fields = dict[str, str | int | float | bool | None]
-
-
-# --- No-op update (latency baseline) ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NoopRequest:
-    step: str
-    actor: str
-
-
-@dataclass(frozen=True)
-class NoopAck:
-    message: str
-    count: int
-
-
-@workflow.defn(name="BenchNoopWorkflow")
-class NoopWorkflow:
-    def __init__(self) -> None:
-        self._count = 0
-        self._finish = False
-
-    @workflow.update
-    def noop(self, request: NoopRequest) -> NoopAck:
-        self._count += 1
-        return NoopAck("ok", self._count)
-
-    @workflow.query
-    def count(self) -> int:
-        return self._count
-
-    @workflow.signal
-    def finish(self) -> None:
-        self._finish = True
-
-    @workflow.run
-    async def run(self) -> int:
-        await workflow.wait_condition(lambda: self._finish)
-        return self._count
-
-
-# --- Idle workflow (memory baseline) ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IdleState:
-    workflow_id: str
-    waiting: bool
-
-
-@workflow.defn(name="BenchIdleWorkflow")
-class IdleWorkflow:
-    def __init__(self) -> None:
-        self._finish = False
-
-    @workflow.query
-    def state(self) -> IdleState:
-        return IdleState(workflow.info().workflow_id, not self._finish)
-
-    @workflow.signal
-    def finish(self) -> None:
-        self._finish = True
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: self._finish)
-
-
-# --- Bare trial (simulated-year baseline) ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BareTrialInput:
-    opportunity_id: str
-    account_id: str
-    account_name: str
-    ce_owner: str
-    ae_owner: str
-    seats: int = 25
-    length_days: int = 30
-    planning_items: int = 8
-    day_seconds: int = 86400
-    planning_item_due_seconds: int = 7 * 86400
-    overdue_reminder_delay_seconds: int = 86400
-    check_in_due_seconds: int = 2 * 86400
-    channel: str = "#dealcycle-trials"
-
-
-@dataclass(frozen=True)
-class BareTrialResult:
-    opportunity_id: str
-    outcome: str
-    license_key_ids: list[str]
 
 
 async def _act(name: str, argument: object, result_type: type) -> object:
