@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -51,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import opportunity_rules as rules
     from workflows.opportunity_rules import OpportunityRuleViolation
+    from workflows.visibility import history_is_long, publish_search_attributes
 
 # A lost or abandoned opportunity may be reopened for this many business days, then it ends.
 REOPEN_WINDOW_DAYS = 90
@@ -204,11 +204,7 @@ class OpportunityWorkflow:
         return rules.result_of(s)
 
     def _history_is_long(self) -> bool:
-        info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._s.start.history_event_limit
-        )
+        return history_is_long(self._s.start.history_event_limit)
 
     async def _catch_up(self) -> None:
         self._changed = False
@@ -234,17 +230,7 @@ class OpportunityWorkflow:
             sa.AE_OWNER.name: s.start.ae_owner,
             sa.REGION.name: s.start.region.value,
         }
-        changed = {
-            name: value for name, value in wanted.items() if self._published.get(name) != value
-        }
-        if not changed:
-            return
-        keys = {key.name: key for key in sa.ALL_KEYS}
-        updates: list[SearchAttributeUpdate[str]] = [
-            keys[name].value_set(value) for name, value in changed.items()
-        ]
-        workflow.upsert_search_attributes(updates)
-        self._published.update(changed)
+        publish_search_attributes(self._published, wanted)
 
     async def _sync_stage(self) -> None:
         s = self._s

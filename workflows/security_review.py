@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import security_review_rules as rules
+    from workflows.visibility import history_is_long, publish_search_attributes
 
 
 def _when(moment: datetime) -> str:
@@ -140,12 +140,8 @@ class SecurityReviewWorkflow:
         return rules.result_of(s)
 
     def _history_is_long(self) -> bool:
-        info = workflow.info()
         assert self._s is not None
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._s.start.history_event_limit
-        )
+        return history_is_long(self._s.start.history_event_limit)
 
     def _owes_anything(self) -> bool:
         s = self._snapshot()
@@ -176,17 +172,7 @@ class SecurityReviewWorkflow:
             sa.CE_OWNER.name: s.start.ce_owner,
             sa.REGION.name: s.start.region.value,
         }
-        changed = {
-            name: value for name, value in wanted.items() if self._published.get(name) != value
-        }
-        if not changed:
-            return
-        keys = {key.name: key for key in sa.ALL_KEYS}
-        updates: list[SearchAttributeUpdate[str]] = [
-            keys[name].value_set(value) for name, value in changed.items()
-        ]
-        workflow.upsert_search_attributes(updates)
-        self._published.update(changed)
+        publish_search_attributes(self._published, wanted)
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._snapshot().effect_scope, *(str(part) for part in parts)])

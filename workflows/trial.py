@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import trial_rules as rules
+    from workflows.visibility import history_is_long, publish_search_attributes
 
 
 def _date(moment: datetime) -> str:
@@ -150,11 +150,7 @@ class TrialWorkflow:
         )
 
     def _history_is_long(self) -> bool:
-        info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._s.start.history_event_limit
-        )
+        return history_is_long(self._s.start.history_event_limit)
 
     def _owes_anything(self) -> bool:
         s = self._s
@@ -196,17 +192,7 @@ class TrialWorkflow:
             sa.CE_OWNER.name: s.start.ce_owner,
             sa.AE_OWNER.name: s.start.ae_owner,
         }
-        changed = {
-            name: value for name, value in wanted.items() if self._published.get(name) != value
-        }
-        if not changed:
-            return
-        keys = {key.name: key for key in sa.ALL_KEYS}
-        updates: list[SearchAttributeUpdate[str]] = [
-            keys[name].value_set(value) for name, value in changed.items()
-        ]
-        workflow.upsert_search_attributes(updates)
-        self._published.update(changed)
+        publish_search_attributes(self._published, wanted)
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.effect_scope, *(str(part) for part in parts)])
