@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.accounts import AccountRecordActivities
 from activities.handoff import AccountHandOffActivities
 from activities.intake import IntakeWatermarkActivities
 from activities.licensing import LicenseActivities
@@ -53,6 +54,7 @@ class ActivityRegistry:
     slack: SlackActivities
     licenses: LicenseActivities
     records: TrialRecordActivities
+    accounts: AccountRecordActivities
     watermarks: IntakeWatermarkActivities
 
     @property
@@ -63,6 +65,8 @@ class ActivityRegistry:
             self.slack.post_slack_message,
             self.licenses.issue_license_key,
             self.records.record_trial_outcome,
+            self.accounts.record_account_plan,
+            self.accounts.record_feature_request,
             self.salesforce.poll_closed_won,
             self.watermarks.load_intake_watermark,
             self.watermarks.save_intake_watermark,
@@ -80,6 +84,7 @@ def build_activities(settings: Settings) -> ActivityRegistry:
         slack=SlackActivities(build_slack_client(settings.slack), ledger),
         licenses=LicenseActivities(signer, engine, ledger),
         records=TrialRecordActivities(engine, ledger),
+        accounts=AccountRecordActivities(engine, ledger),
         watermarks=IntakeWatermarkActivities(engine),
     )
 
@@ -94,7 +99,7 @@ def build_worker(
 ) -> Worker:
     queue = task_queue or settings.task_queue
     # The hand-off starts workflows, so it needs the client the worker runs on.
-    hand_offs = AccountHandOffActivities(client, queue)
+    hand_offs = AccountHandOffActivities(client, queue, settings.account_config())
     return Worker(
         client,
         task_queue=queue,

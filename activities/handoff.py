@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
+    AccountConfig,
     AccountStart,
     HandOffRequest,
     HandOffResult,
@@ -24,7 +25,9 @@ from schemas.account import (
 )
 
 
-async def hand_off(client: Client, task_queue: str, request: HandOffRequest) -> HandOffResult:
+async def hand_off(
+    client: Client, task_queue: str, request: HandOffRequest, config: AccountConfig
+) -> HandOffResult:
     deal = request.hand_off
     workflow_id = account_workflow_id(deal.account_id)
     was_running = await _is_running(client, workflow_id)
@@ -32,7 +35,7 @@ async def hand_off(client: Client, task_queue: str, request: HandOffRequest) -> 
         return HandOffResult(workflow_id, started=False, already_handed_off=True)
     await client.start_workflow(
         ACCOUNT_WORKFLOW_TYPE,
-        AccountStart(deal.account_id, deal.account_name),
+        AccountStart(deal.account_id, deal.account_name, config=config),
         id=workflow_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -61,13 +64,14 @@ async def _is_running(client: Client, workflow_id: str) -> bool:
 
 
 class AccountHandOffActivities:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, config: AccountConfig) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._config = config
 
     @activity.defn
     async def hand_off_closed_deal(self, request: HandOffRequest) -> HandOffResult:
-        result = await hand_off(self._client, self._task_queue, request)
+        result = await hand_off(self._client, self._task_queue, request, self._config)
         activity.logger.info(
             "hand-off of %s to %s (%s)",
             request.hand_off.opportunity_id,

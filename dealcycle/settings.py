@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -52,6 +53,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
 def _duration(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     return default if raw is None or raw == "" else parse_duration(name, raw)
+
+
+def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 90:
+        raise SettingsError(f"{name}={value} must be a day of the quarter, 1 to 90")
+    return value
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,26 @@ class Settings:
     log_level: str = "info"
     intake_interval_seconds: int = 300
     """How often the Closed Won intake schedule polls Salesforce."""
+    value_engineering: str = "U0VALUEENG1"
+    """Who runs the value-realization exercise before renewals (a Slack member id)."""
+    account_channel: str = "#customer-accounts"
+    product_feedback_channel: str = "#product-feedback"
+    account_review_channel: str = "#account-reviews"
+    account_history_event_limit: int = 8_000
+
+    def account_config(self) -> AccountConfig:
+        """What every account workflow is started with."""
+        return AccountConfig(
+            durations=self.durations,
+            roster=self.security_roster,
+            value_engineering=self.value_engineering,
+            announce_channel=self.account_channel,
+            product_feedback_channel=self.product_feedback_channel,
+            account_review_channel=self.account_review_channel,
+            history_event_limit=self.account_history_event_limit,
+            temporal_ui_url=self.temporal_ui_url,
+            namespace=self.temporal_namespace,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +173,26 @@ class Settings:
             escalate_after_reminders=_int(
                 env, "DEALCYCLE_ESCALATE_AFTER_REMINDERS", defaults.escalate_after_reminders
             ),
+            contract_term_days=_int(env, "DEALCYCLE_CONTRACT_TERM_DAYS", 365),
+            check_in_brief_lead_seconds=_duration(
+                env, "DEALCYCLE_CHECK_IN_BRIEF_LEAD", defaults.check_in_brief_lead_seconds
+            ),
+            value_exercise_lead_days=_int(env, "DEALCYCLE_VALUE_EXERCISE_LEAD_DAYS", 90),
+            renewal_proposal_lead_days=_int(env, "DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", 45),
+            renewal_assessment_due_days=_int(env, "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", 7),
+            internal_qbr_day_of_quarter=_day_of_quarter(
+                env, "DEALCYCLE_INTERNAL_QBR_DAY", defaults.internal_qbr_day_of_quarter
+            ),
+            two_two_review_day_of_quarter=_day_of_quarter(
+                env, "DEALCYCLE_TWO_TWO_REVIEW_DAY", defaults.two_two_review_day_of_quarter
+            ),
+            tier_2_3_plan_due_day_of_quarter=_day_of_quarter(
+                env, "DEALCYCLE_TIER_2_3_PLAN_DUE_DAY", defaults.tier_2_3_plan_due_day_of_quarter
+            ),
+            qbr_due_day_of_quarter=_day_of_quarter(
+                env, "DEALCYCLE_QBR_DUE_DAY", defaults.qbr_due_day_of_quarter
+            ),
+            kickoff_plan_due_days=_int(env, "DEALCYCLE_KICKOFF_PLAN_DUE_DAYS", 14),
         )
         roster = SecurityRoster(
             us_west_apac=env.get("DEALCYCLE_SECURITY_CE_US_WEST_APAC") or "U0SECWEST1",
@@ -188,6 +236,17 @@ class Settings:
             durations=durations,
             security_roster=roster,
             intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
+            value_engineering=env.get("DEALCYCLE_VALUE_ENGINEERING") or "U0VALUEENG1",
+            account_channel=env.get("DEALCYCLE_ACCOUNT_CHANNEL") or "#customer-accounts",
+            product_feedback_channel=(
+                env.get("DEALCYCLE_PRODUCT_FEEDBACK_CHANNEL") or "#product-feedback"
+            ),
+            account_review_channel=(
+                env.get("DEALCYCLE_ACCOUNT_REVIEW_CHANNEL") or "#account-reviews"
+            ),
+            account_history_event_limit=_int(
+                env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
+            ),
             log_format=log_format,
             log_level=log_level,
         )

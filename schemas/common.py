@@ -36,6 +36,16 @@ class TechnicalWinStatus(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class CustomerHealth(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class Region(StrEnum):
     """Sales regions; each has its own Security CE."""
 
@@ -82,3 +92,23 @@ class Durations:
     """A Security PM escalation moves the due date by this much."""
     escalate_after_reminders: int = 2
     """Overdue work escalates (to the CE leader) after this many reminders."""
+    contract_term_days: int = 365
+    """A new customer's first renewal date is this long after the deal closed."""
+    check_in_brief_lead_seconds: int = 86400
+    """The CE's preparation brief arrives this long before each check-in."""
+    value_exercise_lead_days: int = 90
+    """Value Engineering's value-realization task is created this long before the renewal."""
+    renewal_proposal_lead_days: int = 45
+    """The AE's renewal proposal is due this long before the renewal."""
+    renewal_assessment_due_days: int = 7
+    """Each month's renewal health assessment is due this many days into the month."""
+    internal_qbr_day_of_quarter: int = 21
+    """The internal QBR falls on this day of each quarter; Tier 1 plans are due before it."""
+    two_two_review_day_of_quarter: int = 14
+    """The 2:2 review (CE and AE leadership) of Tier 1 plans falls on this day of the quarter."""
+    tier_2_3_plan_due_day_of_quarter: int = 10
+    """Tier 2 and 3 plans are due this day of the quarter (its beginning)."""
+    qbr_due_day_of_quarter: int = 80
+    """The customer QBR step is due this day of the quarter."""
+    kickoff_plan_due_days: int = 14
+    """The kickoff plan is due this long after the account's workflow starts."""

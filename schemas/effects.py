@@ -92,3 +92,41 @@ class TrialOutcomeRecord:
 @dataclass(frozen=True)
 class RecordResult:
     record_id: str
+
+
+@dataclass(frozen=True)
+class AccountPlanRecord:
+    """One quarter's account plan, kept in ``account_plans`` (a resubmission replaces it)."""
+
+    idempotency_key: str
+    account_id: str
+    quarter: str
+    tier: int
+    submitted_by: str
+    submitted_at: datetime
+    contacts: dict[str, str]
+    """``champion``, ``economic_buyer``, ``advocate``, ``admin``."""
+    use_cases: list[str]
+    health: str
+    expansion_opportunities: list[str]
+    risks: list[str]
+    product_feedback_themes: list[str]
+    objectives: list[str]
+    next_steps: str
+    link: str
+
+
+@dataclass(frozen=True)
+class FeatureRequestRecord:
+    """A feature request or piece of product feedback, kept in ``feature_requests``."""
+
+    idempotency_key: str
+    account_id: str
+    account_name: str
+    number: int
+    """The account's own count: with ``account_id``, the row's natural key."""
+    title: str
+    detail: str
+    requested_by: str
+    role: str
+    requested_at: datetime

@@ -16,8 +16,11 @@ TECHNICAL_WIN_STATUS = SearchAttributeKey.for_keyword("TechnicalWinStatus")
 CE_OWNER = SearchAttributeKey.for_keyword("CEOwner")
 AE_OWNER = SearchAttributeKey.for_keyword("AEOwner")
 REGION = SearchAttributeKey.for_keyword("Region")
+ACCOUNT_TIER = SearchAttributeKey.for_int("AccountTier")
+RENEWAL_DATE = SearchAttributeKey.for_datetime("RenewalDate")
+CUSTOMER_HEALTH = SearchAttributeKey.for_keyword("CustomerHealth")
 
-ALL_KEYS = (
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     OPPORTUNITY_ID,
     ACCOUNT_ID,
     LIFECYCLE_STAGE,
@@ -25,6 +28,21 @@ ALL_KEYS = (
     CE_OWNER,
     AE_OWNER,
     REGION,
+    ACCOUNT_TIER,
+    RENEWAL_DATE,
+    CUSTOMER_HEALTH,
+)
+
+
+KEYWORD_KEYS: tuple[SearchAttributeKey[str], ...] = (
+    OPPORTUNITY_ID,
+    ACCOUNT_ID,
+    LIFECYCLE_STAGE,
+    TECHNICAL_WIN_STATUS,
+    CE_OWNER,
+    AE_OWNER,
+    REGION,
+    CUSTOMER_HEALTH,
 )
 
 

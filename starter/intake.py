@@ -91,7 +91,9 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
         region=known.region.value if known else str(account.get("Region__c") or ""),
         closed_at=datetime.now(UTC),
     )
-    result = await hand_off(client, settings.task_queue, HandOffRequest(deal))
+    result = await hand_off(
+        client, settings.task_queue, HandOffRequest(deal), settings.account_config()
+    )
     if result.already_handed_off:
         return f"{result.workflow_id} is already running and has {opportunity_id}; nothing changed"
     if result.started:

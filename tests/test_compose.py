@@ -113,6 +113,9 @@ def test_every_search_attribute_is_registered(services: dict[str, Any]) -> None:
         "CEOwner",
         "AEOwner",
         "Region",
+        "AccountTier",
+        "RenewalDate",
+        "CustomerHealth",
     }
 
 

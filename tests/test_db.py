@@ -27,7 +27,14 @@ from dealcycle.db.migrate import (
 from dealcycle.db.models import Base
 
 REPO = Path(__file__).resolve().parent.parent
-TABLES = {"external_effects", "license_keys", "trial_outcomes", "intake_watermarks"}
+TABLES = {
+    "external_effects",
+    "license_keys",
+    "trial_outcomes",
+    "intake_watermarks",
+    "account_plans",
+    "feature_requests",
+}
 
 
 @pytest.fixture
@@ -56,8 +63,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0002"
-    assert current_revision(database_url) == "0002"
+    assert head_revision() == "0003"
+    assert current_revision(database_url) == "0003"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -94,6 +101,8 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
             "license_keys": "pk_license_keys",
             "trial_outcomes": "pk_trial_outcomes",
             "intake_watermarks": "pk_intake_watermarks",
+            "account_plans": "pk_account_plans",
+            "feature_requests": "pk_feature_requests",
         }
         assert [u["name"] for u in inspector.get_unique_constraints("license_keys")] == [
             "uq_license_keys_idempotency_key"
@@ -204,7 +213,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0002"
+            "0003"
         )
 
 

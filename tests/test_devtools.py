@@ -39,7 +39,7 @@ from dealcycle.devtools.devserver import (
     running_dev_server,
 )
 from dealcycle.devtools.postgres import LocalPostgres, conninfo
-from schemas.search_attributes import registrations
+from schemas.search_attributes import ALL_KEYS, registrations
 
 # -- finding the Temporal CLI ---------------------------------------------------------
 
@@ -268,7 +268,7 @@ async def test_dev_server_starts_registers_and_stops(tmp_path: Path) -> None:
         assert info.pid is not None and info.cli_path is not None
         attributes = await _custom_search_attributes(info.target)
         assert {name: attributes.get(name) for name in wanted} == {
-            name: _keyword() for name in wanted
+            key.name: int(key.indexed_value_type) for key in ALL_KEYS
         }
         assert not port_is_free("127.0.0.1", port)
         assert info.ui_url == f"http://127.0.0.1:{ui_port}"

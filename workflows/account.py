@@ -1,7 +1,9 @@
-"""``AccountWorkflow``: the customer's post-sales workflow, minimal for now.
+"""``AccountWorkflow``: one customer account, for years: kickoff, onboarding, check-ins,
+quarterly planning, QBRs and the renewal cycle.
 
-It receives hand-offs of closed deals (a new customer, or an expansion of an existing one)
-and keeps them, each once however often it is sent.
+Updates only change state (rules in ``account_rules``); the main loop owns every side effect
+(``account_effects``). The module stays thin because the sandbox re-runs it for each cached
+workflow. It continues as new at each renewal, and whenever its history grows long.
 """
 
 from __future__ import annotations
@@ -9,44 +11,206 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas import search_attributes as sa
-    from schemas.account import AccountHandOff, AccountStart, AccountState
-
-HISTORY_EVENT_LIMIT = 8_000
+    from schemas.account import (
+        AccountActionAccepted,
+        AccountHandOff,
+        AccountStart,
+        AccountState,
+        ChangeCadence,
+        ChangeTier,
+        CompleteAccountStep,
+        CompleteOnboarding,
+        CompleteProfile,
+        ExpandSeats,
+        RecordFeatureRequest,
+        RecordKickoffPlan,
+        RecordRenewalAssessment,
+        RecordRenewalCall,
+        RecordRenewalOutcome,
+        ReportProductionReady,
+        SubmitAccountPlan,
+        UsageReport,
+    )
+    from workflows import account_rules as rules
+    from workflows.account_effects import AccountEffects
+    from workflows.visibility import history_is_long
 
 
 @workflow.defn(name="AccountWorkflow")
 class AccountWorkflow:
     @workflow.init
     def __init__(self, start: AccountStart) -> None:
-        self._start = start
-        self._hand_offs: list[AccountHandOff] = list(start.hand_offs)
+        if start.carried is not None:
+            s = start.carried
+        else:
+            info = workflow.info()
+            s = rules.new_snapshot(
+                start, workflow.now(), f"{info.workflow_id}/{info.first_execution_run_id}"
+            )
+        self._s = s
+        self._effects = AccountEffects(s)
+        self._changed = False
+
+    def _accepted(self, message: str) -> AccountActionAccepted:
+        self._changed = True
+        return AccountActionAccepted(message, self._s.stage)
+
+    # --- Signals (feeds) ---------------------------------------------------------------------
 
     @workflow.signal(name="deal_closed")
     def deal_closed(self, hand_off: AccountHandOff) -> None:
-        # Hand-offs arrive at least once (CLI, schedule, opportunity): keep one per deal.
-        if all(known.opportunity_id != hand_off.opportunity_id for known in self._hand_offs):
-            self._hand_offs.append(hand_off)
+        # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
+        self._changed |= rules.apply_hand_off(self._s, hand_off, workflow.now())
+
+    @workflow.signal(name="usage_reported")
+    def usage_reported(self, report: UsageReport) -> None:
+        rules.apply_usage(self._s, report, workflow.now())
 
     @workflow.query
     def state(self) -> AccountState:
-        return AccountState(self._start.account_id, self._start.account_name, list(self._hand_offs))
+        return rules.state_view(self._s, workflow.now())
+
+    # --- Updates (CE and AE actions) ---------------------------------------------------------
+
+    @workflow.update
+    def record_kickoff_plan(self, request: RecordKickoffPlan) -> AccountActionAccepted:
+        return self._accepted(rules.apply_kickoff_plan(self._s, request, workflow.now()))
+
+    @record_kickoff_plan.validator
+    def _check_kickoff_plan(self, request: RecordKickoffPlan) -> None:
+        rules.check_kickoff_plan(self._s, request)
+
+    @workflow.update
+    def report_production_ready(self, request: ReportProductionReady) -> AccountActionAccepted:
+        return self._accepted(rules.apply_production_ready(self._s, request, workflow.now()))
+
+    @report_production_ready.validator
+    def _check_production_ready(self, request: ReportProductionReady) -> None:
+        rules.check_production_ready(self._s, request)
+
+    @workflow.update
+    def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
+        return self._accepted(rules.apply_complete_step(self._s, request, workflow.now()))
+
+    @complete_step.validator
+    def _check_complete_step(self, request: CompleteAccountStep) -> None:
+        rules.check_complete_step(self._s, request)
+
+    @workflow.update
+    def complete_onboarding(self, request: CompleteOnboarding) -> AccountActionAccepted:
+        return self._accepted(rules.apply_complete_onboarding(self._s, request, workflow.now()))
+
+    @complete_onboarding.validator
+    def _check_complete_onboarding(self, request: CompleteOnboarding) -> None:
+        rules.check_complete_onboarding(self._s, request)
+
+    @workflow.update
+    def change_cadence(self, request: ChangeCadence) -> AccountActionAccepted:
+        return self._accepted(rules.apply_change_cadence(self._s, request, workflow.now()))
+
+    @change_cadence.validator
+    def _check_change_cadence(self, request: ChangeCadence) -> None:
+        rules.check_change_cadence(self._s, request)
+
+    @workflow.update
+    def change_tier(self, request: ChangeTier) -> AccountActionAccepted:
+        return self._accepted(rules.apply_change_tier(self._s, request, workflow.now()))
+
+    @change_tier.validator
+    def _check_change_tier(self, request: ChangeTier) -> None:
+        rules.check_change_tier(self._s, request, workflow.now())
+
+    @workflow.update
+    def complete_profile(self, request: CompleteProfile) -> AccountActionAccepted:
+        return self._accepted(rules.apply_complete_profile(self._s, request, workflow.now()))
+
+    @complete_profile.validator
+    def _check_complete_profile(self, request: CompleteProfile) -> None:
+        rules.check_complete_profile(self._s, request, workflow.now())
+
+    @workflow.update
+    def submit_account_plan(self, request: SubmitAccountPlan) -> AccountActionAccepted:
+        return self._accepted(rules.apply_account_plan(self._s, request, workflow.now()))
+
+    @submit_account_plan.validator
+    def _check_account_plan(self, request: SubmitAccountPlan) -> None:
+        rules.check_account_plan(self._s, request)
+
+    @workflow.update
+    def record_renewal_assessment(self, request: RecordRenewalAssessment) -> AccountActionAccepted:
+        return self._accepted(rules.apply_renewal_assessment(self._s, request, workflow.now()))
+
+    @record_renewal_assessment.validator
+    def _check_renewal_assessment(self, request: RecordRenewalAssessment) -> None:
+        rules.check_renewal_assessment(self._s, request)
+
+    @workflow.update
+    def record_renewal_call(self, request: RecordRenewalCall) -> AccountActionAccepted:
+        return self._accepted(rules.apply_renewal_call(self._s, request, workflow.now()))
+
+    @record_renewal_call.validator
+    def _check_renewal_call(self, request: RecordRenewalCall) -> None:
+        rules.check_renewal_call(self._s, request, workflow.now())
+
+    @workflow.update
+    def record_renewal_outcome(self, request: RecordRenewalOutcome) -> AccountActionAccepted:
+        return self._accepted(rules.apply_renewal_outcome(self._s, request, workflow.now()))
+
+    @record_renewal_outcome.validator
+    def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
+        rules.check_renewal_outcome(self._s, request, workflow.now())
+
+    @workflow.update
+    def expand_seats(self, request: ExpandSeats) -> AccountActionAccepted:
+        return self._accepted(rules.apply_expand_seats(self._s, request, workflow.now()))
+
+    @expand_seats.validator
+    def _check_expand_seats(self, request: ExpandSeats) -> None:
+        rules.check_expand_seats(self._s, request)
+
+    @workflow.update
+    def record_feature_request(self, request: RecordFeatureRequest) -> AccountActionAccepted:
+        return self._accepted(rules.apply_feature_request(self._s, request, workflow.now()))
+
+    @record_feature_request.validator
+    def _check_feature_request(self, request: RecordFeatureRequest) -> None:
+        rules.check_feature_request(self._s, request)
+
+    # --- Main loop ---------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: AccountStart) -> None:
-        workflow.upsert_search_attributes(
-            [
-                sa.ACCOUNT_ID.value_set(start.account_id),
-                sa.LIFECYCLE_STAGE.value_set("kickoff"),
-            ]
-        )
-        await workflow.wait_condition(
-            lambda: (
-                workflow.info().is_continue_as_new_suggested()
-                or workflow.info().get_current_history_length() >= HISTORY_EVENT_LIMIT
-            )
-        )
+        s = self._s
+        while True:
+            self._changed = False
+            await self._effects.catch_up()
+            if self._effects.finished():
+                break
+            if self._effects.owes_renewal_restart():
+                rules.start_next_cycle(s)
+                await self._continue_as_new(start)
+            if history_is_long(s.config.history_event_limit):
+                rules.compact(s)
+                await self._continue_as_new(start)
+            wake_at = rules.next_wake_up(s, workflow.now())
+            timeout = None if wake_at is None else wake_at - workflow.now()
+            if timeout is None or timeout.total_seconds() > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                except TimeoutError:
+                    pass
         await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _continue_as_new(self, start: AccountStart) -> None:
+        # Handlers are synchronous, but an update may be mid-validation: let it land.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._s.continued_as_new += 1
         workflow.continue_as_new(
-            AccountStart(start.account_id, start.account_name, list(self._hand_offs))
+            AccountStart(
+                self._s.profile.account_id,
+                self._s.profile.account_name,
+                stage=self._s.stage,
+                config=self._s.config,
+                carried=self._s,
+            )
         )

@@ -15,6 +15,8 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from schemas.effects import (
+        AccountPlanRecord,
+        FeatureRequestRecord,
         IssuedLicense,
         LicenseRequest,
         RecordResult,
@@ -35,6 +37,8 @@ HAND_OFF_CLOSED_DEAL = "hand_off_closed_deal"
 POLL_CLOSED_WON = "poll_closed_won"
 LOAD_INTAKE_WATERMARK = "load_intake_watermark"
 SAVE_INTAKE_WATERMARK = "save_intake_watermark"
+RECORD_ACCOUNT_PLAN = "record_account_plan"
+RECORD_FEATURE_REQUEST = "record_feature_request"
 
 ACTIVITY_NAMES = frozenset(
     {
@@ -47,6 +51,8 @@ ACTIVITY_NAMES = frozenset(
         POLL_CLOSED_WON,
         LOAD_INTAKE_WATERMARK,
         SAVE_INTAKE_WATERMARK,
+        RECORD_ACCOUNT_PLAN,
+        RECORD_FEATURE_REQUEST,
     }
 )
 
@@ -90,3 +96,11 @@ async def issue_license_key(request: LicenseRequest) -> IssuedLicense:
 
 async def record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
     return await execute(RECORD_TRIAL_OUTCOME, record, RecordResult)
+
+
+async def record_account_plan(record: AccountPlanRecord) -> RecordResult:
+    return await execute(RECORD_ACCOUNT_PLAN, record, RecordResult)
+
+
+async def record_feature_request(record: FeatureRequestRecord) -> RecordResult:
+    return await execute(RECORD_FEATURE_REQUEST, record, RecordResult)

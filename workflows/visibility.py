@@ -9,7 +9,7 @@ from temporalio.common import SearchAttributeUpdate
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
 
-_KEYS = {key.name: key for key in sa.ALL_KEYS}
+_KEYS = {key.name: key for key in sa.KEYWORD_KEYS}
 
 
 def publish_search_attributes(published: dict[str, str], wanted: dict[str, str]) -> None:

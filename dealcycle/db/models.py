@@ -82,3 +82,41 @@ class IntakeWatermark(Base):
     """Records read with ``LastModifiedDate`` in the watermark's second (SOQL compares whole
     seconds, so the next poll reads that second again and skips these)."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccountPlan(Base):
+    """One quarter's account plan of a customer account; a resubmission replaces the row."""
+
+    __tablename__ = "account_plans"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(7), primary_key=True)
+    """``2027-Q2``."""
+    tier: Mapped[int] = mapped_column(Integer)
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    contacts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    use_cases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    health: Mapped[str] = mapped_column(String(20))
+    expansion_opportunities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    risks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    product_feedback_themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    objectives: Mapped[list[str]] = mapped_column(JSON, default=list)
+    next_steps: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text)
+
+
+class FeatureRequest(Base):
+    """A feature request or piece of product feedback from a customer account."""
+
+    __tablename__ = "feature_requests"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """The account's own count, from 1."""
+    account_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

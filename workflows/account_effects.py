@@ -1,0 +1,508 @@
+"""Everything an account owes the outside world, written by the account workflow's main loop.
+
+Compares what the state says is owed (a key, a Salesforce field, a reminder, a brief) with
+what was done, and does the rest, each with an idempotency key derived from the account's
+first run, so a retried activity or a replayed run never writes twice. Lives outside the
+workflow module, passed through the sandbox, so a cached account workflow stays small.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+from schemas import search_attributes as sa
+from schemas.account import (
+    AccountSnapshot,
+    AccountStep,
+    LicenseGrant,
+    LifecycleStage,
+    PlanSubmission,
+    RenewalOutcome,
+    StepKind,
+)
+from schemas.common import DeploymentType, Region, StepStatus
+from schemas.effects import (
+    AccountPlanRecord,
+    FeatureRequestRecord,
+    LicenseRequest,
+    SalesforceFieldUpdate,
+    SalesforceTaskRequest,
+    SlackPost,
+)
+from schemas.opportunity import (
+    OPPORTUNITY_WORKFLOW_TYPE,
+    OpportunityKind,
+    OpportunityResult,
+    OpportunityStart,
+    opportunity_workflow_id,
+)
+from workflows import account_rules as rules
+from workflows import effects
+from workflows.visibility import publish_search_attributes
+
+KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
+
+_HOW_TO_FINISH = {
+    StepKind.KICKOFF_PLAN: "dealcycle account kickoff {account} --by {owner} --role CE"
+    " --cadence weekly|bi-weekly|monthly|as-needed",
+    StepKind.ACCOUNT_PLAN: "dealcycle account plan {account} --quarter {quarter}"
+    " --file plan.json --by {owner} --role CE",
+    StepKind.RENEWAL_ASSESSMENT: "dealcycle account assessment {account} --by {owner}"
+    " --role {role} --risk '...'",
+    StepKind.RENEWAL_OUTCOME: "dealcycle account renewal-outcome {account}"
+    " renewed|seat_expansion|new_team|churned --by {owner} --role AE",
+}
+_DEFAULT_HOW = "dealcycle account step {account} {key} --by {owner} --role {role}"
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else "-"
+
+
+class AccountEffects:
+    def __init__(self, s: AccountSnapshot) -> None:
+        self.s = s
+        self._published: dict[str, str] = {}
+        self._published_typed: dict[str, object] = {}
+
+    def _key(self, *parts: object) -> str:
+        return "/".join([self.s.effect_scope, *(str(part) for part in parts)])
+
+    @property
+    def _name(self) -> str:
+        return f"{self.s.profile.account_name} ({self.s.profile.account_id})"
+
+    async def catch_up(self) -> None:
+        """Do everything the state says is owed, until nothing is."""
+        s = self.s
+        rules.advance(s, workflow.now())
+        self.publish_search_attributes()
+        await self._sync_profile()
+        await self._announce_kickoff()
+        await self._issue_licenses()
+        await self._announce_steps()
+        await self._send_reminders()
+        await self._escalate()
+        await self._brief_check_in()
+        await self._record_plans()
+        await self._record_feature_requests()
+        await self._write_renewal_outcome()
+        self.publish_search_attributes()
+
+    def owes_renewal_restart(self) -> bool:
+        renewal = self.s.renewal
+        return (
+            renewal is not None
+            and renewal.outcome is not None
+            and renewal.outcome is not RenewalOutcome.CHURNED
+            and renewal.outcome_done
+        )
+
+    def finished(self) -> bool:
+        """A churned account ends once everything it owes is written."""
+        s = self.s
+        return (
+            s.stage is LifecycleStage.CHURNED
+            and s.renewal is not None
+            and s.renewal.outcome_done
+            and not any(plan for plan in s.plans if not plan.recorded)
+            and not any(entry for entry in s.feature_requests if not entry.recorded)
+        )
+
+    # --- Visibility --------------------------------------------------------------------------
+
+    def publish_search_attributes(self) -> None:
+        s = self.s
+        p = s.profile
+        wanted = {
+            sa.ACCOUNT_ID.name: p.account_id,
+            sa.LIFECYCLE_STAGE.name: s.stage.value,
+            sa.CUSTOMER_HEALTH.name: s.health.value,
+        }
+        if p.ce_owner:
+            wanted[sa.CE_OWNER.name] = p.ce_owner
+        if p.ae_owner:
+            wanted[sa.AE_OWNER.name] = p.ae_owner
+        publish_search_attributes(self._published, wanted)
+        typed: list[SearchAttributeUpdate[Any]] = []
+        renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
+        if p.tier in (1, 2, 3) and self._published_typed.get("tier") != p.tier:
+            typed.append(sa.ACCOUNT_TIER.value_set(p.tier))
+            self._published_typed["tier"] = p.tier
+        if renewal_date is not None and self._published_typed.get("renewal") != renewal_date:
+            typed.append(sa.RENEWAL_DATE.value_set(renewal_date))
+            self._published_typed["renewal"] = renewal_date
+        if typed:
+            workflow.upsert_search_attributes(typed)
+
+    # --- Salesforce profile ------------------------------------------------------------------
+
+    async def _sync_profile(self) -> None:
+        s = self.s
+        if s.profile_synced >= s.profile_version or rules.missing_profile(s):
+            return
+        version = s.profile_version
+        p = s.profile
+        assert p.renewal_date is not None
+        await effects.update_salesforce(
+            SalesforceFieldUpdate(
+                self._key("profile", version),
+                "Account",
+                p.account_id,
+                {"Tier__c": str(p.tier), "Renewal_Date__c": _date(p.renewal_date)},
+            )
+        )
+        s.profile_synced = version
+
+    async def _announce_kickoff(self) -> None:
+        s = self.s
+        if s.kickoff_announced or rules.missing_profile(s):
+            return
+        # Added after accounts were running: their histories have no such post.
+        if workflow.patched(KICKOFF_ANNOUNCEMENT_PATCH):
+            p = s.profile
+            await effects.post_slack(
+                SlackPost(
+                    self._key("kickoff", "announcement"),
+                    s.config.announce_channel,
+                    f"New customer {self._name}: Tier {p.tier}, {p.seats} seats, renewal"
+                    f" {_date(p.renewal_date)}. CE <@{p.ce_owner}>, AE <@{p.ae_owner}>."
+                    " Kickoff call next.",
+                )
+            )
+        s.kickoff_announced = True
+
+    # --- Licenses ----------------------------------------------------------------------------
+
+    async def _issue_licenses(self) -> None:
+        for grant in self.s.licenses:
+            if grant.key_id is None:
+                issued = await effects.issue_license_key(
+                    LicenseRequest(
+                        idempotency_key=self._key("license", grant.number),
+                        account_id=self.s.profile.account_id,
+                        customer=self.s.profile.account_name,
+                        kind="full",
+                        seats=grant.seats,
+                        expires_at=grant.expires_at,
+                    )
+                )
+                grant.key_id = issued.key_id
+            if not grant.announced:
+                await self._announce_license(grant)
+
+    async def _announce_license(self, grant: LicenseGrant) -> None:
+        s = self.s
+        await effects.post_slack(
+            SlackPost(
+                self._key("license", grant.number, "announcement"),
+                s.profile.ce_owner or s.config.announce_channel,
+                f"New license key {grant.key_id} for {self._name} ({grant.reason}):"
+                f" {grant.seats} seats, valid until {_date(grant.expires_at)}."
+                f" Fetch it with: dealcycle license show {grant.key_id}",
+            )
+        )
+        grant.announced = True
+
+    # --- Steps -------------------------------------------------------------------------------
+
+    def _how_to_finish(self, step: AccountStep) -> str:
+        template = _HOW_TO_FINISH.get(step.kind, _DEFAULT_HOW)
+        return template.format(
+            account=self.s.profile.account_id,
+            owner=step.owner,
+            role=step.role,
+            key=step.key,
+            quarter=step.key.removeprefix("account-plan-"),
+        )
+
+    async def _announce_steps(self) -> None:
+        s = self.s
+        trainings = [
+            step for step in s.steps if step.kind is StepKind.TRAINING and not step.announced
+        ]
+        if trainings:
+            await effects.post_slack(
+                SlackPost(
+                    self._key("onboarding", "plan"),
+                    s.profile.ce_owner,
+                    f"Onboarding started for {self._name}: production is ready. Until it"
+                    " completes, this onboarding plan is the customer's roadmap: "
+                    + ", ".join(step.title.removeprefix("Training: ") for step in trainings)
+                    + f". Mark each training with: dealcycle account step"
+                    f" {s.profile.account_id} training-101 --by {s.profile.ce_owner} --role CE",
+                )
+            )
+            for step in trainings:
+                step.announced = True
+        for step in s.steps:
+            if step.announced or step.status is not StepStatus.PENDING:
+                step.announced = True
+                continue
+            await effects.post_slack(
+                SlackPost(
+                    self._key("step", step.key, "announcement"),
+                    step.owner,
+                    f"{step.title} for {self._name}: due {_date(step.due_at)}."
+                    f" When done: {self._how_to_finish(step)}",
+                )
+            )
+            if step.salesforce_task and step.due_at is not None:
+                await effects.create_salesforce_task(
+                    SalesforceTaskRequest(
+                        idempotency_key=self._key("step", step.key, "task"),
+                        what_id=s.profile.account_id,
+                        subject=f"{step.title}: {s.profile.account_name}",
+                        activity_date=_date(step.due_at),
+                        description=f"dealcycle step {step.key}",
+                        owner_hint=step.owner,
+                    )
+                )
+            step.announced = True
+
+    async def _send_reminders(self) -> None:
+        now = workflow.now()
+        for step in rules.reminders_due(self.s, now):
+            await effects.post_slack(
+                SlackPost(
+                    self._key("step", step.key, "reminder", step.reminders_sent + 1),
+                    step.owner,
+                    f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}."
+                    f" When done: {self._how_to_finish(step)}",
+                )
+            )
+            step.reminders_sent += 1
+            step.last_reminded_at = now
+
+    async def _escalate(self) -> None:
+        s = self.s
+        for step in rules.escalations_due(s, workflow.now()):
+            await effects.post_slack(
+                SlackPost(
+                    self._key("step", step.key, "escalation"),
+                    s.config.roster.ce_leader,
+                    f"Escalation: {step.title} for {self._name} is overdue since"
+                    f" {_date(step.due_at)}; <@{step.owner}> was reminded"
+                    f" {step.reminders_sent} times.",
+                )
+            )
+            step.escalated = True
+
+    # --- Check-ins ---------------------------------------------------------------------------
+
+    async def _brief_check_in(self) -> None:
+        s = self.s
+        if not rules.check_in_brief_due(s, workflow.now()):
+            return
+        await effects.post_slack(
+            SlackPost(
+                self._key("check-in", s.check_ins_briefed + 1, "brief"),
+                s.profile.ce_owner,
+                self._brief_text(),
+            )
+        )
+        rules.after_check_in_brief(s)
+
+    def _brief_text(self) -> str:
+        s = self.s
+        usage = s.usage
+        lines = [
+            f"Check-in with {self._name} on {_date(s.next_check_in_at)}"
+            f" ({s.cadence.value if s.cadence else 'as needed'}). Preparation brief:"
+        ]
+        if usage is None:
+            lines.append("• Usage: no usage report received yet")
+        else:
+            lines.append(
+                f"• Usage: {usage.active_users} active users of {s.profile.seats} seats"
+                f" (reported {_date(usage.reported_at)})"
+            )
+            lines.append(f"• Version: {usage.version}")
+            lines.append("• Open support items: " + ("; ".join(usage.open_support_items) or "none"))
+        requests = s.feature_requests[-5:]
+        lines.append(
+            "• Feature requests: "
+            + ("; ".join(f"#{entry.number} {entry.title}" for entry in requests) or "none")
+        )
+        open_steps = [step for step in s.steps if step.status is StepStatus.PENDING]
+        if open_steps:
+            lines.append(
+                "• Open work: "
+                + "; ".join(f"{step.title} (due {_date(step.due_at)})" for step in open_steps[:5])
+            )
+        return "\n".join(lines)
+
+    # --- Plans and feedback ------------------------------------------------------------------
+
+    async def _record_plans(self) -> None:
+        for plan in self.s.plans:
+            if not plan.recorded:
+                await self._record_plan(plan)
+
+    async def _record_plan(self, submission: PlanSubmission) -> None:
+        s = self.s
+        plan = submission.plan
+        version = submission.version
+        await effects.record_account_plan(
+            AccountPlanRecord(
+                idempotency_key=self._key("plan", version, "record"),
+                account_id=s.profile.account_id,
+                quarter=plan.quarter,
+                tier=submission.tier,
+                submitted_by=plan.actor,
+                submitted_at=submission.submitted_at,
+                contacts={
+                    "champion": plan.contacts.champion,
+                    "economic_buyer": plan.contacts.economic_buyer,
+                    "advocate": plan.contacts.advocate,
+                    "admin": plan.contacts.admin,
+                },
+                use_cases=list(plan.use_cases),
+                health=plan.health.strip().lower(),
+                expansion_opportunities=list(plan.expansion_opportunities),
+                risks=list(plan.risks),
+                product_feedback_themes=list(plan.product_feedback_themes),
+                objectives=list(plan.objectives),
+                next_steps=plan.next_steps,
+                link=plan.link,
+            )
+        )
+        await effects.update_salesforce(
+            SalesforceFieldUpdate(
+                self._key("plan", version, "salesforce"),
+                "Account",
+                s.profile.account_id,
+                {"Notes_Next_Steps__c": plan.next_steps, "Account_Plan_Link__c": plan.link},
+            )
+        )
+        d = s.config.durations
+        if submission.tier == 1:
+            channel = s.config.account_review_channel
+            text = (
+                f"Tier 1 account plan for {self._name}, {plan.quarter}: {plan.link}"
+                f" For the 2:2 review on"
+                f" {_date(rules.day_of_quarter(plan.quarter, d.two_two_review_day_of_quarter))}"
+                f" and the internal QBR on"
+                f" {_date(rules.day_of_quarter(plan.quarter, d.internal_qbr_day_of_quarter))}."
+                f" Next steps: {plan.next_steps}"
+            )
+        else:
+            channel = s.config.roster.ce_leader
+            text = (
+                f"Tier {submission.tier} account plan for {self._name}, {plan.quarter}, for your"
+                f" 1:1 with <@{s.profile.ce_owner}>: {plan.link} Next steps: {plan.next_steps}"
+            )
+        await effects.post_slack(SlackPost(self._key("plan", version, "share"), channel, text))
+        submission.recorded = True
+
+    async def _record_feature_requests(self) -> None:
+        s = self.s
+        for entry in s.feature_requests:
+            if entry.recorded:
+                continue
+            await effects.record_feature_request(
+                FeatureRequestRecord(
+                    idempotency_key=self._key("feature-request", entry.number, "record"),
+                    account_id=s.profile.account_id,
+                    account_name=s.profile.account_name,
+                    number=entry.number,
+                    title=entry.title,
+                    detail=entry.detail,
+                    requested_by=entry.actor,
+                    role=entry.role.value,
+                    requested_at=entry.at,
+                )
+            )
+            detail = f" {entry.detail}" if entry.detail else ""
+            await effects.post_slack(
+                SlackPost(
+                    self._key("feature-request", entry.number, "share"),
+                    s.config.product_feedback_channel,
+                    f"Feature request #{entry.number} from {self._name} (Tier"
+                    f" {s.profile.tier}), via <@{entry.actor}>: {entry.title}.{detail}",
+                )
+            )
+            entry.recorded = True
+
+    # --- Renewal -----------------------------------------------------------------------------
+
+    async def _write_renewal_outcome(self) -> None:
+        s = self.s
+        renewal = s.renewal
+        if renewal is None or renewal.outcome is None or renewal.outcome_done:
+            return
+        tag = _date(renewal.renewal_date)
+        if renewal.outcome is RenewalOutcome.CHURNED:
+            await effects.update_salesforce(
+                SalesforceFieldUpdate(
+                    self._key("renewal", tag, "salesforce"),
+                    "Account",
+                    s.profile.account_id,
+                    {"Type": "Former Customer"},
+                )
+            )
+            text = (
+                f"{self._name} churned at the {tag} renewal (recorded by"
+                f" <@{renewal.outcome_by}>). The license is left to expire on {tag}."
+            )
+        else:
+            if renewal.outcome is RenewalOutcome.NEW_TEAM:
+                await self._start_expansion_opportunity(renewal.expansion_opportunity_id)
+            text = (
+                f"{self._name} renewed at {tag} ({renewal.outcome.value.replace('_', ' ')},"
+                f" recorded by <@{renewal.outcome_by}>): {s.profile.seats} seats until"
+                f" {_date(renewal.next_renewal_date)}."
+            )
+        note = f" {renewal.outcome_note}" if renewal.outcome_note else ""
+        await effects.post_slack(
+            SlackPost(
+                self._key("renewal", tag, "announcement"), s.config.announce_channel, text + note
+            )
+        )
+        renewal.outcome_done = True
+
+    async def _start_expansion_opportunity(self, opportunity_id: str) -> None:
+        s = self.s
+        p = s.profile
+        try:
+            region = Region(p.region)
+        except ValueError:
+            region = Region.US_EAST_EMEA
+        try:
+            await workflow.start_child_workflow(
+                OPPORTUNITY_WORKFLOW_TYPE,
+                OpportunityStart(
+                    opportunity_id=opportunity_id,
+                    account_id=p.account_id,
+                    account_name=p.account_name,
+                    ae_owner=p.ae_owner,
+                    ce_owner=p.ce_owner,
+                    region=region,
+                    deployment_type=_deployment(p.deployment_type),
+                    tier=p.tier,
+                    kind=OpportunityKind.EXPANSION,
+                    complex_engagement=False,
+                    roster=s.config.roster,
+                    seats=p.seats,
+                    durations=s.config.durations,
+                ),
+                id=opportunity_workflow_id(opportunity_id),
+                # The new team's deal outlives this run: the account continues as new.
+                result_type=OpportunityResult,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("expansion opportunity %s was already running", opportunity_id)
+
+
+def _deployment(raw: str) -> DeploymentType:
+    try:
+        return DeploymentType(raw)
+    except ValueError:
+        return DeploymentType.SELF_HOSTED
