@@ -7,13 +7,19 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings, SettingsError, parse_duration
-from schemas.account import ACCOUNT_WORKFLOW_TYPE, AccountState
+from schemas.account import (
+    ACCOUNT_WORKFLOW_TYPE,
+    CheckInCadence,
+    LifecycleStage,
+    RenewalOutcome,
+)
 from schemas.common import DeploymentType, Region, Role, TechnicalWinStatus
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
@@ -44,6 +50,8 @@ from schemas.trial import (
     SetTechnicalWin,
     StartTrialOverride,
 )
+from starter import accounts
+from starter.accounts import render_account_status
 from starter.license_commands import add_license_commands
 from starter.opportunities import (
     opportunity_start_for,
@@ -59,7 +67,6 @@ from starter.trials import (
     trial_start_for,
     workflow_handle,
 )
-from workflows.account import AccountWorkflow
 
 ROLES = [role.value for role in Role]
 WIN_STATUSES = [status.value for status in TechnicalWinStatus]
@@ -142,17 +149,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
             return 0
         if description.workflow_type == ACCOUNT_WORKFLOW_TYPE:
-            account: AccountState = await client.get_workflow_handle_for(
-                AccountWorkflow.run, args.workflow_id
-            ).query(AccountWorkflow.state)
-            status = description.status.name if description.status else "UNKNOWN"
-            print(f"{args.workflow_id}  AccountWorkflow  {status}")
-            print(f"Account      {account.account_name} ({account.account_id})\n")
-            rows = [
-                [deal.opportunity_id, deal.kind, when(deal.closed_at), deal.ae_owner or "-"]
-                for deal in account.hand_offs
-            ]
-            print(table(["HANDED-OFF DEAL", "KIND", "CLOSED (UTC)", "AE"], rows))
+            print(
+                await render_account_status(
+                    client, args.workflow_id, settings.temporal_ui_url, settings.temporal_namespace
+                )
+            )
             return 0
         state, status = await read_state(client, args.workflow_id)
         print(render_trial(state, status, settings.temporal_ui_url, settings.temporal_namespace))
@@ -326,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     _add_opportunity_commands(commands)
+    _add_account_commands(commands)
     _add_intake_commands(commands)
     _add_security_commands(commands)
 
@@ -480,6 +482,354 @@ def _add_opportunity_commands(commands: Any) -> None:
     )
     reopen.add_argument("--reason", required=True)
     reopen.add_argument("--stage", type=_stage, default=None)
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+STAGES_TO_START_IN = [
+    stage.value for stage in LifecycleStage if stage is not LifecycleStage.CHURNED
+]
+CADENCES = [cadence.value for cadence in CheckInCadence]
+OUTCOMES = [outcome.value for outcome in RenewalOutcome]
+
+
+def _date(raw: str) -> datetime:
+    """``YYYY-MM-DD`` as midnight UTC."""
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.strip().isdigit() or int(raw) < minimum:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number of at least {minimum}")
+        return int(raw)
+
+    return parse
+
+
+_count = _whole(1)
+
+
+def _quarter(raw: str) -> str:
+    year, _, quarter = raw.partition("-Q")
+    if not (len(year) == 4 and year.isdigit() and quarter in {"1", "2", "3", "4"}):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a quarter; use YYYY-QN, e.g. 2027-Q2")
+    return raw
+
+
+AccountCall = Callable[[Any], Awaitable[str]]
+
+
+def _account_command(
+    prepare: Callable[[argparse.Namespace], AccountCall],
+) -> Callable[[argparse.Namespace], int]:
+    """``prepare`` reads files and checks arguments (before connecting); its call acts."""
+
+    def command(args: argparse.Namespace) -> int:
+        call = prepare(args)
+
+        async def go(settings: Settings) -> int:
+            print(await call(await _client(settings)))
+            return 0
+
+        return _run(go)(args)
+
+    return command
+
+
+def cmd_account_start(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        workflow_id = await accounts.start_account(
+            await _client(settings),
+            settings,
+            account_id=args.account_id,
+            account_name=args.name,
+            tier=args.tier,
+            renewal_date=args.renewal_date,
+            seats=args.seats,
+            ae_owner=args.ae,
+            ce_owner=args.ce,
+            region=args.region or "",
+            deployment_type=args.deployment,
+            stage=LifecycleStage(args.stage),
+            cadence=args.cadence,
+        )
+        print(f"started {workflow_id} ({args.stage})")
+        print(f"  show:        dealcycle account show {args.account_id}")
+        print(
+            f"  Temporal UI: {settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+            f"/workflows/{workflow_id}"
+        )
+        return 0
+
+    return _run(go)(args)
+
+
+def cmd_account_show(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        client = await _client(settings)
+        ui_url, namespace = settings.temporal_ui_url, settings.temporal_namespace
+        print(await render_account_status(client, args.account_id, ui_url, namespace))
+        return 0
+
+    return _run(go)(args)
+
+
+def _plan(args: argparse.Namespace) -> AccountCall:
+    plan = accounts.load_account_plan(
+        args.file, quarter=args.quarter, actor=args.actor, role=Role(args.role)
+    )
+    return lambda client: accounts.submit_account_plan(client, args.account_id, plan)
+
+
+def _profile(args: argparse.Namespace) -> AccountCall:
+    change = accounts.profile_change(
+        actor=args.actor,
+        role=Role(args.role),
+        tier=args.tier or 0,
+        seats=args.seats or 0,
+        ae_owner=args.ae or "",
+        ce_owner=args.ce or "",
+        renewal_date=args.renewal_date,
+    )
+    return lambda client: accounts.complete_profile(client, args.account_id, change)
+
+
+def _add_account_start(account: Any) -> None:
+    start = account.add_parser("start", help="bring in an existing customer (starts its workflow)")
+    start.add_argument("account_id", metavar="ACCOUNT_ID", help="Salesforce Account id")
+    start.add_argument("--name", required=True, help="the account's name")
+    start.add_argument("--tier", type=int, required=True, choices=[1, 2, 3])
+    start.add_argument(
+        "--renewal-date", type=_date, required=True, metavar="YYYY-MM-DD", help="contract end (UTC)"
+    )
+    start.add_argument("--seats", type=_count, required=True)
+    start.add_argument("--ae", required=True, help="the AE's Slack member id")
+    start.add_argument("--ce", required=True, help="the CE's Slack member id")
+    start.add_argument("--region", type=_region, default=None, help=" or ".join(Region))
+    start.add_argument(
+        "--deployment", choices=[d.value for d in DeploymentType], default="self-hosted"
+    )
+    start.add_argument(
+        "--stage", choices=STAGES_TO_START_IN, default="kickoff", help="where it stands today"
+    )
+    start.add_argument(
+        "--cadence", choices=CADENCES, default="", help="check-ins (past kickoff; default monthly)"
+    )
+    start.set_defaults(func=cmd_account_start)
+
+
+def _add_account_commands(commands: Any) -> None:
+    account = commands.add_parser("account", help="customer accounts (post-sales)").add_subparsers(
+        dest="account_command", required=True, metavar="ACTION"
+    )
+    _add_account_start(account)
+
+    def action(
+        name: str, prepare: Callable[[argparse.Namespace], AccountCall], help: str
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = account.add_parser(name, help=help)
+        parser.add_argument("account_id", metavar="ACCOUNT_ID", help="001ACME or account-001ACME")
+        _actor_arguments(parser)
+        parser.set_defaults(func=_account_command(prepare))
+        return parser
+
+    kickoff = action(
+        "kickoff",
+        lambda a: (
+            lambda client: accounts.record_kickoff_plan(
+                client,
+                a.account_id,
+                actor=a.actor,
+                role=Role(a.role),
+                cadence=a.cadence,
+                optional_trainings=a.trainings,
+                onboarding_integration_help=a.integration_help,
+                upcoming_initiatives=a.initiatives,
+            )
+        ),
+        "record the kickoff plan (starts onboarding)",
+    )
+    kickoff.add_argument("--cadence", choices=CADENCES, required=True)
+    kickoff.add_argument(
+        "--training",
+        dest="trainings",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an optional training beyond 101, 102 and admin (repeatable)",
+    )
+    kickoff.add_argument("--integration-help", action="store_true")
+    kickoff.add_argument(
+        "--initiative", dest="initiatives", action="append", default=[], metavar="TEXT"
+    )
+
+    ready = action(
+        "production-ready",
+        lambda a: (
+            lambda client: accounts.report_production_ready(
+                client, a.account_id, actor=a.actor, role=Role(a.role), note=a.note
+            )
+        ),
+        "the customer is ready for production",
+    )
+    ready.add_argument("--note", default="")
+
+    step = action(
+        "step",
+        lambda a: (
+            lambda client: accounts.complete_step(
+                client, a.account_id, a.step, actor=a.actor, role=Role(a.role), note=a.note
+            )
+        ),
+        "mark a step of the account complete",
+    )
+    step.add_argument("step", metavar="STEP_KEY")
+    step.add_argument("--note", default="")
+
+    onboarded = action(
+        "onboarding-complete",
+        lambda a: (
+            lambda client: accounts.complete_onboarding(
+                client, a.account_id, actor=a.actor, role=Role(a.role), note=a.note
+            )
+        ),
+        "onboarding is done (moves to adoption)",
+    )
+    onboarded.add_argument("--note", default="")
+
+    cadence = action(
+        "cadence",
+        lambda a: (
+            lambda client: accounts.change_cadence(
+                client, a.account_id, a.cadence, actor=a.actor, role=Role(a.role)
+            )
+        ),
+        "change the check-in cadence",
+    )
+    cadence.add_argument("cadence", metavar="CADENCE", choices=CADENCES)
+
+    tier = action(
+        "tier",
+        lambda a: (
+            lambda client: accounts.change_tier(
+                client, a.account_id, a.tier, actor=a.actor, role=Role(a.role), reason=a.reason
+            )
+        ),
+        "change the tier (from next quarter)",
+    )
+    tier.add_argument("tier", metavar="TIER", type=int, choices=[1, 2, 3])
+    tier.add_argument("--reason", required=True)
+
+    profile = action("profile", _profile, "fill in the account's profile")
+    profile.add_argument("--tier", type=int, choices=[1, 2, 3], default=None)
+    profile.add_argument("--seats", type=_count, default=None)
+    profile.add_argument("--ae", default=None, help="the AE's Slack member id")
+    profile.add_argument("--ce", default=None, help="the CE's Slack member id")
+    profile.add_argument("--renewal-date", type=_date, default=None, metavar="YYYY-MM-DD")
+
+    plan = action("plan", _plan, "submit the quarter's account plan (a JSON file)")
+    plan.add_argument("--quarter", type=_quarter, required=True, help="e.g. 2027-Q2")
+    plan.add_argument(
+        "--file", type=Path, required=True, help="JSON: contacts, use_cases, health, ..."
+    )
+
+    assessment = action(
+        "assessment",
+        lambda a: (
+            lambda client: accounts.record_renewal_assessment(
+                client, a.account_id, actor=a.actor, role=Role(a.role), risks=a.risks
+            )
+        ),
+        "record the month's renewal health assessment (no --risk: no risks)",
+    )
+    assessment.add_argument("--risk", dest="risks", action="append", default=[], metavar="TEXT")
+
+    call = action(
+        "renewal-call",
+        lambda a: (
+            lambda client: accounts.record_renewal_call(
+                client, a.account_id, actor=a.actor, role=Role(a.role), note=a.note
+            )
+        ),
+        "record the first renewal call",
+    )
+    call.add_argument("--note", default="")
+
+    outcome = action(
+        "renewal-outcome",
+        lambda a: (
+            lambda client: accounts.record_renewal_outcome(
+                client,
+                a.account_id,
+                a.outcome,
+                actor=a.actor,
+                role=Role(a.role),
+                next_renewal_date=a.next_renewal_date,
+                seats=a.seats or 0,
+                expansion_opportunity_id=a.opportunity,
+                note=a.note,
+            )
+        ),
+        "record how the renewal ended",
+    )
+    outcome.add_argument("outcome", metavar="OUTCOME", choices=OUTCOMES, help=", ".join(OUTCOMES))
+    outcome.add_argument("--next-renewal-date", type=_date, default=None, metavar="YYYY-MM-DD")
+    outcome.add_argument("--seats", type=_count, default=None, help="for seat_expansion")
+    outcome.add_argument("--opportunity", default="", help="for new_team: its Opportunity id")
+    outcome.add_argument("--note", default="")
+
+    seats = action(
+        "seats",
+        lambda a: (
+            lambda client: accounts.expand_seats(
+                client, a.account_id, a.seats, actor=a.actor, role=Role(a.role), reason=a.reason
+            )
+        ),
+        "expand the seats within the contract term (a new key)",
+    )
+    seats.add_argument("seats", metavar="SEATS", type=_count)
+    seats.add_argument("--reason", required=True)
+
+    feature = action(
+        "feature-request",
+        lambda a: (
+            lambda client: accounts.record_feature_request(
+                client, a.account_id, a.title, actor=a.actor, role=Role(a.role), detail=a.detail
+            )
+        ),
+        "record a feature request from the customer",
+    )
+    feature.add_argument("title", metavar="TITLE")
+    feature.add_argument("--detail", default="")
+
+    usage = account.add_parser("usage", help="report the customer's product usage (a signal)")
+    usage.add_argument("account_id", metavar="ACCOUNT_ID")
+    usage.add_argument("--active-users", type=_whole(0), required=True)
+    usage.add_argument("--version", required=True, help="the version they run")
+    usage.add_argument(
+        "--support-item", dest="support_items", action="append", default=[], metavar="TEXT"
+    )
+    usage.set_defaults(
+        func=_account_command(
+            lambda a: (
+                lambda client: accounts.report_usage(
+                    client,
+                    a.account_id,
+                    active_users=a.active_users,
+                    version=a.version,
+                    open_support_items=a.support_items,
+                )
+            )
+        )
+    )
+
+    show = account.add_parser("show", help="show the account (as `dealcycle status` does)")
+    show.add_argument("account_id", metavar="ACCOUNT_ID")
+    show.set_defaults(func=cmd_account_show)
 
 
 def cmd_deal_closed(args: argparse.Namespace) -> int:

@@ -11,6 +11,11 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # The payload converter resolves dataclass type hints through the sandbox's sys.modules:
+    # every module whose dataclasses cross this workflow's boundary must be imported here.
+    import schemas.common
+    import schemas.effects
+    import schemas.opportunity  # noqa: F401
     from schemas.account import (
         AccountActionAccepted,
         AccountHandOff,
@@ -189,7 +194,8 @@ class AccountWorkflow:
             if self._effects.owes_renewal_restart():
                 rules.start_next_cycle(s)
                 await self._continue_as_new(start)
-            if history_is_long(s.config.history_event_limit):
+            # The configured size is a ceiling: one loop's writes must still fit under it.
+            if history_is_long(s.config.history_event_limit * 9 // 10):
                 rules.compact(s)
                 await self._continue_as_new(start)
             wake_at = rules.next_wake_up(s, workflow.now())

@@ -218,6 +218,7 @@ def new_snapshot(start: AccountStart, now: datetime, effect_scope: str) -> Accou
         _open_training_steps(s, now)
     else:
         _finish_onboarding(s, now)
+        s.stage = start.stage
     return s
 
 
@@ -247,10 +248,11 @@ def apply_hand_off(s: AccountSnapshot, hand_off: AccountHandOff, now: datetime) 
     established = not missing_profile(s)
     if not established:
         term = s.config.durations.contract_term_days
+        adds_seats = hand_off.kind == "expansion" and p.seats >= 1 and hand_off.seats > 0
         s.profile = replace(
             p,
             tier=p.tier if p.tier in (1, 2, 3) else hand_off.tier,
-            seats=p.seats if p.seats >= 1 else hand_off.seats,
+            seats=p.seats + hand_off.seats if adds_seats else p.seats or hand_off.seats,
             ae_owner=p.ae_owner or hand_off.ae_owner,
             ce_owner=p.ce_owner or hand_off.ce_owner,
             region=p.region or hand_off.region,
@@ -306,6 +308,7 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
 
 
 def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: datetime) -> str:
+    check_complete_profile(s, request, now)
     s.profile = replace(
         s.profile,
         tier=request.tier or s.profile.tier,
@@ -480,7 +483,7 @@ def _open_renewal_window(s: AccountSnapshot, now: datetime) -> None:
             " renewal call)",
             owner=s.config.value_engineering,
             role="VE",
-            due_at=midnight(now) + timedelta(days=VALUE_EXERCISE_DUE_DAYS),
+            due_at=min(midnight(now) + timedelta(days=VALUE_EXERCISE_DUE_DAYS), renewal_date),
             created_at=now,
             salesforce_task=True,
         ),
@@ -515,10 +518,7 @@ def _open_renewal_window(s: AccountSnapshot, now: datetime) -> None:
 
 
 def value_exercise_done(s: AccountSnapshot) -> bool:
-    if s.renewal is None:
-        return False
-    step = _find(s, f"value-realization-{_renewal_tag(s)}")
-    return step is not None and step.status is StepStatus.DONE
+    return s.renewal is not None and s.renewal.value_exercise_done
 
 
 def check_in_brief_at(s: AccountSnapshot) -> datetime | None:
@@ -777,6 +777,8 @@ _COMPLETED_BY_OWN_ACTION = {
 def apply_complete_step(s: AccountSnapshot, request: CompleteAccountStep, now: datetime) -> str:
     step = check_complete_step(s, request)
     _complete(step, request.actor, now, request.note)
+    if step.kind is StepKind.VALUE_REALIZATION and s.renewal is not None:
+        s.renewal.value_exercise_done = True
     _audit(s, now, request.actor, f"completed {step.key}")
     return f"{step.key} done"
 
@@ -1066,7 +1068,16 @@ def start_next_cycle(s: AccountSnapshot) -> None:
 
 def compact(s: AccountSnapshot) -> None:
     """Drop finished work that was fully written out (before continue-as-new)."""
-    s.steps = [step for step in s.steps if step.status is StepStatus.PENDING]
+    # This renewal's and this quarter's finished steps stay: they say the window is open and
+    # a plan may be resubmitted.
+    current = [s.planned_quarters[-1]] if s.planned_quarters else []
+    if s.renewal is not None:
+        current.append(_renewal_tag(s))
+    s.steps = [
+        step
+        for step in s.steps
+        if step.status is StepStatus.PENDING or any(step.key.endswith(tag) for tag in current)
+    ]
     s.licenses = [grant for grant in s.licenses if grant.key_id is None or not grant.announced]
     s.plans = [plan for plan in s.plans if not plan.recorded]
     kept_done = [entry for entry in s.feature_requests if entry.recorded][-FEATURE_REQUESTS_KEPT:]

@@ -22,7 +22,13 @@ from dealcycle.fakes._http import FakeServer, Fault, Request, Response, json_res
 from dealcycle.settings import SlackSettings
 
 DEFAULT_BOT_TOKEN = "xoxb-dealcycle-fake-bot-token"
-DEFAULT_CHANNELS: tuple[str, ...] = ("dealcycle-trials", "red-accounts", "product-feedback")
+DEFAULT_CHANNELS: tuple[str, ...] = (
+    "dealcycle-trials",
+    "red-accounts",
+    "product-feedback",
+    "customer-accounts",
+    "account-reviews",
+)
 TEAM_ID = "T0DEALCYC1"
 BOT_USER_ID = "U0DEALBOT1"
 BOT_ID = "B0DEALBOT1"

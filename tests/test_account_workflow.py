@@ -1,0 +1,461 @@
+"""AccountWorkflow on the time-skipping test server, with the real activities against the fakes.
+
+The long test lives three years of one Tier 1 account: the team does what is asked of it each
+month (assessments, plans, QBRs, the renewal work), and the test checks what reached
+Salesforce, Slack, the database and the license signer, and how long each run's history got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from activities.accounts import list_account_plans, list_feature_requests
+from dealcycle.db.engine import make_engine
+from dealcycle.db.models import LicenseKey
+from dealcycle.licensing import load_public_key, verify_license_key
+from schemas.account import (
+    AccountProfile,
+    AccountStart,
+    AccountState,
+    ChangeCadence,
+    CompleteAccountStep,
+    CompleteOnboarding,
+    LifecycleStage,
+    PlanContacts,
+    RecordFeatureRequest,
+    RecordKickoffPlan,
+    RecordRenewalAssessment,
+    RecordRenewalCall,
+    RecordRenewalOutcome,
+    ReportProductionReady,
+    SubmitAccountPlan,
+    UsageReport,
+    account_workflow_id,
+)
+from schemas.common import Role
+from workflows.account import AccountWorkflow
+from workflows.account_rules import add_years, midnight
+
+CE, AE, VE = "U0CE00001", "U0AE00001", "U0VALUEENG1"
+CE_LEADER = "U0CELEAD1"
+DAY = timedelta(days=1)
+HISTORY_LIMIT = 1_000
+
+
+def profile(account_id: str, renewal_date: datetime, tier: int = 1, seats: int = 100) -> Any:
+    return AccountProfile(
+        account_id=account_id,
+        account_name=f"Acme {account_id}",
+        tier=tier,
+        region="US East / EMEA",
+        ae_owner=AE,
+        ce_owner=CE,
+        seats=seats,
+        renewal_date=renewal_date,
+    )
+
+
+async def start_account(
+    harness: Any,
+    salesforce_fake: Any,
+    account_id: str,
+    renewal_in: timedelta,
+    *,
+    stage: LifecycleStage = LifecycleStage.KICKOFF,
+    tier: int = 1,
+) -> WorkflowHandle[Any, Any]:
+    salesforce_fake.add_record("Account", {"Id": account_id, "Name": f"Acme {account_id}"})
+    now = await harness.env.get_current_time()
+    config = replace(harness.settings.account_config(), history_event_limit=HISTORY_LIMIT)
+    start = AccountStart(
+        account_id,
+        f"Acme {account_id}",
+        profile=profile(account_id, midnight(now + renewal_in), tier),
+        stage=stage,
+        config=config,
+    )
+    started = await harness.client.start_workflow(
+        AccountWorkflow.run,
+        start,
+        id=account_workflow_id(account_id),
+        task_queue=harness.task_queue,
+    )
+    # No run id: actions follow the account across continue-as-new.
+    handle: WorkflowHandle[Any, Any] = harness.client.get_workflow_handle_for(
+        AccountWorkflow.run, started.id, first_execution_run_id=started.result_run_id
+    )
+    harness.track(handle)
+    await settle(handle)
+    return handle
+
+
+async def settle(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait until the workflow has done what it owes: no activity pending and the history
+    no longer growing."""
+    last, stable = -1, 0
+    for _ in range(600):
+        raw = (await handle.describe()).raw_description
+        length = raw.workflow_execution_info.history_length
+        busy = bool(raw.pending_activities) or raw.HasField("pending_workflow_task")
+        stable = stable + 1 if length == last and not busy else 0
+        if stable >= 3:
+            return
+        last = length
+        await asyncio.sleep(0.03)
+    raise AssertionError(f"{handle.id} did not settle")
+
+
+async def state(handle: WorkflowHandle[Any, Any]) -> AccountState:
+    return await handle.query(AccountWorkflow.state)
+
+
+async def advance_to(harness: Any, handle: WorkflowHandle[Any, Any], moment: datetime) -> None:
+    now = await harness.env.get_current_time()
+    if moment > now:
+        await harness.env.sleep(moment - now)
+    await settle(handle)
+
+
+def a_plan(quarter: str, actor: str = CE) -> SubmitAccountPlan:
+    return SubmitAccountPlan(
+        quarter=quarter,
+        actor=actor,
+        role=Role.CE,
+        contacts=PlanContacts("Dana (VP Eng)", "Sam (CTO)", "Lee (Staff Eng)", "Kim (IT)"),
+        use_cases=["code search across 4,000 repos"],
+        health="green",
+        expansion_opportunities=["platform team"],
+        risks=["champion moving teams"],
+        product_feedback_themes=["faster indexing"],
+        objectives=[f"{quarter}: 80% weekly active"],
+        next_steps=f"{quarter}: schedule admin training refresh",
+        link=f"https://docs.example.com/plans/acme-{quarter}",
+    )
+
+
+async def onboard(handle: WorkflowHandle[Any, Any], cadence: str = "bi-weekly") -> None:
+    await handle.execute_update(
+        AccountWorkflow.record_kickoff_plan,
+        RecordKickoffPlan(CE, Role.CE, cadence, ["security"], True, ["monorepo migration"]),
+    )
+    await handle.execute_update(
+        AccountWorkflow.report_production_ready, ReportProductionReady(CE, Role.CE)
+    )
+    for training in ("training-101", "training-102", "training-admin", "training-security"):
+        await handle.execute_update(
+            AccountWorkflow.complete_step, CompleteAccountStep(training, CE, Role.CE)
+        )
+    await handle.execute_update(
+        AccountWorkflow.complete_onboarding, CompleteOnboarding(CE, Role.CE)
+    )
+
+
+async def do_what_is_asked(
+    handle: WorkflowHandle[Any, Any], outcomes: dict[str, RecordRenewalOutcome]
+) -> list[str]:
+    """Everything open today, done by its owner; returns the step keys handled."""
+    view = await state(handle)
+    handled = []
+    for step in view.open_steps:
+        if step.kind == "renewal_assessment":
+            role = Role(step.role)
+            risks = ["budget review in Q3"] if role is Role.AE else []
+            await handle.execute_update(
+                AccountWorkflow.record_renewal_assessment,
+                RecordRenewalAssessment(step.owner, role, risks),
+            )
+        elif step.kind == "account_plan":
+            await handle.execute_update(
+                AccountWorkflow.submit_account_plan, a_plan(step.key.removeprefix("account-plan-"))
+            )
+        elif step.kind in ("qbr", "value_realization", "renewal_proposal"):
+            if step.kind == "renewal_proposal":
+                await handle.execute_update(
+                    AccountWorkflow.record_renewal_call, RecordRenewalCall(AE, Role.AE, "kickoff")
+                )
+            await handle.execute_update(
+                AccountWorkflow.complete_step, CompleteAccountStep(step.key, step.owner, Role.CE)
+            )
+        elif step.kind == "renewal_outcome":
+            tag = step.key.removeprefix("renewal-outcome-")
+            if tag not in outcomes:
+                continue
+            await handle.execute_update(AccountWorkflow.record_renewal_outcome, outcomes[tag])
+        else:
+            continue
+        handled.append(step.key)
+    return handled
+
+
+async def run_lengths(handle: WorkflowHandle[Any, Any], client: Any) -> list[int]:
+    """The history length of every run of the account, first to current."""
+    lengths = []
+    run_id: str | None = handle.first_execution_run_id
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        lengths.append(len(history.events))
+        last = history.events[-1]
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+        else:
+            run_id = None
+    return lengths
+
+
+WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+
+
+async def assert_only_workflow_tasks_since(handle: WorkflowHandle[Any, Any], before: Any) -> None:
+    """A rejected update leaves no update, activity or timer in the history. (The Java test
+    server records the workflow task that ran the validator; a real server drops it.)"""
+    events = (await handle.fetch_history()).events[len(before.events) :]
+    assert {event.event_type for event in events} <= WORKFLOW_TASK_EVENTS, [
+        EventType.Name(event.event_type) for event in events
+    ]
+
+
+def texts(slack_fake: Any, channel: str) -> list[str]:
+    return [message.text for message in slack_fake.messages_in(channel)]
+
+
+async def test_three_years_of_a_tier_1_account(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(harness, salesforce_fake, "001TIER1", renewal_in=365 * DAY)
+        began = await harness.env.get_current_time()
+        first = await state(handle)
+        assert first.stage is LifecycleStage.KICKOFF
+        assert [step.key for step in first.open_steps] == ["kickoff-plan"]
+        assert len(first.license_key_ids) == 1
+        renewals = [add_years(midnight(began), 365 * n) for n in (1, 2, 3)]
+        await onboard(handle)
+        await handle.signal(
+            AccountWorkflow.usage_reported,
+            UsageReport(72, "5.4.1", ["SSO login loop (#4411)"]),
+        )
+        await handle.execute_update(
+            AccountWorkflow.record_feature_request,
+            RecordFeatureRequest("Saved searches per team", CE, Role.CE, "asked by Dana"),
+        )
+        outcomes = {
+            renewals[0].date().isoformat(): RecordRenewalOutcome("renewed", AE, Role.AE),
+            renewals[1].date().isoformat(): RecordRenewalOutcome(
+                "seat_expansion", AE, Role.AE, seats=150, note="platform team joins"
+            ),
+        }
+        # The team acts the day after work appears: each month's start, each renewal window.
+        end = renewals[2] - 20 * DAY
+        checkpoints = {renewal - 89 * DAY for renewal in renewals}
+        month = datetime(began.year, began.month, 1, tzinfo=UTC)
+        while month < end:
+            month = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+            checkpoints.add(month + DAY)
+        handled: list[str] = []
+        for moment in sorted(moment for moment in checkpoints if moment < end):
+            await advance_to(harness, handle, moment)
+            done = await do_what_is_asked(handle, outcomes)
+            if done:
+                await settle(handle)
+            handled += done
+        await advance_to(harness, handle, end)
+
+        view = await state(handle)
+        assert view.renewals_completed == 2
+        assert view.stage is LifecycleStage.RENEWAL  # the third renewal's window is open
+        assert view.profile is not None and view.profile.seats == 150
+        assert view.renewal_date == renewals[2]
+        assert view.plans_submitted == 12  # carried across continue-as-new
+
+        quarters = sorted(key.removeprefix("account-plan-") for key in handled if "plan" in key)
+        assert len(quarters) == 12, quarters
+        assert quarters[0] > f"{began.year}-Q{(began.month - 1) // 3 + 1}"
+        assert sum(key.startswith("qbr-") for key in handled) == 12
+        assert sum(key.startswith("value-realization-") for key in handled) == 3
+        assert sum(key.startswith("renewal-outcome-") for key in handled) == 2
+
+        # The database: twelve plans, the feature request.
+        engine = make_engine(harness.settings.database_url)
+        plans = list_account_plans(engine, "001TIER1")
+        assert sorted(plan.quarter for plan in plans) == quarters
+        assert all(plan.tier == 1 for plan in plans)
+        requests = list_feature_requests(engine, "001TIER1")
+        assert [request.title for request in requests] == ["Saved searches per team"]
+
+        # License keys: kickoff (100 seats), first renewal, the seat expansion (150 seats).
+        with Session(engine) as session:
+            keys = session.execute(select(LicenseKey).order_by(LicenseKey.issued_at)).scalars()
+            stored = [key.license_key for key in keys]
+        public_key = load_public_key(harness.settings.license_public_key_file)
+        payloads = [verify_license_key(key, public_key) for key in stored]
+        assert [(p.kind, p.seats, p.expires) for p in payloads] == [
+            ("full", 100, renewals[0]),
+            ("full", 100, renewals[1]),
+            ("full", 150, renewals[2]),
+        ]
+
+        # Salesforce: the latest plan's next steps and link, the renewal date, plan tasks.
+        account = salesforce_fake.get_record("Account", "001TIER1")
+        assert account is not None
+        assert account["Notes_Next_Steps__c"] == f"{quarters[-1]}: schedule admin training refresh"
+        assert account["Account_Plan_Link__c"].endswith(f"acme-{quarters[-1]}")
+        assert account["Renewal_Date__c"] == renewals[2].date().isoformat()
+        assert account["Tier__c"] == "1"
+        subjects = [task["Subject"] for task in salesforce_fake.records("Task")]
+        assert sum("account plan" in subject for subject in subjects) == 12
+        assert sum("Value-realization" in subject for subject in subjects) == 3
+
+        # Slack: Tier 1 plans shared for the 2:2 review and internal QBR; briefs before
+        # bi-weekly check-ins; the renewals announced; the product channel told once.
+        reviews = texts(slack_fake, "#account-reviews")
+        assert len(reviews) == 12 and all("2:2 review" in text for text in reviews)
+        ce_dms = texts(slack_fake, CE)
+        briefs = [text for text in ce_dms if "Preparation brief" in text]
+        assert 70 <= len(briefs) <= 80  # every 14 days for ~35 months
+        assert "72 active users of 100 seats" in briefs[0] and "SSO login loop" in briefs[0]
+        assert "Saved searches per team" in briefs[-1]
+        announced = texts(slack_fake, "#customer-accounts")
+        assert any("New customer Acme 001TIER1" in text for text in announced)
+        assert sum(" renewed at " in text for text in announced) == 2
+        assert any("platform team joins" in text for text in announced)
+        assert len(texts(slack_fake, "#product-feedback")) == 1
+        assert len([t for t in texts(slack_fake, VE) if "Value-realization" in t]) == 3
+        # Nothing was late, so nobody was chased.
+        assert [text for text in ce_dms if text.startswith("Overdue")] == []
+        assert texts(slack_fake, CE_LEADER) == []
+
+        # Every run stayed under the configured history size.
+        lengths = await run_lengths(handle, harness.client)
+        assert len(lengths) >= 3  # at least one run per renewal
+        assert max(lengths) < HISTORY_LIMIT, lengths
+
+
+async def test_tier_2_plans_go_to_the_ce_leader_and_overdue_plans_escalate(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness, salesforce_fake, "001TIER2", 300 * DAY, stage=LifecycleStage.ADOPTION, tier=2
+        )
+        view = await state(handle)
+        assert view.stage is LifecycleStage.ADOPTION and view.open_steps == []
+        now = await harness.env.get_current_time()
+        quarter_month = ((now.month - 1) // 3 + 1) * 3 + 1
+        next_quarter = datetime(
+            now.year + (quarter_month > 12), (quarter_month - 1) % 12 + 1, 1, tzinfo=UTC
+        )
+        await advance_to(harness, handle, next_quarter + timedelta(hours=1))
+        view = await state(handle)
+        plan = next(step for step in view.open_steps if step.kind == "account_plan")
+        assert plan.due_at == next_quarter + 9 * DAY  # Tier 2: day 10 of the quarter
+        # Late: a reminder a day after the due date, another two days later, then the leader.
+        await advance_to(harness, handle, next_quarter + 9 * DAY + 6 * DAY)
+        reminders = [t for t in texts(slack_fake, CE) if t.startswith("Overdue") and "plan" in t]
+        assert len(reminders) == 2
+        escalations = [t for t in texts(slack_fake, CE_LEADER) if "account plan" in t]
+        assert len(escalations) == 1 and escalations[0].startswith("Escalation:")
+        quarter = plan.key.removeprefix("account-plan-")
+        await handle.execute_update(AccountWorkflow.submit_account_plan, a_plan(quarter))
+        await settle(handle)
+        shared = texts(slack_fake, CE_LEADER)[-1]
+        assert "Tier 2 account plan" in shared and "1:1" in shared
+        assert texts(slack_fake, "#account-reviews") == []
+
+
+async def test_the_value_exercise_opens_at_t_minus_90_and_blocks_the_first_renewal_call(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness, salesforce_fake, "001RENEW", 100 * DAY, stage=LifecycleStage.ADOPTION
+        )
+        began = await harness.env.get_current_time()
+        renewal = midnight(began + 100 * DAY)
+        await advance_to(harness, handle, renewal - 91 * DAY)
+        view = await state(handle)
+        assert not any(step.kind == "value_realization" for step in view.open_steps)
+        assert view.stage is LifecycleStage.ADOPTION
+
+        await advance_to(harness, handle, renewal - 90 * DAY + timedelta(minutes=1))
+        view = await state(handle)
+        assert view.stage is LifecycleStage.RENEWAL
+        task = next(step for step in view.open_steps if step.kind == "value_realization")
+        assert task.owner == VE
+        assert any("Value-realization" in text for text in texts(slack_fake, VE))
+
+        before = await handle.fetch_history()
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await handle.execute_update(
+                AccountWorkflow.record_renewal_call, RecordRenewalCall(AE, Role.AE)
+            )
+        assert "waits for the value-realization exercise" in str(rejected.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as too_early:
+            await handle.execute_update(
+                AccountWorkflow.record_renewal_outcome,
+                RecordRenewalOutcome("renewed", AE, Role.AE),
+            )
+        assert "before the value-realization exercise" in str(too_early.value.cause)
+        await assert_only_workflow_tasks_since(handle, before)
+        assert not (await state(handle)).renewal_call_recorded
+
+        await handle.execute_update(
+            AccountWorkflow.complete_step, CompleteAccountStep(task.key, VE, Role.CE)
+        )
+        accepted = await handle.execute_update(
+            AccountWorkflow.record_renewal_call, RecordRenewalCall(AE, Role.AE)
+        )
+        assert accepted.message == "first renewal call recorded"
+        assert (await state(handle)).renewal_call_recorded
+
+
+async def test_bad_input_is_rejected_and_changes_nothing(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(harness, salesforce_fake, "001BAD", 200 * DAY)
+        before_state = await state(handle)
+        before = await handle.fetch_history()
+
+        async def rejected(update: Any, request: Any) -> str:
+            with pytest.raises(WorkflowUpdateFailedError) as failure:
+                await handle.execute_update(update, request)
+            return str(failure.value.cause)
+
+        message = await rejected(
+            AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(CE, Role.CE, "fortnightly")
+        )
+        assert "unknown check-in cadence 'fortnightly'" in message
+        assert "weekly, bi-weekly, monthly, as-needed" in message
+        message = await rejected(
+            AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("renewed", AE, Role.AE)
+        )
+        assert "renewal window, which opens" in message
+        message = await rejected(
+            AccountWorkflow.submit_account_plan,
+            replace(a_plan("2027-Q1"), risks=[], link="", contacts=PlanContacts("", "b", "c", "d")),
+        )
+        assert "missing sections: contacts.champion, risks, link" in message
+        message = await rejected(
+            AccountWorkflow.change_cadence, ChangeCadence("daily", CE, Role.CE)
+        )
+        assert "unknown check-in cadence 'daily'" in message
+        message = await rejected(
+            AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(AE, Role.CE, "weekly")
+        )
+        assert f"{AE} is not the account's CE ({CE} is)" in message
+
+        await assert_only_workflow_tasks_since(handle, before)
+        assert await state(handle) == before_state
