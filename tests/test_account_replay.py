@@ -1,0 +1,75 @@
+"""Changing AccountWorkflow must not break accounts already running for years.
+
+``histories/account-before-kickoff-announcement.json`` was recorded (kickoff, onboarding, a
+quarter's plan, weekly check-in briefs) by the account workflow as it was before it learned
+to announce new customers in the account channel. That announcement is behind
+``workflow.patched``: the old history replays on today's code, and without the patch guard
+it would not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from tests.test_account_workflow import DAY, onboard, settle, start_account
+from workflows.account import AccountWorkflow
+from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
+
+RECORDED = Path(__file__).parent / "histories" / "account-before-kickoff-announcement.json"
+
+
+def recorded_history() -> WorkflowHistory:
+    return WorkflowHistory.from_json("account-001REPLAY", RECORDED.read_text())
+
+
+def test_the_recorded_history_is_a_long_running_account() -> None:
+    history = recorded_history()
+    types = [event.event_type for event in history.events]
+    assert len(types) > 300
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in types
+    assert EventType.EVENT_TYPE_TIMER_FIRED in types
+    # Recorded before the change: no patch marker anywhere.
+    assert EventType.EVENT_TYPE_MARKER_RECORDED not in types
+
+
+async def test_the_recorded_history_replays_on_todays_code() -> None:
+    result = await Replayer(workflows=[AccountWorkflow]).replay_workflow(recorded_history())
+    assert result.replay_failure is None
+
+
+async def test_without_the_patch_guard_the_recorded_history_would_break(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What an unguarded change does: the new post runs on replay too, where the old run
+    # scheduled something else.
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: True)
+    with pytest.raises(workflow.NondeterminismError):
+        await Replayer(workflows=[AccountWorkflow]).replay_workflow(recorded_history())
+
+
+async def test_a_new_account_announces_itself_and_its_history_replays(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(harness, salesforce_fake, "001PATCHED", renewal_in=400 * DAY)
+        await onboard(handle)
+        await settle(handle)
+        history = await handle.fetch_history()
+    posts = [m.text for m in slack_fake.messages_in("#customer-accounts")]
+    assert len(posts) == 1 and posts[0].startswith("New customer Acme 001PATCHED")
+    markers = [
+        event
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    assert len(markers) == 1
+    assert KICKOFF_ANNOUNCEMENT_PATCH.encode() in markers[0].SerializeToString()
+    result = await Replayer(workflows=[AccountWorkflow]).replay_workflow(history)
+    assert result.replay_failure is None
