@@ -22,6 +22,7 @@ from activities.handoff import AccountHandOffActivities
 from activities.intake import IntakeWatermarkActivities
 from activities.licensing import LicenseActivities
 from activities.records import TrialRecordActivities
+from activities.red_accounts import RedAccountTrackerActivities
 from activities.salesforce import SalesforceActivities, SalesforceConnector
 from activities.slack import SlackActivities, build_slack_client
 from dealcycle.db.engine import make_engine
@@ -33,6 +34,7 @@ from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from workflows.account import AccountWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
+from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
 
@@ -42,6 +44,7 @@ WORKFLOWS: tuple[type, ...] = (
     AccountWorkflow,
     SecurityReviewWorkflow,
     ClosedWonIntakeWorkflow,
+    RedAccountWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -56,6 +59,7 @@ class ActivityRegistry:
     records: TrialRecordActivities
     accounts: AccountRecordActivities
     watermarks: IntakeWatermarkActivities
+    red_accounts: RedAccountTrackerActivities
 
     @property
     def functions(self) -> list[Callable[..., Any]]:
@@ -70,6 +74,9 @@ class ActivityRegistry:
             self.salesforce.poll_closed_won,
             self.watermarks.load_intake_watermark,
             self.watermarks.save_intake_watermark,
+            self.red_accounts.open_red_account_case,
+            self.red_accounts.update_red_account_case,
+            self.red_accounts.close_red_account_case,
         ]
 
 
@@ -86,6 +93,7 @@ def build_activities(settings: Settings) -> ActivityRegistry:
         records=TrialRecordActivities(engine, ledger),
         accounts=AccountRecordActivities(engine, ledger),
         watermarks=IntakeWatermarkActivities(engine),
+        red_accounts=RedAccountTrackerActivities(engine, ledger),
     )
 
 
@@ -96,6 +104,7 @@ def build_worker(
     *,
     task_queue: str | None = None,
     workflows: Sequence[type] = WORKFLOWS,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     queue = task_queue or settings.task_queue
     # The hand-off starts workflows, so it needs the client the worker runs on.
@@ -106,6 +115,7 @@ def build_worker(
         workflows=list(workflows),
         activities=[*activities.functions, hand_offs.hand_off_closed_deal],
         graceful_shutdown_timeout=timedelta(seconds=20),
+        max_cached_workflows=max_cached_workflows,
         interceptors=[ActivityLogContext()],
     )
 

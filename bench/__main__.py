@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): all three benchmarks at small sizes, then a summary.
+"""``python -m bench`` (``make bench``): all four benchmarks at small sizes, then a summary.
 
 Each runs in its own process, as it would alone, so one's memory, counters or failure does
 not touch the next. For the full sizes run them one by one:
@@ -6,8 +6,11 @@ not touch the next. For the full sizes run them one by one:
     python -m bench.ce_action_latency --trials 200
     python -m bench.cached_workflow_memory --workflows 1000
     python -m bench.simulated_year --trials 200     # or --trials 1000
+    python -m bench.account_years --rounds 3
 
 The figures are printed, never asserted: a missed target shows as MISSED, exit status 0.
+The summary repeats each benchmark's TARGET lines, and its FIGURE lines (a figure reported
+without a target, such as the three account years' wall time).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 
 from bench.common import REPO_ROOT
 
-BENCHMARKS = ("latency", "memory", "year")
+BENCHMARKS = ("latency", "memory", "year", "account")
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -39,11 +42,12 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "--rounds",
             str(args.year_rounds),
         ],
+        "account": ["bench.account_years", "--rounds", str(args.account_rounds)],
     }
 
 
 def run(module_and_args: list[str]) -> tuple[int, list[str], float]:
-    """Run one benchmark, echo its output as it comes, return its TARGET lines."""
+    """Run one benchmark, echo its output as it comes, return its TARGET and FIGURE lines."""
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", *module_and_args],
@@ -57,7 +61,7 @@ def run(module_and_args: list[str]) -> tuple[int, list[str], float]:
     for line in process.stdout:
         sys.stdout.write(line)
         sys.stdout.flush()
-        if line.strip().startswith("TARGET"):
+        if line.strip().startswith(("TARGET", "FIGURE")):
             targets.append(line.rstrip())
     return process.wait(), targets, time.monotonic() - started
 
@@ -76,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-workflows", type=int, default=300)
     parser.add_argument("--year-trials", type=int, default=40)
     parser.add_argument("--year-rounds", type=int, default=2)
+    parser.add_argument("--account-rounds", type=int, default=1)
     return parser
 
 

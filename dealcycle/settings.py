@@ -14,6 +14,7 @@ from pathlib import Path
 
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
+from schemas.health import HealthConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -53,6 +54,60 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
 def _duration(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     return default if raw is None or raw == "" else parse_duration(name, raw)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise SettingsError(f"{name}={raw!r} must be between 0 and 100")
+    return value
+
+
+def _health(env: Mapping[str, str]) -> HealthConfig:
+    defaults = HealthConfig()
+    weights = {
+        "usage": defaults.usage_weight,
+        "adoption": defaults.adoption_weight,
+        "sentiment": defaults.sentiment_weight,
+    }
+    raw = env.get("DEALCYCLE_HEALTH_WEIGHTS") or ""
+    for part in filter(None, (piece.strip() for piece in raw.split(","))):
+        name, _, value = part.partition("=")
+        if name.strip() not in weights:
+            raise SettingsError(
+                f"DEALCYCLE_HEALTH_WEIGHTS names {name.strip()!r}; use usage, adoption, sentiment"
+            )
+        label = f"DEALCYCLE_HEALTH_WEIGHTS {name.strip()}"
+        weights[name.strip()] = _float({label: value.strip()}, label, 0.0)
+    if sum(weights.values()) <= 0:
+        raise SettingsError("DEALCYCLE_HEALTH_WEIGHTS must give some input a positive weight")
+    green_at = _float(env, "DEALCYCLE_HEALTH_GREEN_AT", defaults.green_at)
+    yellow_at = _float(env, "DEALCYCLE_HEALTH_YELLOW_AT", defaults.yellow_at)
+    if yellow_at > green_at:
+        raise SettingsError(
+            f"DEALCYCLE_HEALTH_YELLOW_AT={yellow_at:g} must not be above"
+            f" DEALCYCLE_HEALTH_GREEN_AT={green_at:g}"
+        )
+    return HealthConfig(
+        usage_weight=weights["usage"],
+        adoption_weight=weights["adoption"],
+        sentiment_weight=weights["sentiment"],
+        green_at=green_at,
+        yellow_at=yellow_at,
+        red_accounts_channel=env.get("DEALCYCLE_RED_ACCOUNTS_CHANNEL") or "#red-accounts",
+        action_plan_sla_seconds=_duration(
+            env, "DEALCYCLE_RED_ACCOUNT_SLA", defaults.action_plan_sla_seconds
+        ),
+        reminder_interval_seconds=_duration(
+            env, "DEALCYCLE_RED_ACCOUNT_REMINDER", defaults.reminder_interval_seconds
+        ),
+    )
 
 
 def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
@@ -119,6 +174,7 @@ class Settings:
     product_feedback_channel: str = "#product-feedback"
     account_review_channel: str = "#account-reviews"
     account_history_event_limit: int = 8_000
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def account_config(self) -> AccountConfig:
         """What every account workflow is started with."""
@@ -132,6 +188,7 @@ class Settings:
             history_event_limit=self.account_history_event_limit,
             temporal_ui_url=self.temporal_ui_url,
             namespace=self.temporal_namespace,
+            health=self.health,
         )
 
     @classmethod
@@ -244,6 +301,7 @@ class Settings:
             account_review_channel=(
                 env.get("DEALCYCLE_ACCOUNT_REVIEW_CHANNEL") or "#account-reviews"
             ),
+            health=_health(env),
             account_history_event_limit=_int(
                 env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
             ),

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.common import CustomerHealth, Durations, Role, SecurityRoster, StepStatus
+from schemas.health import HealthConfig, HealthState
 
 ACCOUNT_WORKFLOW_TYPE = "AccountWorkflow"
 DEAL_CLOSED_SIGNAL = "deal_closed"
@@ -110,6 +111,7 @@ class AccountConfig:
     history_event_limit: int = 8_000
     temporal_ui_url: str = "http://localhost:8233"
     namespace: str = "default"
+    health: HealthConfig = field(default_factory=HealthConfig)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,8 @@ class RecordRenewalAssessment:
     actor: str
     role: Role
     risks: list[str] = field(default_factory=list)
+    turns_red: bool = False
+    """These risks make the account red (a red-account case opens)."""
 
 
 @dataclass(frozen=True)
@@ -415,7 +419,7 @@ class AccountSnapshot:
     feature_requests: list[FeatureRequestEntry] = field(default_factory=list)
     feature_requests_recorded: int = 0
     usage: UsageReport | None = None
-    health: CustomerHealth = CustomerHealth.GREEN
+    vitals: HealthState = field(default_factory=HealthState)
     renewal: RenewalCycle | None = None
     renewals_completed: int = 0
     cycle: int = 0

@@ -257,9 +257,15 @@ async def submit_account_plan(client: Client, account: str, plan: SubmitAccountP
 
 
 async def record_renewal_assessment(
-    client: Client, account: str, *, actor: str, role: Role, risks: Sequence[str] = ()
+    client: Client,
+    account: str,
+    *,
+    actor: str,
+    role: Role,
+    risks: Sequence[str] = (),
+    turns_red: bool = False,
 ) -> str:
-    request = RecordRenewalAssessment(actor, role, list(risks))
+    request = RecordRenewalAssessment(actor, role, list(risks), turns_red)
     return await _update(client, account, "record_renewal_assessment", request)
 
 

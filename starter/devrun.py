@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dealcycle.devtools.devserver import running_dev_server
@@ -192,6 +192,44 @@ async def start_demo_trials(client: Any, settings: Settings) -> list[str]:
     return ids
 
 
+async def start_demo_accounts(client: Any, settings: Settings) -> list[str]:
+    """Two customers brought in at adoption: Hooli (Tier 1, green) and Umbrella (Tier 2, whose
+    readings turn it red, so a red-account case opens)."""
+    from schemas.account import LifecycleStage, account_workflow_id
+    from schemas.health import HealthSignal
+    from starter.accounts import start_account
+
+    renewal = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    demos = [
+        ("DEMO-001-HOOLI", "Hooli", 1, {"usage": 85.0, "adoption": 80.0, "sentiment": 75.0}),
+        ("DEMO-001-UMBRELLA", "Umbrella", 2, {"usage": 20.0, "adoption": 25.0, "sentiment": 30.0}),
+    ]
+    ids = []
+    for account_id, name, tier, readings in demos:
+        workflow_id = account_workflow_id(account_id)
+        ids.append(workflow_id)
+        if await trial_exists(client, workflow_id):
+            continue
+        await start_account(
+            client,
+            settings,
+            account_id=account_id,
+            account_name=name,
+            tier=tier,
+            renewal_date=renewal + timedelta(days=200),
+            seats=120,
+            ae_owner=DEMO_AE,
+            ce_owner=DEMO_CE,
+            region="US West / APAC",
+            stage=LifecycleStage.ADOPTION,
+            cadence="weekly",
+        )
+        handle = client.get_workflow_handle(workflow_id)
+        for reading, value in readings.items():
+            await handle.signal("health_signal", HealthSignal(reading, value, "demo analytics"))
+    return ids
+
+
 async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None = None) -> int:
     settings = Settings.from_env(_with_demo_timings(os.environ if environ is None else environ))
     configure_logging(settings.log_format, settings.log_level)
@@ -217,6 +255,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             activities = await asyncio.to_thread(build_activities, effective)
             async with build_worker(client, effective, activities), _until_interrupted() as stop:
                 trials = await start_demo_trials(client, effective) if demo else []
+                accounts = await start_demo_accounts(client, effective) if demo else []
                 from starter.intake import ensure_intake_schedule
 
                 schedule = await ensure_intake_schedule(
@@ -242,6 +281,16 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                         f" --by {DEMO_AE} --role AE",
                         "  .venv/bin/dealcycle trial list",
                         f'  UI search:  OpportunityId = "{trials[0].removeprefix("trial-")}"',
+                    ]
+                if accounts:
+                    lines += ["", "Demo accounts:"]
+                    lines += [f"  {ui}/{workflow_id}" for workflow_id in accounts]
+                    lines += [
+                        "",
+                        f"  .venv/bin/dealcycle account show {accounts[0]}",
+                        f"  .venv/bin/dealcycle health {accounts[1]}",
+                        "  .venv/bin/dealcycle red list",
+                        '  UI search:  CustomerHealth = "red"',
                     ]
                 lines += [
                     "",

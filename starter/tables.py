@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
+from schemas.health import HealthView, RedAccountState
 from schemas.trial import TrialState
 
 
@@ -147,4 +149,199 @@ def render_account(state: AccountState, temporal_status: str, ui_url: str, names
         ]
         lines.append("")
     lines.append(f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{workflow_id}")
+    return "\n".join(lines)
+
+
+# --- Health and red accounts -------------------------------------------------------------------
+
+
+def span(seconds: float) -> str:
+    """A duration to the minute: ``3d 4h``, ``5h 12m``, ``7m``."""
+    minutes = max(0, int(seconds // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _colour_by_score(view: HealthView, score: float) -> str:
+    if score >= view.green_at:
+        return "green"
+    return "yellow" if score >= view.yellow_at else "red"
+
+
+def render_health(view: HealthView, temporal_status: str) -> str:
+    """What ``dealcycle health ACCOUNT_ID`` prints."""
+    workflow_id = account_workflow_id(view.account_id)
+    lines = [
+        f"{workflow_id}  health  {temporal_status}",
+        f"Account      {view.account_name} ({view.account_id})",
+    ]
+    colour = view.colour.capitalize()
+    if view.history:
+        last = view.history[-1]
+        by = "from the score" if last.by == "score" else f"set by {last.by}"
+        colour += f", {by} at {when(last.at)} UTC: {last.reason}"
+    lines.append(f"Health       {colour}")
+    if view.score is None:
+        lines.append("Score        no readings yet")
+    else:
+        lines.append(
+            f"Score        {view.score:g} ({_colour_by_score(view, view.score)} by the thresholds)"
+        )
+    lines.append(
+        f"Thresholds   green at {view.green_at:g} or more, yellow at {view.yellow_at:g} or more,"
+        f" red below {view.yellow_at:g}"
+    )
+    opened = f"{view.cases_opened} opened so far"
+    if view.open_case:
+        lines.append(
+            f"Open case    {view.open_case}  ({opened}; `dealcycle red show {view.account_id}`)"
+        )
+    else:
+        lines.append(f"Open case    none ({opened})")
+    lines.append("")
+    inputs = [*view.weights, *(name for name in view.readings if name not in view.weights)]
+    rows = [
+        [
+            name,
+            _number(view.readings.get(name)),
+            f"{view.weights[name]:.0%}" if name in view.weights else "-",
+            view.reading_sources.get(name) or "-",
+        ]
+        for name in inputs
+    ]
+    lines += [table(["INPUT", "READING", "WEIGHT", "SOURCE"], rows), ""]
+    if view.history:
+        rows = [
+            [when(change.at), str(change.colour), change.by, _number(change.score), change.reason]
+            for change in view.history
+        ]
+        lines += ["Colour history:", table(["WHEN (UTC)", "COLOUR", "BY", "SCORE", "WHY"], rows)]
+    else:
+        lines.append("Colour history: no changes yet")
+    return "\n".join(lines)
+
+
+class TrackerRow(Protocol):
+    """A row of the Account Tracker (``activities.red_accounts.StoredRedAccountCase``)."""
+
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def account_name(self) -> str: ...
+    @property
+    def tier(self) -> int: ...
+    @property
+    def ae_owner(self) -> str: ...
+    @property
+    def ce_owner(self) -> str: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def action_plan_complete(self) -> bool: ...
+    @property
+    def escalated(self) -> bool: ...
+    @property
+    def resolved_colour(self) -> str | None: ...
+    @property
+    def time_to_resolution_seconds(self) -> int | None: ...
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def render_tracker(rows: Sequence[TrackerRow], now: datetime) -> str:
+    """The Account Tracker: an open case's age, a resolved one's time to resolution."""
+
+    def status_and_time(row: TrackerRow) -> list[str]:
+        if row.status == "open":
+            return ["open", span((now - row.opened_at).total_seconds())]
+        resolved = f"resolved {row.resolved_colour}" if row.resolved_colour else row.status
+        seconds = row.time_to_resolution_seconds
+        return [resolved, "-" if seconds is None else span(seconds)]
+
+    headers = [
+        "CASE", "ACCOUNT", "TIER", "AE", "CE", "OPENED (UTC)", "STATUS",
+        "AGE / RESOLVED IN", "PLAN COMPLETE", "ESCALATED", "WHY",
+    ]  # fmt: skip
+    body = [
+        [
+            row.case_id,
+            f"{row.account_name} ({row.account_id})" if row.account_name else row.account_id,
+            str(row.tier) if row.tier else "-",
+            row.ae_owner or "-",
+            row.ce_owner or "-",
+            when(row.opened_at),
+            *status_and_time(row),
+            _yes(row.action_plan_complete),
+            _yes(row.escalated),
+            "; ".join(row.reasons) or "-",
+        ]
+        for row in rows
+    ]
+    return table(headers, body)
+
+
+def render_red_case(
+    state: RedAccountState, temporal_status: str, ui_url: str, namespace: str
+) -> str:
+    """What ``dealcycle red show`` prints: one case, from its workflow's state."""
+    lines = [
+        f"{state.case_id}  RedAccountWorkflow  {temporal_status}",
+        f"Account      {state.account_name} ({state.account_id})",
+        f"Opened       {when(state.opened_at)} UTC",
+        f"Why red      {'; '.join(state.reasons) or '-'}",
+    ]
+    if state.resolved_at is not None:
+        open_for = span((state.resolved_at - state.opened_at).total_seconds())
+        lines.append(
+            f"Resolved     {when(state.resolved_at)} UTC, {state.resolved_colour or '?'}"
+            f" (after {open_for})"
+        )
+    else:
+        lines.append("Resolved     not yet")
+    lines.append(f"Slack thread {state.thread_ts or 'not posted yet'}")
+    if state.action_plan_complete:
+        plan = "complete"
+    else:
+        plan = f"waiting for the {' and the '.join(state.missing_from)}"
+    lines += [
+        f"Action plan  {plan}",
+        f"Reminders    {state.reminders_sent} sent",
+        f"Escalated    {_yes(state.escalated)}",
+        "",
+    ]
+    if state.action_plan:
+        lines.append("Action plan:")
+        for entry in state.action_plan:
+            lines += [
+                f"  {entry.role} {entry.actor} at {when(entry.at)} UTC",
+                f"    current status    {entry.current_status}",
+                f"    needs             {entry.needs}",
+                f"    intended actions  {entry.intended_actions}",
+            ]
+    else:
+        lines.append("Action plan: nothing recorded yet")
+    lines.append("")
+    if state.asks:
+        lines.append("Asks of the business:")
+        lines += [f"  #{ask.number}  {when(ask.at)}  {ask.actor}  {ask.text}" for ask in state.asks]
+    else:
+        lines.append("Asks of the business: none")
+    lines += ["", f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{state.case_id}"]
     return "\n".join(lines)

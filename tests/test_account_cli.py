@@ -206,6 +206,11 @@ ACTIONS: list[tuple[list[str], str, object]] = [
         RecordRenewalAssessment(CE, Role.CE, []),
     ),
     (
+        ["assessment", "001ACME", "--by", CE, "--role", "CE", "--risk", "EOL", "--turns-red"],
+        "record_renewal_assessment",
+        RecordRenewalAssessment(CE, Role.CE, ["EOL"], turns_red=True),
+    ),
+    (
         ["renewal-call", "001ACME", "--by", AE, "--role", "AE", "--note", "went well"],
         "record_renewal_call",
         RecordRenewalCall(AE, Role.AE, "went well"),

@@ -18,7 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.test_account_workflow import DAY, onboard, settle, start_account
+from tests.support.accounts import DAY, onboard, settle, start_account
 from workflows.account import AccountWorkflow
 from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
 
@@ -58,7 +58,16 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     async with harness_factory() as harness:
-        handle = await start_account(harness, salesforce_fake, "001PATCHED", renewal_in=400 * DAY)
+        handle = await start_account(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            "001PATCHED",
+            400 * DAY,
+            track=harness.track,
+        )
         await onboard(handle)
         await settle(handle)
         history = await handle.fetch_history()

@@ -3,11 +3,13 @@
 The long test lives three years of one Tier 1 account: the team does what is asked of it each
 month (assessments, plans, QBRs, the renewal work), and the test checks what reached
 Salesforce, Slack, the database and the license signer, and how long each run's history got.
+The driving (start, settle, advance, the team's answers, the three-year loop) lives in
+``tests/support/accounts.py``; ``bench/account_years.py`` runs the same loop and reports its
+wall time, which is never asserted here.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,45 +25,31 @@ from dealcycle.db.engine import make_engine
 from dealcycle.db.models import LicenseKey
 from dealcycle.licensing import load_public_key, verify_license_key
 from schemas.account import (
-    AccountProfile,
-    AccountStart,
-    AccountState,
     ChangeCadence,
     CompleteAccountStep,
-    CompleteOnboarding,
     LifecycleStage,
     PlanContacts,
-    RecordFeatureRequest,
     RecordKickoffPlan,
-    RecordRenewalAssessment,
     RecordRenewalCall,
     RecordRenewalOutcome,
-    ReportProductionReady,
-    SubmitAccountPlan,
-    UsageReport,
-    account_workflow_id,
 )
 from schemas.common import Role
+from tests.support import accounts
+from tests.support.accounts import (
+    AE,
+    CE,
+    CE_LEADER,
+    DAY,
+    HISTORY_LIMIT,
+    VE,
+    a_plan,
+    live_three_years,
+    run_lengths,
+    settle,
+    state,
+)
 from workflows.account import AccountWorkflow
 from workflows.account_rules import add_years, midnight
-
-CE, AE, VE = "U0CE00001", "U0AE00001", "U0VALUEENG1"
-CE_LEADER = "U0CELEAD1"
-DAY = timedelta(days=1)
-HISTORY_LIMIT = 1_000
-
-
-def profile(account_id: str, renewal_date: datetime, tier: int = 1, seats: int = 100) -> Any:
-    return AccountProfile(
-        account_id=account_id,
-        account_name=f"Acme {account_id}",
-        tier=tier,
-        region="US East / EMEA",
-        ae_owner=AE,
-        ce_owner=CE,
-        seats=seats,
-        renewal_date=renewal_date,
-    )
 
 
 async def start_account(
@@ -73,142 +61,23 @@ async def start_account(
     stage: LifecycleStage = LifecycleStage.KICKOFF,
     tier: int = 1,
 ) -> WorkflowHandle[Any, Any]:
-    salesforce_fake.add_record("Account", {"Id": account_id, "Name": f"Acme {account_id}"})
-    now = await harness.env.get_current_time()
-    config = replace(harness.settings.account_config(), history_event_limit=HISTORY_LIMIT)
-    start = AccountStart(
+    """``tests.support.accounts.start_account`` on the harness's worker, tracked by it."""
+    return await accounts.start_account(
+        harness.client,
+        harness.env,
+        harness.task_queue,
+        harness.settings,
+        salesforce_fake,
         account_id,
-        f"Acme {account_id}",
-        profile=profile(account_id, midnight(now + renewal_in), tier),
+        renewal_in,
         stage=stage,
-        config=config,
+        tier=tier,
+        track=harness.track,
     )
-    started = await harness.client.start_workflow(
-        AccountWorkflow.run,
-        start,
-        id=account_workflow_id(account_id),
-        task_queue=harness.task_queue,
-    )
-    # No run id: actions follow the account across continue-as-new.
-    handle: WorkflowHandle[Any, Any] = harness.client.get_workflow_handle_for(
-        AccountWorkflow.run, started.id, first_execution_run_id=started.result_run_id
-    )
-    harness.track(handle)
-    await settle(handle)
-    return handle
-
-
-async def settle(handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait until the workflow has done what it owes: no activity pending and the history
-    no longer growing."""
-    last, stable = -1, 0
-    for _ in range(600):
-        raw = (await handle.describe()).raw_description
-        length = raw.workflow_execution_info.history_length
-        busy = bool(raw.pending_activities) or raw.HasField("pending_workflow_task")
-        stable = stable + 1 if length == last and not busy else 0
-        if stable >= 3:
-            return
-        last = length
-        await asyncio.sleep(0.03)
-    raise AssertionError(f"{handle.id} did not settle")
-
-
-async def state(handle: WorkflowHandle[Any, Any]) -> AccountState:
-    return await handle.query(AccountWorkflow.state)
 
 
 async def advance_to(harness: Any, handle: WorkflowHandle[Any, Any], moment: datetime) -> None:
-    now = await harness.env.get_current_time()
-    if moment > now:
-        await harness.env.sleep(moment - now)
-    await settle(handle)
-
-
-def a_plan(quarter: str, actor: str = CE) -> SubmitAccountPlan:
-    return SubmitAccountPlan(
-        quarter=quarter,
-        actor=actor,
-        role=Role.CE,
-        contacts=PlanContacts("Dana (VP Eng)", "Sam (CTO)", "Lee (Staff Eng)", "Kim (IT)"),
-        use_cases=["code search across 4,000 repos"],
-        health="green",
-        expansion_opportunities=["platform team"],
-        risks=["champion moving teams"],
-        product_feedback_themes=["faster indexing"],
-        objectives=[f"{quarter}: 80% weekly active"],
-        next_steps=f"{quarter}: schedule admin training refresh",
-        link=f"https://docs.example.com/plans/acme-{quarter}",
-    )
-
-
-async def onboard(handle: WorkflowHandle[Any, Any], cadence: str = "bi-weekly") -> None:
-    await handle.execute_update(
-        AccountWorkflow.record_kickoff_plan,
-        RecordKickoffPlan(CE, Role.CE, cadence, ["security"], True, ["monorepo migration"]),
-    )
-    await handle.execute_update(
-        AccountWorkflow.report_production_ready, ReportProductionReady(CE, Role.CE)
-    )
-    for training in ("training-101", "training-102", "training-admin", "training-security"):
-        await handle.execute_update(
-            AccountWorkflow.complete_step, CompleteAccountStep(training, CE, Role.CE)
-        )
-    await handle.execute_update(
-        AccountWorkflow.complete_onboarding, CompleteOnboarding(CE, Role.CE)
-    )
-
-
-async def do_what_is_asked(
-    handle: WorkflowHandle[Any, Any], outcomes: dict[str, RecordRenewalOutcome]
-) -> list[str]:
-    """Everything open today, done by its owner; returns the step keys handled."""
-    view = await state(handle)
-    handled = []
-    for step in view.open_steps:
-        if step.kind == "renewal_assessment":
-            role = Role(step.role)
-            risks = ["budget review in Q3"] if role is Role.AE else []
-            await handle.execute_update(
-                AccountWorkflow.record_renewal_assessment,
-                RecordRenewalAssessment(step.owner, role, risks),
-            )
-        elif step.kind == "account_plan":
-            await handle.execute_update(
-                AccountWorkflow.submit_account_plan, a_plan(step.key.removeprefix("account-plan-"))
-            )
-        elif step.kind in ("qbr", "value_realization", "renewal_proposal"):
-            if step.kind == "renewal_proposal":
-                await handle.execute_update(
-                    AccountWorkflow.record_renewal_call, RecordRenewalCall(AE, Role.AE, "kickoff")
-                )
-            await handle.execute_update(
-                AccountWorkflow.complete_step, CompleteAccountStep(step.key, step.owner, Role.CE)
-            )
-        elif step.kind == "renewal_outcome":
-            tag = step.key.removeprefix("renewal-outcome-")
-            if tag not in outcomes:
-                continue
-            await handle.execute_update(AccountWorkflow.record_renewal_outcome, outcomes[tag])
-        else:
-            continue
-        handled.append(step.key)
-    return handled
-
-
-async def run_lengths(handle: WorkflowHandle[Any, Any], client: Any) -> list[int]:
-    """The history length of every run of the account, first to current."""
-    lengths = []
-    run_id: str | None = handle.first_execution_run_id
-    while run_id:
-        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        lengths.append(len(history.events))
-        last = history.events[-1]
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-        else:
-            run_id = None
-    return lengths
+    await accounts.advance_to(harness.env, handle, moment)
 
 
 WORKFLOW_TASK_EVENTS = {
@@ -235,43 +104,24 @@ async def test_three_years_of_a_tier_1_account(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     async with harness_factory() as harness:
-        handle = await start_account(harness, salesforce_fake, "001TIER1", renewal_in=365 * DAY)
-        began = await harness.env.get_current_time()
-        first = await state(handle)
+        years = await live_three_years(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            account_id="001TIER1",
+            history_limit=HISTORY_LIMIT,
+            track=harness.track,
+        )
+        handle, began, renewals, handled = years.handle, years.began, years.renewals, years.handled
+        assert renewals == [add_years(midnight(began), 365 * n) for n in (1, 2, 3)]
+        first = years.first  # right after the start, before anyone acted
         assert first.stage is LifecycleStage.KICKOFF
         assert [step.key for step in first.open_steps] == ["kickoff-plan"]
         assert len(first.license_key_ids) == 1
-        renewals = [add_years(midnight(began), 365 * n) for n in (1, 2, 3)]
-        await onboard(handle)
-        await handle.signal(
-            AccountWorkflow.usage_reported,
-            UsageReport(72, "5.4.1", ["SSO login loop (#4411)"]),
-        )
-        await handle.execute_update(
-            AccountWorkflow.record_feature_request,
-            RecordFeatureRequest("Saved searches per team", CE, Role.CE, "asked by Dana"),
-        )
-        outcomes = {
-            renewals[0].date().isoformat(): RecordRenewalOutcome("renewed", AE, Role.AE),
-            renewals[1].date().isoformat(): RecordRenewalOutcome(
-                "seat_expansion", AE, Role.AE, seats=150, note="platform team joins"
-            ),
-        }
-        # The team acts the day after work appears: each month's start, each renewal window.
-        end = renewals[2] - 20 * DAY
-        checkpoints = {renewal - 89 * DAY for renewal in renewals}
-        month = datetime(began.year, began.month, 1, tzinfo=UTC)
-        while month < end:
-            month = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
-            checkpoints.add(month + DAY)
-        handled: list[str] = []
-        for moment in sorted(moment for moment in checkpoints if moment < end):
-            await advance_to(harness, handle, moment)
-            done = await do_what_is_asked(handle, outcomes)
-            if done:
-                await settle(handle)
-            handled += done
-        await advance_to(harness, handle, end)
+        assert years.end == renewals[2] - 20 * DAY
+        assert await harness.env.get_current_time() >= years.end
 
         view = await state(handle)
         assert view.renewals_completed == 2

@@ -34,6 +34,7 @@ TABLES = {
     "intake_watermarks",
     "account_plans",
     "feature_requests",
+    "red_account_cases",
 }
 
 
@@ -63,8 +64,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0003"
-    assert current_revision(database_url) == "0003"
+    assert head_revision() == "0004"
+    assert current_revision(database_url) == "0004"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -103,6 +104,7 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
             "intake_watermarks": "pk_intake_watermarks",
             "account_plans": "pk_account_plans",
             "feature_requests": "pk_feature_requests",
+            "red_account_cases": "pk_red_account_cases",
         }
         assert [u["name"] for u in inspector.get_unique_constraints("license_keys")] == [
             "uq_license_keys_idempotency_key"
@@ -114,11 +116,12 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
                 for index in inspector.get_indexes(table)
                 if not index.get("duplicates_constraint")
             ]
-            for table in ("license_keys", "trial_outcomes")
+            for table in ("license_keys", "trial_outcomes", "red_account_cases")
         }
         assert indexes == {
             "license_keys": ["ix_license_keys_account_id"],
             "trial_outcomes": ["ix_trial_outcomes_account_id"],
+            "red_account_cases": ["ix_red_account_cases_account_id"],
         }
     finally:
         engine.dispose()
@@ -213,7 +216,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0003"
+            "0004"
         )
 
 

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     # every module whose dataclasses cross this workflow's boundary must be imported here.
     import schemas.common
     import schemas.effects
+    import schemas.health
     import schemas.opportunity  # noqa: F401
     from schemas.account import (
         AccountActionAccepted,
@@ -36,7 +37,9 @@ with workflow.unsafe.imports_passed_through():
         SubmitAccountPlan,
         UsageReport,
     )
+    from schemas.health import HealthSignal, HealthView, SetHealth
     from workflows import account_rules as rules
+    from workflows import health_rules
     from workflows.account_effects import AccountEffects
     from workflows.visibility import history_is_long
 
@@ -71,9 +74,23 @@ class AccountWorkflow:
     def usage_reported(self, report: UsageReport) -> None:
         rules.apply_usage(self._s, report, workflow.now())
 
+    @workflow.signal(name="health_signal")
+    def health_signal(self, signal: HealthSignal) -> None:
+        problem = health_rules.check_signal(signal)
+        if problem is not None:  # a feed's bad reading: dropped, and said so in the log
+            workflow.logger.warning("health signal dropped: %s", problem)
+            return
+        s = self._s
+        if health_rules.apply_signal(s.vitals, signal, s.config.health, workflow.now()):
+            self._changed = True
+
     @workflow.query
     def state(self) -> AccountState:
         return rules.state_view(self._s, workflow.now())
+
+    @workflow.query
+    def health(self) -> HealthView:
+        return rules.health_view(self._s)
 
     # --- Updates (CE and AE actions) ---------------------------------------------------------
 
@@ -180,6 +197,25 @@ class AccountWorkflow:
     @record_feature_request.validator
     def _check_feature_request(self, request: RecordFeatureRequest) -> None:
         rules.check_feature_request(self._s, request)
+
+    @workflow.update
+    def set_health(self, request: SetHealth) -> AccountActionAccepted:
+        s = self._s
+        p = s.profile
+        colour = health_rules.apply_set_health(
+            s.vitals, request, p.ae_owner, p.ce_owner, workflow.now()
+        )
+        rules.note(s, workflow.now(), request.actor, f"set health {colour.value}: {request.reason}")
+        case = f"; red-account case {s.vitals.open_case} opens" if s.vitals.open_case else ""
+        return self._accepted(
+            f"health is now {colour.value}{case if colour.value == 'red' else ''}"
+        )
+
+    @set_health.validator
+    def _check_set_health(self, request: SetHealth) -> None:
+        rules.check_not_churned(self._s)
+        p = self._s.profile
+        health_rules.check_set_health(self._s.vitals, request, p.ae_owner, p.ce_owner)
 
     # --- Main loop ---------------------------------------------------------------------------
 

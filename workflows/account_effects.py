@@ -35,6 +35,7 @@ from schemas.effects import (
     SalesforceTaskRequest,
     SlackPost,
 )
+from schemas.health import RED_ACCOUNT_WORKFLOW_TYPE, RedAccountCaseStart, RedAccountResult
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
     OpportunityKind,
@@ -47,6 +48,7 @@ from workflows import effects
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
+CASE_SIGNAL = "case_signal"
 
 _HOW_TO_FINISH = {
     StepKind.KICKOFF_PLAN: "dealcycle account kickoff {account} --by {owner} --role CE"
@@ -93,6 +95,7 @@ class AccountEffects:
         await self._record_plans()
         await self._record_feature_requests()
         await self._write_renewal_outcome()
+        await self._sync_health()
         self.publish_search_attributes()
 
     def owes_renewal_restart(self) -> bool:
@@ -123,7 +126,7 @@ class AccountEffects:
         wanted = {
             sa.ACCOUNT_ID.name: p.account_id,
             sa.LIFECYCLE_STAGE.name: s.stage.value,
-            sa.CUSTOMER_HEALTH.name: s.health.value,
+            sa.CUSTOMER_HEALTH.name: s.vitals.colour.value,
         }
         if p.ce_owner:
             wanted[sa.CE_OWNER.name] = p.ce_owner
@@ -205,7 +208,8 @@ class AccountEffects:
                 s.profile.ce_owner or s.config.announce_channel,
                 f"New license key {grant.key_id} for {self._name} ({grant.reason}):"
                 f" {grant.seats} seats, valid until {_date(grant.expires_at)}."
-                f" Fetch it with: dealcycle license show {grant.key_id}",
+                " The signed key is in the license_keys table; check it with"
+                " `dealcycle license verify`.",
             )
         )
         grant.announced = True
@@ -429,6 +433,69 @@ class AccountEffects:
                 )
             )
             entry.recorded = True
+
+    # --- Health and red-account cases ------------------------------------------------------
+
+    async def _sync_health(self) -> None:
+        s = self.s
+        h = s.vitals
+        if h.synced_changes < h.changes:
+            changes = h.changes
+            await effects.update_salesforce(
+                SalesforceFieldUpdate(
+                    self._key("health", changes, "salesforce"),
+                    "Account",
+                    s.profile.account_id,
+                    {"Customer_Health__c": h.colour.label},
+                )
+            )
+            h.synced_changes = changes
+        if h.open_case is not None and not h.case_started:
+            await self._open_case(h.open_case)
+            h.case_started = True
+        while h.pending_case_signals:
+            signal = h.pending_case_signals[0]
+            try:
+                await workflow.get_external_workflow_handle(signal.case_id).signal(
+                    CASE_SIGNAL, signal
+                )
+            except Exception as err:  # the case may have ended; nothing is left to tell it
+                workflow.logger.warning("could not tell %s: %s", signal.case_id, err)
+            h.pending_case_signals = h.pending_case_signals[1:]
+
+    async def _open_case(self, case_id: str) -> None:
+        s = self.s
+        p = s.profile
+        info = workflow.info()
+        url = (
+            f"{s.config.temporal_ui_url}/namespaces/{s.config.namespace}/workflows/"
+            f"{info.workflow_id}"
+        )
+        try:
+            await workflow.start_child_workflow(
+                RED_ACCOUNT_WORKFLOW_TYPE,
+                RedAccountCaseStart(
+                    case_id=case_id,
+                    number=s.vitals.cases_opened,
+                    account_id=p.account_id,
+                    account_name=p.account_name,
+                    tier=p.tier,
+                    renewal_date=s.renewal.renewal_date if s.renewal else p.renewal_date,
+                    ae_owner=p.ae_owner,
+                    ce_owner=p.ce_owner,
+                    reason=s.vitals.case_reason,
+                    opened_at=workflow.now(),
+                    config=s.config.health,
+                    roster=s.config.roster,
+                    account_workflow_url=url,
+                ),
+                id=case_id,
+                result_type=RedAccountResult,
+                # The case outlives a continue-as-new of the account.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("red-account case %s was already open", case_id)
 
     # --- Renewal -----------------------------------------------------------------------------
 

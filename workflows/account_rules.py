@@ -47,6 +47,8 @@ from schemas.account import (
     UsageReport,
 )
 from schemas.common import CustomerHealth, Role, StepStatus
+from schemas.health import HealthView
+from workflows import health_rules
 
 KICKOFF_PLAN_STEP = "kickoff-plan"
 AUDIT_KEPT = 20
@@ -204,6 +206,7 @@ def new_snapshot(start: AccountStart, now: datetime, effect_scope: str) -> Accou
         stage=start.stage,
         started_at=now,
     )
+    s.vitals.account_id = start.account_id
     for hand_off in start.hand_offs:
         apply_hand_off(s, hand_off, now)
     if start.stage is LifecycleStage.KICKOFF:
@@ -912,6 +915,8 @@ def check_renewal_assessment(s: AccountSnapshot, request: RecordRenewalAssessmen
     for risk in request.risks:
         if not risk.strip():
             raise AccountRuleViolation("a risk is empty")
+    if request.turns_red and not request.risks:
+        raise AccountRuleViolation("to turn the account red, name the risks that make it so")
     return open_steps[-1]
 
 
@@ -926,6 +931,10 @@ def apply_renewal_assessment(
             *(f"{request.role.value}: {risk}" for risk in request.risks),
         ][-AUDIT_KEPT:]
     _audit(s, now, request.actor, f"recorded {step.key} ({len(request.risks)} risks)")
+    if request.turns_red:
+        reason = f"renewal assessment ({request.role.value}): " + "; ".join(request.risks)
+        if health_rules.turn_red(s.vitals, request.actor, reason, now):
+            return f"{step.key} recorded; the account is now red and a case opens"
     return f"{step.key} recorded with {len(request.risks)} risk(s)"
 
 
@@ -1139,6 +1148,33 @@ def apply_usage(s: AccountSnapshot, report: UsageReport, now: datetime) -> None:
 # --- Views and helpers -----------------------------------------------------------------------
 
 
+def health_view(s: AccountSnapshot) -> HealthView:
+    h = s.vitals
+    config = s.config.health
+    return HealthView(
+        account_id=s.profile.account_id,
+        account_name=s.profile.account_name,
+        colour=h.colour.value,
+        score=h.score,
+        readings=dict(h.readings),
+        reading_sources=dict(h.reading_sources),
+        weights=health_rules.weights(config),
+        green_at=config.green_at,
+        yellow_at=config.yellow_at,
+        history=list(h.history),
+        open_case=h.open_case,
+        cases_opened=h.cases_opened,
+    )
+
+
+def note(s: AccountSnapshot, now: datetime, actor: str, action: str) -> None:
+    _audit(s, now, actor, action)
+
+
+def check_not_churned(s: AccountSnapshot) -> None:
+    _check_churned(s)
+
+
 def _view(step: AccountStep, now: datetime) -> StepView:
     overdue = step.status is StepStatus.PENDING and step.due_at is not None and now > step.due_at
     return StepView(
@@ -1179,7 +1215,7 @@ def state_view(s: AccountSnapshot, now: datetime) -> AccountState:
         value_exercise_done=value_exercise_done(s),
         renewal_call_recorded=bool(s.renewal and s.renewal.first_call_at),
         license_key_ids=[grant.key_id for grant in s.licenses if grant.key_id],
-        health=s.health.value,
+        health=s.vitals.colour.value,
         renewals_completed=s.renewals_completed,
         feature_requests=s.feature_requests_recorded,
         plans_submitted=s.plans_submitted,

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         SlackPostResult,
         TrialOutcomeRecord,
     )
+    from schemas.health import TrackerClose, TrackerOpen, TrackerUpdate
 
 POST_SLACK_MESSAGE = "post_slack_message"
 UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
@@ -39,6 +40,9 @@ LOAD_INTAKE_WATERMARK = "load_intake_watermark"
 SAVE_INTAKE_WATERMARK = "save_intake_watermark"
 RECORD_ACCOUNT_PLAN = "record_account_plan"
 RECORD_FEATURE_REQUEST = "record_feature_request"
+OPEN_RED_ACCOUNT_CASE = "open_red_account_case"
+UPDATE_RED_ACCOUNT_CASE = "update_red_account_case"
+CLOSE_RED_ACCOUNT_CASE = "close_red_account_case"
 
 ACTIVITY_NAMES = frozenset(
     {
@@ -53,6 +57,9 @@ ACTIVITY_NAMES = frozenset(
         SAVE_INTAKE_WATERMARK,
         RECORD_ACCOUNT_PLAN,
         RECORD_FEATURE_REQUEST,
+        OPEN_RED_ACCOUNT_CASE,
+        UPDATE_RED_ACCOUNT_CASE,
+        CLOSE_RED_ACCOUNT_CASE,
     }
 )
 
@@ -104,3 +111,15 @@ async def record_account_plan(record: AccountPlanRecord) -> RecordResult:
 
 async def record_feature_request(record: FeatureRequestRecord) -> RecordResult:
     return await execute(RECORD_FEATURE_REQUEST, record, RecordResult)
+
+
+async def open_red_account_case(row: TrackerOpen) -> RecordResult:
+    return await execute(OPEN_RED_ACCOUNT_CASE, row, RecordResult)
+
+
+async def update_red_account_case(update: TrackerUpdate) -> RecordResult:
+    return await execute(UPDATE_RED_ACCOUNT_CASE, update, RecordResult)
+
+
+async def close_red_account_case(close: TrackerClose) -> RecordResult:
+    return await execute(CLOSE_RED_ACCOUNT_CASE, close, RecordResult)

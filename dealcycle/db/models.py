@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -120,3 +120,35 @@ class FeatureRequest(Base):
     requested_by: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(20))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RedAccountCase(Base):
+    """One red-account case (the Red Accounts program's Account Tracker): opened when an
+    account turns red, updated while it is open, closed when the account is promoted."""
+
+    __tablename__ = "red_account_cases"
+
+    case_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """The ``RedAccountWorkflow`` id, ``red-account-<account id>-<number>``."""
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[int] = mapped_column(Integer)
+    ae_owner: Mapped[str] = mapped_column(String(64))
+    ce_owner: Mapped[str] = mapped_column(String(64))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Why it is red: the opening reason first, then any added while open."""
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10))
+    """``open`` or ``closed``."""
+    action_plan_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    slack_channel: Mapped[str] = mapped_column(String(100))
+    slack_ts: Mapped[str] = mapped_column(String(40))
+    """The case's thread in ``slack_channel``."""
+    workflow_url: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_colour: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """``score`` or the person who set the colour."""
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    time_to_resolution_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)

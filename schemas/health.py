@@ -1,0 +1,286 @@
+"""Contracts of customer health and the red-account escalation (the Red Accounts program).
+
+Health is a score from 0 to 100, the weighted mean of the latest usage, adoption and sentiment
+readings (signals: they are feeds), turned into a colour by thresholds in configuration. The AE
+or CE can set the colour by hand with a reason; a hand-set colour holds until the score crosses
+a threshold or someone sets it again. A red account opens a ``RedAccountWorkflow`` case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from schemas.common import CustomerHealth, Role, SecurityRoster
+
+RED_ACCOUNT_WORKFLOW_TYPE = "RedAccountWorkflow"
+HEALTH_SIGNAL = "health_signal"
+
+
+def red_account_workflow_id(account_id: str, number: int) -> str:
+    return f"red-account-{account_id}-{number}"
+
+
+class HealthInput(StrEnum):
+    USAGE = "usage"
+    ADOPTION = "adoption"
+    SENTIMENT = "sentiment"
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """Weights of the inputs and the colour thresholds (score at least ``green_at`` is green,
+    at least ``yellow_at`` yellow, else red)."""
+
+    usage_weight: float = 0.4
+    adoption_weight: float = 0.35
+    sentiment_weight: float = 0.25
+    green_at: float = 70.0
+    yellow_at: float = 40.0
+    red_accounts_channel: str = "#red-accounts"
+    action_plan_sla_seconds: int = 3 * 86400
+    """Past this, a case whose action plan is incomplete escalates to the CE leader."""
+    reminder_interval_seconds: int = 86400
+    """Reminders in the case's thread, until both owners have recorded the action plan."""
+
+
+# --- Account workflow: signal and update -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthSignal:
+    """A reading from a feed (product analytics, surveys): 0 to 100."""
+
+    input: str
+    """One of ``HealthInput``: usage, adoption, sentiment."""
+    value: float
+    source: str = ""
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SetHealth:
+    """The AE or CE sets the colour (a champion leaves, say); the reason is kept."""
+
+    colour: str
+    actor: str
+    role: Role
+    reason: str
+
+
+@dataclass
+class HealthChange:
+    colour: CustomerHealth
+    at: datetime
+    by: str
+    """``score`` or the person who set it."""
+    reason: str
+    score: float | None
+
+
+@dataclass
+class HealthState:
+    """The account's health: carried with the account's state."""
+
+    account_id: str = ""
+    readings: dict[str, float] = field(default_factory=dict)
+    reading_sources: dict[str, str] = field(default_factory=dict)
+    score: float | None = None
+    score_colour: CustomerHealth | None = None
+    colour: CustomerHealth = CustomerHealth.GREEN
+    history: list[HealthChange] = field(default_factory=list)
+    synced_changes: int = 0
+    """Colour changes written to Salesforce (counts every change since the account began)."""
+    changes: int = 0
+    cases_opened: int = 0
+    open_case: str | None = None
+    """The open ``RedAccountWorkflow`` id, if any."""
+    case_started: bool = True
+    """False between opening a case and its workflow having started."""
+    case_reason: str = ""
+    pending_case_signals: list[CaseSignal] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """What ``dealcycle health`` shows."""
+
+    account_id: str
+    account_name: str
+    colour: str
+    score: float | None
+    readings: dict[str, float]
+    reading_sources: dict[str, str]
+    weights: dict[str, float]
+    green_at: float
+    yellow_at: float
+    history: list[HealthChange]
+    open_case: str | None
+    cases_opened: int
+
+
+# --- RedAccountWorkflow ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedAccountCaseStart:
+    case_id: str
+    number: int
+    account_id: str
+    account_name: str
+    tier: int
+    renewal_date: datetime | None
+    ae_owner: str
+    ce_owner: str
+    reason: str
+    opened_at: datetime
+    config: HealthConfig
+    roster: SecurityRoster
+    account_workflow_url: str
+    history_event_limit: int = 8_000
+
+
+@dataclass(frozen=True)
+class CaseSignal:
+    """From the account to its open case: still red (another reason), or promoted."""
+
+    kind: str
+    """``still_red`` or ``resolved``."""
+    colour: CustomerHealth
+    by: str
+    reason: str
+    at: datetime
+    case_id: str = ""
+    """The case it is for (the account may have opened another since)."""
+
+
+@dataclass(frozen=True)
+class RecordActionPlan:
+    actor: str
+    role: Role
+    current_status: str
+    needs: str
+    intended_actions: str
+
+
+@dataclass(frozen=True)
+class RecordAsk:
+    """An ask of the business (an exec sponsor, a roadmap item), posted in the case's thread."""
+
+    actor: str
+    role: Role
+    ask: str
+
+
+@dataclass(frozen=True)
+class CaseActionAccepted:
+    message: str
+    action_plan_complete: bool
+
+
+@dataclass
+class ActionPlanEntry:
+    role: Role
+    actor: str
+    current_status: str
+    needs: str
+    intended_actions: str
+    at: datetime
+    posted: bool = False
+
+
+@dataclass
+class CaseAsk:
+    number: int
+    actor: str
+    text: str
+    at: datetime
+    posted: bool = False
+
+
+@dataclass
+class RedAccountSnapshot:
+    start: RedAccountCaseStart
+    reasons: list[str] = field(default_factory=list)
+    """Why it is red: the opening reason, then any added while open."""
+    thread_ts: str | None = None
+    tracker_opened: bool = False
+    plans: list[ActionPlanEntry] = field(default_factory=list)
+    asks: list[CaseAsk] = field(default_factory=list)
+    reminders_sent: int = 0
+    last_reminded_at: datetime | None = None
+    escalated: bool = False
+    escalation_posted: bool = False
+    resolved_by: str | None = None
+    resolved_colour: CustomerHealth | None = None
+    resolution_reason: str = ""
+    resolved_at: datetime | None = None
+    resolution_posted: bool = False
+    tracker_closed: bool = False
+
+
+@dataclass(frozen=True)
+class RedAccountState:
+    case_id: str
+    account_id: str
+    account_name: str
+    reasons: list[str]
+    opened_at: datetime
+    thread_ts: str | None
+    action_plan: list[ActionPlanEntry]
+    action_plan_complete: bool
+    missing_from: list[str]
+    asks: list[CaseAsk]
+    reminders_sent: int
+    escalated: bool
+    resolved_at: datetime | None
+    resolved_colour: str | None
+
+
+@dataclass(frozen=True)
+class RedAccountResult:
+    case_id: str
+    resolved_colour: str
+    opened_at: datetime
+    resolved_at: datetime
+
+
+# --- Activities: the Account Tracker ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackerOpen:
+    idempotency_key: str
+    case_id: str
+    account_id: str
+    account_name: str
+    tier: int
+    ae_owner: str
+    ce_owner: str
+    reason: str
+    opened_at: datetime
+    slack_channel: str
+    slack_ts: str
+    workflow_url: str
+
+
+@dataclass(frozen=True)
+class TrackerUpdate:
+    """Later facts of an open case: the action plan's state, the reasons, escalation."""
+
+    idempotency_key: str
+    case_id: str
+    reasons: list[str]
+    action_plan_complete: bool
+    escalated: bool
+
+
+@dataclass(frozen=True)
+class TrackerClose:
+    idempotency_key: str
+    case_id: str
+    resolved_at: datetime
+    resolved_colour: str
+    resolved_by: str
+    resolution: str

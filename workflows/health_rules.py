@@ -1,0 +1,153 @@
+"""Customer health as pure functions: readings to a score, a score to a colour, and who may
+change the colour. The account workflow owns a ``HealthState`` and calls these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.common import CustomerHealth, Role
+from schemas.health import (
+    CaseSignal,
+    HealthChange,
+    HealthConfig,
+    HealthInput,
+    HealthSignal,
+    HealthState,
+    SetHealth,
+    red_account_workflow_id,
+)
+
+HISTORY_KEPT = 20
+
+
+class HealthRuleViolation(ValueError):
+    """A health change the rules do not allow; the message says why."""
+
+
+def weights(config: HealthConfig) -> dict[str, float]:
+    return {
+        HealthInput.USAGE.value: config.usage_weight,
+        HealthInput.ADOPTION.value: config.adoption_weight,
+        HealthInput.SENTIMENT.value: config.sentiment_weight,
+    }
+
+
+def score_of(readings: dict[str, float], config: HealthConfig) -> float | None:
+    """The weighted mean of the readings there are (weights renormalized), or None."""
+    weighted = [(weights(config)[name], value) for name, value in readings.items()]
+    total = sum(weight for weight, _ in weighted)
+    if not weighted or total <= 0:
+        return None
+    return round(sum(weight * value for weight, value in weighted) / total, 1)
+
+
+def colour_of(score: float, config: HealthConfig) -> CustomerHealth:
+    if score >= config.green_at:
+        return CustomerHealth.GREEN
+    if score >= config.yellow_at:
+        return CustomerHealth.YELLOW
+    return CustomerHealth.RED
+
+
+def check_signal(signal: HealthSignal) -> str | None:
+    """Why a reading is unusable, or None. Signals cannot be rejected, so a bad one is logged
+    and dropped rather than raised."""
+    try:
+        HealthInput(signal.input)
+    except ValueError:
+        return f"unknown health input {signal.input!r}; use usage, adoption or sentiment"
+    if not 0 <= signal.value <= 100:
+        return f"health reading {signal.value} is outside 0 to 100"
+    return None
+
+
+def apply_signal(
+    h: HealthState, signal: HealthSignal, config: HealthConfig, now: datetime
+) -> CustomerHealth | None:
+    """Take a reading; returns the new colour if the score moved it across a threshold."""
+    h.readings = {**h.readings, signal.input: float(signal.value)}
+    if signal.source:
+        h.reading_sources = {**h.reading_sources, signal.input: signal.source}
+    h.score = score_of(h.readings, config)
+    if h.score is None:
+        return None
+    colour = colour_of(h.score, config)
+    crossed = colour is not h.score_colour
+    h.score_colour = colour
+    # A hand-set colour holds until the score crosses a threshold.
+    if crossed and colour is not h.colour:
+        reason = f"score {h.score:g} ({', '.join(f'{k} {v:g}' for k, v in h.readings.items())})"
+        _change(h, colour, now, "score", reason)
+        return colour
+    return None
+
+
+def check_set_health(h: HealthState, request: SetHealth, ae: str, ce: str) -> CustomerHealth:
+    try:
+        colour = CustomerHealth(request.colour.strip().lower())
+    except ValueError:
+        raise HealthRuleViolation(
+            f"unknown health colour {request.colour!r}; use green, yellow or red"
+        ) from None
+    if not request.reason.strip():
+        raise HealthRuleViolation("a health change needs a reason (a champion left, say)")
+    owner = ce if request.role is Role.CE else ae
+    if not request.actor.strip():
+        raise HealthRuleViolation("say who you are (--by)")
+    if request.actor != owner:
+        raise HealthRuleViolation(
+            f"{request.actor} is not the account's {request.role.value} ({owner or 'nobody'} is)"
+        )
+    if colour is h.colour:
+        raise HealthRuleViolation(f"health is already {colour.value}")
+    return colour
+
+
+def apply_set_health(
+    h: HealthState, request: SetHealth, ae: str, ce: str, now: datetime
+) -> CustomerHealth:
+    colour = check_set_health(h, request, ae, ce)
+    _change(h, colour, now, request.actor, request.reason.strip())
+    return colour
+
+
+def turn_red(h: HealthState, by: str, reason: str, now: datetime) -> bool:
+    """Risks from a renewal assessment turn the account red; True if it changed."""
+    if h.colour is CustomerHealth.RED:
+        _tell_open_case(h, CustomerHealth.RED, by, reason, now)
+        return False
+    _change(h, CustomerHealth.RED, now, by, reason)
+    return True
+
+
+def _change(h: HealthState, colour: CustomerHealth, now: datetime, by: str, reason: str) -> None:
+    was = h.colour
+    h.colour = colour
+    h.changes += 1
+    h.history = [*h.history, HealthChange(colour, now, by, reason, h.score)][-HISTORY_KEPT:]
+    if colour is CustomerHealth.RED:
+        if h.open_case is None:
+            h.cases_opened += 1
+            h.open_case = red_account_workflow_id(h.account_id, h.cases_opened)
+            h.case_started = False
+            h.case_reason = reason
+        else:
+            _tell_open_case(h, colour, by, reason, now)
+    elif was is CustomerHealth.RED and h.open_case is not None:
+        _tell_open_case(h, colour, by, reason, now, resolved=True)
+        h.open_case = None
+
+
+def _tell_open_case(
+    h: HealthState,
+    colour: CustomerHealth,
+    by: str,
+    reason: str,
+    now: datetime,
+    resolved: bool = False,
+) -> None:
+    if h.open_case is None:
+        return
+    kind = "resolved" if resolved else "still_red"
+    signal = CaseSignal(kind, colour, by, reason, now, h.open_case)
+    h.pending_case_signals = [*h.pending_case_signals, signal]

@@ -1,0 +1,219 @@
+"""``RedAccountWorkflow``: one red-account case, from the post in ``#red-accounts`` to its
+resolution. A child of the account's workflow, which tells it (by signal) when the account is
+still red for another reason or has been promoted to yellow or green.
+
+Updates only change state; the main loop writes the post, the thread replies and the tracker
+row, each once, with idempotency keys derived from the case id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    import schemas.common
+    import schemas.effects  # noqa: F401
+    from schemas.effects import SlackPost
+    from schemas.health import (
+        CaseActionAccepted,
+        CaseSignal,
+        RecordActionPlan,
+        RecordAsk,
+        RedAccountCaseStart,
+        RedAccountResult,
+        RedAccountState,
+        TrackerClose,
+        TrackerOpen,
+        TrackerUpdate,
+    )
+    from workflows import effects
+    from workflows import red_account_rules as rules
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else "not set"
+
+
+@workflow.defn(name="RedAccountWorkflow")
+class RedAccountWorkflow:
+    @workflow.init
+    def __init__(self, start: RedAccountCaseStart) -> None:
+        self._s = rules.new_snapshot(start)
+        self._changed = False
+        self._tracked: tuple[int, bool, bool] = (1, False, False)
+
+    @workflow.signal(name="case_signal")
+    def case_signal(self, signal: CaseSignal) -> None:
+        self._changed |= rules.apply_case_signal(self._s, signal)
+
+    @workflow.update
+    def record_action_plan(self, request: RecordActionPlan) -> CaseActionAccepted:
+        message = rules.apply_action_plan(self._s, request, workflow.now())
+        self._changed = True
+        return CaseActionAccepted(message, rules.action_plan_complete(self._s))
+
+    @record_action_plan.validator
+    def _check_action_plan(self, request: RecordActionPlan) -> None:
+        rules.check_action_plan(self._s, request)
+
+    @workflow.update
+    def record_ask(self, request: RecordAsk) -> CaseActionAccepted:
+        message = rules.apply_ask(self._s, request, workflow.now())
+        self._changed = True
+        return CaseActionAccepted(message, rules.action_plan_complete(self._s))
+
+    @record_ask.validator
+    def _check_ask(self, request: RecordAsk) -> None:
+        rules.check_ask(self._s, request)
+
+    @workflow.query
+    def state(self) -> RedAccountState:
+        return rules.state_view(self._s)
+
+    @workflow.run
+    async def run(self, start: RedAccountCaseStart) -> RedAccountResult:
+        s = self._s
+        while True:
+            self._changed = False
+            await self._catch_up()
+            if s.tracker_closed:
+                break
+            wake_at = rules.next_wake_up(s)
+            timeout = None if wake_at is None else wake_at - workflow.now()
+            if timeout is None or timeout.total_seconds() > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                except TimeoutError:
+                    pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert s.resolved_at is not None and s.resolved_colour is not None
+        return RedAccountResult(
+            start.case_id, s.resolved_colour.value, start.opened_at, s.resolved_at
+        )
+
+    def _key(self, *parts: object) -> str:
+        return "/".join([self._s.start.case_id, *(str(part) for part in parts)])
+
+    async def _reply(self, key: str, text: str) -> None:
+        assert self._s.thread_ts is not None
+        await effects.post_slack(
+            SlackPost(
+                self._key(key), self._s.start.config.red_accounts_channel, text, self._s.thread_ts
+            )
+        )
+
+    async def _catch_up(self) -> None:
+        s = self._s
+        start = s.start
+        now = workflow.now()
+        if s.thread_ts is None:
+            posted = await effects.post_slack(
+                SlackPost(
+                    self._key("post"),
+                    start.config.red_accounts_channel,
+                    f":red_circle: {start.account_name} ({start.account_id}) is red."
+                    f" Tier {start.tier}, renewal {_date(start.renewal_date)},"
+                    f" AE <@{start.ae_owner}>, CE <@{start.ce_owner}>."
+                    f" Why: {start.reason}. Case {start.case_id}: {start.account_workflow_url}"
+                    f" AE and CE: record status, needs and intended actions with"
+                    f" `dealcycle red plan {start.account_id}`; asks of the business go in"
+                    " this thread.",
+                )
+            )
+            s.thread_ts = posted.ts
+        if not s.tracker_opened:
+            await effects.open_red_account_case(
+                TrackerOpen(
+                    idempotency_key=self._key("tracker", "open"),
+                    case_id=start.case_id,
+                    account_id=start.account_id,
+                    account_name=start.account_name,
+                    tier=start.tier,
+                    ae_owner=start.ae_owner,
+                    ce_owner=start.ce_owner,
+                    reason=start.reason,
+                    opened_at=start.opened_at,
+                    slack_channel=start.config.red_accounts_channel,
+                    slack_ts=s.thread_ts,
+                    workflow_url=start.account_workflow_url,
+                )
+            )
+            s.tracker_opened = True
+        for entry in s.plans:
+            if not entry.posted:
+                await self._reply(
+                    f"plan/{entry.role.value}/{entry.at.isoformat()}",
+                    f"Action plan from the {entry.role.value} <@{entry.actor}>."
+                    f" Status: {entry.current_status} Needs: {entry.needs}"
+                    f" Intended actions: {entry.intended_actions}",
+                )
+                entry.posted = True
+        for ask in s.asks:
+            if not ask.posted:
+                await self._reply(
+                    f"ask/{ask.number}", f"Ask #{ask.number} (<@{ask.actor}>): {ask.text}"
+                )
+                ask.posted = True
+        if s.resolved_at is None and rules.escalation_due(s, now):
+            missing = " and ".join(
+                f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
+                for role in rules.missing_from(s)
+            )
+            await self._reply(
+                "escalation",
+                f"Escalation to <@{start.roster.ce_leader}>: the action plan for"
+                f" {start.account_name} is past its SLA; still missing from {missing}.",
+            )
+            s.escalated = True
+            s.last_reminded_at = now  # the escalation is this round's reminder
+        elif s.resolved_at is None and rules.reminder_due(s, now):
+            missing = ", ".join(
+                f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
+                for role in rules.missing_from(s)
+            )
+            await self._reply(
+                f"reminder/{s.reminders_sent + 1}",
+                f"Reminder: {missing}, record your part of the action plan"
+                f" (`dealcycle red plan {start.account_id} --by YOU --role AE|CE ...`).",
+            )
+            s.reminders_sent += 1
+            s.last_reminded_at = now
+        await self._track()
+        if s.resolved_at is not None and not s.resolution_posted:
+            assert s.resolved_colour is not None
+            await self._reply(
+                "resolution",
+                f":large_{'green' if s.resolved_colour.value == 'green' else 'yellow'}_circle:"
+                f" Resolved: {start.account_name} is {s.resolved_colour.value} again"
+                f" ({s.resolved_by}: {s.resolution_reason}).",
+            )
+            s.resolution_posted = True
+        if s.resolution_posted and not s.tracker_closed:
+            assert s.resolved_at is not None and s.resolved_colour is not None
+            await effects.close_red_account_case(
+                TrackerClose(
+                    idempotency_key=self._key("tracker", "close"),
+                    case_id=start.case_id,
+                    resolved_at=s.resolved_at,
+                    resolved_colour=s.resolved_colour.value,
+                    resolved_by=s.resolved_by or "",
+                    resolution=s.resolution_reason,
+                )
+            )
+            s.tracker_closed = True
+
+    async def _track(self) -> None:
+        """Keep the tracker row's reasons, action plan and escalation current."""
+        s = self._s
+        now = (len(s.reasons), rules.action_plan_complete(s), s.escalated)
+        if now == self._tracked or s.resolved_at is not None:
+            return
+        version = f"{now[0]}-{int(now[1])}-{int(now[2])}"
+        await effects.update_red_account_case(
+            TrackerUpdate(
+                self._key("tracker", version), s.start.case_id, list(s.reasons), now[1], now[2]
+            )
+        )
+        self._tracked = now

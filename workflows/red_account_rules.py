@@ -1,0 +1,166 @@
+"""The rules of a red-account case, as pure functions over ``RedAccountSnapshot``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from schemas.common import Role
+from schemas.health import (
+    ActionPlanEntry,
+    CaseAsk,
+    CaseSignal,
+    RecordActionPlan,
+    RecordAsk,
+    RedAccountCaseStart,
+    RedAccountSnapshot,
+    RedAccountState,
+)
+
+MAX_TEXT = 2000
+
+
+class RedAccountRuleViolation(ValueError):
+    """An action the case's rules do not allow; the message says why."""
+
+
+def new_snapshot(start: RedAccountCaseStart) -> RedAccountSnapshot:
+    return RedAccountSnapshot(start=start, reasons=[start.reason])
+
+
+def missing_from(s: RedAccountSnapshot) -> list[Role]:
+    recorded = {entry.role for entry in s.plans}
+    return [role for role in (Role.AE, Role.CE) if role not in recorded]
+
+
+def action_plan_complete(s: RedAccountSnapshot) -> bool:
+    return not missing_from(s)
+
+
+def _check_open(s: RedAccountSnapshot) -> None:
+    if s.resolved_at is not None:
+        raise RedAccountRuleViolation(
+            f"case {s.start.case_id} was resolved on {s.resolved_at.date().isoformat()}"
+        )
+
+
+def _check_owner(s: RedAccountSnapshot, actor: str, role: Role) -> None:
+    owner = s.start.ae_owner if role is Role.AE else s.start.ce_owner
+    if actor not in (s.start.ae_owner, s.start.ce_owner):
+        raise RedAccountRuleViolation(
+            f"{actor or 'nobody'} is neither the AE ({s.start.ae_owner}) nor the CE"
+            f" ({s.start.ce_owner}) of {s.start.account_name}"
+        )
+    if actor != owner:
+        raise RedAccountRuleViolation(f"{actor} is not the account's {role.value} ({owner} is)")
+
+
+def _check_text(name: str, value: str) -> None:
+    if not value.strip():
+        raise RedAccountRuleViolation(f"{name} is empty")
+    if len(value) > MAX_TEXT:
+        raise RedAccountRuleViolation(f"{name} is longer than {MAX_TEXT} characters")
+
+
+def check_action_plan(s: RedAccountSnapshot, request: RecordActionPlan) -> None:
+    _check_open(s)
+    _check_owner(s, request.actor, request.role)
+    for name in ("current_status", "needs", "intended_actions"):
+        _check_text(name.replace("_", " "), getattr(request, name))
+
+
+def apply_action_plan(s: RedAccountSnapshot, request: RecordActionPlan, now: datetime) -> str:
+    check_action_plan(s, request)
+    s.plans = [entry for entry in s.plans if entry.role is not request.role] + [
+        ActionPlanEntry(
+            request.role,
+            request.actor,
+            request.current_status.strip(),
+            request.needs.strip(),
+            request.intended_actions.strip(),
+            now,
+        )
+    ]
+    if action_plan_complete(s):
+        return "action plan complete: both the AE and the CE have recorded theirs"
+    waiting = ", ".join(role.value for role in missing_from(s))
+    return f"{request.role.value} part recorded; waiting for the {waiting}"
+
+
+def check_ask(s: RedAccountSnapshot, request: RecordAsk) -> None:
+    _check_open(s)
+    _check_owner(s, request.actor, request.role)
+    _check_text("the ask", request.ask)
+
+
+def apply_ask(s: RedAccountSnapshot, request: RecordAsk, now: datetime) -> str:
+    check_ask(s, request)
+    number = len(s.asks) + 1
+    s.asks = [*s.asks, CaseAsk(number, request.actor, request.ask.strip(), now)]
+    return f"ask #{number} recorded; it goes to the case's thread"
+
+
+def apply_case_signal(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
+    """Returns whether anything changed (signals for a resolved case change nothing)."""
+    if s.resolved_at is not None:
+        return False
+    if signal.kind == "resolved":
+        s.resolved_at = signal.at
+        s.resolved_by = signal.by
+        s.resolved_colour = signal.colour
+        s.resolution_reason = signal.reason
+        return True
+    if signal.reason and signal.reason not in s.reasons:
+        s.reasons = [*s.reasons, signal.reason]
+        return True
+    return False
+
+
+def reminder_due(s: RedAccountSnapshot, now: datetime) -> bool:
+    at = next_reminder_at(s)
+    return at is not None and now >= at
+
+
+def next_reminder_at(s: RedAccountSnapshot) -> datetime | None:
+    if s.resolved_at is not None or action_plan_complete(s) or s.thread_ts is None:
+        return None
+    interval = timedelta(seconds=s.start.config.reminder_interval_seconds)
+    return (s.last_reminded_at or s.start.opened_at) + interval
+
+
+def escalation_at(s: RedAccountSnapshot) -> datetime:
+    return s.start.opened_at + timedelta(seconds=s.start.config.action_plan_sla_seconds)
+
+
+def escalation_due(s: RedAccountSnapshot, now: datetime) -> bool:
+    return (
+        s.resolved_at is None
+        and not s.escalated
+        and not action_plan_complete(s)
+        and now >= escalation_at(s)
+    )
+
+
+def next_wake_up(s: RedAccountSnapshot) -> datetime | None:
+    moments = [moment for moment in (next_reminder_at(s),) if moment is not None]
+    if s.resolved_at is None and not s.escalated and not action_plan_complete(s):
+        moments.append(escalation_at(s))
+    return min(moments) if moments else None
+
+
+def state_view(s: RedAccountSnapshot) -> RedAccountState:
+    return RedAccountState(
+        case_id=s.start.case_id,
+        account_id=s.start.account_id,
+        account_name=s.start.account_name,
+        reasons=list(s.reasons),
+        opened_at=s.start.opened_at,
+        thread_ts=s.thread_ts,
+        action_plan=list(s.plans),
+        action_plan_complete=action_plan_complete(s),
+        missing_from=[role.value for role in missing_from(s)],
+        asks=list(s.asks),
+        reminders_sent=s.reminders_sent,
+        escalated=s.escalated,
+        resolved_at=s.resolved_at,
+        resolved_colour=s.resolved_colour.value if s.resolved_colour else None,
+    )
