@@ -173,7 +173,11 @@ def check_activity_names() -> None:
 def bench_worker(
     client: Client, task_queue: str, workflows: Sequence[type], **options: Any
 ) -> Worker:
+    """A worker as production runs it (``worker.SHARED_MODULES_SANDBOX``), stub activities."""
+    from worker import SHARED_MODULES_SANDBOX
+
     check_activity_names()
+    options.setdefault("workflow_runner", SHARED_MODULES_SANDBOX)
     return Worker(
         client,
         task_queue=task_queue,

@@ -79,6 +79,11 @@ def _health(env: Mapping[str, str]) -> HealthConfig:
     raw = env.get("DEALCYCLE_HEALTH_WEIGHTS") or ""
     for part in filter(None, (piece.strip() for piece in raw.split(","))):
         name, _, value = part.partition("=")
+        if not value.strip():
+            raise SettingsError(
+                f"DEALCYCLE_HEALTH_WEIGHTS entry {part!r} has no weight; write it as"
+                " usage=0.4,adoption=0.35,sentiment=0.25"
+            )
         if name.strip() not in weights:
             raise SettingsError(
                 f"DEALCYCLE_HEALTH_WEIGHTS names {name.strip()!r}; use usage, adoption, sentiment"

@@ -836,6 +836,12 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
         f"{AE} is not the account's CE ({CE} is)",
     ),
     (
+        "kickoff plan by the AE",
+        kickoff_stage,
+        lambda s: rules.apply_kickoff_plan(s, RecordKickoffPlan(AE, Role.AE, "weekly"), T0),
+        "the kickoff plan is recorded by the CE",
+    ),
+    (
         "actor who is not the AE",
         lambda: _with_value_exercise(window_snapshot()),
         lambda s: rules.apply_renewal_call(s, RecordRenewalCall("U0STRANGER", Role.AE), RENEWAL),

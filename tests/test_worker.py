@@ -159,13 +159,6 @@ def test_bad_health_settings_are_rejected_naming_the_variable(
         Settings.from_env(env)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: _health reads a weights entry without '=' (or with nothing after it) as an empty"
-        " value, which _float turns into its default 0.0, so the weight is silently zero"
-    ),
-)
 @pytest.mark.parametrize("weights", ["usage", "usage=", "usage=0.5,adoption"])
 def test_a_health_weight_without_a_value_is_rejected(weights: str) -> None:
     with pytest.raises(SettingsError, match="DEALCYCLE_HEALTH_WEIGHTS"):

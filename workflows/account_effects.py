@@ -38,6 +38,7 @@ from schemas.effects import (
 from schemas.health import RED_ACCOUNT_WORKFLOW_TYPE, RedAccountCaseStart, RedAccountResult
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
+    OpportunityInput,
     OpportunityKind,
     OpportunityResult,
     OpportunityStart,
@@ -544,20 +545,22 @@ class AccountEffects:
         try:
             await workflow.start_child_workflow(
                 OPPORTUNITY_WORKFLOW_TYPE,
-                OpportunityStart(
-                    opportunity_id=opportunity_id,
-                    account_id=p.account_id,
-                    account_name=p.account_name,
-                    ae_owner=p.ae_owner,
-                    ce_owner=p.ce_owner,
-                    region=region,
-                    deployment_type=_deployment(p.deployment_type),
-                    tier=p.tier,
-                    kind=OpportunityKind.EXPANSION,
-                    complex_engagement=False,
-                    roster=s.config.roster,
-                    seats=p.seats,
-                    durations=s.config.durations,
+                OpportunityInput(
+                    start=OpportunityStart(
+                        opportunity_id=opportunity_id,
+                        account_id=p.account_id,
+                        account_name=p.account_name,
+                        ae_owner=p.ae_owner,
+                        ce_owner=p.ce_owner,
+                        region=region,
+                        deployment_type=_deployment(p.deployment_type),
+                        tier=p.tier,
+                        kind=OpportunityKind.EXPANSION,
+                        complex_engagement=False,
+                        roster=s.config.roster,
+                        seats=p.seats,
+                        durations=s.config.durations,
+                    ),
                 ),
                 id=opportunity_workflow_id(opportunity_id),
                 # The new team's deal outlives this run: the account continues as new.

@@ -608,6 +608,8 @@ def next_wake_up(s: AccountSnapshot, now: datetime) -> datetime | None:
 
 def check_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan) -> CheckInCadence:
     _check_churned(s)
+    if request.role is not Role.CE:
+        raise AccountRuleViolation("the kickoff plan is recorded by the CE")
     _check_actor(s, request.actor, request.role)
     _check_profile_complete(s, "record the kickoff plan")
     if s.kickoff is not None:

@@ -72,7 +72,9 @@ def apply_signal(
     if h.score is None:
         return None
     colour = colour_of(h.score, config)
-    crossed = colour is not h.score_colour
+    # The first score sets the baseline; it overrides a colour only nobody set by hand.
+    hand_set = bool(h.history) and h.history[-1].by != "score"
+    crossed = colour is not h.score_colour and not (h.score_colour is None and hand_set)
     h.score_colour = colour
     # A hand-set colour holds until the score crosses a threshold.
     if crossed and colour is not h.colour:

@@ -45,6 +45,8 @@ def _check_open(s: RedAccountSnapshot) -> None:
 
 def _check_owner(s: RedAccountSnapshot, actor: str, role: Role) -> None:
     owner = s.start.ae_owner if role is Role.AE else s.start.ce_owner
+    if not actor.strip():
+        raise RedAccountRuleViolation("say who you are (--by)")
     if actor not in (s.start.ae_owner, s.start.ce_owner):
         raise RedAccountRuleViolation(
             f"{actor or 'nobody'} is neither the AE ({s.start.ae_owner}) nor the CE"

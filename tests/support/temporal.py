@@ -105,7 +105,7 @@ def harness_factory(
         settings = replace(test_settings, task_queue=task_queue, **overrides)
         activities = build_activities(settings)
         worker: Worker = build_worker(
-            time_skipping_env.client, settings, activities, workflows=WORKFLOWS
+            time_skipping_env.client, settings, activities, workflows=WORKFLOWS, strict_sandbox=True
         )
         async with worker:
             harness = DealcycleHarness(time_skipping_env, settings, task_queue, activities)
