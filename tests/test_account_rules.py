@@ -1332,3 +1332,11 @@ def test_state_view_shows_the_roadmap_while_onboarding_and_issued_keys() -> None
     assert view.missing_profile == [] and not view.value_exercise_done
     complete_onboarding(s)
     assert rules.state_view(s, ONBOARDED).roadmap == []
+
+
+def test_a_customer_brought_in_past_kickoff_has_no_kickoff_plan_to_record() -> None:
+    s = make_snapshot(stage=LifecycleStage.ADOPTION)
+    before = copy.deepcopy(s)
+    with pytest.raises(AccountRuleViolation, match="brought in past kickoff"):
+        rules.check_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"))
+    assert s == before

@@ -51,6 +51,8 @@ from schemas.health import HealthView
 from workflows import health_rules
 
 KICKOFF_PLAN_STEP = "kickoff-plan"
+BROUGHT_IN = "brought in"
+"""Who "recorded" the kickoff of a customer brought in past kickoff."""
 AUDIT_KEPT = 20
 FEATURE_REQUESTS_KEPT = 10
 QUARTERS_KEPT = 8
@@ -213,7 +215,7 @@ def new_snapshot(start: AccountStart, now: datetime, effect_scope: str) -> Accou
         return s
     # A customer brought in past kickoff: its key exists; its cadence was settled long ago.
     cadence = CheckInCadence(start.cadence or CheckInCadence.MONTHLY.value)
-    s.kickoff = KickoffPlan(cadence, [], False, [], "brought in", now)
+    s.kickoff = KickoffPlan(cadence, [], False, [], BROUGHT_IN, now)
     s.kickoff_announced = True
     _set_cadence(s, cadence, now)
     if start.stage is LifecycleStage.ONBOARDING:
@@ -612,6 +614,11 @@ def check_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan) -> CheckI
         raise AccountRuleViolation("the kickoff plan is recorded by the CE")
     _check_actor(s, request.actor, request.role)
     _check_profile_complete(s, "record the kickoff plan")
+    if s.kickoff is not None and s.kickoff.recorded_by == BROUGHT_IN:
+        raise AccountRuleViolation(
+            "this customer was brought in past kickoff: there is no kickoff plan to record;"
+            " change the cadence with `dealcycle account cadence`"
+        )
     if s.kickoff is not None:
         raise AccountRuleViolation(
             f"the kickoff plan was already recorded by {s.kickoff.recorded_by}"
