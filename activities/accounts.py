@@ -222,6 +222,25 @@ def _feature_request_columns(record: FeatureRequestRecord) -> dict[str, Any]:
     }
 
 
+def record_once(
+    ledger: IdempotencyLedger, kind: _Kind, key: str, write: Callable[[], str]
+) -> tuple[RecordResult, bool]:
+    """Blocking. Runs ``write`` (which returns the record id) once per idempotency key;
+    returns the result and whether this call wrote it."""
+    entry = ledger.lookup(key)
+    if entry is not None and entry.kind != kind.ledger_kind:
+        raise kind.invalid(f"idempotency key {key!r} was already used for a {entry.kind} write")
+    if entry is not None and entry.done and entry.result is not None:
+        return RecordResult(record_id=entry.result["record_id"]), False
+    try:
+        ledger.start(key, kind.ledger_kind)
+    except ValueError as error:  # a concurrent write of another kind took the key
+        raise kind.invalid(str(error)) from None
+    result = RecordResult(record_id=write())
+    ledger.finish(key, {"record_id": result.record_id})
+    return result, True
+
+
 class AccountRecordActivities:
     def __init__(self, engine: Engine, ledger: IdempotencyLedger) -> None:
         self._engine = engine
@@ -263,20 +282,7 @@ class AccountRecordActivities:
         return result
 
     def _once(self, kind: _Kind, key: str, write: Callable[[], str]) -> tuple[RecordResult, bool]:
-        """Blocking. Runs ``write`` (which returns the record id) once per idempotency key;
-        returns the result and whether this call wrote it."""
-        entry = self._ledger.lookup(key)
-        if entry is not None and entry.kind != kind.ledger_kind:
-            raise kind.invalid(f"idempotency key {key!r} was already used for a {entry.kind} write")
-        if entry is not None and entry.done and entry.result is not None:
-            return RecordResult(record_id=entry.result["record_id"]), False
-        try:
-            self._ledger.start(key, kind.ledger_kind)
-        except ValueError as error:  # a concurrent write of another kind took the key
-            raise kind.invalid(str(error)) from None
-        result = RecordResult(record_id=write())
-        self._ledger.finish(key, {"record_id": result.record_id})
-        return result, True
+        return record_once(self._ledger, kind, key, write)
 
     def _upsert_plan(self, record: AccountPlanRecord) -> str:
         columns = _plan_columns(record)

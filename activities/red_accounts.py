@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.accounts import _Kind
+from activities.accounts import _Kind, record_once
 from activities.records import _utc
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.models import RedAccountCase
@@ -223,20 +223,7 @@ class RedAccountTrackerActivities:
         return result
 
     def _once(self, kind: _Kind, key: str, write: Callable[[], str]) -> tuple[RecordResult, bool]:
-        """Blocking. Runs ``write`` (which returns the record id) once per idempotency key;
-        returns the result and whether this call wrote it."""
-        entry = self._ledger.lookup(key)
-        if entry is not None and entry.kind != kind.ledger_kind:
-            raise kind.invalid(f"idempotency key {key!r} was already used for a {entry.kind} write")
-        if entry is not None and entry.done and entry.result is not None:
-            return RecordResult(record_id=entry.result["record_id"]), False
-        try:
-            self._ledger.start(key, kind.ledger_kind)
-        except ValueError as error:  # a concurrent write of another kind took the key
-            raise kind.invalid(str(error)) from None
-        result = RecordResult(record_id=write())
-        self._ledger.finish(key, {"record_id": result.record_id})
-        return result, True
+        return record_once(self._ledger, kind, key, write)
 
     def _insert(self, row: TrackerOpen) -> str:
         with Session(self._engine) as session:
