@@ -7,6 +7,7 @@ Salesforce Account id (``001ACME``) or the workflow id (``account-001ACME``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import fields
@@ -287,7 +288,16 @@ async def record_renewal_outcome(
     seats: int = 0,
     expansion_opportunity_id: str = "",
     note: str = "",
+    settings: Settings | None = None,
 ) -> str:
+    """With ``settings``, a new team's Opportunity is first looked up in Salesforce: the
+    expansion workflow it starts could not write to one that does not exist."""
+    if settings is not None and outcome == "new_team" and expansion_opportunity_id.strip():
+        from starter.intake import read_opportunity, salesforce_settings_for_cli
+
+        await asyncio.to_thread(
+            read_opportunity, salesforce_settings_for_cli(settings), expansion_opportunity_id
+        )
     request = RecordRenewalOutcome(
         outcome, actor, role, next_renewal_date, seats, expansion_opportunity_id, note
     )

@@ -784,6 +784,7 @@ def _add_account_commands(commands: Any) -> None:
                 seats=a.seats or 0,
                 expansion_opportunity_id=a.opportunity,
                 note=a.note,
+                settings=Settings.from_env(),
             )
         ),
         "record how the renewal ended",

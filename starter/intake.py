@@ -47,9 +47,8 @@ def salesforce_settings_for_cli(settings: Settings) -> Settings:
     return with_sandbox(settings, dict(read_endpoints(settings.state_dir).env))
 
 
-def _read_won_deal(
-    settings: Settings, opportunity_id: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_opportunity(settings: Settings, opportunity_id: str) -> dict[str, Any]:
+    """Blocking: the Salesforce Opportunity, or a CommandError saying there is none."""
     connector = SalesforceConnector(settings.salesforce)
     try:
         opportunity: dict[str, Any] = connector.call(
@@ -57,6 +56,14 @@ def _read_won_deal(
         )
     except SalesforceResourceNotFound:
         raise CommandError(f"Salesforce has no Opportunity {opportunity_id!r}") from None
+    return opportunity
+
+
+def _read_won_deal(
+    settings: Settings, opportunity_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    connector = SalesforceConnector(settings.salesforce)
+    opportunity = read_opportunity(settings, opportunity_id)
     stage = opportunity.get("StageName")
     if stage != "Closed Won":
         raise CommandError(

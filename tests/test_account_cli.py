@@ -226,14 +226,6 @@ ACTIONS: list[tuple[list[str], str, object]] = [
         ),
     ),
     (
-        [
-            "renewal-outcome", "001ACME", "new_team", "--by", AE, "--role", "AE",
-            "--opportunity", "006NEWTEAM",
-        ],
-        "record_renewal_outcome",
-        RecordRenewalOutcome("new_team", AE, Role.AE, expansion_opportunity_id="006NEWTEAM"),
-    ),
-    (
         ["seats", "001ACME", "60", "--by", AE, "--role", "AE", "--reason", "new hires"],
         "expand_seats",
         ExpandSeats(60, AE, Role.AE, "new hires"),
@@ -812,3 +804,44 @@ async def test_start_account_then_kickoff_against_the_account_workflow(
         assert "Profile      Tier 2, 25 seats, self-hosted, region US West / APAC" in lines
         assert any(line.startswith("Check-ins    weekly, next ") for line in lines)
         assert any("recorded the kickoff plan (check-ins weekly)" in line for line in lines)
+
+
+NEW_TEAM = [
+    "renewal-outcome", "001ACME", "new_team", "--by", AE, "--role", "AE",
+    "--opportunity", "006NEWTEAM",
+]  # fmt: skip
+
+
+@pytest.fixture
+def salesforce_env(monkeypatch: pytest.MonkeyPatch, salesforce_settings: Any) -> None:
+    """The CLI's Salesforce is the fake (as real credentials in the environment would be)."""
+    monkeypatch.setenv("SALESFORCE_LOGIN_URL", salesforce_settings.login_url)
+    monkeypatch.setenv("SALESFORCE_CLIENT_ID", salesforce_settings.client_id)
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", salesforce_settings.client_secret)
+    monkeypatch.setenv("SALESFORCE_USERNAME", salesforce_settings.username)
+    monkeypatch.setenv("SALESFORCE_PASSWORD", salesforce_settings.password)
+    monkeypatch.setenv("SALESFORCE_CA_BUNDLE", salesforce_settings.ca_bundle)
+
+
+def test_a_new_team_outcome_names_an_opportunity_salesforce_has(
+    temporal: FakeTemporal, salesforce_env: None, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record("Opportunity", {"Id": "006NEWTEAM", "Name": "Platform team"})
+
+    assert run(*NEW_TEAM) == 0
+    assert the_update(temporal) == (
+        "account-001ACME",
+        "record_renewal_outcome",
+        RecordRenewalOutcome("new_team", AE, Role.AE, expansion_opportunity_id="006NEWTEAM"),
+    )
+
+
+def test_a_new_team_outcome_with_an_unknown_opportunity_is_refused_before_any_update(
+    temporal: FakeTemporal,
+    salesforce_env: None,
+    salesforce_fake: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(*NEW_TEAM) == 1
+    assert "Salesforce has no Opportunity '006NEWTEAM'" in capsys.readouterr().err
+    assert temporal.updates == []
