@@ -13,26 +13,29 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import activity
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench import bare_trial_workflow as bare_workflow
+from bench import bare_account_workflow, bare_trial_workflow
 from dealcycle.devtools.devserver import free_port, running_dev_server
 from dealcycle.devtools.test_server import find_test_server
 from schemas import search_attributes
 from schemas.common import Role
 from schemas.effects import (
+    AccountPlanRecord,
+    FeatureRequestRecord,
     IssuedLicense,
     LicenseRequest,
     RecordResult,
@@ -124,6 +127,18 @@ async def stub_record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
     return RecordResult(record_id=f"outcome-{record.opportunity_id}")
 
 
+@activity.defn(name=effects.RECORD_ACCOUNT_PLAN)
+async def stub_record_account_plan(record: AccountPlanRecord) -> RecordResult:
+    _count(effects.RECORD_ACCOUNT_PLAN)
+    return RecordResult(record_id=f"plan-{record.account_id}-{record.quarter}")
+
+
+@activity.defn(name=effects.RECORD_FEATURE_REQUEST)
+async def stub_record_feature_request(record: FeatureRequestRecord) -> RecordResult:
+    _count(effects.RECORD_FEATURE_REQUEST)
+    return RecordResult(record_id=f"feature-{record.account_id}-{record.number}")
+
+
 @activity.defn(dynamic=True)
 async def stub_unknown_activity(args: Sequence[RawValue]) -> None:
     """Any other activity name: fail loudly rather than let a benchmark hang on it."""
@@ -141,6 +156,8 @@ STUB_ACTIVITIES: list[Callable[..., Any]] = [
     stub_create_salesforce_task,
     stub_issue_license_key,
     stub_record_trial_outcome,
+    stub_record_account_plan,
+    stub_record_feature_request,
     stub_unknown_activity,
 ]
 STUBBED_NAMES = frozenset(
@@ -150,23 +167,31 @@ STUBBED_NAMES = frozenset(
         effects.CREATE_SALESFORCE_TASK,
         effects.ISSUE_LICENSE_KEY,
         effects.RECORD_TRIAL_OUTCOME,
+        effects.RECORD_ACCOUNT_PLAN,
+        effects.RECORD_FEATURE_REQUEST,
     }
 )
 
 
 def check_activity_names() -> None:
-    """The bare workflow calls the trial's activities by the names workflows/effects.py uses."""
-    bare = {
-        bare_workflow.POST_SLACK_MESSAGE,
-        bare_workflow.UPDATE_SALESFORCE_RECORD,
-        bare_workflow.CREATE_SALESFORCE_TASK,
-        bare_workflow.ISSUE_LICENSE_KEY,
-        bare_workflow.RECORD_TRIAL_OUTCOME,
+    """The bare workflows call the activities by the names workflows/effects.py uses."""
+    bare_trial = {
+        bare_trial_workflow.POST_SLACK_MESSAGE,
+        bare_trial_workflow.UPDATE_SALESFORCE_RECORD,
+        bare_trial_workflow.CREATE_SALESFORCE_TASK,
+        bare_trial_workflow.ISSUE_LICENSE_KEY,
+        bare_trial_workflow.RECORD_TRIAL_OUTCOME,
     }
-    if bare != STUBBED_NAMES or not STUBBED_NAMES <= effects.ACTIVITY_NAMES:
+    bare_account = set(bare_account_workflow.EFFECT_CODES)
+    if (
+        (bare_trial | bare_account) != STUBBED_NAMES
+        or not STUBBED_NAMES <= effects.ACTIVITY_NAMES
+        or len(set(bare_account_workflow.EFFECT_CODES.values())) != len(bare_account)
+    ):
         raise RuntimeError(
-            f"activity names drifted: bench/bare_trial_workflow.py {sorted(bare)}, stubs "
-            f"{sorted(STUBBED_NAMES)}, workflows/effects.py {sorted(effects.ACTIVITY_NAMES)}"
+            f"activity names drifted: bench/bare_trial_workflow.py {sorted(bare_trial)},"
+            f" bench/bare_account_workflow.py {sorted(bare_account)}, stubs"
+            f" {sorted(STUBBED_NAMES)}, workflows/effects.py {sorted(effects.ACTIVITY_NAMES)}"
         )
 
 
@@ -262,6 +287,69 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             )
         )
         yield env
+
+
+async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
+    """``env.sleep(duration)`` without its default RPC deadline.
+
+    The server answers once its clock has moved on, and the clock stays put while the
+    workflows' effects run: with 1,000 workflows that is longer than the deadline.
+    """
+    request = SleepRequest()
+    request.duration.FromTimedelta(duration)
+    await env.client.test_service.unlock_time_skipping_with_sleep(
+        request, timeout=timedelta(minutes=30)
+    )
+
+
+async def settled(handle: WorkflowHandle[Any, Any], calls: int) -> None:
+    """Wait until the workflow has made ``calls`` activity calls and none is pending.
+
+    The Java test server rejects a workflow task's completion when an activity completed
+    while the task ran (``Expired workflow task``) and only retries it when the task times
+    out 10 s later; an update sent while the workflow's activities run starts such a task.
+    So each workflow gets its next action once its effects are done (every kind alike).
+    """
+    await activity_calls_reach(handle.id, calls)
+    for _ in range(10_000):
+        description = await handle.describe()
+        if not description.raw_description.pending_activities:
+            return
+        await asyncio.sleep(0.002)
+    raise RuntimeError(f"{handle.id}: activities still pending")
+
+
+@dataclass
+class Outcome:
+    """One measured run of one kind of workflow: timings, activity calls, one's history."""
+
+    kind: str
+    count: int
+    wall: float = 0.0
+    cpu: float = 0.0
+    server_cpu: float = 0.0
+    calls: Counter[str] = field(default_factory=Counter)
+    history: Counter[str] = field(default_factory=Counter)
+    """Event counts of one workflow's history (all its runs), by type and ``(all events)``."""
+    history_bytes: int = 0
+    runs: int = 1
+    """How many runs that history spans (continue-as-new)."""
+
+    @property
+    def total_cpu(self) -> float:
+        return self.cpu + self.server_cpu
+
+
+def tally(histories: Iterable[WorkflowHistory]) -> tuple[Counter[str], int]:
+    """Event counts (by type, and ``(all events)``) and bytes of these runs' histories."""
+    counts: Counter[str] = Counter()
+    size = 0
+    for history in histories:
+        for event in history.events:
+            counts[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
+        counts["(all events)"] += len(history.events)
+        size += sum(event.ByteSize() for event in history.events)
+    return counts, size
 
 
 # --- Processes (from /proc) --------------------------------------------------------------------

@@ -8,6 +8,7 @@ workflow it runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,33 @@ class BareTrialResult:
     opportunity_id: str
     outcome: str
     license_key_ids: list[str]
+
+
+@dataclass(frozen=True)
+class BareAccountInput:
+    """What ``BareAccountWorkflow`` replays: an account-year's durable waits and effects.
+
+    ``script`` is the account's sequence of wake-ups, recorded from a real ``AccountWorkflow``
+    run by ``bench.year_of_accounts``, one compact string per wake-up (the workflow's module
+    says how they read); ``base`` is the moment its timer offsets count from; ``cursor`` is
+    where a continued run picks up.
+    """
+
+    account_id: str
+    account_name: str
+    ce_owner: str
+    ae_owner: str
+    seats: int
+    tier: int
+    renewal_date: datetime
+    base: datetime
+    script: list[str]
+    cursor: int = 0
+    run: int = 0
+
+
+@dataclass(frozen=True)
+class BareAccountPosition:
+    cursor: int
+    script_length: int
+    run: int

@@ -1,27 +1,36 @@
-"""A simulated year of trials against bare Temporal workflows, on the time-skipping server.
+"""A simulated year against bare Temporal workflows, on the time-skipping test server.
 
-Target: N trials cost at most 1.3x N bare Temporal workflows with the same timers and
-activities (wall time and CPU time).
+Target: a simulated year of 1,000 accounts costs at most 1.3x bare Temporal workflows with the
+same timers and activities (wall time and CPU time).
 
-A year's worth of trials (N, default 200) runs concurrently on one Java time-skipping test
-server (it has one clock per environment), each the way tests/test_trial_workflow.py drives
-one: the eight planning items completed by updates (the trial starts), technical win set to
-in progress; 16 days skip (the midpoint check-in is prompted); the check-in is completed,
-the trial extended by 14 days and the technical win set to won; then every result is
-awaited, which skips time to each trial's end (day 44) and its outcome. 12 updates and 15
-activity calls per trial, all activities stubbed in memory.
+Accounts (the headline, ``--accounts``; ``bench.year_of_accounts`` says how in detail): N
+``AccountWorkflow``s (Tier 1, brought in at adoption with a complete profile, bi-weekly
+check-ins, renewal 351 to 379 days out) live one simulated year: 12 months of check-in briefs,
+monthly renewal assessments, four quarterly plans and QBRs, the renewal window and a renewal
+(continue-as-new), the team acting on every open step the day after it opens (36 updates,
+88 activity calls, 39 timers fired per account). The baseline, ``BareAccountWorkflow``, makes
+the same activity calls, upserts, timer wake-ups and continue-as-new, replayed from a script
+recorded from a real account, and gets the same updates at the same moments.
 
-The baseline, ``bench.bare_trial_workflow.BareTrialWorkflow``, gets the same updates and
-makes the same activity calls, search attribute upserts and durable waits, written as plain
-Temporal code. One in-process worker per run (sandboxed, as in production); CPU time is this
-process's (client and worker) plus the Java test server's, measured separately.
+Trials (the stand-in before the account lifecycle existed, ``--trials``, 0 to skip): a year's
+worth of trials runs concurrently, each the way tests/test_trial_workflow.py drives one: the
+eight planning items completed by updates (the trial starts), technical win set to in
+progress; 16 days skip (the midpoint check-in is prompted); the check-in is completed, the
+trial extended by 14 days and the technical win set to won; then every result is awaited,
+which skips time to each trial's end (day 44) and its outcome. 12 updates and 15 activity
+calls per trial. The baseline, ``bench.bare_trial_workflow.BareTrialWorkflow``, gets the same
+updates and makes the same activity calls, search attribute upserts and durable waits.
 
-Each measured run gets a fresh test server (it keeps every workflow in memory and slows as
-they pile up). Each workflow gets its next update only once the effects of the previous one
-are done (see ``settled``: a test server limitation, not dealcycle's). ``--rounds 2`` runs
-bare, trial, trial, bare so that drift over the process's life cancels out.
+Both: all activities stubbed in memory; one in-process worker per run (sandboxed, as in
+production); CPU time is this process's (client and worker) plus the Java test server's,
+measured separately. Each measured run gets a fresh test server (it keeps every workflow in
+memory and slows as they pile up), warmed up first with a few untimed workflows. Each
+workflow gets its next update only once the effects of the previous one are done (see
+``bench.common.settled``: a test server limitation, not dealcycle's). ``--rounds 2`` runs
+bare, ours, ours, bare so that drift over the process's life cancels out.
 
-    python -m bench.simulated_year --trials 200      # or --trials 1000, --rounds 2
+    python -m bench.simulated_year --accounts 1000 --trials 0     # the target's size
+    python -m bench.simulated_year --accounts 100 --trials 200 --rounds 2
 """
 
 from __future__ import annotations
@@ -30,33 +39,32 @@ import argparse
 import asyncio
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.testservice.v1 import (
-    LockTimeSkippingRequest,
-    SleepRequest,
-    UnlockTimeSkippingRequest,
-)
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from bench.bare_trial_workflow import BareTrialWorkflow
+from bench import year_of_accounts as accounts
 from bench.common import (
     AE,
     CALLS,
     CE,
     Clock,
     MachineWatch,
-    activity_calls_reach,
+    Outcome,
     bench_worker,
     bounded,
     descendants,
     heading,
     planning_updates,
     run_main,
+    settled,
+    skip_time,
+    tally,
     target_line,
     task_queue,
     time_skipping_env,
@@ -108,43 +116,10 @@ BARE = Kind(
 )
 
 
-@dataclass
-class Outcome:
-    kind: str
-    count: int
-    wall: float = 0.0
-    cpu: float = 0.0
-    server_cpu: float = 0.0
-    calls: Counter[str] = field(default_factory=Counter)
-    history: Counter[str] = field(default_factory=Counter)
-    history_bytes: int = 0
-
-    @property
-    def total_cpu(self) -> float:
-        return self.cpu + self.server_cpu
-
-
 def _input(kind: Kind, key: str) -> Any:
     if kind is TRIAL:
         return trial_input(key)
     return BareTrialInput(key, f"001{key}", f"Account {key}", CE, AE, seats=40)
-
-
-async def settled(handle: WorkflowHandle[Any, Any], calls: int) -> None:
-    """Wait until the workflow has made ``calls`` activity calls and none is pending.
-
-    The Java test server rejects a workflow task's completion when an activity completed
-    while the task ran (``Expired workflow task``) and only retries it when the task times
-    out 10 s later; an update sent while the workflow's activities run starts such a task.
-    So each workflow gets its next action once its effects are done (both kinds alike).
-    """
-    await activity_calls_reach(handle.id, calls)
-    for _ in range(10_000):
-        description = await handle.describe()
-        if not description.raw_description.pending_activities:
-            return
-        await asyncio.sleep(0.002)
-    raise RuntimeError(f"{handle.id}: activities still pending")
 
 
 async def drive(
@@ -195,19 +170,6 @@ async def drive(
     return handles, CALLS - before
 
 
-async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
-    """``env.sleep(duration)`` without its default RPC deadline.
-
-    The server answers once its clock has moved on, and the clock stays put while the
-    workflows' midpoint effects run: with 1,000 trials that is longer than the deadline.
-    """
-    request = SleepRequest()
-    request.duration.FromTimedelta(duration)
-    await env.client.test_service.unlock_time_skipping_with_sleep(
-        request, timeout=timedelta(minutes=30)
-    )
-
-
 async def all_results(
     env: WorkflowEnvironment, handles: list[WorkflowHandle[Any, Any]]
 ) -> list[Any]:
@@ -235,15 +197,6 @@ def check_result(kind: Kind, result: Any) -> None:
         raise RuntimeError(f"{kind.name} workflow ended unexpectedly: {result}")
 
 
-async def history_of(handle: WorkflowHandle[Any, Any]) -> tuple[Counter[str], int]:
-    history = await handle.fetch_history()
-    counts: Counter[str] = Counter()
-    for event in history.events:
-        counts[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")] += 1
-    counts["(all events)"] = len(history.events)
-    return counts, sum(event.ByteSize() for event in history.events)
-
-
 async def measured(
     env: WorkflowEnvironment, kind: Kind, count: int, concurrency: int, label: str
 ) -> Outcome:
@@ -253,7 +206,7 @@ async def measured(
         handles, calls = await drive(env, kind, count, concurrency, label)
     outcome.wall, outcome.cpu, outcome.server_cpu = clock.wall, clock.cpu, clock.other_cpu
     outcome.calls = calls
-    outcome.history, outcome.history_bytes = await history_of(handles[0])
+    outcome.history, outcome.history_bytes = tally([await handles[0].fetch_history()])
     return outcome
 
 
