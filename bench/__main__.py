@@ -1,11 +1,14 @@
 """``python -m bench`` (``make bench``): all four benchmarks at small sizes, then a summary.
 
 Each runs in its own process, as it would alone, so one's memory, counters or failure does
-not touch the next. For the full sizes run them one by one:
+not touch the next. The account figures are the headline (the targets are about accounts);
+the trial figures, the stand-in before the account lifecycle existed, follow them. For the
+full sizes run them one by one:
 
-    python -m bench.ce_action_latency --trials 200
+    python -m bench.ce_action_latency --accounts 200 --trials 200
     python -m bench.cached_workflow_memory --workflows 1000
-    python -m bench.simulated_year --trials 200     # or --trials 1000
+    python -m bench.simulated_year --accounts 1000 --trials 0   # the target's size (long)
+    python -m bench.simulated_year --accounts 100 --trials 200 --rounds 2
     python -m bench.account_years --rounds 3
 
 The figures are printed, never asserted: a missed target shows as MISSED, exit status 0.
@@ -29,6 +32,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     return {
         "latency": [
             "bench.ce_action_latency",
+            "--accounts",
+            str(args.latency_accounts),
             "--trials",
             str(args.latency_trials),
             "--concurrency",
@@ -37,6 +42,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         "memory": ["bench.cached_workflow_memory", "--workflows", str(args.memory_workflows)],
         "year": [
             "bench.simulated_year",
+            "--accounts",
+            str(args.year_accounts),
             "--trials",
             str(args.year_trials),
             "--rounds",
@@ -75,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only", choices=BENCHMARKS, action="append", help="run only this one (repeatable)"
     )
+    parser.add_argument("--latency-accounts", type=int, default=50)
     parser.add_argument("--latency-trials", type=int, default=50)
     parser.add_argument("--latency-concurrency", default="1,4")
     parser.add_argument("--memory-workflows", type=int, default=300)
+    parser.add_argument("--year-accounts", type=int, default=40)
     parser.add_argument("--year-trials", type=int, default=40)
     parser.add_argument("--year-rounds", type=int, default=2)
     parser.add_argument("--account-rounds", type=int, default=1)

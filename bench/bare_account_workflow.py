@@ -157,9 +157,7 @@ class BareAccountWorkflow:
                 self._cursor += 1
                 if segment.endswith("!"):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(
-                        replace(input, cursor=self._cursor, run=input.run + 1)
-                    )
+                    workflow.continue_as_new(replace(input, cursor=self._cursor, run=input.run + 1))
             if self._arrived:
                 expected = script[self._cursor] if self._cursor < len(script) else "its end"
                 raise ApplicationError(
@@ -276,7 +274,9 @@ class BareAccountWorkflow:
     def _feature_record(self, key: str, now: datetime) -> FeatureRequestRecord:
         request = self._feature
         if request is None:
-            raise ApplicationError("a feature request record before any request", non_retryable=True)
+            raise ApplicationError(
+                "a feature request record before any request", non_retryable=True
+            )
         i = self._input
         return FeatureRequestRecord(
             key,

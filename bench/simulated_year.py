@@ -29,7 +29,7 @@ workflow gets its next update only once the effects of the previous one are done
 ``bench.common.settled``: a test server limitation, not dealcycle's). ``--rounds 2`` runs
 bare, ours, ours, bare so that drift over the process's life cancels out.
 
-    python -m bench.simulated_year --accounts 1000 --trials 0     # the target's size
+    python -m bench.simulated_year --accounts 1000 --trials 0   # the target's size: 30+ min
     python -m bench.simulated_year --accounts 100 --trials 200 --rounds 2
 """
 
@@ -47,8 +47,8 @@ from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSki
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from bench.bare_trial_workflow import BareTrialWorkflow
 from bench import year_of_accounts as accounts
+from bench.bare_trial_workflow import BareTrialWorkflow
 from bench.common import (
     AE,
     CALLS,
@@ -210,13 +210,12 @@ async def measured(
     return outcome
 
 
-def report_run(outcome: Outcome) -> None:
-    per = ACTIVITIES_PER_TRIAL * outcome.count
+def report_run(outcome: Outcome, expected_calls: int) -> None:
     print(
-        f"   {outcome.kind:5}  wall {outcome.wall:6.1f}s   CPU: test process (client + worker)"
+        f"   {outcome.kind:7}  wall {outcome.wall:6.1f}s   CPU: test process (client + worker)"
         f" {outcome.cpu:6.1f}s, test server {outcome.server_cpu:6.1f}s,"
         f" total {outcome.total_cpu:6.1f}s   activity calls {sum(outcome.calls.values())}"
-        f" (expected {per})"
+        f" (expected {expected_calls})"
     )
 
 
@@ -229,16 +228,24 @@ HISTORY_ROWS = (
     "TIMER_CANCELED",
     "ACTIVITY_TASK_SCHEDULED",
     "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",
+    "WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
 )
 
 
-def report_totals(trials: list[Outcome], bares: list[Outcome], watch: MachineWatch) -> None:
+def report_totals(
+    plural: str, ours: list[Outcome], bares: list[Outcome], watch: MachineWatch, heading: str
+) -> None:
+    """Totals over the rounds, the ratios, one workflow's history and the TARGET lines.
+
+    ``plural`` names our kind (``accounts``, ``trials``), ``heading`` starts its TARGET lines.
+    """
+
     def total(outcomes: list[Outcome], attr: str) -> float:
         return sum(float(getattr(outcome, attr)) for outcome in outcomes)
 
     print()
     print(watch.report())
-    print("   totals        trial      bare     ratio")
+    print(f"   totals              {plural:>9}      bare     ratio")
     ratios = {}
     for attr, label in (
         ("wall", "wall s"),
@@ -246,41 +253,105 @@ def report_totals(trials: list[Outcome], bares: list[Outcome], watch: MachineWat
         ("server_cpu", "CPU s, test server"),
         ("total_cpu", "CPU s, total"),
     ):
-        t, b = total(trials, attr), total(bares, attr)
-        ratios[attr] = t / b
-        print(f"   {label:22} {t:8.1f}  {b:8.1f}  {t / b:6.2f}x")
-    t_calls, b_calls = Counter[str](), Counter[str]()
-    for outcome in trials:
-        t_calls += outcome.calls
+        o, b = total(ours, attr), total(bares, attr)
+        ratios[attr] = o / b
+        print(f"   {label:22} {o:9.1f}  {b:8.1f}  {o / b:6.2f}x")
+    o_calls, b_calls = Counter[str](), Counter[str]()
+    for outcome in ours:
+        o_calls += outcome.calls
     for outcome in bares:
         b_calls += outcome.calls
-    print(f"   activity calls by name (trial / bare): {_calls(t_calls, b_calls)}")
-    trial, bare = trials[0], bares[0]
+    print(f"   activity calls by name ({plural} / bare): {_calls(o_calls, b_calls)}")
+    one, bare = ours[0], bares[0]
+    runs = f", {one.runs} / {bare.runs} runs" if one.runs > 1 or bare.runs > 1 else ""
     print(
-        f"   one workflow's history (trial / bare): {trial.history_bytes} / {bare.history_bytes}"
-        " bytes"
+        f"   one workflow's history ({plural} / bare): {one.history_bytes} /"
+        f" {bare.history_bytes} bytes{runs}"
     )
     for row in HISTORY_ROWS:
-        print(f"     {row:36} {trial.history[row]:4} / {bare.history[row]:4}")
-    print(target_line("wall time ratio (trials / bare)", ratios["wall"], TARGET_RATIO))
+        if one.history[row] or bare.history[row]:
+            print(f"     {row:36} {one.history[row]:4} / {bare.history[row]:4}")
+    print(
+        target_line(f"{heading}: wall time ratio ({plural} / bare)", ratios["wall"], TARGET_RATIO)
+    )
     print(
         target_line(
-            "CPU time ratio, test process incl. worker (trials / bare)",
+            f"{heading}: CPU time ratio, test process incl. worker ({plural} / bare)",
             ratios["cpu"],
             TARGET_RATIO,
         )
     )
-    print(target_line("CPU time ratio, incl. test server", ratios["total_cpu"], TARGET_RATIO))
+    print(
+        target_line(
+            f"{heading}: CPU time ratio, incl. test server", ratios["total_cpu"], TARGET_RATIO
+        )
+    )
 
 
-def _calls(trial: Counter[str], bare: Counter[str]) -> str:
-    names = sorted(set(trial) | set(bare))
-    return ", ".join(f"{name} {trial[name]}/{bare[name]}" for name in names)
+def _calls(ours: Counter[str], bare: Counter[str]) -> str:
+    names = sorted(set(ours) | set(bare))
+    return ", ".join(f"{name} {ours[name]}/{bare[name]}" for name in names)
 
 
-async def main_async(count: int, concurrency: int, rounds: int, warmup: int) -> None:
+async def accounts_main(count: int, concurrency: int, rounds: int, warmup: int) -> None:
     heading(
-        f"Simulated year: {count} trials vs {count} bare workflows, time-skipping test server,"
+        f"Simulated year: {count} accounts vs {count} bare workflows, time-skipping test"
+        f" server, {rounds} round(s)"
+    )
+    watch = MachineWatch()
+    print("   calibrating: one AccountWorkflow per renewal variant lives the year (untimed) ...")
+    variants = await accounts.calibrate()
+    one = variants[0]
+    print(
+        f"   each account-year: {one.updates} updates at {len(one.checkpoints)} checkpoints,"
+        f" {one.calls} activity calls (stubs), {one.timers_fired} timers fired,"
+        f" {one.runs - 1} continue-as-new; renewal {min(accounts.RENEWAL_DAYS)} to"
+        f" {max(accounts.RENEWAL_DAYS)} days out ({len(variants)} variants); {concurrency}"
+        " workflows driven at a time"
+    )
+    print(
+        "   the team acts on every open step the day after it opens (assessments, plans, QBRs,"
+        " the renewal): nothing goes overdue; both kinds get the same updates, recorded from"
+        " the calibration, at the same moments"
+    )
+    if any(variant.calls != one.calls or variant.updates != one.updates for variant in variants):
+        print(
+            "   variants differ: "
+            + ", ".join(f"{v.number}: {v.updates} updates, {v.calls} calls" for v in variants)
+        )
+    ours: list[Outcome] = []
+    bares: list[Outcome] = []
+    for round_ in range(rounds):
+        order = (
+            (accounts.BARE, accounts.ACCOUNT)
+            if round_ % 2 == 0
+            else (accounts.ACCOUNT, accounts.BARE)
+        )
+        for kind in order:
+            # A fresh test server per run: it keeps every workflow in memory and slows as
+            # they pile up, which would penalise whichever kind runs second.
+            async with time_skipping_env() as env:
+                if warmup:  # JVM, sandbox and connection warm-up, not measured
+                    await accounts.live_year(
+                        env, kind, variants, warmup, concurrency, f"warm{round_}", keep=False
+                    )
+                outcome = await accounts.live_year(
+                    env,
+                    kind,
+                    variants,
+                    count,
+                    concurrency,
+                    f"r{round_}",
+                    server_pids=descendants(os.getpid()),
+                )
+            report_run(outcome, sum(variants[i % len(variants)].calls for i in range(count)))
+            (ours if kind is accounts.ACCOUNT else bares).append(outcome)
+    report_totals("accounts", ours, bares, watch, "accounts")
+
+
+async def trials_main(count: int, concurrency: int, rounds: int, warmup: int) -> None:
+    heading(
+        f"Simulated year, trials (the former stand-in): {count} vs {count} bare workflows,"
         f" {rounds} round(s)"
     )
     watch = MachineWatch()
@@ -299,9 +370,16 @@ async def main_async(count: int, concurrency: int, rounds: int, warmup: int) -> 
                 if warmup:  # JVM, sandbox and connection warm-up, not measured
                     await drive(env, kind, warmup, concurrency, f"warm{round_}")
                 outcome = await measured(env, kind, count, concurrency, f"r{round_}")
-            report_run(outcome)
+            report_run(outcome, ACTIVITIES_PER_TRIAL * count)
             (trials if kind is TRIAL else bares).append(outcome)
-    report_totals(trials, bares, watch)
+    report_totals("trials", trials, bares, watch, "trials (the former stand-in)")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    if args.accounts:
+        await accounts_main(args.accounts, args.concurrency, args.rounds, args.account_warmup)
+    if args.trials:
+        await trials_main(args.trials, args.concurrency, args.rounds, args.warmup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--trials", type=int, default=200, help="trials per kind (default 200)")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=100,
+        help="accounts per kind, the headline (default 100; the target's size is 1000; 0 skips)",
+    )
+    parser.add_argument(
+        "--trials", type=int, default=200, help="trials per kind (default 200; 0 skips them)"
+    )
     parser.add_argument(
         "--concurrency", type=int, default=32, help="workflows driven at a time (default 32)"
     )
@@ -321,14 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="measured rounds per kind, alternating which kind goes first (default 1)",
     )
     parser.add_argument(
-        "--warmup", type=int, default=10, help="untimed workflows per kind first (default 10)"
+        "--warmup", type=int, default=10, help="untimed trials per kind first (default 10)"
+    )
+    parser.add_argument(
+        "--account-warmup",
+        type=int,
+        default=accounts.VARIANTS,
+        help=f"untimed account-years per kind first (default {accounts.VARIANTS})",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    run_main(main_async(args.trials, args.concurrency, args.rounds, args.warmup))
+    run_main(main_async(args))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-from collections import Counter
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,6 +149,8 @@ class Variant:
     """One renewal date's year, recorded from a real ``AccountWorkflow`` run."""
 
     number: int
+    anchor: datetime
+    """The calibration year's start: the requests name its quarters and dates."""
     checkpoints: list[Checkpoint] = field(default_factory=list)
     calls: int = 0
     """Activity calls over the whole year."""
@@ -188,6 +190,28 @@ def asked(view: AccountState) -> list[tuple[str, Any]]:
                 ("record_renewal_outcome", RecordRenewalOutcome("renewed", AE, Role.AE))
             )
     return requests
+
+
+_DATED = re.compile(r"\b(\d{4})-(?=Q[1-4]\b|\d\d-\d\d\b)")
+
+
+def shift_years(request: Any, years: int) -> Any:
+    """The request for a year ``years`` later in the same calendar: its quarters
+    (``2027-Q2``) and dates (``2027-12-27``, in step keys) move on by as many years."""
+    if not years:
+        return request
+
+    def shift(text: str) -> str:
+        return _DATED.sub(lambda match: f"{int(match[1]) + years}-", text)
+
+    changes: dict[str, Any] = {}
+    for item in fields(request):
+        value = getattr(request, item.name)
+        if isinstance(value, str):
+            changes[item.name] = shift(value)
+        elif isinstance(value, list) and all(isinstance(entry, str) for entry in value):
+            changes[item.name] = [shift(entry) for entry in value]
+    return replace(request, **changes)
 
 
 # --- The two kinds -----------------------------------------------------------------------------
@@ -308,10 +332,10 @@ def script_of(histories: Sequence[WorkflowHistory], anchor: datetime) -> list[st
 async def calibrate() -> list[Variant]:
     """Live the year once per variant with the real workflow, recording what the team sent
     at each checkpoint, the activity calls that followed, and the account's wake-ups."""
-    variants = [Variant(number) for number in range(VARIANTS)]
     async with time_skipping_env() as env:
         client = env.client
         anchor = await move_to_anchor(env)
+        variants = [Variant(number, anchor) for number in range(VARIANTS)]
         queue = task_queue("year-calibration")
         async with bench_worker(client, queue, [AccountWorkflow], max_cached_workflows=100):
             handles = [
@@ -320,7 +344,9 @@ async def calibrate() -> list[Variant]:
             ]
             await asyncio.gather(*(settle(handle) for handle in handles))
 
-            async def look(variant: Variant, handle: WorkflowHandle[Any, Any], at: datetime) -> None:
+            async def look(
+                variant: Variant, handle: WorkflowHandle[Any, Any], at: datetime
+            ) -> None:
                 await settle(handle)
                 before = CALLS_BY_WORKFLOW[handle.id]
                 view = await handle.query(AccountWorkflow.state)
@@ -334,10 +360,11 @@ async def calibrate() -> list[Variant]:
 
             for moment in checkpoints(anchor):
                 await skip_to(env, moment)
-                await asyncio.gather(*(look(v, h, moment) for v, h in zip(variants, handles)))
+                pairs = zip(variants, handles, strict=True)
+                await asyncio.gather(*(look(v, h, moment) for v, h in pairs))
             await skip_to(env, anchor + YEAR)
             await asyncio.gather(*(settle(handle) for handle in handles))
-            for variant, handle in zip(variants, handles):
+            for variant, handle in zip(variants, handles, strict=True):
                 view = await handle.query(AccountWorkflow.state)
                 if view.renewals_completed != 1 or view.plans_submitted != PLANS_PER_YEAR:
                     raise RuntimeError(
@@ -405,11 +432,26 @@ async def live_year(
             i, handle = i_handle
             await activity_calls_reach(handle.id, of[i].calls)
 
+        # The calibration's requests, for this year's quarters and dates.
+        years = anchor.year - variants[0].anchor.year
+        this_year = {
+            variant.number: [
+                replace(
+                    checkpoint,
+                    actions=tuple(
+                        replace(action, request=shift_years(action.request, years))
+                        for action in checkpoint.actions
+                    ),
+                )
+                for checkpoint in variant.checkpoints
+            ]
+            for variant in variants
+        }
         with Clock(server_pids) as clock:
             handles = await bounded(range(count), concurrency, start)
             due: dict[timedelta, list[tuple[WorkflowHandle[Any, Any], Checkpoint]]] = {}
             for i, handle in enumerate(handles):
-                for checkpoint in of[i].checkpoints:
+                for checkpoint in this_year[of[i].number]:
                     due.setdefault(checkpoint.offset, []).append((handle, checkpoint))
             for offset in sorted(due):
                 await skip_to(env, anchor + offset)
@@ -437,7 +479,7 @@ async def check_year(
     kind: Kind, handles: Sequence[WorkflowHandle[Any, Any]], of: Sequence[Variant]
 ) -> None:
     """The year did what the calibration did (one workflow per variant is asked)."""
-    for handle, variant in zip(handles, of):
+    for handle, variant in zip(handles, of[: len(handles)], strict=True):
         if kind is ACCOUNT:
             view = await handle.query(AccountWorkflow.state)
             ok = view.renewals_completed == 1 and view.plans_submitted == PLANS_PER_YEAR
@@ -449,4 +491,3 @@ async def check_year(
             said = f"at {position.cursor} of {position.script_length}, run {position.run + 1}"
         if not ok:
             raise RuntimeError(f"{handle.id} (variant {variant.number}) ended its year with {said}")
-
