@@ -241,6 +241,17 @@ def record_once(
     return result, True
 
 
+async def write_once(
+    ledger: IdempotencyLedger, kind: _Kind, key: str, write: Callable[[], str], done: str
+) -> RecordResult:
+    """``record_once`` off the event loop, logged as ``<done> <noun> <record id>``."""
+    result, fresh = await asyncio.to_thread(record_once, ledger, kind, key, write)
+    activity.logger.info(
+        "%s %s %s", done if fresh else f"already {done}", kind.noun, result.record_id
+    )
+    return result
+
+
 class AccountRecordActivities:
     def __init__(self, engine: Engine, ledger: IdempotencyLedger) -> None:
         self._engine = engine
@@ -254,13 +265,13 @@ class AccountRecordActivities:
         the first result, even if a later submission (another key) replaced the row since.
         """
         _check_plan(record)
-        result, fresh = await asyncio.to_thread(
-            self._once, PLAN, record.idempotency_key, lambda: self._upsert_plan(record)
+        return await write_once(
+            self._ledger,
+            PLAN,
+            record.idempotency_key,
+            lambda: self._upsert_plan(record),
+            "recorded",
         )
-        activity.logger.info(
-            "%s account plan %s", "recorded" if fresh else "already recorded", result.record_id
-        )
-        return result
 
     @activity.defn
     async def record_feature_request(self, record: FeatureRequestRecord) -> RecordResult:
@@ -270,19 +281,13 @@ class AccountRecordActivities:
         leaves it as it is, and fails without retry if it says something else.
         """
         _check_feature_request(record)
-        result, fresh = await asyncio.to_thread(
-            self._once,
+        return await write_once(
+            self._ledger,
             FEATURE_REQUEST,
             record.idempotency_key,
             lambda: self._insert_feature_request(record),
+            "recorded",
         )
-        activity.logger.info(
-            "%s feature request %s", "recorded" if fresh else "already recorded", result.record_id
-        )
-        return result
-
-    def _once(self, kind: _Kind, key: str, write: Callable[[], str]) -> tuple[RecordResult, bool]:
-        return record_once(self._ledger, kind, key, write)
 
     def _upsert_plan(self, record: AccountPlanRecord) -> str:
         columns = _plan_columns(record)

@@ -7,8 +7,6 @@ the reasons and the escalation change, and closes it when the account is promote
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +17,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.accounts import _Kind, record_once
+from activities.accounts import _Kind, write_once
 from activities.records import _utc
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.models import RedAccountCase
@@ -185,26 +183,22 @@ class RedAccountTrackerActivities:
         idempotency key) changes nothing. A call with a recorded key returns the first result.
         """
         _check_open(row)
-        result, fresh = await asyncio.to_thread(
-            self._once, OPEN_CASE, row.idempotency_key, lambda: self._insert(row)
+        return await write_once(
+            self._ledger, OPEN_CASE, row.idempotency_key, lambda: self._insert(row), "opened"
         )
-        activity.logger.info(
-            "%s red account case %s", "opened" if fresh else "already opened", result.record_id
-        )
-        return result
 
     @activity.defn
     async def update_red_account_case(self, update: TrackerUpdate) -> RecordResult:
         """Set the reasons, whether the action plan is complete, and whether the case
         escalated. A case not in the tracker fails without retry."""
         _check_update(update)
-        result, fresh = await asyncio.to_thread(
-            self._once, UPDATE_CASE, update.idempotency_key, lambda: self._update(update)
+        return await write_once(
+            self._ledger,
+            UPDATE_CASE,
+            update.idempotency_key,
+            lambda: self._update(update),
+            "updated",
         )
-        activity.logger.info(
-            "%s red account case %s", "updated" if fresh else "already updated", result.record_id
-        )
-        return result
 
     @activity.defn
     async def close_red_account_case(self, close: TrackerClose) -> RecordResult:
@@ -214,16 +208,9 @@ class RedAccountTrackerActivities:
         nothing. A case not in the tracker, or resolved before it opened, fails without retry.
         """
         _check_close(close)
-        result, fresh = await asyncio.to_thread(
-            self._once, CLOSE_CASE, close.idempotency_key, lambda: self._close(close)
+        return await write_once(
+            self._ledger, CLOSE_CASE, close.idempotency_key, lambda: self._close(close), "closed"
         )
-        activity.logger.info(
-            "%s red account case %s", "closed" if fresh else "already closed", result.record_id
-        )
-        return result
-
-    def _once(self, kind: _Kind, key: str, write: Callable[[], str]) -> tuple[RecordResult, bool]:
-        return record_once(self._ledger, kind, key, write)
 
     def _insert(self, row: TrackerOpen) -> str:
         with Session(self._engine) as session:

@@ -427,7 +427,6 @@ class AccountSnapshot:
     profile_synced: int = 0
     profile_version: int = 1
     kickoff_announced: bool = False
-    churn_announced: bool = False
     audit: list[AuditEntry] = field(default_factory=list)
     continued_as_new: int = 0
 

@@ -16,6 +16,7 @@ from schemas.common import CustomerHealth, Role, SecurityRoster
 
 RED_ACCOUNT_WORKFLOW_TYPE = "RedAccountWorkflow"
 HEALTH_SIGNAL = "health_signal"
+CASE_SIGNAL = "case_signal"
 
 
 def red_account_workflow_id(account_id: str, number: int) -> str:
@@ -126,7 +127,6 @@ class HealthView:
 @dataclass(frozen=True)
 class RedAccountCaseStart:
     case_id: str
-    number: int
     account_id: str
     account_name: str
     tier: int
@@ -138,7 +138,6 @@ class RedAccountCaseStart:
     config: HealthConfig
     roster: SecurityRoster
     account_workflow_url: str
-    history_event_limit: int = 8_000
 
 
 @dataclass(frozen=True)

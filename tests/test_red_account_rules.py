@@ -32,7 +32,6 @@ ROSTER = SecurityRoster("U0SECWEST1", "U0SECEAST1", "U0SECPM01", "U0CELEAD1")
 def make_snapshot(**start_overrides: Any) -> RedAccountSnapshot:
     fields: dict[str, Any] = {
         "case_id": CASE,
-        "number": 1,
         "account_id": "001A",
         "account_name": "Acme",
         "tier": 1,

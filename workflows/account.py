@@ -18,6 +18,8 @@ with workflow.unsafe.imports_passed_through():
     import schemas.health
     import schemas.opportunity  # noqa: F401
     from schemas.account import (
+        DEAL_CLOSED_SIGNAL,
+        USAGE_REPORTED_SIGNAL,
         AccountActionAccepted,
         AccountHandOff,
         AccountStart,
@@ -37,11 +39,11 @@ with workflow.unsafe.imports_passed_through():
         SubmitAccountPlan,
         UsageReport,
     )
-    from schemas.health import HealthSignal, HealthView, SetHealth
+    from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
     from workflows import account_rules as rules
     from workflows import health_rules
     from workflows.account_effects import AccountEffects
-    from workflows.visibility import history_is_long
+    from workflows.visibility import history_is_long, wait_for_change
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -65,16 +67,16 @@ class AccountWorkflow:
 
     # --- Signals (feeds) ---------------------------------------------------------------------
 
-    @workflow.signal(name="deal_closed")
+    @workflow.signal(name=DEAL_CLOSED_SIGNAL)
     def deal_closed(self, hand_off: AccountHandOff) -> None:
         # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
         self._changed |= rules.apply_hand_off(self._s, hand_off, workflow.now())
 
-    @workflow.signal(name="usage_reported")
+    @workflow.signal(name=USAGE_REPORTED_SIGNAL)
     def usage_reported(self, report: UsageReport) -> None:
         rules.apply_usage(self._s, report, workflow.now())
 
-    @workflow.signal(name="health_signal")
+    @workflow.signal(name=HEALTH_SIGNAL)
     def health_signal(self, signal: HealthSignal) -> None:
         problem = health_rules.check_signal(signal)
         if problem is not None:  # a feed's bad reading: dropped, and said so in the log
@@ -234,13 +236,7 @@ class AccountWorkflow:
             if history_is_long(s.config.history_event_limit * 9 // 10):
                 rules.compact(s)
                 await self._continue_as_new(start)
-            wake_at = rules.next_wake_up(s, workflow.now())
-            timeout = None if wake_at is None else wake_at - workflow.now()
-            if timeout is None or timeout.total_seconds() > 0:
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-                except TimeoutError:
-                    pass
+            await wait_for_change(lambda: self._changed, rules.next_wake_up(s, workflow.now()))
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _continue_as_new(self, start: AccountStart) -> None:

@@ -35,7 +35,12 @@ from schemas.effects import (
     SalesforceTaskRequest,
     SlackPost,
 )
-from schemas.health import RED_ACCOUNT_WORKFLOW_TYPE, RedAccountCaseStart, RedAccountResult
+from schemas.health import (
+    CASE_SIGNAL,
+    RED_ACCOUNT_WORKFLOW_TYPE,
+    RedAccountCaseStart,
+    RedAccountResult,
+)
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
     OpportunityInput,
@@ -49,7 +54,6 @@ from workflows import effects
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
-CASE_SIGNAL = "case_signal"
 
 _HOW_TO_FINISH = {
     StepKind.KICKOFF_PLAN: "dealcycle account kickoff {account} --by {owner} --role CE"
@@ -477,7 +481,6 @@ class AccountEffects:
                 RED_ACCOUNT_WORKFLOW_TYPE,
                 RedAccountCaseStart(
                     case_id=case_id,
-                    number=s.vitals.cases_opened,
                     account_id=p.account_id,
                     account_name=p.account_name,
                     tier=p.tier,

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     import schemas.effects  # noqa: F401
     from schemas.effects import SlackPost
     from schemas.health import (
+        CASE_SIGNAL,
         CaseActionAccepted,
         CaseSignal,
         RecordActionPlan,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import red_account_rules as rules
+    from workflows.visibility import wait_for_change
 
 
 def _date(moment: datetime | None) -> str:
@@ -44,7 +46,7 @@ class RedAccountWorkflow:
         self._changed = False
         self._tracked: tuple[int, bool, bool] = (1, False, False)
 
-    @workflow.signal(name="case_signal")
+    @workflow.signal(name=CASE_SIGNAL)
     def case_signal(self, signal: CaseSignal) -> None:
         self._changed |= rules.apply_case_signal(self._s, signal)
 
@@ -80,13 +82,7 @@ class RedAccountWorkflow:
             await self._catch_up()
             if s.tracker_closed:
                 break
-            wake_at = rules.next_wake_up(s)
-            timeout = None if wake_at is None else wake_at - workflow.now()
-            if timeout is None or timeout.total_seconds() > 0:
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-                except TimeoutError:
-                    pass
+            await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.resolved_at is not None and s.resolved_colour is not None
         return RedAccountResult(

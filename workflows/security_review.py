@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import security_review_rules as rules
-    from workflows.visibility import history_is_long, publish_search_attributes
+    from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
 
 
 def _when(moment: datetime) -> str:
@@ -129,13 +129,7 @@ class SecurityReviewWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 s.continued_as_new += 1
                 workflow.continue_as_new(SecurityReviewInput(carried=s))
-            wake_at = rules.next_wake_up(s)
-            timeout = None if wake_at is None else wake_at - workflow.now()
-            if timeout is None or timeout.total_seconds() > 0:
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-                except TimeoutError:
-                    pass
+            await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return rules.result_of(s)
 
