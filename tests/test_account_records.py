@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -19,21 +18,11 @@ from activities.accounts import (
     list_account_plans,
     list_feature_requests,
 )
-from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
-from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.models import AccountPlan, FeatureRequest
 from schemas.effects import AccountPlanRecord, FeatureRequestRecord, RecordResult
 
 PACIFIC = timezone(timedelta(hours=-8))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,14 +35,6 @@ TABLES = {
     "feature_requests",
     "red_account_cases",
 }
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def _schema_differences(url: str) -> list[object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -18,20 +17,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.licensing import LicenseActivities, license_key_id, load_license_key
 from activities.records import TrialRecordActivities, get_trial_outcome
-from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
-from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.models import LicenseKey
 from dealcycle.licensing import LicenseSigner, verify_license_key
 from schemas.effects import LicenseRequest, RecordResult, TrialOutcomeRecord
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

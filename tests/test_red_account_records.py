@@ -4,7 +4,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -21,9 +20,7 @@ from activities.red_accounts import (
     get_red_account_case,
     list_red_account_cases,
 )
-from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
-from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.models import RedAccountCase
 from schemas.effects import RecordResult
 from schemas.health import TrackerClose, TrackerOpen, TrackerUpdate, red_account_workflow_id
@@ -31,14 +28,6 @@ from schemas.health import TrackerClose, TrackerOpen, TrackerUpdate, red_account
 PACIFIC = timezone(timedelta(hours=-8))
 OPENED = datetime(2027, 5, 3, 9, 15, 30, tzinfo=PACIFIC)
 CASE = red_account_workflow_id("001ACME", 1)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from dealcycle.db.engine import normalize_database_url
+from dealcycle.db.engine import make_engine, normalize_database_url
+from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.devtools.paths import STATE_DIRNAME, default_repo_root
 from dealcycle.devtools.postgres import (
     LocalPostgres,
@@ -78,3 +80,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_database(admin_url, name)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on ``database_url``, migrated to the head revision."""
+    upgrade_to_head(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
