@@ -22,6 +22,7 @@ from activities.accounts import AccountRecordActivities
 from activities.handoff import AccountHandOffActivities
 from activities.intake import IntakeWatermarkActivities
 from activities.licensing import LicenseActivities
+from activities.operations import OperationsActivities
 from activities.records import TrialRecordActivities
 from activities.red_accounts import RedAccountTrackerActivities
 from activities.salesforce import SalesforceActivities, SalesforceConnector
@@ -69,6 +70,7 @@ class ActivityRegistry:
     accounts: AccountRecordActivities
     watermarks: IntakeWatermarkActivities
     red_accounts: RedAccountTrackerActivities
+    operations: OperationsActivities
 
     @property
     def functions(self) -> list[Callable[..., Any]]:
@@ -86,6 +88,7 @@ class ActivityRegistry:
             self.red_accounts.open_red_account_case,
             self.red_accounts.update_red_account_case,
             self.red_accounts.close_red_account_case,
+            self.operations.notify_failed_effect,
         ]
 
 
@@ -95,14 +98,18 @@ def build_activities(settings: Settings) -> ActivityRegistry:
     ledger = IdempotencyLedger(engine)
     ensure_signing_key(settings.license_private_key_file, settings.license_public_key_file)
     signer = LicenseSigner(load_private_key(settings.license_private_key_file))
+    slack = SlackActivities(build_slack_client(settings.slack), ledger)
     return ActivityRegistry(
         salesforce=SalesforceActivities(SalesforceConnector(settings.salesforce), ledger),
-        slack=SlackActivities(build_slack_client(settings.slack), ledger),
+        slack=slack,
         licenses=LicenseActivities(signer, engine, ledger),
         records=TrialRecordActivities(engine, ledger),
         accounts=AccountRecordActivities(engine, ledger),
         watermarks=IntakeWatermarkActivities(engine),
         red_accounts=RedAccountTrackerActivities(engine, ledger),
+        operations=OperationsActivities(
+            slack, settings.ops_channel, settings.temporal_ui_url, settings.temporal_namespace
+        ),
     )
 
 

@@ -180,6 +180,8 @@ class Settings:
     account_review_channel: str = "#account-reviews"
     account_history_event_limit: int = 8_000
     health: HealthConfig = field(default_factory=HealthConfig)
+    ops_channel: str = "#dealcycle-ops"
+    """Where a failed effect is announced, with the command that fixes it."""
 
     def account_config(self) -> AccountConfig:
         """What every account workflow is started with."""
@@ -310,6 +312,7 @@ class Settings:
             account_history_event_limit=_int(
                 env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
             ),
+            ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
             log_format=log_format,
             log_level=log_level,
         )

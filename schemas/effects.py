@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,125 @@ class FeatureRequestRecord:
     requested_by: str
     role: str
     requested_at: datetime
+
+
+# --- Owed work: every external write a workflow makes is an effect with a state -------------
+
+
+class EffectState(StrEnum):
+    PENDING = "pending"
+    """Owed and being attempted (or queued behind an earlier effect on the same target)."""
+    DONE = "done"
+    FAILED = "failed"
+    """Failed for good, or its time budget ran out: surfaced, and retryable by a person."""
+    EXPIRED = "expired"
+    """Not done within its window and no longer worth doing (a reminder): the next carries on."""
+    SKIPPED = "skipped"
+    """A person decided it is not to be done."""
+
+
+class EffectKind(StrEnum):
+    """What an effect means, which decides its retry policy and time budget."""
+
+    REMINDER = "reminder"
+    """A nudge to a person (reminders, prompts, briefs): useless once its window has passed."""
+    ANNOUNCEMENT = "announcement"
+    """A post others rely on (a channel announcement, a thread reply)."""
+    SALESFORCE_SYNC = "salesforce_sync"
+    """A field or Task in Salesforce: the system of record, kept trying for days."""
+    LICENSE = "license"
+    RECORD = "record"
+    """A row in our own database."""
+    NOTICE = "notice"
+    """The operations channel told of a failed effect: optional, a failure is only logged."""
+
+
+@dataclass
+class Effect:
+    """One piece of owed work, kept in the workflow's state (and carried across
+    continue-as-new while it is not done)."""
+
+    key: str
+    """The idempotency key: unique for ever, the same on every attempt and every retry."""
+    name: str
+    """The key without the workflow's scope: what a person types to retry or skip it."""
+    kind: EffectKind
+    activity: str
+    lane: str
+    """Effects on one lane (one channel, one Salesforce record) run in order; lanes do not wait
+    for each other, so a stuck Salesforce sync holds back no Slack reminder."""
+    summary: str = ""
+    optional: bool = False
+    state: EffectState = EffectState.PENDING
+    request: str = ""
+    """The activity's argument as JSON while the effect is not done, so a retry (even after
+    continue-as-new) runs exactly the same request under the same key."""
+    cause: str = ""
+    runs: int = 1
+    """1, plus one for each retry a person asked for."""
+    changed_at: datetime | None = None
+    changed_by: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EffectView:
+    name: str
+    key: str
+    kind: str
+    state: str
+    cause: str
+    optional: bool
+    attempts: int
+    summary: str = ""
+    changed_at: datetime | None = None
+    changed_by: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EffectsView:
+    """Answer of every workflow's ``effects`` query: its failed, pending and recent effects."""
+
+    workflow_id: str
+    effects: list[EffectView]
+    needs_attention: bool
+
+
+@dataclass(frozen=True)
+class RetryEffect:
+    """Run a failed (or expired) effect again under its original idempotency key."""
+
+    effect: str
+    """The effect's name (as ``dealcycle status`` shows it) or its full key."""
+    actor: str
+
+
+@dataclass(frozen=True)
+class SkipEffect:
+    """Give up a failed or pending effect on purpose; the workflow carries on without it."""
+
+    effect: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class EffectActionAccepted:
+    message: str
+    state: str
+
+
+@dataclass(frozen=True)
+class FailedEffectNotice:
+    """What the operations channel is told when an effect fails."""
+
+    idempotency_key: str
+    workflow_id: str
+    workflow_type: str
+    effect: str
+    summary: str
+    cause: str
+    state: str
+    fix: str
+    """The commands that fix it: retry after repairing the cause, or skip."""

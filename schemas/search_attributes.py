@@ -19,6 +19,8 @@ REGION = SearchAttributeKey.for_keyword("Region")
 ACCOUNT_TIER = SearchAttributeKey.for_int("AccountTier")
 RENEWAL_DATE = SearchAttributeKey.for_datetime("RenewalDate")
 CUSTOMER_HEALTH = SearchAttributeKey.for_keyword("CustomerHealth")
+NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
+"""True while the workflow has a failed effect a person must retry or skip."""
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     OPPORTUNITY_ID,
@@ -31,6 +33,7 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     ACCOUNT_TIER,
     RENEWAL_DATE,
     CUSTOMER_HEALTH,
+    NEEDS_ATTENTION,
 )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.common import Durations, Role, StepStatus, TechnicalWinStatus
+from schemas.effects import Effect, EffectView
 
 TRIAL_WORKFLOW_TYPE = "TrialWorkflow"
 
@@ -178,6 +179,10 @@ class LicenseGrant:
     reason: str
     expires_at: datetime
     key_id: str | None = None
+    """None until issued; empty when a person skipped issuing it."""
+    announced: bool = True
+    """An extension's new key is announced; grants carried from before this field existed
+    were announced when they were issued."""
 
 
 @dataclass
@@ -208,6 +213,7 @@ class TrialSnapshot:
     outcome: TrialOutcome | None = None
     outcome_recorded: bool = False
     continued_as_new: int = 0
+    effects: list[Effect] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,8 @@ class TrialState:
     outcome: TrialOutcome | None
     ended_at: datetime | None
     as_of: datetime
+    effects: list[EffectView] = field(default_factory=list)
+    """Failed, pending and recent effects (``dealcycle status`` lists them)."""
 
 
 @dataclass(frozen=True)

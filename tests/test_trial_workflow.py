@@ -150,13 +150,15 @@ async def test_a_30_day_trial_with_a_14_day_extension_runs_to_its_outcome(
         ]
         assert win_writes == ["In progress", "Won", "Won"]  # two changes, then the outcome
 
-        # Slack: announcements in order in the channel, the check-in nudge to the CE.
+        # Slack: the announcements in the channel, the check-in nudge to the CE. The extension's
+        # post waits for its new key, so it may follow the technical win made just after it.
         channel = texts(slack_fake, CHANNEL)
         assert len(channel) == 5
         assert channel[0].startswith("Trial started for Acme (006TRIAL1): 30 days")
         assert "Technical win for Acme (006TRIAL1): In progress" in channel[1]
-        assert "extended to" in channel[2] and "security review pending" in channel[2]
-        assert "Technical win for Acme (006TRIAL1): Won" in channel[3]
+        extended = [text for text in channel[2:4] if "extended to" in text]
+        assert len(extended) == 1 and "security review pending" in extended[0]
+        assert any("Technical win for Acme (006TRIAL1): Won" in text for text in channel[2:4])
         assert channel[4].startswith("Trial ended for Acme (006TRIAL1): technical win")
         nudges = texts(slack_fake, CE)
         assert len(nudges) == 1 and "Mid-trial check-in" in nudges[0]

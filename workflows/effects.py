@@ -1,4 +1,4 @@
-"""How workflows ask for side effects: activities called by name.
+"""How workflows ask for side effects: activities called by name, as owed work.
 
 Workflows name activities only to call them; calling by name keeps the activity modules (and
 the Salesforce, Slack and SQLAlchemy clients they import) out of the workflow sandbox, which
@@ -7,27 +7,24 @@ keeps workflow tasks light. ``tests/test_worker.py`` checks every name here is r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from schemas.effects import (
-        AccountPlanRecord,
-        FeatureRequestRecord,
+        EffectKind,
         IssuedLicense,
         LicenseRequest,
-        RecordResult,
         SalesforceFieldUpdate,
         SalesforceTaskRequest,
-        SalesforceWriteResult,
         SlackPost,
         SlackPostResult,
-        TrialOutcomeRecord,
     )
-    from schemas.health import TrackerClose, TrackerOpen, TrackerUpdate
+    from workflows.owed_work import NOTIFY_FAILED_EFFECT, OwedWork
 
 POST_SLACK_MESSAGE = "post_slack_message"
 UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
@@ -60,17 +57,19 @@ ACTIVITY_NAMES = frozenset(
         OPEN_RED_ACCOUNT_CASE,
         UPDATE_RED_ACCOUNT_CASE,
         CLOSE_RED_ACCOUNT_CASE,
+        NOTIFY_FAILED_EFFECT,
     }
 )
 
-# External services fail for minutes at a time; non-retryable errors (bad field, unknown
-# channel, bad credentials) stop retries at once, everything else keeps trying.
-EXTERNAL_RETRY = RetryPolicy(
+# The intake's own steps (a scheduled poll, not owed work): a poll that fails is the next
+# poll's to repeat, so its retries are bounded.
+INTAKE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
+    maximum_interval=timedelta(minutes=1),
 )
 START_TO_CLOSE = timedelta(seconds=60)
+INTAKE_BUDGET = timedelta(minutes=10)
 T = TypeVar("T")
 
 
@@ -80,46 +79,80 @@ async def execute(name: str, argument: object, result_type: type[T]) -> T:
         argument,
         result_type=result_type,
         start_to_close_timeout=START_TO_CLOSE,
-        retry_policy=EXTERNAL_RETRY,
+        schedule_to_close_timeout=INTAKE_BUDGET,
+        retry_policy=INTAKE_RETRY,
     )
     return result
 
 
-async def post_slack(post: SlackPost) -> SlackPostResult:
-    return await execute(POST_SLACK_MESSAGE, post, SlackPostResult)
+# --- Owed work, by what it writes --------------------------------------------------------------
 
 
-async def update_salesforce(update: SalesforceFieldUpdate) -> SalesforceWriteResult:
-    return await execute(UPDATE_SALESFORCE_RECORD, update, SalesforceWriteResult)
+async def post_slack(
+    fx: OwedWork,
+    post: SlackPost,
+    *,
+    kind: EffectKind = EffectKind.ANNOUNCEMENT,
+    then: Callable[[SlackPostResult | None], None] | None = None,
+) -> None:
+    # One lane per channel (or person): posts to it keep their order, threads follow parents.
+    await fx.owe(
+        post.idempotency_key,
+        kind,
+        POST_SLACK_MESSAGE,
+        post,
+        lane=f"slack:{post.channel}",
+        summary=f"post to {post.channel}: {post.text}",
+        result_type=SlackPostResult,
+        then=then,
+    )
 
 
-async def create_salesforce_task(task: SalesforceTaskRequest) -> SalesforceWriteResult:
-    return await execute(CREATE_SALESFORCE_TASK, task, SalesforceWriteResult)
+async def update_salesforce(fx: OwedWork, update: SalesforceFieldUpdate) -> None:
+    # One lane per record: a later stage never lands before an earlier one.
+    await fx.owe(
+        update.idempotency_key,
+        EffectKind.SALESFORCE_SYNC,
+        UPDATE_SALESFORCE_RECORD,
+        update,
+        lane=f"salesforce:{update.sobject}/{update.record_id}",
+        summary=f"set {', '.join(update.fields)} on {update.sobject} {update.record_id}",
+    )
 
 
-async def issue_license_key(request: LicenseRequest) -> IssuedLicense:
-    return await execute(ISSUE_LICENSE_KEY, request, IssuedLicense)
+async def create_salesforce_task(fx: OwedWork, task: SalesforceTaskRequest) -> None:
+    await fx.owe(
+        task.idempotency_key,
+        EffectKind.SALESFORCE_SYNC,
+        CREATE_SALESFORCE_TASK,
+        task,
+        lane=f"salesforce-task:{task.what_id}",
+        summary=f"Salesforce Task on {task.what_id}: {task.subject}",
+    )
 
 
-async def record_trial_outcome(record: TrialOutcomeRecord) -> RecordResult:
-    return await execute(RECORD_TRIAL_OUTCOME, record, RecordResult)
+async def issue_license_key(
+    fx: OwedWork, request: LicenseRequest, then: Callable[[IssuedLicense | None], None]
+) -> None:
+    await fx.owe(
+        request.idempotency_key,
+        EffectKind.LICENSE,
+        ISSUE_LICENSE_KEY,
+        request,
+        lane=f"license:{request.account_id}",
+        summary=f"issue a {request.kind} license for {request.customer}: {request.seats} seats",
+        result_type=IssuedLicense,
+        then=then,
+    )
 
 
-async def record_account_plan(record: AccountPlanRecord) -> RecordResult:
-    return await execute(RECORD_ACCOUNT_PLAN, record, RecordResult)
-
-
-async def record_feature_request(record: FeatureRequestRecord) -> RecordResult:
-    return await execute(RECORD_FEATURE_REQUEST, record, RecordResult)
-
-
-async def open_red_account_case(row: TrackerOpen) -> RecordResult:
-    return await execute(OPEN_RED_ACCOUNT_CASE, row, RecordResult)
-
-
-async def update_red_account_case(update: TrackerUpdate) -> RecordResult:
-    return await execute(UPDATE_RED_ACCOUNT_CASE, update, RecordResult)
-
-
-async def close_red_account_case(close: TrackerClose) -> RecordResult:
-    return await execute(CLOSE_RED_ACCOUNT_CASE, close, RecordResult)
+async def record(fx: OwedWork, activity: str, row: Any, summary: str) -> None:
+    """A row in our own database (the activity names the table)."""
+    await fx.owe(
+        row.idempotency_key,
+        EffectKind.RECORD,
+        activity,
+        row,
+        lane=f"db:{activity}",
+        summary=summary,
+    )

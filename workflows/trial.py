@@ -9,6 +9,8 @@ acknowledged at once and the order of external writes is the order of the action
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from datetime import datetime
 
 from temporalio import workflow
@@ -16,6 +18,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.effects import (
+        EffectKind,
+        IssuedLicense,
         LicenseRequest,
         SalesforceFieldUpdate,
         SalesforceTaskRequest,
@@ -29,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteStep,
         ConcludeTrial,
         ExtendTrial,
+        LicenseGrant,
         SetTechnicalWin,
         StartTrialOverride,
         TrialInput,
@@ -39,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import trial_rules as rules
+    from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
 
 
@@ -46,8 +52,15 @@ def _date(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
+def _licensed(grant: LicenseGrant, issued: IssuedLicense | None) -> None:
+    # A skipped key leaves "" so it is not owed again; the key's real expiry is the signer's.
+    grant.key_id = issued.key_id if issued else ""
+    if issued is not None:
+        grant.expires_at = issued.expires_at
+
+
 @workflow.defn(name="TrialWorkflow")
-class TrialWorkflow:
+class TrialWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, input: TrialInput) -> None:
         info = workflow.info()
@@ -61,6 +74,10 @@ class TrialWorkflow:
         self._changed = False
         self._published: dict[str, str] = {}
         self._parent_told_phase: TrialPhase | None = None
+        self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+
+    def _mark_changed(self) -> None:
+        self._changed = True
 
     # --- Updates -----------------------------------------------------------------------------
 
@@ -111,7 +128,8 @@ class TrialWorkflow:
 
     @workflow.query
     def state(self) -> TrialState:
-        return rules.state_view(self._s, workflow.info().workflow_id, workflow.now())
+        view = rules.state_view(self._s, workflow.info().workflow_id, workflow.now())
+        return dataclasses.replace(view, effects=self._fx.view().effects)
 
     def _accepted(self, message: str) -> ActionAccepted:
         self._changed = True
@@ -127,8 +145,11 @@ class TrialWorkflow:
             if s.phase is TrialPhase.ENDED and not self._owes_anything():
                 break
             if self._history_is_long():
-                # Handlers are synchronous, but an update may be mid-validation: let it land.
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # Handlers are synchronous, but an update may be mid-validation: let it land;
+                # effects in flight finish here (what waits is carried).
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and self._fx.idle()
+                )
                 s.continued_as_new += 1
                 workflow.continue_as_new(TrialInput(carried=s))
             await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
@@ -153,6 +174,7 @@ class TrialWorkflow:
             or any(not change.announced for change in s.technical_win_changes)
             or s.trial_dates_synced < s.trial_dates_version
             or not s.outcome_recorded
+            or not self._fx.settled()
         )
 
     async def _catch_up(self) -> None:
@@ -160,6 +182,7 @@ class TrialWorkflow:
         s = self._s
         # A change made while we await an activity below must wake the next wait at once.
         self._changed = False
+        await self._fx.resume()
         now = workflow.now()
         if s.phase is TrialPhase.RUNNING and s.ends_at is not None and now >= s.ends_at:
             # The timer fires a moment after the end; the trial ended at its end date.
@@ -174,6 +197,7 @@ class TrialWorkflow:
         if s.phase is TrialPhase.ENDED:
             await self._record_outcome()
         self._publish_search_attributes()
+        self._fx.publish_attention()
         await self._tell_parent_phase()
 
     def _publish_search_attributes(self) -> None:
@@ -194,29 +218,31 @@ class TrialWorkflow:
     async def _issue_owed_licenses(self) -> None:
         s = self._s
         for index, grant in enumerate(s.licenses):
-            if grant.key_id is not None:
-                continue
-            issued = await effects.issue_license_key(
-                LicenseRequest(
-                    idempotency_key=self._key("license", index),
-                    account_id=s.start.account_id,
-                    customer=s.start.account_name,
-                    kind="trial",
-                    seats=s.start.seats,
-                    expires_at=grant.expires_at,
+            if grant.key_id is None:
+                await effects.issue_license_key(
+                    self._fx,
+                    LicenseRequest(
+                        idempotency_key=self._key("license", index),
+                        account_id=s.start.account_id,
+                        customer=s.start.account_name,
+                        kind="trial",
+                        seats=s.start.seats,
+                        expires_at=grant.expires_at,
+                    ),
+                    then=functools.partial(_licensed, grant),
                 )
-            )
-            grant.key_id = issued.key_id
-            if index > 0:
+            if grant.key_id and not grant.announced:
                 reason = s.extensions[-1].reason if s.extensions else grant.reason
                 await effects.post_slack(
+                    self._fx,
                     SlackPost(
                         self._key("license-announcement", index),
                         s.start.announce_channel,
                         f"Trial for {s.start.account_name} ({s.start.opportunity_id}) extended to"
-                        f" {_date(grant.expires_at)}: {reason}. New trial key {issued.key_id}.",
-                    )
+                        f" {_date(grant.expires_at)}: {reason}. New trial key {grant.key_id}.",
+                    ),
                 )
+                grant.announced = True
 
     async def _sync_trial_dates(self) -> None:
         s = self._s
@@ -224,6 +250,7 @@ class TrialWorkflow:
             version = s.trial_dates_version
             assert s.started_at is not None and s.ends_at is not None
             await effects.update_salesforce(
+                self._fx,
                 SalesforceFieldUpdate(
                     self._key("trial-dates", version),
                     "Opportunity",
@@ -232,7 +259,7 @@ class TrialWorkflow:
                         "Trial_Start_Date__c": _date(s.started_at),
                         "Trial_End_Date__c": _date(s.ends_at),
                     },
-                )
+                ),
             )
             s.trial_dates_synced = version
 
@@ -248,13 +275,14 @@ class TrialWorkflow:
             else ""
         )
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("trial-started"),
                 s.start.announce_channel,
                 f"Trial started for {s.start.account_name} ({s.start.opportunity_id}):"
                 f" {rules.trial_length_days(s)} days, ends {_date(s.ends_at)}."
                 f" CE <@{s.start.ce_owner}>, AE <@{s.start.ae_owner}>.{override}",
-            )
+            ),
         )
         s.start_announced = True
 
@@ -264,21 +292,23 @@ class TrialWorkflow:
             if change.announced:
                 continue
             await effects.update_salesforce(
+                self._fx,
                 SalesforceFieldUpdate(
                     self._key("technical-win", index, "salesforce"),
                     "Opportunity",
                     s.start.opportunity_id,
                     {"Technical_Win_Status__c": change.status.label},
-                )
+                ),
             )
             note = f" {change.note}" if change.note else ""
             await effects.post_slack(
+                self._fx,
                 SlackPost(
                     self._key("technical-win", index, "slack"),
                     s.start.announce_channel,
                     f"Technical win for {s.start.account_name} ({s.start.opportunity_id}):"
                     f" {change.status.label} (set by <@{change.actor}>).{note}",
-                )
+                ),
             )
             change.announced = True
             await self._tell_parent(
@@ -314,15 +344,18 @@ class TrialWorkflow:
         step = rules.find_step(s, MID_TRIAL_CHECK_IN.key)
         assert step is not None and step.due_at is not None
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("check-in", "slack"),
                 s.start.ce_owner,
                 f"Mid-trial check-in for {s.start.account_name} ({s.start.opportunity_id}) is due"
                 f" by {_date(step.due_at)}. Record it with: dealcycle step complete"
                 f" {workflow.info().workflow_id} {step.key} --by {step.owner} --role CE",
-            )
+            ),
+            kind=EffectKind.REMINDER,
         )
         await effects.create_salesforce_task(
+            self._fx,
             SalesforceTaskRequest(
                 idempotency_key=self._key("check-in", "task"),
                 what_id=s.start.opportunity_id,
@@ -330,7 +363,7 @@ class TrialWorkflow:
                 activity_date=_date(step.due_at),
                 description="Review progress against the trial's use cases and success metrics.",
                 owner_hint=s.start.ce_owner,
-            )
+            ),
         )
         s.check_in_prompted = True
 
@@ -340,6 +373,7 @@ class TrialWorkflow:
         for step in rules.reminders_due(s, now):
             assert step.due_at is not None
             await effects.post_slack(
+                self._fx,
                 SlackPost(
                     self._key("reminder", step.key, step.reminders_sent + 1),
                     step.owner,
@@ -347,7 +381,8 @@ class TrialWorkflow:
                     f" ({s.start.opportunity_id}) was due {_date(step.due_at)}. When it is done:"
                     f" dealcycle step complete {workflow.info().workflow_id} {step.key}"
                     f" --by {step.owner} --role {step.lead.value}",
-                )
+                ),
+                kind=EffectKind.REMINDER,
             )
             step.reminders_sent += 1
             step.last_reminded_at = now
@@ -358,7 +393,9 @@ class TrialWorkflow:
             return
         assert s.outcome is not None and s.ended_at is not None
         license_ids = [grant.key_id for grant in s.licenses if grant.key_id]
-        await effects.record_trial_outcome(
+        await effects.record(
+            self._fx,
+            effects.RECORD_TRIAL_OUTCOME,
             TrialOutcomeRecord(
                 idempotency_key=self._key("outcome", "record"),
                 opportunity_id=s.start.opportunity_id,
@@ -371,9 +408,11 @@ class TrialWorkflow:
                 ae_owner=s.start.ae_owner,
                 override_reason=s.override.reason if s.override else None,
                 license_key_ids=license_ids,
-            )
+            ),
+            f"record the {s.outcome.value} outcome of the trial",
         )
         await effects.update_salesforce(
+            self._fx,
             SalesforceFieldUpdate(
                 self._key("outcome", "salesforce"),
                 "Opportunity",
@@ -382,7 +421,7 @@ class TrialWorkflow:
                     "Trial_Outcome__c": s.outcome.value,
                     "Technical_Win_Status__c": s.technical_win.label,
                 },
-            )
+            ),
         )
         how = (
             f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})"
@@ -390,11 +429,12 @@ class TrialWorkflow:
             else ""
         )
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("outcome", "slack"),
                 s.start.announce_channel,
                 f"Trial ended for {s.start.account_name} ({s.start.opportunity_id}):"
                 f" {s.outcome.value.replace('_', ' ')}{how}.",
-            )
+            ),
         )
         s.outcome_recorded = True

@@ -234,7 +234,7 @@ def apply_extend(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> str:
         TrialExtension(request.days, request.reason.strip(), request.actor, now, s.ends_at)
     )
     s.trial_dates_version += 1
-    s.licenses.append(LicenseGrant(f"extension {len(s.extensions)}", s.ends_at))
+    s.licenses.append(LicenseGrant(f"extension {len(s.extensions)}", s.ends_at, announced=False))
     return (
         f"Trial extended by {request.days} day(s) to {s.ends_at.isoformat()}; a new key is issued."
     )

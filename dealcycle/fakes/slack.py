@@ -28,6 +28,7 @@ DEFAULT_CHANNELS: tuple[str, ...] = (
     "product-feedback",
     "customer-accounts",
     "account-reviews",
+    "dealcycle-ops",
 )
 TEAM_ID = "T0DEALCYC1"
 BOT_USER_ID = "U0DEALBOT1"
@@ -224,6 +225,10 @@ class SlackFake(FakeServer):
         """Posting there then fails with ``is_archived``."""
         with self._lock:
             self._require(channel).is_archived = True
+
+    def unarchive_channel(self, channel: str) -> None:
+        with self._lock:
+            self._require(channel).is_archived = False
 
     def remove_bot_from(self, channel: str) -> None:
         """Posting there then fails with ``not_in_channel``."""

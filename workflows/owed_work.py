@@ -1,0 +1,475 @@
+"""Owed work: the one way every dealcycle workflow makes an external write.
+
+A workflow's main loop says what is owed (``owe``); this book keeps each piece as an
+``Effect`` with a state (pending, done, failed, expired, skipped) in the workflow's own state,
+runs it as an activity with the retry policy and time budget of its kind, and reports back by
+callback. A permanent failure, or a spent budget, marks that effect failed (or, for a reminder,
+expired) and the workflow carries on with everything else: nothing a service refuses ends a
+lifecycle. Failed effects are surfaced (the workflow's ``effects`` query, the ``NeedsAttention``
+search attribute, one post to the operations channel) and retried by a person, under the
+original idempotency key, so the write still lands exactly once.
+
+Effects on one lane (one Slack channel or person, one Salesforce record, one table) run in the
+order they were owed; lanes run side by side, so a Salesforce sync retrying for days holds back
+no reminder.
+
+Histories recorded before this existed ran every effect inline, one after another; such a run
+keeps doing so (``workflow.patched``), so it replays command for command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.api.common.v1 import Payload
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas import search_attributes as sa
+    from schemas.effects import (
+        Effect,
+        EffectActionAccepted,
+        EffectKind,
+        EffectState,
+        EffectsView,
+        EffectView,
+        FailedEffectNotice,
+        RetryEffect,
+        SkipEffect,
+    )
+    from schemas.errors import RuleViolation
+
+OWED_WORK_PATCH = "effects-as-owed-work"
+NOTIFY_FAILED_EFFECT = "notify_failed_effect"
+KEEP_RESOLVED = 20
+"""How many done, expired and skipped effects a workflow keeps to show; the rest are forgotten
+(the state that owed them says they are done, so they are never owed again)."""
+MAX_CAUSE = 600
+
+
+@dataclass(frozen=True)
+class EffectPolicy:
+    budget: timedelta
+    """Schedule-to-close: past it the effect is ``when_spent``."""
+    attempt: timedelta
+    """Start-to-close of one attempt; the activities finish well inside it."""
+    max_interval: timedelta
+    when_spent: EffectState
+    optional: bool = False
+
+
+POLICIES: dict[EffectKind, EffectPolicy] = {
+    # A reminder late by hours is noise; the next reminder carries on.
+    EffectKind.REMINDER: EffectPolicy(
+        timedelta(hours=6), timedelta(seconds=60), timedelta(minutes=5), EffectState.EXPIRED
+    ),
+    EffectKind.ANNOUNCEMENT: EffectPolicy(
+        timedelta(days=1), timedelta(seconds=60), timedelta(minutes=10), EffectState.FAILED
+    ),
+    # Salesforce is the system of record: outages and API-limit days are waited out.
+    EffectKind.SALESFORCE_SYNC: EffectPolicy(
+        timedelta(days=3), timedelta(seconds=60), timedelta(minutes=30), EffectState.FAILED
+    ),
+    EffectKind.LICENSE: EffectPolicy(
+        timedelta(days=1), timedelta(seconds=60), timedelta(minutes=10), EffectState.FAILED
+    ),
+    EffectKind.RECORD: EffectPolicy(
+        timedelta(days=3), timedelta(seconds=60), timedelta(minutes=10), EffectState.FAILED
+    ),
+    EffectKind.NOTICE: EffectPolicy(
+        timedelta(hours=1),
+        timedelta(seconds=60),
+        timedelta(minutes=5),
+        EffectState.EXPIRED,
+        optional=True,
+    ),
+}
+
+
+def retry_policy(policy: EffectPolicy) -> RetryPolicy:
+    # No attempt limit: the budget (schedule-to-close) bounds the retries instead.
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=policy.max_interval,
+    )
+
+
+def _clip(text: str, limit: int = MAX_CAUSE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cause_of(err: ActivityError, policy: EffectPolicy) -> tuple[EffectState, str]:
+    cause = err.cause
+    if isinstance(cause, TimeoutError):
+        last = cause.cause
+        why = f"; last error: {_describe(last)}" if last is not None else ""
+        return policy.when_spent, _clip(f"not done within its budget of {policy.budget}{why}")
+    if cause is None:
+        return EffectState.FAILED, _clip(str(err))
+    return EffectState.FAILED, _clip(_describe(cause))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ApplicationError) and error.type:
+        return f"{error.type}: {error.message}"
+    return str(error) or type(error).__name__
+
+
+Hook = Callable[[Any], None]
+
+
+class OwedWork:
+    """The effect book of one workflow run (see the module docstring)."""
+
+    def __init__(
+        self,
+        book: list[Effect],
+        scope: str,
+        on_change: Callable[[], None],
+        fix_command: Callable[[str], str] | None = None,
+    ) -> None:
+        self._book = book
+        self._by_key = {effect.key: effect for effect in book}
+        self._scope = scope
+        self._on_change = on_change
+        self._hooks: dict[str, tuple[Hook, type | None]] = {}
+        self._lanes: dict[str, deque[Effect]] = {}
+        self._arguments: dict[str, object] = {}
+        # Effects carried over pending (a retry asked for just before continue-as-new).
+        self._resume: list[Effect] = [e for e in book if e.state is EffectState.PENDING]
+        self._inline: bool | None = None
+        self._running = 0
+        self._published_attention: bool | None = None
+
+    # --- What the main loop calls ------------------------------------------------------------
+
+    def key(self, *parts: object) -> str:
+        return "/".join([self._scope, *(str(part) for part in parts)])
+
+    async def owe(
+        self,
+        key: str,
+        kind: EffectKind,
+        activity: str,
+        argument: object,
+        *,
+        lane: str,
+        summary: str = "",
+        result_type: type | None = None,
+        then: Hook | None = None,
+    ) -> None:
+        """Owe the activity ``activity(argument)`` under the idempotency key ``key``.
+
+        Owing a key already in the book changes nothing (it refreshes ``then``): callers owe
+        from state and may owe the same thing on every pass. ``then`` gets the result when the
+        effect is done, or None when it was skipped or expired.
+        """
+        known = self._by_key.get(key)
+        if known is not None:
+            if then is not None:
+                if known.state in (EffectState.SKIPPED, EffectState.EXPIRED):
+                    then(None)
+                elif known.state is not EffectState.DONE:
+                    self._hooks[key] = (then, result_type)
+            return
+        policy = POLICIES[kind]
+        effect = Effect(
+            key=key,
+            name=key.removeprefix(self._scope + "/"),
+            kind=kind,
+            activity=activity,
+            lane=lane,
+            summary=_clip(summary, 200),
+            optional=policy.optional,
+            request=workflow.payload_converter().to_payload(argument).data.decode(),
+            changed_at=workflow.now(),
+        )
+        self._book.append(effect)
+        self._by_key[key] = effect
+        self._arguments[key] = argument
+        if then is not None:
+            self._hooks[key] = (then, result_type)
+        await self._start(effect)
+
+    async def resume(self) -> None:
+        """Run the effects a person asked to retry."""
+        queued, self._resume = self._resume, []
+        for effect in queued:
+            await self._start(effect)
+
+    def idle(self) -> bool:
+        """Nothing in flight: safe to continue as new (what is waiting is carried)."""
+        return self._running == 0
+
+    def settled(self) -> bool:
+        """Nothing in flight or waiting, and nothing failed that a person still has to retry
+        or skip: the workflow may finish."""
+        return self._running == 0 and not self._resume and not self.needs_attention()
+
+    def needs_attention(self) -> bool:
+        return any(e.state is EffectState.FAILED and not e.optional for e in self._book)
+
+    def publish_attention(self) -> None:
+        wanted = self.needs_attention()
+        if wanted != self._published_attention:
+            if wanted or self._published_attention is not None:
+                workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(wanted)])
+            self._published_attention = wanted
+
+    def state_of(self, name: str) -> EffectState | None:
+        effect = self._by_key.get(self.key(name))
+        return effect.state if effect else None
+
+    # --- What people do: the ``retry_effect`` / ``skip_effect`` updates ----------------------
+
+    def find(self, name_or_key: str) -> Effect | None:
+        return self._by_key.get(name_or_key) or self._by_key.get(self.key(name_or_key))
+
+    def check_retry(self, request: RetryEffect) -> Effect:
+        effect = self._find_or_refuse(request.effect, request.actor)
+        if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
+            raise RuleViolation(
+                f"effect {effect.name} is {effect.state.value}: only a failed or expired effect"
+                " can be retried"
+            )
+        return effect
+
+    def retry(self, request: RetryEffect) -> EffectActionAccepted:
+        effect = self.check_retry(request)
+        effect.state = EffectState.PENDING
+        effect.runs += 1
+        effect.changed_at = workflow.now()
+        effect.changed_by = request.actor
+        effect.reason = f"retried after: {effect.cause}" if effect.cause else "retried"
+        effect.cause = ""
+        self._resume.append(effect)
+        self._on_change()
+        return EffectActionAccepted(
+            f"retrying {effect.name} under its original key {effect.key}", effect.state.value
+        )
+
+    def check_skip(self, request: SkipEffect) -> Effect:
+        effect = self._find_or_refuse(request.effect, request.actor)
+        if not request.reason.strip():
+            raise RuleViolation("reason: say why the effect is skipped")
+        if len(request.reason) > 2000:
+            raise RuleViolation(f"reason: at most 2000 characters (got {len(request.reason)})")
+        if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
+            raise RuleViolation(
+                f"effect {effect.name} is {effect.state.value}: only a failed or expired effect"
+                " can be skipped"
+            )
+        return effect
+
+    def skip(self, request: SkipEffect) -> EffectActionAccepted:
+        effect = self.check_skip(request)
+        effect.state = EffectState.SKIPPED
+        effect.changed_at = workflow.now()
+        effect.changed_by = request.actor
+        effect.reason = request.reason.strip()
+        effect.request = ""
+        hook = self._hooks.pop(effect.key, None)
+        if hook is not None:
+            hook[0](None)
+        self._forget_resolved()
+        self._on_change()
+        return EffectActionAccepted(f"skipped {effect.name}", effect.state.value)
+
+    def _find_or_refuse(self, name_or_key: str, actor: str) -> Effect:
+        if not actor.strip():
+            raise RuleViolation("actor: say who you are (--by U…)")
+        if not name_or_key.strip():
+            raise RuleViolation("effect: name the effect (see dealcycle status)")
+        effect = self.find(name_or_key.strip())
+        if effect is None:
+            failed = [e.name for e in self._book if e.state is EffectState.FAILED]
+            hint = f"; failed effects: {', '.join(failed[:10])}" if failed else ""
+            raise RuleViolation(f"effect {_clip(name_or_key, 200)!r} is not known here{hint}")
+        return effect
+
+    def view(self) -> EffectsView:
+        effects = [
+            EffectView(
+                name=e.name,
+                key=e.key,
+                kind=e.kind.value,
+                state=e.state.value,
+                cause=e.cause,
+                optional=e.optional,
+                attempts=e.runs,
+                summary=e.summary,
+                changed_at=e.changed_at,
+                changed_by=e.changed_by,
+                reason=e.reason,
+            )
+            for e in self._book
+        ]
+        return EffectsView(workflow.info().workflow_id, effects, self.needs_attention())
+
+    # --- Running ----------------------------------------------------------------------------
+
+    async def _start(self, effect: Effect) -> None:
+        if self._inline is None:
+            # Decided once per run: a run recorded before owed work replays the old way.
+            self._inline = not workflow.patched(OWED_WORK_PATCH)
+        if self._inline:
+            self._running += 1
+            try:
+                await self._attempt(effect)
+            finally:
+                self._running -= 1
+            return
+        queue = self._lanes.get(effect.lane)
+        if queue is not None:
+            queue.append(effect)
+            return
+        self._lanes[effect.lane] = deque([effect])
+        self._running += 1
+        asyncio.create_task(self._drain(effect.lane), name=f"lane {effect.lane}")
+
+    async def _drain(self, lane: str) -> None:
+        queue = self._lanes[lane]
+        try:
+            while queue:
+                effect = queue[0]
+                self._running += 1
+                try:
+                    await self._attempt(effect)
+                finally:
+                    self._running -= 1
+                    queue.popleft()
+        finally:
+            del self._lanes[lane]
+            self._running -= 1
+            self._on_change()
+
+    async def _attempt(self, effect: Effect) -> None:
+        policy = POLICIES[effect.kind]
+        hook, result_type = self._hooks.get(effect.key, (None, None))
+        argument = self._arguments.pop(effect.key, None)
+        if argument is None:
+            argument = RawValue(
+                Payload(metadata={"encoding": b"json/plain"}, data=effect.request.encode())
+            )
+        try:
+            result = await workflow.execute_activity(
+                effect.activity,
+                argument,
+                result_type=result_type,
+                start_to_close_timeout=policy.attempt,
+                schedule_to_close_timeout=policy.budget,
+                retry_policy=retry_policy(policy),
+                summary=effect.summary or effect.name,
+            )
+        except ActivityError as err:
+            self._failed(effect, *_cause_of(err, policy))
+            return
+        effect.state = EffectState.DONE
+        effect.changed_at = workflow.now()
+        effect.request = ""
+        self._hooks.pop(effect.key, None)
+        if hook is not None:
+            hook(result)
+        self._forget_resolved()
+        self._on_change()
+
+    def _failed(self, effect: Effect, state: EffectState, cause: str) -> None:
+        effect.state = state
+        effect.cause = cause
+        effect.changed_at = workflow.now()
+        hook = self._hooks.get(effect.key)
+        if state is EffectState.EXPIRED:
+            effect.request = "" if effect.optional else effect.request
+            if hook is not None:
+                self._hooks.pop(effect.key)
+                hook[0](None)
+        workflow.logger.warning(
+            "effect %s %s: %s", effect.name, state.value, cause, extra={"effect": effect.key}
+        )
+        if state is EffectState.FAILED and not effect.optional:
+            self._resume_notice(effect)
+        self._on_change()
+
+    def _resume_notice(self, effect: Effect) -> None:
+        info = workflow.info()
+        name = f"{effect.name}/ops/{effect.runs}"
+        key = self.key(name)
+        if key in self._by_key:
+            return
+        notice = Effect(
+            key=key,
+            name=name,
+            kind=EffectKind.NOTICE,
+            activity=NOTIFY_FAILED_EFFECT,
+            lane="ops",
+            summary=f"tell operations: {effect.name} failed",
+            optional=True,
+        )
+        argument = FailedEffectNotice(
+            idempotency_key=key,
+            workflow_id=info.workflow_id,
+            workflow_type=info.workflow_type,
+            effect=effect.name,
+            summary=effect.summary,
+            cause=effect.cause,
+            state=effect.state.value,
+            fix=(
+                f"fix the cause, then: dealcycle effects retry {info.workflow_id} {effect.name}"
+                f" --by U…  (or: dealcycle effects skip {info.workflow_id} {effect.name}"
+                " --reason … --by U…)"
+            ),
+        )
+        notice.request = workflow.payload_converter().to_payload(argument).data.decode()
+        notice.changed_at = workflow.now()
+        self._book.append(notice)
+        self._by_key[key] = notice
+        self._arguments[key] = argument
+        self._resume.append(notice)
+
+    def _forget_resolved(self) -> None:
+        resolved = [
+            e
+            for e in self._book
+            if e.state in (EffectState.DONE, EffectState.EXPIRED, EffectState.SKIPPED)
+            or (e.optional and e.state is EffectState.FAILED)
+        ]
+        for effect in resolved[: max(0, len(resolved) - KEEP_RESOLVED)]:
+            self._book.remove(effect)
+            del self._by_key[effect.key]
+
+
+class OwedWorkHandlers:
+    """The handlers every workflow with owed work has: see its effects, retry or skip one.
+
+    A workflow class inherits these and sets ``self._fx`` in its ``__init__``."""
+
+    _fx: OwedWork
+
+    @workflow.query
+    def effects(self) -> EffectsView:
+        return self._fx.view()
+
+    @workflow.update
+    def retry_effect(self, request: RetryEffect) -> EffectActionAccepted:
+        return self._fx.retry(request)
+
+    @retry_effect.validator
+    def _check_retry_effect(self, request: RetryEffect) -> None:
+        self._fx.check_retry(request)
+
+    @workflow.update
+    def skip_effect(self, request: SkipEffect) -> EffectActionAccepted:
+        return self._fx.skip(request)
+
+    @skip_effect.validator
+    def _check_skip_effect(self, request: SkipEffect) -> None:
+        self._fx.check_skip(request)
