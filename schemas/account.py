@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.common import CustomerHealth, Durations, Role, SecurityRoster, StepStatus
+from schemas.effects import Effect, EffectView
 from schemas.health import HealthConfig, HealthState
 
 ACCOUNT_WORKFLOW_TYPE = "AccountWorkflow"
@@ -429,6 +430,7 @@ class AccountSnapshot:
     kickoff_announced: bool = False
     audit: list[AuditEntry] = field(default_factory=list)
     continued_as_new: int = 0
+    effects: list[Effect] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -472,6 +474,8 @@ class AccountState:
     feature_requests: int = 0
     plans_submitted: int = 0
     recent_activity: list[AuditEntry] = field(default_factory=list)
+    effects: list[EffectView] = field(default_factory=list)
+    """Failed, pending and recent effects (``dealcycle status`` lists them)."""
 
 
 @dataclass(frozen=True)

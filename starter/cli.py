@@ -21,6 +21,7 @@ from schemas.account import (
     RenewalOutcome,
 )
 from schemas.common import CustomerHealth, DeploymentType, Region, Role, TechnicalWinStatus
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
     AbandonOpportunity,
@@ -53,6 +54,7 @@ from schemas.trial import (
 from starter import accounts
 from starter import health as account_health
 from starter.accounts import render_account_status
+from starter.effects import change_effect, effects_section, failed_effects, render_failed
 from starter.license_commands import add_license_commands
 from starter.opportunities import (
     opportunity_start_for,
@@ -160,7 +162,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(render_trial(state, status, settings.temporal_ui_url, settings.temporal_namespace))
         return 0
 
-    return _run(go)(args)
+    async def with_effects(settings: Settings) -> int:
+        code = await go(settings)
+        section = await effects_section(await _client(settings), args.workflow_id)
+        if section:
+            print(section)
+        return code
+
+    return _run(with_effects)(args)
 
 
 def cmd_trial_list(args: argparse.Namespace) -> int:
@@ -332,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_health_commands(commands)
     _add_intake_commands(commands)
     _add_security_commands(commands)
+    _add_effects_commands(commands)
 
     status = commands.add_parser("status", help="show a workflow's steps as a table")
     status.add_argument("workflow_id")
@@ -1063,6 +1073,51 @@ def _add_security_commands(commands: Any) -> None:
             "escalate_to_security_pm", lambda a: EscalateToSecurityPM(a.actor, a.reason), expected
         )
     )
+
+
+def cmd_effects_list(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        client = await _client(settings)
+        print(render_failed(await failed_effects(client)))
+        return 0
+
+    return _run(go)(args)
+
+
+def cmd_effects_change(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        client = await _client(settings)
+        request: RetryEffect | SkipEffect = (
+            SkipEffect(args.effect, args.reason, args.actor)
+            if args.effects_command == "skip"
+            else RetryEffect(args.effect, args.actor)
+        )
+        print(await change_effect(client, args.workflow_id, request))
+        return 0
+
+    return _run(go)(args)
+
+
+def _add_effects_commands(commands: Any) -> None:
+    effects = commands.add_parser(
+        "effects", help="failed writes to Slack, Salesforce and our records: list, retry, skip"
+    ).add_subparsers(dest="effects_command", required=True, metavar="ACTION")
+    effects.add_parser(
+        "list", help="every running workflow's failed effects (NeedsAttention = true)"
+    ).set_defaults(func=cmd_effects_list)
+    retry = effects.add_parser(
+        "retry", help="run a failed effect again under its original idempotency key"
+    )
+    retry.add_argument("workflow_id")
+    retry.add_argument("effect", help="the effect's name, as `dealcycle status` shows it")
+    _actor_arguments(retry, role=False)
+    retry.set_defaults(func=cmd_effects_change)
+    skip = effects.add_parser("skip", help="give up a failed effect on purpose, with a reason")
+    skip.add_argument("workflow_id")
+    skip.add_argument("effect")
+    skip.add_argument("--reason", required=True)
+    _actor_arguments(skip, role=False)
+    skip.set_defaults(func=cmd_effects_change)
 
 
 def _add_intake_commands(commands: Any) -> None:

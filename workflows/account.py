@@ -8,6 +8,8 @@ workflow. It continues as new at each renewal, and whenever its history grows lo
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -43,11 +45,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import account_rules as rules
     from workflows import health_rules
     from workflows.account_effects import AccountEffects
+    from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.visibility import history_is_long, wait_for_change
 
 
 @workflow.defn(name="AccountWorkflow")
-class AccountWorkflow:
+class AccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: AccountStart) -> None:
         if start.carried is not None:
@@ -58,8 +61,12 @@ class AccountWorkflow:
                 start, workflow.now(), f"{info.workflow_id}/{info.first_execution_run_id}"
             )
         self._s = s
-        self._effects = AccountEffects(s)
+        self._fx = OwedWork(s.effects, s.effect_scope, self._mark_changed)
+        self._effects = AccountEffects(s, self._fx)
         self._changed = False
+
+    def _mark_changed(self) -> None:
+        self._changed = True
 
     def _accepted(self, message: str) -> AccountActionAccepted:
         self._changed = True
@@ -88,7 +95,8 @@ class AccountWorkflow:
 
     @workflow.query
     def state(self) -> AccountState:
-        return rules.state_view(self._s, workflow.now())
+        view = rules.state_view(self._s, workflow.now())
+        return dataclasses.replace(view, effects=self._fx.view().effects)
 
     @workflow.query
     def health(self) -> HealthView:
@@ -240,8 +248,9 @@ class AccountWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _continue_as_new(self, start: AccountStart) -> None:
-        # Handlers are synchronous, but an update may be mid-validation: let it land.
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Handlers are synchronous, but an update may be mid-validation: let it land;
+        # effects in flight finish here (what waits is carried).
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._fx.idle())
         self._s.continued_as_new += 1
         workflow.continue_as_new(
             AccountStart(

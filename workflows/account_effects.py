@@ -8,6 +8,7 @@ workflow module, passed through the sandbox, so a cached account workflow stays 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,9 @@ from schemas.account import (
 from schemas.common import DeploymentType, Region, StepStatus
 from schemas.effects import (
     AccountPlanRecord,
+    EffectKind,
     FeatureRequestRecord,
+    IssuedLicense,
     LicenseRequest,
     SalesforceFieldUpdate,
     SalesforceTaskRequest,
@@ -51,6 +54,7 @@ from schemas.opportunity import (
 )
 from workflows import account_rules as rules
 from workflows import effects
+from workflows.owed_work import OwedWork
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
@@ -72,9 +76,17 @@ def _date(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "-"
 
 
+def _licensed(grant: LicenseGrant, issued: IssuedLicense | None) -> None:
+    # A skipped key leaves "" so it is not owed again; the key's real expiry is the signer's.
+    grant.key_id = issued.key_id if issued else ""
+    if issued is not None:
+        grant.expires_at = issued.expires_at
+
+
 class AccountEffects:
-    def __init__(self, s: AccountSnapshot) -> None:
+    def __init__(self, s: AccountSnapshot, fx: OwedWork) -> None:
         self.s = s
+        self.fx = fx
         self._published: dict[str, str] = {}
         self._published_typed: dict[str, object] = {}
 
@@ -88,6 +100,7 @@ class AccountEffects:
     async def catch_up(self) -> None:
         """Do everything the state says is owed, until nothing is."""
         s = self.s
+        await self.fx.resume()
         rules.advance(s, workflow.now())
         self.publish_search_attributes()
         await self._sync_profile()
@@ -102,6 +115,7 @@ class AccountEffects:
         await self._write_renewal_outcome()
         await self._sync_health()
         self.publish_search_attributes()
+        self.fx.publish_attention()
 
     def owes_renewal_restart(self) -> bool:
         renewal = self.s.renewal
@@ -121,6 +135,7 @@ class AccountEffects:
             and s.renewal.outcome_done
             and not any(plan for plan in s.plans if not plan.recorded)
             and not any(entry for entry in s.feature_requests if not entry.recorded)
+            and self.fx.settled()
         )
 
     # --- Visibility --------------------------------------------------------------------------
@@ -159,12 +174,13 @@ class AccountEffects:
         p = s.profile
         assert p.renewal_date is not None
         await effects.update_salesforce(
+            self.fx,
             SalesforceFieldUpdate(
                 self._key("profile", version),
                 "Account",
                 p.account_id,
                 {"Tier__c": str(p.tier), "Renewal_Date__c": _date(p.renewal_date)},
-            )
+            ),
         )
         s.profile_synced = version
 
@@ -176,13 +192,14 @@ class AccountEffects:
         if workflow.patched(KICKOFF_ANNOUNCEMENT_PATCH):
             p = s.profile
             await effects.post_slack(
+                self.fx,
                 SlackPost(
                     self._key("kickoff", "announcement"),
                     s.config.announce_channel,
                     f"New customer {self._name}: Tier {p.tier}, {p.seats} seats, renewal"
                     f" {_date(p.renewal_date)}. CE <@{p.ce_owner}>, AE <@{p.ae_owner}>."
                     " Kickoff call next.",
-                )
+                ),
             )
         s.kickoff_announced = True
 
@@ -191,7 +208,8 @@ class AccountEffects:
     async def _issue_licenses(self) -> None:
         for grant in self.s.licenses:
             if grant.key_id is None:
-                issued = await effects.issue_license_key(
+                await effects.issue_license_key(
+                    self.fx,
                     LicenseRequest(
                         idempotency_key=self._key("license", grant.number),
                         account_id=self.s.profile.account_id,
@@ -199,15 +217,16 @@ class AccountEffects:
                         kind="full",
                         seats=grant.seats,
                         expires_at=grant.expires_at,
-                    )
+                    ),
+                    then=functools.partial(_licensed, grant),
                 )
-                grant.key_id = issued.key_id
-            if not grant.announced:
+            if grant.key_id and not grant.announced:
                 await self._announce_license(grant)
 
     async def _announce_license(self, grant: LicenseGrant) -> None:
         s = self.s
         await effects.post_slack(
+            self.fx,
             SlackPost(
                 self._key("license", grant.number, "announcement"),
                 s.profile.ce_owner or s.config.announce_channel,
@@ -215,7 +234,7 @@ class AccountEffects:
                 f" {grant.seats} seats, valid until {_date(grant.expires_at)}."
                 " The signed key is in the license_keys table; check it with"
                 " `dealcycle license verify`.",
-            )
+            ),
         )
         grant.announced = True
 
@@ -238,6 +257,7 @@ class AccountEffects:
         ]
         if trainings:
             await effects.post_slack(
+                self.fx,
                 SlackPost(
                     self._key("onboarding", "plan"),
                     s.profile.ce_owner,
@@ -246,7 +266,7 @@ class AccountEffects:
                     + ", ".join(step.title.removeprefix("Training: ") for step in trainings)
                     + f". Mark each training with: dealcycle account step"
                     f" {s.profile.account_id} training-101 --by {s.profile.ce_owner} --role CE",
-                )
+                ),
             )
             for step in trainings:
                 step.announced = True
@@ -255,15 +275,17 @@ class AccountEffects:
                 step.announced = True
                 continue
             await effects.post_slack(
+                self.fx,
                 SlackPost(
                     self._key("step", step.key, "announcement"),
                     step.owner,
                     f"{step.title} for {self._name}: due {_date(step.due_at)}."
                     f" When done: {self._how_to_finish(step)}",
-                )
+                ),
             )
             if step.salesforce_task and step.due_at is not None:
                 await effects.create_salesforce_task(
+                    self.fx,
                     SalesforceTaskRequest(
                         idempotency_key=self._key("step", step.key, "task"),
                         what_id=s.profile.account_id,
@@ -271,7 +293,7 @@ class AccountEffects:
                         activity_date=_date(step.due_at),
                         description=f"dealcycle step {step.key}",
                         owner_hint=step.owner,
-                    )
+                    ),
                 )
             step.announced = True
 
@@ -279,12 +301,14 @@ class AccountEffects:
         now = workflow.now()
         for step in rules.reminders_due(self.s, now):
             await effects.post_slack(
+                self.fx,
                 SlackPost(
                     self._key("step", step.key, "reminder", step.reminders_sent + 1),
                     step.owner,
                     f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}."
                     f" When done: {self._how_to_finish(step)}",
-                )
+                ),
+                kind=EffectKind.REMINDER,
             )
             step.reminders_sent += 1
             step.last_reminded_at = now
@@ -293,13 +317,14 @@ class AccountEffects:
         s = self.s
         for step in rules.escalations_due(s, workflow.now()):
             await effects.post_slack(
+                self.fx,
                 SlackPost(
                     self._key("step", step.key, "escalation"),
                     s.config.roster.ce_leader,
                     f"Escalation: {step.title} for {self._name} is overdue since"
                     f" {_date(step.due_at)}; <@{step.owner}> was reminded"
                     f" {step.reminders_sent} times.",
-                )
+                ),
             )
             step.escalated = True
 
@@ -310,11 +335,13 @@ class AccountEffects:
         if not rules.check_in_brief_due(s, workflow.now()):
             return
         await effects.post_slack(
+            self.fx,
             SlackPost(
                 self._key("check-in", s.check_ins_briefed + 1, "brief"),
                 s.profile.ce_owner,
                 self._brief_text(),
-            )
+            ),
+            kind=EffectKind.REMINDER,
         )
         rules.after_check_in_brief(s)
 
@@ -358,7 +385,9 @@ class AccountEffects:
         s = self.s
         plan = submission.plan
         version = submission.version
-        await effects.record_account_plan(
+        await effects.record(
+            self.fx,
+            effects.RECORD_ACCOUNT_PLAN,
             AccountPlanRecord(
                 idempotency_key=self._key("plan", version, "record"),
                 account_id=s.profile.account_id,
@@ -380,15 +409,17 @@ class AccountEffects:
                 objectives=list(plan.objectives),
                 next_steps=plan.next_steps,
                 link=plan.link,
-            )
+            ),
+            f"record the {plan.quarter} account plan",
         )
         await effects.update_salesforce(
+            self.fx,
             SalesforceFieldUpdate(
                 self._key("plan", version, "salesforce"),
                 "Account",
                 s.profile.account_id,
                 {"Notes_Next_Steps__c": plan.next_steps, "Account_Plan_Link__c": plan.link},
-            )
+            ),
         )
         d = s.config.durations
         if submission.tier == 1:
@@ -407,7 +438,9 @@ class AccountEffects:
                 f"Tier {submission.tier} account plan for {self._name}, {plan.quarter}, for your"
                 f" 1:1 with <@{s.profile.ce_owner}>: {plan.link} Next steps: {plan.next_steps}"
             )
-        await effects.post_slack(SlackPost(self._key("plan", version, "share"), channel, text))
+        await effects.post_slack(
+            self.fx, SlackPost(self._key("plan", version, "share"), channel, text)
+        )
         submission.recorded = True
 
     async def _record_feature_requests(self) -> None:
@@ -415,7 +448,9 @@ class AccountEffects:
         for entry in s.feature_requests:
             if entry.recorded:
                 continue
-            await effects.record_feature_request(
+            await effects.record(
+                self.fx,
+                effects.RECORD_FEATURE_REQUEST,
                 FeatureRequestRecord(
                     idempotency_key=self._key("feature-request", entry.number, "record"),
                     account_id=s.profile.account_id,
@@ -426,16 +461,18 @@ class AccountEffects:
                     requested_by=entry.actor,
                     role=entry.role.value,
                     requested_at=entry.at,
-                )
+                ),
+                f"record feature request #{entry.number}",
             )
             detail = f" {entry.detail}" if entry.detail else ""
             await effects.post_slack(
+                self.fx,
                 SlackPost(
                     self._key("feature-request", entry.number, "share"),
                     s.config.product_feedback_channel,
                     f"Feature request #{entry.number} from {self._name} (Tier"
                     f" {s.profile.tier}), via <@{entry.actor}>: {entry.title}.{detail}",
-                )
+                ),
             )
             entry.recorded = True
 
@@ -447,12 +484,13 @@ class AccountEffects:
         if h.synced_changes < h.changes:
             changes = h.changes
             await effects.update_salesforce(
+                self.fx,
                 SalesforceFieldUpdate(
                     self._key("health", changes, "salesforce"),
                     "Account",
                     s.profile.account_id,
                     {"Customer_Health__c": h.colour.label},
-                )
+                ),
             )
             h.synced_changes = changes
         if h.open_case is not None and not h.case_started:
@@ -511,12 +549,13 @@ class AccountEffects:
         tag = _date(renewal.renewal_date)
         if renewal.outcome is RenewalOutcome.CHURNED:
             await effects.update_salesforce(
+                self.fx,
                 SalesforceFieldUpdate(
                     self._key("renewal", tag, "salesforce"),
                     "Account",
                     s.profile.account_id,
                     {"Type": "Former Customer"},
-                )
+                ),
             )
             text = (
                 f"{self._name} churned at the {tag} renewal (recorded by"
@@ -532,9 +571,10 @@ class AccountEffects:
             )
         note = f" {renewal.outcome_note}" if renewal.outcome_note else ""
         await effects.post_slack(
+            self.fx,
             SlackPost(
                 self._key("renewal", tag, "announcement"), s.config.announce_channel, text + note
-            )
+            ),
         )
         renewal.outcome_done = True
 

@@ -380,7 +380,10 @@ class OwedWork:
         if hook is not None:
             hook(result)
         self._forget_resolved()
-        self._on_change()
+        if not self._inline:
+            # Inline, the main loop is the one awaiting: waking it again would change the
+            # commands of a run recorded before owed work.
+            self._on_change()
 
     def _failed(self, effect: Effect, state: EffectState, cause: str) -> None:
         effect.state = state
