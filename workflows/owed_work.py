@@ -29,7 +29,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
@@ -109,13 +109,23 @@ def _clip(text: str, limit: int = MAX_CAUSE) -> str:
 
 def _cause_of(err: ActivityError, policy: EffectPolicy) -> tuple[EffectState, str]:
     cause = err.cause
-    if isinstance(cause, TimeoutError):
-        last = cause.cause
+    # The budget is spent either by the timeout itself or when the next retry would pass it.
+    if isinstance(cause, TimeoutError) or err.retry_state is RetryState.TIMEOUT:
+        last = cause.cause if isinstance(cause, TimeoutError) else cause
         why = f"; last error: {_describe(last)}" if last is not None else ""
-        return policy.when_spent, _clip(f"not done within its budget of {policy.budget}{why}")
+        return policy.when_spent, _clip(f"not done within its budget of {_span(policy)}{why}")
     if cause is None:
         return EffectState.FAILED, _clip(str(err))
     return EffectState.FAILED, _clip(_describe(cause))
+
+
+def _span(policy: EffectPolicy) -> str:
+    seconds = int(policy.budget.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} day{'s' if seconds != 86400 else ''}"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour{'s' if seconds != 3600 else ''}"
+    return f"{seconds} seconds"
 
 
 def _describe(error: BaseException) -> str:

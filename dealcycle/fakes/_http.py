@@ -383,6 +383,10 @@ class FakeServer:
     def pending_faults(self) -> list[Fault]:
         return self._faults.pending()
 
+    def clear_faults(self) -> None:
+        """Drop the faults not used up yet: the service is healthy again."""
+        self._faults.clear()
+
     def reset(self) -> None:
         """Forget calls and pending faults and return to the state right after construction."""
         with self._lock:
