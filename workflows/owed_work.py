@@ -158,6 +158,7 @@ class OwedWork:
         self._resume: list[Effect] = [e for e in book if e.state is EffectState.PENDING]
         self._inline: bool | None = None
         self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         self._published_attention: bool | None = None
 
     # --- What the main loop calls ------------------------------------------------------------
@@ -344,7 +345,10 @@ class OwedWork:
             return
         self._lanes[effect.lane] = deque([effect])
         self._running += 1
-        asyncio.create_task(self._drain(effect.lane), name=f"lane {effect.lane}")
+        task = asyncio.create_task(self._drain(effect.lane), name=f"lane {effect.lane}")
+        # Held until done: the event loop keeps only weak references to tasks.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _drain(self, lane: str) -> None:
         queue = self._lanes[lane]
