@@ -116,6 +116,7 @@ def test_every_search_attribute_is_registered(services: dict[str, Any]) -> None:
         "AccountTier",
         "RenewalDate",
         "CustomerHealth",
+        "NeedsAttention",
     }
 
 
