@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounts import AccountRecordActivities
+from activities.errors import FailureSizeGuard
 from activities.handoff import AccountHandOffActivities
 from activities.intake import IntakeWatermarkActivities
 from activities.licensing import LicenseActivities
@@ -26,7 +27,12 @@ from activities.operations import OperationsActivities
 from activities.records import TrialRecordActivities
 from activities.red_accounts import RedAccountTrackerActivities
 from activities.salesforce import SalesforceActivities, SalesforceConnector
-from activities.slack import SlackActivities, build_slack_client
+from activities.slack import (
+    SlackActivities,
+    SlackSetupError,
+    build_slack_client,
+    check_slack_scopes,
+)
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
@@ -98,7 +104,12 @@ def build_activities(settings: Settings) -> ActivityRegistry:
     ledger = IdempotencyLedger(engine)
     ensure_signing_key(settings.license_private_key_file, settings.license_public_key_file)
     signer = LicenseSigner(load_private_key(settings.license_private_key_file))
-    slack = SlackActivities(build_slack_client(settings.slack), ledger)
+    slack_client = build_slack_client(settings.slack)
+    try:
+        check_slack_scopes(slack_client)
+    except SlackSetupError as err:
+        raise SystemExit(f"the worker cannot start: {err}") from None
+    slack = SlackActivities(slack_client, ledger)
     return ActivityRegistry(
         salesforce=SalesforceActivities(SalesforceConnector(settings.salesforce), ledger),
         slack=slack,
@@ -134,7 +145,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_cached_workflows=max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,
-        interceptors=[ActivityLogContext()],
+        interceptors=[ActivityLogContext(), FailureSizeGuard()],
     )
 
 
@@ -156,7 +167,6 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
             api_url=env["SLACK_API_URL"],
             signing_secret=settings.slack.signing_secret,
             trial_channel=settings.slack.trial_channel,
-            max_rate_limit_retries=settings.slack.max_rate_limit_retries,
         ),
     )
 

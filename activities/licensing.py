@@ -3,15 +3,21 @@
 The signed key string goes into ``license_keys`` and nowhere else: the workflow gets only
 :class:`IssuedLicense` (id, kind, expiry), so the key never enters workflow history, and the
 logs name keys by id.
+
+A key is never refused for being issued late (its request waited behind a Slack outage, or
+a retry came after the requested expiry): the expiry is derived when the key is signed, the
+requested one or, if that leaves less than ``MINIMUM_VALIDITY``, ``MINIMUM_VALIDITY`` from
+the signing. ``IssuedLicense.expires_at`` is the key's real expiry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,6 +34,14 @@ LEDGER_KIND = "license_issue"
 # Fixed forever: key ids are uuid5(namespace, idempotency key), and a retry must reproduce them.
 KEY_ID_NAMESPACE = uuid.UUID("5f0c6f1e-8d3a-4f1b-9a51-2f4d3c1b7e60")
 INVALID_REQUEST = "InvalidLicenseRequest"
+log = structlog.get_logger(__name__)
+MINIMUM_VALIDITY = timedelta(days=1)
+"""The shortest a key is valid from its signing, whatever expiry was requested."""
+
+
+def effective_expiry(requested: datetime, issued_at: datetime) -> datetime:
+    """The expiry a key signed at ``issued_at`` gets for the ``requested`` one."""
+    return max(requested.astimezone(UTC), issued_at.astimezone(UTC) + MINIMUM_VALIDITY)
 
 
 def license_key_id(idempotency_key: str) -> str:
@@ -103,7 +117,11 @@ def _check_same_request(row: LicenseKey, request: LicenseRequest) -> None:
             ("customer", row.customer, request.customer),
             ("kind", row.kind, request.kind),
             ("seats", row.seats, request.seats),
-            ("expires_at", _utc(row.expires_at), request.expires_at.astimezone(UTC)),
+            (
+                "expires_at",
+                _utc(row.expires_at),
+                effective_expiry(request.expires_at, _utc(row.issued_at)),
+            ),
         )
         if stored != requested
     ]
@@ -165,10 +183,13 @@ class LicenseActivities:
             return issued, False
 
         now = datetime.now(UTC)
-        # Checked only for a key not yet issued, so a late retry still gets the first result.
-        if request.expires_at <= now:
-            raise _invalid(
-                f"license expires_at {request.expires_at.isoformat()} is not in the future"
+        expires = effective_expiry(request.expires_at, now)
+        if expires != request.expires_at:
+            log.info(
+                "license_expiry_extended",
+                key_id=license_key_id(key),
+                requested=request.expires_at.isoformat(),
+                expires=expires.isoformat(),
             )
         self._ledger.start(key, LEDGER_KIND)
         payload = LicensePayload(
@@ -178,7 +199,7 @@ class LicenseActivities:
             kind=request.kind,
             seats=request.seats,
             issued=now,
-            expires=request.expires_at,
+            expires=expires,
         )
         row = LicenseKey(
             key_id=payload.key_id,

@@ -4,7 +4,12 @@
 cached ``simple_salesforce.Salesforce``; when Salesforce says the session expired it logs in
 again once and repeats the call. ``SalesforceActivities`` wraps each write in the
 ``IdempotencyLedger`` and turns Salesforce's answers into ``ApplicationError``s whose ``type``
-names the cause.
+names the cause and whose message starts with the reason.
+
+Nothing waits inside an attempt: ``403 REQUEST_LIMIT_EXCEEDED`` fails it with an exponential
+``next_retry_delay`` and Temporal waits, and every HTTP call ends inside the attempt
+(``activities.attempt``). Text values are clipped to the field's length in
+``schemas.salesforce_fields``, so a long reason never fails a write.
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ from simple_salesforce.exceptions import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
 from activities.errors import clip, exponential_delay, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.settings import SalesforceSettings, Settings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
 from schemas.intake import ClosedWonBatch, ClosedWonDeal, ClosedWonPoll
+from schemas.salesforce_fields import TEXT_TYPES, find_field
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +53,9 @@ TASK_KEY_FIELD = "Dealcycle_Key__c"
 """External id field of Task that holds the idempotency key."""
 UPDATE_KIND = "salesforce_update"
 TASK_KIND = "salesforce_task"
+HTTP_TIMEOUT_SECONDS = 15.0
+"""Longest a single Salesforce call may take (less near the end of the attempt)."""
+TRUNCATION_MARKER = "… (truncated)"
 
 _SOBJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _USAGE_WARNING = 0.8
@@ -72,7 +82,7 @@ class SalesforceLoginError(Exception):
 
 
 class _Session(requests.Session):
-    """A session with a default timeout that keeps its CA bundle.
+    """A session with a timeout that ends inside the attempt, and that keeps its CA bundle.
 
     requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment override
     ``Session.verify`` unless ``verify`` is passed with each request, so it is passed here.
@@ -84,7 +94,7 @@ class _Session(requests.Session):
         self.default_timeout = timeout
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.default_timeout)
+        kwargs.setdefault("timeout", call_timeout(self.default_timeout))
         kwargs.setdefault("verify", self.verify)
         return super().request(method, url, *args, **kwargs)
 
@@ -92,14 +102,18 @@ class _Session(requests.Session):
 class SalesforceConnector:
     """Thread-safe holder of a logged-in Salesforce client (blocking; use from a thread)."""
 
-    def __init__(self, settings: SalesforceSettings, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, settings: SalesforceSettings, *, timeout: float = HTTP_TIMEOUT_SECONDS
+    ) -> None:
         self._settings = settings
         self._lock = threading.Lock()
         self._client: Salesforce | None = None
         self._session = _Session(timeout, settings.ca_bundle or True)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, timeout: float = 30.0) -> SalesforceConnector:
+    def from_settings(
+        cls, settings: Settings, *, timeout: float = HTTP_TIMEOUT_SECONDS
+    ) -> SalesforceConnector:
         return cls(settings.salesforce, timeout=timeout)
 
     @property
@@ -173,20 +187,20 @@ class SalesforceConnector:
             response = self._session.post(url, data=form)
         except requests.exceptions.SSLError:
             raise SalesforceLoginError(
-                f"TLS verification of {url} failed; check SALESFORCE_CA_BUNDLE and "
-                "SALESFORCE_LOGIN_URL",
+                f"TLS verification failed at the Salesforce login {url}; check "
+                "SALESFORCE_CA_BUNDLE and SALESFORCE_LOGIN_URL",
                 retryable=False,
                 code="tls",
             ) from None
         except requests.RequestException as exc:
             raise SalesforceLoginError(
-                f"cannot reach the Salesforce login at {url}: {type(exc).__name__}",
+                f"Salesforce unreachable ({type(exc).__name__}) at the login {url}",
                 retryable=True,
                 code="unreachable",
             ) from None
         if response.status_code >= 500:
             raise SalesforceLoginError(
-                f"the Salesforce login at {url} failed with HTTP {response.status_code}",
+                f"Salesforce unavailable (HTTP {response.status_code}) at the login {url}",
                 retryable=True,
                 code="server_error",
             )
@@ -208,17 +222,17 @@ class SalesforceConnector:
                 version=s.api_version,
             )
         if isinstance(payload, dict) and payload.get("error"):
-            code = str(payload["error"])
+            code = clip(str(payload["error"]), 100)
             description = clip(str(payload.get("error_description") or ""), 200)
             hint = _LOGIN_HINTS.get(code, "the SALESFORCE_* login settings")
             raise SalesforceLoginError(
-                f"the Salesforce login at {url} was refused: {code} ({description}); check {hint}",
+                f"{code}: the Salesforce login at {url} was refused ({description}); check {hint}",
                 retryable=False,
                 code=code,
             )
         raise SalesforceLoginError(
-            f"unexpected answer from {url} (HTTP {response.status_code}); check "
-            "SALESFORCE_LOGIN_URL",
+            f"unexpected answer (HTTP {response.status_code}) from the Salesforce login {url};"
+            " check SALESFORCE_LOGIN_URL",
             retryable=False,
             code="unexpected_response",
         )
@@ -238,8 +252,31 @@ def _error_details(content: Any) -> tuple[list[str], str]:
             parts.append(f"{code}: {item.get('message', '')}{suffix}")
         elif item:
             text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-            parts.append(text)
+            parts.append(clip(text))
     return codes, clip("; ".join(parts) or "no details")
+
+
+def _reason(codes: list[str], fallback: str) -> str:
+    return clip(", ".join(dict.fromkeys(codes)), 100) if codes else fallback
+
+
+def clip_to_field(sobject: str, name: str, value: Any) -> Any:
+    """``value``, a string clipped to the field's length in ``schemas.salesforce_fields``
+    (with ``TRUNCATION_MARKER``); other values and unlisted fields unchanged."""
+    entry = find_field(sobject, name)
+    if (
+        not isinstance(value, str)
+        or entry is None
+        or entry.type not in TEXT_TYPES
+        or entry.length is None
+        or len(value) <= entry.length
+    ):
+        return value
+    return value[: entry.length - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
+
+
+def clip_fields(sobject: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: clip_to_field(sobject, name, value) for name, value in fields.items()}
 
 
 class SalesforceActivities:
@@ -272,14 +309,16 @@ class SalesforceActivities:
         what = f"the update of {update.sobject} {update.record_id}"
         if not _SOBJECT_NAME.fullmatch(update.sobject):
             raise non_retryable(
-                f"{update.sobject!r} is not an sObject name", "SalesforceInvalidRequest"
+                f"invalid sObject name {clip(repr(update.sobject), 100)}",
+                "SalesforceInvalidRequest",
             )
         if not update.record_id:
-            raise non_retryable(f"{what}: record_id is empty", "SalesforceInvalidRequest")
+            raise non_retryable(f"empty record_id in {what}", "SalesforceInvalidRequest")
+        fields = clip_fields(update.sobject, dict(update.fields))
 
         def perform(client: Salesforce) -> SalesforceWriteResult:
             target = self._connector.sobject(client, update.sobject)
-            target.update(quote(update.record_id, safe=""), dict(update.fields))
+            target.update(quote(update.record_id, safe=""), fields)
             _watch_usage(target)
             return SalesforceWriteResult(sobject=update.sobject, record_id=update.record_id)
 
@@ -298,7 +337,8 @@ class SalesforceActivities:
             date.fromisoformat(request.activity_date)
         except ValueError:
             raise non_retryable(
-                f"{what}: activity_date {request.activity_date!r} is not YYYY-MM-DD",
+                f"activity_date {clip(repr(request.activity_date), 100)} is not YYYY-MM-DD, in"
+                f" {what}",
                 "SalesforceInvalidRequest",
             ) from None
         description = request.description
@@ -306,12 +346,15 @@ class SalesforceActivities:
             description = f"{description}\n\nOwner (dealcycle): {request.owner_hint}".strip()
         # Status and Priority are left to the org's defaults: sending them would reopen a Task
         # someone already completed whenever a retry repeats the upsert.
-        data: dict[str, Any] = {
-            "Subject": request.subject,
-            "WhatId": request.what_id,
-            "ActivityDate": request.activity_date,
-            "Description": description,
-        }
+        data = clip_fields(
+            "Task",
+            {
+                "Subject": request.subject,
+                "WhatId": request.what_id,
+                "ActivityDate": request.activity_date,
+                "Description": description,
+            },
+        )
 
         def perform(client: Salesforce) -> SalesforceWriteResult:
             task = self._connector.sobject(client, "Task")
@@ -329,6 +372,16 @@ class SalesforceActivities:
         return await self._write_once(key, TASK_KIND, perform, what)
 
     async def _write_once(
+        self,
+        key: str,
+        kind: str,
+        perform: Callable[[Salesforce], SalesforceWriteResult],
+        what: str,
+    ) -> SalesforceWriteResult:
+        with bounded_by_attempt():
+            return await self._write_once_in_attempt(key, kind, perform, what)
+
+    async def _write_once_in_attempt(
         self,
         key: str,
         kind: str,
@@ -359,7 +412,7 @@ class SalesforceActivities:
                 error.type,
                 not error.non_retryable,
             )
-            raise error from exc
+            raise error from None
         await asyncio.to_thread(self._ledger.finish, key, asdict(result))
         activity.logger.info(
             "Salesforce write %s done: %s %s", key, result.sobject, result.record_id
@@ -367,6 +420,8 @@ class SalesforceActivities:
         return result
 
     def _classify(self, exc: Exception, what: str) -> ApplicationError | None:
+        """The failure for ``exc``, its message starting with the reason; ``None`` for an
+        exception that is not Salesforce's."""
         if isinstance(exc, SalesforceLoginError):
             make = retryable if exc.retryable else non_retryable
             return make(str(exc), "SalesforceLoginFailed")
@@ -378,24 +433,29 @@ class SalesforceActivities:
                         activity.info().attempt, self._rate_limit_base, self._rate_limit_cap
                     )
                     return retryable(
-                        f"Salesforce API limit reached during {what} ({detail}); next try in "
-                        f"{delay.total_seconds():g}s",
+                        f"REQUEST_LIMIT_EXCEEDED: Salesforce API limit reached during {what};"
+                        f" next try in {delay.total_seconds():g}s ({detail})",
                         "SalesforceRateLimited",
                         next_retry_delay=delay,
                     )
-                return non_retryable(f"Salesforce refused {what}: {detail}", "SalesforceRefused")
+                return non_retryable(
+                    f"{_reason(codes, 'HTTP 403')}: Salesforce refused {what}: {detail}",
+                    "SalesforceRefused",
+                )
             if isinstance(exc, SalesforceMalformedRequest):
                 return non_retryable(
-                    f"Salesforce rejected {what}: {detail}", "SalesforceInvalidRequest"
+                    f"{_reason(codes, 'HTTP 400')}: Salesforce rejected {what}: {detail}",
+                    "SalesforceInvalidRequest",
                 )
             if isinstance(exc, SalesforceResourceNotFound):
                 return non_retryable(
-                    f"Salesforce found nothing for {what}: {detail}", "SalesforceNotFound"
+                    f"{_reason(codes, 'NOT_FOUND')}: Salesforce found nothing for {what}: {detail}",
+                    "SalesforceNotFound",
                 )
             if isinstance(exc, SalesforceExpiredSession):
                 return retryable(
-                    f"the Salesforce session was still invalid after logging in again during "
-                    f"{what}: {detail}",
+                    f"{_reason(codes, 'INVALID_SESSION_ID')}: the Salesforce session was still"
+                    f" invalid after logging in again, during {what}: {detail}",
                     "SalesforceSessionInvalid",
                 )
             if isinstance(exc, SalesforceMoreThanOneRecord):
@@ -404,24 +464,28 @@ class SalesforceActivities:
                 )
             if exc.status >= 500:
                 return retryable(
-                    f"Salesforce failed {what} with HTTP {exc.status}: {detail}",
+                    f"Salesforce unavailable (HTTP {exc.status}"
+                    f"{', ' + _reason(codes, '') if codes else ''}) during {what}: {detail}",
                     "SalesforceUnavailable",
                 )
             return non_retryable(
-                f"Salesforce answered HTTP {exc.status} to {what}: {detail}",
+                f"{_reason(codes, f'HTTP {exc.status}')}: Salesforce answered HTTP {exc.status}"
+                f" to {what}: {detail}",
                 "SalesforceRequestFailed",
             )
         if isinstance(exc, requests.exceptions.SSLError):
             return non_retryable(
-                f"TLS verification of the Salesforce instance failed during {what}; check "
+                f"TLS verification failed at the Salesforce instance during {what}; check "
                 "SALESFORCE_CA_BUNDLE",
                 "SalesforceTLSError",
             )
         if isinstance(exc, requests.ConnectionError | requests.Timeout):
             return retryable(
-                f"cannot reach Salesforce during {what}: {type(exc).__name__}",
+                f"Salesforce unreachable ({type(exc).__name__}) during {what}",
                 "SalesforceUnavailable",
             )
+        if isinstance(exc, AttemptTimeSpent):
+            return retryable(f"attempt out of time during {what}: {exc}", "SalesforceTimeout")
         return None
 
     @activity.defn
@@ -448,12 +512,13 @@ class SalesforceActivities:
             return records
 
         try:
-            records = await asyncio.to_thread(connector.call, perform)
+            with bounded_by_attempt():
+                records = await asyncio.to_thread(connector.call, perform)
         except Exception as exc:
             error = self._classify(exc, "the poll for Closed Won opportunities")
             if error is None:
                 raise
-            raise error from exc
+            raise error from None
         return ClosedWonBatch(
             [
                 ClosedWonDeal(

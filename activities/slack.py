@@ -4,6 +4,12 @@ Every post carries ``metadata = {"event_type": "dealcycle_post", "event_payload"
 {"idempotency_key": key}}``. When the ledger shows an earlier attempt that started but never
 finished (it may have posted and then died), the activity looks for that key in the
 conversation before posting, so a crash between posting and recording cannot double-post.
+That search needs read scopes (``REQUIRED_SCOPES``): without them the activity refuses to
+post rather than risk a duplicate, and the worker refuses to start (``check_slack_scopes``).
+
+The client never waits or retries by itself: a 429 fails the attempt with
+``next_retry_delay`` = ``Retry-After`` and Temporal waits, and every call ends inside the
+attempt (``activities.attempt``), so no abandoned attempt can post after its successor.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from typing import Any
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
-from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handlers
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
 from activities.errors import clip, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.settings import SlackSettings
@@ -31,6 +37,25 @@ log = structlog.get_logger(__name__)
 
 POST_KIND = "slack_post"
 METADATA_EVENT_TYPE = "dealcycle_post"
+HTTP_TIMEOUT_SECONDS = 10
+"""Longest a single Slack call may take (less near the end of the attempt)."""
+MAX_POST_CHARS = 3900
+"""Posted text is clipped to this: Slack refuses over 40,000 characters (``msg_too_long``)
+and shows about 4,000; the workflow keeps the full text."""
+TRUNCATION_MARKER = "… (truncated)"
+
+REQUIRED_SCOPES: dict[str, str] = {
+    "chat:write": "post messages (chat.postMessage)",
+    "im:write": "open the direct message a reminder goes to (conversations.open)",
+    "channels:history": "find an earlier post by its idempotency key after a crash, in a"
+    " public channel (conversations.history, conversations.replies)",
+    "groups:history": "the same, in a private channel",
+    "im:history": "the same, in a direct message",
+    "channels:read": "find a public channel's id by its name for that search (conversations.list)",
+    "groups:read": "the same, for a private channel",
+}
+"""Every scope the bot token needs, and why: without the read scopes a post whose attempt
+crashed cannot be looked for, and exactly-once cannot hold."""
 
 # Errors a retry cannot fix: configuration, permissions, or the message itself.
 NON_RETRYABLE_ERRORS = frozenset(
@@ -65,17 +90,79 @@ _MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
-def build_slack_client(settings: SlackSettings, *, timeout: int = 30) -> WebClient:
-    """A WebClient that waits out 429s (``Retry-After``) up to ``max_rate_limit_retries``
-    times and retries connection errors once, as slack-sdk does by default."""
-    handlers = [
-        *default_retry_handlers(),
-        RateLimitErrorRetryHandler(max_retry_count=settings.max_rate_limit_retries),
-    ]
+class _AttemptBoundClient(WebClient):
+    """A WebClient whose every call ends before the running attempt does.
+
+    slack-sdk reads ``self.timeout`` once per HTTP request, so answering it from the attempt's
+    deadline bounds each call without a client per call.
+    """
+
+    _cap: float
+
+    @property  # type: ignore[override]
+    def timeout(self) -> float:
+        return call_timeout(self._cap)
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self._cap = value
+
+
+def build_slack_client(
+    settings: SlackSettings, *, timeout: int = HTTP_TIMEOUT_SECONDS
+) -> WebClient:
+    """A WebClient without retry handlers: Temporal retries, and waits out ``Retry-After``."""
     base_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
-    return WebClient(
-        token=settings.bot_token, base_url=base_url, timeout=timeout, retry_handlers=handlers
+    return _AttemptBoundClient(
+        token=settings.bot_token, base_url=base_url, timeout=timeout, retry_handlers=[]
     )
+
+
+def clip_post_text(text: str, limit: int = MAX_POST_CHARS) -> str:
+    """``text``, or its first part and ``TRUNCATION_MARKER`` in ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATION_MARKER)].rstrip() + TRUNCATION_MARKER
+
+
+class SlackSetupError(Exception):
+    """The Slack configuration cannot work; the message says what to change, in one line."""
+
+
+def check_slack_scopes(client: WebClient) -> None:
+    """Raise ``SlackSetupError`` naming the missing scopes when the token lacks one of
+    ``REQUIRED_SCOPES`` (read from ``auth.test``'s ``x-oauth-scopes`` header), or when Slack
+    refuses the token. When Slack cannot be asked now, say so in the log and go on: the
+    activity still refuses to post on a ``missing_scope``."""
+    if not client.token:
+        raise SlackSetupError("SLACK_BOT_TOKEN is not set: set the bot token (xoxb-…)")
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        error = str(data.get("error") or "")
+        if error in _AUTH_ERRORS:
+            raise SlackSetupError(
+                f"Slack refuses SLACK_BOT_TOKEN ({error}): set a valid bot token (xoxb-…)"
+            ) from None
+        log.warning("slack_scopes_not_checked", reason=error or "unknown error")
+        return
+    except (AttemptTimeSpent, OSError, urllib.error.URLError, SlackClientError) as exc:
+        log.warning("slack_scopes_not_checked", reason=f"cannot reach Slack: {clip(str(exc))}")
+        return
+    raw = _header(response.headers, "x-oauth-scopes")
+    if raw is None:
+        log.warning("slack_scopes_not_checked", reason="auth.test sent no x-oauth-scopes")
+        return
+    granted = {scope.strip() for scope in raw.split(",") if scope.strip()}
+    missing = [scope for scope in REQUIRED_SCOPES if scope not in granted]
+    if missing:
+        raise SlackSetupError(
+            f"the Slack bot token lacks the scopes {', '.join(missing)}, without which a post"
+            " could be duplicated or fail; add them under OAuth & Permissions, reinstall the"
+            " app and set the new SLACK_BOT_TOKEN (README: Running against real Salesforce"
+            " and Slack)"
+        )
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -115,6 +202,10 @@ class SlackActivities:
 
     @activity.defn
     async def post_slack_message(self, post: SlackPost) -> SlackPostResult:
+        with bounded_by_attempt():
+            return await self._post_once(post)
+
+    async def _post_once(self, post: SlackPost) -> SlackPostResult:
         key = post.idempotency_key
         try:
             entry, resumed = await asyncio.to_thread(self._ledger.start, key, POST_KIND)
@@ -142,7 +233,7 @@ class SlackActivities:
         try:
             response = self._client.chat_postMessage(
                 channel=post.channel,
-                text=post.text,
+                text=clip_post_text(post.text),
                 thread_ts=post.thread_ts,
                 metadata={
                     "event_type": METADATA_EVENT_TYPE,
@@ -150,7 +241,7 @@ class SlackActivities:
                 },
             )
         except Exception as exc:
-            raise self._classify(exc, post, "post to") from exc
+            raise self._classify(exc, post, "post to") from None
         channel_id = str(response["channel"])
         if not _CONVERSATION_ID.fullmatch(post.channel.strip()):
             self._channel_ids[post.channel.strip()] = channel_id
@@ -199,11 +290,21 @@ class SlackActivities:
             )
             return None
         except Exception as exc:
+            if _slack_error(exc) == "missing_scope":
+                # Posting without the check would turn exactly-once into at-least-once.
+                needed = _slack_data(exc).get("needed") or "a read scope"
+                raise non_retryable(
+                    f"missing_scope: Slack scope {needed} is needed to check {post.channel} for"
+                    f" an earlier post of {post.idempotency_key} (an attempt that crashed may"
+                    " have made it); not posting, to avoid a duplicate. Add the scope to the"
+                    " bot token, then retry",
+                    "SlackMissingScope",
+                ) from None
             error = self._classify(exc, post, "look up earlier posts in")
             if not error.non_retryable:
-                raise error from exc
-            # Without read access (e.g. a missing channels:history scope) the check cannot be
-            # made; posting risks a duplicate, failing would lose the message.
+                raise error from None
+            # Another refusal (not_in_channel, an archived or unknown channel) ends the post
+            # with its own error, or lets it through where only the read is refused.
             activity.logger.warning(
                 "cannot check %s for an earlier post of %s (%s); posting anyway",
                 post.channel,
@@ -250,40 +351,68 @@ class SlackActivities:
     # errors --------------------------------------------------------------------------------
 
     def _classify(self, exc: Exception, post: SlackPost, action: str) -> ApplicationError:
+        """The failure for ``exc``, its message starting with the reason."""
         where = f"{action} {post.channel}"
         if isinstance(exc, SlackApiError):
             response = exc.response
             status = int(getattr(response, "status_code", 0) or 0)
-            data = response.data if isinstance(response.data, dict) else {}
-            error = str(data.get("error") or "unknown_error")
+            data = _slack_data(exc)
+            error = clip(str(data.get("error") or "unknown_error"), 100)
             if status == 429 or error == "ratelimited":
                 raw = _header(response.headers, "Retry-After")
                 seconds = int(raw) if raw and raw.strip().isdigit() else 1
                 return retryable(
-                    f"Slack rate limit while trying to {where}: retry after {seconds}s",
+                    f"Slack rate limit (retry after {seconds}s) while trying to {where}",
                     "SlackRateLimited",
                     next_retry_delay=timedelta(seconds=seconds),
                 )
             if status >= 500:
                 return retryable(
-                    f"Slack failed with HTTP {status} while trying to {where}",
+                    f"Slack unavailable (HTTP {status}) while trying to {where}",
                     "SlackUnavailable",
                 )
             if error in NON_RETRYABLE_ERRORS:
-                needed = f" (needed scope: {data['needed']})" if data.get("needed") else ""
+                needed = (
+                    f" (needed scope: {clip(str(data['needed']), 100)})"
+                    if data.get("needed")
+                    else ""
+                )
                 return non_retryable(
-                    f"Slack refused to {where}: {error}{needed}",
+                    f"{error}: Slack refused to {where}{needed}",
                     "SlackAuthFailed" if error in _AUTH_ERRORS else "SlackPostRejected",
                 )
-            return retryable(f"Slack answered {error} while trying to {where}", "SlackApiError")
+            return retryable(f"{error}: Slack answered it while trying to {where}", "SlackApiError")
+        if isinstance(exc, AttemptTimeSpent):
+            return retryable(f"attempt out of time while trying to {where}: {exc}", "SlackTimeout")
         if isinstance(exc, SlackRequestError):
             return non_retryable(
-                f"invalid Slack request to {where}: {clip(str(exc))}", "SlackRequestInvalid"
+                f"invalid Slack request while trying to {where}: {clip(str(exc))}",
+                "SlackRequestInvalid",
             )
         if isinstance(exc, urllib.error.URLError | OSError | SlackClientError):
             return retryable(
-                f"cannot reach Slack to {where}: {type(exc).__name__}", "SlackUnavailable"
+                f"Slack unreachable ({_reason(exc)}) while trying to {where}", "SlackUnavailable"
             )
         return retryable(
-            f"unexpected error while trying to {where}: {type(exc).__name__}", "SlackError"
+            f"unexpected {type(exc).__name__} while trying to {where}: {clip(str(exc))}",
+            "SlackError",
         )
+
+
+def _slack_data(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, SlackApiError) and isinstance(exc.response.data, dict):
+        return exc.response.data
+    return {}
+
+
+def _slack_error(exc: Exception) -> str | None:
+    error = _slack_data(exc).get("error")
+    return str(error) if error else None
+
+
+def _reason(exc: BaseException) -> str:
+    """``ConnectionRefusedError: [Errno 111] Connection refused``, for any depth of wrapping."""
+    inner: BaseException = exc
+    while isinstance(inner, urllib.error.URLError) and isinstance(inner.reason, BaseException):
+        inner = inner.reason
+    return clip(f"{type(inner).__name__}: {inner}", 200)

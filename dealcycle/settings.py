@@ -146,7 +146,6 @@ class SlackSettings:
     api_url: str = "https://slack.com/api/"
     signing_secret: str = field(default="", repr=False)
     trial_channel: str = "#dealcycle-trials"
-    max_rate_limit_retries: int = 3
 
     @property
     def configured(self) -> bool:
@@ -295,7 +294,6 @@ class Settings:
                 api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
                 signing_secret=env.get("SLACK_SIGNING_SECRET") or "",
                 trial_channel=env.get("DEALCYCLE_TRIAL_CHANNEL") or "#dealcycle-trials",
-                max_rate_limit_retries=_int(env, "SLACK_MAX_RATE_LIMIT_RETRIES", 3, minimum=0),
             ),
             durations=durations,
             security_roster=roster,

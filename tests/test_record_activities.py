@@ -202,7 +202,6 @@ async def test_reusing_an_idempotency_key_for_another_license_is_refused(
         ({"seats": 0}, "seats must be a whole number of at least 1, not 0"),
         ({"seats": -5}, "seats must be a whole number of at least 1, not -5"),
         ({"kind": "enterprise"}, "kind must be one of trial, full, not 'enterprise'"),
-        ({"expires_at": datetime.now(UTC) - timedelta(minutes=1)}, "is not in the future"),
         ({"expires_at": datetime(2999, 1, 1)}, "expires_at must be a timezone-aware datetime"),
         ({"account_id": ""}, "account_id must be a non-empty string"),
         ({"customer": "x" * 201}, "customer is longer than 200 characters"),

@@ -218,7 +218,7 @@ async def test_unreachable_login_is_retryable(ledger: IdempotencyLedger) -> None
         )
     assert raised.value.type == "SalesforceLoginFailed"
     assert not raised.value.non_retryable
-    assert "cannot reach" in raised.value.message
+    assert raised.value.message.startswith("Salesforce unreachable")
 
 
 # non-retryable failures ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.slack import METADATA_EVENT_TYPE, POST_KIND, SlackActivities, build_slack_client
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.fakes import SlackFake
+from dealcycle.fakes.slack import DEFAULT_SCOPES
 from dealcycle.settings import SlackSettings
 from schemas.effects import SlackPost, SlackPostResult
 
@@ -101,28 +103,32 @@ async def test_rate_limit_then_server_error_then_success_posts_once(
     activities: SlackActivities, slack_fake: SlackFake
 ) -> None:
     slack_fake.rate_limit_next(1, retry_after=0)
-    slack_fake.server_error_next(1)
+    slack_fake.server_error_next(1, api_method="chat.postMessage")
     with pytest.raises(ApplicationError) as first_attempt:
         await ActivityEnvironment().run(activities.post_slack_message, red_alert())
+    with pytest.raises(ApplicationError) as second_attempt:
+        await ActivityEnvironment().run(activities.post_slack_message, red_alert())
     result = await ActivityEnvironment().run(activities.post_slack_message, red_alert())
-    # The client waited out the 429 itself; the 500 after it failed the attempt.
-    assert first_attempt.value.type == "SlackUnavailable"
-    assert not first_attempt.value.non_retryable
+    # The client does not wait out a 429 itself: each answer fails its attempt.
+    assert first_attempt.value.type == "SlackRateLimited"
+    assert second_attempt.value.type == "SlackUnavailable"
+    assert not first_attempt.value.non_retryable and not second_attempt.value.non_retryable
     assert posts(slack_fake) == [429, 500, 200]
     assert [m.ts for m in slack_fake.messages] == [result.ts]
 
 
-async def test_rate_limit_beyond_the_clients_retries_uses_retry_after(
-    slack_fake: SlackFake, ledger: IdempotencyLedger
+async def test_rate_limit_fails_the_attempt_at_once_with_retry_after_as_the_delay(
+    activities: SlackActivities, slack_fake: SlackFake
 ) -> None:
-    activities = SlackActivities(
-        build_slack_client(slack_fake.settings(max_rate_limit_retries=0)), ledger
-    )
-    slack_fake.rate_limit_next(1, retry_after=7)
+    slack_fake.rate_limit_next(1, retry_after=25)
+    started = time.monotonic()
     with pytest.raises(ApplicationError) as raised:
         await ActivityEnvironment().run(activities.post_slack_message, red_alert())
+    assert time.monotonic() - started < 5  # nothing waited for Retry-After in the attempt
     assert raised.value.type == "SlackRateLimited" and not raised.value.non_retryable
-    assert raised.value.next_retry_delay == timedelta(seconds=7)
+    assert raised.value.next_retry_delay == timedelta(seconds=25)
+    assert raised.value.message.startswith("Slack rate limit")
+    assert posts(slack_fake) == [429]
     assert slack_fake.messages == []
 
 
@@ -238,21 +244,52 @@ async def test_unfinished_attempt_that_never_posted_posts_once(
     assert len(history_calls) == 1 and history_calls[0].json["include_all_metadata"] == "1"
 
 
-async def test_recovery_check_without_read_access_still_posts(
-    activities: SlackActivities, slack_fake: SlackFake, ledger: IdempotencyLedger
+@pytest.mark.parametrize(
+    ("channel", "missing"),
+    [
+        ("#red-accounts", "channels:read"),
+        ("#red-accounts", "channels:history"),
+        ("U024BE7LH", "im:history"),
+        ("#private-deals", "groups:history"),
+        ("#private-deals", "groups:read"),
+    ],
+)
+async def test_recovery_check_without_a_read_scope_refuses_to_post(
+    activities: SlackActivities,
+    slack_fake: SlackFake,
+    ledger: IdempotencyLedger,
+    channel: str,
+    missing: str,
 ) -> None:
+    slack_fake.add_channel("private-deals", private=True)
+    slack_fake.set_scopes(s for s in DEFAULT_SCOPES if s != missing)
     ledger.start("acct-9/red", POST_KIND)
-    slack_fake.error_next("missing_scope", api_method="conversations.list")
-    result = await ActivityEnvironment().run(activities.post_slack_message, red_alert())
-    assert [m.ts for m in slack_fake.messages] == [result.ts]
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(activities.post_slack_message, red_alert(channel=channel))
+    # Posting without the check could duplicate a post an earlier attempt made.
+    assert raised.value.non_retryable and raised.value.type == "SlackMissingScope"
+    assert raised.value.message.startswith("missing_scope:")
+    assert missing in raised.value.message and channel in raised.value.message
+    assert slack_fake.messages == []
+    assert posts(slack_fake) == []
+
+
+async def test_recovery_check_with_every_scope_finds_a_private_channels_post(
+    activities: SlackActivities,
+    slack_fake: SlackFake,
+    slack_client: WebClient,
+    ledger: IdempotencyLedger,
+) -> None:
+    slack_fake.add_channel("private-deals", private=True)
+    post = red_alert(channel="#private-deals")
+    earlier = crashed_attempt(slack_client, ledger, post)
+    result = await ActivityEnvironment().run(activities.post_slack_message, post)
+    assert result == earlier and len(slack_fake.messages) == 1
 
 
 async def test_recovery_check_that_is_rate_limited_is_retried_without_posting(
-    slack_fake: SlackFake, ledger: IdempotencyLedger
+    activities: SlackActivities, slack_fake: SlackFake, ledger: IdempotencyLedger
 ) -> None:
-    activities = SlackActivities(
-        build_slack_client(slack_fake.settings(max_rate_limit_retries=0)), ledger
-    )
     ledger.start("acct-9/red", POST_KIND)
     slack_fake.rate_limit_next(1, retry_after=3, api_method="conversations.list")
     with pytest.raises(ApplicationError) as raised:

@@ -3,6 +3,27 @@
 The real simple-salesforce client talks to it: OAuth 2.0 username-password login, sObject
 read/create/update/upsert/delete, a small SOQL subset, the ``Sforce-Limit-Info`` header and
 Salesforce's error bodies. Every call is recorded; failures can be scripted.
+
+The org it fakes is the one the README sets up: each object's custom fields (and the lengths
+of its text fields) come from ``schemas.salesforce_fields``, so a write to a field missing
+there answers ``400 INVALID_FIELD`` and a value over its length ``400 STRING_TOO_LONG``.
+
+Control API (under ``/__fake__/``, e.g. through ``ControlClient`` or ``tests/support/fakes``;
+the Python method of the in-process fake in brackets):
+
+- ``GET records/<sObject>`` (``records``), ``POST records/<sObject> {fields}``
+  (``seed_record``);
+- ``POST expire_sessions`` (``expire_sessions``): the next data call answers 401
+  ``INVALID_SESSION_ID`` and the client logs in again;
+- ``POST fields {"sobject", "field", "present": false}`` (``remove_field`` /
+  ``restore_field``): the org loses (or regains) a field, so writes to it answer
+  ``INVALID_FIELD`` until it is back;
+- ``POST faults`` with the generic fields or a shortcut, each taking ``count`` (and ``path``,
+  ``method``): ``{"kind": "rate_limit"}`` (403 ``REQUEST_LIMIT_EXCEEDED``), ``{"kind":
+  "server_error", "status": 503}``, ``{"kind": "invalid_session"}`` (401
+  ``INVALID_SESSION_ID``), ``{"kind": "invalid_field", "field": "X__c"}`` (400
+  ``INVALID_FIELD`` on the next writes), ``{"kind": "invalid_grant"}`` (the OAuth login
+  refused); ``GET calls``, ``POST reset`` as in every fake.
 """
 
 from __future__ import annotations
@@ -29,6 +50,7 @@ from dealcycle.fakes._http import (
 )
 from dealcycle.fakes.tls import TLSFiles, ensure_tls_files
 from dealcycle.settings import SalesforceSettings
+from schemas.salesforce_fields import SALESFORCE_FIELDS, TEXT_TYPES
 
 DEFAULT_CLIENT_ID = "dealcycle-fake-client-id"
 DEFAULT_CLIENT_SECRET = "dealcycle-fake-client-secret"
@@ -40,6 +62,7 @@ USER_ID = "0055g00000FAKEBAAQ"
 
 DATA_PATHS = r"^/services/data/"
 """Default path pattern of the fault helpers: data calls, not the login."""
+TOKEN_PATH = r"^/services/oauth2/token$"
 
 SYSTEM_FIELDS = ("Id", "CreatedDate", "LastModifiedDate")
 
@@ -58,6 +81,8 @@ class SObjectSchema:
     """Fields the API refuses to write (``INVALID_FIELD_FOR_INSERT_UPDATE``)."""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Values a create gets when it does not set them (like picklist defaults)."""
+    lengths: Mapping[str, int] = field(default_factory=dict)
+    """Most characters a text field takes (``STRING_TOO_LONG`` otherwise)."""
 
     def all_fields(self) -> tuple[str, ...]:
         extra = tuple(f for f in self.fields if f not in SYSTEM_FIELDS)
@@ -73,58 +98,64 @@ class SObjectSchema:
             self.required,
             self.read_only,
             self.defaults,
+            self.lengths,
         )
+
+    def without_field(self, name: str) -> SObjectSchema:
+        return SObjectSchema(
+            self.prefix,
+            tuple(f for f in self.fields if f.lower() != name.lower()),
+            self.external_ids,
+            self.required,
+            self.read_only,
+            self.defaults,
+            self.lengths,
+        )
+
+
+def _listed(sobject: str, standard: tuple[str, ...]) -> dict[str, Any]:
+    """An object's fields: its standard ones plus every field ``schemas.salesforce_fields``
+    lists for it, with the listed lengths and external ids."""
+    listed = [f for f in SALESFORCE_FIELDS if f.sobject == sobject]
+    names = [*standard, *(f.name for f in listed if f.name not in standard)]
+    return {
+        "fields": tuple(n for n in names if n not in SYSTEM_FIELDS or n == "LastModifiedDate"),
+        "external_ids": tuple(f.name for f in listed if f.external_id),
+        "lengths": {
+            f.name: f.length for f in listed if f.type in TEXT_TYPES and f.length is not None
+        },
+    }
 
 
 DEFAULT_SCHEMAS: dict[str, SObjectSchema] = {
     "Opportunity": SObjectSchema(
         prefix="006",
-        fields=(
-            "Name",
-            "StageName",
-            "Amount",
-            "CloseDate",
-            "AccountId",
-            "Type",
-            "IsWon",
-            "IsClosed",
-            "LastModifiedDate",
-            "Technical_Win_Status__c",
-            "Trial_Start_Date__c",
-            "Trial_End_Date__c",
-            "Trial_Outcome__c",
-            "Closed_Lost_Reason__c",
+        **_listed(
+            "Opportunity",
+            (
+                "Name",
+                "StageName",
+                "Amount",
+                "CloseDate",
+                "AccountId",
+                "Type",
+                "IsWon",
+                "IsClosed",
+                "LastModifiedDate",
+            ),
         ),
         required=("Name", "StageName", "CloseDate"),
         read_only=("IsWon", "IsClosed"),
     ),
     "Account": SObjectSchema(
-        prefix="001",
-        fields=(
-            "Name",
-            "Type",
-            "Customer_Health__c",
-            "Notes_Next_Steps__c",
-            "Account_Plan_Link__c",
-            "Tier__c",
-            "Region__c",
-            "Renewal_Date__c",
-        ),
-        required=("Name",),
+        prefix="001", **_listed("Account", ("Name", "Type")), required=("Name",)
     ),
     "Task": SObjectSchema(
         prefix="00T",
-        fields=(
-            "Subject",
-            "WhatId",
-            "ActivityDate",
-            "Description",
-            "Status",
-            "OwnerId",
-            "Priority",
-            "Dealcycle_Key__c",
+        **_listed(
+            "Task",
+            ("Subject", "WhatId", "ActivityDate", "Description", "Status", "OwnerId", "Priority"),
         ),
-        external_ids=("Dealcycle_Key__c",),
         defaults={"Status": "Not Started", "Priority": "Normal"},
     ),
 }
@@ -182,6 +213,31 @@ def server_error_fault(
         }
     ]
     return Fault(method, path_pattern, status, body, count)
+
+
+def invalid_session_fault(
+    count: int = 1, path_pattern: str = DATA_PATHS, method: str = "*"
+) -> Fault:
+    body = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    return Fault(method, path_pattern, 401, body, count)
+
+
+def invalid_field_fault(
+    field_name: str, count: int = 1, path_pattern: str = DATA_PATHS, method: str = "PATCH"
+) -> Fault:
+    body = [
+        {
+            "message": f"No such column '{field_name}' on sobject",
+            "errorCode": "INVALID_FIELD",
+            "fields": [field_name],
+        }
+    ]
+    return Fault(method, path_pattern, 400, body, count)
+
+
+def invalid_grant_fault(count: int = 1) -> Fault:
+    body = {"error": "invalid_grant", "error_description": "authentication failure"}
+    return Fault("POST", TOKEN_PATH, 400, body, count)
 
 
 class _FieldError(ValueError):
@@ -329,6 +385,31 @@ class SalesforceFake(FakeServer):
     ) -> None:
         self._faults.add(server_error_fault(count, path_pattern, method, status))
 
+    def invalid_session_next(self, count: int = 1) -> None:
+        """401 INVALID_SESSION_ID for the next data calls (without forgetting the sessions)."""
+        self._faults.add(invalid_session_fault(count))
+
+    def invalid_grant_next(self, count: int = 1) -> None:
+        """The next logins answer 400 ``invalid_grant`` (bad username or password)."""
+        self._faults.add(invalid_grant_fault(count))
+
+    def remove_field(self, sobject: str, field_name: str) -> None:
+        """The org loses the field: writes (and SOQL) naming it answer ``INVALID_FIELD``."""
+        with self._lock:
+            obj = self._require_object(sobject)
+            self.schemas[obj] = self.schemas[obj].without_field(field_name)
+
+    def restore_field(self, sobject: str, field_name: str) -> None:
+        with self._lock:
+            obj = self._require_object(sobject)
+            self.schemas[obj] = self.schemas[obj].with_fields([field_name])
+
+    def _require_object(self, sobject: str) -> str:
+        obj = self._object_name(sobject)
+        if obj is None:
+            raise ValueError(f"unknown sObject {sobject!r}")
+        return obj
+
     # FakeServer hooks ----------------------------------------------------------------------
 
     def _reset_state(self) -> None:
@@ -353,7 +434,9 @@ class SalesforceFake(FakeServer):
         return response
 
     def _fault_from_spec(self, spec: Mapping[str, Any]) -> Fault:
-        """Besides the generic fields, ``{"kind": "rate_limit" | "server_error", "count": n}``."""
+        """Besides the generic fields, ``{"kind": ..., "count": n}`` with kind
+        ``rate_limit``, ``server_error``, ``invalid_session``, ``invalid_field`` (and
+        ``field``) or ``invalid_grant``."""
         kind = spec.get("kind")
         if kind is None:
             return super()._fault_from_spec(spec)
@@ -364,7 +447,18 @@ class SalesforceFake(FakeServer):
             return rate_limit_fault(count, path, method)
         if kind == "server_error":
             return server_error_fault(count, path, method, int(spec.get("status", 500)))
-        raise ValueError(f"unknown fault kind {kind!r} (rate_limit, server_error)")
+        if kind == "invalid_session":
+            return invalid_session_fault(count, path, method)
+        if kind == "invalid_field":
+            return invalid_field_fault(
+                str(spec["field"]), count, path, str(spec.get("method", "PATCH"))
+            )
+        if kind == "invalid_grant":
+            return invalid_grant_fault(count)
+        raise ValueError(
+            f"unknown fault kind {kind!r} (rate_limit, server_error, invalid_session,"
+            " invalid_field, invalid_grant)"
+        )
 
     def _control(self, request: Request, parts: list[str]) -> Response | None:
         if len(parts) == 2 and parts[0] == "records":
@@ -380,6 +474,14 @@ class SalesforceFake(FakeServer):
                 return json_response(201, {"ok": True, "id": rid})
         if parts == ["expire_sessions"] and request.method == "POST":
             self.expire_sessions()
+            return json_response(200, {"ok": True})
+        if parts == ["fields"] and request.method == "POST":
+            try:
+                body = request.json_body()
+                change = self.restore_field if body.get("present", False) else self.remove_field
+                change(str(body["sobject"]), str(body["field"]))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                return json_response(400, {"ok": False, "error": str(exc)})
             return json_response(200, {"ok": True})
         return None
 
@@ -547,6 +649,16 @@ class SalesforceFake(FakeServer):
                         400,
                         "JSON_PARSER_ERROR",
                         f"Cannot deserialize instance of {name} from a JSON object or array",
+                    )
+                )
+            limit = schema.lengths.get(name)
+            if isinstance(value, str) and limit is not None and len(value) > limit:
+                raise _FieldError(
+                    _error(
+                        400,
+                        "STRING_TOO_LONG",
+                        f"{name}: data value too large: {value[:40]}... (max length={limit})",
+                        [name],
                     )
                 )
             result[name] = value

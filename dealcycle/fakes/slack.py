@@ -2,7 +2,29 @@
 
 The real ``slack_sdk.WebClient`` talks to it (``WebClient(base_url=fake.api_url)``). It answers
 like Slack: HTTP 200 with ``{"ok": false, "error": ...}`` for API errors, 429 with
-``Retry-After`` when rate limited. Every call and every posted message is recorded.
+``Retry-After`` when rate limited, ``msg_too_long`` over 40,000 characters. Every call and
+every posted message is recorded.
+
+Scopes are enforced as Slack does: the token has granted scopes (``scopes``, by default every
+scope the methods here need, ``DEFAULT_SCOPES``); a method whose scope is missing answers
+``{"ok": false, "error": "missing_scope", "needed": ..., "provided": ...}``, and every answer
+carries the granted scopes in its ``x-oauth-scopes`` header (``auth.test`` included).
+
+Control API (under ``/__fake__/``, e.g. through ``ControlClient`` or ``tests/support/fakes``;
+the Python method of the in-process fake in brackets):
+
+- ``GET messages`` (``messages``), ``GET channels``, ``POST channels {"name", "private"}``
+  (``add_channel``);
+- ``POST archive {"channel"}`` / ``POST unarchive {"channel"}`` (``archive_channel`` /
+  ``unarchive_channel``): posting there answers ``is_archived`` until unarchived;
+- ``GET scopes`` / ``POST scopes {"scopes": [...]}`` (``set_scopes``): the token's scopes;
+- ``POST auth {"valid": false}`` (``set_token_valid``): every call answers ``invalid_auth``
+  until ``{"valid": true}``;
+- ``POST faults`` with the generic fields or a shortcut, each taking ``count`` and
+  ``api_method``: ``{"kind": "rate_limit", "retry_after": s}`` (429 with ``Retry-After``),
+  ``{"kind": "server_error", "status": 503}`` (an HTML 5xx page), ``{"kind": "error",
+  "error": code}`` (e.g. ``channel_not_found``, ``invalid_auth``, ``msg_too_long``,
+  ``is_archived``, ``missing_scope``); ``GET calls``, ``POST reset`` as in every fake.
 """
 
 from __future__ import annotations
@@ -36,6 +58,30 @@ BOT_ID = "B0DEALBOT1"
 APP_ID = "A0DEALAPP1"
 MAX_TEXT = 40000
 
+# The scope each method needs, as Slack documents it; history and list depend on the
+# conversation type (see ``_history_scope`` and ``_list``).
+METHOD_SCOPES: dict[str, str] = {
+    "chat.postMessage": "chat:write",
+    "conversations.open": "im:write",
+}
+HISTORY_SCOPES = {"public": "channels:history", "private": "groups:history", "im": "im:history"}
+LIST_SCOPES = {
+    "public_channel": "channels:read",
+    "private_channel": "groups:read",
+    "im": "im:read",
+    "mpim": "mpim:read",
+}
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "chat:write",
+    "im:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "channels:read",
+    "groups:read",
+)
+"""What a bot set up as the README says is granted."""
+
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 _CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
@@ -68,6 +114,11 @@ class _Channel:
     user: str | None = None
     is_archived: bool = False
     is_member: bool = True
+    is_private: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "im" if self.is_im else "private" if self.is_private else "public"
 
     def info(self) -> dict[str, Any]:
         if self.is_im:
@@ -75,8 +126,9 @@ class _Channel:
         return {
             "id": self.id,
             "name": self.name,
-            "is_channel": True,
-            "is_private": False,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_private": self.is_private,
             "is_archived": self.is_archived,
             "is_member": self.is_member,
         }
@@ -164,10 +216,14 @@ class SlackFake(FakeServer):
         bot_token: str = DEFAULT_BOT_TOKEN,
         channels: Iterable[str] = (),
         auto_create_channels: bool = False,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> None:
         super().__init__(host, port)
         self.bot_token = bot_token
         self.auto_create_channels = auto_create_channels
+        self._initial_scopes = tuple(scopes)
+        self._scopes: tuple[str, ...] = self._initial_scopes
+        self._token_valid = True
         self._initial_channels = [
             self._normalize_name(name) for name in (*DEFAULT_CHANNELS, *channels)
         ]
@@ -183,12 +239,23 @@ class SlackFake(FakeServer):
         """``http://127.0.0.1:PORT/api/`` for ``WebClient(base_url=...)``."""
         return f"{self.url}/api/"
 
-    def settings(self, max_rate_limit_retries: int = 3) -> SlackSettings:
-        return SlackSettings(
-            bot_token=self.bot_token,
-            api_url=self.api_url,
-            max_rate_limit_retries=max_rate_limit_retries,
-        )
+    def settings(self) -> SlackSettings:
+        return SlackSettings(bot_token=self.bot_token, api_url=self.api_url)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        with self._lock:
+            return self._scopes
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """The scopes the token is granted from now on (``reset`` restores the initial ones)."""
+        with self._lock:
+            self._scopes = tuple(scopes)
+
+    def set_token_valid(self, valid: bool) -> None:
+        """``False``: every call answers ``invalid_auth`` (a revoked token) until ``True``."""
+        with self._lock:
+            self._token_valid = valid
 
     @property
     def messages(self) -> list[SlackMessage]:
@@ -217,9 +284,9 @@ class SlackFake(FakeServer):
         """Thread replies to the message ``ts`` (the parent itself excluded), oldest first."""
         return [m for m in self.messages_in(channel) if m.thread_ts == ts and m.ts != ts]
 
-    def add_channel(self, name: str) -> str:
+    def add_channel(self, name: str, private: bool = False) -> str:
         with self._lock:
-            return self._create_channel(self._normalize_name(name)).id
+            return self._create_channel(self._normalize_name(name), private).id
 
     def archive_channel(self, channel: str) -> None:
         """Posting there then fails with ``is_archived``."""
@@ -258,6 +325,13 @@ class SlackFake(FakeServer):
         self._messages.clear()
         for name in self._initial_channels:
             self._create_channel(name)
+        self._scopes = self._initial_scopes
+        self._token_valid = True
+
+    def _finalize(self, request: Request, response: Response) -> Response:
+        if request.path.startswith("/api/"):
+            response.headers["x-oauth-scopes"] = ",".join(self._scopes)
+        return response
 
     def _record_body(self, request: Request) -> Any:
         try:
@@ -288,16 +362,33 @@ class SlackFake(FakeServer):
     def _control(self, request: Request, parts: list[str]) -> Response | None:
         if parts == ["messages"] and request.method == "GET":
             return json_response(200, [m.to_dict() for m in self._messages])
-        if parts == ["channels"]:
-            if request.method == "GET":
-                return json_response(200, [c.info() for c in self._channels.values()])
-            if request.method == "POST":
-                try:
-                    name = str(request.json_body()["name"])
-                    return json_response(200, {"ok": True, "id": self.add_channel(name)})
-                except (ValueError, KeyError, TypeError) as exc:
-                    return json_response(400, {"ok": False, "error": str(exc)})
-        return None
+        if parts == ["channels"] and request.method == "GET":
+            return json_response(200, [c.info() for c in self._channels.values()])
+        if parts == ["scopes"] and request.method == "GET":
+            return json_response(200, {"scopes": list(self._scopes)})
+        if request.method != "POST" or len(parts) != 1:
+            return None
+        try:
+            body = request.json_body() or {}
+            if parts == ["channels"]:
+                channel_id = self.add_channel(str(body["name"]), bool(body.get("private")))
+                return json_response(200, {"ok": True, "id": channel_id})
+            if parts == ["archive"]:
+                self.archive_channel(str(body["channel"]))
+            elif parts == ["unarchive"]:
+                self.unarchive_channel(str(body["channel"]))
+            elif parts == ["scopes"]:
+                scopes = body["scopes"]
+                if not isinstance(scopes, list):
+                    raise TypeError("scopes must be a list")
+                self.set_scopes(str(scope) for scope in scopes)
+            elif parts == ["auth"]:
+                self.set_token_valid(bool(body["valid"]))
+            else:
+                return None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return json_response(400, {"ok": False, "error": str(exc)})
+        return json_response(200, {"ok": True})
 
     # dispatch ------------------------------------------------------------------------------
 
@@ -324,8 +415,11 @@ class SlackFake(FakeServer):
         token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "")
         if not token:
             return _fail("not_authed")
-        if not hmac.compare_digest(token, self.bot_token):
+        if not hmac.compare_digest(token, self.bot_token) or not self._token_valid:
             return _fail("invalid_auth")
+        needed = METHOD_SCOPES.get(segments[1])
+        if needed is not None and needed not in self._scopes:
+            return self._missing_scope(needed)
         handler = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -344,13 +438,14 @@ class SlackFake(FakeServer):
     def _normalize_name(name: str) -> str:
         return name.strip().lstrip("#").lower()
 
-    def _create_channel(self, name: str) -> _Channel:
+    def _create_channel(self, name: str, private: bool = False) -> _Channel:
         existing = self._by_name(name)
         if existing is not None:
             return existing
         if not _CHANNEL_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid Slack channel name")
-        channel = _Channel(id=_stable_id("C", name), name=name)
+        channel = _Channel(id=_stable_id("G" if private else "C", name), name=name)
+        channel.is_private = private
         self._channels[channel.id] = channel
         return channel
 
@@ -404,6 +499,9 @@ class SlackFake(FakeServer):
         return self._channels.get(value) if _CONVERSATION_ID.fullmatch(value) else None
 
     # methods -------------------------------------------------------------------------------
+
+    def _missing_scope(self, needed: str) -> Response:
+        return _fail("missing_scope", needed=needed, provided=",".join(self._scopes))
 
     def _auth_test(self, params: Mapping[str, Any]) -> Response:
         return _ok(
@@ -545,6 +643,8 @@ class SlackFake(FakeServer):
         channel = self._conversation(params)
         if channel is None:
             return _fail("channel_not_found")
+        if HISTORY_SCOPES[channel.kind] not in self._scopes:
+            return self._missing_scope(HISTORY_SCOPES[channel.kind])
         oldest, latest, inclusive = self._window(params)
         include_metadata = _truthy(params.get("include_all_metadata", False))
         top_level = [
@@ -566,6 +666,8 @@ class SlackFake(FakeServer):
         channel = self._conversation(params)
         if channel is None:
             return _fail("channel_not_found")
+        if HISTORY_SCOPES[channel.kind] not in self._scopes:
+            return self._missing_scope(HISTORY_SCOPES[channel.kind])
         ts = str(params.get("ts") or "")
         parent = next((m for m in self._messages if m.channel == channel.id and m.ts == ts), None)
         if parent is None:
@@ -589,12 +691,20 @@ class SlackFake(FakeServer):
 
     def _list(self, params: Mapping[str, Any]) -> Response:
         types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
+        missing = [
+            LIST_SCOPES[t]
+            for t in sorted(types)
+            if t in LIST_SCOPES and LIST_SCOPES[t] not in self._scopes
+        ]
+        if missing:
+            return self._missing_scope(",".join(missing))
+        wanted = {"im": "im", "public_channel": "public", "private_channel": "private"}
+        kinds = {wanted[t] for t in types if t in wanted}
         exclude_archived = _truthy(params.get("exclude_archived", False))
         channels = [
             c
             for c in self._channels.values()
-            if ((c.is_im and "im" in types) or (not c.is_im and "public_channel" in types))
-            and not (exclude_archived and c.is_archived)
+            if c.kind in kinds and not (exclude_archived and c.is_archived)
         ]
         page, cursor = self._page(channels, params, 100)
         return _ok(channels=[c.info() for c in page], response_metadata={"next_cursor": cursor})
