@@ -357,7 +357,8 @@ class SlackActivities:
             response = exc.response
             status = int(getattr(response, "status_code", 0) or 0)
             data = _slack_data(exc)
-            error = clip(str(data.get("error") or "unknown_error"), 100)
+            raw_error = str(data.get("error") or "unknown_error")
+            error = clip(raw_error, 100)
             if status == 429 or error == "ratelimited":
                 raw = _header(response.headers, "Retry-After")
                 seconds = int(raw) if raw and raw.strip().isdigit() else 1
@@ -380,6 +381,12 @@ class SlackActivities:
                 return non_retryable(
                     f"{error}: Slack refused to {where}{needed}",
                     "SlackAuthFailed" if error in _AUTH_ERRORS else "SlackPostRejected",
+                )
+            if not re.fullmatch(r"[a-z0-9_.]+", raw_error):
+                # slack-sdk's words for a body that is not JSON (a proxy's page, say).
+                return retryable(
+                    f"unexpected answer (HTTP {status}, not Slack's JSON) while trying to {where}",
+                    "SlackApiError",
                 )
             return retryable(f"{error}: Slack answered it while trying to {where}", "SlackApiError")
         if isinstance(exc, AttemptTimeSpent):

@@ -88,7 +88,14 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
         "write",
         "when the trial ends (moves with extensions)",
     ),
-    _field("Opportunity", "Trial_Outcome__c", "Text", 255, "write", "how the trial ended"),
+    _field(
+        "Opportunity",
+        "Trial_Outcome__c",
+        "Text",
+        255,
+        "write",
+        "how the trial ended (technical_win, technical_loss, no_decision)",
+    ),
     _field(
         "Opportunity",
         "Closed_Lost_Reason__c",
