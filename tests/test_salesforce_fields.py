@@ -105,10 +105,10 @@ def field_references(source: str) -> Iterator[tuple[str | None, str]]:
 def unlisted(source: str) -> set[str]:
     listed = {f.name for f in SALESFORCE_FIELDS}
     missing: set[str] = set()
-    for sobject, name in field_references(source):
-        known = find_field(sobject, name) is not None if sobject else name in listed
+    for sobject_name, name in field_references(source):
+        known = find_field(sobject_name, name) is not None if sobject_name else name in listed
         if not known:
-            missing.add(f"{sobject or '?'}.{name}")
+            missing.add(f"{sobject_name or '?'}.{name}")
     return missing
 
 
@@ -170,7 +170,7 @@ def test_the_readme_table_is_the_list() -> None:
             f.sobject,
             f.name,
             f.type + (" (External ID, unique)" if f.external_id else ""),
-            str(f.length) if f.length else "–",
+            str(f.length) if f.length else "\N{EN DASH}",
             f.access,
         )
         for f in SALESFORCE_FIELDS

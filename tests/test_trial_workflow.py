@@ -301,7 +301,9 @@ async def test_retried_writes_reach_slack_and_salesforce_exactly_once(
     async with harness_factory() as harness:
         handle = await start(harness, salesforce_fake, "006RETRY")
         slack_fake.rate_limit_next(1, retry_after=1)
-        slack_fake.server_error_next(1)
+        # The post's own 500: the retries look for an earlier post first (the 429 left the
+        # ledger entry started), and a fault on any method would hit that lookup.
+        slack_fake.server_error_next(1, api_method="chat.postMessage")
         salesforce_fake.rate_limit_next(1)
         salesforce_fake.server_error_next(1)
         await handle.execute_update(
