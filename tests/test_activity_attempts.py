@@ -29,6 +29,7 @@ from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.fakes import SalesforceFake, SlackFake
 from dealcycle.settings import SalesforceSettings, SlackSettings
 from schemas.effects import SalesforceFieldUpdate, SlackPost, SlackPostResult
+from tests.support.fakes import seed_opportunity
 
 POST = SlackPost(idempotency_key="trial-1/announce", channel="#dealcycle-trials", text="hello")
 
@@ -190,9 +191,7 @@ async def test_salesforce_request_limit_fails_the_attempt_at_once_with_a_backoff
     salesforce_settings: SalesforceSettings,
     ledger: IdempotencyLedger,
 ) -> None:
-    record = salesforce_fake.seed_record(
-        "Opportunity", {"Name": "Acme", "StageName": "Prospecting", "CloseDate": "2026-12-31"}
-    )
+    record = seed_opportunity(salesforce_fake)
     activities = SalesforceActivities(SalesforceConnector(salesforce_settings), ledger)
     update = SalesforceFieldUpdate("opp-1/stage", "Opportunity", record, {"StageName": "Won"})
     salesforce_fake.rate_limit_next(3)

@@ -24,6 +24,7 @@ from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.fakes import SalesforceFake, SlackFake
 from dealcycle.settings import SalesforceSettings, SlackSettings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SlackPost
+from tests.support.fakes import seed_opportunity
 
 WELL_UNDER = 3000
 """Bytes: room for the workflow's ActivityError wrapped around it."""
@@ -94,9 +95,7 @@ async def test_salesforce_500_with_a_huge_body(
     salesforce_settings: SalesforceSettings,
     ledger: IdempotencyLedger,
 ) -> None:
-    record = salesforce_fake.seed_record(
-        "Opportunity", {"Name": "Acme", "StageName": "Prospecting", "CloseDate": "2026-12-31"}
-    )
+    record = seed_opportunity(salesforce_fake)
     salesforce_fake.fail_next("PATCH", r"/sobjects/", 500, [{"errorCode": "X", "message": HUGE}])
     salesforce_fake.fail_next("PATCH", r"/sobjects/", 503, HUGE)
     activities = SalesforceActivities(SalesforceConnector(salesforce_settings), ledger)

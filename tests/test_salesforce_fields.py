@@ -25,7 +25,7 @@ from dealcycle.fakes import SalesforceFake
 from dealcycle.settings import SalesforceSettings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest
 from schemas.salesforce_fields import SALESFORCE_FIELDS, find_field
-from tests.support.fakes import error_body, sobject, stored_record
+from tests.support.fakes import error_body, seed_opportunity, sobject, stored_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("workflows", "activities", "starter", "dealcycle", "schemas")
@@ -228,9 +228,7 @@ def test_clip_to_field_keeps_what_fits_and_marks_what_it_cuts() -> None:
 async def test_a_long_reason_never_fails_a_salesforce_update(
     salesforce_fake: SalesforceFake, activities: SalesforceActivities
 ) -> None:
-    record = salesforce_fake.seed_record(
-        "Opportunity", {"Name": "Acme", "StageName": "Prospecting", "CloseDate": "2026-12-31"}
-    )
+    record = seed_opportunity(salesforce_fake)
     reason = "The customer chose a competitor. " * 2000
     update = SalesforceFieldUpdate(
         "opp/lost",

@@ -122,3 +122,10 @@ def stored_record(fake: SalesforceFake, sobject_name: str, record_id: str) -> di
     record = fake.get_record(sobject_name, record_id)
     assert record is not None, f"no {sobject_name} {record_id} in the fake"
     return record
+
+
+def seed_opportunity(fake: SalesforceFake) -> str:
+    """An open Opportunity in the fake (the fields a create requires); its Id."""
+    return fake.seed_record(
+        "Opportunity", {"Name": "Acme", "StageName": "Prospecting", "CloseDate": "2026-12-31"}
+    )
