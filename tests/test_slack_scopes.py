@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +13,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from temporalio.testing import WorkflowEnvironment
 
 from activities.slack import (
     REQUIRED_SCOPES,
@@ -17,7 +21,7 @@ from activities.slack import (
     build_slack_client,
     check_slack_scopes,
 )
-from dealcycle.fakes import SlackFake
+from dealcycle.fakes import SalesforceFake, Sandbox, SlackFake
 from dealcycle.fakes.slack import DEFAULT_SCOPES
 from dealcycle.settings import Settings, SlackSettings
 
@@ -142,3 +146,38 @@ def test_readme_lists_every_scope_and_why() -> None:
     rows = dict(re.findall(r"^\s*\| `([a-z]+:[a-z]+)` \| (.+?) \|$", section, re.MULTILINE))
     assert set(rows) == set(REQUIRED_SCOPES)
     assert all(reason.strip() for reason in rows.values())
+
+
+async def test_dealcycle_worker_exits_with_one_line_naming_the_missing_scopes(
+    time_skipping_env: WorkflowEnvironment,
+    slack_fake: SlackFake,
+    salesforce_fake: SalesforceFake,
+    tmp_path: Path,
+) -> None:
+    slack_fake.set_scopes(["chat:write", "im:write", "channels:history"])
+    sandbox = Sandbox(salesforce_fake, slack_fake)
+    env = {
+        **os.environ,
+        **sandbox.env,
+        "DEALCYCLE_STATE_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dealcycle.db'}",
+        "DEALCYCLE_TEMPORAL_ADDRESS": time_skipping_env.client.service_client.config.target_host,
+        "DEALCYCLE_LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "dealcycle"),
+        "worker",
+        "--no-sandbox",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    text = stderr.decode()
+    assert process.returncode == 1, text
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith(
+        "dealcycle: the worker cannot start: the Slack bot token lacks the scopes"
+    )
+    assert "groups:history, im:history, channels:read, groups:read" in last
