@@ -42,6 +42,9 @@ class Plan:
     size: WorkloadSize
     fault_count: int
     """Calls each Salesforce 403/500 and Slack 500 fault answers."""
+    after_faults: float
+    """The least time given, once the faults are over, for the timers and retries they held
+    back (a Salesforce 403 asks for 30 s) before quiet counts."""
     timings: dict[str, str] = field(default_factory=dict)
 
 
@@ -55,6 +58,7 @@ FULL = Plan(
     quiet_timeout=360,
     stall_gap=20,
     fault_count=4,
+    after_faults=60,
     size=WorkloadSize(trials=8, opportunities=6, accounts=8, red_cases=3, trial_days=25, spread=90),
     timings={
         "DEALCYCLE_DAY_LENGTH": "4s",
@@ -76,6 +80,7 @@ SHORT = Plan(
     quiet_timeout=45,
     stall_gap=5,
     fault_count=1,
+    after_faults=20,
     size=WorkloadSize(trials=2, opportunities=1, accounts=3, red_cases=1, trial_days=6, spread=8),
     timings={
         "DEALCYCLE_DAY_LENGTH": "2s",
@@ -268,6 +273,7 @@ async def run(plan: Plan, run_dir: Path) -> Outcome:
         chaos = Chaos(plan, stack)
         await asyncio.gather(workload.run(), chaos.run())
         marks.append(("workload and faults", time.monotonic()))
+        await asyncio.sleep(plan.after_faults)
         quiet = await _quiet(client, stack, plan.quiet_timeout)
         marks.append(("quiet", time.monotonic()))
         ids = await workflow_ids(client, stack.task_queue)
