@@ -11,16 +11,18 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
+CHAOS_ARGS ?=
 # Type-checked code; worker.py only once it exists, so a partial checkout still lints.
 MYPY_TARGETS := schemas workflows activities starter dealcycle $(wildcard worker.py)
 
-.PHONY: help bootstrap run test lint bench clean temporal-cli test-server postgres
+.PHONY: help bootstrap run test lint bench chaos clean temporal-cli test-server postgres
 
 help:
 	@echo "make run     start the Temporal dev server, the fakes, the worker and the demo"
 	@echo "make test    run the tests (PYTEST_ARGS='...' passes arguments to pytest)"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   run the benchmarks (bench/)"
+	@echo "make chaos   the chaos suite: worker kills and injected faults under load (minutes)"
 	@echo "make clean   remove .dealcycle (local state, tools, databases) and .venv"
 
 bootstrap:
@@ -53,6 +55,9 @@ bench: bootstrap
 	else \
 	  echo "no benchmarks yet (bench/__main__.py or bench/run.py)"; \
 	fi
+
+chaos: bootstrap temporal-cli postgres
+	$(PYTHON) -m tools.chaos $(CHAOS_ARGS)
 
 clean:
 	@echo "removing .dealcycle (local server state, installed tools, test databases) and .venv"

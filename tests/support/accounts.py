@@ -8,7 +8,6 @@ simulation: three years of a Tier 1 account, the team doing what is asked of it 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
+from tests.support.patience import settle
 from workflows.account import AccountWorkflow
 from workflows.account_rules import add_years, midnight
 
@@ -108,22 +108,6 @@ async def start_account(
         track(handle)
     await settle(handle)
     return handle
-
-
-async def settle(handle: Handle) -> None:
-    """Wait until the workflow has done what it owes: no activity pending and the history
-    no longer growing."""
-    last, stable = -1, 0
-    for _ in range(600):
-        raw = (await handle.describe()).raw_description
-        length = raw.workflow_execution_info.history_length
-        busy = bool(raw.pending_activities) or raw.HasField("pending_workflow_task")
-        stable = stable + 1 if length == last and not busy else 0
-        if stable >= 3:
-            return
-        last = length
-        await asyncio.sleep(0.03)
-    raise AssertionError(f"{handle.id} did not settle")
 
 
 async def state(handle: Handle) -> AccountState:

@@ -9,11 +9,11 @@ queue.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from dealcycle.devtools.test_server import find_test_server
+from dealcycle.devtools.test_server import find_test_server, start_time_skipping_environment
 from dealcycle.settings import Settings
 from schemas.search_attributes import ALL_KEYS
+from tests.support.patience import patient_rpcs, retry_transient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,40 +46,16 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-def patient_sleep(env: WorkflowEnvironment) -> None:
-    """``env.sleep`` that survives the Java test server's "Timeout expired" on a busy machine:
-    the skip is asked for again, up to the same moment, rather than failing the test."""
-    sleep = env.sleep
-
-    async def sleep_until_there(duration: timedelta | float) -> None:
-        delta = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
-        target = await env.get_current_time() + delta
-        for _ in range(5):
-            remaining = target - await env.get_current_time()
-            if remaining <= timedelta(0):
-                return
-            try:
-                await sleep(remaining)
-                return
-            except RPCError as err:
-                if "Timeout expired" not in str(err):
-                    raise
-        await sleep(max(target - await env.get_current_time(), timedelta(0)))
-
-    env.sleep = sleep_until_there  # type: ignore[method-assign]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    launcher = find_test_server(REPO_ROOT)
-    if launcher is None:
+    if find_test_server(REPO_ROOT) is None:
         pytest.fail(
             "the Java time-skipping test server is not installed: run scripts/install-test-server"
             " (make test does)"
         )
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(launcher))
-    patient_sleep(env)
-    await register_search_attributes(env.client)
+    env = await start_time_skipping_environment(REPO_ROOT)
+    patient_rpcs(env)
+    await retry_transient(lambda: register_search_attributes(env.client))
     async with env:
         yield env
 
@@ -161,10 +138,10 @@ async def terminate_running(client: Client, handles: list[WorkflowHandle[Any, An
             seen.add(workflow_id)
             target = handle if workflow_id == handle.id else client.get_workflow_handle(workflow_id)
             try:
-                description = await target.describe()
+                description = await retry_transient(target.describe)
             except RPCError as err:
                 if err.status == RPCStatusCode.NOT_FOUND:
                     continue
                 raise
             if description.status == WorkflowExecutionStatus.RUNNING:
-                await target.terminate("test finished")
+                await retry_transient(functools.partial(target.terminate, "test finished"))

@@ -1,0 +1,144 @@
+"""Waiting on Temporal in tests on a busy machine: transient RPC errors asked again, and
+``settle`` that waits until a workflow has really done what it owes.
+
+Shared by the fixtures and by ``bench/``, so nothing here needs pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+TRANSIENT_ATTEMPTS = 8
+"""How often a test-helper RPC is tried before its transient error fails the test."""
+SETTLE_TIMEOUT = 60.0
+SETTLE_POLL = 0.05
+SETTLE_QUIET_POLLS = 3
+
+T = TypeVar("T")
+
+_OPENS_TASK = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        # A failed or timed-out task is scheduled again.
+        EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    }
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """An RPC error a loaded machine produces and a second try cures: the server or the
+    connection was too slow, not the request wrong."""
+    if not isinstance(error, RPCError):
+        return False
+    text = str(error)
+    return (
+        error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+        or (error.status == RPCStatusCode.INTERNAL and "h2 protocol error" in text)
+        or "Timeout expired" in text
+    )
+
+
+async def retry_transient(call: Callable[[], Awaitable[T]]) -> T:
+    """``await call()``, asked again (bounded, with a short back-off) on a transient error."""
+    delay = 0.1
+    for _ in range(TRANSIENT_ATTEMPTS - 1):
+        try:
+            return await call()
+        except RPCError as error:
+            if not is_transient(error):
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    return await call()
+
+
+def patient_rpcs(env: WorkflowEnvironment) -> None:
+    """``env.sleep`` and ``env.get_current_time`` that survive a busy machine.
+
+    The Java test server answers a slow skip with "Timeout expired", and the connection
+    sometimes breaks mid-call ("h2 protocol error"); the skip may or may not have happened,
+    so the sleep is asked again for what remains up to the same moment, a bounded number of
+    times, rather than failing the test.
+    """
+    sleep, current_time = env.sleep, env.get_current_time
+
+    async def now(handle: WorkflowHandle[Any, Any] | None = None) -> datetime:
+        return await retry_transient(functools.partial(current_time, handle))
+
+    async def sleep_until_there(duration: timedelta | float) -> None:
+        delta = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+        target = await now() + delta
+        for _ in range(TRANSIENT_ATTEMPTS - 1):
+            remaining = target - await now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await sleep(remaining)
+                return
+            except RPCError as error:
+                if not is_transient(error):
+                    raise
+            await asyncio.sleep(0.2)
+        await sleep(max(target - await now(), timedelta(0)))
+
+    env.sleep = sleep_until_there  # type: ignore[method-assign]
+    env.get_current_time = now  # type: ignore[method-assign]
+
+
+def open_workflow_task(events: Sequence[HistoryEvent]) -> bool:
+    """Whether the history ends with a workflow task scheduled, started, failed or timed out
+    and not yet completed."""
+    open_task = False
+    for event in events:
+        if event.event_type in _OPENS_TASK:
+            open_task = True
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            open_task = False
+    return open_task
+
+
+async def settle(handle: WorkflowHandle[Any, Any], within: float = SETTLE_TIMEOUT) -> None:
+    """Wait until the workflow has done what it owes, or fail saying what it still does.
+
+    Settled: closed, or its history length unchanged for a few polls with no activity pending
+    and no workflow task open in the history. The Java test server never fills in the
+    pending-workflow-task field of a description, so the history is the witness.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last, quiet = -1, 0
+    why = "nothing polled yet"
+    while True:
+        description = await retry_transient(handle.describe)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return
+        raw = description.raw_description
+        length = raw.workflow_execution_info.history_length
+        pending = [activity.activity_type.name for activity in raw.pending_activities]
+        if pending or raw.HasField("pending_workflow_task"):
+            quiet, why = 0, f"activities pending: {pending or 'none'}, or a workflow task"
+        elif length != last:
+            quiet, why = 0, f"history still growing ({last} -> {length} events)"
+        else:
+            quiet += 1
+        last = length
+        if quiet >= SETTLE_QUIET_POLLS:
+            history = await retry_transient(handle.fetch_history)
+            if not open_workflow_task(history.events):
+                return
+            quiet, why = 0, f"a workflow task is open after event {len(history.events)}"
+        if loop.time() > deadline:
+            raise AssertionError(f"{handle.id} did not settle within {within:g} s: {why}")
+        await asyncio.sleep(SETTLE_POLL)

@@ -1,0 +1,1 @@
+"""Developer tools that run the whole system (``python -m tools.chaos``)."""
