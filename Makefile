@@ -13,7 +13,7 @@ RUN_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
 # Type-checked code; worker.py only once it exists, so a partial checkout still lints.
-MYPY_TARGETS := schemas workflows activities starter dealcycle $(wildcard worker.py)
+MYPY_TARGETS := schemas workflows activities starter dealcycle tools $(wildcard worker.py)
 
 .PHONY: help bootstrap run test lint bench chaos clean temporal-cli test-server postgres
 

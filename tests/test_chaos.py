@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.chaos.audit import effects_contract
 from tools.chaos.scenario import SHORT, run
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_short_chaos_run_has_nothing_to_report(tmp_path: Path) -> None:
-    if effects_contract() is None:
-        pytest.skip(
-            "schemas.effects.EffectsView is not on this branch yet: without the effects"
-            " mechanism every permanent failure fails its workflow"
-        )
     outcome = await run(SHORT, tmp_path / "chaos")
     report = outcome.report()
     assert outcome.worker_kills >= SHORT.kills, report

@@ -14,7 +14,6 @@ workflows themselves.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections import Counter
@@ -30,6 +29,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from dealcycle.db.engine import make_engine
 from dealcycle.db.models import ExternalEffect
 from dealcycle.fakes import Sandbox
+from schemas.effects import EffectsView
 
 EFFECTS_QUERY = "effects"
 BAD_STATUSES = (
@@ -39,15 +39,6 @@ BAD_STATUSES = (
 )
 _TASK_FAILED = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-
-
-def effects_contract() -> tuple[type[Any], type[Any]] | None:
-    """``(EffectsView, EffectView)`` once the effects mechanism exists, else None."""
-    # Looked up by name: the contract lands on main with the effects mechanism, maybe after
-    # this harness does.
-    contracts = importlib.import_module("schemas.effects")
-    views, view = getattr(contracts, "EffectsView", None), getattr(contracts, "EffectView", None)
-    return (views, view) if views is not None and view is not None else None
 
 
 @dataclass
@@ -104,15 +95,11 @@ async def workflow_ids(client: Client, task_queue: str) -> list[str]:
 
 async def effects_views(client: Client, ids: Iterable[str]) -> dict[str, Any]:
     """Each workflow's ``effects`` query answer (closed ones too: queries reach them)."""
-    contract = effects_contract()
-    if contract is None:
-        return {}
-    view_type = contract[0]
     views: dict[str, Any] = {}
     for workflow_id in ids:
         try:
             views[workflow_id] = await client.get_workflow_handle(workflow_id).query(
-                EFFECTS_QUERY, result_type=view_type
+                EFFECTS_QUERY, result_type=EffectsView
             )
         except Exception as error:  # a workflow without the query is reported, not fatal
             views[workflow_id] = error
