@@ -459,6 +459,8 @@ class OwedWork:
             if e.state in (EffectState.DONE, EffectState.EXPIRED, EffectState.SKIPPED)
             or (e.optional and e.state is EffectState.FAILED)
         ]
+        # The longest resolved go first, whatever order they were owed in.
+        resolved.sort(key=lambda e: e.changed_at.timestamp() if e.changed_at else 0.0)
         for effect in resolved[: max(0, len(resolved) - KEEP_RESOLVED)]:
             self._book.remove(effect)
             del self._by_key[effect.key]
