@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.common import CustomerHealth, Role, SecurityRoster
+from schemas.effects import Effect, EffectView
 
 RED_ACCOUNT_WORKFLOW_TYPE = "RedAccountWorkflow"
 HEALTH_SIGNAL = "health_signal"
@@ -217,6 +218,7 @@ class RedAccountSnapshot:
     resolved_at: datetime | None = None
     resolution_posted: bool = False
     tracker_closed: bool = False
+    effects: list[Effect] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ class RedAccountState:
     escalated: bool
     resolved_at: datetime | None
     resolved_colour: str | None
+    effects: list[EffectView] = field(default_factory=list)
+    """Failed, pending and recent effects (``dealcycle status`` lists them)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from schemas.common import (
     StepStatus,
     TechnicalWinStatus,
 )
+from schemas.effects import Effect, EffectView
 
 OPPORTUNITY_WORKFLOW_TYPE = "OpportunityWorkflow"
 
@@ -236,6 +237,7 @@ class OpportunitySnapshot:
     handed_off: bool = False
     close_announced: bool = False
     audit: list[AuditEntry] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,8 @@ class OpportunityState:
     security_review_answered: bool
     closed_reason: str | None
     audit: list[AuditEntry]
+    effects: list[EffectView] = field(default_factory=list)
+    """Failed, pending and recent effects (``dealcycle status`` lists them)."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.common import DeploymentType, Durations, Region, SecurityRoster, StepStatus
+from schemas.effects import Effect, EffectView
 
 SECURITY_REVIEW_WORKFLOW_TYPE = "SecurityReviewWorkflow"
 
@@ -215,6 +216,7 @@ class SecurityReviewSnapshot:
     answered_at: datetime | None = None
     answers_announced: bool = False
     continued_as_new: int = 0
+    effects: list[Effect] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,8 @@ class SecurityReviewState:
     """Keys of the steps that can be completed now."""
     answered_at: datetime | None
     as_of: datetime
+    effects: list[EffectView] = field(default_factory=list)
+    """Failed, pending and recent effects (``dealcycle status`` lists them)."""
 
 
 @dataclass(frozen=True)

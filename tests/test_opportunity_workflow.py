@@ -99,6 +99,17 @@ async def opportunity_state(handle: WorkflowHandle[Any, Any]) -> OpportunityStat
     return await handle.query(OpportunityWorkflow.state)
 
 
+async def effects_done(handle: WorkflowHandle[Any, Any]) -> OpportunityState:
+    """The state once no effect is pending (the stage sync runs beside the main loop)."""
+
+    async def quiet() -> OpportunityState | None:
+        view = await opportunity_state(handle)
+        return view if all(e.state != "pending" for e in view.effects) else None
+
+    found: OpportunityState = await eventually(quiet)
+    return found
+
+
 async def test_the_whole_journey_from_discovery_to_hand_off(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
@@ -309,7 +320,7 @@ async def test_bad_opportunity_actions_are_rejected_and_change_nothing(
         opp = await start_opportunity(
             harness, salesforce_fake, "006GATES", stage=Stage.QUALIFICATION
         )
-        before = await opportunity_state(opp)
+        before = await effects_done(opp)
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
             await opp.execute_update(update, request_)
         assert isinstance(rejected.value.cause, ApplicationError)

@@ -3,15 +3,32 @@ never a failed workflow (time-skipping test server, real activities against the 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 
+from activities.red_accounts import get_red_account_case
+from dealcycle.db.engine import make_engine
 from schemas import search_attributes as sa
+from schemas.common import Role
 from schemas.effects import EffectsView, RetryEffect, SkipEffect
+from schemas.health import RecordActionPlan, SetHealth
+from schemas.security_review import CompleteSecurityStep
 from schemas.trial import TrialPhase
+from tests.support.accounts import AE, settle
+from tests.test_opportunity_workflow import opportunity_state, start_opportunity
+from tests.test_red_account_workflow import CHANNEL as RED_CHANNEL
+from tests.test_red_account_workflow import case_handle, case_state, open_account
+from tests.test_security_review_workflow import AE as AE_OWNER
+from tests.test_security_review_workflow import start as start_review
+from tests.test_security_review_workflow import state as review_state
 from tests.test_trial_workflow import CE, CHANNEL, DAY, complete_planning, start, state, texts
+from workflows.account import AccountWorkflow
+from workflows.opportunity import OpportunityWorkflow
+from workflows.red_account import RedAccountWorkflow
+from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
 
 OPS = "#dealcycle-ops"
@@ -160,3 +177,137 @@ async def test_a_failed_outcome_keeps_the_trial_open_until_it_is_retried(
         result = await handle.result()
         assert result.outcome == trial.outcome
         assert any(text.startswith("Trial ended for Acme") for text in texts(slack_fake, CHANNEL))
+
+
+# --- The other workflows: a refused write fails the effect, never the workflow -----------------
+
+
+async def until_failed(handle: WorkflowHandle[Any, Any], name: str) -> EffectsView:
+    """The effects once ``name`` has failed (the main loop does not wait for its effects)."""
+    for _ in range(200):
+        view = await effects_of(handle)
+        if any(e.name == name and e.state == "failed" for e in view.effects):
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{name} never failed: {view.effects}")
+
+
+async def until_done(handle: WorkflowHandle[Any, Any], name: str) -> EffectsView:
+    for _ in range(200):
+        view = await effects_of(handle)
+        if by_name(view, name).state == "done":
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{name} never done: {view.effects}")
+
+
+async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is_retried(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    slack_fake.archive_channel(RED_CHANNEL)
+    async with harness_factory() as harness:
+        account = await open_account(harness, salesforce_fake, "001ARCHIVED")
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
+        )
+        case = await case_handle(harness, "001ARCHIVED", 1)
+        view = await until_failed(case, "post")
+        assert "is_archived" in by_name(view, "post").cause
+        assert view.needs_attention
+        assert (await case.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert await needs_attention(case) is True
+        assert any(
+            e.name == "post" and e.state == "failed" for e in (await case_state(case)).effects
+        )
+        ops = texts(slack_fake, OPS)
+        assert len(ops) == 1 and "red-account-001ARCHIVED-1" in ops[0] and "post" in ops[0]
+        # The CE records a plan meanwhile: its reply waits for the thread, the row for its ts.
+        await case.execute_update(
+            RedAccountWorkflow.record_action_plan,
+            RecordActionPlan(CE, Role.CE, "usage halved", "SSO fix", "weekly office hours"),
+        )
+        await settle(case)
+        assert slack_fake.messages_in(RED_CHANNEL) == []
+        engine = make_engine(harness.settings.database_url)
+        assert get_red_account_case(engine, "red-account-001ARCHIVED-1") is None
+
+        slack_fake.unarchive_channel(RED_CHANNEL)
+        await case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", OPERATOR))
+        await until_done(case, "post")
+        await settle(case)
+        [post] = slack_fake.messages_in(RED_CHANNEL, include_replies=False)
+        assert "(001ARCHIVED) is red" in post.text and "champion left" in post.text
+        replies = [m.text for m in slack_fake.messages_in(RED_CHANNEL) if m.thread_ts == post.ts]
+        assert len(replies) == 1 and replies[0].startswith("Action plan from the CE")
+        row = get_red_account_case(engine, "red-account-001ARCHIVED-1")
+        assert row is not None and row.status == "open" and row.slack_ts == post.ts
+        view = await effects_of(case)
+        assert (by_name(view, "post").state, by_name(view, "post").attempts) == ("done", 2)
+        assert not view.needs_attention and await needs_attention(case) is False
+        await refused(
+            case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", OPERATOR)),
+            "only a failed or expired",
+        )
+        assert len(slack_fake.messages_in(RED_CHANNEL, include_replies=False)) == 1
+
+
+async def test_an_invalid_field_fails_the_stage_sync_not_the_opportunity(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'StageName'"}]
+    async with harness_factory() as harness:
+        salesforce_fake.fail_next("PATCH", r"/sobjects/Opportunity/006OPPFIELD", 400, invalid)
+        opp = await start_opportunity(harness, salesforce_fake, "006OPPFIELD")
+        view = await until_failed(opp, "stage/1")
+        assert "INVALID_FIELD" in by_name(view, "stage/1").cause
+        assert (await opp.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert await needs_attention(opp) is True
+        opportunity = await opportunity_state(opp)
+        assert any(e.name == "stage/1" and e.state == "failed" for e in opportunity.effects)
+        assert salesforce_fake.get_record("Opportunity", "006OPPFIELD").get("StageName") is None
+        assert len(texts(slack_fake, OPS)) == 1
+
+        # The fault was one call: the field is there now.
+        await opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/1", OPERATOR))
+        await until_done(opp, "stage/1")
+        writes = [
+            call
+            for call in salesforce_fake.calls_to(r"/sobjects/Opportunity/006OPPFIELD", "PATCH")
+            if call.status < 300
+        ]
+        assert len(writes) == 1 and writes[0].json == {"StageName": opportunity.stage.value}
+        assert salesforce_fake.get_record("Opportunity", "006OPPFIELD")["StageName"] == (
+            opportunity.stage.value
+        )
+        assert await needs_attention(opp) is False
+
+
+async def test_an_archived_channel_fails_the_security_review_announcement_not_the_review(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    slack_fake.archive_channel(CHANNEL)
+    async with harness_factory() as harness:
+        review = await start_review(harness, "006SECARCH")
+        view = await until_failed(review, "announce/start")
+        assert "is_archived" in by_name(view, "announce/start").cause
+        assert (await review.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert await needs_attention(review) is True
+        assert any(
+            e.name == "announce/start" and e.state == "failed"
+            for e in (await review_state(review)).effects
+        )
+        ops = texts(slack_fake, OPS)
+        assert len(ops) == 1 and "security-review-006SECARCH" in ops[0]
+        # The review itself goes on: its steps can be completed.
+        await review.execute_update(
+            SecurityReviewWorkflow.complete_step, CompleteSecurityStep("grant_access", AE_OWNER)
+        )
+
+        slack_fake.unarchive_channel(CHANNEL)
+        await review.execute_update(
+            SecurityReviewWorkflow.retry_effect, RetryEffect("announce/start", OPERATOR)
+        )
+        await until_done(review, "announce/start")
+        posted = texts(slack_fake, CHANNEL)
+        assert len(posted) == 1 and posted[0].startswith("Security questionnaire received")
+        assert await needs_attention(review) is False

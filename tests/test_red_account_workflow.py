@@ -88,6 +88,17 @@ async def case_state(handle: WorkflowHandle[Any, Any]) -> RedAccountState:
     return await handle.query(RedAccountWorkflow.state)
 
 
+async def effects_done(handle: WorkflowHandle[Any, Any]) -> RedAccountState:
+    """The case's state once no effect is pending (effects run beside the main loop)."""
+    for _ in range(200):
+        await settle(handle)
+        view = await case_state(handle)
+        if all(effect.state != "pending" for effect in view.effects):
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"effects still pending: {view.effects}")
+
+
 def thread(slack_fake: Any) -> list[str]:
     """The channel's top-level posts and, after each, its replies (in order)."""
     return [message.text for message in slack_fake.messages_in(CHANNEL)]
@@ -243,8 +254,7 @@ async def test_bad_health_input_is_rejected_and_changes_nothing(
 
         await account.execute_update(set_health, SetHealth("red", AE, Role.AE, "champion left"))
         case = await case_handle(harness, "001BADH", 1)
-        await settle(case)
-        before = await case_state(case)
+        before = await effects_done(case)
         message = await rejected(
             case,
             RedAccountWorkflow.record_action_plan,

@@ -97,6 +97,17 @@ async def channel_posts(slack_fake: Any, count: int) -> list[str]:
     raise AssertionError(f"expected {count} posts in {CHANNEL}, got {texts(slack_fake, CHANNEL)}")
 
 
+async def effects_done(handle: WorkflowHandle[Any, Any]) -> SecurityReviewState:
+    """The state once no effect is pending (an effect's activity finishes, then the workflow
+    records it: ``settle`` can see a quiet history in between)."""
+    for _ in range(200):
+        view = await state(handle)
+        if all(effect.state != "pending" for effect in view.effects):
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"effects still pending: {view.effects}")
+
+
 def when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -386,7 +397,7 @@ async def test_bad_actions_are_rejected_with_a_clear_message_and_change_nothing(
         handle = await start(harness, "006SECBAD")
         await setup(handle)
         await settle(handle)
-        before = await state(handle)
+        before = await effects_done(handle)
         accepted_before = await _accepted_update_count(handle)
 
         with pytest.raises(WorkflowUpdateFailedError) as rejected:

@@ -9,6 +9,7 @@ Children report back by signal (the trial's technical win) or by their result.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
-    from schemas.effects import SalesforceFieldUpdate, SlackPost
+    from schemas.effects import EffectKind, SalesforceFieldUpdate, SlackPost
     from schemas.opportunity import (
         AbandonOpportunity,
         AdvanceStage,
@@ -50,14 +51,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import opportunity_rules as rules
     from workflows.opportunity_rules import OpportunityRuleViolation
+    from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.visibility import history_is_long, publish_search_attributes
 
 # A lost or abandoned opportunity may be reopened for this many business days, then it ends.
 REOPEN_WINDOW_DAYS = 90
 
 
+def _handed_off(result: HandOffResult | None) -> None:
+    if result is not None:
+        workflow.logger.info("handed off to %s", result.workflow_id)
+
+
 @workflow.defn(name="OpportunityWorkflow")
-class OpportunityWorkflow:
+class OpportunityWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, input: OpportunityInput) -> None:
         info = workflow.info()
@@ -65,17 +72,26 @@ class OpportunityWorkflow:
         self._changed = False
         self._published: dict[str, str] = {}
         self._children: set[asyncio.Task[Any]] = set()
+        self._reopen_window_over = False
         if input.carried is not None:
             self._s: OpportunitySnapshot = input.carried
-            return
-        if input.start is None:
+        elif input.start is None:
             raise ApplicationError("OpportunityInput needs start or carried", non_retryable=True)
-        try:
-            self._s = rules.new_snapshot(
-                input.start, f"{info.workflow_id}/{info.first_execution_run_id}"
-            )
-        except OpportunityRuleViolation as err:
-            self._invalid = str(err)
+        else:
+            try:
+                self._s = rules.new_snapshot(
+                    input.start, f"{info.workflow_id}/{info.first_execution_run_id}"
+                )
+            except OpportunityRuleViolation as err:
+                self._invalid = str(err)
+        # An opportunity that did not start owes nothing: its book is empty and never kept.
+        if self._invalid is None:
+            self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+        else:
+            self._fx = OwedWork([], info.workflow_id, self._mark_changed)
+
+    def _mark_changed(self) -> None:
+        self._changed = True
 
     # --- Updates -----------------------------------------------------------------------------
 
@@ -175,7 +191,8 @@ class OpportunityWorkflow:
 
     @workflow.query
     def state(self) -> OpportunityState:
-        return rules.state_view(self._s, workflow.info().workflow_id)
+        view = rules.state_view(self._s, workflow.info().workflow_id)
+        return dataclasses.replace(view, effects=self._fx.view().effects)
 
     # --- Main loop ---------------------------------------------------------------------------
 
@@ -186,18 +203,33 @@ class OpportunityWorkflow:
         s = self._s
         while True:
             await self._catch_up()
-            if s.status is OpportunityStatus.WON and s.handed_off and s.close_announced:
+            if (
+                s.status is OpportunityStatus.WON
+                and s.handed_off
+                and s.close_announced
+                and self._fx.settled()
+            ):
                 break
             if s.status in (OpportunityStatus.LOST, OpportunityStatus.ABANDONED):
                 # Open for a reopen for a while; after that the history is the record.
-                window = timedelta(seconds=s.start.durations.day_seconds * REOPEN_WINDOW_DAYS)
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=window)
-                except TimeoutError:
-                    break  # nobody reopened it in time
+                if not self._reopen_window_over:
+                    window = timedelta(seconds=s.start.durations.day_seconds * REOPEN_WINDOW_DAYS)
+                    try:
+                        await workflow.wait_condition(lambda: self._changed, timeout=window)
+                        continue
+                    except TimeoutError:
+                        self._reopen_window_over = True  # nobody reopened it in time
+                if self._fx.settled():
+                    break
+                # A failed effect still waits for a person to retry or skip it.
+                await workflow.wait_condition(lambda: self._changed)
                 continue
+            self._reopen_window_over = False
             if self._history_is_long() and not self._children:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # Effects in flight finish here (what waits is carried).
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and self._fx.idle()
+                )
                 workflow.continue_as_new(OpportunityInput(carried=s))
             await workflow.wait_condition(lambda: self._changed)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -208,6 +240,7 @@ class OpportunityWorkflow:
 
     async def _catch_up(self) -> None:
         self._changed = False
+        await self._fx.resume()
         self._publish_search_attributes()
         await self._sync_stage()
         await self._start_trial_child()
@@ -215,6 +248,7 @@ class OpportunityWorkflow:
         await self._hand_off_if_won()
         await self._announce_close()
         self._publish_search_attributes()
+        self._fx.publish_attention()
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.effect_scope, *(str(part) for part in parts)])
@@ -240,9 +274,10 @@ class OpportunityWorkflow:
             if s.stage is Stage.CLOSED_LOST:
                 fields["Closed_Lost_Reason__c"] = s.closed_reason
             await effects.update_salesforce(
+                self._fx,
                 SalesforceFieldUpdate(
                     self._key("stage", version), "Opportunity", s.start.opportunity_id, fields
-                )
+                ),
             )
             s.stage_synced = version
 
@@ -324,7 +359,10 @@ class OpportunityWorkflow:
         if s.status is not OpportunityStatus.WON or s.handed_off:
             return
         assert s.closed_at is not None
-        result: HandOffResult = await workflow.execute_activity(
+        # Signal-with-start of the account's workflow: repeating it changes nothing twice.
+        await self._fx.owe(
+            self._key("hand-off"),
+            EffectKind.RECORD,
             effects.HAND_OFF_CLOSED_DEAL,
             HandOffRequest(
                 AccountHandOff(
@@ -340,11 +378,11 @@ class OpportunityWorkflow:
                     closed_at=s.closed_at,
                 )
             ),
+            lane="hand-off",
+            summary=f"hand {s.start.account_name} ({s.start.account_id}) to its account workflow",
             result_type=HandOffResult,
-            start_to_close_timeout=effects.START_TO_CLOSE,
-            retry_policy=effects.EXTERNAL_RETRY,
+            then=_handed_off,
         )
-        workflow.logger.info("handed off to %s", result.workflow_id)
         s.handed_off = True
 
     async def _announce_close(self) -> None:
@@ -353,11 +391,12 @@ class OpportunityWorkflow:
             return
         reason = f": {s.closed_reason}" if s.closed_reason else ""
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("close", s.stage_version),
                 s.start.announce_channel,
                 f"{s.start.account_name} ({s.start.opportunity_id}) is {s.stage.value}{reason}."
                 f" Technical win: {s.technical_win.label}.",
-            )
+            ),
         )
         s.close_announced = True

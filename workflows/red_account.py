@@ -2,20 +2,24 @@
 resolution. A child of the account's workflow, which tells it (by signal) when the account is
 still red for another reason or has been promoted to yellow or green.
 
-Updates only change state; the main loop writes the post, the thread replies and the tracker
-row, each once, with idempotency keys derived from the case id.
+Updates only change state; the main loop owes the post, the thread replies and the tracker
+row, each once, with idempotency keys derived from the case id (``workflows/owed_work.py``).
+The replies and the tracker row wait for the post's thread; the tracker's open, updates and
+close keep their order on one lane.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import schemas.common
     import schemas.effects  # noqa: F401
-    from schemas.effects import SlackPost
+    from schemas.effects import EffectKind, SlackPost, SlackPostResult
     from schemas.health import (
         CASE_SIGNAL,
         CaseActionAccepted,
@@ -31,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import red_account_rules as rules
+    from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.visibility import wait_for_change
 
 
@@ -39,12 +44,16 @@ def _date(moment: datetime | None) -> str:
 
 
 @workflow.defn(name="RedAccountWorkflow")
-class RedAccountWorkflow:
+class RedAccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: RedAccountCaseStart) -> None:
         self._s = rules.new_snapshot(start)
         self._changed = False
         self._tracked: tuple[int, bool, bool] = (1, False, False)
+        self._fx = OwedWork(self._s.effects, start.case_id, self._mark_changed)
+
+    def _mark_changed(self) -> None:
+        self._changed = True
 
     @workflow.signal(name=CASE_SIGNAL)
     def case_signal(self, signal: CaseSignal) -> None:
@@ -72,7 +81,7 @@ class RedAccountWorkflow:
 
     @workflow.query
     def state(self) -> RedAccountState:
-        return rules.state_view(self._s)
+        return dataclasses.replace(rules.state_view(self._s), effects=self._fx.view().effects)
 
     @workflow.run
     async def run(self, start: RedAccountCaseStart) -> RedAccountResult:
@@ -80,7 +89,7 @@ class RedAccountWorkflow:
         while True:
             self._changed = False
             await self._catch_up()
-            if s.tracker_closed:
+            if s.tracker_closed and self._fx.settled():
                 break
             await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -92,20 +101,43 @@ class RedAccountWorkflow:
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.start.case_id, *(str(part) for part in parts)])
 
-    async def _reply(self, key: str, text: str) -> None:
+    def _posted(self, result: SlackPostResult | None) -> None:
+        # The thread's parent: a skipped (or expired) post leaves "" so it is not owed again,
+        # and the replies that needed its thread are not posted.
+        self._s.thread_ts = result.ts if result is not None else ""
+
+    async def _reply(self, key: str, text: str, kind: EffectKind = EffectKind.ANNOUNCEMENT) -> None:
+        """A reply in the case's thread; callers wait until the parent post is done."""
         assert self._s.thread_ts is not None
+        if not self._s.thread_ts:
+            return  # the case's post was skipped: there is no thread to reply in
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key(key), self._s.start.config.red_accounts_channel, text, self._s.thread_ts
-            )
+            ),
+            kind=kind,
+        )
+
+    async def _tracker(self, activity: str, row: Any, summary: str) -> None:
+        # One lane for the case's row: an update or the close never runs before the open.
+        await self._fx.owe(
+            row.idempotency_key,
+            EffectKind.RECORD,
+            activity,
+            row,
+            lane=f"tracker:{self._s.start.case_id}",
+            summary=summary,
         )
 
     async def _catch_up(self) -> None:
         s = self._s
         start = s.start
+        await self._fx.resume()
         now = workflow.now()
         if s.thread_ts is None:
-            posted = await effects.post_slack(
+            await effects.post_slack(
+                self._fx,
                 SlackPost(
                     self._key("post"),
                     start.config.red_accounts_channel,
@@ -116,11 +148,15 @@ class RedAccountWorkflow:
                     f" AE and CE: record status, needs and intended actions with"
                     f" `dealcycle red plan {start.account_id}`; asks of the business go in"
                     " this thread.",
-                )
+                ),
+                then=self._posted,
             )
-            s.thread_ts = posted.ts
-        if not s.tracker_opened:
-            await effects.open_red_account_case(
+        # Everything below needs the post's thread (or to know it was skipped).
+        threaded = s.thread_ts is not None
+        if threaded and not s.tracker_opened:
+            assert s.thread_ts is not None
+            await self._tracker(
+                effects.OPEN_RED_ACCOUNT_CASE,
                 TrackerOpen(
                     idempotency_key=self._key("tracker", "open"),
                     case_id=start.case_id,
@@ -134,25 +170,44 @@ class RedAccountWorkflow:
                     slack_channel=start.config.red_accounts_channel,
                     slack_ts=s.thread_ts,
                     workflow_url=start.account_workflow_url,
-                )
+                ),
+                f"open red-account case {start.case_id} in the tracker",
             )
             s.tracker_opened = True
-        for entry in s.plans:
-            if not entry.posted:
-                await self._reply(
-                    f"plan/{entry.role.value}/{entry.at.isoformat()}",
-                    f"Action plan from the {entry.role.value} <@{entry.actor}>."
-                    f" Status: {entry.current_status} Needs: {entry.needs}"
-                    f" Intended actions: {entry.intended_actions}",
-                )
-                entry.posted = True
-        for ask in s.asks:
-            if not ask.posted:
-                await self._reply(
-                    f"ask/{ask.number}", f"Ask #{ask.number} (<@{ask.actor}>): {ask.text}"
-                )
-                ask.posted = True
+        if threaded:
+            for entry in s.plans:
+                if not entry.posted:
+                    await self._reply(
+                        f"plan/{entry.role.value}/{entry.at.isoformat()}",
+                        f"Action plan from the {entry.role.value} <@{entry.actor}>."
+                        f" Status: {entry.current_status} Needs: {entry.needs}"
+                        f" Intended actions: {entry.intended_actions}",
+                    )
+                    entry.posted = True
+            for ask in s.asks:
+                if not ask.posted:
+                    await self._reply(
+                        f"ask/{ask.number}", f"Ask #{ask.number} (<@{ask.actor}>): {ask.text}"
+                    )
+                    ask.posted = True
         if s.resolved_at is None and rules.escalation_due(s, now):
+            s.escalated = True
+            s.last_reminded_at = now  # the escalation is this round's reminder
+        elif s.resolved_at is None and rules.reminder_due(s, now):
+            # Due only once the thread is known (see ``rules.next_reminder_at``).
+            missing = ", ".join(
+                f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
+                for role in rules.missing_from(s)
+            )
+            await self._reply(
+                f"reminder/{s.reminders_sent + 1}",
+                f"Reminder: {missing}, record your part of the action plan"
+                f" (`dealcycle red plan {start.account_id} --by YOU --role AE|CE ...`).",
+                kind=EffectKind.REMINDER,
+            )
+            s.reminders_sent += 1
+            s.last_reminded_at = now
+        if threaded and s.escalated and not s.escalation_posted:
             missing = " and ".join(
                 f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
                 for role in rules.missing_from(s)
@@ -162,22 +217,10 @@ class RedAccountWorkflow:
                 f"Escalation to <@{start.roster.ce_leader}>: the action plan for"
                 f" {start.account_name} is past its SLA; still missing from {missing}.",
             )
-            s.escalated = True
-            s.last_reminded_at = now  # the escalation is this round's reminder
-        elif s.resolved_at is None and rules.reminder_due(s, now):
-            missing = ", ".join(
-                f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
-                for role in rules.missing_from(s)
-            )
-            await self._reply(
-                f"reminder/{s.reminders_sent + 1}",
-                f"Reminder: {missing}, record your part of the action plan"
-                f" (`dealcycle red plan {start.account_id} --by YOU --role AE|CE ...`).",
-            )
-            s.reminders_sent += 1
-            s.last_reminded_at = now
-        await self._track()
-        if s.resolved_at is not None and not s.resolution_posted:
+            s.escalation_posted = True
+        if s.tracker_opened:
+            await self._track()
+        if threaded and s.resolved_at is not None and not s.resolution_posted:
             assert s.resolved_colour is not None
             await self._reply(
                 "resolution",
@@ -186,9 +229,10 @@ class RedAccountWorkflow:
                 f" ({s.resolved_by}: {s.resolution_reason}).",
             )
             s.resolution_posted = True
-        if s.resolution_posted and not s.tracker_closed:
+        if s.resolution_posted and s.tracker_opened and not s.tracker_closed:
             assert s.resolved_at is not None and s.resolved_colour is not None
-            await effects.close_red_account_case(
+            await self._tracker(
+                effects.CLOSE_RED_ACCOUNT_CASE,
                 TrackerClose(
                     idempotency_key=self._key("tracker", "close"),
                     case_id=start.case_id,
@@ -196,9 +240,11 @@ class RedAccountWorkflow:
                     resolved_colour=s.resolved_colour.value,
                     resolved_by=s.resolved_by or "",
                     resolution=s.resolution_reason,
-                )
+                ),
+                f"close red-account case {start.case_id} ({s.resolved_colour.value})",
             )
             s.tracker_closed = True
+        self._fx.publish_attention()
 
     async def _track(self) -> None:
         """Keep the tracker row's reasons, action plan and escalation current."""
@@ -207,9 +253,13 @@ class RedAccountWorkflow:
         if now == self._tracked or s.resolved_at is not None:
             return
         version = f"{now[0]}-{int(now[1])}-{int(now[2])}"
-        await effects.update_red_account_case(
+        await self._tracker(
+            effects.UPDATE_RED_ACCOUNT_CASE,
             TrackerUpdate(
                 self._key("tracker", version), s.start.case_id, list(s.reasons), now[1], now[2]
-            )
+            ),
+            f"update red-account case {s.start.case_id}: {len(s.reasons)} reason(s),"
+            f" action plan {'complete' if now[1] else 'incomplete'},"
+            f" {'escalated' if now[2] else 'not escalated'}",
         )
         self._tracked = now

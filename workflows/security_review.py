@@ -10,6 +10,7 @@ returned the answers.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from temporalio import workflow
@@ -18,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.common import StepStatus
-    from schemas.effects import SlackPost
+    from schemas.effects import EffectKind, SlackPost
     from schemas.security_review import (
         CompleteSecurityStep,
         DeclineFirstPass,
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import security_review_rules as rules
+    from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
 
 
@@ -45,7 +47,7 @@ def _mention(*members: str) -> str:
 
 
 @workflow.defn(name="SecurityReviewWorkflow")
-class SecurityReviewWorkflow:
+class SecurityReviewWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, input: SecurityReviewInput) -> None:
         info = workflow.info()
@@ -64,6 +66,13 @@ class SecurityReviewWorkflow:
             self._start_error = "SecurityReviewInput needs either start or carried"
         self._changed = False
         self._published: dict[str, str] = {}
+        # A review that did not start owes nothing: its book is empty and never kept.
+        book = self._s.effects if self._s is not None else []
+        scope = self._s.effect_scope if self._s is not None else info.workflow_id
+        self._fx = OwedWork(book, scope, self._mark_changed)
+
+    def _mark_changed(self) -> None:
+        self._changed = True
 
     def _snapshot(self) -> SecurityReviewSnapshot:
         if self._s is None:
@@ -102,7 +111,8 @@ class SecurityReviewWorkflow:
 
     @workflow.query
     def state(self) -> SecurityReviewState:
-        return rules.state_view(self._snapshot(), workflow.info().workflow_id, workflow.now())
+        view = rules.state_view(self._snapshot(), workflow.info().workflow_id, workflow.now())
+        return dataclasses.replace(view, effects=self._fx.view().effects)
 
     def _accepted(self, message: str) -> SecurityReviewAccepted:
         self._changed = True
@@ -125,8 +135,11 @@ class SecurityReviewWorkflow:
             if s.phase is SecurityReviewPhase.ANSWERED and not self._owes_anything():
                 break
             if self._history_is_long():
-                # Handlers are synchronous, but an update may be mid-validation: let it land.
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # Handlers are synchronous, but an update may be mid-validation: let it land;
+                # effects in flight finish here (what waits is carried).
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and self._fx.idle()
+                )
                 s.continued_as_new += 1
                 workflow.continue_as_new(SecurityReviewInput(carried=s))
             await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
@@ -143,18 +156,21 @@ class SecurityReviewWorkflow:
             not s.start_announced
             or (s.escalation is not None and not s.escalation.announced)
             or (s.phase is SecurityReviewPhase.ANSWERED and not s.answers_announced)
+            or not self._fx.settled()
         )
 
     async def _catch_up(self) -> None:
         """Do everything the state says is owed, until nothing is."""
         # A change made while we await an activity below must wake the next wait at once.
         self._changed = False
+        await self._fx.resume()
         self._publish_search_attributes()
         await self._announce_start()
         await self._announce_escalation()
         await self._send_reminders()
         await self._announce_answers()
         self._publish_search_attributes()
+        self._fx.publish_attention()
 
     def _publish_search_attributes(self) -> None:
         s = self._snapshot()
@@ -186,13 +202,14 @@ class SecurityReviewWorkflow:
             for step in s.steps
         )
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("announce", "start"),
                 s.start.announce_channel,
                 f"Security questionnaire received: {self._subject()}. Answers are due"
                 f" {_when(s.due_at)}. {_mention(s.start.ae_owner, s.start.ce_owner, s.security_ce)}"
                 f" ({s.start.region.value} Security CE <@{s.security_ce}>). Timeline: {timeline}.",
-            )
+            ),
         )
         s.start_announced = True
 
@@ -203,6 +220,7 @@ class SecurityReviewWorkflow:
             return
         pm = s.start.roster.security_pm
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("announce", "security-pm"),
                 s.start.announce_channel,
@@ -210,7 +228,7 @@ class SecurityReviewWorkflow:
                 f" <@{escalation.actor}>: {escalation.reason}. Answers are now due"
                 f" {_when(escalation.new_due_at)} (was {_when(escalation.previous_due_at)})."
                 f" {_mention(s.start.ae_owner, s.start.ce_owner, s.security_ce, pm)}",
-            )
+            ),
         )
         escalation.announced = True
 
@@ -222,6 +240,7 @@ class SecurityReviewWorkflow:
                 await self._escalate_to_leader(step)
             else:
                 await effects.post_slack(
+                    self._fx,
                     SlackPost(
                         self._key("reminder", step.key, step.reminders_sent + 1),
                         step.owner,
@@ -229,13 +248,15 @@ class SecurityReviewWorkflow:
                         f" {_when(step.due_at)}; the answers are due {_when(s.due_at)}."
                         f" When it is done, record it on {workflow.info().workflow_id}"
                         f" (step {step.key}).",
-                    )
+                    ),
+                    kind=EffectKind.REMINDER,
                 )
             rules.record_reminder(s, step, now)
 
     async def _escalate_to_leader(self, step: SecurityStep) -> None:
         s = self._snapshot()
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("leader-escalation", step.key),
                 s.start.announce_channel,
@@ -243,7 +264,7 @@ class SecurityReviewWorkflow:
                 f" the {self._subject()} was due {_when(step.due_at)} and is still open after"
                 f" {step.reminders_sent} reminder(s) to <@{step.owner}> ({step.role.value})."
                 f" The answers are due {_when(s.due_at)}.",
-            )
+            ),
         )
 
     async def _announce_answers(self) -> None:
@@ -256,12 +277,13 @@ class SecurityReviewWorkflow:
         if s.escalation is not None:
             involved.append(s.start.roster.security_pm)
         await effects.post_slack(
+            self._fx,
             SlackPost(
                 self._key("announce", "answered"),
                 s.start.announce_channel,
                 f"Answers returned: the {self._subject()} is complete, {_when(s.answered_at)}"
                 f"{late}; due {_when(s.due_at)}."
                 f" {_mention(*involved)}",
-            )
+            ),
         )
         s.answers_announced = True
