@@ -213,33 +213,32 @@ def test_a_payload_over_temporals_limit_is_refused_with_its_size() -> None:
 # --- Status tables of the other workflow types -------------------------------------------------
 
 
+def security_step(key: str, role: SecurityRole, owner: str, **changes: Any) -> SecurityStepView:
+    fields: dict[str, Any] = {
+        "title": key.replace("_", " "),
+        "due_at": NOW + timedelta(days=1),
+        "status": StepStatus.PENDING,
+        "completed_by": None,
+        "completed_at": None,
+        "note": "",
+        "reminders_sent": 0,
+        "escalated_to_leader": False,
+    }
+    return SecurityStepView(key=key, role=role, owner=owner, **{**fields, **changes})
+
+
 def security_review_state(**changes: Any) -> SecurityReviewState:
     due = NOW + timedelta(days=10)
-    step = SecurityStepView(
-        key="grant_access",
-        title="Grant access",
-        role=SecurityRole.AE,
-        owner="U0AE00001",
-        due_at=NOW + timedelta(days=1),
-        status=StepStatus.PENDING,
-        completed_by=None,
-        completed_at=None,
-        note="",
-        reminders_sent=2,
-        escalated_to_leader=True,
+    step = security_step(
+        "grant_access", SecurityRole.AE, "U0AE00001", reminders_sent=2, escalated_to_leader=True
     )
-    done = SecurityStepView(
-        key="note_deployment_type",
-        title="Note the deployment type",
-        role=SecurityRole.CE,
-        owner="U0CE00001",
-        due_at=NOW + timedelta(days=2),
+    done = security_step(
+        "note_deployment_type",
+        SecurityRole.CE,
+        "U0CE00001",
         status=StepStatus.DONE,
         completed_by="U0CE00001",
         completed_at=NOW,
-        note="",
-        reminders_sent=0,
-        escalated_to_leader=False,
     )
     fields: dict[str, Any] = {
         "workflow_id": "security-review-006ACME",
