@@ -58,6 +58,11 @@ def _rpc_message(err: RPCError) -> str:
             "a message between dealcycle and Temporal exceeds gRPC's 4 MB limit"
             f" ({one_line(message, 160)}); the workflow's state or the request is too large"
         )
+    if "Workflow Task in failed state" in message:
+        return (
+            "the workflow is not answering: its workflow task keeps failing, so nothing was"
+            " recorded; its workflow task failure in the Temporal UI says why"
+        )
     if "unexpected workflow task failure" in message:
         return (
             "the workflow failed while taking the request, so nothing was recorded; its"

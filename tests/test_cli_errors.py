@@ -60,6 +60,14 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
             "the workflow failed while taking the request, so nothing was recorded",
         ),
         (
+            RPCError(
+                "Unable to perform workflow execution update due to Workflow Task in failed state.",
+                RPCStatusCode.FAILED_PRECONDITION,
+                b"",
+            ),
+            "the workflow is not answering: its workflow task keeps failing",
+        ),
+        (
             RPCError("WorkflowId length exceeds limit.", RPCStatusCode.INVALID_ARGUMENT, b""),
             "the Temporal server refused the request (INVALID_ARGUMENT): WorkflowId length",
         ),
