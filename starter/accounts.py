@@ -57,6 +57,8 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
+from starter.payloads import check_payload_size
+from starter.queries import query_workflow
 from starter.tables import render_account
 from starter.trials import CommandError, workflow_handle
 from workflows.account import AccountWorkflow
@@ -166,6 +168,7 @@ async def _running_account(client: Client, account: str) -> WorkflowHandle[Any, 
 async def _update(client: Client, account: str, update: str, request: object) -> str:
     """Send a CE/AE action; a rejection (nothing written) names the workflow's reason."""
     handle = await _running_account(client, account)
+    check_payload_size(request)
     try:
         accepted: AccountActionAccepted = await handle.execute_update(
             update, request, result_type=AccountActionAccepted
@@ -343,7 +346,7 @@ async def render_account_status(client: Client, account: str, ui_url: str, names
     handle, description = await workflow_handle(
         client, workflow_id_for(account), (ACCOUNT_WORKFLOW_TYPE,)
     )
-    state: AccountState = await handle.query(AccountWorkflow.state)
+    state: AccountState = await query_workflow(client, handle, AccountWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
     return render_account(state, status, ui_url, namespace)
 

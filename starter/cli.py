@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -13,9 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dealcycle.logging import configure_logging
-from dealcycle.settings import Settings, SettingsError, parse_duration
+from dealcycle.settings import Settings, parse_duration
 from schemas.account import (
-    ACCOUNT_WORKFLOW_TYPE,
     CheckInCadence,
     LifecycleStage,
     RenewalOutcome,
@@ -55,21 +55,21 @@ from starter import accounts
 from starter import health as account_health
 from starter.accounts import render_account_status
 from starter.effects import change_effect, effects_section, failed_effects, render_failed
+from starter.errors import debug_requested, report
 from starter.license_commands import add_license_commands
 from starter.opportunities import (
     opportunity_start_for,
-    render_opportunity_status,
     start_opportunity,
 )
-from starter.tables import render_trial, table, when
+from starter.status import render_status
+from starter.tables import table, when
 from starter.trials import (
     CommandError,
     act,
-    read_state,
     start_trial,
     trial_start_for,
-    workflow_handle,
 )
+from starter.workflow_ids import check_id_arguments
 
 ROLES = [role.value for role in Role]
 WIN_STATUSES = [status.value for status in TechnicalWinStatus]
@@ -143,23 +143,8 @@ def _action(
 def cmd_status(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         client = await _client(settings)
-        _, description = await workflow_handle(client, args.workflow_id)
-        if description.workflow_type == OPPORTUNITY_WORKFLOW_TYPE:
-            print(
-                await render_opportunity_status(
-                    client, args.workflow_id, settings.temporal_ui_url, settings.temporal_namespace
-                )
-            )
-            return 0
-        if description.workflow_type == ACCOUNT_WORKFLOW_TYPE:
-            print(
-                await render_account_status(
-                    client, args.workflow_id, settings.temporal_ui_url, settings.temporal_namespace
-                )
-            )
-            return 0
-        state, status = await read_state(client, args.workflow_id)
-        print(render_trial(state, status, settings.temporal_ui_url, settings.temporal_namespace))
+        ui_url, namespace = settings.temporal_ui_url, settings.temporal_namespace
+        print(await render_status(client, args.workflow_id, ui_url, namespace))
         return 0
 
     async def with_effects(settings: Settings) -> int:
@@ -241,6 +226,9 @@ def _actor_arguments(parser: argparse.ArgumentParser, role: bool = True) -> None
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealcycle", description="Durable deal and renewal lifecycles on Temporal."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error after its line"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -1140,33 +1128,45 @@ def _add_intake_commands(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure is reported as one line (``starter.errors``) and its exit
+    code returned. Usage errors raise ``SystemExit`` as argparse does."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    debug = debug_requested()
     try:
+        args = parser.parse_args(argv)
+        debug = debug or args.debug
+        check_id_arguments(args)
         return int(args.func(args))
-    except (CommandError, SettingsError) as err:
-        print(f"dealcycle: {err}", file=sys.stderr)
-        return 1
     except SystemExit as err:
         if isinstance(err.code, str):
             print(f"dealcycle: {err.code}", file=sys.stderr)
             return 1
         raise
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as err:  # the one place every failure becomes a line
+        return report(err, debug=debug)
 
 
 def console_main() -> NoReturn:
     """The ``dealcycle`` console script.
 
-    Exits without interpreter finalization: the Temporal client's Rust threads can outlive the
-    event loop and abort a finalizing interpreter (temporalio/sdk-python#300), which would turn
-    a successful command into exit code -6.
+    Every path, errors included, ends in ``os._exit``: the Temporal client's Rust threads can
+    outlive the event loop and abort (exit 134) or crash (139) a finalizing interpreter
+    (temporalio/sdk-python#300). An exception that escaped to the interpreter, as an
+    unhandled ``RPCError`` for ``status ''`` once did, took that path.
     """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    logging.shutdown()
+    try:
+        code = main()
+    except SystemExit as err:
+        code = err.code if isinstance(err.code, int) else 0 if err.code is None else 1
+    except BaseException as err:  # main reports all; this is the last guard
+        code = report(err, debug=debug_requested())
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError as err:
+        code = report(err)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+        logging.shutdown()
     os._exit(code)
 
 

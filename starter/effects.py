@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -100,7 +100,7 @@ async def effects_section(client: Client, workflow_id: str) -> str:
     handle = client.get_workflow_handle(workflow_id)
     try:
         view: EffectsView = await handle.query(OwedWorkHandlers.effects)
-    except RPCError:
+    except (RPCError, WorkflowQueryFailedError):  # no owed work (an intake run): nothing to add
         return ""
     return render_effects(view)
 

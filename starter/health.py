@@ -30,6 +30,7 @@ from schemas.health import (
     red_account_workflow_id,
 )
 from starter.accounts import WORKFLOW_ID_PREFIX, _running_account, _update, workflow_id_for
+from starter.queries import query_workflow
 from starter.tables import render_health, render_red_case, render_tracker
 from starter.trials import CommandError, act, workflow_handle
 from workflows.account import AccountWorkflow
@@ -51,7 +52,7 @@ async def _health_view(client: Client, account: str) -> tuple[HealthView, str]:
     handle, description = await workflow_handle(
         client, workflow_id_for(account), (ACCOUNT_WORKFLOW_TYPE,)
     )
-    view: HealthView = await handle.query(AccountWorkflow.health)
+    view: HealthView = await query_workflow(client, handle, AccountWorkflow.health)
     return view, description.status.name if description.status else "UNKNOWN"
 
 
@@ -169,7 +170,7 @@ async def render_case_status(client: Client, reference: str, ui_url: str, namesp
     """``reference``: a case id (``red-account-001ACME-1``) or an account."""
     case_id = await _case_id(client, reference)
     handle, description = await workflow_handle(client, case_id, (RED_ACCOUNT_WORKFLOW_TYPE,))
-    state: RedAccountState = await handle.query(RedAccountWorkflow.state)
+    state: RedAccountState = await query_workflow(client, handle, RedAccountWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
     return render_red_case(state, status, ui_url, namespace)
 

@@ -22,6 +22,7 @@ from schemas.opportunity import (
     OpportunityState,
     opportunity_workflow_id,
 )
+from starter.queries import query_workflow
 from starter.tables import table, when
 from starter.trials import CommandError, workflow_handle
 from workflows.opportunity import OpportunityWorkflow
@@ -75,7 +76,7 @@ async def render_opportunity_status(
     client: Client, workflow_id: str, ui_url: str, namespace: str
 ) -> str:
     handle, description = await workflow_handle(client, workflow_id, (OPPORTUNITY_WORKFLOW_TYPE,))
-    state: OpportunityState = await handle.query(OpportunityWorkflow.state)
+    state: OpportunityState = await query_workflow(client, handle, OpportunityWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
     lines = [
         f"{workflow_id}  OpportunityWorkflow  {status}",
@@ -114,8 +115,11 @@ async def _child_summary(client: Client, workflow_id: str) -> str:
     """A child's steps, read through its ``state`` query as plain data."""
     handle, description = await workflow_handle(client, workflow_id)
     status = description.status.name if description.status else "UNKNOWN"
-    state: dict[str, Any] = await handle.query("state")
     header = f"{workflow_id}  {description.workflow_type}  {status}"
+    try:
+        state: dict[str, Any] = await query_workflow(client, handle, "state")
+    except CommandError as err:  # a stuck child leaves its parent's status readable
+        return f"{header}\n{err}"
     steps = state.get("steps") or []
     rows = [
         [

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
 from schemas.health import HealthView, RedAccountState
+from schemas.intake import IntakeResult
+from schemas.security_review import SecurityReviewState
 from schemas.trial import TrialState
 
 
@@ -25,6 +27,82 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def render_security_review(
+    state: SecurityReviewState, temporal_status: str, ui_url: str, namespace: str
+) -> str:
+    lines = [
+        f"{state.workflow_id}  SecurityReviewWorkflow  {temporal_status}",
+        f"Account      {state.account_name} ({state.account_id})",
+        f"Opportunity  {state.opportunity_id}  ({state.region.value})",
+        f"CE / AE      {state.ce_owner} / {state.ae_owner}",
+        f"Security     CE {state.security_ce or '-'}, PM {state.security_pm or '-'}",
+        f"Deployment   {state.deployment_type.value if state.deployment_type else 'not known yet'}",
+        f"Phase        {state.phase.value}",
+        f"Received     {when(state.received_at)} UTC",
+    ]
+    moved = (
+        f" (moved from {when(state.original_due_at)})"
+        if state.due_at != state.original_due_at
+        else ""
+    )
+    lines.append(f"Due          {when(state.due_at)} UTC{moved}")
+    if state.escalated_to_pm:
+        lines.append(
+            f"Escalated    to the Security PM by {state.escalated_by or '?'}:"
+            f" {state.escalation_reason or '-'}"
+        )
+    if state.answered_at:
+        lines.append(f"Answered     {when(state.answered_at)} UTC")
+    lines.append(f"Waiting on   {', '.join(state.waiting_on) or '-'}")
+    lines.append("")
+    rows = [
+        [
+            step.key,
+            str(step.role),
+            step.owner or "-",
+            when(step.due_at),
+            step.status.value
+            + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
+            + (", escalated" if step.escalated_to_leader else ""),
+            step.completed_by or "-",
+            when(step.completed_at),
+        ]
+        for step in state.steps
+    ]
+    lines.append(
+        table(["STEP", "ROLE", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY", "AT (UTC)"], rows)
+    )
+    lines.append("")
+    lines.append(f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{state.workflow_id}")
+    return "\n".join(lines)
+
+
+def render_intake(
+    workflow_id: str,
+    temporal_status: str,
+    period: tuple[datetime | None, datetime | None],
+    result: IntakeResult | None,
+    failure: str,
+    ui_url: str,
+    namespace: str,
+) -> str:
+    """One run of the Closed Won poll: it keeps no state to query, so its result is shown."""
+    lines = [
+        f"{workflow_id}  ClosedWonIntakeWorkflow  {temporal_status}",
+        f"Run          {when(period[0])} -> {when(period[1])} UTC",
+    ]
+    if failure:
+        lines.append(f"Failed       {failure}")
+    if result is not None:
+        lines.append(f"Watermark    {result.watermark.isoformat() if result.watermark else '-'}")
+        rows = [[deal, "by this run"] for deal in result.handed_off] + [
+            [deal, "before"] for deal in result.already_handed_off
+        ]
+        lines += ["", table(["DEAL", "HANDED OFF"], rows) if rows else "Deals        none"]
+    lines += ["", f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{workflow_id}"]
+    return "\n".join(lines)
 
 
 def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace: str) -> str:

@@ -36,12 +36,12 @@ from schemas.trial import (
     TrialState,
     trial_workflow_id,
 )
+from starter.errors import CommandError as CommandError  # re-exported: commands import it from here
+from starter.payloads import check_payload_size
+from starter.queries import query_workflow
+from starter.workflow_ids import check_workflow_id
 from workflows.trial import TrialWorkflow
 from workflows.trial_rules import TrialRuleViolation, check_start
-
-
-class CommandError(Exception):
-    """A command failed in a way the person can fix; the message says how."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ async def trial_exists(client: Client, workflow_id: str) -> bool:
 async def workflow_handle(
     client: Client, workflow_id: str, expected_types: tuple[str, ...] = ()
 ) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
-    handle = client.get_workflow_handle(workflow_id)
+    handle = client.get_workflow_handle(check_workflow_id(workflow_id))
     try:
         description = await handle.describe()
     except RPCError as err:
@@ -149,6 +149,7 @@ async def act(
     if description.status != WorkflowExecutionStatus.RUNNING:
         status = description.status.name.lower() if description.status else "closed"
         raise CommandError(f"{workflow_id} is {status}; it accepts no more actions")
+    check_payload_size(request)
     try:
         accepted: dict[str, Any] = await handle.execute_update(update, request)
         return str(accepted["message"])
@@ -160,6 +161,6 @@ async def act(
 
 async def read_state(client: Client, workflow_id: str) -> tuple[TrialState, str]:
     handle, description = await workflow_handle(client, workflow_id, (TRIAL_WORKFLOW_TYPE,))
-    state = await handle.query(TrialWorkflow.state)
+    state: TrialState = await query_workflow(client, handle, TrialWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
     return state, status

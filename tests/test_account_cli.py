@@ -103,7 +103,7 @@ class FakeHandle:
     async def signal(self, name: str, arg: object) -> None:
         self.temporal.signals.append((self.id, name, arg))
 
-    async def query(self, _query: object) -> Any:
+    async def query(self, _query: object, **_options: Any) -> Any:
         return self.temporal.state
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -351,3 +353,197 @@ async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
         assert (
             "account-001SCHED is already running and has 006SCHED; nothing changed" in repeat.stdout
         )
+
+
+# --- The CLI never prints a traceback ----------------------------------------------------------
+
+DEALCYCLE_SCRIPT = str(Path(sys.executable).with_name("dealcycle"))
+"""The console script a person runs: its exit path is the one that once crashed (exit 139)."""
+
+
+def dealcycle(
+    env: dict[str, str], *args: str, stdout: Any = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DEALCYCLE_SCRIPT, *args],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def one_line_refusal(done: subprocess.CompletedProcess[str], codes: tuple[int, ...] = (1,)) -> str:
+    """The line a failed command printed, after checking it printed only that, and no traceback
+    (the SDK's own warnings, such as an oversized payload's, may come before it)."""
+    assert done.returncode in codes, (done.returncode, done.stderr)
+    assert "Traceback" not in (done.stdout or "") + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("dealcycle")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def closed_stdout(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``dealcycle … | head`` with a reader that is already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return dealcycle(env, *args, stdout=write_end)
+    finally:
+        os.close(write_end)
+
+
+def interrupted_while_waiting(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Ctrl-C once the command talks to the server (it has a socket: its imports are done)."""
+    process = subprocess.Popen(
+        [DEALCYCLE_SCRIPT, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    fds = Path(f"/proc/{process.pid}/fd")
+
+    def has_socket() -> bool:
+        try:
+            return any(os.readlink(fd).startswith("socket:") for fd in fds.iterdir())
+        except OSError:
+            return False
+
+    assert _wait(has_socket, 60)
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+async def test_the_cli_answers_every_bad_input_in_one_line_and_shows_every_workflow_type(
+    tmp_path: Path, e2e_env: dict[str, str], worker_process: Any, salesforce_fake: Any
+) -> None:
+    from temporalio.client import Client
+
+    salesforce_fake.add_record("Account", {"Id": "001ROB", "Name": "Robust"})
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006ROB", "Name": "Robust", "AccountId": "001ROB"}
+    )
+    nowhere = f"127.0.0.1:{free_port()}"
+    away = {**e2e_env, "DEALCYCLE_TEMPORAL_ADDRESS": nowhere}
+    unreachable = one_line_refusal(dealcycle(away, "status", "trial-ROB"))
+    assert f"cannot reach the Temporal server at {nowhere}" in unreachable
+
+    async with running_dev_server(
+        state_dir=tmp_path / "temporal",
+        port=free_port(),
+        ui_port=None,
+        db_filename=tmp_path / "temporal" / "temporal.db",
+        search_attributes=registrations(),
+        log_file=tmp_path / "temporal.log",
+    ) as server:
+        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+        worker_process()
+        client = await Client.connect(server.target)
+        nobody = f"nobody-polls-{uuid.uuid4()}"
+        await client.start_workflow(
+            "TrialWorkflow", "not a TrialInput", id="trial-ROBSTUCK",
+            task_queue=e2e_env["DEALCYCLE_TASK_QUEUE"],
+        )  # fmt: skip
+        await client.start_workflow("TrialWorkflow", "x", id="trial-ROBIDLE", task_queue=nobody)
+        await client.start_workflow("PayrollWorkflow", id="payroll-ROB", task_queue=nobody)
+
+        # `status ''` once ended in a segmentation fault; every run ends the same way.
+        for _ in range(10):
+            empty = one_line_refusal(dealcycle(e2e_env, "status", ""), (1, 2))
+            assert empty == "dealcycle: WORKFLOW_ID is empty; give one, e.g. trial-006ACME"
+        for _ in range(3):  # a refusal after connecting takes the same exit
+            other = one_line_refusal(dealcycle(e2e_env, "status", "payroll-ROB"))
+            assert (
+                "payroll-ROB is a PayrollWorkflow, which `dealcycle status` does not show" in other
+            )
+        long_id = one_line_refusal(dealcycle(e2e_env, "status", "x" * 5000))
+        assert (
+            long_id == "dealcycle: WORKFLOW_ID is 5,000 bytes long; Temporal allows at most 1,000"
+        )
+        unknown = one_line_refusal(dealcycle(e2e_env, "status", "trial-ROBNOPE"))
+        assert unknown == "dealcycle: there is no workflow 'trial-ROBNOPE'"
+
+        async def task_attempts() -> int:
+            description = await client.get_workflow_handle("trial-ROBSTUCK").describe()
+            return description.raw_description.pending_workflow_task.attempt
+
+        for _ in range(150):  # the worker has failed its task at least once
+            if await task_attempts() >= 2:
+                break
+            await asyncio.sleep(0.2)
+        stuck = one_line_refusal(dealcycle(e2e_env, "status", "trial-ROBSTUCK"))
+        assert stuck.startswith("dealcycle: trial-ROBSTUCK is not answering: its workflow task has")
+        idle = one_line_refusal(dealcycle(e2e_env, "status", "trial-ROBIDLE"))
+        assert f"trial-ROBIDLE is not answering: no worker polls its task queue {nobody!r}" in idle
+        stopped = interrupted_while_waiting(e2e_env, "status", "trial-ROBIDLE")
+        assert (stopped.returncode, stopped.stdout, stopped.stderr) == (130, "", "")
+
+        # Every workflow type has its status.
+        started = dealcycle(
+            e2e_env, "opportunity", "start", "--opportunity", "006ROB", "--account", "001ROB",
+            "--account-name", "Robust", "--ae", AE, "--ce", CE, "--region", "US East / EMEA",
+            "--deployment", "cloud", "--tier", "2",
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        asked = dealcycle(
+            e2e_env,
+            "opportunity",
+            "questionnaire",
+            "opportunity-006ROB",
+            "--by",
+            AE,
+            "--role",
+            "AE",
+        )
+        assert asked.returncode == 0, asked.stderr
+        assert _wait(lambda: dealcycle(e2e_env, "status", "security-review-006ROB").returncode == 0)
+        review = dealcycle(e2e_env, "status", "security-review-006ROB").stdout.splitlines()
+        assert review[0] == "security-review-006ROB  SecurityReviewWorkflow  RUNNING"
+        header = next(line for line in review if line.startswith("STEP"))
+        assert header.split()[:3] == ["STEP", "ROLE", "OWNER"]
+        assert any(line.split()[:3] == ["grant_access", "AE", AE] for line in review)
+
+        account = dealcycle(
+            e2e_env, "account", "start", "001ROB", "--name", "Robust", "--tier", "2",
+            "--renewal-date", f"{time.gmtime().tm_year + 2}-01-31", "--seats", "10",
+            "--ae", AE, "--ce", CE,
+        )  # fmt: skip
+        assert account.returncode == 0, account.stderr
+        red = dealcycle(
+            e2e_env, "health", "001ROB", "--set", "red", "--reason", "sponsor left",
+            "--by", AE, "--role", "AE",
+        )  # fmt: skip
+        assert red.returncode == 0, red.stderr
+        case = "red-account-001ROB-1"
+        assert _wait(lambda: dealcycle(e2e_env, "status", case).returncode == 0)
+        shown = dealcycle(e2e_env, "status", case).stdout
+        assert shown.splitlines()[0] == f"{case}  RedAccountWorkflow  RUNNING"
+        assert "Why red      sponsor left" in shown.splitlines()
+        assert shown == dealcycle(e2e_env, "red", "show", "001ROB").stdout
+
+        polled = dealcycle(e2e_env, "intake", "run")
+        assert polled.returncode == 0, polled.stderr
+        runs = [
+            execution.id
+            async for execution in client.list_workflows("WorkflowType = 'ClosedWonIntakeWorkflow'")
+        ]
+        intake = dealcycle(e2e_env, "status", runs[0]).stdout.splitlines()
+        assert intake[0] == f"{runs[0]}  ClosedWonIntakeWorkflow  COMPLETED"
+
+        # A payload over Temporal's limit, and a reader that has gone.
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({"use_cases": ["u" * 3_000_000]}))
+        too_big = dealcycle(
+            e2e_env, "account", "plan", "001ROB", "--quarter", "2027-Q2", "--file", str(plan),
+            "--by", AE, "--role", "AE",
+        )  # fmt: skip
+        assert "MB" in one_line_refusal(too_big, (1, 2))
+        for args in (("status", "security-review-006ROB"), ("trial", "list"), ("--help",)):
+            piped = closed_stdout(e2e_env, *args)
+            assert piped.returncode in (0, 141) and piped.stderr == "", (args, piped.stderr)

@@ -105,7 +105,7 @@ class FakeHandle:
     async def signal(self, name: str, arg: object) -> None:
         self.temporal.signals.append((self.id, name, arg))
 
-    async def query(self, query: Callable[..., object]) -> Any:
+    async def query(self, query: Callable[..., object], **_options: Any) -> Any:
         return self.workflow.queries[query.__name__]
 
 

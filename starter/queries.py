@@ -1,0 +1,99 @@
+"""Asking a workflow for its state, and saying why it does not answer when it does not.
+
+A workflow whose task keeps failing (a bug, an input it cannot decode) or whose worker is gone
+cannot run a query; Temporal then times the query out or refuses it with a bare status. The
+person is told the workflow is not answering, and why when Temporal's records say.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    GetWorkflowExecutionHistoryReverseRequest,
+)
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter.errors import CommandError, one_line
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+"""A query answers in milliseconds when the workflow's worker is up; waiting longer than this
+only delays the explanation."""
+
+_NOT_ANSWERING = (
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.FAILED_PRECONDITION,
+)
+_RECENT_EVENTS = 50
+
+
+async def query_workflow(client: Client, handle: WorkflowHandle[Any, Any], query: Any) -> Any:
+    """``handle.query(query)``, or a ``CommandError`` saying why the workflow did not answer."""
+    try:
+        return await handle.query(query, rpc_timeout=QUERY_TIMEOUT)
+    except WorkflowQueryFailedError as err:
+        reason = one_line(err.message)
+    except RPCError as err:
+        if err.status not in _NOT_ANSWERING:
+            raise
+        reason = await _why_not_answering(client, handle) or _plain(err)
+    raise CommandError(f"{handle.id} is not answering: {reason}") from None
+
+
+def _plain(err: RPCError) -> str:
+    if err.status == RPCStatusCode.FAILED_PRECONDITION:
+        return one_line(err.message)
+    return f"the query timed out after {QUERY_TIMEOUT.total_seconds():g} s"
+
+
+async def _why_not_answering(client: Client, handle: WorkflowHandle[Any, Any]) -> str | None:
+    """From Temporal's records: a failing workflow task (with its first failure), or a task
+    queue no worker polls. ``None`` when neither explains it."""
+    try:
+        description = await handle.describe()
+        pending = description.raw_description.pending_workflow_task
+        if pending.attempt > 1:
+            failure = await _last_task_failure(client, handle.id)
+            cause = f"; the failure: {failure}" if failure else ""
+            return f"its workflow task has failed {pending.attempt - 1} times{cause}"
+        if pending.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED:
+            if not await _has_pollers(client, description.task_queue):
+                return (
+                    f"no worker polls its task queue {description.task_queue!r}"
+                    " (is `dealcycle worker` running, with the same DEALCYCLE_TASK_QUEUE?)"
+                )
+    except RPCError:
+        return None
+    return None
+
+
+async def _last_task_failure(client: Client, workflow_id: str) -> str | None:
+    response = await client.workflow_service.get_workflow_execution_history_reverse(
+        GetWorkflowExecutionHistoryReverseRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id),
+            maximum_page_size=_RECENT_EVENTS,
+        )
+    )
+    for event in response.history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            return one_line(event.workflow_task_failed_event_attributes.failure.message, 240)
+    return None
+
+
+async def _has_pollers(client: Client, task_queue: str) -> bool:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(response.pollers)
