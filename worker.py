@@ -38,6 +38,7 @@ from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
+from dealcycle.payloads import with_payload_converter
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from workflows.account import AccountWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
@@ -135,6 +136,8 @@ def build_worker(
     strict_sandbox: bool = False,
 ) -> Worker:
     queue = task_queue or settings.task_queue
+    # Inputs reach the checks as they came (JSON true is not one day): see dealcycle.payloads.
+    client = with_payload_converter(client)
     # The hand-off starts workflows, so it needs the client the worker runs on.
     hand_offs = AccountHandOffActivities(client, queue, settings.account_config())
     return Worker(

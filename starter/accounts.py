@@ -57,12 +57,13 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
+from schemas.errors import RuleViolation
 from starter.payloads import check_payload_size
 from starter.queries import query_workflow
 from starter.tables import render_account
-from starter.trials import CommandError, workflow_handle
+from starter.trials import CommandError, within_limits, workflow_handle
 from workflows.account import AccountWorkflow
-from workflows.account_rules import AccountRuleViolation, check_start
+from workflows.account_rules import check_start
 
 WORKFLOW_ID_PREFIX = account_workflow_id("")
 
@@ -113,8 +114,8 @@ def account_start_for(
     )
     try:
         check_start(start, now or datetime.now(UTC))
-    except AccountRuleViolation as err:
-        raise CommandError(str(err)) from None
+    except RuleViolation as err:
+        raise CommandError(err.message) from None
     return start
 
 
@@ -167,6 +168,7 @@ async def _running_account(client: Client, account: str) -> WorkflowHandle[Any, 
 
 async def _update(client: Client, account: str, update: str, request: object) -> str:
     """Send a CE/AE action; a rejection (nothing written) names the workflow's reason."""
+    within_limits(request)
     handle = await _running_account(client, account)
     check_payload_size(request)
     try:
@@ -333,8 +335,9 @@ async def report_usage(
     now: datetime | None = None,
 ) -> str:
     """Send the ``usage_reported`` signal (a feed: the workflow keeps the latest report)."""
-    handle = await _running_account(client, account)
     report = UsageReport(active_users, version, list(open_support_items), now or datetime.now(UTC))
+    within_limits(report)
+    handle = await _running_account(client, account)
     await handle.signal(USAGE_REPORTED_SIGNAL, report)
     return (
         f"sent usage to {handle.id}: {active_users} active users on {version},"

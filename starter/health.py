@@ -32,7 +32,7 @@ from schemas.health import (
 from starter.accounts import WORKFLOW_ID_PREFIX, _running_account, _update, workflow_id_for
 from starter.queries import query_workflow
 from starter.tables import render_health, render_red_case, render_tracker
-from starter.trials import CommandError, act, workflow_handle
+from starter.trials import CommandError, act, within_limits, workflow_handle
 from workflows.account import AccountWorkflow
 from workflows.health_rules import check_signal
 from workflows.red_account import RedAccountWorkflow
@@ -97,6 +97,7 @@ def health_signals(readings: Sequence[tuple[str, float]], source: str = "") -> l
             raise CommandError(f"{name} is given twice; give one reading per input")
         seen.add(name)
         signal = HealthSignal(name, value, source.strip())
+        within_limits(signal)
         problem = check_signal(signal)
         if problem is not None:
             raise CommandError(problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
@@ -15,6 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from dealcycle.settings import Settings
 from schemas import search_attributes as sa
+from schemas.errors import RuleViolation
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
     OpportunityInput,
@@ -26,7 +28,7 @@ from starter.queries import query_workflow
 from starter.tables import table, when
 from starter.trials import CommandError, workflow_handle
 from workflows.opportunity import OpportunityWorkflow
-from workflows.opportunity_rules import OpportunityRuleViolation, check_start
+from workflows.opportunity_rules import check_start
 
 
 def opportunity_start_for(settings: Settings, **fields: Any) -> OpportunityStart:
@@ -37,9 +39,9 @@ def opportunity_start_for(settings: Settings, **fields: Any) -> OpportunityStart
         **fields,
     )
     try:
-        check_start(start)
-    except OpportunityRuleViolation as err:
-        raise CommandError(str(err)) from None
+        check_start(start, datetime.now(UTC))
+    except RuleViolation as err:
+        raise CommandError(err.message) from None
     return start
 
 

@@ -7,6 +7,7 @@ Every function takes a connected ``Client`` and returns what the person should s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import (
@@ -26,8 +27,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.settings import Settings
+from schemas import limits
 from schemas import search_attributes as sa
 from schemas.common import TechnicalWinStatus
+from schemas.errors import RuleViolation
 from schemas.trial import (
     TRIAL_WORKFLOW_TYPE,
     TrialInput,
@@ -41,7 +44,16 @@ from starter.payloads import check_payload_size
 from starter.queries import query_workflow
 from starter.workflow_ids import check_workflow_id
 from workflows.trial import TrialWorkflow
-from workflows.trial_rules import TrialRuleViolation, check_start
+from workflows.trial_rules import check_start
+
+
+def within_limits(request: object) -> None:
+    """Refuse, before anything is sent, what the workflow would refuse (or, for a signal,
+    drop) for a field's size, type or range; the message names the field and its limit."""
+    try:
+        limits.check(request, datetime.now(UTC))
+    except RuleViolation as err:
+        raise CommandError(f"rejected: {err.message}") from None
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,9 @@ def trial_start_for(settings: Settings, **fields: Any) -> TrialStart:
         durations=settings.durations, announce_channel=settings.slack.trial_channel, **fields
     )
     try:
-        check_start(start)
-    except TrialRuleViolation as err:
-        raise CommandError(str(err)) from None
+        check_start(start, datetime.now(UTC))
+    except RuleViolation as err:
+        raise CommandError(err.message) from None
     return start
 
 
@@ -145,6 +157,7 @@ async def act(
 
     A rejection becomes a ``CommandError`` with the workflow's reason; nothing was written.
     """
+    within_limits(request)
     handle, description = await workflow_handle(client, workflow_id, expected_types)
     if description.status != WorkflowExecutionStatus.RUNNING:
         status = description.status.name.lower() if description.status else "closed"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -527,9 +527,11 @@ def test_a_plan_file_that_is_not_text_is_named(tmp_path: Path) -> None:
 
 # --- Start ------------------------------------------------------------------------------------
 
+# Renewal dates are bounded (within 10 years of today): a year or so ahead of today.
+RENEWAL_DAY = (datetime.now(UTC) + timedelta(days=400)).date()
 START = [
-    "start", "001ACME", "--name", "Acme", "--tier", "2", "--renewal-date", "2099-06-30",
-    "--seats", "40", "--ae", AE, "--ce", CE,
+    "start", "001ACME", "--name", "Acme", "--tier", "2", "--renewal-date",
+    RENEWAL_DAY.isoformat(), "--seats", "40", "--ae", AE, "--ce", CE,
 ]  # fmt: skip
 
 
@@ -553,7 +555,7 @@ def test_start_brings_in_a_customer_with_its_whole_profile(
             ae_owner=AE,
             ce_owner=CE,
             seats=40,
-            renewal_date=midnight(2099, 6, 30),
+            renewal_date=midnight(RENEWAL_DAY.year, RENEWAL_DAY.month, RENEWAL_DAY.day),
         ),
         stage=LifecycleStage.ADOPTION,
         cadence="monthly",
@@ -593,7 +595,7 @@ def test_start_with_a_past_renewal_date_starts_nothing(
 ) -> None:
     temporal.exists = False
     past = [*START]
-    past[past.index("2099-06-30")] = "2001-06-30"
+    past[past.index(RENEWAL_DAY.isoformat())] = "2001-06-30"
 
     code = run(*past)
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.common import CustomerHealth, Role
+from schemas.errors import RuleViolation
 from schemas.health import CaseSignal, HealthConfig, HealthSignal, HealthState, SetHealth
 from workflows import health_rules as rules
-from workflows.health_rules import HealthRuleViolation
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 AE, CE = "U0AE00001", "U0CE00001"
@@ -314,9 +314,9 @@ def test_bad_colour_changes_are_rejected_and_change_nothing(
     h = new_health()
     read(h, 90, source="analytics")
     before = copy.deepcopy(h)
-    with pytest.raises(HealthRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.check_set_health(h, request_, AE, CE)
-    with pytest.raises(HealthRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.apply_set_health(h, request_, AE, CE, T0 + DAY)
     assert h == before
 
@@ -324,7 +324,7 @@ def test_bad_colour_changes_are_rejected_and_change_nothing(
 def test_an_account_without_an_ae_names_nobody_as_its_ae() -> None:
     h = new_health()
     request = SetHealth("red", "U0SOMEONE", Role.AE, "champion left")
-    with pytest.raises(HealthRuleViolation, match=re.escape("not the account's AE (nobody is)")):
+    with pytest.raises(RuleViolation, match=re.escape("not the account's AE (nobody is)")):
         rules.check_set_health(h, request, "", CE)
 
 
@@ -333,7 +333,7 @@ def test_setting_the_same_colour_again_while_red_is_rejected_and_tells_no_case()
     set_health(h, "red")
     h.case_started = True
     before = copy.deepcopy(h)
-    with pytest.raises(HealthRuleViolation, match="health is already red"):
+    with pytest.raises(RuleViolation, match="health is already red"):
         set_health(h, "red", reason="another reason", at=T0 + DAY)
     assert h == before
 

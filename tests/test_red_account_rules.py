@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from schemas.common import CustomerHealth, Role, SecurityRoster
+from schemas.errors import RuleViolation
 from schemas.health import (
     CaseSignal,
     HealthConfig,
@@ -20,7 +21,6 @@ from schemas.health import (
     RedAccountSnapshot,
 )
 from workflows import red_account_rules as rules
-from workflows.red_account_rules import RedAccountRuleViolation
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 AE, CE, OTHER = "U0AE00001", "U0CE00001", "U0SOMEONE"
@@ -45,7 +45,7 @@ def make_snapshot(**start_overrides: Any) -> RedAccountSnapshot:
         "account_workflow_url": "http://localhost:8233/namespaces/default/workflows/account-001A",
     }
     fields.update(start_overrides)
-    return rules.new_snapshot(RedAccountCaseStart(**fields))
+    return rules.new_snapshot(RedAccountCaseStart(**fields), T0)
 
 
 def posted_snapshot(**start_overrides: Any) -> RedAccountSnapshot:
@@ -154,10 +154,6 @@ def test_a_part_is_kept_trimmed_and_unposted() -> None:
         (RecordActionPlan(AE, Role.AE, "", "n", "i"), "current status is empty"),
         (RecordActionPlan(AE, Role.AE, "s", "   ", "i"), "needs is empty"),
         (RecordActionPlan(AE, Role.AE, "s", "n", "\n"), "intended actions is empty"),
-        (
-            RecordActionPlan(AE, Role.AE, "s", "x" * 2001, "i"),
-            "needs is longer than 2000 characters",
-        ),
     ],
 )
 def test_bad_action_plans_are_rejected_and_change_nothing(
@@ -166,9 +162,9 @@ def test_bad_action_plans_are_rejected_and_change_nothing(
     s = posted_snapshot()
     rules.apply_action_plan(s, plan(CE, Role.CE), T0)
     before = copy.deepcopy(s)
-    with pytest.raises(RedAccountRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.check_action_plan(s, request_)
-    with pytest.raises(RedAccountRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.apply_action_plan(s, request_, T0 + HOUR)
     assert s == before
 
@@ -182,7 +178,7 @@ def test_a_part_of_exactly_the_longest_length_is_accepted() -> None:
 def test_nobody_cannot_record_the_part_of_an_account_without_a_ce() -> None:
     s = posted_snapshot(ce_owner="")
     before = copy.deepcopy(s)
-    with pytest.raises(RedAccountRuleViolation, match=re.escape("say who you are (--by)")):
+    with pytest.raises(RuleViolation, match=re.escape("say who you are (--by)")):
         rules.apply_action_plan(s, plan("", Role.CE), T0)
     assert s == before
 
@@ -191,7 +187,7 @@ def test_no_plan_is_recorded_once_the_case_is_resolved() -> None:
     s = posted_snapshot()
     rules.apply_case_signal(s, resolved(at=T0 + 2 * DAY))
     before = copy.deepcopy(s)
-    with pytest.raises(RedAccountRuleViolation, match=f"case {CASE} was resolved on 2026-03-04"):
+    with pytest.raises(RuleViolation, match=f"case {CASE} was resolved on 2026-03-04"):
         rules.apply_action_plan(s, plan(AE, Role.AE), T0 + 3 * DAY)
     assert s == before
 
@@ -221,16 +217,15 @@ def test_asks_are_numbered_in_order_from_either_owner() -> None:
         ),
         (RecordAsk(CE, Role.AE, "a sponsor"), re.escape(f"{CE} is not the account's AE")),
         (RecordAsk(AE, Role.AE, "  "), "the ask is empty"),
-        (RecordAsk(AE, Role.AE, "x" * 2001), "the ask is longer than 2000 characters"),
     ],
 )
 def test_bad_asks_are_rejected_and_change_nothing(request_: RecordAsk, message: str) -> None:
     s = posted_snapshot()
     rules.apply_ask(s, RecordAsk(AE, Role.AE, "a sponsor"), T0)
     before = copy.deepcopy(s)
-    with pytest.raises(RedAccountRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.check_ask(s, request_)
-    with pytest.raises(RedAccountRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.apply_ask(s, request_, T0 + HOUR)
     assert s == before
 
@@ -239,7 +234,7 @@ def test_no_ask_is_recorded_once_the_case_is_resolved() -> None:
     s = posted_snapshot()
     rules.apply_case_signal(s, resolved())
     before = copy.deepcopy(s)
-    with pytest.raises(RedAccountRuleViolation, match=f"case {CASE} was resolved"):
+    with pytest.raises(RuleViolation, match=f"case {CASE} was resolved"):
         rules.apply_ask(s, RecordAsk(AE, Role.AE, "a sponsor"), T0 + 2 * DAY)
     assert s == before
 

@@ -11,6 +11,7 @@ import pytest
 from temporalio.converter import DataConverter
 
 from schemas.common import DeploymentType, Durations, Region, SecurityRoster, StepStatus
+from schemas.errors import RuleViolation
 from schemas.security_review import (
     SECURITY_REVIEW_STEPS,
     CompleteSecurityStep,
@@ -24,7 +25,6 @@ from schemas.security_review import (
     security_review_workflow_id,
 )
 from workflows import security_review_rules as rules
-from workflows.security_review_rules import SecurityReviewRuleViolation
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -123,7 +123,7 @@ def test_a_known_deployment_type_is_noted_from_the_start() -> None:
     assert (step.status, step.completed_by, step.completed_at) == (StepStatus.DONE, None, T0)
     assert step.note == "cloud: known from the opportunity"
     assert s.deployment_type is DeploymentType.CLOUD
-    with pytest.raises(SecurityReviewRuleViolation, match="already done when the review started"):
+    with pytest.raises(RuleViolation, match="already done when the review started"):
         rules.check_complete_step(
             s,
             CompleteSecurityStep(
@@ -153,16 +153,16 @@ def test_an_unknown_or_missing_region_is_rejected_with_the_valid_ones(
     region: object, message: str
 ) -> None:
     start = make_start(region=region)
-    with pytest.raises(SecurityReviewRuleViolation, match=message):
-        rules.check_start(start)
-    with pytest.raises(SecurityReviewRuleViolation, match="cannot start the security review"):
+    with pytest.raises(RuleViolation, match=message):
+        rules.check_start(start, T0)
+    with pytest.raises(RuleViolation, match="cannot start the security review"):
         rules.new_snapshot(start, T0, "scope")
 
 
 def test_parse_region_accepts_the_region_names() -> None:
     assert rules.parse_region("US West / APAC") is Region.US_WEST_APAC
     assert rules.parse_region(Region.US_EAST_EMEA) is Region.US_EAST_EMEA
-    with pytest.raises(SecurityReviewRuleViolation, match="unknown region 'EU'"):
+    with pytest.raises(RuleViolation, match="unknown region 'EU'"):
         rules.parse_region("EU")
 
 
@@ -174,9 +174,9 @@ def test_every_problem_of_a_start_is_named_at_once() -> None:
         roster=SecurityRoster("", SEC_EAST, "", LEADER),
         durations=Durations(security_review_due_seconds=0),
     )
-    with pytest.raises(SecurityReviewRuleViolation) as rejected:
-        rules.check_start(start)
-    message = str(rejected.value)
+    with pytest.raises(RuleViolation) as rejected:
+        rules.check_start(start, T0)
+    message = rejected.value.message
     assert message.startswith("cannot start the security review: account_id is empty")
     for part in (
         "unknown deployment type 'on-prem'; it is one of 'self-hosted', 'managed', 'cloud'",
@@ -189,7 +189,7 @@ def test_every_problem_of_a_start_is_named_at_once() -> None:
 
 
 def test_a_good_start_passes_the_check() -> None:
-    rules.check_start(make_start())  # no exception: nothing to report
+    rules.check_start(make_start(), T0)  # no exception: nothing to report
     assert make_snapshot().start == make_start()
 
 
@@ -273,7 +273,7 @@ def test_bad_step_completions_are_rejected_and_change_nothing(
 ) -> None:
     s = make_snapshot()
     before = copy.deepcopy(s)
-    with pytest.raises(SecurityReviewRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.apply_complete_step(s, request_, T0)
     assert s == before
 
@@ -282,10 +282,10 @@ def test_the_deployment_type_must_be_named_and_known() -> None:
     s = make_snapshot()
     complete(s, "grant_access", AE)
     before = copy.deepcopy(s)
-    with pytest.raises(SecurityReviewRuleViolation, match="say which deployment type"):
+    with pytest.raises(RuleViolation, match="say which deployment type"):
         rules.apply_complete_step(s, CompleteSecurityStep("note_deployment_type", CE), T0)
     bad = CompleteSecurityStep("note_deployment_type", CE, deployment_type="on-prem")  # type: ignore[arg-type]
-    with pytest.raises(SecurityReviewRuleViolation, match="unknown deployment type 'on-prem'"):
+    with pytest.raises(RuleViolation, match="unknown deployment type 'on-prem'"):
         rules.apply_complete_step(s, bad, T0)
     assert s == before
 
@@ -294,7 +294,7 @@ def test_a_step_cannot_be_completed_twice() -> None:
     s = make_snapshot()
     complete(s, "grant_access", AE, T0 + DAY)
     before = copy.deepcopy(s)
-    with pytest.raises(SecurityReviewRuleViolation, match="already done by U0AE00001"):
+    with pytest.raises(RuleViolation, match="already done by U0AE00001"):
         complete(s, "grant_access", AE, T0 + 2 * DAY)
     assert s == before
 
@@ -302,10 +302,10 @@ def test_a_step_cannot_be_completed_twice() -> None:
 def test_the_ce_may_decline_the_first_pass_with_a_reason() -> None:
     s = make_snapshot()
     before = copy.deepcopy(s)
-    with pytest.raises(SecurityReviewRuleViolation, match="needs a reason"):
+    with pytest.raises(RuleViolation, match="needs a reason"):
         rules.apply_decline_first_pass(s, DeclineFirstPass(CE, "  "), T0)
     with pytest.raises(
-        SecurityReviewRuleViolation,
+        RuleViolation,
         match="U0AE00001 cannot decline 'ce_first_pass': it belongs to the CE, U0CE00001",
     ):
         rules.apply_decline_first_pass(s, DeclineFirstPass(AE, "busy"), T0)
@@ -320,9 +320,9 @@ def test_the_ce_may_decline_the_first_pass_with_a_reason() -> None:
         CE,
         "FedRAMP questions",
     )
-    with pytest.raises(SecurityReviewRuleViolation, match="was declined by U0CE00001"):
+    with pytest.raises(RuleViolation, match="was declined by U0CE00001"):
         complete(s, "ce_first_pass", CE)
-    with pytest.raises(SecurityReviewRuleViolation, match="was declined by U0CE00001"):
+    with pytest.raises(RuleViolation, match="was declined by U0CE00001"):
         rules.check_decline_first_pass(s, DeclineFirstPass(CE, "again"))
     complete(s, "grant_access", AE)
     complete(s, "note_deployment_type", CE, deployment_type=DeploymentType.CLOUD)
@@ -332,7 +332,7 @@ def test_the_ce_may_decline_the_first_pass_with_a_reason() -> None:
 def test_a_taken_first_pass_cannot_be_declined() -> None:
     s = make_snapshot()
     up_to_security_ce_review(s)
-    with pytest.raises(SecurityReviewRuleViolation, match="'ce_first_pass' is already done"):
+    with pytest.raises(RuleViolation, match="'ce_first_pass' is already done"):
         rules.check_decline_first_pass(s, DeclineFirstPass(CE, "changed my mind"))
 
 
@@ -367,11 +367,11 @@ def test_the_ce_or_the_security_ce_escalates_and_the_due_date_moves(actor: str) 
     )
 
     # The PM reviews after the Security CE, and the answers wait for the PM.
-    with pytest.raises(SecurityReviewRuleViolation, match="waiting for security_ce_review"):
+    with pytest.raises(RuleViolation, match="waiting for security_ce_review"):
         complete(s, "security_pm_review", PM)
     complete(s, "security_ce_review", SEC_WEST, T0 + 7 * DAY)
     with pytest.raises(
-        SecurityReviewRuleViolation,
+        RuleViolation,
         match=r"waiting for security_pm_review \(Security PM U0SECPM01\)",
     ):
         complete(s, "answers_returned", AE)
@@ -411,7 +411,7 @@ def test_bad_escalations_are_rejected_and_change_nothing(
 ) -> None:
     s = make_snapshot()
     before = copy.deepcopy(s)
-    with pytest.raises(SecurityReviewRuleViolation, match=message):
+    with pytest.raises(RuleViolation, match=message):
         rules.apply_escalate(s, EscalateToSecurityPM(actor, reason), T0)
     assert s == before
 
@@ -421,7 +421,7 @@ def test_a_second_escalation_is_rejected() -> None:
     rules.apply_escalate(s, EscalateToSecurityPM(SEC_WEST, "full review"), T0 + DAY)
     before = copy.deepcopy(s)
     with pytest.raises(
-        SecurityReviewRuleViolation,
+        RuleViolation,
         match=r"already escalated to the Security PM \(by U0SECWEST1 at .*: full review\)",
     ):
         rules.apply_escalate(s, EscalateToSecurityPM(CE, "more time"), T0 + 2 * DAY)
@@ -434,7 +434,7 @@ def test_escalation_after_the_security_ce_review_is_rejected() -> None:
     complete(s, "security_ce_review", SEC_WEST, T0 + 5 * DAY)
     before = copy.deepcopy(s)
     with pytest.raises(
-        SecurityReviewRuleViolation,
+        RuleViolation,
         match=r"the Security CE review is already done \(by U0SECWEST1 at .*\); escalate before",
     ):
         rules.apply_escalate(s, EscalateToSecurityPM(SEC_WEST, "too late"), T0 + 6 * DAY)
@@ -453,7 +453,7 @@ def test_every_action_is_rejected_once_the_answers_are_returned() -> None:
         lambda: rules.check_escalate(s, EscalateToSecurityPM(CE, "late")),
     ]
     for action in actions:
-        with pytest.raises(SecurityReviewRuleViolation, match=r"is answered .*no further actions"):
+        with pytest.raises(RuleViolation, match=r"is answered .*no further actions"):
             action()
     assert s == before
     assert rules.waiting_on(s) == [] and rules.next_wake_up(s) is None

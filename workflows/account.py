@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     import schemas.effects
     import schemas.health
     import schemas.opportunity  # noqa: F401
+    from schemas import limits
     from schemas.account import (
         DEAL_CLOSED_SIGNAL,
         USAGE_REPORTED_SIGNAL,
@@ -41,11 +42,13 @@ with workflow.unsafe.imports_passed_through():
         SubmitAccountPlan,
         UsageReport,
     )
+    from schemas.errors import RuleViolation
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
     from workflows import account_rules as rules
     from workflows import health_rules
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.signals import accepted
     from workflows.visibility import history_is_long, wait_for_change
 
 
@@ -53,17 +56,23 @@ with workflow.unsafe.imports_passed_through():
 class AccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: AccountStart) -> None:
+        self._changed = False
+        # Raised here, a violation would fail the workflow task for ever: run raises it.
+        self._invalid: RuleViolation | None = None
         if start.carried is not None:
             s = start.carried
         else:
             info = workflow.info()
-            s = rules.new_snapshot(
-                start, workflow.now(), f"{info.workflow_id}/{info.first_execution_run_id}"
-            )
+            try:
+                s = rules.new_snapshot(
+                    start, workflow.now(), f"{info.workflow_id}/{info.first_execution_run_id}"
+                )
+            except RuleViolation as err:
+                self._invalid = err
+                return
         self._s = s
         self._fx = OwedWork(s.effects, s.effect_scope, self._mark_changed)
         self._effects = AccountEffects(s, self._fx)
-        self._changed = False
 
     def _mark_changed(self) -> None:
         self._changed = True
@@ -75,16 +84,24 @@ class AccountWorkflow(OwedWorkHandlers):
     # --- Signals (feeds) ---------------------------------------------------------------------
 
     @workflow.signal(name=DEAL_CLOSED_SIGNAL)
-    def deal_closed(self, hand_off: AccountHandOff) -> None:
+    def deal_closed(self, hand_off: AccountHandOff | None = None) -> None:
+        checked = accepted(DEAL_CLOSED_SIGNAL, hand_off, AccountHandOff)
+        if checked is None or self._invalid is not None:
+            return
         # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
-        self._changed |= rules.apply_hand_off(self._s, hand_off, workflow.now())
+        self._changed |= rules.apply_hand_off(self._s, checked, workflow.now())
 
     @workflow.signal(name=USAGE_REPORTED_SIGNAL)
-    def usage_reported(self, report: UsageReport) -> None:
-        rules.apply_usage(self._s, report, workflow.now())
+    def usage_reported(self, report: UsageReport | None = None) -> None:
+        checked = accepted(USAGE_REPORTED_SIGNAL, report, UsageReport)
+        if checked is not None and self._invalid is None:
+            rules.apply_usage(self._s, checked, workflow.now())
 
     @workflow.signal(name=HEALTH_SIGNAL)
-    def health_signal(self, signal: HealthSignal) -> None:
+    def health_signal(self, signal: HealthSignal | None = None) -> None:
+        signal = accepted(HEALTH_SIGNAL, signal, HealthSignal)
+        if signal is None or self._invalid is not None:
+            return
         problem = health_rules.check_signal(signal)
         if problem is not None:  # a feed's bad reading: dropped, and said so in the log
             workflow.logger.warning("health signal dropped: %s", problem)
@@ -110,6 +127,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @record_kickoff_plan.validator
     def _check_kickoff_plan(self, request: RecordKickoffPlan) -> None:
+        limits.check(request, workflow.now())
         rules.check_kickoff_plan(self._s, request)
 
     @workflow.update
@@ -118,6 +136,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @report_production_ready.validator
     def _check_production_ready(self, request: ReportProductionReady) -> None:
+        limits.check(request, workflow.now())
         rules.check_production_ready(self._s, request)
 
     @workflow.update
@@ -126,6 +145,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @complete_step.validator
     def _check_complete_step(self, request: CompleteAccountStep) -> None:
+        limits.check(request, workflow.now())
         rules.check_complete_step(self._s, request)
 
     @workflow.update
@@ -134,6 +154,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @complete_onboarding.validator
     def _check_complete_onboarding(self, request: CompleteOnboarding) -> None:
+        limits.check(request, workflow.now())
         rules.check_complete_onboarding(self._s, request)
 
     @workflow.update
@@ -142,6 +163,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @change_cadence.validator
     def _check_change_cadence(self, request: ChangeCadence) -> None:
+        limits.check(request, workflow.now())
         rules.check_change_cadence(self._s, request)
 
     @workflow.update
@@ -150,6 +172,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @change_tier.validator
     def _check_change_tier(self, request: ChangeTier) -> None:
+        limits.check(request, workflow.now())
         rules.check_change_tier(self._s, request, workflow.now())
 
     @workflow.update
@@ -158,6 +181,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @complete_profile.validator
     def _check_complete_profile(self, request: CompleteProfile) -> None:
+        limits.check(request, workflow.now())
         rules.check_complete_profile(self._s, request, workflow.now())
 
     @workflow.update
@@ -166,6 +190,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @submit_account_plan.validator
     def _check_account_plan(self, request: SubmitAccountPlan) -> None:
+        limits.check(request, workflow.now())
         rules.check_account_plan(self._s, request)
 
     @workflow.update
@@ -174,6 +199,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @record_renewal_assessment.validator
     def _check_renewal_assessment(self, request: RecordRenewalAssessment) -> None:
+        limits.check(request, workflow.now())
         rules.check_renewal_assessment(self._s, request)
 
     @workflow.update
@@ -182,6 +208,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @record_renewal_call.validator
     def _check_renewal_call(self, request: RecordRenewalCall) -> None:
+        limits.check(request, workflow.now())
         rules.check_renewal_call(self._s, request, workflow.now())
 
     @workflow.update
@@ -190,6 +217,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @record_renewal_outcome.validator
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
+        limits.check(request, workflow.now())
         rules.check_renewal_outcome(self._s, request, workflow.now())
 
     @workflow.update
@@ -198,6 +226,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @expand_seats.validator
     def _check_expand_seats(self, request: ExpandSeats) -> None:
+        limits.check(request, workflow.now())
         rules.check_expand_seats(self._s, request)
 
     @workflow.update
@@ -206,6 +235,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @record_feature_request.validator
     def _check_feature_request(self, request: RecordFeatureRequest) -> None:
+        limits.check(request, workflow.now())
         rules.check_feature_request(self._s, request)
 
     @workflow.update
@@ -223,6 +253,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @set_health.validator
     def _check_set_health(self, request: SetHealth) -> None:
+        limits.check(request, workflow.now())
         rules.check_not_churned(self._s)
         p = self._s.profile
         health_rules.check_set_health(self._s.vitals, request, p.ae_owner, p.ce_owner)
@@ -231,6 +262,8 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.run
     async def run(self, start: AccountStart) -> None:
+        if self._invalid is not None:
+            raise self._invalid
         s = self._s
         while True:
             self._changed = False

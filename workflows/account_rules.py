@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from schemas import limits
 from schemas.account import (
     CORE_TRAININGS,
     AccountHandOff,
@@ -47,6 +48,7 @@ from schemas.account import (
     UsageReport,
 )
 from schemas.common import CustomerHealth, Role, StepStatus
+from schemas.errors import RuleViolation
 from schemas.health import HealthView
 from workflows import health_rules
 
@@ -57,13 +59,8 @@ AUDIT_KEPT = 20
 FEATURE_REQUESTS_KEPT = 10
 QUARTERS_KEPT = 8
 VALUE_EXERCISE_DUE_DAYS = 30
-MAX_SEATS = 1_000_000
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _SLUG = re.compile(r"[^a-z0-9]+")
-
-
-class AccountRuleViolation(ValueError):
-    """A CE/AE action the account's rules do not allow; the message says why."""
 
 
 # --- Calendar --------------------------------------------------------------------------------
@@ -81,7 +78,7 @@ def quarter_of(moment: datetime) -> str:
 def parse_quarter(label: str) -> tuple[int, int]:
     match = _QUARTER.match(label)
     if not match:
-        raise AccountRuleViolation(f"quarter {label!r} is not like 2027-Q2")
+        raise RuleViolation(f"quarter {label!r} is not like 2027-Q2")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -165,6 +162,7 @@ def _renewal_date_problems(renewal_date: datetime, now: datetime) -> list[str]:
 
 
 def check_start(start: AccountStart, now: datetime) -> None:
+    limits.check(start, now, "cannot start the account: ")
     problems = []
     if not start.account_id.strip():
         problems.append("account_id is empty")
@@ -195,7 +193,7 @@ def check_start(start: AccountStart, now: datetime) -> None:
             f" {start.config.durations.value_exercise_lead_days} days away: start at adoption"
         )
     if problems:
-        raise AccountRuleViolation("cannot start the account: " + "; ".join(problems))
+        raise RuleViolation("cannot start the account: " + "; ".join(problems))
 
 
 def new_snapshot(start: AccountStart, now: datetime, effect_scope: str) -> AccountSnapshot:
@@ -291,17 +289,17 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
         "renewal date": request.renewal_date is not None,
     }
     if not any(given.values()):
-        raise AccountRuleViolation("nothing to fill in: give tier, seats, AE, CE or renewal date")
+        raise RuleViolation("nothing to fill in: give tier, seats, AE, CE or renewal date")
     missing = set(missing_profile(s))
     already = [name for name, set_ in given.items() if set_ and name not in missing]
     if already:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"already known: {', '.join(already)} (use change-tier or expand-seats to change)"
         )
     problems = []
     if request.tier and request.tier not in (1, 2, 3):
         problems.append(f"tier must be 1, 2 or 3, not {request.tier}")
-    if request.seats and not 1 <= request.seats <= MAX_SEATS:
+    if request.seats and not 1 <= request.seats <= limits.MAX_SEATS:
         problems.append(f"seats must be at least 1, not {request.seats}")
     if request.renewal_date is not None:
         problems += _renewal_date_problems(request.renewal_date, now)
@@ -309,7 +307,7 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
     if ae and ae == (request.ce_owner or s.profile.ce_owner):
         problems.append("the AE and the CE must be different people")
     if problems:
-        raise AccountRuleViolation("cannot complete the profile: " + "; ".join(problems))
+        raise RuleViolation("cannot complete the profile: " + "; ".join(problems))
 
 
 def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: datetime) -> str:
@@ -611,16 +609,16 @@ def next_wake_up(s: AccountSnapshot, now: datetime) -> datetime | None:
 def check_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan) -> CheckInCadence:
     _check_churned(s)
     if request.role is not Role.CE:
-        raise AccountRuleViolation("the kickoff plan is recorded by the CE")
+        raise RuleViolation("the kickoff plan is recorded by the CE")
     _check_actor(s, request.actor, request.role)
     _check_profile_complete(s, "record the kickoff plan")
     if s.kickoff is not None and s.kickoff.recorded_by == BROUGHT_IN:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "this customer was brought in past kickoff: there is no kickoff plan to record;"
             " change the cadence with `dealcycle account cadence`"
         )
     if s.kickoff is not None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"the kickoff plan was already recorded by {s.kickoff.recorded_by}"
             f" on {s.kickoff.recorded_at.date().isoformat()}; change the cadence with"
             " `dealcycle account cadence`"
@@ -628,9 +626,9 @@ def check_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan) -> CheckI
     cadence = _cadence(request.cadence)
     for name in request.optional_trainings:
         if not _slug(name):
-            raise AccountRuleViolation(f"training name {name!r} is empty")
+            raise RuleViolation(f"training name {name!r} is empty")
         if _slug(name) in CORE_TRAININGS:
-            raise AccountRuleViolation(
+            raise RuleViolation(
                 f"training {name!r} is a core training (101, 102, Admin are always planned)"
             )
     return cadence
@@ -670,11 +668,11 @@ def check_production_ready(s: AccountSnapshot, request: ReportProductionReady) -
     _check_churned(s)
     _check_actor(s, request.actor, request.role)
     if s.production_ready_at is not None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"production was already reported ready on {s.production_ready_at.date().isoformat()}"
         )
     if s.kickoff is None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "record the kickoff plan first: onboarding follows the trainings it plans"
         )
 
@@ -713,11 +711,11 @@ def check_complete_onboarding(s: AccountSnapshot, request: CompleteOnboarding) -
     _check_churned(s)
     _check_actor(s, request.actor, request.role)
     if s.onboarding_completed_at is not None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"onboarding was already completed on {s.onboarding_completed_at.date().isoformat()}"
         )
     if s.stage is not LifecycleStage.ONBOARDING:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "onboarding has not started: report production infrastructure ready first"
         )
     open_trainings = [
@@ -726,7 +724,7 @@ def check_complete_onboarding(s: AccountSnapshot, request: CompleteOnboarding) -
         if step.kind is StepKind.TRAINING and step.status is StepStatus.PENDING
     ]
     if open_trainings:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "onboarding cannot complete while trainings are open: " + ", ".join(open_trainings)
         )
 
@@ -757,22 +755,20 @@ def check_complete_step(s: AccountSnapshot, request: CompleteAccountStep) -> Acc
     step = _find(s, request.step)
     if step is None:
         open_keys = ", ".join(x.key for x in s.steps if x.status is StepStatus.PENDING) or "none"
-        raise AccountRuleViolation(
-            f"unknown step {request.step!r}; the open steps are: {open_keys}"
-        )
+        raise RuleViolation(f"unknown step {request.step!r}; the open steps are: {open_keys}")
     if step.kind in _COMPLETED_BY_OWN_ACTION:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"step {step.key!r} is completed by {_COMPLETED_BY_OWN_ACTION[step.kind]}"
         )
     if step.status is StepStatus.DONE:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"step {step.key!r} was already completed by {step.completed_by}"
             f" on {step.completed_at.date().isoformat() if step.completed_at else '?'}"
         )
     if step.status is StepStatus.SKIPPED:
-        raise AccountRuleViolation(f"step {step.key!r} is closed ({step.note})")
+        raise RuleViolation(f"step {step.key!r} is closed ({step.note})")
     if request.actor != step.owner:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"step {step.key!r} is owned by {step.owner}, not {request.actor or 'nobody'}"
         )
     return step
@@ -800,9 +796,9 @@ def check_change_cadence(s: AccountSnapshot, request: ChangeCadence) -> CheckInC
     _check_actor(s, request.actor, request.role)
     cadence = _cadence(request.cadence)
     if s.kickoff is None:
-        raise AccountRuleViolation("the cadence is set by the kickoff plan: record it first")
+        raise RuleViolation("the cadence is set by the kickoff plan: record it first")
     if cadence is s.cadence:
-        raise AccountRuleViolation(f"check-ins are already {cadence.value}")
+        raise RuleViolation(f"check-ins are already {cadence.value}")
     return cadence
 
 
@@ -818,12 +814,12 @@ def check_change_tier(s: AccountSnapshot, request: ChangeTier, now: datetime) ->
     _check_actor(s, request.actor, request.role)
     _check_profile_complete(s, "change the tier")
     if request.tier not in (1, 2, 3):
-        raise AccountRuleViolation(f"tier must be 1, 2 or 3, not {request.tier}")
+        raise RuleViolation(f"tier must be 1, 2 or 3, not {request.tier}")
     if not request.reason.strip():
-        raise AccountRuleViolation("a tier change needs a reason")
+        raise RuleViolation("a tier change needs a reason")
     upcoming = s.next_tier if s.next_tier is not None else s.profile.tier
     if request.tier == upcoming:
-        raise AccountRuleViolation(f"the account is already tier {request.tier} from next quarter")
+        raise RuleViolation(f"the account is already tier {request.tier} from next quarter")
 
 
 def apply_change_tier(s: AccountSnapshot, request: ChangeTier, now: datetime) -> str:
@@ -862,31 +858,31 @@ def check_account_plan(s: AccountSnapshot, request: SubmitAccountPlan) -> Accoun
         if not getattr(request, name).strip():
             missing.append(name)
     if missing:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "the account plan is missing sections: " + ", ".join(missing) + "; nothing was saved"
         )
     try:
         CustomerHealth(request.health.strip().lower())
     except ValueError:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"plan health {request.health!r} must be green, yellow or red"
         ) from None
     if not request.link.startswith(("https://", "http://")):
-        raise AccountRuleViolation(f"plan link {request.link!r} must be an http(s) URL")
+        raise RuleViolation(f"plan link {request.link!r} must be an http(s) URL")
     if s.onboarding_completed_at is None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "the first account plan comes after onboarding completes; until then the"
             " onboarding plan is the roadmap"
         )
     step = _find(s, f"account-plan-{request.quarter}")
     if step is None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"no account plan is open for {request.quarter}; open: "
             + (", ".join(x.key for x in _open_of(s, StepKind.ACCOUNT_PLAN)) or "none")
             + f" (the first is for {s.first_planning_quarter})"
         )
     if step.status is StepStatus.SKIPPED:
-        raise AccountRuleViolation(f"the {request.quarter} plan is closed ({step.note})")
+        raise RuleViolation(f"the {request.quarter} plan is closed ({step.note})")
     return step
 
 
@@ -917,15 +913,15 @@ def check_renewal_assessment(s: AccountSnapshot, request: RecordRenewalAssessmen
             if s.assessed_months
             else "after onboarding"
         )
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"no renewal health assessment is open for the {request.role.value};"
             f" the next opens {upcoming}"
         )
     for risk in request.risks:
         if not risk.strip():
-            raise AccountRuleViolation("a risk is empty")
+            raise RuleViolation("a risk is empty")
     if request.turns_red and not request.risks:
-        raise AccountRuleViolation("to turn the account red, name the risks that make it so")
+        raise RuleViolation("to turn the account red, name the risks that make it so")
     return open_steps[-1]
 
 
@@ -953,7 +949,7 @@ def check_renewal_call(s: AccountSnapshot, request: RecordRenewalCall, now: date
     _check_renewal_window(s, now, "a renewal call")
     assert s.renewal is not None
     if not value_exercise_done(s):
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"the first renewal call waits for the value-realization exercise:"
             f" value-realization-{_renewal_tag(s)} ({s.config.value_engineering}) is not done"
         )
@@ -972,15 +968,15 @@ def apply_renewal_call(s: AccountSnapshot, request: RecordRenewalCall, now: date
 def _check_renewal_window(s: AccountSnapshot, now: datetime, what: str) -> None:
     opens = renewal_window_opens_at(s)
     if opens is None or s.renewal is None:
-        raise AccountRuleViolation(f"{what} needs the account's renewal date")
+        raise RuleViolation(f"{what} needs the account's renewal date")
     if now < opens:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"{what} belongs to the renewal window, which opens {opens.date().isoformat()}"
             f" ({s.config.durations.value_exercise_lead_days} days before the"
             f" {_renewal_tag(s)} renewal)"
         )
     if s.renewal.outcome is not None:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"the {_renewal_tag(s)} renewal was already decided: {s.renewal.outcome.value}"
         )
 
@@ -993,14 +989,14 @@ def check_renewal_outcome(
     try:
         outcome = RenewalOutcome(request.outcome)
     except ValueError:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"unknown renewal outcome {request.outcome!r}; use one of "
             + ", ".join(item.value for item in RenewalOutcome)
         ) from None
     _check_renewal_window(s, now, "a renewal outcome")
     assert s.renewal is not None
     if not value_exercise_done(s):
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"no renewal outcome before the value-realization exercise:"
             f" value-realization-{_renewal_tag(s)} ({s.config.value_engineering}) is not done"
         )
@@ -1009,20 +1005,20 @@ def check_renewal_outcome(
     following = request.next_renewal_date
     if following is not None:
         if following.utcoffset() is None:
-            raise AccountRuleViolation("the next renewal date must carry a time zone")
+            raise RuleViolation("the next renewal date must carry a time zone")
         if following <= max(now, s.renewal.renewal_date):
-            raise AccountRuleViolation(
+            raise RuleViolation(
                 f"the next renewal date {following.date().isoformat()} must be after"
                 f" {max(now, s.renewal.renewal_date).date().isoformat()}"
             )
     if outcome is RenewalOutcome.SEAT_EXPANSION and not (
-        s.profile.seats < request.seats <= MAX_SEATS
+        s.profile.seats < request.seats <= limits.MAX_SEATS
     ):
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"a seat expansion needs more seats than today's {s.profile.seats}, not {request.seats}"
         )
     if outcome is RenewalOutcome.NEW_TEAM and not request.expansion_opportunity_id.strip():
-        raise AccountRuleViolation(
+        raise RuleViolation(
             "a new-team expansion needs the Salesforce Opportunity the AE opened for it"
         )
     return outcome
@@ -1107,12 +1103,12 @@ def check_expand_seats(s: AccountSnapshot, request: ExpandSeats) -> None:
     _check_churned(s)
     _check_actor(s, request.actor, request.role)
     _check_profile_complete(s, "expand seats")
-    if not s.profile.seats < request.seats <= MAX_SEATS:
-        raise AccountRuleViolation(
+    if not s.profile.seats < request.seats <= limits.MAX_SEATS:
+        raise RuleViolation(
             f"a seat expansion needs more seats than today's {s.profile.seats}, not {request.seats}"
         )
     if not request.reason.strip():
-        raise AccountRuleViolation("a seat expansion needs a reason")
+        raise RuleViolation("a seat expansion needs a reason")
 
 
 def apply_expand_seats(s: AccountSnapshot, request: ExpandSeats, now: datetime) -> str:
@@ -1130,11 +1126,7 @@ def check_feature_request(s: AccountSnapshot, request: RecordFeatureRequest) -> 
     _check_actor(s, request.actor, request.role)
     title = request.title.strip()
     if not title:
-        raise AccountRuleViolation("a feature request needs a title")
-    if len(title) > 200:
-        raise AccountRuleViolation("a feature request title is at most 200 characters")
-    if len(request.detail) > 4000:
-        raise AccountRuleViolation("a feature request's detail is at most 4000 characters")
+        raise RuleViolation("a feature request needs a title")
 
 
 def apply_feature_request(s: AccountSnapshot, request: RecordFeatureRequest, now: datetime) -> str:
@@ -1275,34 +1267,32 @@ def _cadence(raw: str) -> CheckInCadence:
     try:
         return CheckInCadence(raw.strip().lower())
     except ValueError:
-        raise AccountRuleViolation(_unknown_cadence(raw)) from None
+        raise RuleViolation(_unknown_cadence(raw)) from None
 
 
 def _check_churned(s: AccountSnapshot) -> None:
     if s.stage is LifecycleStage.CHURNED:
-        raise AccountRuleViolation(f"{s.profile.account_name} churned; nothing more to record")
+        raise RuleViolation(f"{s.profile.account_name} churned; nothing more to record")
 
 
 def _check_actor_named(actor: str) -> None:
     if not actor.strip():
-        raise AccountRuleViolation("say who you are (--by)")
+        raise RuleViolation("say who you are (--by)")
 
 
 def _check_actor(s: AccountSnapshot, actor: str, role: Role) -> None:
     _check_actor_named(actor)
     owner = s.profile.ce_owner if role is Role.CE else s.profile.ae_owner
     if not owner:
-        raise AccountRuleViolation(
-            f"the account has no {role.value} yet: complete its profile first"
-        )
+        raise RuleViolation(f"the account has no {role.value} yet: complete its profile first")
     if actor != owner:
-        raise AccountRuleViolation(f"{actor} is not the account's {role.value} ({owner} is)")
+        raise RuleViolation(f"{actor} is not the account's {role.value} ({owner} is)")
 
 
 def _check_profile_complete(s: AccountSnapshot, what: str) -> None:
     missing = missing_profile(s)
     if missing:
-        raise AccountRuleViolation(
+        raise RuleViolation(
             f"cannot {what}: the profile is missing {', '.join(missing)}"
             " (dealcycle account profile)"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.common import CustomerHealth, Role
+from schemas.errors import RuleViolation
 from schemas.health import (
     CaseSignal,
     HealthChange,
@@ -18,10 +19,6 @@ from schemas.health import (
 )
 
 HISTORY_KEPT = 20
-
-
-class HealthRuleViolation(ValueError):
-    """A health change the rules do not allow; the message says why."""
 
 
 def weights(config: HealthConfig) -> dict[str, float]:
@@ -88,20 +85,20 @@ def check_set_health(h: HealthState, request: SetHealth, ae: str, ce: str) -> Cu
     try:
         colour = CustomerHealth(request.colour.strip().lower())
     except ValueError:
-        raise HealthRuleViolation(
+        raise RuleViolation(
             f"unknown health colour {request.colour!r}; use green, yellow or red"
         ) from None
     if not request.reason.strip():
-        raise HealthRuleViolation("a health change needs a reason (a champion left, say)")
+        raise RuleViolation("a health change needs a reason (a champion left, say)")
     owner = ce if request.role is Role.CE else ae
     if not request.actor.strip():
-        raise HealthRuleViolation("say who you are (--by)")
+        raise RuleViolation("say who you are (--by)")
     if request.actor != owner:
-        raise HealthRuleViolation(
+        raise RuleViolation(
             f"{request.actor} is not the account's {request.role.value} ({owner or 'nobody'} is)"
         )
     if colour is h.colour:
-        raise HealthRuleViolation(f"health is already {colour.value}")
+        raise RuleViolation(f"health is already {colour.value}")
     return colour
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import limits
     from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
     from schemas.intake import (
         ClosedWonBatch,
@@ -32,6 +33,7 @@ def _second(moment: datetime) -> datetime:
 class ClosedWonIntakeWorkflow:
     @workflow.run
     async def run(self, run: IntakeRun) -> IntakeResult:
+        limits.check(run, workflow.now(), "cannot run the intake: ")
         mark: Watermark = await effects.execute(
             effects.LOAD_INTAKE_WATERMARK, WatermarkRequest(run.watermark_name), Watermark
         )

@@ -14,13 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import limits
     from schemas import search_attributes as sa
     from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
     from schemas.effects import EffectKind, SalesforceFieldUpdate, SlackPost
+    from schemas.errors import RuleViolation
     from schemas.opportunity import (
         AbandonOpportunity,
         AdvanceStage,
@@ -47,11 +48,18 @@ with workflow.unsafe.imports_passed_through():
         SecurityReviewStart,
         security_review_workflow_id,
     )
-    from schemas.trial import CompleteStep, TrialInput, TrialResult, TrialStart, trial_workflow_id
+    from schemas.trial import (
+        CompleteStep,
+        TrialInput,
+        TrialPhase,
+        TrialResult,
+        TrialStart,
+        trial_workflow_id,
+    )
     from workflows import effects
     from workflows import opportunity_rules as rules
-    from workflows.opportunity_rules import OpportunityRuleViolation
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.signals import accepted
     from workflows.visibility import history_is_long, publish_search_attributes
 
 # A lost or abandoned opportunity may be reopened for this many business days, then it ends.
@@ -68,7 +76,8 @@ class OpportunityWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, input: OpportunityInput) -> None:
         info = workflow.info()
-        self._invalid: str | None = None
+        # Raised here, a violation would fail the workflow task for ever: run raises it.
+        self._invalid: RuleViolation | None = None
         self._changed = False
         self._published: dict[str, str] = {}
         self._children: set[asyncio.Task[Any]] = set()
@@ -76,14 +85,16 @@ class OpportunityWorkflow(OwedWorkHandlers):
         if input.carried is not None:
             self._s: OpportunitySnapshot = input.carried
         elif input.start is None:
-            raise ApplicationError("OpportunityInput needs start or carried", non_retryable=True)
+            self._invalid = RuleViolation("OpportunityInput needs start or carried")
         else:
             try:
                 self._s = rules.new_snapshot(
-                    input.start, f"{info.workflow_id}/{info.first_execution_run_id}"
+                    input.start,
+                    workflow.now(),
+                    f"{info.workflow_id}/{info.first_execution_run_id}",
                 )
-            except OpportunityRuleViolation as err:
-                self._invalid = str(err)
+            except RuleViolation as err:
+                self._invalid = err
         # An opportunity that did not start owes nothing: its book is empty and never kept.
         if self._invalid is None:
             self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
@@ -105,6 +116,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @advance_stage.validator
     def _validate_advance_stage(self, request: AdvanceStage) -> None:
+        limits.check(request, workflow.now())
         rules.check_advance(self._s, request)
 
     @workflow.update
@@ -113,6 +125,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @complete_step.validator
     def _validate_complete_step(self, request: CompleteStep) -> None:
+        limits.check(request, workflow.now())
         rules.check_complete_step(self._s, request)
 
     @workflow.update
@@ -121,6 +134,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @link_tdd.validator
     def _validate_link_tdd(self, request: LinkTdd) -> None:
+        limits.check(request, workflow.now())
         rules.check_link_tdd(self._s, request)
 
     @workflow.update
@@ -129,6 +143,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @complete_tdd_part.validator
     def _validate_complete_tdd_part(self, request: CompleteTddPart) -> None:
+        limits.check(request, workflow.now())
         rules.check_tdd_part(self._s, request)
 
     @workflow.update
@@ -137,6 +152,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @record_deal_review.validator
     def _validate_record_deal_review(self, request: RecordDealReview) -> None:
+        limits.check(request, workflow.now())
         rules.check_deal_review(self._s, request)
 
     @workflow.update
@@ -145,6 +161,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @start_trial.validator
     def _validate_start_trial(self, request: StartOpportunityTrial) -> None:
+        limits.check(request, workflow.now())
         rules.check_start_trial(self._s, request)
 
     @workflow.update
@@ -153,6 +170,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @receive_questionnaire.validator
     def _validate_receive_questionnaire(self, request: ReceiveQuestionnaire) -> None:
+        limits.check(request, workflow.now())
         rules.check_questionnaire(self._s, request)
 
     @workflow.update
@@ -161,6 +179,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @close.validator
     def _validate_close(self, request: CloseOpportunity) -> None:
+        limits.check(request, workflow.now())
         rules.check_close(self._s, request)
 
     @workflow.update
@@ -169,6 +188,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @abandon.validator
     def _validate_abandon(self, request: AbandonOpportunity) -> None:
+        limits.check(request, workflow.now())
         rules.check_abandon(self._s, request)
 
     @workflow.update
@@ -177,16 +197,26 @@ class OpportunityWorkflow(OwedWorkHandlers):
 
     @reopen.validator
     def _validate_reopen(self, request: ReopenOpportunity) -> None:
+        limits.check(request, workflow.now())
         rules.check_reopen(self._s, request)
 
     @workflow.signal
-    def technical_win_changed(self, change: TechnicalWinChanged) -> None:
-        self._s.technical_win = change.status
+    def technical_win_changed(self, change: TechnicalWinChanged | None = None) -> None:
+        checked = accepted("technical_win_changed", change, TechnicalWinChanged)
+        if checked is None or self._invalid is not None:
+            return
+        self._s.technical_win = checked.status
         self._changed = True
 
     @workflow.signal
-    def trial_phase_changed(self, change: TrialPhaseChanged) -> None:
-        self._s.trial_phase = change.phase
+    def trial_phase_changed(self, change: TrialPhaseChanged | None = None) -> None:
+        checked = accepted("trial_phase_changed", change, TrialPhaseChanged)
+        if checked is None or self._invalid is not None:
+            return
+        if checked.phase not in {phase.value for phase in TrialPhase}:
+            workflow.logger.warning("signal trial_phase_changed dropped: phase %r", checked.phase)
+            return
+        self._s.trial_phase = checked.phase
         self._changed = True
 
     @workflow.query
@@ -199,7 +229,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
     @workflow.run
     async def run(self, input: OpportunityInput) -> OpportunityResult:
         if self._invalid is not None:
-            raise ApplicationError(self._invalid, type="InvalidOpportunity", non_retryable=True)
+            raise self._invalid
         s = self._s
         while True:
             await self._catch_up()

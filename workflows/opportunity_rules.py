@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from schemas import limits
 from schemas.common import Role, StepStatus, TechnicalWinStatus
+from schemas.errors import RuleViolation
 from schemas.opportunity import (
     DISCOVERY_STEPS,
     AbandonOpportunity,
@@ -33,30 +35,23 @@ from schemas.opportunity import (
 from schemas.trial import CompleteStep
 
 
-class OpportunityRuleViolation(ValueError):
-    """An action the opportunity's rules do not allow; the message says why."""
-
-
-def check_start(start: OpportunityStart) -> None:
+def check_start(start: OpportunityStart, now: datetime) -> None:
+    limits.check(start, now, "cannot start the opportunity: ")
     problems = [
         f"{name} is empty"
         for name in ("opportunity_id", "account_id", "account_name", "ce_owner", "ae_owner")
         if not getattr(start, name).strip()
     ]
-    if start.tier not in (1, 2, 3):
-        problems.append(f"tier must be 1, 2 or 3, not {start.tier}")
-    if start.seats < 1:
-        problems.append(f"seats must be at least 1, not {start.seats}")
     if start.stage.closed:
         problems.append(f"an opportunity cannot start {start.stage.value}")
     if start.ce_owner and start.ce_owner == start.ae_owner:
         problems.append("the CE and the AE must be different people")
     if problems:
-        raise OpportunityRuleViolation("cannot start the opportunity: " + "; ".join(problems))
+        raise RuleViolation("cannot start the opportunity: " + "; ".join(problems))
 
 
-def new_snapshot(start: OpportunityStart, effect_scope: str) -> OpportunitySnapshot:
-    check_start(start)
+def new_snapshot(start: OpportunityStart, now: datetime, effect_scope: str) -> OpportunitySnapshot:
+    check_start(start, now)
     steps = [
         OpportunityStep(step.key, step.title, step.lead, owner_for(start, step.lead))
         for step in DISCOVERY_STEPS
@@ -77,21 +72,19 @@ def _audit(s: OpportunitySnapshot, now: datetime, actor: str, action: str) -> st
 
 def _check_actor(s: OpportunitySnapshot, actor: str, role: Role) -> None:
     if not actor.strip():
-        raise OpportunityRuleViolation("say who is acting: the actor is empty")
+        raise RuleViolation("say who is acting: the actor is empty")
     owner = owner_for(s.start, role)
     if actor != owner:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             f"{actor} is not the {role.value} of this opportunity (the {role.value} is {owner})"
         )
 
 
 def _check_open(s: OpportunitySnapshot) -> None:
     if s.status is OpportunityStatus.ABANDONED:
-        raise OpportunityRuleViolation("the opportunity is abandoned; reopen it first")
+        raise RuleViolation("the opportunity is abandoned; reopen it first")
     if s.status is not OpportunityStatus.OPEN:
-        raise OpportunityRuleViolation(
-            f"the opportunity is closed ({s.stage.value}); reopen it first"
-        )
+        raise RuleViolation(f"the opportunity is closed ({s.stage.value}); reopen it first")
 
 
 def missing_for(s: OpportunitySnapshot, target: Stage) -> list[str]:
@@ -113,21 +106,19 @@ def check_advance(s: OpportunitySnapshot, request: AdvanceStage) -> None:
     _check_open(s)
     _check_actor(s, request.actor, request.role)
     if request.stage.closed:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             f"close the opportunity with `close`, not by moving it to {request.stage.value}"
         )
     if request.stage is s.stage:
-        raise OpportunityRuleViolation(f"the opportunity is already in {s.stage.value}")
+        raise RuleViolation(f"the opportunity is already in {s.stage.value}")
     if request.stage.rank < s.stage.rank:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             f"cannot move back from {s.stage.value} to {request.stage.value};"
             " reopen it at that stage instead"
         )
     missing = missing_for(s, request.stage)
     if missing:
-        raise OpportunityRuleViolation(
-            f"cannot move to {request.stage.value}: needs " + "; ".join(missing)
-        )
+        raise RuleViolation(f"cannot move to {request.stage.value}: needs " + "; ".join(missing))
 
 
 def apply_advance(s: OpportunitySnapshot, request: AdvanceStage, now: datetime) -> str:
@@ -146,16 +137,14 @@ def check_complete_step(s: OpportunitySnapshot, request: CompleteStep) -> Opport
     step = next((step for step in s.steps if step.key == request.step), None)
     if step is None:
         known = ", ".join(step.key for step in s.steps)
-        raise OpportunityRuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
+        raise RuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
     if request.role is not step.lead:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             f"step {step.key!r} is led by the {step.lead.value}, not the {request.role.value}"
         )
     _check_actor(s, request.actor, request.role)
     if step.status is StepStatus.DONE:
-        raise OpportunityRuleViolation(
-            f"step {step.key!r} was already completed by {step.completed_by}"
-        )
+        raise RuleViolation(f"step {step.key!r} was already completed by {step.completed_by}")
     return step
 
 
@@ -174,7 +163,7 @@ def check_link_tdd(s: OpportunitySnapshot, request: LinkTdd) -> None:
     _check_open(s)
     _check_actor(s, request.actor, request.role)
     if not request.url.startswith(("https://", "http://")):
-        raise OpportunityRuleViolation(f"the TDD link must be an http(s) URL, not {request.url!r}")
+        raise RuleViolation(f"the TDD link must be an http(s) URL, not {request.url!r}")
 
 
 def apply_link_tdd(s: OpportunitySnapshot, request: LinkTdd, now: datetime) -> str:
@@ -186,12 +175,12 @@ def apply_link_tdd(s: OpportunitySnapshot, request: LinkTdd, now: datetime) -> s
 def check_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart) -> None:
     _check_open(s)
     if request.role is not Role.CE:
-        raise OpportunityRuleViolation("the CE completes the TDD's parts, not the AE")
+        raise RuleViolation("the CE completes the TDD's parts, not the AE")
     _check_actor(s, request.actor, request.role)
     if s.tdd_url is None:
-        raise OpportunityRuleViolation("link the Technical Design Document first")
+        raise RuleViolation("link the Technical Design Document first")
     if request.part in s.tdd_parts_done:
-        raise OpportunityRuleViolation(f"the TDD's {request.part.value} is already complete")
+        raise RuleViolation(f"the TDD's {request.part.value} is already complete")
 
 
 def apply_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart, now: datetime) -> str:
@@ -204,11 +193,9 @@ def check_deal_review(s: OpportunitySnapshot, request: RecordDealReview) -> None
     _check_open(s)
     _check_actor(s, request.actor, request.role)
     if not request.summary.strip():
-        raise OpportunityRuleViolation(
-            "record what the technical deal review concluded: the summary is empty"
-        )
+        raise RuleViolation("record what the technical deal review concluded: the summary is empty")
     if s.deal_review is not None:
-        raise OpportunityRuleViolation("a technical deal review is already recorded")
+        raise RuleViolation("a technical deal review is already recorded")
 
 
 def apply_deal_review(s: OpportunitySnapshot, request: RecordDealReview, now: datetime) -> str:
@@ -224,19 +211,17 @@ def check_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial) ->
     _check_open(s)
     _check_actor(s, request.actor, request.role)
     if s.trial_requested:
-        raise OpportunityRuleViolation(
-            f"a trial was already started ({s.trial_workflow_id or 'starting'})"
-        )
+        raise RuleViolation(f"a trial was already started ({s.trial_workflow_id or 'starting'})")
     if s.tdd_url is None:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             "a trial needs a Technical Design Document linked (it holds the trial design)"
         )
     if s.start.complex_engagement and s.deal_review is None:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             "this is a complex engagement: record a technical deal review before the trial"
         )
     if request.length_days is not None and request.length_days < 1:
-        raise OpportunityRuleViolation(f"a trial lasts at least one day, not {request.length_days}")
+        raise RuleViolation(f"a trial lasts at least one day, not {request.length_days}")
 
 
 def apply_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial, now: datetime) -> str:
@@ -252,11 +237,9 @@ def check_questionnaire(s: OpportunitySnapshot, request: ReceiveQuestionnaire) -
     _check_open(s)
     _check_actor(s, request.actor, request.role)
     if s.security_review_requested and not s.security_review_answered:
-        raise OpportunityRuleViolation(
-            f"a security review is under way ({s.security_review_workflow_id})"
-        )
+        raise RuleViolation(f"a security review is under way ({s.security_review_workflow_id})")
     if s.security_review_answered:
-        raise OpportunityRuleViolation("the security questionnaire was already answered")
+        raise RuleViolation("the security questionnaire was already answered")
 
 
 def apply_questionnaire(
@@ -276,9 +259,9 @@ def check_close(s: OpportunitySnapshot, request: CloseOpportunity) -> None:
     if request.won:
         missing = missing_for(s, Stage.CLOSED_WON)
         if missing:
-            raise OpportunityRuleViolation("cannot close it won: needs " + "; ".join(missing))
+            raise RuleViolation("cannot close it won: needs " + "; ".join(missing))
     elif not request.reason.strip():
-        raise OpportunityRuleViolation("closing it lost needs a reason")
+        raise RuleViolation("closing it lost needs a reason")
 
 
 def apply_close(s: OpportunitySnapshot, request: CloseOpportunity, now: datetime) -> str:
@@ -302,7 +285,7 @@ def check_abandon(s: OpportunitySnapshot, request: AbandonOpportunity) -> None:
     _check_open(s)
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
-        raise OpportunityRuleViolation("abandoning an opportunity needs a reason")
+        raise RuleViolation("abandoning an opportunity needs a reason")
 
 
 def apply_abandon(s: OpportunitySnapshot, request: AbandonOpportunity, now: datetime) -> str:
@@ -315,17 +298,17 @@ def apply_abandon(s: OpportunitySnapshot, request: AbandonOpportunity, now: date
 def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
-        raise OpportunityRuleViolation("reopening needs a reason")
+        raise RuleViolation("reopening needs a reason")
     if s.status is OpportunityStatus.WON:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             "the opportunity was won and handed off; open a new one for more business"
         )
     current = s.last_open_stage or s.stage if s.stage.closed else s.stage
     target = request.stage or current
     if target.closed:
-        raise OpportunityRuleViolation(f"reopen at an open stage, not {target.value}")
+        raise RuleViolation(f"reopen at an open stage, not {target.value}")
     if s.status is OpportunityStatus.OPEN and target.rank >= s.stage.rank:
-        raise OpportunityRuleViolation(
+        raise RuleViolation(
             f"the opportunity is open in {s.stage.value};"
             " reopen only moves it back to an earlier stage"
         )

@@ -19,7 +19,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import schemas.common
     import schemas.effects  # noqa: F401
+    from schemas import limits
     from schemas.effects import EffectKind, SlackPost, SlackPostResult
+    from schemas.errors import RuleViolation
     from schemas.health import (
         CASE_SIGNAL,
         CaseActionAccepted,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import red_account_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.signals import accepted
     from workflows.visibility import wait_for_change
 
 
@@ -47,17 +50,26 @@ def _date(moment: datetime | None) -> str:
 class RedAccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: RedAccountCaseStart) -> None:
-        self._s = rules.new_snapshot(start)
         self._changed = False
         self._tracked: tuple[int, bool, bool] = (1, False, False)
+        # Raised here, a violation would fail the workflow task for ever: run raises it.
+        self._invalid: RuleViolation | None = None
+        try:
+            self._s = rules.new_snapshot(start, workflow.now())
+        except RuleViolation as err:
+            self._invalid = err
+            self._fx = OwedWork([], start.case_id, self._mark_changed)
+            return
         self._fx = OwedWork(self._s.effects, start.case_id, self._mark_changed)
 
     def _mark_changed(self) -> None:
         self._changed = True
 
     @workflow.signal(name=CASE_SIGNAL)
-    def case_signal(self, signal: CaseSignal) -> None:
-        self._changed |= rules.apply_case_signal(self._s, signal)
+    def case_signal(self, signal: CaseSignal | None = None) -> None:
+        checked = accepted(CASE_SIGNAL, signal, CaseSignal)
+        if checked is not None and self._invalid is None:
+            self._changed |= rules.apply_case_signal(self._s, checked)
 
     @workflow.update
     def record_action_plan(self, request: RecordActionPlan) -> CaseActionAccepted:
@@ -67,6 +79,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     @record_action_plan.validator
     def _check_action_plan(self, request: RecordActionPlan) -> None:
+        limits.check(request, workflow.now())
         rules.check_action_plan(self._s, request)
 
     @workflow.update
@@ -77,6 +90,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     @record_ask.validator
     def _check_ask(self, request: RecordAsk) -> None:
+        limits.check(request, workflow.now())
         rules.check_ask(self._s, request)
 
     @workflow.query
@@ -85,6 +99,8 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     @workflow.run
     async def run(self, start: RedAccountCaseStart) -> RedAccountResult:
+        if self._invalid is not None:
+            raise self._invalid
         s = self._s
         while True:
             self._changed = False

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from schemas import limits
 from schemas.common import Role
+from schemas.errors import RuleViolation
 from schemas.health import (
     ActionPlanEntry,
     CaseAsk,
@@ -16,14 +18,20 @@ from schemas.health import (
     RedAccountState,
 )
 
-MAX_TEXT = 2000
+
+def check_start(start: RedAccountCaseStart, now: datetime) -> None:
+    limits.check(start, now, "cannot open the red-account case: ")
+    problems = [
+        f"{name} is empty"
+        for name in ("case_id", "account_id", "account_name", "reason")
+        if not getattr(start, name).strip()
+    ]
+    if problems:
+        raise RuleViolation("cannot open the red-account case: " + "; ".join(problems))
 
 
-class RedAccountRuleViolation(ValueError):
-    """An action the case's rules do not allow; the message says why."""
-
-
-def new_snapshot(start: RedAccountCaseStart) -> RedAccountSnapshot:
+def new_snapshot(start: RedAccountCaseStart, now: datetime) -> RedAccountSnapshot:
+    check_start(start, now)
     return RedAccountSnapshot(start=start, reasons=[start.reason])
 
 
@@ -38,7 +46,7 @@ def action_plan_complete(s: RedAccountSnapshot) -> bool:
 
 def _check_open(s: RedAccountSnapshot) -> None:
     if s.resolved_at is not None:
-        raise RedAccountRuleViolation(
+        raise RuleViolation(
             f"case {s.start.case_id} was resolved on {s.resolved_at.date().isoformat()}"
         )
 
@@ -46,21 +54,19 @@ def _check_open(s: RedAccountSnapshot) -> None:
 def _check_owner(s: RedAccountSnapshot, actor: str, role: Role) -> None:
     owner = s.start.ae_owner if role is Role.AE else s.start.ce_owner
     if not actor.strip():
-        raise RedAccountRuleViolation("say who you are (--by)")
+        raise RuleViolation("say who you are (--by)")
     if actor not in (s.start.ae_owner, s.start.ce_owner):
-        raise RedAccountRuleViolation(
+        raise RuleViolation(
             f"{actor or 'nobody'} is neither the AE ({s.start.ae_owner}) nor the CE"
             f" ({s.start.ce_owner}) of {s.start.account_name}"
         )
     if actor != owner:
-        raise RedAccountRuleViolation(f"{actor} is not the account's {role.value} ({owner} is)")
+        raise RuleViolation(f"{actor} is not the account's {role.value} ({owner} is)")
 
 
 def _check_text(name: str, value: str) -> None:
     if not value.strip():
-        raise RedAccountRuleViolation(f"{name} is empty")
-    if len(value) > MAX_TEXT:
-        raise RedAccountRuleViolation(f"{name} is longer than {MAX_TEXT} characters")
+        raise RuleViolation(f"{name} is empty")
 
 
 def check_action_plan(s: RedAccountSnapshot, request: RecordActionPlan) -> None:

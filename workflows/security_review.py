@@ -14,12 +14,13 @@ import dataclasses
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import limits
     from schemas import search_attributes as sa
     from schemas.common import StepStatus
     from schemas.effects import EffectKind, SlackPost
+    from schemas.errors import RuleViolation
     from schemas.security_review import (
         CompleteSecurityStep,
         DeclineFirstPass,
@@ -59,9 +60,9 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             scope = f"{info.workflow_id}/{info.first_execution_run_id}"
             try:
                 self._s = rules.new_snapshot(input.start, workflow.now(), scope)
-            except rules.SecurityReviewRuleViolation as err:
+            except RuleViolation as err:
                 # Raising here would fail the workflow task over and over; run fails the workflow.
-                self._start_error = str(err)
+                self._start_error = err.message
         else:
             self._start_error = "SecurityReviewInput needs either start or carried"
         self._changed = False
@@ -76,9 +77,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     def _snapshot(self) -> SecurityReviewSnapshot:
         if self._s is None:
-            raise rules.SecurityReviewRuleViolation(
-                f"the security review did not start: {self._start_error}"
-            )
+            raise RuleViolation(f"the security review did not start: {self._start_error}")
         return self._s
 
     # --- Updates -----------------------------------------------------------------------------
@@ -89,6 +88,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     @complete_step.validator
     def _validate_complete_step(self, request: CompleteSecurityStep) -> None:
+        limits.check(request, workflow.now())
         rules.check_complete_step(self._snapshot(), request)
 
     @workflow.update
@@ -99,6 +99,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     @decline_first_pass.validator
     def _validate_decline_first_pass(self, request: DeclineFirstPass) -> None:
+        limits.check(request, workflow.now())
         rules.check_decline_first_pass(self._snapshot(), request)
 
     @workflow.update
@@ -107,6 +108,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     @escalate_to_security_pm.validator
     def _validate_escalate_to_security_pm(self, request: EscalateToSecurityPM) -> None:
+        limits.check(request, workflow.now())
         rules.check_escalate(self._snapshot(), request)
 
     @workflow.query
@@ -124,11 +126,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
     @workflow.run
     async def run(self, input: SecurityReviewInput) -> SecurityReviewResult:
         if self._s is None:
-            raise ApplicationError(
-                f"the security review did not start: {self._start_error}",
-                type="SecurityReviewRuleViolation",
-                non_retryable=True,
-            )
+            raise RuleViolation(f"the security review did not start: {self._start_error}")
         s = self._s
         while True:
             await self._catch_up()

@@ -23,7 +23,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from schemas import limits
 from schemas.common import DeploymentType, Region, StepStatus
+from schemas.errors import RuleViolation
 from schemas.security_review import (
     ANSWERS_RETURNED,
     CE_FIRST_PASS,
@@ -50,10 +52,6 @@ DEFINITIONS = {definition.key: definition for definition in SECURITY_REVIEW_STEP
 RESOLVED = (StepStatus.DONE, StepStatus.SKIPPED)
 
 
-class SecurityReviewRuleViolation(ValueError):
-    """An action or input the security review's rules do not allow; the message says why."""
-
-
 def _choices(enum: type[Enum]) -> str:
     return ", ".join(repr(member.value) for member in enum)
 
@@ -63,11 +61,11 @@ def parse_region(value: object) -> Region:
     if isinstance(value, Region):
         return value
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise SecurityReviewRuleViolation(f"the region is missing; it is one of {_choices(Region)}")
+        raise RuleViolation(f"the region is missing; it is one of {_choices(Region)}")
     try:
         return Region(str(value))
     except ValueError:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"unknown region {value!r}; the regions are {_choices(Region)}"
         ) from None
 
@@ -78,13 +76,15 @@ def parse_deployment_type(value: object) -> DeploymentType:
     try:
         return DeploymentType(str(value))
     except ValueError:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"unknown deployment type {value!r}; it is one of {_choices(DeploymentType)}"
         ) from None
 
 
-def check_start(start: SecurityReviewStart) -> None:
+def check_start(start: SecurityReviewStart, now: datetime) -> None:
     """Every problem of a start input in one message; the parent calls it before starting."""
+    # The region and deployment type are parsed below, naming their choices.
+    limits.check(start, now, "cannot start the security review: ", ("region", "deployment_type"))
     problems = []
     for name in ("opportunity_id", "account_id", "account_name", "ae_owner", "ce_owner"):
         if not str(getattr(start, name) or "").strip():
@@ -92,13 +92,13 @@ def check_start(start: SecurityReviewStart) -> None:
     region: Region | None = None
     try:
         region = parse_region(start.region)
-    except SecurityReviewRuleViolation as err:
-        problems.append(str(err))
+    except RuleViolation as err:
+        problems.append(err.message)
     if start.deployment_type is not None:
         try:
             parse_deployment_type(start.deployment_type)
-        except SecurityReviewRuleViolation as err:
-            problems.append(str(err))
+        except RuleViolation as err:
+            problems.append(err.message)
     if start.ce_owner and start.ce_owner == start.ae_owner:
         problems.append("the CE and the AE must be different people")
     if region is not None and not start.roster.security_ce_for(region).strip():
@@ -122,9 +122,7 @@ def check_start(start: SecurityReviewStart) -> None:
             f"escalate_after_reminders cannot be negative, not {durations.escalate_after_reminders}"
         )
     if problems:
-        raise SecurityReviewRuleViolation(
-            "cannot start the security review: " + "; ".join(problems)
-        )
+        raise RuleViolation("cannot start the security review: " + "; ".join(problems))
 
 
 def _due(start: SecurityReviewStart, received_at: datetime, tenths: int) -> datetime:
@@ -140,7 +138,7 @@ def _new_step(definition: SecurityStepDefinition, owner: str, due_at: datetime) 
 def new_snapshot(
     start: SecurityReviewStart, now: datetime, effect_scope: str
 ) -> SecurityReviewSnapshot:
-    check_start(start)
+    check_start(start, now)
     # A start built without type checks may carry plain strings: keep the enums from here on.
     start = replace(
         start,
@@ -198,7 +196,7 @@ def _when(moment: datetime | None) -> str:
 
 def _check_open(s: SecurityReviewSnapshot) -> None:
     if s.phase is SecurityReviewPhase.ANSWERED:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"the security review of {s.start.opportunity_id} is answered"
             f" ({_when(s.answered_at)}); no further actions are accepted"
         )
@@ -206,13 +204,13 @@ def _check_open(s: SecurityReviewSnapshot) -> None:
 
 def _check_actor_named(actor: str) -> None:
     if not actor.strip():
-        raise SecurityReviewRuleViolation("say who is acting: the actor is empty")
+        raise RuleViolation("say who is acting: the actor is empty")
 
 
 def _check_owner(step: SecurityStep, actor: str, verb: str = "complete") -> None:
     _check_actor_named(actor)
     if actor != step.owner:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"{actor} cannot {verb} {step.key!r}: it belongs to the {step.role.value}, {step.owner}"
         )
 
@@ -220,13 +218,9 @@ def _check_owner(step: SecurityStep, actor: str, verb: str = "complete") -> None
 def _check_pending(step: SecurityStep) -> None:
     if step.status is StepStatus.DONE:
         by = f" by {step.completed_by}" if step.completed_by else " when the review started"
-        raise SecurityReviewRuleViolation(
-            f"step {step.key!r} is already done{by} ({_when(step.completed_at)})"
-        )
+        raise RuleViolation(f"step {step.key!r} is already done{by} ({_when(step.completed_at)})")
     if step.status is StepStatus.SKIPPED:
-        raise SecurityReviewRuleViolation(
-            f"step {step.key!r} was declined by {step.completed_by}: {step.note}"
-        )
+        raise RuleViolation(f"step {step.key!r} was declined by {step.completed_by}: {step.note}")
 
 
 def prerequisites(s: SecurityReviewSnapshot, step: SecurityStep) -> list[SecurityStep]:
@@ -265,9 +259,7 @@ def _check_unlocked(s: SecurityReviewSnapshot, step: SecurityStep) -> None:
     missing = missing_prerequisites(s, step)
     if missing:
         waiting = ", ".join(f"{other.key} ({other.role.value} {other.owner})" for other in missing)
-        raise SecurityReviewRuleViolation(
-            f"{step.key!r} cannot be completed yet: waiting for {waiting}"
-        )
+        raise RuleViolation(f"{step.key!r} cannot be completed yet: waiting for {waiting}")
 
 
 # --- Complete or decline a step --------------------------------------------------------------
@@ -278,22 +270,22 @@ def check_complete_step(s: SecurityReviewSnapshot, request: CompleteSecurityStep
     step = find_step(s, request.step)
     if step is None:
         if request.step == SECURITY_PM_REVIEW.key:
-            raise SecurityReviewRuleViolation(
+            raise RuleViolation(
                 f"step {request.step!r} exists only once the review is escalated to the Security PM"
             )
         known = ", ".join(other.key for other in s.steps)
-        raise SecurityReviewRuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
+        raise RuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
     _check_owner(step, request.actor)
     _check_pending(step)
     _check_unlocked(s, step)
     if step.key == NOTE_DEPLOYMENT_TYPE.key:
         if request.deployment_type is None:
-            raise SecurityReviewRuleViolation(
+            raise RuleViolation(
                 f"say which deployment type the customer prefers: one of {_choices(DeploymentType)}"
             )
         parse_deployment_type(request.deployment_type)
     elif request.deployment_type is not None:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"a deployment type is noted with {NOTE_DEPLOYMENT_TYPE.key!r}, not with {step.key!r}"
         )
     return step
@@ -339,7 +331,7 @@ def check_decline_first_pass(s: SecurityReviewSnapshot, request: DeclineFirstPas
     _check_owner(step, request.actor, "decline")
     _check_pending(step)
     if not request.reason.strip():
-        raise SecurityReviewRuleViolation("declining the first pass needs a reason")
+        raise RuleViolation("declining the first pass needs a reason")
     return step
 
 
@@ -361,23 +353,23 @@ def check_escalate(s: SecurityReviewSnapshot, request: EscalateToSecurityPM) -> 
     _check_open(s)
     _check_actor_named(request.actor)
     if request.actor not in (s.start.ce_owner, s.security_ce):
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"{request.actor} cannot involve the Security PM: only the CE ({s.start.ce_owner})"
             f" or the Security CE ({s.security_ce}) can"
         )
     if s.escalation is not None:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"the review is already escalated to the Security PM (by {s.escalation.actor}"
             f" at {s.escalation.at.isoformat()}: {s.escalation.reason})"
         )
     review = require_step(s, SECURITY_CE_REVIEW.key)
     if review.status is StepStatus.DONE:
-        raise SecurityReviewRuleViolation(
+        raise RuleViolation(
             f"the Security CE review is already done (by {review.completed_by}"
             f" at {_when(review.completed_at)}); escalate before it is complete"
         )
     if not request.reason.strip():
-        raise SecurityReviewRuleViolation("an escalation to the Security PM needs a reason")
+        raise RuleViolation("an escalation to the Security PM needs a reason")
 
 
 def apply_escalate(s: SecurityReviewSnapshot, request: EscalateToSecurityPM, now: datetime) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import limits
     from schemas import search_attributes as sa
     from schemas.effects import (
         EffectKind,
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         SlackPost,
         TrialOutcomeRecord,
     )
+    from schemas.errors import RuleViolation
     from schemas.opportunity import TechnicalWinChanged, TrialPhaseChanged
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
@@ -64,13 +66,18 @@ class TrialWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, input: TrialInput) -> None:
         info = workflow.info()
+        # Raised here, a violation would fail the workflow task for ever: run raises it.
+        self._invalid: RuleViolation | None = None
         if input.carried is not None:
             self._s: TrialSnapshot = input.carried
         elif input.start is not None:
             scope = f"{info.workflow_id}/{info.first_execution_run_id}"
-            self._s = rules.new_snapshot(input.start, workflow.now(), scope)
+            try:
+                self._s = rules.new_snapshot(input.start, workflow.now(), scope)
+            except RuleViolation as err:
+                self._invalid = err
         else:
-            raise ValueError("TrialInput needs either start or carried")
+            self._invalid = RuleViolation("TrialInput needs either start or carried")
         self._changed = False
         self._published: dict[str, str] = {}
         self._parent_told_phase: TrialPhase | None = None
@@ -90,6 +97,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @complete_step.validator
     def _validate_complete_step(self, request: CompleteStep) -> None:
+        limits.check(request, workflow.now())
         rules.check_complete_step(self._s, request)
 
     @workflow.update
@@ -100,6 +108,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @start_with_override.validator
     def _validate_start_with_override(self, request: StartTrialOverride) -> None:
+        limits.check(request, workflow.now())
         rules.check_override(self._s, request)
 
     @workflow.update
@@ -108,6 +117,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @extend_trial.validator
     def _validate_extend_trial(self, request: ExtendTrial) -> None:
+        limits.check(request, workflow.now())
         rules.check_extend(self._s, request)
 
     @workflow.update
@@ -116,6 +126,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @set_technical_win.validator
     def _validate_set_technical_win(self, request: SetTechnicalWin) -> None:
+        limits.check(request, workflow.now())
         rules.check_technical_win(self._s, request)
 
     @workflow.update
@@ -124,6 +135,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @conclude_trial.validator
     def _validate_conclude_trial(self, request: ConcludeTrial) -> None:
+        limits.check(request, workflow.now())
         rules.check_conclude(self._s, request)
 
     @workflow.query
@@ -139,6 +151,8 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @workflow.run
     async def run(self, input: TrialInput) -> TrialResult:
+        if self._invalid is not None:
+            raise self._invalid
         s = self._s
         while True:
             await self._catch_up()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from schemas import limits
 from schemas.common import Role, StepStatus, TechnicalWinStatus
+from schemas.errors import RuleViolation
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -35,27 +37,20 @@ MAX_EXTENSION_DAYS = 180
 PLANNING_KEYS = frozenset(item.key for item in TRIAL_PLANNING_ITEMS)
 
 
-class TrialRuleViolation(ValueError):
-    """A CE/AE action the trial's rules do not allow; the message says why."""
-
-
-def check_start(start: TrialStart) -> None:
+def check_start(start: TrialStart, now: datetime) -> None:
+    limits.check(start, now, "cannot start the trial: ")
     problems = []
     for name in ("opportunity_id", "account_id", "account_name", "ce_owner", "ae_owner"):
         if not getattr(start, name).strip():
             problems.append(f"{name} is empty")
-    if start.seats < 1:
-        problems.append(f"seats must be at least 1, not {start.seats}")
-    if start.length_days is not None and start.length_days < 1:
-        problems.append(f"length_days must be at least 1, not {start.length_days}")
     if start.ce_owner and start.ce_owner == start.ae_owner:
         problems.append("the CE and the AE must be different people")
     if problems:
-        raise TrialRuleViolation("cannot start the trial: " + "; ".join(problems))
+        raise RuleViolation("cannot start the trial: " + "; ".join(problems))
 
 
 def new_snapshot(start: TrialStart, now: datetime, effect_scope: str) -> TrialSnapshot:
-    check_start(start)
+    check_start(start, now)
     due = now + timedelta(seconds=start.durations.planning_item_due_seconds)
     steps = [
         TrialStep(item.key, item.title, item.lead, owner_for(start, item.lead), due)
@@ -93,7 +88,7 @@ def find_step(s: TrialSnapshot, key: str) -> TrialStep | None:
 
 def _check_not_ended(s: TrialSnapshot) -> None:
     if s.phase is TrialPhase.ENDED:
-        raise TrialRuleViolation(
+        raise RuleViolation(
             f"the trial of {s.start.opportunity_id} has ended"
             f" ({s.outcome.value if s.outcome else 'no outcome'}); no further actions are accepted"
         )
@@ -101,10 +96,10 @@ def _check_not_ended(s: TrialSnapshot) -> None:
 
 def _check_actor(s: TrialSnapshot, actor: str, role: Role) -> None:
     if not actor.strip():
-        raise TrialRuleViolation("say who is acting: the actor is empty")
+        raise RuleViolation("say who is acting: the actor is empty")
     owner = owner_for(s.start, role)
     if actor != owner:
-        raise TrialRuleViolation(
+        raise RuleViolation(
             f"{actor} is not the {role.value} of this trial (the {role.value} is {owner})"
         )
 
@@ -117,23 +112,21 @@ def check_complete_step(s: TrialSnapshot, request: CompleteStep) -> TrialStep:
     step = find_step(s, request.step)
     if step is None:
         known = ", ".join(item.key for item in s.steps)
-        raise TrialRuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
+        raise RuleViolation(f"unknown step {request.step!r}; the steps are: {known}")
     if request.role is not step.lead:
-        raise TrialRuleViolation(
+        raise RuleViolation(
             f"step {step.key!r} is led by the {step.lead.value}, not the {request.role.value}"
         )
     _check_actor(s, request.actor, request.role)
     if step.status is StepStatus.DONE:
-        raise TrialRuleViolation(
+        raise RuleViolation(
             f"step {step.key!r} was already completed by {step.completed_by}"
             f" at {step.completed_at.isoformat() if step.completed_at else 'an unknown time'}"
         )
     if step.status is StepStatus.SKIPPED:
-        raise TrialRuleViolation(
-            f"step {step.key!r} was skipped when the trial started by override"
-        )
+        raise RuleViolation(f"step {step.key!r} was skipped when the trial started by override")
     if step.key == MID_TRIAL_CHECK_IN.key and s.phase is not TrialPhase.RUNNING:
-        raise TrialRuleViolation(
+        raise RuleViolation(
             "the mid-trial check-in can only be recorded once the trial has started"
         )
     return step
@@ -167,17 +160,15 @@ def planning_complete(s: TrialSnapshot) -> bool:
 def check_override(s: TrialSnapshot, request: StartTrialOverride) -> list[TrialStep]:
     _check_not_ended(s)
     if s.phase is not TrialPhase.PLANNING:
-        raise TrialRuleViolation("the trial has already started; there is nothing to override")
+        raise RuleViolation("the trial has already started; there is nothing to override")
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
-        raise TrialRuleViolation("an override needs a reason, and the reason is recorded")
+        raise RuleViolation("an override needs a reason, and the reason is recorded")
     open_steps = [
         step for step in s.steps if step.key in PLANNING_KEYS and step.status is StepStatus.PENDING
     ]
     if not open_steps:
-        raise TrialRuleViolation(
-            "every planning item is complete; the trial starts without an override"
-        )
+        raise RuleViolation("every planning item is complete; the trial starts without an override")
     return open_steps
 
 
@@ -212,18 +203,16 @@ def start_trial(s: TrialSnapshot, now: datetime) -> None:
 def check_extend(s: TrialSnapshot, request: ExtendTrial) -> None:
     _check_not_ended(s)
     if request.days <= 0:
-        raise TrialRuleViolation(
-            f"an extension must be a positive number of days, not {request.days}"
-        )
+        raise RuleViolation(f"an extension must be a positive number of days, not {request.days}")
     if request.days > MAX_EXTENSION_DAYS:
-        raise TrialRuleViolation(
+        raise RuleViolation(
             f"{request.days} days is longer than the longest extension ({MAX_EXTENSION_DAYS} days)"
         )
     if s.phase is not TrialPhase.RUNNING:
-        raise TrialRuleViolation("the trial has not started yet; extend it once it runs")
+        raise RuleViolation("the trial has not started yet; extend it once it runs")
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
-        raise TrialRuleViolation("an extension needs a reason")
+        raise RuleViolation("an extension needs a reason")
 
 
 def apply_extend(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> str:
@@ -243,10 +232,10 @@ def apply_extend(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> str:
 def check_conclude(s: TrialSnapshot, request: ConcludeTrial) -> None:
     _check_not_ended(s)
     if s.phase is not TrialPhase.RUNNING:
-        raise TrialRuleViolation("the trial has not started; there is nothing to conclude")
+        raise RuleViolation("the trial has not started; there is nothing to conclude")
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
-        raise TrialRuleViolation("concluding a trial early needs a reason")
+        raise RuleViolation("concluding a trial early needs a reason")
 
 
 def apply_conclude(s: TrialSnapshot, request: ConcludeTrial, now: datetime) -> str:
@@ -279,7 +268,7 @@ def check_technical_win(s: TrialSnapshot, request: SetTechnicalWin) -> None:
     _check_not_ended(s)
     _check_actor(s, request.actor, Role.CE)
     if request.status is s.technical_win:
-        raise TrialRuleViolation(f"the technical win is already {request.status.value!r}")
+        raise RuleViolation(f"the technical win is already {request.status.value!r}")
 
 
 def apply_technical_win(s: TrialSnapshot, request: SetTechnicalWin, now: datetime) -> str:
