@@ -126,8 +126,10 @@ class Moment:
             return f"{self.rule()} (got {_shown(value)})"
         if value.utcoffset() is None:
             return f"a date with a time zone (got {value.isoformat()})"
-        if not -timedelta(days=365 * self.years_back) <= value - now <= timedelta(
-            days=365 * self.years_ahead
+        if (
+            not -timedelta(days=365 * self.years_back)
+            <= value - now
+            <= timedelta(days=365 * self.years_ahead)
         ):
             return f"{self.rule()} (got {value.date().isoformat()})"
         return None
@@ -176,7 +178,7 @@ TIER_OR_UNKNOWN = Whole(0, 3)
 SEATS = Whole(1, MAX_SEATS)
 SEATS_OR_UNKNOWN = Whole(0, MAX_SEATS)
 DAYS = Whole(1, MAX_DAYS)
-HISTORY_EVENTS = Whole(100, 50_000)
+HISTORY_EVENTS = Whole(20, 50_000)
 CONFIG_SECONDS = Whole(0, TEN_YEARS_SECONDS)
 PLAN_SECTION = Items(20, Text(1_000))
 TRUSTED = Trusted()
@@ -260,7 +262,7 @@ LIMITS: dict[str, Limit] = {
     "value": Real(0, 100),
     "history_event_limit": HISTORY_EVENTS,
     "batch_size": Whole(1, 2_000),
-    "first_poll_lookback_days": DAYS,
+    "first_poll_lookback_days": Whole(1, 36_500),
     "Durations.*": CONFIG_SECONDS,
     "Durations.trial_length_days": DAYS,
     "HealthConfig.usage_weight": Real(0, 100),

@@ -300,13 +300,14 @@ async def test_bad_signals_to_an_opportunity_change_nothing_and_wedge_nothing(
         before = await opportunity.query(OpportunityWorkflow.state)
 
         long_ago = TechnicalWinChanged("won", CE, now - timedelta(days=4000))  # type: ignore[arg-type]
-        for name, payloads in {
+        bad: dict[str, list[object]] = {
             "technical_win_changed": [
                 None, {"status": "won"}, {"status": "famous", "actor": CE, "at": now.isoformat()},
                 {"status": "won", "actor": "nobody", "at": now.isoformat()}, long_ago,
             ],
             "trial_phase_changed": [None, 3, {"phase": "x" * 50}, {"phase": "sleeping"}],
-        }.items():  # fmt: skip
+        }  # fmt: skip
+        for name, payloads in bad.items():
             await opportunity.signal(name)
             for payload in payloads:
                 await opportunity.signal(name, payload)

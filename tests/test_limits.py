@@ -239,8 +239,12 @@ def _inputs() -> set[type]:
     roots: set[type] = set()
     for cls in WORKFLOWS:
         definition = workflow._Definition.from_class(cls)
-        handlers = [*definition.updates.values(), *definition.signals.values()]
-        for arg_types in [definition.arg_types, *(handler.arg_types for handler in handlers)]:
+        assert definition is not None
+        handler_types = [
+            *(update.arg_types for update in definition.updates.values()),
+            *(signal.arg_types for signal in definition.signals.values()),
+        ]
+        for arg_types in [definition.arg_types, *handler_types]:
             for hint in arg_types or []:
                 roots.update(arg for arg in (hint, *typing.get_args(hint)) if isinstance(arg, type))
     return {root for root in roots if dataclasses.is_dataclass(root)}

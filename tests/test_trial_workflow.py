@@ -240,8 +240,16 @@ async def _accepted_update_count(handle: WorkflowHandle[Any, Any]) -> int:
             CompleteStep("technical_landscape", CE, Role.CE),
             "already completed by U0CE00001",
         ),
-        ("extend_trial", ExtendTrial(0, "why", CE, Role.CE), "positive number of days, not 0"),
-        ("extend_trial", ExtendTrial(-5, "why", CE, Role.CE), "positive number of days, not -5"),
+        (
+            "extend_trial",
+            ExtendTrial(0, "why", CE, Role.CE),
+            "days: a whole number from 1 to 365 (got 0)",
+        ),
+        (
+            "extend_trial",
+            ExtendTrial(-5, "why", CE, Role.CE),
+            "days: a whole number from 1 to 365 (got -5)",
+        ),
         (
             "set_technical_win",
             SetTechnicalWin(TechnicalWinStatus.WON, AE),
