@@ -203,10 +203,7 @@ async def test_cli_starts_a_trial_completes_steps_and_shows_status(
             "--by", CE, "--role", "CE",
         )  # fmt: skip
         assert bad_extension.returncode == 1
-        assert (
-            "rejected: an extension must be a positive number of days, not 0"
-            in bad_extension.stderr
-        )
+        assert "rejected: days: a whole number from 1 to 365 (got 0)" in bad_extension.stderr
         won = cli(
             e2e_env, "trial", "tech-win", "trial-006E2E", "won", "--by", CE, "--note", "all green"
         )
