@@ -227,6 +227,7 @@ LIMITS: dict[str, Limit] = {
     "open_support_items": Items(100, Text(500)),
     # Words from a fixed vocabulary (the rules name the choices)
     "step": STEP_KEY,
+    "effect": Text(300),
     "quarter": WORD,
     "cadence": WORD,
     "colour": WORD,
