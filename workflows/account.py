@@ -68,7 +68,9 @@ class AccountWorkflow(OwedWorkHandlers):
                     start, workflow.now(), f"{info.workflow_id}/{info.first_execution_run_id}"
                 )
             except RuleViolation as err:
+                # An account that did not start owes nothing: its book is empty and never kept.
                 self._invalid = err
+                self._fx = OwedWork([], info.workflow_id, self._mark_changed)
                 return
         self._s = s
         self._fx = OwedWork(s.effects, s.effect_scope, self._mark_changed)

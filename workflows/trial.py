@@ -81,7 +81,11 @@ class TrialWorkflow(OwedWorkHandlers):
         self._changed = False
         self._published: dict[str, str] = {}
         self._parent_told_phase: TrialPhase | None = None
-        self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+        # A trial that did not start owes nothing: its book is empty and never kept.
+        if self._invalid is None:
+            self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+        else:
+            self._fx = OwedWork([], info.workflow_id, self._mark_changed)
 
     def _mark_changed(self) -> None:
         self._changed = True
