@@ -49,7 +49,9 @@ from workflows.trial_rules import check_start
 
 def within_limits(request: object) -> None:
     """Refuse, before anything is sent, what the workflow would refuse (or, for a signal,
-    drop) for a field's size, type or range; the message names the field and its limit."""
+    drop) for a field's size, type or range; the message names the field and its limit.
+    A request too big for Temporal at all is named as such first."""
+    check_payload_size(request)
     try:
         limits.check(request, datetime.now(UTC))
     except RuleViolation as err:
