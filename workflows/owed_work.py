@@ -32,6 +32,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import limits
     from schemas import search_attributes as sa
     from schemas.effects import (
         Effect,
@@ -246,6 +247,7 @@ class OwedWork:
         return self._by_key.get(name_or_key) or self._by_key.get(self.key(name_or_key))
 
     def check_retry(self, request: RetryEffect) -> Effect:
+        limits.check(request, workflow.now())
         effect = self._find_or_refuse(request.effect, request.actor)
         if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
             raise RuleViolation(
@@ -269,11 +271,10 @@ class OwedWork:
         )
 
     def check_skip(self, request: SkipEffect) -> Effect:
+        limits.check(request, workflow.now())
         effect = self._find_or_refuse(request.effect, request.actor)
         if not request.reason.strip():
             raise RuleViolation("reason: say why the effect is skipped")
-        if len(request.reason) > 2000:
-            raise RuleViolation(f"reason: at most 2000 characters (got {len(request.reason)})")
         if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
             raise RuleViolation(
                 f"effect {effect.name} is {effect.state.value}: only a failed or expired effect"
