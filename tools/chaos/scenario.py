@@ -77,7 +77,7 @@ SHORT = Plan(
     retry_after=3,
     slack_outage=5,
     postgres_outage=8,
-    quiet_timeout=45,
+    quiet_timeout=75,
     stall_gap=5,
     fault_count=1,
     after_faults=20,
@@ -228,15 +228,16 @@ class Chaos:
 
 
 async def _quiet(client: Client, stack: Stack, within: float) -> bool:
-    """Until no activity of ours is retrying (every fault has been lived through), or
+    """Until no activity of ours is pending (every fault has been lived through; an attempt
+    cut off by a worker kill is retried only once its start-to-close has passed), or
     ``within`` seconds. A write refused for good leaves its ledger row unfinished for ever,
-    so the ledger cannot say when it is quiet."""
+    so the ledger cannot say when it is quiet; its effect has no activity pending."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         busy = False
         for workflow_id in await workflow_ids(client, stack.task_queue):
             raw = (await client.get_workflow_handle(workflow_id).describe()).raw_description
-            if any(a.attempt > 1 for a in raw.pending_activities):
+            if raw.pending_activities:
                 busy = True
                 break
         if not busy:
