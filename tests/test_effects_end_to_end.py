@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from dealcycle.devtools.devserver import running_dev_server
-from schemas.search_attributes import registrations
-from tests.test_end_to_end import _wait, cli, e2e_env, free_port, worker_process
+from tests.test_end_to_end import _wait, cli, e2e_env, e2e_server, worker_process
 
 pytestmark = pytest.mark.e2e
 __all__ = ["e2e_env", "worker_process"]  # the end-to-end fixtures, shared
@@ -84,14 +82,7 @@ async def test_refused_writes_are_surfaced_and_a_retry_lands_them_once(
     salesforce_fake: Any,
     slack_fake: Any,
 ) -> None:
-    async with running_dev_server(
-        state_dir=tmp_path / "temporal",
-        port=free_port(),
-        ui_port=None,
-        search_attributes=registrations(),
-        log_file=tmp_path / "temporal.log",
-    ) as server:
-        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+    async with e2e_server(tmp_path, e2e_env) as server:
         worker_process()
         client = await Client.connect(server.target)
 

@@ -11,13 +11,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dealcycle.devtools.devserver import running_dev_server
+from dealcycle.devtools.devserver import DevServerInfo, running_dev_server
 from schemas.search_attributes import registrations
 
 pytestmark = pytest.mark.e2e
@@ -57,6 +58,23 @@ def e2e_env(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> di
         }
     )
     return env
+
+
+@asynccontextmanager
+async def e2e_server(
+    tmp_path: Path, env: dict[str, str], *, ui: bool = False
+) -> AsyncIterator[DevServerInfo]:
+    """The dev server of one test (its history under ``tmp_path``), its address in ``env``."""
+    async with running_dev_server(
+        state_dir=tmp_path / "temporal",
+        port=free_port(),
+        ui_port=free_port() if ui else None,
+        db_filename=tmp_path / "temporal" / "temporal.db",
+        search_attributes=registrations(),
+        log_file=tmp_path / "temporal.log",
+    ) as server:
+        env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+        yield server
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,16 +121,7 @@ async def test_cli_starts_a_trial_completes_steps_and_shows_status(
     slack_fake: Any,
 ) -> None:
     salesforce_fake.add_record("Opportunity", {"Id": "006E2E", "Name": "Umbrella"})
-    port = free_port()
-    async with running_dev_server(
-        state_dir=tmp_path / "temporal",
-        port=port,
-        ui_port=free_port(),
-        db_filename=tmp_path / "temporal" / "temporal.db",
-        search_attributes=registrations(),
-        log_file=tmp_path / "temporal.log",
-    ) as server:
-        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+    async with e2e_server(tmp_path, e2e_env, ui=True):
         worker = worker_process()
 
         started = cli(
@@ -266,15 +275,7 @@ async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
     salesforce_fake.add_record(
         "Opportunity", {"Id": "006CLI", "Name": "Initrode", "AccountId": "001CLI"}
     )
-    async with running_dev_server(
-        state_dir=tmp_path / "temporal",
-        port=free_port(),
-        ui_port=None,
-        db_filename=tmp_path / "temporal" / "temporal.db",
-        search_attributes=registrations(),
-        log_file=tmp_path / "temporal.log",
-    ) as server:
-        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+    async with e2e_server(tmp_path, e2e_env):
         worker_process()
         wf = "opportunity-006CLI"
 
@@ -431,15 +432,7 @@ async def test_the_cli_answers_every_bad_input_in_one_line_and_shows_every_workf
     unreachable = one_line_refusal(dealcycle(away, "status", "trial-ROB"))
     assert f"cannot reach the Temporal server at {nowhere}" in unreachable
 
-    async with running_dev_server(
-        state_dir=tmp_path / "temporal",
-        port=free_port(),
-        ui_port=None,
-        db_filename=tmp_path / "temporal" / "temporal.db",
-        search_attributes=registrations(),
-        log_file=tmp_path / "temporal.log",
-    ) as server:
-        e2e_env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
+    async with e2e_server(tmp_path, e2e_env) as server:
         worker_process()
         client = await Client.connect(server.target)
         nobody = f"nobody-polls-{uuid.uuid4()}"

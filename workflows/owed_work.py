@@ -247,14 +247,7 @@ class OwedWork:
         return self._by_key.get(name_or_key) or self._by_key.get(self.key(name_or_key))
 
     def check_retry(self, request: RetryEffect) -> Effect:
-        limits.check(request, workflow.now())
-        effect = self._find_or_refuse(request.effect, request.actor)
-        if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
-            raise RuleViolation(
-                f"effect {effect.name} is {effect.state.value}: only a failed or expired effect"
-                " can be retried"
-            )
-        return effect
+        return self._failed_or_expired(request, request.effect, request.actor, "retried")
 
     def retry(self, request: RetryEffect) -> EffectActionAccepted:
         effect = self.check_retry(request)
@@ -271,15 +264,9 @@ class OwedWork:
         )
 
     def check_skip(self, request: SkipEffect) -> Effect:
-        limits.check(request, workflow.now())
-        effect = self._find_or_refuse(request.effect, request.actor)
+        effect = self._failed_or_expired(request, request.effect, request.actor, "skipped")
         if not request.reason.strip():
             raise RuleViolation("reason: say why the effect is skipped")
-        if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
-            raise RuleViolation(
-                f"effect {effect.name} is {effect.state.value}: only a failed or expired effect"
-                " can be skipped"
-            )
         return effect
 
     def skip(self, request: SkipEffect) -> EffectActionAccepted:
@@ -295,6 +282,17 @@ class OwedWork:
         self._forget_resolved()
         self._on_change()
         return EffectActionAccepted(f"skipped {effect.name}", effect.state.value)
+
+    def _failed_or_expired(self, request: object, name: str, actor: str, verb: str) -> Effect:
+        """The effect a person may retry or skip: one that failed or expired."""
+        limits.check(request, workflow.now())
+        effect = self._find_or_refuse(name, actor)
+        if effect.state not in (EffectState.FAILED, EffectState.EXPIRED):
+            raise RuleViolation(
+                f"effect {effect.name} is {effect.state.value}: only a failed or expired effect"
+                f" can be {verb}"
+            )
+        return effect
 
     def _find_or_refuse(self, name_or_key: str, actor: str) -> Effect:
         if not actor.strip():
