@@ -145,16 +145,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         client = await _client(settings)
         ui_url, namespace = settings.temporal_ui_url, settings.temporal_namespace
         print(await render_status(client, args.workflow_id, ui_url, namespace))
-        return 0
-
-    async def with_effects(settings: Settings) -> int:
-        code = await go(settings)
-        section = await effects_section(await _client(settings), args.workflow_id)
+        section = await effects_section(client, args.workflow_id)
         if section:
             print(section)
-        return code
+        return 0
 
-    return _run(with_effects)(args)
+    return _run(go)(args)
 
 
 def cmd_trial_list(args: argparse.Namespace) -> int:

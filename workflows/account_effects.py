@@ -8,7 +8,6 @@ workflow module, passed through the sandbox, so a cached account workflow stays 
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +31,6 @@ from schemas.effects import (
     AccountPlanRecord,
     EffectKind,
     FeatureRequestRecord,
-    IssuedLicense,
     LicenseRequest,
     SalesforceFieldUpdate,
     SalesforceTaskRequest,
@@ -74,13 +72,6 @@ _DEFAULT_HOW = "dealcycle account step {account} {key} --by {owner} --role {role
 
 def _date(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "-"
-
-
-def _licensed(grant: LicenseGrant, issued: IssuedLicense | None) -> None:
-    # A skipped key leaves "" so it is not owed again; the key's real expiry is the signer's.
-    grant.key_id = issued.key_id if issued else ""
-    if issued is not None:
-        grant.expires_at = issued.expires_at
 
 
 class AccountEffects:
@@ -218,7 +209,7 @@ class AccountEffects:
                         seats=grant.seats,
                         expires_at=grant.expires_at,
                     ),
-                    then=functools.partial(_licensed, grant),
+                    grant,
                 )
             if grant.key_id and not grant.announced:
                 await self._announce_license(grant)

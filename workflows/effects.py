@@ -7,9 +7,10 @@ keeps workflow tasks light. ``tests/test_worker.py`` checks every name here is r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -131,9 +132,22 @@ async def create_salesforce_task(fx: OwedWork, task: SalesforceTaskRequest) -> N
     )
 
 
-async def issue_license_key(
-    fx: OwedWork, request: LicenseRequest, then: Callable[[IssuedLicense | None], None]
-) -> None:
+class LicenseGrantLike(Protocol):
+    """A trial's or an account's grant: what the issued key is written back to."""
+
+    key_id: str | None
+    expires_at: datetime
+
+
+def _keep_issued(grant: LicenseGrantLike, issued: IssuedLicense | None) -> None:
+    # A skipped key leaves "" so it is not owed again; the key's real expiry is the signer's.
+    grant.key_id = issued.key_id if issued else ""
+    if issued is not None:
+        grant.expires_at = issued.expires_at
+
+
+async def issue_license_key(fx: OwedWork, request: LicenseRequest, grant: LicenseGrantLike) -> None:
+    """Owe the key; once issued, its id and real expiry are kept on ``grant``."""
     await fx.owe(
         request.idempotency_key,
         EffectKind.LICENSE,
@@ -142,17 +156,20 @@ async def issue_license_key(
         lane=f"license:{request.account_id}",
         summary=f"issue a {request.kind} license for {request.customer}: {request.seats} seats",
         result_type=IssuedLicense,
-        then=then,
+        then=functools.partial(_keep_issued, grant),
     )
 
 
-async def record(fx: OwedWork, activity: str, row: Any, summary: str) -> None:
-    """A row in our own database (the activity names the table)."""
+async def record(
+    fx: OwedWork, activity: str, row: Any, summary: str, *, lane: str | None = None
+) -> None:
+    """A row in our own database (the activity names the table). Rows that must be written
+    in order (a case's open, updates and close) share a ``lane``."""
     await fx.owe(
         row.idempotency_key,
         EffectKind.RECORD,
         activity,
         row,
-        lane=f"db:{activity}",
+        lane=lane or f"db:{activity}",
         summary=summary,
     )

@@ -237,10 +237,6 @@ class OwedWork:
                 workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(wanted)])
             self._published_attention = wanted
 
-    def state_of(self, name: str) -> EffectState | None:
-        effect = self._by_key.get(self.key(name))
-        return effect.state if effect else None
-
     # --- What people do: the ``retry_effect`` / ``skip_effect`` updates ----------------------
 
     def find(self, name_or_key: str) -> Effect | None:

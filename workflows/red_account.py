@@ -137,13 +137,8 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     async def _tracker(self, activity: str, row: Any, summary: str) -> None:
         # One lane for the case's row: an update or the close never runs before the open.
-        await self._fx.owe(
-            row.idempotency_key,
-            EffectKind.RECORD,
-            activity,
-            row,
-            lane=f"tracker:{self._s.start.case_id}",
-            summary=summary,
+        await effects.record(
+            self._fx, activity, row, summary, lane=f"tracker:{self._s.start.case_id}"
         )
 
     async def _catch_up(self) -> None:

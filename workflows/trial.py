@@ -10,7 +10,6 @@ acknowledged at once and the order of external writes is the order of the action
 from __future__ import annotations
 
 import dataclasses
-import functools
 from datetime import datetime
 
 from temporalio import workflow
@@ -20,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.effects import (
         EffectKind,
-        IssuedLicense,
         LicenseRequest,
         SalesforceFieldUpdate,
         SalesforceTaskRequest,
@@ -35,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         CompleteStep,
         ConcludeTrial,
         ExtendTrial,
-        LicenseGrant,
         SetTechnicalWin,
         StartTrialOverride,
         TrialInput,
@@ -52,13 +49,6 @@ with workflow.unsafe.imports_passed_through():
 
 def _date(moment: datetime) -> str:
     return moment.date().isoformat()
-
-
-def _licensed(grant: LicenseGrant, issued: IssuedLicense | None) -> None:
-    # A skipped key leaves "" so it is not owed again; the key's real expiry is the signer's.
-    grant.key_id = issued.key_id if issued else ""
-    if issued is not None:
-        grant.expires_at = issued.expires_at
 
 
 @workflow.defn(name="TrialWorkflow")
@@ -247,7 +237,7 @@ class TrialWorkflow(OwedWorkHandlers):
                         seats=s.start.seats,
                         expires_at=grant.expires_at,
                     ),
-                    then=functools.partial(_licensed, grant),
+                    grant,
                 )
             if grant.key_id and not grant.announced:
                 reason = s.extensions[-1].reason if s.extensions else grant.reason
