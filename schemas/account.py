@@ -78,6 +78,12 @@ class AccountHandOff:
     tier: int
     region: str
     closed_at: datetime
+    """When the deal closed: Salesforce's ``CloseDate`` (midnight UTC) or the moment the
+    opportunity's workflow closed it. The first renewal is one contract term after it."""
+    deployment_type: str = ""
+    """self-hosted, managed or cloud; empty when the deal did not say."""
+    amount: float = 0.0
+    """The deal's amount (Salesforce ``Amount``); 0 when not known."""
 
 
 @dataclass(frozen=True)
@@ -491,4 +497,28 @@ class HandOffResult:
     started: bool
     """True when this hand-off started the account's workflow; False when it was running."""
     already_handed_off: bool = False
-    """True when the account's workflow had this deal already: nothing was sent."""
+    """Kept for results recorded by older code, which read the account's state before
+    handing off (today's hand-off does not read: the account keeps one hand-off per deal)."""
+    skipped: str = ""
+    """Why nothing was sent (the account's workflow has closed, and the deal closed before
+    it ended); empty when the deal was handed off."""
+    run_id: str = ""
+    """The account run that got the deal."""
+
+    @property
+    def decision(self) -> str:
+        """``skipped``, ``started`` or ``already running``: what the hand-off did."""
+        if self.skipped:
+            return "skipped"
+        return "started" if self.started else "already running"
+
+    def describe(self, opportunity_id: str) -> str:
+        """One line for the CLI and the log: what happened to the deal, and why."""
+        if self.skipped:
+            return f"skipped {opportunity_id}: {self.skipped}"
+        if self.started:
+            return f"started {self.workflow_id} for {opportunity_id}"
+        return (
+            f"handed {opportunity_id} to {self.workflow_id}, already running (it keeps one"
+            " hand-off per deal: a repeat changes nothing)"
+        )

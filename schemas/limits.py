@@ -35,6 +35,7 @@ ID_CHARS = 64
 MAX_SEATS = 1_000_000
 MAX_DAYS = 365
 MAX_ACTIVE_USERS = 10_000_000
+MAX_AMOUNT = 1_000_000_000_000
 DATE_YEARS = 10
 TEN_YEARS_SECONDS = 10 * 365 * 86_400
 
@@ -260,6 +261,7 @@ LIMITS: dict[str, Limit] = {
     "length_days": DAYS,
     "days": DAYS,
     "active_users": Whole(0, MAX_ACTIVE_USERS),
+    "amount": Real(0, MAX_AMOUNT),
     "value": Real(0, 100),
     "history_event_limit": HISTORY_EVENTS,
     "batch_size": Whole(1, 2_000),

@@ -1007,12 +1007,10 @@ def cmd_intake_schedule(args: argparse.Namespace) -> int:
 
 def cmd_intake_run(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
-        from starter.intake import run_intake_once
+        from starter.intake import render_intake_result, run_intake_once
 
         result = await run_intake_once(await _client(settings), settings)
-        print(f"handed off: {', '.join(result.handed_off) or 'none'}")
-        print(f"already handed off: {', '.join(result.already_handed_off) or 'none'}")
-        print(f"watermark: {result.watermark.isoformat() if result.watermark else '-'}")
+        print(render_intake_result(result))
         return 0
 
     return _run(go)(args)

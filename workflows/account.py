@@ -51,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signals import accepted
     from workflows.visibility import history_is_long, wait_for_change
 
+UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
+
 
 @workflow.defn(name="AccountWorkflow")
 class AccountWorkflow(OwedWorkHandlers):
@@ -72,6 +74,9 @@ class AccountWorkflow(OwedWorkHandlers):
                 self._invalid = err
                 self._fx = OwedWork([], info.workflow_id, self._mark_changed)
                 return
+        # Added after accounts were running: their cases keep the ids their histories have.
+        if not s.vitals.case_scope and workflow.patched(UNIQUE_CASE_IDS_PATCH):
+            s.vitals.case_scope = health_rules.case_scope_of(s.effect_scope)
         self._s = s
         self._fx = OwedWork(s.effects, s.effect_scope, self._mark_changed)
         self._effects = AccountEffects(s, self._fx)

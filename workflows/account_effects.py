@@ -51,11 +51,13 @@ from schemas.opportunity import (
     opportunity_workflow_id,
 )
 from workflows import account_rules as rules
-from workflows import effects
+from workflows import effects, health_rules
 from workflows.owed_work import OwedWork
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
+REGION_SEARCH_ATTRIBUTE_PATCH = "account-region-search-attribute"
+CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
 
 _HOW_TO_FINISH = {
     StepKind.KICKOFF_PLAN: "dealcycle account kickoff {account} --by {owner} --role CE"
@@ -143,6 +145,9 @@ class AccountEffects:
             wanted[sa.CE_OWNER.name] = p.ce_owner
         if p.ae_owner:
             wanted[sa.AE_OWNER.name] = p.ae_owner
+        # Added after accounts were running: their histories upsert no Region.
+        if p.region and workflow.patched(REGION_SEARCH_ATTRIBUTE_PATCH):
+            wanted[sa.REGION.name] = p.region
         publish_search_attributes(self._published, wanted)
         typed: list[SearchAttributeUpdate[Any]] = []
         renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
@@ -538,6 +543,17 @@ class AccountEffects:
         if renewal is None or renewal.outcome is None or renewal.outcome_done:
             return
         tag = _date(renewal.renewal_date)
+        closed_case = None
+        # Added after accounts were running: their churns signalled no case.
+        if (
+            renewal.outcome is RenewalOutcome.CHURNED
+            and s.vitals.open_case is not None
+            and workflow.patched(CHURN_CLOSES_CASE_PATCH)
+        ):
+            # Before any await: told once, sent by ``_sync_health`` in this same pass.
+            closed_case = health_rules.close_case_on_churn(
+                s.vitals, renewal.outcome_by or "", workflow.now()
+            )
         if renewal.outcome is RenewalOutcome.CHURNED:
             await effects.update_salesforce(
                 self.fx,
@@ -552,6 +568,8 @@ class AccountEffects:
                 f"{self._name} churned at the {tag} renewal (recorded by"
                 f" <@{renewal.outcome_by}>). The license is left to expire on {tag}."
             )
+            if closed_case is not None:
+                text += f" Red-account case {closed_case} is closed (churned)."
         else:
             if renewal.outcome is RenewalOutcome.NEW_TEAM:
                 await self._start_expansion_opportunity(renewal.expansion_opportunity_id)

@@ -259,7 +259,9 @@ def apply_hand_off(s: AccountSnapshot, hand_off: AccountHandOff, now: datetime) 
             ae_owner=p.ae_owner or hand_off.ae_owner,
             ce_owner=p.ce_owner or hand_off.ce_owner,
             region=p.region or hand_off.region,
+            # The deal's CloseDate: the contract runs one term from it.
             renewal_date=p.renewal_date or add_years(midnight(hand_off.closed_at), term),
+            deployment_type=hand_off.deployment_type or p.deployment_type,
         )
         _profile_changed(s)
     elif (
@@ -1165,6 +1167,7 @@ def health_view(s: AccountSnapshot) -> HealthView:
         history=list(h.history),
         open_case=h.open_case,
         cases_opened=h.cases_opened,
+        latest_case=h.latest_case,
     )
 
 

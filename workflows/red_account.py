@@ -1,6 +1,7 @@
 """``RedAccountWorkflow``: one red-account case, from the post in ``#red-accounts`` to its
 resolution. A child of the account's workflow, which tells it (by signal) when the account is
-still red for another reason or has been promoted to yellow or green.
+still red for another reason, has been promoted to yellow or green, or has churned (the case
+closes, reason "churned", and posts nothing more).
 
 Updates only change state; the main loop owes the post, the thread replies and the tracker
 row, each once, with idempotency keys derived from the case id (``workflows/owed_work.py``).
@@ -231,6 +232,9 @@ class RedAccountWorkflow(OwedWorkHandlers):
             s.escalation_posted = True
         if s.tracker_opened:
             await self._track()
+        if threaded and s.resolved_at is not None and not s.resolution_posted and s.churned:
+            # The customer left: the account announced it; the thread stays quiet.
+            s.resolution_posted = True
         if threaded and s.resolved_at is not None and not s.resolution_posted:
             assert s.resolved_colour is not None
             await self._reply(
