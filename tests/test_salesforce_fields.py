@@ -139,7 +139,7 @@ def sync(fields_in):
     SalesforceFieldUpdate("k", "Opportunity", "006", fields)
     SalesforceFieldUpdate("k", "Account", "001", {"Name": "x", "Colour": "red"})
     clip_fields("Task", {"Subject": "x", "Urgency": 1})
-    soql = f"SELECT Id, Name, Forecast, Account.Name, Account.Mood FROM Opportunity WHERE Id = '{fields_in}'"
+    soql = f"SELECT Id, Forecast, Account.Name, Account.Mood FROM Opportunity WHERE Id = '{x}'"
     record.get("Health_Score__c")
 """
     assert unlisted(source) == {
