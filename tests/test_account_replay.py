@@ -19,8 +19,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.support.accounts import DAY, onboard, settle, start_account
-from workflows.account import AccountWorkflow
-from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
+from workflows.account import UNIQUE_CASE_IDS_PATCH, AccountWorkflow
+from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH, REGION_SEARCH_ATTRIBUTE_PATCH
 from workflows.owed_work import OWED_WORK_PATCH
 
 RECORDED = Path(__file__).parent / "histories" / "account-before-kickoff-announcement.json"
@@ -79,10 +79,17 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
     ]
-    # Two patches guard a new account: the kickoff announcement and effects as owed work.
-    assert len(markers) == 2
+    # Patches guard a new account, each marked once: the kickoff announcement, effects as
+    # owed work, the Region search attribute and case ids unique to the account's run.
+    guards = (
+        KICKOFF_ANNOUNCEMENT_PATCH,
+        OWED_WORK_PATCH,
+        REGION_SEARCH_ATTRIBUTE_PATCH,
+        UNIQUE_CASE_IDS_PATCH,
+    )
+    assert len(markers) == len(guards)
     recorded = [marker.SerializeToString() for marker in markers]
-    assert sum(KICKOFF_ANNOUNCEMENT_PATCH.encode() in marker for marker in recorded) == 1
-    assert sum(OWED_WORK_PATCH.encode() in marker for marker in recorded) == 1
+    for guard in guards:
+        assert sum(guard.encode() in marker for marker in recorded) == 1, guard
     result = await Replayer(workflows=[AccountWorkflow]).replay_workflow(history)
     assert result.replay_failure is None
