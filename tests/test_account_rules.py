@@ -885,6 +885,15 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
         "already known: seats; to change it use `dealcycle account seats`",
     ),
     (
+        "profile renewal date already known",
+        adopted,
+        lambda s: rules.check_complete_profile(
+            s, CompleteProfile(AE, Role.AE, ce_owner="U0CE00002", renewal_date=RENEWAL + DAY), T0
+        ),
+        "already known: CE, renewal date; to change it use `dealcycle account reassign`,"
+        " `dealcycle account renewal-date`",
+    ),
+    (
         "unknown step",
         adopted,
         lambda s: rules.apply_complete_step(s, CompleteAccountStep("nope", CE, Role.CE), T0),
