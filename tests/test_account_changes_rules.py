@@ -83,6 +83,15 @@ def test_an_earlier_date_opens_its_window_at_once_and_issues_no_new_key() -> Non
     assert s.stage is LifecycleStage.RENEWAL and s.licenses == []
 
 
+def test_a_key_not_issued_yet_is_issued_for_the_moved_date_and_no_other() -> None:
+    s = adopted()
+    rules.grant_license(s, "seat expansion", 60)
+    move(s, RENEWAL + 30 * DAY, T0)
+    assert [(grant.reason, grant.expires_at) for grant in s.licenses] == [
+        ("seat expansion", RENEWAL + 30 * DAY)
+    ]
+
+
 def test_a_done_value_exercise_is_carried_done_and_not_opened_again() -> None:
     s = in_window()
     rules.apply_complete_step(

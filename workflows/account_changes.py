@@ -158,10 +158,10 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
         opens = rules.renewal_window_opens_at(s)
         if s.stage is LifecycleStage.RENEWAL and opens is not None and now < opens:
             s.stage = LifecycleStage.ADOPTION  # until the new date's window opens
-    for grant in s.licenses:
-        if grant.key_id is None:  # not issued yet: issued for the new date
-            grant.expires_at = new
-    keyed = new > old
+    unissued = [grant for grant in s.licenses if grant.key_id is None]
+    for grant in unissued:  # issued for the new date instead
+        grant.expires_at = new
+    keyed = new > old and not unissued
     if keyed:
         rules.grant_license(s, f"renewal date moved to {new_tag}", s.profile.seats)
     _tell_renewal_move(s, change, request, old, new, moved)
