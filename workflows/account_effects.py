@@ -57,7 +57,6 @@ from workflows.owed_work import OwedWork
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
-REGION_SEARCH_ATTRIBUTE_PATCH = "account-region-search-attribute"
 CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
 
 _HOW_TO_FINISH = {
@@ -152,8 +151,10 @@ class AccountEffects:
             wanted[sa.CE_OWNER.name] = p.ce_owner
         if p.ae_owner:
             wanted[sa.AE_OWNER.name] = p.ae_owner
-        # Added after accounts were running: their histories upsert no Region.
-        if p.region and workflow.patched(REGION_SEARCH_ATTRIBUTE_PATCH):
+        # Unguarded although older runs never upserted it: an upsert of search attributes is
+        # not matched against history on replay (tests/histories/before-region-search-attribute
+        # upserts Region alone where its run upserted nothing, and replays).
+        if p.region:
             wanted[sa.REGION.name] = p.region
         publish_search_attributes(self._published, wanted)
         typed: list[SearchAttributeUpdate[Any]] = []

@@ -38,11 +38,9 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
-from schemas.health import red_account_workflow_id
 from tests.support.patience import settle
 from workflows.account import AccountWorkflow
 from workflows.account_rules import add_years, midnight
-from workflows.health_rules import case_scope_of
 
 CE, AE, VE = "U0CE00001", "U0AE00001", "U0VALUEENG1"
 CE_LEADER = "U0CELEAD1"
@@ -115,6 +113,10 @@ async def start_account(
 def case_id(account: Handle, number: int) -> str:
     """The id of the account's ``number``-th red-account case: scoped by the account's first
     run, so a later run of the same account never reuses it."""
+    # Imported here: the history recorder imports this module with older checkouts' code.
+    from schemas.health import red_account_workflow_id
+    from workflows.health_rules import case_scope_of
+
     assert account.first_execution_run_id, "the account's handle needs its first run id"
     scope = case_scope_of(f"{account.id}/{account.first_execution_run_id}")
     return red_account_workflow_id(account.id.removeprefix("account-"), number, scope)

@@ -13,7 +13,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-GROUP_NAMES = ("trial", "security-review", "opportunity", "account", "red-account", "intake")
+GROUP_NAMES = (
+    "trial",
+    "security-review",
+    "opportunity",
+    "account",
+    "red-account",
+    "intake",
+    "region",
+)
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which
 ``--checkout`` may take from elsewhere, so it is imported only once that is settled)."""
 

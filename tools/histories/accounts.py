@@ -9,8 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
 
 from schemas.account import (
+    DEAL_CLOSED_SIGNAL,
+    AccountHandOff,
+    AccountStart,
     CompleteAccountStep,
     LifecycleStage,
     RecordRenewalOutcome,
@@ -225,3 +229,43 @@ async def intake(rec: Recorder) -> None:
         await rec.save(run, phase)
     account = await rec.started_by_now(account_workflow_id("001HHOOLI"))
     await rec.save(account, "two-deals-from-intake")
+
+
+# --- Region, learnt after the first hand-off ---------------------------------------------------
+
+
+async def region_later(rec: Recorder) -> None:
+    """An account handed off without a region (the intake before it read one), then a deal
+    that says only the region (``deal-closed`` of a deal made outside dealcycle). Today's code
+    upserts Region alone where this run upserted nothing, and the history still replays: an
+    upsert of search attributes is not matched against history, so it needs no guard."""
+    account_id = "001HREGION"
+    workflow_id = account_workflow_id(account_id)
+    now = await rec.env.get_current_time()
+    # The second deal again (a repeat changes nothing): its events follow the task that
+    # learnt the region, so a replay compares that task's commands.
+    for number, region in ((1, ""), (2, "US West / APAC"), (2, "US West / APAC")):
+        deal = AccountHandOff(
+            opportunity_id=f"006HREGION{number}",
+            account_id=account_id,
+            account_name="Regional",
+            kind="new",
+            seats=0,
+            ae_owner="",
+            ce_owner="",
+            tier=0,
+            region=region,
+            closed_at=now,
+        )
+        handle = await rec.client.start_workflow(
+            AccountWorkflow.run,
+            AccountStart(account_id, "Regional", config=rec.settings.account_config()),
+            id=workflow_id,
+            task_queue=rec.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal=DEAL_CLOSED_SIGNAL,
+            start_signal_args=[deal],
+        )
+        rec.track(handle)
+        await settle(handle)
+    await rec.save(rec.handle(workflow_id), "region-from-a-later-deal")

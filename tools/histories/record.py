@@ -17,6 +17,7 @@ GROUPS: dict[str, Scenario] = {
     "account": accounts.accounts,
     "red-account": accounts.red_accounts,
     "intake": accounts.intake,
+    "region": accounts.region_later,
 }
 """Each group runs on its own test server (a fresh clock), fakes and database."""
 
