@@ -190,6 +190,7 @@ LIMITS: dict[str, Limit] = {
     "ce_owner": MEMBER,
     "value_engineering": MEMBER,
     "SecurityRoster.*": MEMBER,
+    "RotateRoster.*": MEMBER,
     "TechnicalWinChanged.actor": MEMBER,
     "opportunity_id": RECORD_ID,
     "account_id": RECORD_ID,
