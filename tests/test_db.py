@@ -97,6 +97,7 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
             "account_plans": "pk_account_plans",
             "feature_requests": "pk_feature_requests",
             "red_account_cases": "pk_red_account_cases",
+            "roster_rotations": "pk_roster_rotations",
         }
         assert [u["name"] for u in inspector.get_unique_constraints("license_keys")] == [
             "uq_license_keys_idempotency_key"
