@@ -39,7 +39,17 @@ from schemas.security_review import (
     security_review_workflow_id,
 )
 from starter import cli
-from tests.support.accounts import AE, CE, CE_LEADER, DAY, VE, advance_to, settle, start_account
+from tests.support.accounts import (
+    AE,
+    CE,
+    CE_LEADER,
+    DAY,
+    VE,
+    a_plan,
+    advance_to,
+    settle,
+    start_account,
+)
 from tests.support.patience import retry_transient
 from workflows.account import AccountWorkflow
 from workflows.opportunity import OpportunityWorkflow
@@ -301,3 +311,28 @@ async def test_a_failing_lookup_leaves_the_workflow_running_with_the_last_roster
             SecurityReviewWorkflow.complete_step, CompleteSecurityStep("grant_access", AE)
         )
         assert "Next" in accepted.message
+
+
+async def test_a_tier_2_plan_is_shared_with_the_ce_leader_of_the_day(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await open_account(
+            harness, salesforce_fake, "001PLANROT", stage=LifecycleStage.ADOPTION, tier=2
+        )
+        now = await harness.env.get_current_time()
+        month = ((now.month - 1) // 3 + 1) * 3 + 1
+        next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
+        await advance_to(harness.env, account, next_quarter + DAY)
+        view = await account.query(AccountWorkflow.state)
+        [plan] = [step for step in view.open_steps if step.kind == "account_plan"]
+
+        rotate(harness, ce_leader=NEW_LEADER)
+        await account.execute_update(
+            AccountWorkflow.submit_account_plan, a_plan(plan.key.removeprefix("account-plan-"))
+        )
+        await settle(account)
+
+        [shared] = texts(slack_fake, NEW_LEADER)
+        assert "Tier 2 account plan" in shared and "1:1" in shared
+        assert texts(slack_fake, CE_LEADER) == []
