@@ -329,9 +329,10 @@ class SalesforceActivities:
         """Create the Task for this key, or update it if an earlier attempt created it.
 
         The upsert on ``Dealcycle_Key__c`` means Salesforce itself holds at most one Task per
-        key, even when an attempt dies between the write and the ledger update.
+        key, even when an attempt dies between the write and the ledger update. A revision
+        (``task_key``) upserts the Task written under that key, once per idempotency key.
         """
-        key = request.idempotency_key
+        key = request.task_key or request.idempotency_key
         what = f"the upsert of Task {TASK_KEY_FIELD}={key}"
         try:
             date.fromisoformat(request.activity_date)
@@ -369,7 +370,7 @@ class SalesforceActivities:
                 record_id = str(response.json()["id"])
             return SalesforceWriteResult(sobject="Task", record_id=record_id)
 
-        return await self._write_once(key, TASK_KIND, perform, what)
+        return await self._write_once(request.idempotency_key, TASK_KIND, perform, what)
 
     async def _write_once(
         self,

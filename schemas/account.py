@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from schemas.account_changes import AccountChange
 from schemas.common import CustomerHealth, Durations, Role, SecurityRoster, StepStatus
 from schemas.effects import Effect, EffectView
 from schemas.health import HealthConfig, HealthState
@@ -254,6 +255,9 @@ class RecordRenewalOutcome:
     expansion_opportunity_id: str = ""
     """The Salesforce Opportunity the AE opened for a new team."""
     note: str = ""
+    new_team_seats: int = 0
+    """The new team's seats, for a new-team expansion (required then): its opportunity starts
+    with them, and winning it adds them to the account's."""
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,12 @@ class AccountStep:
     reminders_sent: int = 0
     last_reminded_at: datetime | None = None
     escalated: bool = False
+    opened_as: str = ""
+    """The key the step was announced under, when a renewal-date move re-keyed it since: its
+    Salesforce Task is keyed by it. Empty: ``key``."""
+    replanned: int = 0
+    """The account change that last moved its due date (0: never); its reminders since are
+    keyed by it, so none repeats an earlier one's key."""
 
 
 @dataclass
@@ -377,6 +387,10 @@ class RenewalCycle:
     outcome_note: str = ""
     next_renewal_date: datetime | None = None
     expansion_opportunity_id: str = ""
+    new_team_seats: int = 0
+    """A new-team expansion's seats (0: not given, as before they were asked for)."""
+    carried_work: bool = False
+    """Its window's work was opened for an earlier date and carried when the date moved."""
     outcome_done: bool = False
     """Outcome effects (key, Salesforce, Slack, expansion opportunity) written."""
 
@@ -431,6 +445,9 @@ class AccountSnapshot:
     audit: list[AuditEntry] = field(default_factory=list)
     continued_as_new: int = 0
     effects: list[Effect] = field(default_factory=list)
+    changes: list[AccountChange] = field(default_factory=list)
+    """Renewal-date moves and reassignments whose notices are still owed."""
+    changes_made: int = 0
 
 
 @dataclass(frozen=True)

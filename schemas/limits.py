@@ -37,6 +37,8 @@ MAX_DAYS = 365
 MAX_ACTIVE_USERS = 10_000_000
 DATE_YEARS = 10
 TEN_YEARS_SECONDS = 10 * 365 * 86_400
+RENEWAL_MOVE_YEARS = 5
+"""How far ahead a renewal date may be moved (a multi-year deal), from today."""
 
 
 def _shown(value: object) -> str:
@@ -188,6 +190,7 @@ LIMITS: dict[str, Limit] = {
     "actor": MEMBER,
     "ae_owner": MEMBER,
     "ce_owner": MEMBER,
+    "new_owner": MEMBER,
     "value_engineering": MEMBER,
     "SecurityRoster.*": MEMBER,
     "RotateRoster.*": MEMBER,
@@ -253,6 +256,7 @@ LIMITS: dict[str, Limit] = {
     "AccountHandOff.seats": SEATS_OR_UNKNOWN,
     "CompleteProfile.seats": SEATS_OR_UNKNOWN,
     "RecordRenewalOutcome.seats": SEATS_OR_UNKNOWN,
+    "RecordRenewalOutcome.new_team_seats": SEATS_OR_UNKNOWN,
     "tier": TIER,
     "AccountProfile.tier": TIER_OR_UNKNOWN,
     "AccountHandOff.tier": TIER_OR_UNKNOWN,

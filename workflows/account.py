@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     # The payload converter resolves dataclass type hints through the sandbox's sys.modules:
     # every module whose dataclasses cross this workflow's boundary must be imported here.
+    import schemas.account_changes
     import schemas.common
     import schemas.effects
     import schemas.health
@@ -42,8 +43,10 @@ with workflow.unsafe.imports_passed_through():
         SubmitAccountPlan,
         UsageReport,
     )
+    from schemas.account_changes import MoveRenewalDate, ReassignOwner
     from schemas.errors import RuleViolation
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
+    from workflows import account_changes as changes
     from workflows import account_rules as rules
     from workflows import health_rules
     from workflows.account_effects import AccountEffects
@@ -221,6 +224,25 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
         limits.check(request, workflow.now())
         rules.check_renewal_outcome(self._s, request, workflow.now())
+        changes.check_new_team_seats(self._s, request)
+
+    @workflow.update
+    def move_renewal_date(self, request: MoveRenewalDate) -> AccountActionAccepted:
+        return self._accepted(changes.apply_move_renewal_date(self._s, request, workflow.now()))
+
+    @move_renewal_date.validator
+    def _check_move_renewal_date(self, request: MoveRenewalDate) -> None:
+        limits.check(request, workflow.now())
+        changes.check_move_renewal_date(self._s, request, workflow.now())
+
+    @workflow.update
+    def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
+        return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
+
+    @reassign_owner.validator
+    def _check_reassign_owner(self, request: ReassignOwner) -> None:
+        limits.check(request, workflow.now())
+        changes.check_reassign_owner(self._s, request)
 
     @workflow.update
     def expand_seats(self, request: ExpandSeats) -> AccountActionAccepted:

@@ -54,6 +54,7 @@ from schemas.opportunity import (
 from schemas.roster import Roster
 from workflows import account_rules as rules
 from workflows import effects
+from workflows.account_change_effects import write_account_changes
 from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
 from workflows.visibility import publish_search_attributes
@@ -96,6 +97,11 @@ class AccountEffects:
     def _key(self, *parts: object) -> str:
         return "/".join([self.s.effect_scope, *(str(part) for part in parts)])
 
+    def _step_key(self, step: AccountStep, *parts: object) -> str:
+        # A step re-planned by a moved renewal date starts its reminders over.
+        replan = ("replan", step.replanned) if step.replanned else ()
+        return self._key("step", step.key, *replan, *parts)
+
     @property
     def _name(self) -> str:
         return f"{self.s.profile.account_name} ({self.s.profile.account_id})"
@@ -112,6 +118,7 @@ class AccountEffects:
         await self._issue_licenses()
         await self._give_value_exercises()
         await self._announce_steps()
+        await write_account_changes(s, self.fx, self._key)
         await self._send_reminders()
         await self._escalate()
         await self._brief_check_in()
@@ -318,7 +325,7 @@ class AccountEffects:
             await effects.post_slack(
                 self.fx,
                 SlackPost(
-                    self._key("step", step.key, "reminder", step.reminders_sent + 1),
+                    self._step_key(step, "reminder", step.reminders_sent + 1),
                     step.owner,
                     f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}."
                     f" When done: {self._how_to_finish(step)}",
@@ -334,7 +341,7 @@ class AccountEffects:
             await effects.post_slack(
                 self.fx,
                 SlackPost(
-                    self._key("step", step.key, "escalation"),
+                    self._step_key(step, "escalation"),
                     (await self.roster.current()).ce_leader,
                     f"Escalation: {step.title} for {self._name} is overdue since"
                     f" {_date(step.due_at)}; <@{step.owner}> was reminded"
@@ -578,7 +585,9 @@ class AccountEffects:
             )
         else:
             if renewal.outcome is RenewalOutcome.NEW_TEAM:
-                await self._start_expansion_opportunity(renewal.expansion_opportunity_id)
+                # The new team's seats; an outcome recorded before they were asked for: all.
+                seats = renewal.new_team_seats or s.profile.seats
+                await self._start_expansion_opportunity(renewal.expansion_opportunity_id, seats)
             text = (
                 f"{self._name} renewed at {tag} ({renewal.outcome.value.replace('_', ' ')},"
                 f" recorded by <@{renewal.outcome_by}>): {s.profile.seats} seats until"
@@ -593,7 +602,7 @@ class AccountEffects:
         )
         renewal.outcome_done = True
 
-    async def _start_expansion_opportunity(self, opportunity_id: str) -> None:
+    async def _start_expansion_opportunity(self, opportunity_id: str, seats: int) -> None:
         s = self.s
         p = s.profile
         try:
@@ -616,7 +625,7 @@ class AccountEffects:
                         kind=OpportunityKind.EXPANSION,
                         complex_engagement=False,
                         roster=s.config.roster,
-                        seats=p.seats,
+                        seats=seats,
                         durations=s.config.durations,
                     ),
                 ),

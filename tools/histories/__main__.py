@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 GROUP_NAMES = ("trial", "security-review", "opportunity", "account", "red-account", "intake")
+"""``tools.histories.record.GROUPS``' names (that module imports the project's code, which
+``--checkout`` may take from elsewhere, so it is imported only once that is settled)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{checkout} is not a dealcycle checkout (no workflows/ or worker.py)")
         use_checkout(checkout)
     out.mkdir(parents=True, exist_ok=True)
+    from dealcycle.logging import configure_logging
     from tools.histories.record import record as record_groups
+
+    configure_logging("console", "warning")  # the activities' logs would drown the list
 
     failed = asyncio.run(record_groups(out, args.only))
     if failed:

@@ -253,7 +253,7 @@ async def opportunities(rec: Recorder) -> None:
     await settle(lost)
     await rec.save(lost, "closed-lost-children-running")
     # The children go on reminding after the close (issue 11): what they did is recorded.
-    await rec.sleep(12 * DAY, trial, review)
+    await rec.sleep(16 * DAY, trial, review)
     await rec.save(trial, "after-parent-closed-lost")
     await rec.save(review, "after-parent-closed-lost")
 

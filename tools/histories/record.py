@@ -6,6 +6,7 @@ import time
 import traceback
 from pathlib import Path
 
+import workflows
 from tools.histories import accounts, presales
 from tools.histories.stack import Scenario, recording
 
@@ -27,6 +28,8 @@ async def record(out: Path, only: list[str] | None = None) -> list[str]:
     A group that fails (say, on an old checkout whose contracts differ) is reported, and the
     others still run: what they saved is kept.
     """
+    code = Path(workflows.__path__[0]).parent
+    print(f"recording the workflows of {code} into {out}", flush=True)
     failed = []
     for name, scenario in GROUPS.items():
         if only and name not in only:

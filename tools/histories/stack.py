@@ -26,7 +26,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from dealcycle.devtools.test_server import start_time_skipping_environment
 from dealcycle.fakes import Sandbox, start_sandbox
-from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
 from tests.support.accounts import run_histories
 from tests.support.patience import patient_rpcs, retry_transient, settle
@@ -141,7 +140,6 @@ Scenario = Callable[[Recorder], Awaitable[None]]
 @asynccontextmanager
 async def recording(out: Path, group: str) -> AsyncIterator[Recorder]:
     """A test server, the fakes and a worker for one group of scenarios."""
-    configure_logging("console", "warning")  # the activities' logs would drown the list
     env = await start_time_skipping_environment(REPO_ROOT)
     patient_rpcs(env)
     await retry_transient(lambda: register_search_attributes(env.client))
