@@ -327,12 +327,14 @@ async def test_a_tier_2_plan_is_shared_with_the_ce_leader_of_the_day(
         view = await account.query(AccountWorkflow.state)
         [plan] = [step for step in view.open_steps if step.kind == "account_plan"]
 
+        # (The old leader may have heard of late work before: only what comes next is checked.)
+        told_before = texts(slack_fake, CE_LEADER)
         rotate(harness, ce_leader=NEW_LEADER)
         await account.execute_update(
             AccountWorkflow.submit_account_plan, a_plan(plan.key.removeprefix("account-plan-"))
         )
         await settle(account)
 
-        [shared] = texts(slack_fake, NEW_LEADER)
+        [shared] = [t for t in texts(slack_fake, NEW_LEADER) if "account plan for" in t]
         assert "Tier 2 account plan" in shared and "1:1" in shared
-        assert texts(slack_fake, CE_LEADER) == []
+        assert texts(slack_fake, CE_LEADER) == told_before
