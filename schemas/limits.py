@@ -194,6 +194,7 @@ LIMITS: dict[str, Limit] = {
     "new_owner": MEMBER,
     "value_engineering": MEMBER,
     "SecurityRoster.*": MEMBER,
+    "RotateRoster.*": MEMBER,
     "TechnicalWinChanged.actor": MEMBER,
     "opportunity_id": RECORD_ID,
     "account_id": RECORD_ID,

@@ -61,6 +61,7 @@ from starter.opportunities import (
     opportunity_start_for,
     start_opportunity,
 )
+from starter.roster_commands import add_roster_commands
 from starter.status import render_status
 from starter.tables import table, when
 from starter.trials import (
@@ -335,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="license_command", required=True, metavar="ACTION"
     )
     add_license_commands(license_commands, _settings)
+
+    roster = commands.add_parser(
+        "roster", help="the CE leader, Security PM, Security CEs, Value Engineering"
+    ).add_subparsers(dest="roster_command", required=True, metavar="ACTION")
+    add_roster_commands(roster, _settings)
     return parser
 
 

@@ -8,6 +8,7 @@ workflow module, passed through the sandbox, so a cached account workflow stays 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -50,10 +51,12 @@ from schemas.opportunity import (
     OpportunityStart,
     opportunity_workflow_id,
 )
+from schemas.roster import Roster
 from workflows import account_rules as rules
 from workflows import effects, health_rules
 from workflows.account_change_effects import write_account_changes
 from workflows.owed_work import OwedWork
+from workflows.roster import RosterLookup
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
@@ -82,6 +85,15 @@ class AccountEffects:
         self.fx = fx
         self._published: dict[str, str] = {}
         self._published_typed: dict[str, object] = {}
+        self.roster = RosterLookup(self._last_known_roster, self._remember_roster)
+
+    def _last_known_roster(self) -> Roster:
+        return Roster.carried(self.s.config.roster, self.s.config.value_engineering)
+
+    def _remember_roster(self, roster: Roster) -> None:
+        self.s.config = replace(
+            self.s.config, roster=roster.security(), value_engineering=roster.value_engineering
+        )
 
     def _key(self, *parts: object) -> str:
         return "/".join([self.s.effect_scope, *(str(part) for part in parts)])
@@ -98,12 +110,14 @@ class AccountEffects:
     async def catch_up(self) -> None:
         """Do everything the state says is owed, until nothing is."""
         s = self.s
+        self.roster.new_wake_up()
         await self.fx.resume()
         rules.advance(s, workflow.now())
         self.publish_search_attributes()
         await self._sync_profile()
         await self._announce_kickoff()
         await self._issue_licenses()
+        await self._give_value_exercises()
         await self._announce_steps()
         await write_account_changes(s, self.fx, self._key)
         await self._send_reminders()
@@ -254,6 +268,16 @@ class AccountEffects:
             quarter=step.key.removeprefix("account-plan-"),
         )
 
+    async def _give_value_exercises(self) -> None:
+        """A value-realization task goes to Value Engineering as of the day it opens."""
+        for step in self.s.steps:
+            if (
+                step.kind is StepKind.VALUE_REALIZATION
+                and not step.announced
+                and step.status is StepStatus.PENDING
+            ):
+                step.owner = (await self.roster.current()).value_engineering
+
     async def _announce_steps(self) -> None:
         s = self.s
         trainings = [
@@ -324,7 +348,7 @@ class AccountEffects:
                 self.fx,
                 SlackPost(
                     self._step_key(step, "escalation"),
-                    s.config.roster.ce_leader,
+                    (await self.roster.current()).ce_leader,
                     f"Escalation: {step.title} for {self._name} is overdue since"
                     f" {_date(step.due_at)}; <@{step.owner}> was reminded"
                     f" {step.reminders_sent} times.",
@@ -437,7 +461,7 @@ class AccountEffects:
                 f" Next steps: {plan.next_steps}"
             )
         else:
-            channel = s.config.roster.ce_leader
+            channel = (await self.roster.current()).ce_leader
             text = (
                 f"Tier {submission.tier} account plan for {self._name}, {plan.quarter}, for your"
                 f" 1:1 with <@{s.profile.ce_owner}>: {plan.link} Next steps: {plan.next_steps}"

@@ -36,9 +36,11 @@ with workflow.unsafe.imports_passed_through():
         TrackerOpen,
         TrackerUpdate,
     )
+    from schemas.roster import Roster
     from workflows import effects
     from workflows import red_account_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.roster import RosterLookup
     from workflows.signals import accepted
     from workflows.visibility import wait_for_change
 
@@ -62,6 +64,12 @@ class RedAccountWorkflow(OwedWorkHandlers):
             self._fx = OwedWork([], start.case_id, self._mark_changed)
             return
         self._fx = OwedWork(self._s.effects, start.case_id, self._mark_changed)
+        self._roster = RosterLookup(
+            lambda: Roster.carried(self._s.start.roster), self._remember_roster
+        )
+
+    def _remember_roster(self, roster: Roster) -> None:
+        self._s.start = dataclasses.replace(self._s.start, roster=roster.security())
 
     def _mark_changed(self) -> None:
         self._changed = True
@@ -145,6 +153,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
     async def _catch_up(self) -> None:
         s = self._s
         start = s.start
+        self._roster.new_wake_up()
         await self._fx.resume()
         now = workflow.now()
         if s.thread_ts is None:
@@ -224,9 +233,10 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
                 for role in rules.missing_from(s)
             )
+            leader = (await self._roster.current()).ce_leader
             await self._reply(
                 "escalation",
-                f"Escalation to <@{start.roster.ce_leader}>: the action plan for"
+                f"Escalation to <@{leader}>: the action plan for"
                 f" {start.account_name} is past its SLA; still missing from {missing}.",
             )
             s.escalation_posted = True
