@@ -335,7 +335,9 @@ async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
         )
         repeat = cli(e2e_env, "deal-closed", "006CLI")
         assert repeat.returncode == 0, repeat.stderr
-        assert "account-001CLI is already running and has 006CLI; nothing changed" in repeat.stdout
+        # No pre-read: the running account is signalled and keeps one hand-off per deal.
+        assert "handed 006CLI to account-001CLI, already running" in repeat.stdout
+        assert "a repeat changes nothing" in repeat.stdout
 
         # The real Temporal Schedule runs the intake: a deal won in Salesforce alone is handed off.
         salesforce_fake.add_record("Account", {"Id": "001SCHED", "Name": "Vandelay"})
@@ -348,9 +350,7 @@ async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
         )
         assert _wait(lambda: "006SCHED" in cli(e2e_env, "status", "account-001SCHED").stdout, 60)
         repeat = cli(e2e_env, "deal-closed", "006SCHED")
-        assert (
-            "account-001SCHED is already running and has 006SCHED; nothing changed" in repeat.stdout
-        )
+        assert "handed 006SCHED to account-001SCHED, already running" in repeat.stdout
 
 
 # --- The CLI never prints a traceback ----------------------------------------------------------
