@@ -26,6 +26,7 @@ from activities.licensing import LicenseActivities
 from activities.operations import OperationsActivities
 from activities.records import TrialRecordActivities
 from activities.red_accounts import RedAccountTrackerActivities
+from activities.roster import RosterActivities
 from activities.salesforce import SalesforceActivities, SalesforceConnector
 from activities.slack import (
     SlackActivities,
@@ -78,6 +79,7 @@ class ActivityRegistry:
     watermarks: IntakeWatermarkActivities
     red_accounts: RedAccountTrackerActivities
     operations: OperationsActivities
+    roster: RosterActivities
 
     @property
     def functions(self) -> list[Callable[..., Any]]:
@@ -96,6 +98,7 @@ class ActivityRegistry:
             self.red_accounts.update_red_account_case,
             self.red_accounts.close_red_account_case,
             self.operations.notify_failed_effect,
+            self.roster.look_up_roster,
         ]
 
 
@@ -122,6 +125,7 @@ def build_activities(settings: Settings) -> ActivityRegistry:
         operations=OperationsActivities(
             slack, settings.ops_channel, settings.temporal_ui_url, settings.temporal_namespace
         ),
+        roster=RosterActivities(engine, settings.roster()),
     )
 
 

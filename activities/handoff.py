@@ -1,23 +1,34 @@
 """Hand-off of a closed deal to the account's post-sales workflow.
 
-Signal-with-start: the account's workflow is started if absent and signalled either way, so a
-hand-off repeated by the CLI, the intake schedule or a retried activity changes nothing twice
-(the account workflow keeps one hand-off per opportunity).
+One signal-with-start, and no reads before it: the account's workflow is started if absent
+and signalled either way, so a hand-off repeated by the CLI, the intake schedule or a retried
+activity changes nothing twice (the account keeps one hand-off per opportunity). Reading the
+account first (a describe, a ``state`` query) would add nothing the account does not already
+check, and a query that fails (a workflow task failing, a worker down) would make the hand-off
+retry until its budget ran out and hold up every deal behind it.
+
+A closed account (a churned customer) is the one case that needs thought: an old Closed Won
+deal edited in Salesforce comes back through the intake (it selects on ``LastModifiedDate``)
+and must not start a new, empty account. The signal-with-start therefore refuses to reuse a
+closed workflow's id (``REJECT_DUPLICATE``; a running one is still signalled, by the conflict
+policy ``USE_EXISTING``), so Temporal itself says when a closed run exists, with no read in
+the common cases. Only then is the closed run described, for its close time: a deal that
+closed after the account's workflow ended is a customer coming back and starts a new run; one
+that closed before it (or the same moment) is skipped, and the result says why.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
     AccountConfig,
+    AccountHandOff,
     AccountStart,
     HandOffRequest,
     HandOffResult,
@@ -30,37 +41,63 @@ async def hand_off(
 ) -> HandOffResult:
     deal = request.hand_off
     workflow_id = account_workflow_id(deal.account_id)
-    was_running = await _is_running(client, workflow_id)
-    if was_running and await _has_deal(client, workflow_id, deal.opportunity_id):
-        return HandOffResult(workflow_id, started=False, already_handed_off=True)
-    await client.start_workflow(
+    try:
+        handle = await _signal_with_start(
+            client, task_queue, deal, config, WorkflowIDReusePolicy.REJECT_DUPLICATE
+        )
+    except WorkflowAlreadyStartedError:
+        # Only a closed run is refused: a running one takes the signal.
+        description = await client.get_workflow_handle(workflow_id).describe()
+        ended = description.close_time
+        if ended is not None and deal.closed_at <= ended:
+            status = description.status.name.lower() if description.status else "closed"
+            return HandOffResult(
+                workflow_id,
+                started=False,
+                skipped=(
+                    f"{workflow_id} ended ({status}) on {ended:%Y-%m-%d %H:%M} UTC and"
+                    f" {deal.opportunity_id} closed on {deal.closed_at:%Y-%m-%d}, before that:"
+                    " an old deal starts no new account (`dealcycle account start` brings a"
+                    " returning customer in)"
+                ),
+                run_id=description.run_id,
+            )
+        # The customer came back after the account ended (or a new run started meanwhile,
+        # which this signals).
+        handle = await _signal_with_start(
+            client, task_queue, deal, config, WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        )
+    return HandOffResult(workflow_id, started=_started(handle), run_id=handle.result_run_id or "")
+
+
+async def _signal_with_start(
+    client: Client,
+    task_queue: str,
+    deal: AccountHandOff,
+    config: AccountConfig,
+    reuse: WorkflowIDReusePolicy,
+) -> WorkflowHandle[object, object]:
+    return await client.start_workflow(
         ACCOUNT_WORKFLOW_TYPE,
         AccountStart(deal.account_id, deal.account_name, config=config),
-        id=workflow_id,
+        id=account_workflow_id(deal.account_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_reuse_policy=reuse,
         start_signal=DEAL_CLOSED_SIGNAL,
         start_signal_args=[deal],
     )
-    return HandOffResult(workflow_id, started=not was_running)
 
 
-async def _has_deal(client: Client, workflow_id: str, opportunity_id: str) -> bool:
-    state: dict[str, Any] = await client.get_workflow_handle(workflow_id).query("state")
-    return any(
-        known.get("opportunity_id") == opportunity_id for known in state.get("hand_offs", [])
-    )
+def _started(handle: WorkflowHandle[object, object]) -> bool:
+    """Whether the signal-with-start started the run, as the server answered it.
 
-
-async def _is_running(client: Client, workflow_id: str) -> bool:
-    try:
-        description = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return description.status is not None and description.status.name == "RUNNING"
+    The SDK (1.35) keeps the answer on the handle without exposing it. Temporal Server fills
+    ``started``; the Java time-skipping test server leaves it false, so there every hand-off
+    reads as "already running".
+    """
+    response = getattr(handle, "_start_workflow_response", None)
+    return bool(getattr(response, "started", False))
 
 
 class AccountHandOffActivities:
@@ -72,14 +109,5 @@ class AccountHandOffActivities:
     @activity.defn
     async def hand_off_closed_deal(self, request: HandOffRequest) -> HandOffResult:
         result = await hand_off(self._client, self._task_queue, request, self._config)
-        activity.logger.info(
-            "hand-off of %s to %s (%s)",
-            request.hand_off.opportunity_id,
-            result.workflow_id,
-            "started"
-            if result.started
-            else "already had it"
-            if result.already_handed_off
-            else "already running",
-        )
+        activity.logger.info("hand-off: %s", result.describe(request.hand_off.opportunity_id))
         return result

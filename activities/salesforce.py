@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -38,11 +38,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
+from activities.closed_won import closed_won_since, deal_from_record
 from activities.errors import clip, exponential_delay, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.settings import SalesforceSettings, Settings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
-from schemas.intake import ClosedWonBatch, ClosedWonDeal, ClosedWonPoll
+from schemas.intake import ClosedWonBatch, ClosedWonPoll
 from schemas.salesforce_fields import TEXT_TYPES, find_field
 
 log = structlog.get_logger(__name__)
@@ -329,9 +330,10 @@ class SalesforceActivities:
         """Create the Task for this key, or update it if an earlier attempt created it.
 
         The upsert on ``Dealcycle_Key__c`` means Salesforce itself holds at most one Task per
-        key, even when an attempt dies between the write and the ledger update.
+        key, even when an attempt dies between the write and the ledger update. A revision
+        (``task_key``) upserts the Task written under that key, once per idempotency key.
         """
-        key = request.idempotency_key
+        key = request.task_key or request.idempotency_key
         what = f"the upsert of Task {TASK_KEY_FIELD}={key}"
         try:
             date.fromisoformat(request.activity_date)
@@ -369,7 +371,7 @@ class SalesforceActivities:
                 record_id = str(response.json()["id"])
             return SalesforceWriteResult(sobject="Task", record_id=record_id)
 
-        return await self._write_once(key, TASK_KIND, perform, what)
+        return await self._write_once(request.idempotency_key, TASK_KIND, perform, what)
 
     async def _write_once(
         self,
@@ -490,25 +492,13 @@ class SalesforceActivities:
 
     @activity.defn
     async def poll_closed_won(self, poll: ClosedWonPoll) -> ClosedWonBatch:
-        """Closed Won opportunities modified after ``poll.since``, oldest first (a read: no
-        idempotency key)."""
-        since = poll.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        soql = (
-            "SELECT Id, AccountId, Name, Type, LastModifiedDate FROM Opportunity"
-            f" WHERE StageName = 'Closed Won' AND LastModifiedDate >= {since}"
-            f" ORDER BY LastModifiedDate ASC LIMIT {int(poll.limit)}"
-        )
+        """Closed Won opportunities modified after ``poll.since``, oldest first, each with its
+        account's fields from the same query (a read: no idempotency key)."""
+        soql = closed_won_since(poll.since, poll.limit)
         connector = self._connector
 
         def perform(client: Salesforce) -> list[dict[str, Any]]:
             records: list[dict[str, Any]] = client.query_all(soql)["records"]
-            accounts: dict[str, str] = {}
-            for record in records:
-                account_id = record.get("AccountId") or ""
-                if account_id and account_id not in accounts:
-                    account = connector.sobject(client, "Account").get(account_id)
-                    accounts[account_id] = str(account.get("Name") or account_id)
-                record["_account_name"] = accounts.get(account_id, account_id)
             return records
 
         try:
@@ -520,18 +510,7 @@ class SalesforceActivities:
                 raise
             raise error from None
         return ClosedWonBatch(
-            [
-                ClosedWonDeal(
-                    opportunity_id=str(record["Id"]),
-                    account_id=str(record["AccountId"]),
-                    account_name=str(record["_account_name"]),
-                    kind=str(record.get("Type") or "new"),
-                    seats=0,
-                    last_modified=_salesforce_time(str(record["LastModifiedDate"])),
-                )
-                for record in records
-                if record.get("AccountId")
-            ]
+            [deal_from_record(record) for record in records if record.get("AccountId")]
         )
 
 
@@ -543,8 +522,3 @@ def _watch_usage(target: SFType) -> None:
         log.warning("salesforce_api_usage_high", used=usage.used, total=usage.total)
     else:
         log.debug("salesforce_api_usage", used=usage.used, total=usage.total)
-
-
-def _salesforce_time(raw: str) -> datetime:
-    """Salesforce writes ``2026-11-24T10:00:00.000+0000``."""
-    return datetime.strptime(raw.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -15,6 +15,7 @@ from pathlib import Path
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 from schemas.health import HealthConfig
+from schemas.roster import Roster
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -181,6 +182,10 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
+
+    def roster(self) -> Roster:
+        """The roster until its first rotation (``dealcycle roster set``); the database's after."""
+        return Roster.carried(self.security_roster, self.value_engineering)
 
     def account_config(self) -> AccountConfig:
         """What every account workflow is started with."""

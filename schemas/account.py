@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from schemas.account_changes import AccountChange
 from schemas.common import CustomerHealth, Durations, Role, SecurityRoster, StepStatus
 from schemas.effects import Effect, EffectView
 from schemas.health import HealthConfig, HealthState
@@ -78,6 +79,12 @@ class AccountHandOff:
     tier: int
     region: str
     closed_at: datetime
+    """When the deal closed: Salesforce's ``CloseDate`` (midnight UTC) or the moment the
+    opportunity's workflow closed it. The first renewal is one contract term after it."""
+    deployment_type: str = ""
+    """self-hosted, managed or cloud; empty when the deal did not say."""
+    amount: float = 0.0
+    """The deal's amount (Salesforce ``Amount``); 0 when not known."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,9 @@ class RecordRenewalOutcome:
     expansion_opportunity_id: str = ""
     """The Salesforce Opportunity the AE opened for a new team."""
     note: str = ""
+    new_team_seats: int = 0
+    """The new team's seats, for a new-team expansion (required then): its opportunity starts
+    with them, and winning it adds them to the account's."""
 
 
 @dataclass(frozen=True)
@@ -315,6 +325,12 @@ class AccountStep:
     reminders_sent: int = 0
     last_reminded_at: datetime | None = None
     escalated: bool = False
+    opened_as: str = ""
+    """The key the step was announced under, when a renewal-date move re-keyed it since: its
+    Salesforce Task is keyed by it. Empty: ``key``."""
+    replanned: int = 0
+    """The account change that last moved its due date (0: never); its reminders since are
+    keyed by it, so none repeats an earlier one's key."""
 
 
 @dataclass
@@ -377,6 +393,10 @@ class RenewalCycle:
     outcome_note: str = ""
     next_renewal_date: datetime | None = None
     expansion_opportunity_id: str = ""
+    new_team_seats: int = 0
+    """A new-team expansion's seats (0: not given, as before they were asked for)."""
+    carried_work: bool = False
+    """Its window's work was opened for an earlier date and carried when the date moved."""
     outcome_done: bool = False
     """Outcome effects (key, Salesforce, Slack, expansion opportunity) written."""
 
@@ -431,6 +451,9 @@ class AccountSnapshot:
     audit: list[AuditEntry] = field(default_factory=list)
     continued_as_new: int = 0
     effects: list[Effect] = field(default_factory=list)
+    changes: list[AccountChange] = field(default_factory=list)
+    """Renewal-date moves and reassignments whose notices are still owed."""
+    changes_made: int = 0
 
 
 @dataclass(frozen=True)
@@ -491,4 +514,28 @@ class HandOffResult:
     started: bool
     """True when this hand-off started the account's workflow; False when it was running."""
     already_handed_off: bool = False
-    """True when the account's workflow had this deal already: nothing was sent."""
+    """Kept for results recorded by older code, which read the account's state before
+    handing off (today's hand-off does not read: the account keeps one hand-off per deal)."""
+    skipped: str = ""
+    """Why nothing was sent (the account's workflow has closed, and the deal closed before
+    it ended); empty when the deal was handed off."""
+    run_id: str = ""
+    """The account run that got the deal."""
+
+    @property
+    def decision(self) -> str:
+        """``skipped``, ``started`` or ``already running``: what the hand-off did."""
+        if self.skipped:
+            return "skipped"
+        return "started" if self.started else "already running"
+
+    def describe(self, opportunity_id: str) -> str:
+        """One line for the CLI and the log: what happened to the deal, and why."""
+        if self.skipped:
+            return f"skipped {opportunity_id}: {self.skipped}"
+        if self.started:
+            return f"started {self.workflow_id} for {opportunity_id}"
+        return (
+            f"handed {opportunity_id} to {self.workflow_id}, already running (it keeps one"
+            " hand-off per deal: a repeat changes nothing)"
+        )

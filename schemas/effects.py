@@ -37,7 +37,8 @@ class SalesforceFieldUpdate:
 
 @dataclass(frozen=True)
 class SalesforceTaskRequest:
-    """A Salesforce Task, upserted on the external id ``Dealcycle_Key__c`` = idempotency key."""
+    """A Salesforce Task, upserted on the external id ``Dealcycle_Key__c`` = idempotency key
+    (or ``task_key``, for a revision)."""
 
     idempotency_key: str
     what_id: str
@@ -47,6 +48,9 @@ class SalesforceTaskRequest:
     description: str = ""
     owner_hint: str = ""
     """The dealcycle owner (Slack member id) the task is for; kept in the description."""
+    task_key: str = ""
+    """The ``Dealcycle_Key__c`` of a Task written earlier under another idempotency key, to
+    revise it in place (a moved due date, a new owner). Empty: the idempotency key."""
 
 
 @dataclass(frozen=True)

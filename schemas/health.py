@@ -18,10 +18,17 @@ from schemas.effects import Effect, EffectView
 RED_ACCOUNT_WORKFLOW_TYPE = "RedAccountWorkflow"
 HEALTH_SIGNAL = "health_signal"
 CASE_SIGNAL = "case_signal"
+CHURNED_CASE_SIGNAL_KIND = "churned"
+"""``CaseSignal.kind`` when the customer churned: the case closes, reason "churned"."""
 
 
-def red_account_workflow_id(account_id: str, number: int) -> str:
-    return f"red-account-{account_id}-{number}"
+def red_account_workflow_id(account_id: str, number: int, scope: str = "") -> str:
+    """``red-account-001ACME-2-3f9c2a7d10``: the account's second case, in the account run
+    whose effect scope hashes to ``scope``. Without a scope (cases opened before it was
+    added), ``red-account-001ACME-2``, which repeats when the account's workflow is started
+    again; with it, an id (and every effect key derived from it) is never used twice."""
+    base = f"red-account-{account_id}-{number}"
+    return f"{base}-{scope}" if scope else base
 
 
 class HealthInput(StrEnum):
@@ -102,6 +109,12 @@ class HealthState:
     """False between opening a case and its workflow having started."""
     case_reason: str = ""
     pending_case_signals: list[CaseSignal] = field(default_factory=list)
+    case_scope: str = ""
+    """Part of every case id, from the account's effect scope (``red_account_workflow_id``);
+    empty in runs that began before it existed."""
+    latest_case: str | None = None
+    """The id of the last case opened (open or resolved); None if none, or opened before it
+    was kept."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ class HealthView:
     history: list[HealthChange]
     open_case: str | None
     cases_opened: int
+    latest_case: str | None = None
+    """The last case opened, for ``dealcycle red show ACCOUNT`` once none is open."""
 
 
 # --- RedAccountWorkflow ----------------------------------------------------------------------
@@ -146,7 +161,8 @@ class CaseSignal:
     """From the account to its open case: still red (another reason), or promoted."""
 
     kind: str
-    """``still_red`` or ``resolved``."""
+    """``still_red``, ``resolved`` (promoted) or ``churned`` (the customer left: the case
+    closes without a word in its thread)."""
     colour: CustomerHealth
     by: str
     reason: str
@@ -219,6 +235,8 @@ class RedAccountSnapshot:
     resolution_posted: bool = False
     tracker_closed: bool = False
     effects: list[Effect] = field(default_factory=list)
+    churned: bool = False
+    """Resolved because the customer churned: nothing more is posted for the case."""
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,21 @@ class ClosedWonPoll:
 
 @dataclass(frozen=True)
 class ClosedWonDeal:
+    """What one SOQL query tells of a won deal and its account (``Account.Name`` and the
+    account's fields come in the same query)."""
+
     opportunity_id: str
     account_id: str
     account_name: str
     kind: str
     seats: int
     last_modified: datetime
+    closed_at: datetime | None = None
+    """``CloseDate`` at midnight UTC (None in results recorded before it was read)."""
+    region: str = ""
+    deployment_type: str = ""
+    tier: int = 0
+    amount: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,23 @@ class ClosedWonBatch:
 
 
 @dataclass(frozen=True)
+class HandOffDecision:
+    """What the intake did with one deal, and why."""
+
+    opportunity_id: str
+    account_workflow_id: str
+    decision: str
+    """``started``, ``already running`` or ``skipped``."""
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class IntakeResult:
     handed_off: list[str]
+    """Deals sent to their account's workflow (started, or signalled while running)."""
     already_handed_off: list[str]
+    """Kept for results of older runs; today's hand-off does not read the account first."""
     watermark: datetime | None
+    skipped: list[str] = field(default_factory=list)
+    """Deals not handed off: their account's workflow closed after the deal did."""
+    decisions: list[HandOffDecision] = field(default_factory=list)

@@ -35,8 +35,11 @@ ID_CHARS = 64
 MAX_SEATS = 1_000_000
 MAX_DAYS = 365
 MAX_ACTIVE_USERS = 10_000_000
+MAX_AMOUNT = 1_000_000_000_000
 DATE_YEARS = 10
 TEN_YEARS_SECONDS = 10 * 365 * 86_400
+RENEWAL_MOVE_YEARS = 5
+"""How far ahead a renewal date may be moved (a multi-year deal), from today."""
 
 
 def _shown(value: object) -> str:
@@ -189,8 +192,10 @@ LIMITS: dict[str, Limit] = {
     "actor": MEMBER,
     "ae_owner": MEMBER,
     "ce_owner": MEMBER,
+    "new_owner": MEMBER,
     "value_engineering": MEMBER,
     "SecurityRoster.*": MEMBER,
+    "RotateRoster.*": MEMBER,
     "TechnicalWinChanged.actor": MEMBER,
     "opportunity_id": RECORD_ID,
     "account_id": RECORD_ID,
@@ -254,6 +259,7 @@ LIMITS: dict[str, Limit] = {
     "AccountHandOff.seats": SEATS_OR_UNKNOWN,
     "CompleteProfile.seats": SEATS_OR_UNKNOWN,
     "RecordRenewalOutcome.seats": SEATS_OR_UNKNOWN,
+    "RecordRenewalOutcome.new_team_seats": SEATS_OR_UNKNOWN,
     "tier": TIER,
     "AccountProfile.tier": TIER_OR_UNKNOWN,
     "AccountHandOff.tier": TIER_OR_UNKNOWN,
@@ -262,6 +268,7 @@ LIMITS: dict[str, Limit] = {
     "length_days": DAYS,
     "days": DAYS,
     "active_users": Whole(0, MAX_ACTIVE_USERS),
+    "amount": Real(0, MAX_AMOUNT),
     "value": Real(0, 100),
     "history_event_limit": HISTORY_EVENTS,
     "batch_size": Whole(1, 2_000),

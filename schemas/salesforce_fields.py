@@ -24,7 +24,8 @@ class SalesforceField:
     name: str
     """API name; custom fields end in ``__c``."""
     type: str
-    """As Setup names it: Text, Long Text Area, URL, Picklist, Date, Date/Time, Lookup, Id."""
+    """As Setup names it: Text, Long Text Area, URL, Picklist, Number, Currency, Date,
+    Date/Time, Lookup, Id."""
     length: int | None
     """Most characters a value may have (text types); Salesforce refuses longer values with
     ``STRING_TOO_LONG``, so the activities clip to it."""
@@ -73,6 +74,24 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
     _field("Opportunity", "LastModifiedDate", "Date/Time", None, "read", "the intake's watermark"),
     _field(
         "Opportunity",
+        "CloseDate",
+        "Date",
+        None,
+        "read",
+        "when the deal closed, at hand-off: the first renewal is one contract term later; a deal"
+        " that closed before its account's workflow ended starts nothing",
+    ),
+    _field("Opportunity", "Amount", "Currency", None, "read", "the deal's amount, at hand-off"),
+    _field(
+        "Opportunity",
+        "Seats__c",
+        "Number",
+        None,
+        "read",
+        "the seats the deal sold, at hand-off (the account's seats; an expansion adds them)",
+    ),
+    _field(
+        "Opportunity",
         "Technical_Win_Status__c",
         "Text",
         255,
@@ -106,7 +125,14 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
     ),
     # Account ------------------------------------------------------------------------------
     _field("Account", "Id", "Id", None, "read", "workflows key on it"),
-    _field("Account", "Name", "Text", 255, "read", "the customer's name at hand-off"),
+    _field(
+        "Account",
+        "Name",
+        "Text",
+        255,
+        "read",
+        "the customer's name at hand-off (read as `Account.Name` in the deal's query)",
+    ),
     _field(
         "Account",
         "Type",
@@ -134,7 +160,14 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
     _field(
         "Account", "Account_Plan_Link__c", "URL", 255, "write", "link to the latest account plan"
     ),
-    _field("Account", "Tier__c", "Text", 255, "write", "the account's tier (1, 2 or 3)"),
+    _field(
+        "Account",
+        "Tier__c",
+        "Text",
+        255,
+        "read/write",
+        "the account's tier (1, 2 or 3); read at hand-off, written when it changes",
+    ),
     _field("Account", "Renewal_Date__c", "Date", None, "write", "the next renewal date"),
     _field(
         "Account",
@@ -143,6 +176,14 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
         255,
         "read",
         "the region at hand-off (`US West / APAC`, `US East / EMEA`)",
+    ),
+    _field(
+        "Account",
+        "Deployment_Type__c",
+        "Picklist",
+        255,
+        "read",
+        "the deployment at hand-off (`self-hosted`, `managed`, `cloud`)",
     ),
     # Task ---------------------------------------------------------------------------------
     _field("Task", "Id", "Id", None, "read", "the Task an upsert wrote"),

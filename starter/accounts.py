@@ -56,6 +56,7 @@ from schemas.account import (
     UsageReport,
     account_workflow_id,
 )
+from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from schemas.errors import RuleViolation
 from starter.payloads import check_payload_size
@@ -293,6 +294,7 @@ async def record_renewal_outcome(
     seats: int = 0,
     expansion_opportunity_id: str = "",
     note: str = "",
+    team_seats: int = 0,
     settings: Settings | None = None,
 ) -> str:
     """With ``settings``, a new team's Opportunity is first looked up in Salesforce: the
@@ -304,9 +306,24 @@ async def record_renewal_outcome(
             read_opportunity, salesforce_settings_for_cli(settings), expansion_opportunity_id
         )
     request = RecordRenewalOutcome(
-        outcome, actor, role, next_renewal_date, seats, expansion_opportunity_id, note
+        outcome, actor, role, next_renewal_date, seats, expansion_opportunity_id, note, team_seats
     )
     return await _update(client, account, "record_renewal_outcome", request)
+
+
+async def move_renewal_date(
+    client: Client, account: str, renewal_date: datetime, *, actor: str, role: Role, reason: str
+) -> str:
+    request = MoveRenewalDate(renewal_date, actor, role, reason)
+    return await _update(client, account, "move_renewal_date", request)
+
+
+async def reassign_owner(
+    client: Client, account: str, role: Role, new_owner: str, *, actor: str, reason: str = ""
+) -> str:
+    """``role`` is the one that changes hands; ``actor`` its outgoing owner or the CE leader."""
+    request = ReassignOwner(role, new_owner, actor, reason)
+    return await _update(client, account, "reassign_owner", request)
 
 
 async def expand_seats(

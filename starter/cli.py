@@ -61,6 +61,7 @@ from starter.opportunities import (
     opportunity_start_for,
     start_opportunity,
 )
+from starter.roster_commands import add_roster_commands
 from starter.status import render_status
 from starter.tables import table, when
 from starter.trials import (
@@ -339,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="license_command", required=True, metavar="ACTION"
     )
     add_license_commands(license_commands, _settings)
+
+    roster = commands.add_parser(
+        "roster", help="the CE leader, Security PM, Security CEs, Value Engineering"
+    ).add_subparsers(dest="roster_command", required=True, metavar="ACTION")
+    add_roster_commands(roster, _settings)
     return parser
 
 
@@ -787,6 +793,7 @@ def _add_account_commands(commands: Any) -> None:
                 seats=a.seats or 0,
                 expansion_opportunity_id=a.opportunity,
                 note=a.note,
+                team_seats=a.team_seats or 0,
                 settings=Settings.from_env(),
             )
         ),
@@ -796,7 +803,44 @@ def _add_account_commands(commands: Any) -> None:
     outcome.add_argument("--next-renewal-date", type=_date, default=None, metavar="YYYY-MM-DD")
     outcome.add_argument("--seats", type=_count, default=None, help="for seat_expansion")
     outcome.add_argument("--opportunity", default="", help="for new_team: its Opportunity id")
+    outcome.add_argument(
+        "--team-seats", type=_count, default=None, help="for new_team: the new team's seats"
+    )
     outcome.add_argument("--note", default="")
+
+    renewal_date = action(
+        "renewal-date",
+        lambda a: (
+            lambda client: accounts.move_renewal_date(
+                client, a.account_id, a.date, actor=a.actor, role=Role(a.role), reason=a.reason
+            )
+        ),
+        "move the renewal date (the renewal work re-plans to it)",
+    )
+    renewal_date.add_argument(
+        "--date", type=_date, required=True, metavar="YYYY-MM-DD", help="the new contract end"
+    )
+    renewal_date.add_argument("--reason", required=True)
+
+    reassign = account.add_parser(
+        "reassign",
+        help="give the account's AE or CE role to someone else (by the outgoing owner or the"
+        " CE leader)",
+    )
+    reassign.add_argument("account_id", metavar="ACCOUNT_ID", help="001ACME or account-001ACME")
+    reassign.add_argument("--role", choices=ROLES, required=True, help="the role changing hands")
+    reassign.add_argument("--to", dest="new_owner", required=True, help="the new owner (U…)")
+    _actor_arguments(reassign, role=False)
+    reassign.add_argument("--reason", default="")
+    reassign.set_defaults(
+        func=_account_command(
+            lambda a: (
+                lambda client: accounts.reassign_owner(
+                    client, a.account_id, Role(a.role), a.new_owner, actor=a.actor, reason=a.reason
+                )
+            )
+        )
+    )
 
     seats = action(
         "seats",
@@ -1016,12 +1060,10 @@ def cmd_intake_schedule(args: argparse.Namespace) -> int:
 
 def cmd_intake_run(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
-        from starter.intake import run_intake_once
+        from starter.intake import render_intake_result, run_intake_once
 
         result = await run_intake_once(await _client(settings), settings)
-        print(f"handed off: {', '.join(result.handed_off) or 'none'}")
-        print(f"already handed off: {', '.join(result.already_handed_off) or 'none'}")
-        print(f"watermark: {result.watermark.isoformat() if result.watermark else '-'}")
+        print(render_intake_result(result))
         return 0
 
     return _run(go)(args)

@@ -162,13 +162,16 @@ async def _case_id(client: Client, reference: str) -> str:
     view, _ = await _health_view(client, reference)
     if view.open_case:
         return view.open_case
-    if view.cases_opened:
+    if view.latest_case:
+        return view.latest_case
+    if view.cases_opened:  # an account whose last case predates ``latest_case``
         return red_account_workflow_id(view.account_id, view.cases_opened)
     raise CommandError(f"{reference} has never had a red-account case")
 
 
 async def render_case_status(client: Client, reference: str, ui_url: str, namespace: str) -> str:
-    """``reference``: a case id (``red-account-001ACME-1``) or an account."""
+    """``reference``: a case id (``red-account-001ACME-1-3f9c2a7d10``; older ones
+    ``red-account-001ACME-1``) or an account."""
     case_id = await _case_id(client, reference)
     handle, description = await workflow_handle(client, case_id, (RED_ACCOUNT_WORKFLOW_TYPE,))
     state: RedAccountState = await query_workflow(client, handle, RedAccountWorkflow.state)

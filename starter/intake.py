@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 from temporalio.client import (
     Client,
@@ -18,18 +19,22 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError
 
+from activities.closed_won import deal_from_record, one_deal
 from activities.handoff import hand_off
 from activities.salesforce import SalesforceConnector
 from dealcycle.settings import Settings
 from schemas.account import AccountHandOff, HandOffRequest
-from schemas.intake import CLOSED_WON_SCHEDULE_ID, IntakeResult, IntakeRun
+from schemas.intake import CLOSED_WON_SCHEDULE_ID, ClosedWonDeal, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
 from starter.trials import CommandError
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
+
+log = structlog.get_logger(__name__)
 
 
 def salesforce_settings_for_cli(settings: Settings) -> Settings:
@@ -59,62 +64,70 @@ def read_opportunity(settings: Settings, opportunity_id: str) -> dict[str, Any]:
     return opportunity
 
 
-def _read_won_deal(
-    settings: Settings, opportunity_id: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_won_deal(settings: Settings, opportunity_id: str) -> ClosedWonDeal:
+    """Blocking: the deal and its account in one SOQL query (the intake's fields), or a
+    CommandError saying why it cannot be handed off."""
     connector = SalesforceConnector(settings.salesforce)
-    opportunity = read_opportunity(settings, opportunity_id)
-    stage = opportunity.get("StageName")
+    try:
+        records: list[dict[str, Any]] = connector.call(
+            lambda sf: sf.query_all(one_deal(opportunity_id))["records"]
+        )
+    finally:
+        connector.close()
+    if not records:
+        raise CommandError(f"Salesforce has no Opportunity {opportunity_id!r}")
+    record = records[0]
+    stage = record.get("StageName")
     if stage != "Closed Won":
         raise CommandError(
             f"{opportunity_id} is not Closed Won (it is {stage!r}); nothing was handed off"
         )
-    account_id = opportunity.get("AccountId")
-    if not account_id:
+    if not record.get("AccountId"):
         raise CommandError(
             f"{opportunity_id} has no AccountId in Salesforce; nothing was handed off"
         )
-    account: dict[str, Any] = connector.call(
-        lambda sf: connector.sobject(sf, "Account").get(account_id)
-    )
-    return opportunity, account
+    return deal_from_record(record)
 
 
 async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -> str:
-    """Hand a Closed Won opportunity to its account's workflow; a repeat changes nothing."""
-    opportunity, account = await asyncio.to_thread(
+    """Hand a Closed Won opportunity to its account's workflow; a repeat changes nothing.
+    Says what happened: started, handed to the running account, or skipped and why."""
+    won = await asyncio.to_thread(
         _read_won_deal, salesforce_settings_for_cli(settings), opportunity_id
     )
     known = await _opportunity_state(client, opportunity_id)
     deal = AccountHandOff(
         opportunity_id=opportunity_id,
-        account_id=str(opportunity["AccountId"]),
-        account_name=str(account.get("Name") or opportunity["AccountId"]),
-        kind=known.kind.value if known else str(opportunity.get("Type") or "new"),
-        seats=0,
+        account_id=won.account_id,
+        account_name=won.account_name,
+        kind=known.kind.value if known else won.kind,
+        seats=won.seats,
         ae_owner=known.ae_owner if known else "",
         ce_owner=known.ce_owner if known else "",
-        tier=0,
-        region=known.region.value if known else str(account.get("Region__c") or ""),
-        closed_at=datetime.now(UTC),
+        tier=won.tier,
+        region=won.region or (known.region.value if known else ""),
+        closed_at=won.closed_at or won.last_modified,
+        deployment_type=won.deployment_type,
+        amount=won.amount,
     )
     result = await hand_off(
         client, settings.task_queue, HandOffRequest(deal), settings.account_config()
     )
-    if result.already_handed_off:
-        return f"{result.workflow_id} is already running and has {opportunity_id}; nothing changed"
-    if result.started:
-        return f"started {result.workflow_id} for {opportunity_id}"
-    return f"{result.workflow_id} was already running; handed {opportunity_id} to it"
+    message = result.describe(opportunity_id)
+    log.info("deal_closed", opportunity_id=opportunity_id, decision=result.decision, why=message)
+    return message
 
 
 async def _opportunity_state(client: Client, opportunity_id: str) -> OpportunityState | None:
+    """The owners only dealcycle knows (Slack members), from the deal's workflow if it ran
+    here; None for a deal made outside dealcycle or one whose workflow cannot answer."""
     try:
         handle = client.get_workflow_handle_for(
             OpportunityWorkflow.run, opportunity_workflow_id(opportunity_id)
         )
         state: OpportunityState = await handle.query(OpportunityWorkflow.state)
-    except RPCError:  # no opportunity workflow (a deal made outside dealcycle): Salesforce alone
+    except (RPCError, WorkflowQueryFailedError) as err:
+        log.info("deal_closed_from_salesforce_alone", opportunity=opportunity_id, why=str(err))
         return None
     return state
 
@@ -157,3 +170,19 @@ async def run_intake_once(
         task_queue=settings.task_queue,
     )
     return result
+
+
+def render_intake_result(result: IntakeResult) -> str:
+    """What one poll did with each deal, and why a deal was skipped."""
+    lines = [
+        f"handed off: {', '.join(result.handed_off) or 'none'}",
+        f"skipped: {', '.join(result.skipped) or 'none'}",
+    ]
+    for decision in result.decisions:
+        why = f": {decision.why}" if decision.why else ""
+        lines.append(
+            f"  {decision.opportunity_id}  {decision.decision}"
+            f" ({decision.account_workflow_id}){why}"
+        )
+    lines.append(f"watermark: {result.watermark.isoformat() if result.watermark else '-'}")
+    return "\n".join(lines)

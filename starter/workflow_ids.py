@@ -11,7 +11,7 @@ never name a workflow, so it is refused here with the limit rather than sent."""
 ID_ARGUMENTS = {
     "workflow_id": ("WORKFLOW_ID", "trial-006ACME"),
     "account_id": ("ACCOUNT_ID", "001ACME or account-001ACME"),
-    "reference": ("ACCOUNT_ID|CASE_ID", "001ACME or red-account-001ACME-1"),
+    "reference": ("ACCOUNT_ID|CASE_ID", "001ACME or red-account-001ACME-1-3f9c2a7d10"),
     "opportunity_id": ("OPPORTUNITY_ID", "006ACME"),
 }
 """Parsed arguments (by ``dest``) that name a workflow, or the record a workflow id derives

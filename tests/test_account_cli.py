@@ -46,6 +46,7 @@ from schemas.account import (
     SubmitAccountPlan,
     UsageReport,
 )
+from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from starter import accounts, cli
 from starter.tables import render_account
@@ -226,6 +227,27 @@ ACTIONS: list[tuple[list[str], str, object]] = [
         ),
     ),
     (
+        [
+            "renewal-date", "001ACME", "--date", "2028-03-31", "--reason", "co-terming",
+            "--by", AE, "--role", "AE",
+        ],
+        "move_renewal_date",
+        MoveRenewalDate(midnight(2028, 3, 31), AE, Role.AE, "co-terming"),
+    ),
+    (
+        ["reassign", "001ACME", "--role", "CE", "--to", "U0CE00002", "--by", "U0CELEAD1"],
+        "reassign_owner",
+        ReassignOwner(Role.CE, "U0CE00002", "U0CELEAD1"),
+    ),
+    (
+        [
+            "reassign", "001ACME", "--role", "AE", "--to", "U0AE00002", "--by", AE,
+            "--reason", "moves to EMEA",
+        ],
+        "reassign_owner",
+        ReassignOwner(Role.AE, "U0AE00002", AE, "moves to EMEA"),
+    ),
+    (
         ["seats", "001ACME", "60", "--by", AE, "--role", "AE", "--reason", "new hires"],
         "expand_seats",
         ExpandSeats(60, AE, Role.AE, "new hires"),
@@ -280,6 +302,8 @@ def test_every_update_of_the_workflow_has_a_command() -> None:
         "record_renewal_outcome",
         "expand_seats",
         "record_feature_request",
+        "move_renewal_date",
+        "reassign_owner",
     }
 
 
@@ -312,6 +336,13 @@ def test_usage_sends_the_usage_signal(
         (["tier", "001ACME", "2", "--by", AE, "--role", "AE"], "--reason"),
         (["seats", "001ACME", "0", "--by", AE, "--role", "AE", "--reason", "x"], "SEATS"),
         (["renewal-outcome", "001ACME", "lost", "--by", AE, "--role", "AE"], "OUTCOME"),
+        (["renewal-outcome", "001ACME", "new_team", "--by", AE, "--role", "AE",
+          "--team-seats", "0"], "--team-seats"),
+        (["renewal-date", "001ACME", "--date", "2028-03-31", "--by", AE, "--role", "AE"],
+         "--reason"),
+        (["renewal-date", "001ACME", "--reason", "x", "--by", AE, "--role", "AE"], "--date"),
+        (["reassign", "001ACME", "--role", "VE", "--to", AE, "--by", CE], "--role"),
+        (["reassign", "001ACME", "--role", "CE", "--by", CE], "--to"),
         (["usage", "001ACME", "--active-users", "-3", "--version", "3"], "--active-users"),
         (["plan", "001ACME", "--quarter", "2027-Q5", "--file", "p.json", "--by", AE,
           "--role", "AE"], "--quarter"),
@@ -341,6 +372,8 @@ def test_bad_arguments_are_usage_errors_naming_the_argument(
          "--renewal-date"),
         (["renewal-outcome", "001ACME", "renewed", "--by", AE, "--role", "AE",
           "--next-renewal-date", "next year"], "--next-renewal-date"),
+        (["renewal-date", "001ACME", "--date", "31/03/2028", "--reason", "x", "--by", AE,
+          "--role", "AE"], "--date"),
     ],
 )  # fmt: skip
 def test_a_bad_date_names_its_flag(
@@ -810,7 +843,7 @@ async def test_start_account_then_kickoff_against_the_account_workflow(
 
 NEW_TEAM = [
     "renewal-outcome", "001ACME", "new_team", "--by", AE, "--role", "AE",
-    "--opportunity", "006NEWTEAM",
+    "--opportunity", "006NEWTEAM", "--team-seats", "20",
 ]  # fmt: skip
 
 
@@ -834,7 +867,9 @@ def test_a_new_team_outcome_names_an_opportunity_salesforce_has(
     assert the_update(temporal) == (
         "account-001ACME",
         "record_renewal_outcome",
-        RecordRenewalOutcome("new_team", AE, Role.AE, expansion_opportunity_id="006NEWTEAM"),
+        RecordRenewalOutcome(
+            "new_team", AE, Role.AE, expansion_opportunity_id="006NEWTEAM", new_team_seats=20
+        ),
     )
 
 

@@ -50,10 +50,15 @@ async def test_a_new_team_expansion_starts_its_own_opportunity_and_the_account_r
         accepted = await account.execute_update(
             AccountWorkflow.record_renewal_outcome,
             RecordRenewalOutcome(
-                "new_team", AE, Role.AE, expansion_opportunity_id="006PLATFORM", note="platform"
+                "new_team",
+                AE,
+                Role.AE,
+                expansion_opportunity_id="006PLATFORM",
+                note="platform",
+                new_team_seats=15,
             ),
         )
-        assert "expansion opportunity 006PLATFORM starts" in accepted.message
+        assert "expansion opportunity 006PLATFORM starts for a new team of 15" in accepted.message
         opportunity = harness.client.get_workflow_handle_for(
             OpportunityWorkflow.run, "opportunity-006PLATFORM"
         )

@@ -882,7 +882,16 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
         "profile field already known",
         lambda: make_snapshot(with_profile=False, hand_offs=[make_hand_off(tier=0)]),
         lambda s: rules.check_complete_profile(s, CompleteProfile(CE, Role.CE, seats=70), T0),
-        "already known: seats (use change-tier or expand-seats to change)",
+        "already known: seats; to change it use `dealcycle account seats`",
+    ),
+    (
+        "profile renewal date already known",
+        adopted,
+        lambda s: rules.check_complete_profile(
+            s, CompleteProfile(AE, Role.AE, ce_owner="U0CE00002", renewal_date=RENEWAL + DAY), T0
+        ),
+        "already known: CE, renewal date; to change it use `dealcycle account reassign`,"
+        " `dealcycle account renewal-date`",
     ),
     (
         "unknown step",

@@ -34,6 +34,7 @@ TABLES = {
     "account_plans",
     "feature_requests",
     "red_account_cases",
+    "roster_rotations",
 }
 
 
@@ -55,8 +56,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0004"
-    assert current_revision(database_url) == "0004"
+    assert head_revision() == "0005"
+    assert current_revision(database_url) == "0005"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -96,6 +97,7 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
             "account_plans": "pk_account_plans",
             "feature_requests": "pk_feature_requests",
             "red_account_cases": "pk_red_account_cases",
+            "roster_rotations": "pk_roster_rotations",
         }
         assert [u["name"] for u in inspector.get_unique_constraints("license_keys")] == [
             "uq_license_keys_idempotency_key"
@@ -207,7 +209,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0004"
+            "0005"
         )
 
 

@@ -510,7 +510,8 @@ async def test_the_cli_answers_every_bad_input_in_one_line_and_shows_every_workf
             "--by", AE, "--role", "AE",
         )  # fmt: skip
         assert red.returncode == 0, red.stderr
-        case = "red-account-001ROB-1"
+        case = red.stdout.split("red-account case ")[1].split()[0]
+        assert case.startswith("red-account-001ROB-1-")
         assert _wait(lambda: dealcycle(e2e_env, "status", case).returncode == 0)
         shown = dealcycle(e2e_env, "status", case).stdout
         assert shown.splitlines()[0] == f"{case}  RedAccountWorkflow  RUNNING"

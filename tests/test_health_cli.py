@@ -49,6 +49,7 @@ from starter.health import parse_reading
 from starter.tables import render_health, render_red_case, render_tracker, span
 from starter.trials import CommandError
 from tests.support.accounts import DAY, settle, start_account
+from tests.support.accounts import case_id as expected_case_id
 
 CE, AE = "U0CE00001", "U0AE00001"
 ACCOUNT = "account-001ACME"
@@ -781,7 +782,7 @@ async def test_health_and_red_commands_against_the_workflows(
         assert answer.startswith("health is now red")
         await settle(account_handle)
         case_id = await health.open_case(client, "account-001CLIH")
-        assert case_id == "red-account-001CLIH-1"
+        assert case_id == expected_case_id(account_handle, 1)
         case_handle = client.get_workflow_handle(case_id)
         harness.track(case_handle)
         await settle(case_handle)

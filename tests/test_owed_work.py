@@ -17,7 +17,7 @@ from schemas.effects import EffectsView, RetryEffect, SkipEffect
 from schemas.health import RecordActionPlan, SetHealth
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import TrialPhase
-from tests.support.accounts import AE, settle
+from tests.support.accounts import AE, case_id, settle
 from tests.test_opportunity_workflow import opportunity_state, start_opportunity
 from tests.test_red_account_workflow import CHANNEL as RED_CHANNEL
 from tests.test_red_account_workflow import case_handle, case_state, open_account
@@ -210,7 +210,7 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
         await account.execute_update(
             AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
         )
-        case = await case_handle(harness, "001ARCHIVED", 1)
+        case = await case_handle(harness, account, 1)
         view = await until_failed(case, "post")
         assert "is_archived" in by_name(view, "post").cause
         assert view.needs_attention
@@ -220,7 +220,7 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
             e.name == "post" and e.state == "failed" for e in (await case_state(case)).effects
         )
         ops = texts(slack_fake, OPS)
-        assert len(ops) == 1 and "red-account-001ARCHIVED-1" in ops[0] and "post" in ops[0]
+        assert len(ops) == 1 and case_id(account, 1) in ops[0] and "post" in ops[0]
         # The CE records a plan meanwhile: its reply waits for the thread, the row for its ts.
         await case.execute_update(
             RedAccountWorkflow.record_action_plan,
@@ -229,7 +229,7 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
         await settle(case)
         assert slack_fake.messages_in(RED_CHANNEL) == []
         engine = make_engine(harness.settings.database_url)
-        assert get_red_account_case(engine, "red-account-001ARCHIVED-1") is None
+        assert get_red_account_case(engine, case_id(account, 1)) is None
 
         slack_fake.unarchive_channel(RED_CHANNEL)
         await case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", OPERATOR))
@@ -239,7 +239,7 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
         assert "(001ARCHIVED) is red" in post.text and "champion left" in post.text
         replies = [m.text for m in slack_fake.messages_in(RED_CHANNEL) if m.thread_ts == post.ts]
         assert len(replies) == 1 and replies[0].startswith("Action plan from the CE")
-        row = get_red_account_case(engine, "red-account-001ARCHIVED-1")
+        row = get_red_account_case(engine, case_id(account, 1))
         assert row is not None and row.status == "open" and row.slack_ts == post.ts
         view = await effects_of(case)
         assert (by_name(view, "post").state, by_name(view, "post").attempts) == ("done", 2)

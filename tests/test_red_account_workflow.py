@@ -23,9 +23,17 @@ from schemas.health import (
     RecordAsk,
     RedAccountState,
     SetHealth,
-    red_account_workflow_id,
 )
-from tests.support.accounts import AE, CE, CE_LEADER, DAY, advance_to, settle, start_account
+from tests.support.accounts import (
+    AE,
+    CE,
+    CE_LEADER,
+    DAY,
+    advance_to,
+    case_id,
+    settle,
+    start_account,
+)
 from tests.support.temporal import DealcycleHarness, terminate_running
 from worker import build_activities, build_worker
 from workflows.account import AccountWorkflow
@@ -54,10 +62,10 @@ async def readings(handle: Any, **values: float) -> None:
     await settle(handle)
 
 
-async def case_handle(harness: Any, account_id: str, number: int) -> WorkflowHandle[Any, Any]:
-    """The account's case, once its workflow has started."""
+async def case_handle(harness: Any, account: Any, number: int) -> WorkflowHandle[Any, Any]:
+    """The account's ``number``-th case, once its workflow has started."""
     handle = harness.client.get_workflow_handle_for(
-        RedAccountWorkflow.run, red_account_workflow_id(account_id, number)
+        RedAccountWorkflow.run, case_id(account, number)
     )
     for _ in range(200):
         try:
@@ -119,10 +127,10 @@ async def test_a_red_account_case_from_falling_scores_to_resolution(
         assert thread(slack_fake) == []
         await readings(account, usage=20, adoption=30)  # 36: red
         health = await account.query(AccountWorkflow.health)
-        assert health.colour == "red" and health.open_case == "red-account-001RED-1"
+        assert health.colour == "red" and health.open_case == case_id(account, 1)
         assert [change.colour.value for change in health.history] == ["yellow", "red"]
 
-        case = await case_handle(harness, "001RED", 1)
+        case = await case_handle(harness, account, 1)
         await settle(case)
         assert salesforce_fake.get_record("Account", "001RED")["Customer_Health__c"] == "Red"
         [post] = slack_fake.messages_in(CHANNEL, include_replies=False)
@@ -130,7 +138,7 @@ async def test_a_red_account_case_from_falling_scores_to_resolution(
             assert expected in post.text
         assert "/namespaces/default/workflows/account-001RED" in post.text
         engine = make_engine(harness.settings.database_url)
-        row = get_red_account_case(engine, "red-account-001RED-1")
+        row = get_red_account_case(engine, case_id(account, 1))
         assert row is not None and row.status == "open" and row.slack_ts == post.ts
 
         accepted = await case.execute_update(
@@ -174,7 +182,7 @@ async def test_a_red_account_case_from_falling_scores_to_resolution(
         assert "<@U0AE00001>" in texts[1] and "<@U0CE00001>" not in texts[1]
         assert f"<@{CE_LEADER}>" in texts[3]
         assert "VP Eng to join the EBR" in texts[5]
-        row = get_red_account_case(engine, "red-account-001RED-1")
+        row = get_red_account_case(engine, case_id(account, 1))
         assert row is not None and row.status == "closed" and row.escalated
         assert row.time_to_resolution_seconds == int((result.resolved_at - opened).total_seconds())
         assert (await account.query(AccountWorkflow.health)).open_case is None
@@ -183,12 +191,12 @@ async def test_a_red_account_case_from_falling_scores_to_resolution(
         await account.execute_update(
             AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
         )
-        second = await case_handle(harness, "001RED", 2)
+        second = await case_handle(harness, account, 2)
         await settle(second)
         posts = slack_fake.messages_in(CHANNEL, include_replies=False)
         assert len(posts) == 2 and "champion left" in posts[1].text
         assert [row.case_id for row in list_red_account_cases(engine, open_only=True)] == [
-            "red-account-001RED-2"
+            case_id(account, 2)
         ]
 
 
@@ -200,7 +208,7 @@ async def test_a_red_signal_while_a_case_is_open_adds_to_it(
         await account.execute_update(
             AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
         )
-        case = await case_handle(harness, "001AGAIN", 1)
+        case = await case_handle(harness, account, 1)
         await settle(case)
         await readings(account, usage=10, adoption=10, sentiment=10)  # the score says red too
         # The monthly assessment raises risks and says red: it joins the open case.
@@ -217,7 +225,7 @@ async def test_a_red_signal_while_a_case_is_open_adds_to_it(
             )
         assert "health is already red" in str(already.value.cause)
         health = await account.query(AccountWorkflow.health)
-        assert health.cases_opened == 1 and health.open_case == "red-account-001AGAIN-1"
+        assert health.cases_opened == 1 and health.open_case == case_id(account, 1)
         state = await case_state(case)
         assert state.reasons == ["champion left", "renewal assessment (AE): budget cut"]
         assert len(slack_fake.messages_in(CHANNEL, include_replies=False)) == 1
@@ -253,7 +261,7 @@ async def test_bad_health_input_is_rejected_and_changes_nothing(
         assert health.colour == "green" and health.readings == {} and health.history == []
 
         await account.execute_update(set_health, SetHealth("red", AE, Role.AE, "champion left"))
-        case = await case_handle(harness, "001BADH", 1)
+        case = await case_handle(harness, account, 1)
         before = await effects_done(case)
         message = await rejected(
             case,
@@ -290,7 +298,7 @@ async def test_a_worker_restart_in_the_middle_of_a_case_loses_and_repeats_nothin
         async with a_worker(0):
             account = await open_account(harness, salesforce_fake, "001RESTART")
             await readings(account, usage=10, adoption=10, sentiment=10)
-            case = await case_handle(harness, "001RESTART", 1)
+            case = await case_handle(harness, account, 1)
             await case.execute_update(
                 RedAccountWorkflow.record_action_plan,
                 RecordActionPlan(CE, Role.CE, "usage gone", "a fix", "daily calls"),
@@ -309,7 +317,7 @@ async def test_a_worker_restart_in_the_middle_of_a_case_loses_and_repeats_nothin
     assert sum(text.startswith("Action plan from the CE") for text in replies) == 1
     assert sum(text.startswith(":large_yellow_circle:") for text in replies) == 1
     assert len(replies) == len(set(replies))
-    row = get_red_account_case(make_engine(settings.database_url), "red-account-001RESTART-1")
+    row = get_red_account_case(make_engine(settings.database_url), case_id(account, 1))
     assert row is not None and row.status == "closed"
 
 

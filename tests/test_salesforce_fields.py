@@ -99,7 +99,9 @@ def field_references(source: str) -> Iterator[tuple[str | None, str]]:
                 text = _text(node) or ""
                 for fields, sobject in SOQL.findall(text):
                     for name in fields.split(","):
-                        yield sobject, name.strip()
+                        # ``Account.Name`` on Opportunity: a field of the parent Account.
+                        parent, _, field = name.strip().rpartition(".")
+                        yield (parent or sobject), field
 
 
 def unlisted(source: str) -> set[str]:
@@ -137,7 +139,7 @@ def sync(fields_in):
     SalesforceFieldUpdate("k", "Opportunity", "006", fields)
     SalesforceFieldUpdate("k", "Account", "001", {"Name": "x", "Colour": "red"})
     clip_fields("Task", {"Subject": "x", "Urgency": 1})
-    soql = f"SELECT Id, Name, Forecast FROM Opportunity WHERE Id = '{fields_in}'"
+    soql = f"SELECT Id, Forecast, Account.Name, Account.Mood FROM Opportunity WHERE Id = '{x}'"
     record.get("Health_Score__c")
 """
     assert unlisted(source) == {
@@ -146,6 +148,7 @@ def sync(fields_in):
         "Account.Colour",
         "Task.Urgency",
         "Opportunity.Forecast",
+        "Account.Mood",
         "?.Health_Score__c",
     }
 

@@ -33,6 +33,7 @@ from schemas.security_review import (
     SecurityReviewState,
     security_review_workflow_id,
 )
+from tests.support import patience
 from workflows.security_review import SecurityReviewWorkflow
 
 CE, AE = "U0CE00001", "U0AE00001"
@@ -312,8 +313,10 @@ async def settle(handle: WorkflowHandle[Any, Any]) -> None:
     """Wait until the review has no activity in flight (its Slack posts are done).
 
     A test that ends with the review still running terminates it; terminating it mid-activity
-    can leave the test server's shared clock stuck for the next test.
+    can leave the test server's shared clock stuck for the next test. Quiet first: between
+    the roster lookup and the post it leads to, no activity is in flight for a moment.
     """
+    await patience.settle(handle)
     for _ in range(200):
         description = await handle.describe()
         if not description.raw_description.pending_activities:

@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     # The payload converter resolves dataclass type hints through the sandbox's sys.modules:
     # every module whose dataclasses cross this workflow's boundary must be imported here.
+    import schemas.account_changes
     import schemas.common
     import schemas.effects
     import schemas.health
@@ -42,14 +43,18 @@ with workflow.unsafe.imports_passed_through():
         SubmitAccountPlan,
         UsageReport,
     )
+    from schemas.account_changes import MoveRenewalDate, ReassignOwner
     from schemas.errors import RuleViolation
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
+    from workflows import account_changes as changes
     from workflows import account_rules as rules
     from workflows import health_rules
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.visibility import history_is_long, wait_for_change
+
+UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -72,6 +77,9 @@ class AccountWorkflow(OwedWorkHandlers):
                 self._invalid = err
                 self._fx = OwedWork([], info.workflow_id, self._mark_changed)
                 return
+        # Added after accounts were running: their cases keep the ids their histories have.
+        if not s.vitals.case_scope and workflow.patched(UNIQUE_CASE_IDS_PATCH):
+            s.vitals.case_scope = health_rules.case_scope_of(s.effect_scope)
         self._s = s
         self._fx = OwedWork(s.effects, s.effect_scope, self._mark_changed)
         self._effects = AccountEffects(s, self._fx)
@@ -221,6 +229,25 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
         limits.check(request, workflow.now())
         rules.check_renewal_outcome(self._s, request, workflow.now())
+        changes.check_new_team_seats(self._s, request)
+
+    @workflow.update
+    def move_renewal_date(self, request: MoveRenewalDate) -> AccountActionAccepted:
+        return self._accepted(changes.apply_move_renewal_date(self._s, request, workflow.now()))
+
+    @move_renewal_date.validator
+    def _check_move_renewal_date(self, request: MoveRenewalDate) -> None:
+        limits.check(request, workflow.now())
+        changes.check_move_renewal_date(self._s, request, workflow.now())
+
+    @workflow.update
+    def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
+        return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
+
+    @reassign_owner.validator
+    def _check_reassign_owner(self, request: ReassignOwner) -> None:
+        limits.check(request, workflow.now())
+        changes.check_reassign_owner(self._s, request)
 
     @workflow.update
     def expand_seats(self, request: ExpandSeats) -> AccountActionAccepted:

@@ -8,6 +8,7 @@ workflow module, passed through the sandbox, so a cached account workflow stays 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -50,12 +51,16 @@ from schemas.opportunity import (
     OpportunityStart,
     opportunity_workflow_id,
 )
+from schemas.roster import Roster
 from workflows import account_rules as rules
-from workflows import effects
+from workflows import effects, health_rules
+from workflows.account_change_effects import write_account_changes
 from workflows.owed_work import OwedWork
+from workflows.roster import RosterLookup
 from workflows.visibility import publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
+CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
 
 _HOW_TO_FINISH = {
     StepKind.KICKOFF_PLAN: "dealcycle account kickoff {account} --by {owner} --role CE"
@@ -80,9 +85,23 @@ class AccountEffects:
         self.fx = fx
         self._published: dict[str, str] = {}
         self._published_typed: dict[str, object] = {}
+        self.roster = RosterLookup(self._last_known_roster, self._remember_roster)
+
+    def _last_known_roster(self) -> Roster:
+        return Roster.carried(self.s.config.roster, self.s.config.value_engineering)
+
+    def _remember_roster(self, roster: Roster) -> None:
+        self.s.config = replace(
+            self.s.config, roster=roster.security(), value_engineering=roster.value_engineering
+        )
 
     def _key(self, *parts: object) -> str:
         return "/".join([self.s.effect_scope, *(str(part) for part in parts)])
+
+    def _step_key(self, step: AccountStep, *parts: object) -> str:
+        # A step re-planned by a moved renewal date starts its reminders over.
+        replan = ("replan", step.replanned) if step.replanned else ()
+        return self._key("step", step.key, *replan, *parts)
 
     @property
     def _name(self) -> str:
@@ -91,13 +110,16 @@ class AccountEffects:
     async def catch_up(self) -> None:
         """Do everything the state says is owed, until nothing is."""
         s = self.s
+        self.roster.new_wake_up()
         await self.fx.resume()
         rules.advance(s, workflow.now())
         self.publish_search_attributes()
         await self._sync_profile()
         await self._announce_kickoff()
         await self._issue_licenses()
+        await self._give_value_exercises()
         await self._announce_steps()
+        await write_account_changes(s, self.fx, self._key)
         await self._send_reminders()
         await self._escalate()
         await self._brief_check_in()
@@ -143,6 +165,11 @@ class AccountEffects:
             wanted[sa.CE_OWNER.name] = p.ce_owner
         if p.ae_owner:
             wanted[sa.AE_OWNER.name] = p.ae_owner
+        # Unguarded although older runs never upserted it: an upsert of search attributes is
+        # not matched against history on replay (tests/histories/before-region-search-attribute
+        # upserts Region alone where its run upserted nothing, and replays).
+        if p.region:
+            wanted[sa.REGION.name] = p.region
         publish_search_attributes(self._published, wanted)
         typed: list[SearchAttributeUpdate[Any]] = []
         renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
@@ -241,6 +268,16 @@ class AccountEffects:
             quarter=step.key.removeprefix("account-plan-"),
         )
 
+    async def _give_value_exercises(self) -> None:
+        """A value-realization task goes to Value Engineering as of the day it opens."""
+        for step in self.s.steps:
+            if (
+                step.kind is StepKind.VALUE_REALIZATION
+                and not step.announced
+                and step.status is StepStatus.PENDING
+            ):
+                step.owner = (await self.roster.current()).value_engineering
+
     async def _announce_steps(self) -> None:
         s = self.s
         trainings = [
@@ -294,7 +331,7 @@ class AccountEffects:
             await effects.post_slack(
                 self.fx,
                 SlackPost(
-                    self._key("step", step.key, "reminder", step.reminders_sent + 1),
+                    self._step_key(step, "reminder", step.reminders_sent + 1),
                     step.owner,
                     f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}."
                     f" When done: {self._how_to_finish(step)}",
@@ -310,8 +347,8 @@ class AccountEffects:
             await effects.post_slack(
                 self.fx,
                 SlackPost(
-                    self._key("step", step.key, "escalation"),
-                    s.config.roster.ce_leader,
+                    self._step_key(step, "escalation"),
+                    (await self.roster.current()).ce_leader,
                     f"Escalation: {step.title} for {self._name} is overdue since"
                     f" {_date(step.due_at)}; <@{step.owner}> was reminded"
                     f" {step.reminders_sent} times.",
@@ -424,7 +461,7 @@ class AccountEffects:
                 f" Next steps: {plan.next_steps}"
             )
         else:
-            channel = s.config.roster.ce_leader
+            channel = (await self.roster.current()).ce_leader
             text = (
                 f"Tier {submission.tier} account plan for {self._name}, {plan.quarter}, for your"
                 f" 1:1 with <@{s.profile.ce_owner}>: {plan.link} Next steps: {plan.next_steps}"
@@ -538,6 +575,17 @@ class AccountEffects:
         if renewal is None or renewal.outcome is None or renewal.outcome_done:
             return
         tag = _date(renewal.renewal_date)
+        closed_case = None
+        # Added after accounts were running: their churns signalled no case.
+        if (
+            renewal.outcome is RenewalOutcome.CHURNED
+            and s.vitals.open_case is not None
+            and workflow.patched(CHURN_CLOSES_CASE_PATCH)
+        ):
+            # Before any await: told once, sent by ``_sync_health`` in this same pass.
+            closed_case = health_rules.close_case_on_churn(
+                s.vitals, renewal.outcome_by or "", workflow.now()
+            )
         if renewal.outcome is RenewalOutcome.CHURNED:
             await effects.update_salesforce(
                 self.fx,
@@ -552,9 +600,13 @@ class AccountEffects:
                 f"{self._name} churned at the {tag} renewal (recorded by"
                 f" <@{renewal.outcome_by}>). The license is left to expire on {tag}."
             )
+            if closed_case is not None:
+                text += f" Red-account case {closed_case} is closed (churned)."
         else:
             if renewal.outcome is RenewalOutcome.NEW_TEAM:
-                await self._start_expansion_opportunity(renewal.expansion_opportunity_id)
+                # The new team's seats; an outcome recorded before they were asked for: all.
+                seats = renewal.new_team_seats or s.profile.seats
+                await self._start_expansion_opportunity(renewal.expansion_opportunity_id, seats)
             text = (
                 f"{self._name} renewed at {tag} ({renewal.outcome.value.replace('_', ' ')},"
                 f" recorded by <@{renewal.outcome_by}>): {s.profile.seats} seats until"
@@ -569,7 +621,7 @@ class AccountEffects:
         )
         renewal.outcome_done = True
 
-    async def _start_expansion_opportunity(self, opportunity_id: str) -> None:
+    async def _start_expansion_opportunity(self, opportunity_id: str, seats: int) -> None:
         s = self.s
         p = s.profile
         try:
@@ -592,7 +644,7 @@ class AccountEffects:
                         kind=OpportunityKind.EXPANSION,
                         complex_engagement=False,
                         roster=s.config.roster,
-                        seats=p.seats,
+                        seats=seats,
                         durations=s.config.durations,
                     ),
                 ),

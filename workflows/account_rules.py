@@ -259,7 +259,9 @@ def apply_hand_off(s: AccountSnapshot, hand_off: AccountHandOff, now: datetime) 
             ae_owner=p.ae_owner or hand_off.ae_owner,
             ce_owner=p.ce_owner or hand_off.ce_owner,
             region=p.region or hand_off.region,
+            # The deal's CloseDate: the contract runs one term from it.
             renewal_date=p.renewal_date or add_years(midnight(hand_off.closed_at), term),
+            deployment_type=hand_off.deployment_type or p.deployment_type,
         )
         _profile_changed(s)
     elif (
@@ -293,8 +295,9 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
     missing = set(missing_profile(s))
     already = [name for name, set_ in given.items() if set_ and name not in missing]
     if already:
+        commands = dict.fromkeys(f"`dealcycle account {_CHANGED_BY[name]}`" for name in already)
         raise RuleViolation(
-            f"already known: {', '.join(already)} (use change-tier or expand-seats to change)"
+            f"already known: {', '.join(already)}; to change it use {', '.join(commands)}"
         )
     problems = []
     if request.tier and request.tier not in (1, 2, 3):
@@ -308,6 +311,15 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
         problems.append("the AE and the CE must be different people")
     if problems:
         raise RuleViolation("cannot complete the profile: " + "; ".join(problems))
+
+
+_CHANGED_BY = {
+    "tier": "tier",
+    "seats": "seats",
+    "AE": "reassign",
+    "CE": "reassign",
+    "renewal date": "renewal-date",
+}
 
 
 def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: datetime) -> str:
@@ -447,7 +459,8 @@ def _open_assessments(s: AccountSnapshot, now: datetime) -> None:
                 AccountStep(
                     key=f"renewal-assessment-{month}-{role.value.lower()}",
                     kind=StepKind.RENEWAL_ASSESSMENT,
-                    title=f"{month} renewal health assessment: {what}",
+                    title=f"{month} renewal health assessment (the {_renewal_tag(s)}"
+                    f" renewal): {what}",
                     owner=owner,
                     role=role.value,
                     due_at=due,
@@ -474,6 +487,8 @@ def _open_renewal_window(s: AccountSnapshot, now: datetime) -> None:
         return
     tag = _renewal_tag(s)
     if _find(s, f"value-realization-{tag}") is not None:
+        if s.renewal.carried_work and s.stage is LifecycleStage.ADOPTION:
+            s.stage = LifecycleStage.RENEWAL  # a moved date's window reopens with its work
         return
     d = s.config.durations
     renewal_date = s.renewal.renewal_date
@@ -1033,6 +1048,7 @@ def apply_renewal_outcome(s: AccountSnapshot, request: RecordRenewalOutcome, now
     renewal.outcome_at = now
     renewal.outcome_note = request.note
     renewal.expansion_opportunity_id = request.expansion_opportunity_id.strip()
+    renewal.new_team_seats = request.new_team_seats if outcome is RenewalOutcome.NEW_TEAM else 0
     tag = _renewal_tag(s)
     outcome_step = _find(s, f"renewal-outcome-{tag}")
     if outcome_step is not None:
@@ -1052,8 +1068,9 @@ def apply_renewal_outcome(s: AccountSnapshot, request: RecordRenewalOutcome, now
     s.profile = replace(s.profile, seats=seats, renewal_date=following)
     _profile_changed(s)
     _grant_license(s, f"renewal {tag} ({outcome.value})", seats)
+    team = f" for a new team of {renewal.new_team_seats} seats" if renewal.new_team_seats else ""
     extra = (
-        f"; expansion opportunity {renewal.expansion_opportunity_id} starts"
+        f"; expansion opportunity {renewal.expansion_opportunity_id} starts{team}"
         if outcome is RenewalOutcome.NEW_TEAM
         else ""
     )
@@ -1165,6 +1182,7 @@ def health_view(s: AccountSnapshot) -> HealthView:
         history=list(h.history),
         open_case=h.open_case,
         cases_opened=h.cases_opened,
+        latest_case=h.latest_case,
     )
 
 
@@ -1296,3 +1314,11 @@ def _check_profile_complete(s: AccountSnapshot, what: str) -> None:
             f"cannot {what}: the profile is missing {', '.join(missing)}"
             " (dealcycle account profile)"
         )
+
+
+# The account's change rules (``account_changes``) share these checks and writes.
+check_actor = _check_actor
+check_profile_complete = _check_profile_complete
+grant_license = _grant_license
+profile_changed = _profile_changed
+renewal_tag = _renewal_tag

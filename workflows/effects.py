@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SlackPostResult,
     )
     from workflows.owed_work import NOTIFY_FAILED_EFFECT, OwedWork
+    from workflows.roster import LOOK_UP_ROSTER
 
 POST_SLACK_MESSAGE = "post_slack_message"
 UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
@@ -59,6 +60,7 @@ ACTIVITY_NAMES = frozenset(
         UPDATE_RED_ACCOUNT_CASE,
         CLOSE_RED_ACCOUNT_CASE,
         NOTIFY_FAILED_EFFECT,
+        LOOK_UP_ROSTER,
     }
 )
 

@@ -3,11 +3,13 @@ change the colour. The account workflow owns a ``HealthState`` and calls these."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from schemas.common import CustomerHealth, Role
 from schemas.errors import RuleViolation
 from schemas.health import (
+    CHURNED_CASE_SIGNAL_KIND,
     CaseSignal,
     HealthChange,
     HealthConfig,
@@ -19,6 +21,10 @@ from schemas.health import (
 )
 
 HISTORY_KEPT = 20
+CASE_SCOPE_CHARS = 10
+"""Hex digits of the account's effect scope in a case id: the id stays within its 100
+characters for a 64-character account id, and two runs of one account collide once in
+about 10^12."""
 
 
 def weights(config: HealthConfig) -> dict[str, float]:
@@ -127,7 +133,8 @@ def _change(h: HealthState, colour: CustomerHealth, now: datetime, by: str, reas
     if colour is CustomerHealth.RED:
         if h.open_case is None:
             h.cases_opened += 1
-            h.open_case = red_account_workflow_id(h.account_id, h.cases_opened)
+            h.open_case = red_account_workflow_id(h.account_id, h.cases_opened, h.case_scope)
+            h.latest_case = h.open_case
             h.case_started = False
             h.case_reason = reason
         else:
@@ -150,3 +157,26 @@ def _tell_open_case(
     kind = "resolved" if resolved else "still_red"
     signal = CaseSignal(kind, colour, by, reason, now, h.open_case)
     h.pending_case_signals = [*h.pending_case_signals, signal]
+
+
+def case_scope_of(effect_scope: str) -> str:
+    """The account run's part of its case ids: its effect scope (workflow id and first run
+    id, unique for ever) hashed short enough for an id."""
+    return hashlib.sha256(effect_scope.encode()).hexdigest()[:CASE_SCOPE_CHARS]
+
+
+def close_case_on_churn(h: HealthState, by: str, now: datetime) -> str | None:
+    """The customer churned: the open case, if any, is told to close (reason "churned") and
+    is no longer the account's. Returns its id. A second call finds no open case."""
+    case = h.open_case
+    if case is None:
+        return None
+    h.open_case = None
+    if not h.case_started:  # its workflow never started: there is nothing to close
+        h.case_started = True
+        return case
+    h.pending_case_signals = [
+        *h.pending_case_signals,
+        CaseSignal(CHURNED_CASE_SIGNAL_KIND, h.colour, by, "churned", now, case),
+    ]
+    return case

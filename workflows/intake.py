@@ -1,7 +1,8 @@
 """``ClosedWonIntakeWorkflow``: one run of the scheduled Closed Won poll.
 
 Reads Closed Won opportunities modified since the watermark, hands each to its account's
-workflow, then moves the watermark. A failed run moves nothing, so the next run reads the same
+workflow (or skips it, saying why, when the account's workflow ended after the deal closed),
+then moves the watermark. A failed run moves nothing, so the next run reads the same
 deals again; the hand-off is idempotent, so a deal is handed off once however often it is read.
 """
 
@@ -16,7 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
     from schemas.intake import (
         ClosedWonBatch,
+        ClosedWonDeal,
         ClosedWonPoll,
+        HandOffDecision,
         IntakeResult,
         IntakeRun,
         Watermark,
@@ -27,6 +30,26 @@ with workflow.unsafe.imports_passed_through():
 
 def _second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
+
+
+def _hand_off_of(deal: ClosedWonDeal) -> AccountHandOff:
+    """Everything Salesforce said of the deal. The owners are Slack members, which Salesforce
+    does not know: the opportunity's workflow hands off with them, or the profile command."""
+    return AccountHandOff(
+        opportunity_id=deal.opportunity_id,
+        account_id=deal.account_id,
+        account_name=deal.account_name,
+        kind=deal.kind,
+        seats=deal.seats,
+        ae_owner="",
+        ce_owner="",
+        tier=deal.tier,
+        region=deal.region,
+        # Results recorded before CloseDate was read have none.
+        closed_at=deal.closed_at or deal.last_modified,
+        deployment_type=deal.deployment_type,
+        amount=deal.amount,
+    )
 
 
 @workflow.defn(name="ClosedWonIntakeWorkflow")
@@ -46,27 +69,19 @@ class ClosedWonIntakeWorkflow:
         # The poll reads the watermark's second again; what was read in it is done.
         deals = [deal for deal in batch.deals if deal.opportunity_id not in mark.seen_ids]
         handed_off: list[str] = []
-        already: list[str] = []
+        skipped: list[str] = []
+        decisions: list[HandOffDecision] = []
         for deal in deals:
             result: HandOffResult = await effects.execute(
-                effects.HAND_OFF_CLOSED_DEAL,
-                HandOffRequest(
-                    AccountHandOff(
-                        opportunity_id=deal.opportunity_id,
-                        account_id=deal.account_id,
-                        account_name=deal.account_name,
-                        kind=deal.kind,
-                        seats=deal.seats,
-                        ae_owner="",
-                        ce_owner="",
-                        tier=0,
-                        region="",
-                        closed_at=deal.last_modified,
-                    )
-                ),
-                HandOffResult,
+                effects.HAND_OFF_CLOSED_DEAL, HandOffRequest(_hand_off_of(deal)), HandOffResult
             )
-            (already if result.already_handed_off else handed_off).append(deal.opportunity_id)
+            (skipped if result.skipped else handed_off).append(deal.opportunity_id)
+            decisions.append(
+                HandOffDecision(
+                    deal.opportunity_id, result.workflow_id, result.decision, result.skipped
+                )
+            )
+            workflow.logger.info("intake: %s", result.describe(deal.opportunity_id))
         saved = mark
         newest = max((_second(deal.last_modified) for deal in deals), default=None)
         if newest is not None:
@@ -76,4 +91,4 @@ class ClosedWonIntakeWorkflow:
                 Watermark(run.watermark_name, newest, seen),
                 Watermark,
             )
-        return IntakeResult(handed_off, already, saved.value)
+        return IntakeResult(handed_off, [], saved.value, skipped, decisions)

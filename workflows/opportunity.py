@@ -445,6 +445,8 @@ class OpportunityWorkflow(OwedWorkHandlers):
                     tier=s.start.tier,
                     region=s.start.region.value,
                     closed_at=s.closed_at,
+                    # Only the argument grows: the command (this activity) is the same.
+                    deployment_type=s.start.deployment_type.value,
                 )
             ),
             lane="hand-off",

@@ -1,6 +1,7 @@
 """``RedAccountWorkflow``: one red-account case, from the post in ``#red-accounts`` to its
 resolution. A child of the account's workflow, which tells it (by signal) when the account is
-still red for another reason or has been promoted to yellow or green.
+still red for another reason, has been promoted to yellow or green, or has churned (the case
+closes, reason "churned", and posts nothing more).
 
 Updates only change state; the main loop owes the post, the thread replies and the tracker
 row, each once, with idempotency keys derived from the case id (``workflows/owed_work.py``).
@@ -35,9 +36,11 @@ with workflow.unsafe.imports_passed_through():
         TrackerOpen,
         TrackerUpdate,
     )
+    from schemas.roster import Roster
     from workflows import effects
     from workflows import red_account_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.roster import RosterLookup
     from workflows.signals import accepted
     from workflows.visibility import wait_for_change
 
@@ -61,6 +64,12 @@ class RedAccountWorkflow(OwedWorkHandlers):
             self._fx = OwedWork([], start.case_id, self._mark_changed)
             return
         self._fx = OwedWork(self._s.effects, start.case_id, self._mark_changed)
+        self._roster = RosterLookup(
+            lambda: Roster.carried(self._s.start.roster), self._remember_roster
+        )
+
+    def _remember_roster(self, roster: Roster) -> None:
+        self._s.start = dataclasses.replace(self._s.start, roster=roster.security())
 
     def _mark_changed(self) -> None:
         self._changed = True
@@ -144,6 +153,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
     async def _catch_up(self) -> None:
         s = self._s
         start = s.start
+        self._roster.new_wake_up()
         await self._fx.resume()
         now = workflow.now()
         if s.thread_ts is None:
@@ -223,14 +233,18 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
                 for role in rules.missing_from(s)
             )
+            leader = (await self._roster.current()).ce_leader
             await self._reply(
                 "escalation",
-                f"Escalation to <@{start.roster.ce_leader}>: the action plan for"
+                f"Escalation to <@{leader}>: the action plan for"
                 f" {start.account_name} is past its SLA; still missing from {missing}.",
             )
             s.escalation_posted = True
         if s.tracker_opened:
             await self._track()
+        if threaded and s.resolved_at is not None and not s.resolution_posted and s.churned:
+            # The customer left: the account announced it; the thread stays quiet.
+            s.resolution_posted = True
         if threaded and s.resolved_at is not None and not s.resolution_posted:
             assert s.resolved_colour is not None
             await self._reply(

@@ -8,6 +8,7 @@ from schemas import limits
 from schemas.common import Role
 from schemas.errors import RuleViolation
 from schemas.health import (
+    CHURNED_CASE_SIGNAL_KIND,
     ActionPlanEntry,
     CaseAsk,
     CaseSignal,
@@ -111,7 +112,8 @@ def apply_case_signal(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
     """Returns whether anything changed (signals for a resolved case change nothing)."""
     if s.resolved_at is not None:
         return False
-    if signal.kind == "resolved":
+    if signal.kind in ("resolved", CHURNED_CASE_SIGNAL_KIND):
+        s.churned = signal.kind == CHURNED_CASE_SIGNAL_KIND
         s.resolved_at = signal.at
         s.resolved_by = signal.by
         s.resolved_colour = signal.colour

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ConcludedByOpportunity,
         SecurityReviewEnded,
     )
+    from schemas.roster import Roster
     from schemas.security_review import (
         CompleteSecurityStep,
         DeclineFirstPass,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import security_review_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.roster import RosterLookup
     from workflows.signals import accepted
     from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
 
@@ -85,6 +87,13 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         book = self._s.effects if self._s is not None else []
         scope = self._s.effect_scope if self._s is not None else info.workflow_id
         self._fx = OwedWork(book, scope, self._mark_changed)
+        self._roster = RosterLookup(
+            lambda: Roster.carried(self._snapshot().start.roster), self._remember_roster
+        )
+
+    def _remember_roster(self, roster: Roster) -> None:
+        s = self._snapshot()
+        s.start = dataclasses.replace(s.start, roster=roster.security())
 
     def _mark_changed(self) -> None:
         self._changed = True
@@ -204,6 +213,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         """Do everything the state says is owed, until nothing is."""
         # A change made while we await an activity below must wake the next wait at once.
         self._changed = False
+        self._roster.new_wake_up()
         await self._fx.resume()
         self._publish_search_attributes()
         await self._announce_start()
@@ -254,6 +264,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         s = self._snapshot()
         if s.start_announced or s.phase is SecurityReviewPhase.CONCLUDED:
             return
+        rules.assign_security_ce(s, (await self._roster.current()).security_ce_for(s.start.region))
         timeline = "; ".join(
             f"{step.title} by {_when(step.due_at)} (<@{step.owner}>)"
             if step.status is not StepStatus.DONE
@@ -277,7 +288,8 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         escalation = s.escalation
         if escalation is None or escalation.announced or s.phase is SecurityReviewPhase.CONCLUDED:
             return
-        pm = s.start.roster.security_pm
+        pm = (await self._roster.current()).security_pm
+        rules.assign_security_pm(s, pm)
         await effects.post_slack(
             self._fx,
             SlackPost(
@@ -314,12 +326,13 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     async def _escalate_to_leader(self, step: SecurityStep) -> None:
         s = self._snapshot()
+        leader = (await self._roster.current()).ce_leader
         await effects.post_slack(
             self._fx,
             SlackPost(
                 self._key("leader-escalation", step.key),
                 s.start.announce_channel,
-                f"Escalation to the CE leader <@{s.start.roster.ce_leader}>: {step.title!r} of"
+                f"Escalation to the CE leader <@{leader}>: {step.title!r} of"
                 f" the {self._subject()} was due {_when(step.due_at)} and is still open after"
                 f" {step.reminders_sent} reminder(s) to <@{step.owner}> ({step.role.value})."
                 f" The answers are due {_when(s.due_at)}.",

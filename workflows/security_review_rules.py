@@ -535,3 +535,23 @@ def result_of(s: SecurityReviewSnapshot) -> SecurityReviewResult:
         escalation_reason=s.escalation.reason if s.escalation else None,
         conclusion_reason=s.conclusion_reason,
     )
+
+
+# --- The roster as of now (looked up by the workflow) -----------------------------------------
+
+
+def assign_security_ce(s: SecurityReviewSnapshot, member: str) -> None:
+    """The region's Security CE today takes the review (done before it is announced)."""
+    if not member.strip() or member == s.security_ce:
+        return
+    for step in s.steps:
+        if step.role is SecurityRole.SECURITY_CE and step.status is StepStatus.PENDING:
+            step.owner = member
+    s.security_ce = member
+
+
+def assign_security_pm(s: SecurityReviewSnapshot, member: str) -> None:
+    """The Security PM today takes an escalation's PM review (done before it is announced)."""
+    step = find_step(s, SECURITY_PM_REVIEW.key)
+    if step is not None and step.status is StepStatus.PENDING and member.strip():
+        step.owner = member

@@ -152,3 +152,23 @@ class RedAccountCase(Base):
     """``score`` or the person who set the colour."""
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
     time_to_resolution_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class RosterRotation(Base):
+    """One rotation of the roster (``dealcycle roster set``): the whole roster after it, who
+    rotated it and when. The row with the highest ``number`` is the roster today; none means
+    the settings' roster (``DEALCYCLE_CE_LEADER`` and the rest)."""
+
+    __tablename__ = "roster_rotations"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """From 1; a concurrent rotation that read the same roster loses on this key and retries."""
+    ce_leader: Mapped[str] = mapped_column(String(64))
+    security_pm: Mapped[str] = mapped_column(String(64))
+    security_ce_us_west_apac: Mapped[str] = mapped_column(String(64))
+    security_ce_us_east_emea: Mapped[str] = mapped_column(String(64))
+    value_engineering: Mapped[str] = mapped_column(String(64))
+    rotated_by: Mapped[str] = mapped_column(String(64))
+    rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """What changed, as people say it: ``CE leader U0CELEAD1 -> U0NEWLEAD1``."""

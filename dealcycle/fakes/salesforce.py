@@ -853,7 +853,9 @@ class SalesforceFake(FakeServer):
         if obj is None:
             return _error(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
         try:
-            fields = self._select(obj, parsed.fields)
+            own = [name for name in parsed.fields if "." not in name]
+            fields = self._select(obj, own)
+            related = [self._related_field(obj, name) for name in parsed.fields if "." in name]
             conditions = [
                 (self._select(obj, [c.field])[0], c.op, c.value) for c in parsed.conditions
             ]
@@ -874,7 +876,34 @@ class SalesforceFake(FakeServer):
         if parsed.limit is not None:
             rows = rows[: parsed.limit]
         records = [self._render(obj, r, fields, version) for r in rows]
+        for record, row in zip(records, rows, strict=True):
+            for relationship, lookup, target, name in related:
+                parent = self._records.get(target, {}).get(str(row.get(lookup) or ""))
+                if parent is None:
+                    # Salesforce answers null for the relationship when the lookup is empty.
+                    record[relationship] = None
+                    continue
+                nested = record.get(relationship) or self._render(target, parent, [], version)
+                nested[name] = parent.get(name)
+                record[relationship] = nested
         return json_response(200, {"totalSize": len(records), "done": True, "records": records})
+
+    def _related_field(self, obj: str, dotted: str) -> tuple[str, str, str, str]:
+        """``Account.Name`` on Opportunity: (relationship, lookup field, parent sObject,
+        parent field), the way SOQL follows a standard lookup (``AccountId``) one level up."""
+        relationship, _, name = dotted.partition(".")
+        lookup = self._field_name(obj, f"{relationship}Id")
+        target = self._object_name(relationship)
+        if lookup is None or target is None or "." in name:
+            raise _FieldError(
+                _error(
+                    400,
+                    "INVALID_FIELD",
+                    f"Didn't understand relationship '{relationship}' in field path"
+                    f" '{dotted}' on entity '{obj}'.",
+                )
+            )
+        return target, lookup, target, self._select(target, [name])[0]
 
 
 class SoqlError(ValueError):

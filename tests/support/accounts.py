@@ -110,6 +110,18 @@ async def start_account(
     return handle
 
 
+def case_id(account: Handle, number: int) -> str:
+    """The id of the account's ``number``-th red-account case: scoped by the account's first
+    run, so a later run of the same account never reuses it."""
+    # Imported here: the history recorder imports this module with older checkouts' code.
+    from schemas.health import red_account_workflow_id
+    from workflows.health_rules import case_scope_of
+
+    assert account.first_execution_run_id, "the account's handle needs its first run id"
+    scope = case_scope_of(f"{account.id}/{account.first_execution_run_id}")
+    return red_account_workflow_id(account.id.removeprefix("account-"), number, scope)
+
+
 async def state(handle: Handle) -> AccountState:
     return await handle.query(AccountWorkflow.state)
 

@@ -1,0 +1,366 @@
+"""Changes to a running account on the time-skipping server, against the Salesforce and Slack
+fakes: the renewal date moves, the CE changes hands, a new team's expansion is won."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import WorkflowUpdateFailedError
+
+from dealcycle.db.engine import make_engine
+from dealcycle.db.models import LicenseKey
+from dealcycle.licensing import load_public_key, verify_license_key
+from schemas import search_attributes as sa
+from schemas.account import (
+    AccountState,
+    CompleteAccountStep,
+    LifecycleStage,
+    RecordRenewalAssessment,
+    RecordRenewalOutcome,
+    StepView,
+)
+from schemas.account_changes import MoveRenewalDate, ReassignOwner
+from schemas.common import Role
+from schemas.opportunity import (
+    AdvanceStage,
+    CloseOpportunity,
+    CompleteTddPart,
+    LinkTdd,
+    Stage,
+    TddPart,
+)
+from schemas.trial import CompleteStep
+from tests.support.accounts import (
+    AE,
+    CE,
+    CE_LEADER,
+    DAY,
+    VE,
+    Handle,
+    advance_to,
+    settle,
+    start_account,
+    state,
+)
+from workflows.account import AccountWorkflow
+from workflows.account_rules import midnight
+from workflows.opportunity import OpportunityWorkflow
+
+NEW_CE = "U0CE00002"
+
+
+async def account_in(
+    harness: Any, salesforce_fake: Any, account_id: str, renewal_in: timedelta, stage: Any
+) -> Handle:
+    return await start_account(
+        harness.client,
+        harness.env,
+        harness.task_queue,
+        harness.settings,
+        salesforce_fake,
+        account_id,
+        renewal_in,
+        stage=stage,
+        tier=2,
+        track=harness.track,
+    )
+
+
+def texts(slack_fake: Any, channel: str) -> list[str]:
+    return [message.text for message in slack_fake.messages_in(channel)]
+
+
+def tasks_about(salesforce_fake: Any, subject: str) -> list[dict[str, Any]]:
+    return [task for task in salesforce_fake.records("Task") if subject in task["Subject"]]
+
+
+def open_step(view: AccountState, kind: str) -> StepView:
+    [step] = [step for step in view.open_steps if step.kind == kind]
+    return step
+
+
+async def assess_the_month(handle: Handle) -> None:
+    """The AE and the CE record the month's assessment, as they would."""
+    for step in (await state(handle)).open_steps:
+        if step.kind == "renewal_assessment":
+            await handle.execute_update(
+                AccountWorkflow.record_renewal_assessment,
+                RecordRenewalAssessment(step.owner, Role(step.role)),
+            )
+
+
+async def test_a_renewal_moved_six_months_later_carries_the_open_value_exercise(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001MOVE", 60 * DAY, LifecycleStage.RENEWAL
+        )
+        began = await harness.env.get_current_time()
+        old = midnight(began + 60 * DAY)
+        old_tag = old.date().isoformat()
+        before = await state(account)
+        assert open_step(before, "value_realization").key == f"value-realization-{old_tag}"
+        assert len(tasks_about(salesforce_fake, "Value-realization")) == 1
+
+        new = midnight(old + 183 * DAY)  # six months later: a co-termed contract
+        new_tag = new.date().isoformat()
+        accepted = await account.execute_update(
+            AccountWorkflow.move_renewal_date,
+            MoveRenewalDate(new, AE, Role.AE, "co-terming with the EMEA contract"),
+        )
+        assert accepted.message.startswith(f"renewal moved from {old_tag} to {new_tag}")
+        await settle(account)
+        moved = await state(account)
+        posted_by_the_move = len(slack_fake.messages)
+
+        # The work opened for the old date is carried to the new one, not opened again.
+        assert moved.renewal_date == new and moved.profile is not None
+        assert moved.profile.renewal_date == new
+        assert moved.stage is LifecycleStage.ADOPTION  # the new window opens at new - 90 days
+        value = open_step(moved, "value_realization")
+        proposal = open_step(moved, "renewal_proposal")
+        outcome = open_step(moved, "renewal_outcome")
+        assert (value.key, value.owner, value.due_at) == (
+            f"value-realization-{new_tag}",
+            VE,
+            new - 60 * DAY,
+        )
+        assert (proposal.key, proposal.due_at) == (f"renewal-proposal-{new_tag}", new - 45 * DAY)
+        assert (outcome.key, outcome.due_at) == (f"renewal-outcome-{new_tag}", new)
+        assert not [step.key for step in moved.open_steps if old_tag in step.key + step.title]
+
+        # Salesforce: the same Tasks, due on the new dates; the account's renewal date.
+        [value_task] = tasks_about(salesforce_fake, "Value-realization")
+        assert value_task["ActivityDate"] == (new - 60 * DAY).date().isoformat()
+        assert new_tag in value_task["Subject"] and old_tag not in value_task["Subject"]
+        [proposal_task] = tasks_about(salesforce_fake, "Renewal proposal")
+        assert proposal_task["ActivityDate"] == (new - 45 * DAY).date().isoformat()
+        assert salesforce_fake.get_record("Account", "001MOVE")["Renewal_Date__c"] == new_tag
+        attributes = (await account.describe()).typed_search_attributes
+        assert attributes.get(sa.RENEWAL_DATE) == new
+        assert attributes.get(sa.LIFECYCLE_STAGE) == "adoption"
+
+        # The owners are told, once each; the account's channel hears it.
+        move = f"moved from {old_tag} to {new_tag}"
+        [told_ve] = [text for text in texts(slack_fake, VE) if move in text]
+        assert "Value-realization" in told_ve and (new - 60 * DAY).date().isoformat() in told_ve
+        [told_ae] = [text for text in texts(slack_fake, AE) if move in text]
+        assert "Renewal proposal" in told_ae and "Record the outcome" in told_ae
+        assert len([t for t in texts(slack_fake, "#customer-accounts") if move in t]) == 1
+        # Keys expire at the renewal: a key valid until the new date.
+        assert len(moved.license_key_ids) == 1
+        assert any(f"valid until {new_tag}" in text for text in texts(slack_fake, CE))
+
+        # Through the old date, month by month: nothing fires for it.
+        month = datetime(began.year, began.month, 1, tzinfo=UTC)
+        while month < old + 10 * DAY:
+            month = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+            await advance_to(harness.env, account, min(month + DAY, old + 10 * DAY))
+            await assess_the_month(account)
+        assessments = [
+            message.text
+            for message in slack_fake.messages
+            if "renewal health assessment" in message.text
+        ]
+        assert assessments and all(f"the {new_tag} renewal" in text for text in assessments)
+        after_move = [message.text for message in slack_fake.messages[posted_by_the_move:]]
+        assert [text for text in after_move if old_tag in text] == []
+        renewal_work = ("Value-realization", "Renewal proposal", "Record the outcome")
+        chased = [text for text in after_move if text.startswith(("Overdue", "Escalation"))]
+        assert [text for text in chased if any(work in text for work in renewal_work)] == []
+        assert (await state(account)).stage is LifecycleStage.ADOPTION
+
+        # The new date's window opens with the carried work: still one value exercise.
+        await advance_to(harness.env, account, new - 90 * DAY + timedelta(minutes=1))
+        reopened = await state(account)
+        assert reopened.stage is LifecycleStage.RENEWAL
+        assert open_step(reopened, "value_realization").key == f"value-realization-{new_tag}"
+        assert len(tasks_about(salesforce_fake, "Value-realization")) == 1
+        assert len([t for t in texts(slack_fake, VE) if t.startswith("Value-realization")]) == 1
+        await account.execute_update(
+            AccountWorkflow.complete_step,
+            CompleteAccountStep(f"value-realization-{new_tag}", VE, Role.CE),
+        )
+
+        # The proposal is late by its new date, and only then.
+        await advance_to(harness.env, account, new - 45 * DAY)
+        assert not [t for t in texts(slack_fake, AE) if t.startswith("Overdue: Renewal proposal")]
+        await advance_to(harness.env, account, new - 44 * DAY + timedelta(hours=1))
+        [late] = [t for t in texts(slack_fake, AE) if t.startswith("Overdue: Renewal proposal")]
+        assert new_tag in late
+        assert all(old_tag not in task["Subject"] for task in salesforce_fake.records("Task"))
+        assert len(tasks_about(salesforce_fake, "Renewal proposal")) == 1
+
+
+async def test_a_renewal_date_move_is_checked_before_anything_changes(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001NOMOVE", 200 * DAY, LifecycleStage.ADOPTION
+        )
+        now = await harness.env.get_current_time()
+        renewal = midnight(now + 200 * DAY)
+        before = await state(account)
+
+        async def refused(request: MoveRenewalDate) -> str:
+            with pytest.raises(WorkflowUpdateFailedError) as rejected:
+                await account.execute_update(AccountWorkflow.move_renewal_date, request)
+            return str(rejected.value.cause)
+
+        assert "is not in the future" in await refused(
+            MoveRenewalDate(midnight(now - DAY), AE, Role.AE, "late")
+        )
+        assert "more than 5 years ahead" in await refused(
+            MoveRenewalDate(renewal + 6 * 365 * DAY, AE, Role.AE, "far")
+        )
+        assert "already on" in await refused(MoveRenewalDate(renewal, AE, Role.AE, "same"))
+        assert "needs a reason" in await refused(
+            MoveRenewalDate(renewal + 30 * DAY, AE, Role.AE, " ")
+        )
+        assert f"{CE} is not the account's AE" in await refused(
+            MoveRenewalDate(renewal + 30 * DAY, CE, Role.AE, "not mine")
+        )
+        assert await state(account) == before
+
+
+async def test_a_new_ce_takes_over_open_work_and_both_are_told_once(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001HANDS", 300 * DAY, LifecycleStage.ADOPTION
+        )
+        now = await harness.env.get_current_time()
+        quarter_month = ((now.month - 1) // 3 + 1) * 3 + 1
+        next_quarter = datetime(
+            now.year + (quarter_month > 12), (quarter_month - 1) % 12 + 1, 1, tzinfo=UTC
+        )
+        await advance_to(harness.env, account, next_quarter + timedelta(hours=1))
+        plan = open_step(await state(account), "account_plan")
+        assert plan.owner == CE
+
+        with pytest.raises(WorkflowUpdateFailedError) as not_allowed:
+            await account.execute_update(
+                AccountWorkflow.reassign_owner, ReassignOwner(Role.CE, NEW_CE, AE)
+            )
+        assert f"{AE} cannot reassign the CE" in str(not_allowed.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as same_person:
+            await account.execute_update(
+                AccountWorkflow.reassign_owner, ReassignOwner(Role.CE, AE, CE_LEADER)
+            )
+        assert "must be different people" in str(same_person.value.cause)
+
+        accepted = await account.execute_update(
+            AccountWorkflow.reassign_owner,
+            ReassignOwner(Role.CE, NEW_CE, CE_LEADER, "territories re-cut"),
+        )
+        assert accepted.message.startswith(f"{NEW_CE} is now the CE")
+        await settle(account)
+        view = await state(account)
+        assert view.profile is not None and view.profile.ce_owner == NEW_CE
+        assert open_step(view, "account_plan").owner == NEW_CE
+        ce_steps = [step for step in view.open_steps if step.role == "CE"]
+        assert ce_steps and all(step.owner == NEW_CE for step in ce_steps)
+        assert (await account.describe()).typed_search_attributes.get(sa.CE_OWNER) == NEW_CE
+        [plan_task] = tasks_about(salesforce_fake, "account plan")
+        assert f"Owner (dealcycle): {NEW_CE}" in plan_task["Description"]
+        [told_old] = [t for t in texts(slack_fake, CE) if "no longer the CE" in t]
+        [told_new] = [t for t in texts(slack_fake, NEW_CE) if "now the CE" in t]
+        assert NEW_CE in told_old and "territories re-cut" in told_new
+        assert plan.key.removeprefix("account-plan-") in told_new
+
+        # The late plan reminds the new CE, never the old one.
+        assert plan.due_at is not None
+        await advance_to(harness.env, account, plan.due_at + 2 * DAY)
+        assert [t for t in texts(slack_fake, NEW_CE) if t.startswith("Overdue")]
+        assert not [t for t in texts(slack_fake, CE) if t.startswith("Overdue")]
+        assert len([t for t in texts(slack_fake, CE) if "no longer the CE" in t]) == 1
+
+
+async def win(opportunity: Handle) -> None:
+    """The expansion's team does the minimum a deal needs to close won."""
+    for step in ("discovery_call", "tailored_demo"):
+        await opportunity.execute_update(
+            OpportunityWorkflow.complete_step, CompleteStep(step, CE, Role.CE)
+        )
+    await opportunity.execute_update(
+        OpportunityWorkflow.advance_stage, AdvanceStage(Stage.QUALIFICATION, AE, Role.AE)
+    )
+    await opportunity.execute_update(
+        OpportunityWorkflow.link_tdd, LinkTdd("https://docs/tdd/platform", CE, Role.CE)
+    )
+    for stage in (Stage.SOLUTION, Stage.VALIDATION):
+        await opportunity.execute_update(
+            OpportunityWorkflow.advance_stage, AdvanceStage(stage, AE, Role.AE)
+        )
+    for part in TddPart:
+        await opportunity.execute_update(
+            OpportunityWorkflow.complete_tdd_part, CompleteTddPart(part, CE, Role.CE)
+        )
+    await opportunity.execute_update(
+        OpportunityWorkflow.advance_stage, AdvanceStage(Stage.NEGOTIATION, AE, Role.AE)
+    )
+    await opportunity.execute_update(OpportunityWorkflow.close, CloseOpportunity(True, AE, Role.AE))
+
+
+async def test_a_won_new_team_expansion_adds_exactly_the_new_teams_seats(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001TEAM", 60 * DAY, LifecycleStage.RENEWAL
+        )
+        value = open_step(await state(account), "value_realization")
+        await account.execute_update(
+            AccountWorkflow.complete_step, CompleteAccountStep(value.key, VE, Role.CE)
+        )
+        salesforce_fake.add_record("Opportunity", {"Id": "006TEAM", "Name": "Platform team"})
+        with pytest.raises(WorkflowUpdateFailedError) as no_seats:
+            await account.execute_update(
+                AccountWorkflow.record_renewal_outcome,
+                RecordRenewalOutcome("new_team", AE, Role.AE, expansion_opportunity_id="006TEAM"),
+            )
+        assert "needs the new team's seat count" in str(no_seats.value.cause)
+
+        accepted = await account.execute_update(
+            AccountWorkflow.record_renewal_outcome,
+            RecordRenewalOutcome(
+                "new_team", AE, Role.AE, expansion_opportunity_id="006TEAM", new_team_seats=20
+            ),
+        )
+        assert "a new team of 20 seats" in accepted.message
+        opportunity = harness.client.get_workflow_handle_for(
+            OpportunityWorkflow.run, "opportunity-006TEAM"
+        )
+        harness.track(opportunity)
+        await settle(account)
+        await settle(opportunity)
+
+        await win(opportunity)
+        await opportunity.result()
+        await settle(account)
+        view = await state(account)
+        assert view.profile is not None and view.profile.seats == 120
+        # The expansion started with the new team's seats, and handed off just those.
+        assert [(h.opportunity_id, h.kind, h.seats) for h in view.hand_offs] == [
+            ("006TEAM", "expansion", 20)
+        ]
+        engine = make_engine(harness.settings.database_url)
+        with Session(engine) as session:
+            stored = [
+                key.license_key
+                for key in session.execute(
+                    select(LicenseKey)
+                    .where(LicenseKey.account_id == "001TEAM")
+                    .order_by(LicenseKey.issued_at)
+                ).scalars()
+            ]
+        public_key = load_public_key(harness.settings.license_public_key_file)
+        seats = [verify_license_key(key, public_key).seats for key in stored]
+        assert seats == [100, 120]  # the renewal's key, then the won expansion's: 100 + 20

@@ -1,0 +1,250 @@
+"""The hand-off of a won deal on the time-skipping test server: it carries what the deal knew
+(read in one SOQL query), an old deal of a churned account starts nothing, and an account that
+cannot answer a query holds up nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from schemas import search_attributes as sa
+from schemas.account import (
+    ACCOUNT_WORKFLOW_TYPE,
+    DEAL_CLOSED_SIGNAL,
+    AccountState,
+    RecordRenewalOutcome,
+    account_workflow_id,
+)
+from schemas.common import Role
+from starter.intake import deal_closed, render_intake_result
+from tests.support.accounts import AE, DAY, settle
+from tests.test_account_renewal_outcomes import in_renewal_window
+from tests.test_intake import run_intake as run_intake_skipping_time
+from workflows.account import AccountWorkflow
+from workflows.account_rules import add_years
+
+
+async def run_intake(harness: Any, name: str) -> Any:
+    """One intake run in real time: while its activities run, the test server would otherwise
+    skip to the next timer, and an idle account's only timer is the test server's ten-year
+    run timeout."""
+    with harness.env.auto_time_skipping_disabled():
+        return await run_intake_skipping_time(harness, name)
+
+
+def close_date(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def midnight_of(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+async def account_state(harness: Any, account_id: str) -> AccountState:
+    handle = harness.client.get_workflow_handle_for(
+        AccountWorkflow.run, account_workflow_id(account_id)
+    )
+    harness.track(handle)
+    await settle(handle)
+    view: AccountState = await handle.query(AccountWorkflow.state)
+    return view
+
+
+async def test_a_handed_off_account_knows_what_the_deal_knew(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record(
+        "Account",
+        {
+            "Id": "001FULL",
+            "Name": "Full Stack Inc",
+            "Region__c": "US West / APAC",
+            "Deployment_Type__c": "cloud",
+            "Tier__c": "2",
+        },
+    )
+    async with harness_factory() as harness:
+        now = await harness.env.get_current_time()
+        closed = now - 40 * DAY
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006FULL",
+                "AccountId": "001FULL",
+                "StageName": "Closed Won",
+                "Type": "new",
+                "CloseDate": close_date(closed),
+                "Amount": 120000.0,
+                "Seats__c": 150.0,
+            },
+        )
+        result = await run_intake(harness, f"full-{uuid.uuid4()}")
+        assert result.handed_off == ["006FULL"]
+        # One query for the deal and its account: no Account read per deal.
+        assert salesforce_fake.calls_to(r"/sobjects/Account") == []
+        assert len(salesforce_fake.calls_to(r"/query")) == 1
+
+        view = await account_state(harness, "001FULL")
+        [deal] = view.hand_offs
+        assert (deal.account_name, deal.seats, deal.tier, deal.amount) == (
+            "Full Stack Inc",
+            150,
+            2,
+            120000.0,
+        )
+        assert (deal.region, deal.deployment_type) == ("US West / APAC", "cloud")
+        assert deal.closed_at == midnight_of(closed)
+        assert view.profile is not None
+        p = view.profile
+        assert (p.seats, p.tier, p.region, p.deployment_type) == (
+            150,
+            2,
+            "US West / APAC",
+            "cloud",
+        )
+        # The first renewal: CloseDate plus the contract term (not LastModifiedDate, not today).
+        assert p.renewal_date == add_years(midnight_of(closed), 365)
+        handle = harness.client.get_workflow_handle(account_workflow_id("001FULL"))
+        attributes = (await handle.describe()).typed_search_attributes
+        assert attributes.get(sa.REGION) == "US West / APAC"
+
+        # `dealcycle deal-closed` reads the same query: its CloseDate, not the CLI's clock.
+        later = now - 10 * DAY
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006MORE",
+                "AccountId": "001FULL",
+                "StageName": "Closed Won",
+                "Type": "expansion",
+                "CloseDate": close_date(later),
+                "Seats__c": 20.0,
+            },
+        )
+        message = await deal_closed(harness.client, harness.settings, "006MORE")
+        assert message.startswith("handed 006MORE to account-001FULL")
+        view = await account_state(harness, "001FULL")
+        more = next(d for d in view.hand_offs if d.opportunity_id == "006MORE")
+        assert (more.closed_at, more.seats) == (midnight_of(later), 20)
+        assert salesforce_fake.calls_to(r"/sobjects/Account") == []
+
+
+async def churn(harness: Any, account: Any) -> None:
+    await account.execute_update(
+        AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("churned", AE, Role.AE)
+    )
+    for _ in range(200):
+        if (await account.describe()).status is WorkflowExecutionStatus.COMPLETED:
+            return
+        await settle(account)
+    raise AssertionError(f"{account.id} did not complete after churning")
+
+
+async def test_an_old_deal_of_a_churned_account_starts_nothing_and_says_why(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await in_renewal_window(harness, salesforce_fake, "001GONE")
+        await churn(harness, account)
+        ended = await account.describe()
+        assert ended.close_time is not None
+        # Someone edits the account's old Closed Won deal: the intake reads it again.
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006OLDWIN",
+                "AccountId": "001GONE",
+                "StageName": "Closed Won",
+                "CloseDate": close_date(ended.close_time - 300 * DAY),
+            },
+        )
+        result = await run_intake(harness, f"old-{uuid.uuid4()}")
+        assert (result.handed_off, result.skipped) == ([], ["006OLDWIN"])
+        [decision] = result.decisions
+        assert decision.decision == "skipped"
+        assert "account-001GONE ended (completed)" in decision.why
+        assert "006OLDWIN closed on" in decision.why and "before that" in decision.why
+        assert "006OLDWIN  skipped (account-001GONE): account-001GONE ended" in (
+            render_intake_result(result)
+        )
+        message = await deal_closed(harness.client, harness.settings, "006OLDWIN")
+        assert message.startswith("skipped 006OLDWIN: account-001GONE ended (completed)")
+        still = await harness.client.get_workflow_handle(account_workflow_id("001GONE")).describe()
+        assert (still.run_id, still.status) == (ended.run_id, WorkflowExecutionStatus.COMPLETED)
+
+        # The customer comes back: a deal closed after the account ended starts a new run.
+        await harness.env.sleep(timedelta(days=2))
+        now = await harness.env.get_current_time()
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006BACK",
+                "AccountId": "001GONE",
+                "StageName": "Closed Won",
+                "CloseDate": close_date(now - DAY),
+            },
+        )
+        result = await run_intake(harness, f"back-{uuid.uuid4()}")
+        assert (result.handed_off, result.skipped) == (["006BACK"], [])
+        view = await account_state(harness, "001GONE")
+        assert [deal.opportunity_id for deal in view.hand_offs] == ["006BACK"]
+        back = await harness.client.get_workflow_handle(account_workflow_id("001GONE")).describe()
+        assert back.run_id != ended.run_id and back.status is WorkflowExecutionStatus.RUNNING
+        # The harness's handle is bound to the first run: this one it cannot end.
+        await harness.client.get_workflow_handle(
+            account_workflow_id("001GONE"), run_id=back.run_id
+        ).terminate("test finished")
+
+
+@workflow.defn(name=ACCOUNT_WORKFLOW_TYPE, sandboxed=False)
+class AccountThatCannotAnswer:
+    """An account whose queries fail (its code broken, say) but which takes signals."""
+
+    def __init__(self) -> None:
+        self.deals = 0
+
+    @workflow.run
+    async def run(self, start: Any) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(name=DEAL_CLOSED_SIGNAL)
+    def deal_closed(self, deal: Any) -> None:
+        self.deals += 1
+
+    @workflow.query(name="state")
+    def state(self) -> Any:
+        raise RuntimeError("this account cannot answer")
+
+    @workflow.query(name="deals_received")
+    def deals_received(self) -> int:
+        return self.deals
+
+
+async def test_an_account_whose_query_fails_holds_up_no_hand_off(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    for account_id in ("001MUTE", "001FINE"):
+        salesforce_fake.add_record("Account", {"Id": account_id, "Name": account_id})
+        salesforce_fake.add_record(
+            "Opportunity",
+            {"Id": f"006{account_id[3:]}", "AccountId": account_id, "StageName": "Closed Won"},
+        )
+    async with harness_factory() as harness:
+        queue = f"mute-{uuid.uuid4()}"
+        async with Worker(harness.client, task_queue=queue, workflows=[AccountThatCannotAnswer]):
+            mute = await harness.client.start_workflow(
+                ACCOUNT_WORKFLOW_TYPE, None, id=account_workflow_id("001MUTE"), task_queue=queue
+            )
+            harness.track(mute)
+            result = await run_intake(harness, f"mute-{uuid.uuid4()}")
+            assert sorted(result.handed_off) == ["006FINE", "006MUTE"]
+            assert await mute.query("deals_received") == 1
+            await mute.terminate("test finished")
+        assert [
+            deal.opportunity_id for deal in (await account_state(harness, "001FINE")).hand_offs
+        ] == ["006FINE"]

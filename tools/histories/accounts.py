@@ -1,0 +1,271 @@
+"""Scenarios after the deal closes: accounts, red-account cases and the closed-won intake.
+
+The accounts are brought in the way ``dealcycle account start`` does (``tests.support.accounts``);
+the one handed off by a won deal is recorded with the opportunities (``presales``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
+
+from schemas.account import (
+    DEAL_CLOSED_SIGNAL,
+    AccountHandOff,
+    AccountStart,
+    CompleteAccountStep,
+    LifecycleStage,
+    RecordRenewalOutcome,
+    account_workflow_id,
+)
+from schemas.common import Role
+from schemas.health import (
+    HealthSignal,
+    RecordActionPlan,
+    RecordAsk,
+    SetHealth,
+    red_account_workflow_id,
+)
+from schemas.intake import IntakeRun
+from tests.support.accounts import (
+    AE,
+    CE,
+    DAY,
+    VE,
+    advance_to,
+    do_what_is_asked,
+    onboard,
+    run_histories,
+    start_account,
+    state,
+)
+from tests.support.patience import settle
+from tools.histories.stack import Handle, Recorder
+from workflows.account import AccountWorkflow
+from workflows.intake import ClosedWonIntakeWorkflow
+from workflows.red_account import RedAccountWorkflow
+
+MINUTE = timedelta(minutes=1)
+
+
+async def open_account(
+    rec: Recorder,
+    account_id: str,
+    renewal_in: timedelta,
+    *,
+    stage: LifecycleStage = LifecycleStage.ADOPTION,
+    tier: int = 1,
+    history_limit: int = 8_000,
+) -> Handle:
+    return await start_account(
+        rec.client,
+        rec.env,
+        rec.task_queue,
+        rec.settings,
+        rec.sandbox.salesforce,
+        account_id,
+        renewal_in,
+        stage=stage,
+        tier=tier,
+        history_limit=history_limit,
+        track=rec.track,
+    )
+
+
+async def in_renewal_window(rec: Recorder, account_id: str) -> Handle:
+    """A Tier 2 account 60 days before its renewal, its value exercise done."""
+    account = await open_account(rec, account_id, 60 * DAY, stage=LifecycleStage.RENEWAL, tier=2)
+    view = await state(account)
+    task = next(step for step in view.open_steps if step.kind == "value_realization")
+    await account.execute_update(
+        AccountWorkflow.complete_step, CompleteAccountStep(task.key, VE, Role.CE)
+    )
+    await settle(account)
+    return account
+
+
+async def churn(rec: Recorder, account: Handle, note: str) -> None:
+    """The renewal outcome ``churned``; the account's workflow then completes."""
+    await account.execute_update(
+        AccountWorkflow.record_renewal_outcome,
+        RecordRenewalOutcome("churned", AE, Role.AE, note=note),
+    )
+    for _ in range(200):
+        if (await account.describe()).status is WorkflowExecutionStatus.COMPLETED:
+            return
+        await advance_to(rec.env, account, await rec.now())
+    raise AssertionError(f"{account.id} did not complete")
+
+
+async def accounts(rec: Recorder) -> None:
+    # Tier 2 with a known renewal date: at T-90 the value exercise opens.
+    tier_2 = await open_account(rec, "001HTIER2", 100 * DAY, tier=2)
+    renewal = (await state(tier_2)).renewal_date
+    assert renewal is not None
+    await advance_to(rec.env, tier_2, renewal - 90 * DAY + MINUTE)
+    await rec.save(tier_2, "tier-2-value-exercise-open")
+
+    # Renewed with a new team: the expansion opportunity starts as the account's child.
+    new_team = await in_renewal_window(rec, "001HNEWTEAM")
+    rec.sandbox.salesforce.add_record("Opportunity", {"Id": "006HPLATFORM", "Name": "Platform"})
+    await new_team.execute_update(
+        AccountWorkflow.record_renewal_outcome,
+        RecordRenewalOutcome(
+            "new_team", AE, Role.AE, expansion_opportunity_id="006HPLATFORM", note="platform"
+        ),
+    )
+    expansion = await rec.started_by_now("opportunity-006HPLATFORM")
+    # The renewal ends its run (a new cycle continues as new): that run is the one to keep.
+    await rec.save(new_team, "renewed-new-team", run=-2)
+    await rec.save(new_team, "after-renewal")
+    await rec.save(expansion, "expansion-from-account")
+
+    churned = await in_renewal_window(rec, "001HCHURN")
+    await churn(rec, churned, "budget moved to a competitor")
+    await rec.save(churned, "churned")
+
+    await continued_as_new(rec)
+
+
+async def continued_as_new(rec: Recorder) -> None:
+    """A Tier 1 account onboarded, then a few months of the team's work with a low history
+    ceiling: its current run began with continue-as-new."""
+    account = await open_account(
+        rec, "001HCAN", 365 * DAY, stage=LifecycleStage.KICKOFF, history_limit=200
+    )
+    await onboard(account)
+    await settle(account)
+    moment = await rec.now()
+    runs_after = 0
+    for _ in range(12):  # the second day of each month: its assessments are open
+        moment = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 2, tzinfo=UTC)
+        await advance_to(rec.env, account, moment)
+        if await do_what_is_asked(account, {}):
+            await settle(account)
+        if len(await run_histories(account, rec.client)) > 1:
+            runs_after += 1
+            if runs_after == 2:  # a month's work done in the new run
+                break
+    assert runs_after, "the account never continued as new"
+    await rec.save(account, "before-continue-as-new", run=0)
+    await rec.save(account, "after-continue-as-new")
+
+
+# --- Red-account cases -------------------------------------------------------------------------
+
+
+async def case_of(rec: Recorder, account_id: str, number: int = 1) -> Handle:
+    return await rec.started_by_now(red_account_workflow_id(account_id, number))
+
+
+async def readings(account: Handle, **values: float) -> None:
+    for name, value in values.items():
+        await account.signal(AccountWorkflow.health_signal, HealthSignal(name, value, "analytics"))
+    await settle(account)
+
+
+async def red_accounts(rec: Recorder) -> None:
+    account = await open_account(rec, "001HRED", 200 * DAY)
+    await readings(account, usage=80, adoption=75, sentiment=70)
+    await readings(account, usage=20, adoption=30)  # red: a case opens
+    case = await case_of(rec, "001HRED")
+    await rec.save(account, "health-red-case-open")
+    await rec.save(case, "opened")
+
+    await case.execute_update(
+        RedAccountWorkflow.record_action_plan,
+        RecordActionPlan(CE, Role.CE, "usage halved", "SSO fix", "weekly office hours"),
+    )
+    opened = (await case.query(RedAccountWorkflow.state)).opened_at
+    # The AE is late: reminded a day in, the CE leader at the three-day SLA.
+    await advance_to(rec.env, case, opened + DAY + MINUTE)
+    await advance_to(rec.env, case, opened + 3 * DAY + MINUTE)
+    await rec.save(case, "action-plan-overdue-escalated")
+
+    await case.execute_update(
+        RedAccountWorkflow.record_action_plan,
+        RecordActionPlan(AE, Role.AE, "renewal at risk", "exec sponsor", "EBR in 2 weeks"),
+    )
+    await case.execute_update(
+        RedAccountWorkflow.record_ask, RecordAsk(AE, Role.AE, "VP Eng to join the EBR")
+    )
+    await settle(case)
+    await readings(account, usage=90, adoption=85, sentiment=80)  # recovered: resolved
+    await settle(case)
+    await rec.save(case, "resolved")
+    await rec.save(account, "red-case-resolved")
+
+    # Churned with its red case open: the case goes on (issue 11), recorded six days on.
+    churning = await in_renewal_window(rec, "001HREDCHURN")
+    await churning.execute_update(
+        AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
+    )
+    await settle(churning)
+    open_case = await case_of(rec, "001HREDCHURN")
+    await churn(rec, churning, "no budget")
+    await rec.save(churning, "churned-with-red-case-open")
+    await rec.sleep(6 * DAY, open_case)
+    await rec.save(open_case, "after-account-churned")
+
+
+# --- Closed-won intake -------------------------------------------------------------------------
+
+
+async def intake(rec: Recorder) -> None:
+    salesforce = rec.sandbox.salesforce
+    salesforce.add_record("Account", {"Id": "001HHOOLI", "Name": "Hooli"})
+    for deal in ("006HW1", "006HW2"):
+        salesforce.add_record(
+            "Opportunity", {"Id": deal, "AccountId": "001HHOOLI", "StageName": "Closed Won"}
+        )
+    for phase in ("two-deals-handed-off", "nothing-new"):
+        # The fake's LastModifiedDate is real time; the test server's clock may be ahead.
+        lookback = IntakeRun(first_poll_lookback_days=36500)
+        # Started and settled, not awaited: a client waiting on a result lets the test server
+        # skip to the next timer of any workflow, here the account's ten-year time-out.
+        run = await rec.start(ClosedWonIntakeWorkflow.run, lookback, f"intake-{phase}")
+        await rec.save(run, phase)
+    account = await rec.started_by_now(account_workflow_id("001HHOOLI"))
+    await rec.save(account, "two-deals-from-intake")
+
+
+# --- Region, learnt after the first hand-off ---------------------------------------------------
+
+
+async def region_later(rec: Recorder) -> None:
+    """An account handed off without a region (the intake before it read one), then a deal
+    that says only the region (``deal-closed`` of a deal made outside dealcycle). Today's code
+    upserts Region alone where this run upserted nothing, and the history still replays: an
+    upsert of search attributes is not matched against history, so it needs no guard."""
+    account_id = "001HREGION"
+    workflow_id = account_workflow_id(account_id)
+    now = await rec.env.get_current_time()
+    # The second deal again (a repeat changes nothing): its events follow the task that
+    # learnt the region, so a replay compares that task's commands.
+    for number, region in ((1, ""), (2, "US West / APAC"), (2, "US West / APAC")):
+        deal = AccountHandOff(
+            opportunity_id=f"006HREGION{number}",
+            account_id=account_id,
+            account_name="Regional",
+            kind="new",
+            seats=0,
+            ae_owner="",
+            ce_owner="",
+            tier=0,
+            region=region,
+            closed_at=now,
+        )
+        handle = await rec.client.start_workflow(
+            AccountWorkflow.run,
+            AccountStart(account_id, "Regional", config=rec.settings.account_config()),
+            id=workflow_id,
+            task_queue=rec.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal=DEAL_CLOSED_SIGNAL,
+            start_signal_args=[deal],
+        )
+        rec.track(handle)
+        await settle(handle)
+    await rec.save(rec.handle(workflow_id), "region-from-a-later-deal")
