@@ -166,6 +166,9 @@ class EffectKind(StrEnum):
     """A row in our own database."""
     NOTICE = "notice"
     """The operations channel told of a failed effect: optional, a failure is only logged."""
+    CHILD_WORKFLOW = "child_workflow"
+    """A child workflow started and awaited (``activity`` names its type): one that fails, is
+    terminated or times out is a failed effect, and a retry starts it again under its id."""
 
 
 @dataclass

@@ -164,6 +164,7 @@ MEMBER = Text(
 )
 RECORD_ID = Text(ID_CHARS, r"[A-Za-z0-9][A-Za-z0-9._-]*", "an id of letters, digits, . _ -")
 CASE_ID = Text(100, RECORD_ID.pattern, RECORD_ID.what)
+WORKFLOW_ID = Text(100, RECORD_ID.pattern, RECORD_ID.what)
 NAME = Text(NAME_CHARS)
 TEXT = Text(TEXT_CHARS)
 URL = Text(URL_CHARS)
@@ -201,6 +202,7 @@ LIMITS: dict[str, Limit] = {
     "expansion_opportunity_id": RECORD_ID,
     "watermark_name": RECORD_ID,
     "case_id": CASE_ID,
+    "opportunity_workflow_id": WORKFLOW_ID,
     "account_name": Text(255),
     "title": NAME,
     "source": NAME,

@@ -187,6 +187,70 @@ class TrialPhaseChanged:
     phase: str
 
 
+@dataclass(frozen=True)
+class AdoptedByOpportunity:
+    """Signal to a trial that runs without a parent: the opportunity of its deal adopts it, and
+    from now on the trial reports to it (phase, technical win) as to a parent."""
+
+    opportunity_workflow_id: str
+
+
+@dataclass(frozen=True)
+class SecurityReviewEnded:
+    """Signal from an adopted security review (not a child: its result reaches nobody)."""
+
+    answered: bool
+
+
+class OpportunityEnd(StrEnum):
+    WON = "won"
+    LOST = "lost"
+    ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True)
+class ConcludedByOpportunity:
+    """Signal to the opportunity's trial or security review: the deal closed or was abandoned,
+    so the child ends now, with this reason (a second one changes nothing)."""
+
+    opportunity_workflow_id: str
+    outcome: OpportunityEnd
+    reason: str = ""
+
+    def describe(self) -> str:
+        said = f": {self.reason}" if self.reason else ""
+        verb = "abandoned" if self.outcome is OpportunityEnd.ABANDONED else f"closed {self.outcome}"
+        return f"the opportunity was {verb}{said}"
+
+
+class ChildLinkKind(StrEnum):
+    """How an opportunity came by its trial or security review."""
+
+    STARTED = "started"
+    """Started by the opportunity, as its child: awaited, its result is the opportunity's."""
+    ADOPTED = "adopted"
+    """Already running for the deal (say ``dealcycle trial start``): the opportunity adopted it;
+    it reports by signal."""
+    REFUSED = "refused"
+    """One with the same id had already ended: nothing was started."""
+
+
+@dataclass
+class ChildLink:
+    """The opportunity's record of one child (trial or security review)."""
+
+    workflow_id: str
+    how: ChildLinkKind
+    why: str = ""
+    """Why it was refused."""
+    concluded: str = ""
+    """What the opportunity told it when it closed (empty until then): told once."""
+    failed: str = ""
+    """Why the child failed (terminated, timed out), while that is the case."""
+    ended: bool = False
+    """The child ended (its result came back, or it said so by signal)."""
+
+
 # --- State -----------------------------------------------------------------------------------
 
 
@@ -238,6 +302,8 @@ class OpportunitySnapshot:
     close_announced: bool = False
     audit: list[AuditEntry] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    trial_link: ChildLink | None = None
+    security_review_link: ChildLink | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +338,8 @@ class OpportunityState:
     audit: list[AuditEntry]
     effects: list[EffectView] = field(default_factory=list)
     """Failed, pending and recent effects (``dealcycle status`` lists them)."""
+    trial_link: ChildLink | None = None
+    security_review_link: ChildLink | None = None
 
 
 @dataclass(frozen=True)

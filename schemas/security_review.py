@@ -99,11 +99,13 @@ SECURITY_REVIEW_STEPS: tuple[SecurityStepDefinition, ...] = (
 class SecurityReviewPhase(StrEnum):
     OPEN = "open"
     ANSWERED = "answered"
+    CONCLUDED = "concluded"
+    """Ended unanswered because the opportunity closed or was abandoned."""
 
     @property
     def lifecycle_stage(self) -> str:
         """The ``LifecycleStage`` search attribute value."""
-        return "security_review" if self is SecurityReviewPhase.OPEN else "security_review_answered"
+        return "security_review" if self is SecurityReviewPhase.OPEN else f"security_review_{self}"
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,11 @@ class SecurityReviewSnapshot:
     answers_announced: bool = False
     continued_as_new: int = 0
     effects: list[Effect] = field(default_factory=list)
+    concluded_at: datetime | None = None
+    conclusion_reason: str | None = None
+    opportunity_workflow_id: str | None = None
+    """The opportunity that adopted this review (not its parent): told when it ends."""
+    adopter_told: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,8 @@ class SecurityReviewState:
     as_of: datetime
     effects: list[EffectView] = field(default_factory=list)
     """Failed, pending and recent effects (``dealcycle status`` lists them)."""
+    concluded_at: datetime | None = None
+    conclusion_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +287,8 @@ class SecurityReviewResult:
     security_ce: str
     due_at: datetime
     escalated_to_pm: bool
-    answered_at: datetime
+    answered_at: datetime | None
+    """None when the review was concluded unanswered (``conclusion_reason`` says why)."""
     deployment_type: DeploymentType | None = None
     escalation_reason: str | None = None
+    conclusion_reason: str | None = None

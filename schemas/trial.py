@@ -214,6 +214,12 @@ class TrialSnapshot:
     outcome_recorded: bool = False
     continued_as_new: int = 0
     effects: list[Effect] = field(default_factory=list)
+    opportunity_workflow_id: str | None = None
+    """The opportunity that adopted this trial (one started on its own): it is told the phase
+    and the technical win as a parent is."""
+    ended_with_opportunity: bool = False
+    """Concluded because its opportunity closed: the close announces it, the trial posts no
+    more."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +266,9 @@ class TrialState:
     as_of: datetime
     effects: list[EffectView] = field(default_factory=list)
     """Failed, pending and recent effects (``dealcycle status`` lists them)."""
+    concluded_by: str | None = None
+    conclusion_reason: str | None = None
+    opportunity_workflow_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,3 +279,4 @@ class TrialResult:
     started_at: datetime | None
     ended_at: datetime
     license_key_ids: list[str]
+    conclusion_reason: str | None = None

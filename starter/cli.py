@@ -301,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
         func=_action("conclude_trial", lambda a: ConcludeTrial(a.actor, Role(a.role), a.reason))
     )
 
+    show = trial.add_parser("show", help="show a trial (as `dealcycle status` does)")
+    show.add_argument("workflow_id", help="trial-{opportunity}")
+    show.set_defaults(func=cmd_status)
+
     listing = trial.add_parser("list", help="list trials (from Temporal's visibility)")
     listing.add_argument("--stage", choices=["planning", "running", "ended"])
     listing.add_argument("--limit", type=int, default=50)
@@ -413,6 +417,11 @@ def _add_opportunity_commands(commands: Any) -> None:
     start.add_argument("--seats", type=int, default=25)
     start.add_argument("--stage", type=_stage, default=Stage.DISCOVERY.value)
     start.set_defaults(func=cmd_opportunity_start)
+    show = opportunity.add_parser(
+        "show", help="show an opportunity with its trial and security review (as `status`)"
+    )
+    show.add_argument("workflow_id", help="opportunity-{opportunity}")
+    show.set_defaults(func=cmd_status)
 
     def action(
         name: str, update: str, build: Callable[[argparse.Namespace], object], help: str
@@ -452,7 +461,7 @@ def _add_opportunity_commands(commands: Any) -> None:
         "trial",
         "start_trial",
         lambda a: StartOpportunityTrial(a.actor, Role(a.role), a.length_days),
-        "start the opportunity's trial (a child TrialWorkflow)",
+        "start the opportunity's trial (a child TrialWorkflow), or adopt the one running",
     )
     trial.add_argument("--length-days", type=int, default=None)
     action(

@@ -19,6 +19,8 @@ from schemas import search_attributes as sa
 from schemas.errors import RuleViolation
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
+    ChildLink,
+    ChildLinkKind,
     OpportunityInput,
     OpportunityStart,
     OpportunityState,
@@ -93,6 +95,9 @@ async def render_opportunity_status(
     ]
     if state.closed_reason:
         lines.append(f"Reason       {state.closed_reason}")
+    for label, link in (("Trial", state.trial_link), ("Security", state.security_review_link)):
+        if link is not None:
+            lines.append(f"{label:<12} {_link_line(link)}")
     lines.append("")
     lines.append(
         table(
@@ -113,6 +118,20 @@ async def render_opportunity_status(
     return "\n".join(lines)
 
 
+def _link_line(link: ChildLink) -> str:
+    """How the opportunity came by a child, and what became of it."""
+    parts = [f"{link.workflow_id} ({link.how.value})"]
+    if link.how is ChildLinkKind.REFUSED:
+        parts.append(link.why)
+    if link.failed:
+        parts.append(f"FAILED: {link.failed} (see `dealcycle effects list`)")
+    if link.concluded:
+        parts.append(f"concluded: {link.concluded}")
+    elif link.ended:
+        parts.append("ended")
+    return "; ".join(parts)
+
+
 async def _child_summary(client: Client, workflow_id: str) -> str:
     """A child's steps, read through its ``state`` query as plain data."""
     handle, description = await workflow_handle(client, workflow_id)
@@ -122,6 +141,8 @@ async def _child_summary(client: Client, workflow_id: str) -> str:
         state: dict[str, Any] = await query_workflow(client, handle, "state")
     except CommandError as err:  # a stuck child leaves its parent's status readable
         return f"{header}\n{err}"
+    if state.get("conclusion_reason"):
+        header += f"\nConcluded: {state['conclusion_reason']}"
     steps = state.get("steps") or []
     rows = [
         [

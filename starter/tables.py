@@ -55,6 +55,10 @@ def render_security_review(
         )
     if state.answered_at:
         lines.append(f"Answered     {when(state.answered_at)} UTC")
+    if state.conclusion_reason:
+        lines.append(
+            f"Concluded    {when(state.concluded_at)} UTC, unanswered: {state.conclusion_reason}"
+        )
     lines.append(f"Waiting on   {', '.join(state.waiting_on) or '-'}")
     lines.append("")
     rows = [
@@ -124,6 +128,10 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
         lines.append(f"License keys {', '.join(state.license_key_ids)}")
     if state.outcome:
         lines.append(f"Outcome      {state.outcome.value} at {when(state.ended_at)}")
+    if state.conclusion_reason:
+        lines.append(f"Concluded    by {state.concluded_by or '?'}: {state.conclusion_reason}")
+    if state.opportunity_workflow_id:
+        lines.append(f"Adopted by   {state.opportunity_workflow_id}")
     lines.append("")
     rows = [
         [

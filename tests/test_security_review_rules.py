@@ -12,6 +12,7 @@ from temporalio.converter import DataConverter
 
 from schemas.common import DeploymentType, Durations, Region, SecurityRoster, StepStatus
 from schemas.errors import RuleViolation
+from schemas.opportunity import ConcludedByOpportunity, OpportunityEnd
 from schemas.security_review import (
     SECURITY_REVIEW_STEPS,
     CompleteSecurityStep,
@@ -543,3 +544,23 @@ def test_the_snapshot_survives_the_payload_converter_as_continue_as_new_carries_
     assert carried == SecurityReviewInput(carried=s)
     assert carried.carried.start.region is Region.US_WEST_APAC
     assert carried.carried.steps[2].status is StepStatus.SKIPPED
+
+
+def test_the_opportunity_concludes_its_review_once_and_it_reminds_no_more() -> None:
+    s = make_snapshot()
+    abandoned = ConcludedByOpportunity("opportunity-006A", OpportunityEnd.ABANDONED, "no budget")
+    assert not rules.conclude(
+        s, ConcludedByOpportunity("opportunity-006B", OpportunityEnd.LOST), T0
+    )
+    assert rules.conclude(s, abandoned, T0 + timedelta(days=1))
+    assert (s.phase, s.conclusion_reason) == (
+        SecurityReviewPhase.CONCLUDED,
+        "the opportunity was abandoned: no budget",
+    )
+    assert not rules.conclude(s, abandoned, T0 + timedelta(days=2))
+    assert s.concluded_at == T0 + timedelta(days=1)
+    assert rules.reminders_due(s, T0 + timedelta(days=60)) == []
+    assert rules.next_wake_up(s) is None
+    with pytest.raises(RuleViolation, match="was concluded"):
+        rules.check_decline_first_pass(s, DeclineFirstPass(CE, "not comfortable"))
+    assert rules.result_of(s).conclusion_reason == "the opportunity was abandoned: no budget"

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.common import Durations, Role, StepStatus, TechnicalWinStatus
 from schemas.errors import RuleViolation
+from schemas.opportunity import ConcludedByOpportunity, OpportunityEnd
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -299,3 +300,28 @@ def test_state_view_reports_overdue_steps_and_issued_keys() -> None:
     assert check_in.status is StepStatus.OVERDUE
     assert view.license_key_ids == ["key-1"]
     assert view.phase is TrialPhase.RUNNING
+
+
+def test_the_opportunity_concludes_its_trial_once_and_no_other_may() -> None:
+    s = running_snapshot()
+    lost = ConcludedByOpportunity("opportunity-006A", OpportunityEnd.LOST, "no budget")
+    assert not rules.end_with_opportunity(
+        s, ConcludedByOpportunity("opportunity-006B", OpportunityEnd.LOST, "x"), T0
+    )
+    assert s.phase is TrialPhase.RUNNING
+    assert rules.end_with_opportunity(s, lost, T0 + timedelta(days=3))
+    assert (s.phase, s.concluded_by, s.conclusion_reason, s.ended_with_opportunity) == (
+        TrialPhase.ENDED,
+        "opportunity-006A",
+        "the opportunity was closed lost: no budget",
+        True,
+    )
+    ended_at = s.ended_at
+    won = ConcludedByOpportunity("opportunity-006A", OpportunityEnd.WON)
+    assert not rules.end_with_opportunity(s, won, T0 + timedelta(days=9))
+    assert (s.ended_at, s.conclusion_reason) == (
+        ended_at,
+        "the opportunity was closed lost: no budget",
+    )
+    assert rules.reminders_due(s, T0 + timedelta(days=60)) == []
+    assert rules.next_wake_up(s) is None

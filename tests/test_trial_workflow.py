@@ -303,6 +303,28 @@ async def test_actions_after_the_trial_ended_are_refused_and_change_nothing(
         assert len(final.license_key_ids) == 1
 
 
+async def test_a_check_in_recorded_before_the_midpoint_is_not_prompted(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006EARLY", length_days=10)
+        await complete_planning(handle)
+        await harness.env.sleep(2 * DAY)  # before the midpoint (day 5)
+        await handle.execute_update(
+            TrialWorkflow.complete_step,
+            CompleteStep(MID_TRIAL_CHECK_IN.key, CE, Role.CE, "met early: on track"),
+        )
+        await harness.env.sleep(9 * DAY)  # past the midpoint and the end
+        result = await handle.result()
+
+        assert result.outcome.value == "no_decision"
+        assert not any("Mid-trial check-in" in text for text in texts(slack_fake, CE))
+        assert salesforce_fake.records("Task") == []
+        final = await state(handle)
+        [check_in] = [step for step in final.steps if step.key == MID_TRIAL_CHECK_IN.key]
+        assert (check_in.status, check_in.note) == (StepStatus.DONE, "met early: on track")
+
+
 async def test_retried_writes_reach_slack_and_salesforce_exactly_once(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:

@@ -4,6 +4,9 @@ Same shape as the trial: update handlers change state through ``opportunity_rule
 loop does what is owed (sync the stage to Salesforce, start the child trial or security
 review, hand a won deal to the account's workflow, announce) with idempotency keys.
 Children report back by signal (the trial's technical win) or by their result.
+
+How the trial and the security review are started, adopted (one already running for the deal),
+refused, awaited and concluded with the opportunity: see ``opportunity_children``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ReceiveQuestionnaire,
         RecordDealReview,
         ReopenOpportunity,
+        SecurityReviewEnded,
         Stage,
         StartOpportunityTrial,
         TechnicalWinChanged,
@@ -58,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import opportunity_rules as rules
+    from workflows.opportunity_children import OpportunityChildren, children_patched
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.visibility import history_is_long, publish_search_attributes
@@ -97,7 +102,13 @@ class OpportunityWorkflow(OwedWorkHandlers):
                 self._invalid = err
         # An opportunity that did not start owes nothing: its book is empty and never kept.
         if self._invalid is None:
-            self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+            self._kids = OpportunityChildren(self._s, self._mark_changed)
+            self._fx = OwedWork(
+                self._s.effects,
+                self._s.effect_scope,
+                self._mark_changed,
+                run_child=self._kids.run_child,
+            )
         else:
             self._fx = OwedWork([], info.workflow_id, self._mark_changed)
 
@@ -156,8 +167,14 @@ class OpportunityWorkflow(OwedWorkHandlers):
         rules.check_deal_review(self._s, request)
 
     @workflow.update
-    def start_trial(self, request: StartOpportunityTrial) -> OpportunityAccepted:
-        return self._accepted(rules.apply_start_trial(self._s, request, workflow.now()))
+    async def start_trial(self, request: StartOpportunityTrial) -> OpportunityAccepted:
+        if not children_patched():
+            return self._accepted(rules.apply_start_trial(self._s, request, workflow.now()))
+        # The answer says what happened: wait for the main loop to start or adopt it.
+        rules.request_trial(self._s, request)
+        self._changed = True
+        await workflow.wait_condition(self._kids.trial_decided)
+        return self._accepted(rules.trial_linked(self._s, request.actor, workflow.now()))
 
     @start_trial.validator
     def _validate_start_trial(self, request: StartOpportunityTrial) -> None:
@@ -165,8 +182,13 @@ class OpportunityWorkflow(OwedWorkHandlers):
         rules.check_start_trial(self._s, request)
 
     @workflow.update
-    def receive_questionnaire(self, request: ReceiveQuestionnaire) -> OpportunityAccepted:
-        return self._accepted(rules.apply_questionnaire(self._s, request, workflow.now()))
+    async def receive_questionnaire(self, request: ReceiveQuestionnaire) -> OpportunityAccepted:
+        if not children_patched():
+            return self._accepted(rules.apply_questionnaire(self._s, request, workflow.now()))
+        rules.request_security_review(self._s, request)
+        self._changed = True
+        await workflow.wait_condition(self._kids.security_review_decided)
+        return self._accepted(rules.security_review_linked(self._s, request.actor, workflow.now()))
 
     @receive_questionnaire.validator
     def _validate_receive_questionnaire(self, request: ReceiveQuestionnaire) -> None:
@@ -217,6 +239,16 @@ class OpportunityWorkflow(OwedWorkHandlers):
             workflow.logger.warning("signal trial_phase_changed dropped: phase %r", checked.phase)
             return
         self._s.trial_phase = checked.phase
+        self._kids.trial_phase_told(checked.phase)
+        self._changed = True
+
+    @workflow.signal
+    def security_review_ended(self, ended: SecurityReviewEnded | None = None) -> None:
+        """From an adopted security review (a child's end is its result)."""
+        checked = accepted("security_review_ended", ended, SecurityReviewEnded)
+        if checked is None or self._invalid is not None:
+            return
+        self._kids.security_review_ended(checked.answered)
         self._changed = True
 
     @workflow.query
@@ -255,7 +287,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
                 await workflow.wait_condition(lambda: self._changed)
                 continue
             self._reopen_window_over = False
-            if self._history_is_long() and not self._children:
+            if self._history_is_long() and not self._children and not self._fx.children_running():
                 # Effects in flight finish here (what waits is carried).
                 await workflow.wait_condition(
                     lambda: workflow.all_handlers_finished() and self._fx.idle()
@@ -275,6 +307,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
         await self._sync_stage()
         await self._start_trial_child()
         await self._start_security_review_child()
+        await self._kids.conclude()
         await self._hand_off_if_won()
         await self._announce_close()
         self._publish_search_attributes()
@@ -315,6 +348,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         s = self._s
         if not s.trial_requested or s.trial_workflow_id is not None:
             return
+        if children_patched():
+            await self._kids.owe_trial(self._fx)
+            return
         start = TrialStart(
             opportunity_id=s.start.opportunity_id,
             account_id=s.start.account_id,
@@ -345,6 +381,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
     async def _start_security_review_child(self) -> None:
         s = self._s
         if not s.security_review_requested or s.security_review_workflow_id is not None:
+            return
+        if children_patched():
+            await self._kids.owe_security_review(self._fx)
             return
         start = SecurityReviewStart(
             opportunity_id=s.start.opportunity_id,

@@ -16,6 +16,8 @@ from schemas.opportunity import (
     AbandonOpportunity,
     AdvanceStage,
     AuditEntry,
+    ChildLink,
+    ChildLinkKind,
     CloseOpportunity,
     CompleteTddPart,
     LinkTdd,
@@ -210,6 +212,8 @@ def apply_deal_review(s: OpportunitySnapshot, request: RecordDealReview, now: da
 def check_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial) -> None:
     _check_open(s)
     _check_actor(s, request.actor, request.role)
+    if s.trial_link is not None and s.trial_link.how is ChildLinkKind.REFUSED:
+        raise RuleViolation(s.trial_link.why)
     if s.trial_requested:
         raise RuleViolation(f"a trial was already started ({s.trial_workflow_id or 'starting'})")
     if s.tdd_url is None:
@@ -233,13 +237,58 @@ def apply_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial, no
     return _audit(s, now, request.actor, "started the trial")
 
 
+def request_trial(s: OpportunitySnapshot, request: StartOpportunityTrial) -> None:
+    """Ask for the trial; the main loop starts or adopts it (see ``opportunity_children``)."""
+    check_start_trial(s, request)
+    s.trial_requested = True
+    s.trial_length_days = request.length_days
+
+
+def _linked_message(link: ChildLink, name: str) -> str:
+    if link.how is ChildLinkKind.REFUSED:
+        raise RuleViolation(link.why)
+    if link.how is ChildLinkKind.ADOPTED:
+        return (
+            f"adopted the running {name} {link.workflow_id} (started before this opportunity"
+            f" asked for one, e.g. by `dealcycle trial start`): it reports to this opportunity"
+            " now, and ends when the opportunity closes"
+        )
+    return f"started the {name} {link.workflow_id}"
+
+
+def trial_linked(s: OpportunitySnapshot, actor: str, now: datetime) -> str:
+    """What became of the trial asked for (refused: a violation, and nothing is recorded)."""
+    assert s.trial_link is not None
+    return _audit(s, now, actor, _linked_message(s.trial_link, "trial"))
+
+
+def security_review_linked(s: OpportunitySnapshot, actor: str, now: datetime) -> str:
+    assert s.security_review_link is not None
+    message = _linked_message(s.security_review_link, "security review")
+    return _audit(s, now, actor, f"received the customer's security questionnaire; {message}")
+
+
 def check_questionnaire(s: OpportunitySnapshot, request: ReceiveQuestionnaire) -> None:
     _check_open(s)
     _check_actor(s, request.actor, request.role)
+    link = s.security_review_link
+    if link is not None and link.how is ChildLinkKind.REFUSED:
+        raise RuleViolation(link.why)
+    if link is not None and link.ended and not s.security_review_answered:
+        raise RuleViolation(
+            f"the security review {link.workflow_id} ended unanswered"
+            + (f" ({link.concluded})" if link.concluded else "")
+            + "; a deal has one security review"
+        )
     if s.security_review_requested and not s.security_review_answered:
         raise RuleViolation(f"a security review is under way ({s.security_review_workflow_id})")
     if s.security_review_answered:
         raise RuleViolation("the security questionnaire was already answered")
+
+
+def request_security_review(s: OpportunitySnapshot, request: ReceiveQuestionnaire) -> None:
+    check_questionnaire(s, request)
+    s.security_review_requested = True
 
 
 def apply_questionnaire(
@@ -354,6 +403,8 @@ def state_view(s: OpportunitySnapshot, workflow_id: str) -> OpportunityState:
         security_review_answered=s.security_review_answered,
         closed_reason=s.closed_reason,
         audit=list(s.audit),
+        trial_link=s.trial_link,
+        security_review_link=s.security_review_link,
     )
 
 

@@ -15,13 +15,17 @@ no reminder.
 
 Histories recorded before this existed ran every effect inline, one after another; such a run
 keeps doing so (``workflow.patched``), so it replays command for command.
+
+A child workflow can be owed work too (``EffectKind.CHILD_WORKFLOW``): the owner gives a
+``run_child`` that starts and awaits it; it runs on its own lane (never inline: it lasts weeks),
+and a child that fails, is terminated or times out is a failed effect like any other.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +33,13 @@ from typing import Any
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    RetryState,
+    TimeoutError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from schemas import limits
@@ -91,6 +101,10 @@ POLICIES: dict[EffectKind, EffectPolicy] = {
         EffectState.EXPIRED,
         optional=True,
     ),
+    # A child workflow has no budget here: it ends by its own rules (the times are unused).
+    EffectKind.CHILD_WORKFLOW: EffectPolicy(
+        timedelta(days=365), timedelta(days=365), timedelta(days=1), EffectState.FAILED
+    ),
 }
 
 
@@ -135,7 +149,18 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def _child_failure(err: ChildWorkflowError) -> str:
+    cause = err.cause
+    what = f"{err.workflow_type} {err.workflow_id}"
+    if cause is None:
+        return _clip(f"{what}: {err}")
+    return _clip(f"{what} did not complete: {_describe(cause)}")
+
+
 Hook = Callable[[Any], None]
+ChildRunner = Callable[["Effect", Any, "type | None"], Awaitable[Any]]
+"""Starts the child an effect names (its ``activity``) with the argument, awaits it and returns
+its result; raises ``ChildWorkflowError`` when it fails."""
 
 
 class OwedWork:
@@ -147,7 +172,9 @@ class OwedWork:
         scope: str,
         on_change: Callable[[], None],
         fix_command: Callable[[str], str] | None = None,
+        run_child: ChildRunner | None = None,
     ) -> None:
+        self._run_child = run_child
         self._book = book
         self._by_key = {effect.key: effect for effect in book}
         self._scope = scope
@@ -226,6 +253,14 @@ class OwedWork:
         """Nothing in flight or waiting, and nothing failed that a person still has to retry
         or skip: the workflow may finish."""
         return self._running == 0 and not self._resume and not self.needs_attention()
+
+    def children_running(self) -> bool:
+        """A child workflow is owed and not finished (its run cannot be carried by
+        continue-as-new: the child reports to this run)."""
+        return any(
+            e.kind is EffectKind.CHILD_WORKFLOW and e.state is EffectState.PENDING
+            for e in self._book
+        )
 
     def needs_attention(self) -> bool:
         return any(e.state is EffectState.FAILED and not e.optional for e in self._book)
@@ -327,7 +362,7 @@ class OwedWork:
         if self._inline is None:
             # Decided once per run: a run recorded before owed work replays the old way.
             self._inline = not workflow.patched(OWED_WORK_PATCH)
-        if self._inline:
+        if self._inline and effect.kind is not EffectKind.CHILD_WORKFLOW:
             self._running += 1
             try:
                 await self._attempt(effect)
@@ -370,17 +405,24 @@ class OwedWork:
                 Payload(metadata={"encoding": b"json/plain"}, data=effect.request.encode())
             )
         try:
-            result = await workflow.execute_activity(
-                effect.activity,
-                argument,
-                result_type=result_type,
-                start_to_close_timeout=policy.attempt,
-                schedule_to_close_timeout=policy.budget,
-                retry_policy=retry_policy(policy),
-                summary=effect.summary or effect.name,
-            )
+            if effect.kind is EffectKind.CHILD_WORKFLOW:
+                assert self._run_child is not None, "a child effect needs run_child"
+                result = await self._run_child(effect, argument, result_type)
+            else:
+                result = await workflow.execute_activity(
+                    effect.activity,
+                    argument,
+                    result_type=result_type,
+                    start_to_close_timeout=policy.attempt,
+                    schedule_to_close_timeout=policy.budget,
+                    retry_policy=retry_policy(policy),
+                    summary=effect.summary or effect.name,
+                )
         except ActivityError as err:
             self._failed(effect, *_cause_of(err, policy))
+            return
+        except ChildWorkflowError as err:
+            self._failed(effect, EffectState.FAILED, _child_failure(err))
             return
         effect.state = EffectState.DONE
         effect.changed_at = workflow.now()

@@ -6,6 +6,14 @@ every side effect: it compares what the state says is owed (the due-date announc
 escalation notice, a reminder) with what was done, and does the rest, each with an idempotency
 key derived from the workflow. The workflow returns ``SecurityReviewResult`` once the AE has
 returned the answers.
+
+When the opportunity closes or is abandoned first, it concludes the review (signal
+``concluded_by_opportunity``, by rule only from the review's own opportunity, a no-op once the
+review has ended): the review ends unanswered with the reason in its state and result, its
+reminders stop and it posts nothing more. An opportunity that finds the review already running
+(started by an earlier run of it) adopts it (signal ``adopted_by_opportunity``) and is told when
+it ends. Both signals are new, so no recorded history holds one: what they lead to needs no
+patch.
 """
 
 from __future__ import annotations
@@ -21,6 +29,11 @@ with workflow.unsafe.imports_passed_through():
     from schemas.common import StepStatus
     from schemas.effects import EffectKind, SlackPost
     from schemas.errors import RuleViolation
+    from schemas.opportunity import (
+        AdoptedByOpportunity,
+        ConcludedByOpportunity,
+        SecurityReviewEnded,
+    )
     from schemas.roster import Roster
     from schemas.security_review import (
         CompleteSecurityStep,
@@ -38,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import security_review_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
+    from workflows.signals import accepted
     from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
 
 
@@ -120,6 +134,34 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         rules.check_escalate(self._snapshot(), request)
 
+    @workflow.signal
+    def adopted_by_opportunity(self, adoption: AdoptedByOpportunity | None = None) -> None:
+        checked = accepted("adopted_by_opportunity", adoption, AdoptedByOpportunity)
+        if checked is None or self._s is None:
+            return
+        if rules.adopt(self._s, checked):
+            self._changed = True
+        else:
+            workflow.logger.warning(
+                "signal adopted_by_opportunity dropped: %s is not the opportunity of %s",
+                checked.opportunity_workflow_id,
+                self._s.start.opportunity_id,
+            )
+
+    @workflow.signal
+    def concluded_by_opportunity(self, conclusion: ConcludedByOpportunity | None = None) -> None:
+        checked = accepted("concluded_by_opportunity", conclusion, ConcludedByOpportunity)
+        if checked is None or self._s is None:
+            return
+        if rules.conclude(self._s, checked, workflow.now()):
+            self._changed = True
+        else:
+            workflow.logger.info(
+                "signal concluded_by_opportunity changes nothing: the review is %s (from %s)",
+                self._s.phase.value,
+                checked.opportunity_workflow_id,
+            )
+
     @workflow.query
     def state(self) -> SecurityReviewState:
         view = rules.state_view(self._snapshot(), workflow.info().workflow_id, workflow.now())
@@ -139,7 +181,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         s = self._s
         while True:
             await self._catch_up()
-            if s.phase is SecurityReviewPhase.ANSWERED and not self._owes_anything():
+            if s.phase is not SecurityReviewPhase.OPEN and not self._owes_anything():
                 break
             if self._history_is_long():
                 # Handlers are synchronous, but an update may be mid-validation: let it land;
@@ -159,9 +201,10 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     def _owes_anything(self) -> bool:
         s = self._snapshot()
+        concluded = s.phase is SecurityReviewPhase.CONCLUDED
         return (
-            not s.start_announced
-            or (s.escalation is not None and not s.escalation.announced)
+            (not s.start_announced and not concluded)
+            or (s.escalation is not None and not s.escalation.announced and not concluded)
             or (s.phase is SecurityReviewPhase.ANSWERED and not s.answers_announced)
             or not self._fx.settled()
         )
@@ -179,6 +222,24 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         await self._announce_answers()
         self._publish_search_attributes()
         self._fx.publish_attention()
+        await self._tell_adopter()
+
+    async def _tell_adopter(self) -> None:
+        s = self._snapshot()
+        if (
+            s.opportunity_workflow_id is None
+            or s.adopter_told
+            or s.phase is SecurityReviewPhase.OPEN
+        ):
+            return
+        s.adopter_told = True
+        ended = SecurityReviewEnded(answered=s.phase is SecurityReviewPhase.ANSWERED)
+        try:
+            await workflow.get_external_workflow_handle(s.opportunity_workflow_id).signal(
+                "security_review_ended", ended
+            )
+        except Exception as err:  # the opportunity may have ended; the review is over anyway
+            workflow.logger.warning("could not tell %s: %s", s.opportunity_workflow_id, err)
 
     def _publish_search_attributes(self) -> None:
         s = self._snapshot()
@@ -201,7 +262,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     async def _announce_start(self) -> None:
         s = self._snapshot()
-        if s.start_announced:
+        if s.start_announced or s.phase is SecurityReviewPhase.CONCLUDED:
             return
         rules.assign_security_ce(s, (await self._roster.current()).security_ce_for(s.start.region))
         timeline = "; ".join(
@@ -225,7 +286,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
     async def _announce_escalation(self) -> None:
         s = self._snapshot()
         escalation = s.escalation
-        if escalation is None or escalation.announced:
+        if escalation is None or escalation.announced or s.phase is SecurityReviewPhase.CONCLUDED:
             return
         pm = (await self._roster.current()).security_pm
         rules.assign_security_pm(s, pm)

@@ -26,6 +26,11 @@ from enum import Enum
 from schemas import limits
 from schemas.common import DeploymentType, Region, StepStatus
 from schemas.errors import RuleViolation
+from schemas.opportunity import (
+    AdoptedByOpportunity,
+    ConcludedByOpportunity,
+    opportunity_workflow_id,
+)
 from schemas.security_review import (
     ANSWERS_RETURNED,
     CE_FIRST_PASS,
@@ -195,6 +200,11 @@ def _when(moment: datetime | None) -> str:
 
 
 def _check_open(s: SecurityReviewSnapshot) -> None:
+    if s.phase is SecurityReviewPhase.CONCLUDED:
+        raise RuleViolation(
+            f"the security review of {s.start.opportunity_id} was concluded"
+            f" ({_when(s.concluded_at)}: {s.conclusion_reason}); no further actions are accepted"
+        )
     if s.phase is SecurityReviewPhase.ANSWERED:
         raise RuleViolation(
             f"the security review of {s.start.opportunity_id} is answered"
@@ -346,6 +356,30 @@ def apply_decline_first_pass(
     return f"{step.title}: declined ({step.note}).{_next_up(s)}"
 
 
+# --- Concluded with the opportunity ---------------------------------------------------------
+
+
+def adopt(s: SecurityReviewSnapshot, signal: AdoptedByOpportunity) -> bool:
+    """The opportunity of the review's deal adopts it (one started by an earlier run of it)."""
+    if signal.opportunity_workflow_id != opportunity_workflow_id(s.start.opportunity_id):
+        return False
+    s.opportunity_workflow_id = signal.opportunity_workflow_id
+    return True
+
+
+def conclude(s: SecurityReviewSnapshot, signal: ConcludedByOpportunity, now: datetime) -> bool:
+    """The review's opportunity closed or was abandoned: an open review ends unanswered, with
+    that reason. Only its own opportunity may; an ended review is left as it is."""
+    if signal.opportunity_workflow_id != opportunity_workflow_id(s.start.opportunity_id):
+        return False
+    if s.phase is not SecurityReviewPhase.OPEN:
+        return False
+    s.phase = SecurityReviewPhase.CONCLUDED
+    s.concluded_at = now
+    s.conclusion_reason = signal.describe()
+    return True
+
+
 # --- Escalate to the Security PM -------------------------------------------------------------
 
 
@@ -484,11 +518,13 @@ def state_view(s: SecurityReviewSnapshot, workflow_id: str, now: datetime) -> Se
         waiting_on=[step.key for step in waiting_on(s)],
         answered_at=s.answered_at,
         as_of=now,
+        concluded_at=s.concluded_at,
+        conclusion_reason=s.conclusion_reason,
     )
 
 
 def result_of(s: SecurityReviewSnapshot) -> SecurityReviewResult:
-    assert s.answered_at is not None
+    assert s.answered_at is not None or s.phase is SecurityReviewPhase.CONCLUDED
     return SecurityReviewResult(
         opportunity_id=s.start.opportunity_id,
         security_ce=s.security_ce,
@@ -497,6 +533,7 @@ def result_of(s: SecurityReviewSnapshot) -> SecurityReviewResult:
         answered_at=s.answered_at,
         deployment_type=s.deployment_type,
         escalation_reason=s.escalation.reason if s.escalation else None,
+        conclusion_reason=s.conclusion_reason,
     )
 
 

@@ -5,6 +5,19 @@ CE and AE actions are updates whose handlers only change state (the rules live i
 owed (a license, an announcement, a reminder) with what was done, and does the rest, each with
 an idempotency key derived from the workflow. Handlers never wait on I/O, so an action is
 acknowledged at once and the order of external writes is the order of the actions.
+
+A trial belongs to its deal's opportunity: the opportunity's child, or one started on its own
+(``dealcycle trial start``) that the opportunity adopted later (signal
+``adopted_by_opportunity``). Either way it reports its phase and technical win to that
+opportunity, and ends when the opportunity closes or is abandoned (signal
+``concluded_by_opportunity``, by rule only from the trial's own opportunity, and a no-op once
+the trial has ended): its reminders stop, the reason is kept in its state and result, and it
+posts nothing more to Slack (the opportunity's close announcement says it); Salesforce and the
+outcome record still get the outcome. A trial with no opportunity is never concluded so.
+
+Both signals are new: no recorded history holds one, so what they lead to needs no patch. The
+mid-trial check-in prompt is not sent once the check-in is recorded; that change of commands
+is guarded (``TRIAL_CHECK_IN_PROMPT_PATCH``).
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from schemas import limits
     from schemas import search_attributes as sa
+    from schemas.common import StepStatus
     from schemas.effects import (
         EffectKind,
         LicenseRequest,
@@ -26,7 +40,12 @@ with workflow.unsafe.imports_passed_through():
         TrialOutcomeRecord,
     )
     from schemas.errors import RuleViolation
-    from schemas.opportunity import TechnicalWinChanged, TrialPhaseChanged
+    from schemas.opportunity import (
+        AdoptedByOpportunity,
+        ConcludedByOpportunity,
+        TechnicalWinChanged,
+        TrialPhaseChanged,
+    )
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
         ActionAccepted,
@@ -44,7 +63,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import trial_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
+    from workflows.signals import accepted
     from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
+
+TRIAL_CHECK_IN_PROMPT_PATCH = "trial-check-in-prompt-only-when-open"
+"""Histories from before it sent the mid-trial prompt even when the check-in was recorded."""
 
 
 def _date(moment: datetime) -> str:
@@ -71,6 +94,8 @@ class TrialWorkflow(OwedWorkHandlers):
         self._changed = False
         self._published: dict[str, str] = {}
         self._parent_told_phase: TrialPhase | None = None
+        # An adopting opportunity is told the technical win it missed, once.
+        self._adopter_told_win = True
         # A trial that did not start owes nothing: its book is empty and never kept.
         if self._invalid is None:
             self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
@@ -132,6 +157,37 @@ class TrialWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         rules.check_conclude(self._s, request)
 
+    @workflow.signal
+    def adopted_by_opportunity(self, adoption: AdoptedByOpportunity | None = None) -> None:
+        checked = accepted("adopted_by_opportunity", adoption, AdoptedByOpportunity)
+        if checked is None or self._invalid is not None:
+            return
+        if not rules.adopt(self._s, checked):
+            workflow.logger.warning(
+                "signal adopted_by_opportunity dropped: %s is not the opportunity of %s",
+                checked.opportunity_workflow_id,
+                self._s.start.opportunity_id,
+            )
+            return
+        # Whatever was told before went to nobody: the phase and the win are told again.
+        self._parent_told_phase = None
+        self._adopter_told_win = False
+        self._changed = True
+
+    @workflow.signal
+    def concluded_by_opportunity(self, conclusion: ConcludedByOpportunity | None = None) -> None:
+        checked = accepted("concluded_by_opportunity", conclusion, ConcludedByOpportunity)
+        if checked is None or self._invalid is not None:
+            return
+        if rules.end_with_opportunity(self._s, checked, workflow.now()):
+            self._changed = True
+        else:
+            workflow.logger.info(
+                "signal concluded_by_opportunity changes nothing: the trial is %s (from %s)",
+                self._s.phase.value,
+                checked.opportunity_workflow_id,
+            )
+
     @workflow.query
     def state(self) -> TrialState:
         view = rules.state_view(self._s, workflow.info().workflow_id, workflow.now())
@@ -170,6 +226,7 @@ class TrialWorkflow(OwedWorkHandlers):
             started_at=s.started_at,
             ended_at=s.ended_at,
             license_key_ids=[grant.key_id for grant in s.licenses if grant.key_id],
+            conclusion_reason=s.conclusion_reason,
         )
 
     def _history_is_long(self) -> bool:
@@ -207,6 +264,7 @@ class TrialWorkflow(OwedWorkHandlers):
         self._publish_search_attributes()
         self._fx.publish_attention()
         await self._tell_parent_phase()
+        await self._tell_adopter_win()
 
     def _publish_search_attributes(self) -> None:
         s = self._s
@@ -239,7 +297,7 @@ class TrialWorkflow(OwedWorkHandlers):
                     ),
                     grant,
                 )
-            if grant.key_id and not grant.announced:
+            if grant.key_id and not grant.announced and not s.ended_with_opportunity:
                 reason = s.extensions[-1].reason if s.extensions else grant.reason
                 await effects.post_slack(
                     self._fx,
@@ -273,7 +331,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     async def _announce_start(self) -> None:
         s = self._s
-        if s.started_at is None or s.start_announced:
+        if s.started_at is None or s.start_announced or s.ended_with_opportunity:
             return
         assert s.ends_at is not None
         override = (
@@ -309,31 +367,47 @@ class TrialWorkflow(OwedWorkHandlers):
                 ),
             )
             note = f" {change.note}" if change.note else ""
-            await effects.post_slack(
-                self._fx,
-                SlackPost(
-                    self._key("technical-win", index, "slack"),
-                    s.start.announce_channel,
-                    f"Technical win for {s.start.account_name} ({s.start.opportunity_id}):"
-                    f" {change.status.label} (set by <@{change.actor}>).{note}",
-                ),
-            )
+            if not s.ended_with_opportunity:
+                await effects.post_slack(
+                    self._fx,
+                    SlackPost(
+                        self._key("technical-win", index, "slack"),
+                        s.start.announce_channel,
+                        f"Technical win for {s.start.account_name} ({s.start.opportunity_id}):"
+                        f" {change.status.label} (set by <@{change.actor}>).{note}",
+                    ),
+                )
             change.announced = True
             await self._tell_parent(
                 "technical_win_changed", TechnicalWinChanged(change.status, change.actor, change.at)
             )
 
     async def _tell_parent(self, signal: str, argument: object) -> None:
-        """An opportunity that started this trial shows its technical win and phase."""
+        """An opportunity that started (or adopted) this trial shows its technical win and
+        phase."""
         parent = workflow.info().parent
-        if parent is None:
+        told = parent.workflow_id if parent is not None else self._s.opportunity_workflow_id
+        if told is None:
             return
         try:
-            await workflow.get_external_workflow_handle(parent.workflow_id).signal(signal, argument)
+            await workflow.get_external_workflow_handle(told).signal(signal, argument)
         except Exception as err:  # the opportunity may have closed; the trial goes on
-            workflow.logger.warning(
-                "could not tell %s about %s: %s", parent.workflow_id, signal, err
-            )
+            workflow.logger.warning("could not tell %s about %s: %s", told, signal, err)
+
+    async def _tell_adopter_win(self) -> None:
+        s = self._s
+        if self._adopter_told_win:
+            return
+        self._adopter_told_win = True
+        last = s.technical_win_changes[-1] if s.technical_win_changes else None
+        await self._tell_parent(
+            "technical_win_changed",
+            TechnicalWinChanged(
+                s.technical_win,
+                last.actor if last else s.start.ce_owner,
+                last.at if last else workflow.now(),
+            ),
+        )
 
     async def _tell_parent_phase(self) -> None:
         if self._parent_told_phase is not self._s.phase:
@@ -351,6 +425,10 @@ class TrialWorkflow(OwedWorkHandlers):
             return
         step = rules.find_step(s, MID_TRIAL_CHECK_IN.key)
         assert step is not None and step.due_at is not None
+        if step.status is not StepStatus.PENDING and workflow.patched(TRIAL_CHECK_IN_PROMPT_PATCH):
+            # Recorded before the midpoint: nothing to prompt, and nothing owed any more.
+            s.check_in_prompted = True
+            return
         await effects.post_slack(
             self._fx,
             SlackPost(
@@ -431,18 +509,19 @@ class TrialWorkflow(OwedWorkHandlers):
                 },
             ),
         )
-        how = (
-            f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})"
-            if s.concluded_by
-            else ""
-        )
-        await effects.post_slack(
-            self._fx,
-            SlackPost(
-                self._key("outcome", "slack"),
-                s.start.announce_channel,
-                f"Trial ended for {s.start.account_name} ({s.start.opportunity_id}):"
-                f" {s.outcome.value.replace('_', ' ')}{how}.",
-            ),
-        )
+        if not s.ended_with_opportunity:
+            how = (
+                f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})"
+                if s.concluded_by
+                else ""
+            )
+            await effects.post_slack(
+                self._fx,
+                SlackPost(
+                    self._key("outcome", "slack"),
+                    s.start.announce_channel,
+                    f"Trial ended for {s.start.account_name} ({s.start.opportunity_id}):"
+                    f" {s.outcome.value.replace('_', ' ')}{how}.",
+                ),
+            )
         s.outcome_recorded = True

@@ -12,6 +12,11 @@ from datetime import datetime, timedelta
 from schemas import limits
 from schemas.common import Role, StepStatus, TechnicalWinStatus
 from schemas.errors import RuleViolation
+from schemas.opportunity import (
+    AdoptedByOpportunity,
+    ConcludedByOpportunity,
+    opportunity_workflow_id,
+)
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -247,6 +252,30 @@ def apply_conclude(s: TrialSnapshot, request: ConcludeTrial, now: datetime) -> s
     return f"Trial concluded early: {s.outcome.value}."
 
 
+def end_with_opportunity(s: TrialSnapshot, signal: ConcludedByOpportunity, now: datetime) -> bool:
+    """The trial's opportunity closed or was abandoned: the trial ends now with that reason.
+
+    Only the trial's own opportunity (same opportunity id) may; a trial that has ended already
+    is left as it is (a second conclusion changes nothing). Returns whether the trial ended."""
+    if signal.opportunity_workflow_id != opportunity_workflow_id(s.start.opportunity_id):
+        return False
+    if s.phase is TrialPhase.ENDED:
+        return False
+    s.concluded_by = signal.opportunity_workflow_id
+    s.conclusion_reason = signal.describe()
+    s.ended_with_opportunity = True
+    end_trial(s, now)
+    return True
+
+
+def adopt(s: TrialSnapshot, signal: AdoptedByOpportunity) -> bool:
+    """The opportunity of the trial's deal adopts it; another workflow may not."""
+    if signal.opportunity_workflow_id != opportunity_workflow_id(s.start.opportunity_id):
+        return False
+    s.opportunity_workflow_id = signal.opportunity_workflow_id
+    return True
+
+
 def outcome_for(status: TechnicalWinStatus) -> TrialOutcome:
     if status is TechnicalWinStatus.WON:
         return TrialOutcome.TECHNICAL_WIN
@@ -359,4 +388,7 @@ def state_view(s: TrialSnapshot, workflow_id: str, now: datetime) -> TrialState:
         outcome=s.outcome,
         ended_at=s.ended_at,
         as_of=now,
+        concluded_by=s.concluded_by,
+        conclusion_reason=s.conclusion_reason,
+        opportunity_workflow_id=s.opportunity_workflow_id,
     )

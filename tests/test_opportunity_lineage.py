@@ -1,0 +1,311 @@
+"""An opportunity and its children end together (time-skipping server): the opportunity adopts
+a trial already running for its deal or refuses one that ended, awaits its children (a failed
+child is a failed effect), and concludes the trial and the security review when it closes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import Replayer
+
+from schemas.common import Role, TechnicalWinStatus
+from schemas.effects import RetryEffect
+from schemas.opportunity import (
+    AbandonOpportunity,
+    ChildLinkKind,
+    CloseOpportunity,
+    ConcludedByOpportunity,
+    LinkTdd,
+    OpportunityEnd,
+    OpportunityState,
+    ReceiveQuestionnaire,
+    RecordDealReview,
+    StartOpportunityTrial,
+)
+from schemas.security_review import SecurityReviewPhase
+from schemas.trial import (
+    TRIAL_PLANNING_ITEMS,
+    CompleteStep,
+    ConcludeTrial,
+    SetTechnicalWin,
+    StartTrialOverride,
+    TrialInput,
+    TrialPhase,
+    TrialStart,
+    trial_workflow_id,
+)
+from starter.trials import CommandError, act
+from tests.test_opportunity_workflow import AE, CE, eventually, start_opportunity
+from workflows.opportunity import OpportunityWorkflow
+from workflows.security_review import SecurityReviewWorkflow
+from workflows.trial import TrialWorkflow
+
+DAY = timedelta(days=1)
+
+
+async def ready_for_a_trial(harness: Any, salesforce_fake: Any, opportunity_id: str) -> Any:
+    """An opportunity whose gates let a trial start (TDD linked, deal review recorded)."""
+    opp = await start_opportunity(harness, salesforce_fake, opportunity_id)
+    await opp.execute_update(
+        OpportunityWorkflow.link_tdd, LinkTdd(f"https://docs/tdd/{opportunity_id}", CE, Role.CE)
+    )
+    await opp.execute_update(
+        OpportunityWorkflow.record_deal_review, RecordDealReview(CE, Role.CE, "feasible")
+    )
+    return opp
+
+
+async def start_trial_on_its_own(
+    harness: Any, salesforce_fake: Any, opportunity_id: str
+) -> WorkflowHandle[Any, Any]:
+    """What `dealcycle trial start` does: a TrialWorkflow with no parent."""
+    salesforce_fake.add_record("Opportunity", {"Id": opportunity_id, "Name": "Globex"})
+    handle = await harness.client.start_workflow(
+        TrialWorkflow.run,
+        TrialInput(
+            start=TrialStart(
+                opportunity_id=opportunity_id,
+                account_id="001GLOBEX",
+                account_name="Globex",
+                ce_owner=CE,
+                ae_owner=AE,
+                durations=harness.settings.durations,
+                announce_channel="#dealcycle-trials",
+            )
+        ),
+        id=trial_workflow_id(opportunity_id),
+        task_queue=harness.task_queue,
+    )
+    return harness.track(handle)
+
+
+async def view(handle: WorkflowHandle[Any, Any]) -> OpportunityState:
+    return await handle.query(OpportunityWorkflow.state)
+
+
+async def complete_planning(trial: WorkflowHandle[Any, Any]) -> None:
+    for item in TRIAL_PLANNING_ITEMS:
+        await trial.execute_update(
+            TrialWorkflow.complete_step,
+            CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead),
+        )
+
+
+async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        trial = await start_trial_on_its_own(harness, salesforce_fake, "006ADOPT")
+        await trial.execute_update(
+            TrialWorkflow.set_technical_win,
+            SetTechnicalWin(TechnicalWinStatus.AT_RISK, CE, "scale doubts"),
+        )
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006ADOPT")
+
+        answer = await act(
+            harness.client,
+            opp.id,
+            "start_trial",
+            StartOpportunityTrial(CE, Role.CE),
+            ("OpportunityWorkflow",),
+        )
+
+        assert answer.startswith("adopted the running trial trial-006ADOPT")
+        # The trial tells its adopter what a child tells its parent: the win it had, its phase.
+        adopted = await eventually(
+            lambda: _state_where(opp, lambda v: v.technical_win is TechnicalWinStatus.AT_RISK)
+        )
+        assert adopted.trial_link is not None
+        assert (adopted.trial_link.how, adopted.trial_workflow_id, adopted.trial_phase) == (
+            ChildLinkKind.ADOPTED,
+            "trial-006ADOPT",
+            "planning",
+        )
+        await complete_planning(trial)
+        await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "running"))
+        assert (await opp.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert [entry.action for entry in adopted.audit][-1].startswith("adopted the running")
+        with pytest.raises(CommandError, match="a trial was already started"):
+            await act(
+                harness.client,
+                opp.id,
+                "start_trial",
+                StartOpportunityTrial(CE, Role.CE),
+                ("OpportunityWorkflow",),
+            )
+
+
+async def test_a_trial_that_already_ended_is_refused_by_name_and_changes_nothing(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        trial = await start_trial_on_its_own(harness, salesforce_fake, "006ENDED")
+        await trial.execute_update(
+            TrialWorkflow.start_with_override, StartTrialOverride(CE, Role.CE, "pilot first")
+        )
+        await trial.execute_update(
+            TrialWorkflow.conclude_trial, ConcludeTrial(CE, Role.CE, "customer decided")
+        )
+        await trial.result()
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006ENDED")
+
+        for _ in range(2):  # the workflow finds it out, then the validator knows it
+            with pytest.raises(CommandError) as refused:
+                await act(
+                    harness.client,
+                    opp.id,
+                    "start_trial",
+                    StartOpportunityTrial(CE, Role.CE),
+                    ("OpportunityWorkflow",),
+                )
+            assert "the trial trial-006ENDED of this deal has already ended" in str(refused.value)
+
+        state = await view(opp)
+        assert (state.trial_workflow_id, state.trial_phase, state.technical_win) == (
+            None,
+            None,
+            TechnicalWinStatus.NOT_STARTED,
+        )
+        assert not any("trial" in entry.action for entry in state.audit)
+        assert (await opp.describe()).status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_cancelled_trial_is_a_failed_effect_and_a_retry_starts_it_again(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006FAILS")
+        answer = await opp.execute_update(
+            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
+        )
+        assert answer.message == "started the trial trial-006FAILS"
+        trial = harness.client.get_workflow_handle("trial-006FAILS")
+        first_run = (await trial.describe()).run_id
+        # Cancelled, not terminated: the Java test server does not tell a parent that its child
+        # was terminated (sdk-java#2921); a real server does, and it is the same failure here.
+        await trial.cancel()
+
+        failed = await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "failed"))
+        [effect] = [e for e in failed.effects if e.name == "child/trial"]
+        assert effect.state == "failed"
+        assert "trial-006FAILS" in effect.cause and "ancel" in effect.cause
+        assert failed.trial_link is not None and "ancel" in failed.trial_link.failed
+        effects = await opp.query(OpportunityWorkflow.effects)
+        assert effects.needs_attention
+
+        await opp.execute_update(
+            OpportunityWorkflow.retry_effect, RetryEffect("child/trial", "U0OPS0001")
+        )
+        again = await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "planning"))
+        assert again.trial_link is not None and again.trial_link.failed == ""
+        description = await trial.describe()
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        assert description.run_id != first_run
+        assert not (await opp.query(OpportunityWorkflow.effects)).needs_attention
+
+
+async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the_reason(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006LOST")
+        await opp.execute_update(
+            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
+        )
+        trial = harness.client.get_workflow_handle_for(TrialWorkflow.run, "trial-006LOST")
+        await complete_planning(trial)
+        answer = await opp.execute_update(
+            OpportunityWorkflow.receive_questionnaire, ReceiveQuestionnaire(AE, Role.AE)
+        )
+        assert answer.message.endswith("started the security review security-review-006LOST")
+        review = harness.client.get_workflow_handle_for(
+            SecurityReviewWorkflow.run, "security-review-006LOST"
+        )
+        # Let both run long enough to remind: the planning is done, the review's steps are late.
+        await harness.env.sleep(3 * DAY)
+        await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "running"))
+        before_close = len(slack_fake.messages)
+        assert any("Overdue" in m.text for m in slack_fake.messages)
+
+        await opp.execute_update(
+            OpportunityWorkflow.close,
+            CloseOpportunity(False, AE, Role.AE, "went with a competitor"),
+        )
+        trial_result = await trial.result()
+        review_result = await review.result()
+        # Weeks pass: the trial's end, its check-in and the review's reminders would all be due.
+        await harness.env.sleep(40 * DAY)
+
+        reason = "the opportunity was closed lost: went with a competitor"
+        assert trial_result.conclusion_reason == reason
+        assert review_result.conclusion_reason == reason and review_result.answered_at is None
+        trial_state = await trial.query(TrialWorkflow.state)
+        assert (trial_state.phase, trial_state.concluded_by, trial_state.conclusion_reason) == (
+            TrialPhase.ENDED,
+            "opportunity-006LOST",
+            reason,
+        )
+        review_state = await review.query(SecurityReviewWorkflow.state)
+        assert review_state.phase is SecurityReviewPhase.CONCLUDED
+        assert review_state.conclusion_reason == reason
+        # After the close, only the opportunity's own announcement was posted.
+        after = [m.text for m in slack_fake.messages[before_close:]]
+        assert after == [
+            "Globex (006LOST) is Closed Lost: went with a competitor. Technical win: In progress."
+        ]
+        state = await view(opp)
+        assert state.trial_link is not None and state.security_review_link is not None
+        assert (
+            state.trial_link.concluded == reason and state.security_review_link.concluded == reason
+        )
+        assert state.trial_phase == "ended"  # the awaited result, not a stale phase
+        assert not state.security_review_answered
+
+        # Exactly once, across a worker restart too: the histories replay as they are (a
+        # restarted worker rebuilds the state from them and issues nothing new).
+        histories = [await handle.fetch_history() for handle in (opp, trial, review)]
+        replayer = Replayer(workflows=[OpportunityWorkflow, TrialWorkflow, SecurityReviewWorkflow])
+        for history in histories:
+            await replayer.replay_workflow(history)
+        conclusions = [
+            event
+            for event in histories[0].events
+            if event.HasField("signal_external_workflow_execution_initiated_event_attributes")
+            and event.signal_external_workflow_execution_initiated_event_attributes.signal_name
+            == "concluded_by_opportunity"
+        ]
+        assert len(conclusions) == 2
+
+
+async def test_abandoning_concludes_an_adopted_trial_and_a_standalone_trial_is_left_alone(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        adopted = await start_trial_on_its_own(harness, salesforce_fake, "006ABANDON")
+        alone = await start_trial_on_its_own(harness, salesforce_fake, "006ALONE")
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006ABANDON")
+        await opp.execute_update(
+            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
+        )
+        await opp.execute_update(
+            OpportunityWorkflow.abandon, AbandonOpportunity(AE, Role.AE, "budget frozen")
+        )
+
+        result = await adopted.result()
+        assert result.conclusion_reason == "the opportunity was abandoned: budget frozen"
+        ended = await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "ended"))
+        assert ended.trial_link is not None and ended.trial_link.ended
+        # A conclusion from another deal's opportunity changes nothing.
+        await alone.signal(
+            TrialWorkflow.concluded_by_opportunity,
+            ConcludedByOpportunity("opportunity-006ABANDON", OpportunityEnd.LOST, "not yours"),
+        )
+        assert (await alone.query(TrialWorkflow.state)).phase is TrialPhase.PLANNING
+
+
+async def _state_where(handle: WorkflowHandle[Any, Any], wanted: Any) -> OpportunityState | None:
+    state = await view(handle)
+    return state if wanted(state) else None
