@@ -22,7 +22,7 @@ from activities.roster import rotate_roster
 from dealcycle.db.engine import make_engine
 from schemas.account import LifecycleStage
 from schemas.common import DeploymentType, Region, Role
-from schemas.health import SetHealth, red_account_workflow_id
+from schemas.health import SetHealth
 from schemas.opportunity import (
     OpportunityInput,
     OpportunityKind,
@@ -47,6 +47,7 @@ from tests.support.accounts import (
     VE,
     a_plan,
     advance_to,
+    case_id,
     settle,
     start_account,
 )
@@ -161,9 +162,7 @@ async def test_a_new_ce_leader_gets_the_next_escalation_of_an_account_a_red_case
         await account.execute_update(
             AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
         )
-        case = await started(
-            harness, RedAccountWorkflow.run, red_account_workflow_id("001ROTATE", 1)
-        )
+        case = await started(harness, RedAccountWorkflow.run, case_id(account, 1))
         review = await start_review(harness, "006ROTATE")
         began = await harness.env.get_current_time()
 
