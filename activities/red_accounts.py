@@ -130,6 +130,8 @@ def _check_open(row: TrackerOpen) -> None:
 def _check_update(update: TrackerUpdate) -> None:
     UPDATE_CASE.text("idempotency_key", update.idempotency_key, 200, required=True)
     UPDATE_CASE.text("case_id", update.case_id, 100, required=True)
+    UPDATE_CASE.text("ae_owner", update.ae_owner, 64, required=False)
+    UPDATE_CASE.text("ce_owner", update.ce_owner, 64, required=False)
     UPDATE_CASE.strings("reasons", update.reasons)
     if not update.reasons:
         raise UPDATE_CASE.invalid("reasons must hold at least the opening reason")
@@ -189,8 +191,9 @@ class RedAccountTrackerActivities:
 
     @activity.defn
     async def update_red_account_case(self, update: TrackerUpdate) -> RecordResult:
-        """Set the reasons, whether the action plan is complete, and whether the case
-        escalated. A case not in the tracker fails without retry."""
+        """Set the reasons, whether the action plan is complete, whether the case escalated,
+        and the owners if given (they changed hands). A case not in the tracker fails without
+        retry."""
         _check_update(update)
         return await write_once(
             self._ledger,
@@ -233,6 +236,8 @@ class RedAccountTrackerActivities:
             stored.reasons = list(update.reasons)
             stored.action_plan_complete = update.action_plan_complete
             stored.escalated = update.escalated
+            if update.ae_owner and update.ce_owner:  # the account's owners changed hands
+                stored.ae_owner, stored.ce_owner = update.ae_owner, update.ce_owner
             session.commit()
             return update.case_id
 

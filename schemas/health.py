@@ -20,6 +20,10 @@ HEALTH_SIGNAL = "health_signal"
 CASE_SIGNAL = "case_signal"
 CHURNED_CASE_SIGNAL_KIND = "churned"
 """``CaseSignal.kind`` when the customer churned: the case closes, reason "churned"."""
+OWNERS_CHANGED_CASE_SIGNAL_KIND = "owners_changed"
+"""``CaseSignal.kind`` when the account's AE or CE changed hands: the case follows them."""
+RENEWAL_MOVED_CASE_SIGNAL_KIND = "renewal_moved"
+"""``CaseSignal.kind`` when the account's renewal date moved: the case follows it."""
 
 
 def red_account_workflow_id(account_id: str, number: int, scope: str = "") -> str:
@@ -158,17 +162,23 @@ class RedAccountCaseStart:
 
 @dataclass(frozen=True)
 class CaseSignal:
-    """From the account to its open case: still red (another reason), or promoted."""
+    """From the account to its open case: still red (another reason), promoted, churned, or
+    the account's owners or renewal date changed."""
 
     kind: str
-    """``still_red``, ``resolved`` (promoted) or ``churned`` (the customer left: the case
-    closes without a word in its thread)."""
+    """``still_red``, ``resolved`` (promoted), ``churned`` (the customer left: the case
+    closes without a word in its thread), ``owners_changed`` or ``renewal_moved``."""
     colour: CustomerHealth
     by: str
     reason: str
     at: datetime
     case_id: str = ""
     """The case it is for (the account may have opened another since)."""
+    ae_owner: str = ""
+    ce_owner: str = ""
+    """``owners_changed``: the account's AE and CE from now on."""
+    renewal_date: datetime | None = None
+    """``renewal_moved``: the account's renewal date from now on."""
 
 
 @dataclass(frozen=True)
@@ -216,8 +226,19 @@ class CaseAsk:
 
 
 @dataclass
+class CaseNote:
+    """A change of the account the case's thread is told of (new owners, a moved renewal)."""
+
+    number: int
+    text: str
+    posted: bool = False
+
+
+@dataclass
 class RedAccountSnapshot:
     start: RedAccountCaseStart
+    """How the case began; its AE, CE and renewal date follow the account's changes (and its
+    roster the latest look-up)."""
     reasons: list[str] = field(default_factory=list)
     """Why it is red: the opening reason, then any added while open."""
     thread_ts: str | None = None
@@ -237,6 +258,9 @@ class RedAccountSnapshot:
     effects: list[Effect] = field(default_factory=list)
     churned: bool = False
     """Resolved because the customer churned: nothing more is posted for the case."""
+    notes: list[CaseNote] = field(default_factory=list)
+    owner_changes: int = 0
+    """Times the account's owners changed while the case was open (the tracker follows)."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +281,10 @@ class RedAccountState:
     resolved_colour: str | None
     effects: list[EffectView] = field(default_factory=list)
     """Failed, pending and recent effects (``dealcycle status`` lists them)."""
+    ae_owner: str = ""
+    ce_owner: str = ""
+    """The account's AE and CE now: the people the case's open parts and reminders go to."""
+    renewal_date: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +323,9 @@ class TrackerUpdate:
     reasons: list[str]
     action_plan_complete: bool
     escalated: bool
+    ae_owner: str = ""
+    ce_owner: str = ""
+    """The case's owners, when they changed while it was open; empty: as opened."""
 
 
 @dataclass(frozen=True)

@@ -393,6 +393,11 @@ def render_red_case(
         f"Opened       {when(state.opened_at)} UTC",
         f"Why red      {'; '.join(state.reasons) or '-'}",
     ]
+    renewal = state.renewal_date.date().isoformat() if state.renewal_date else "not set"
+    lines += [
+        f"Owners       AE {state.ae_owner or '-'}, CE {state.ce_owner or '-'}",
+        f"Renewal      {renewal}",
+    ]
     if state.resolved_at is not None:
         open_for = span((state.resolved_at - state.opened_at).total_seconds())
         lines.append(

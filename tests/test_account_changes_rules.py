@@ -211,3 +211,27 @@ def test_a_new_teams_seats_are_checked(outcome: str, team_seats: int, message: s
     with pytest.raises(RuleViolation) as refused:
         changes.check_new_team_seats(adopted(), request)
     assert message in refused.value.message
+
+
+def test_an_open_red_case_is_told_of_new_owners_and_a_moved_renewal_once_each() -> None:
+    s = in_window()
+    s.vitals.open_case = "red-account-001A-1-abc"
+    at = WINDOW_OPENS + 2 * DAY
+    changes.apply_reassign_owner(s, ReassignOwner(Role.AE, NEW_AE, AE, "moves to EMEA"), at)
+    move(s, datetime(2028, 3, 1, tzinfo=UTC), at, actor=NEW_AE)
+
+    told = s.vitals.pending_case_signals
+    assert [(signal.kind, signal.case_id) for signal in told] == [
+        ("owners_changed", "red-account-001A-1-abc"),
+        ("renewal_moved", "red-account-001A-1-abc"),
+    ]
+    assert (told[0].ae_owner, told[0].ce_owner) == (NEW_AE, CE)
+    assert told[1].renewal_date == datetime(2028, 3, 1, tzinfo=UTC)
+    [old, new] = s.changes[0].notices
+    assert "red-account-001A-1-abc" in old.text and "red-account-001A-1-abc" in new.text
+
+
+def test_an_account_without_an_open_case_tells_no_case() -> None:
+    s = in_window()
+    changes.apply_reassign_owner(s, ReassignOwner(Role.AE, NEW_AE, AE), WINDOW_OPENS + 2 * DAY)
+    assert s.vitals.pending_case_signals == []

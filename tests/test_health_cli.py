@@ -156,6 +156,9 @@ def case_state(**changes: Any) -> RedAccountState:
         "escalated": False,
         "resolved_at": None,
         "resolved_colour": None,
+        "ae_owner": AE,
+        "ce_owner": CE,
+        "renewal_date": OPENED + 90 * DAY,
     }  # fmt: skip
     fields.update(changes)
     return RedAccountState(**fields)
@@ -580,6 +583,8 @@ def test_the_case_shows_reasons_plan_asks_and_what_is_missing() -> None:
     assert "Account      Acme (001ACME)" in lines
     assert "Opened       2026-03-02 09:30 UTC" in lines
     assert "Why red      champion left; usage down 40%" in lines
+    assert f"Owners       AE {AE}, CE {CE}" in lines
+    assert "Renewal      2026-05-31" in lines
     assert "Resolved     not yet" in lines
     assert "Slack thread 1772443800.000100" in lines
     assert "Action plan  waiting for the AE" in lines

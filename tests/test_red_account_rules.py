@@ -414,3 +414,71 @@ def test_the_state_view_of_a_resolved_case_with_a_complete_plan() -> None:
     view = rules.state_view(s)
     assert (view.action_plan_complete, view.missing_from) == (True, [])
     assert (view.resolved_at, view.resolved_colour) == (T0 + 2 * DAY, "yellow")
+
+
+# --- The account's owners and renewal date ---------------------------------------------------
+
+NEW_CE = "U0CE00002"
+
+
+def owners(ae: str, ce: str, case: str = CASE) -> CaseSignal:
+    return CaseSignal(
+        "owners_changed", CustomerHealth.RED, "U0CELEAD1", "re-cut", T0 + HOUR, case,
+        ae_owner=ae, ce_owner=ce,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("signal", "problem"),
+    [
+        (owners(AE, NEW_CE, "red-account-001A-2"), "is for case red-account-001A-2, not"),
+        (owners(AE, NEW_CE, ""), "is for case (none)"),
+        (owners(AE, ""), "names no AE or no CE"),
+        (owners(CE, CE), f"names {CE} as both the AE and the CE"),
+        (
+            CaseSignal("renewal_moved", CustomerHealth.RED, AE, "", T0, CASE),
+            "carries no renewal date",
+        ),
+    ],
+)
+def test_a_change_not_from_the_cases_account_or_without_what_changed_is_dropped(
+    signal: CaseSignal, problem: str
+) -> None:
+    s = posted_snapshot()
+    assert problem in (rules.case_signal_problem(s, signal) or "")
+
+
+def test_new_owners_take_the_open_part_and_the_reminders_and_the_thread_is_told_once() -> None:
+    s = posted_snapshot()
+    rules.apply_action_plan(s, plan(AE, Role.AE), T0)
+    assert rules.case_signal_problem(s, owners(AE, NEW_CE)) is None
+
+    assert rules.apply_case_signal(s, owners(AE, NEW_CE))
+    assert not rules.apply_case_signal(s, owners(AE, NEW_CE))  # told again: nothing changes
+
+    assert (s.start.ae_owner, s.start.ce_owner, s.owner_changes) == (AE, NEW_CE, 1)
+    [note] = s.notes
+    assert note.text == (
+        f"<@{NEW_CE}> is now the CE of Acme, after {CE} (re-cut)."
+        " The CE's part of the action plan is theirs."
+    )
+    with pytest.raises(RuleViolation, match=f"{CE} is neither the AE"):
+        rules.check_action_plan(s, plan(CE, Role.CE))
+    rules.check_action_plan(s, plan(NEW_CE, Role.CE))
+    view = rules.state_view(s)
+    assert (view.ae_owner, view.ce_owner) == (AE, NEW_CE)
+
+
+def test_a_moved_renewal_date_is_the_cases_and_a_resolved_case_follows_nothing() -> None:
+    s = posted_snapshot()
+    moved = T0 + 270 * DAY
+    signal = CaseSignal("renewal_moved", CustomerHealth.RED, AE, "", T0, CASE, renewal_date=moved)
+    assert rules.apply_case_signal(s, signal)
+    assert rules.state_view(s).renewal_date == moved
+    assert [note.text for note in s.notes] == [
+        f"The renewal of Acme moved to {moved.date()} (was {(T0 + 90 * DAY).date()})."
+    ]
+
+    rules.apply_case_signal(s, CaseSignal("resolved", CustomerHealth.GREEN, AE, "ok", T0, CASE))
+    assert not rules.apply_case_signal(s, owners(AE, NEW_CE))
+    assert s.start.ce_owner == CE

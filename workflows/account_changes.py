@@ -9,7 +9,8 @@
   then (keys expire at the renewal date).
 - The AE or CE changes hands: the outgoing owner or the CE leader may do it (the leader
   because the outgoing person may be gone). Open steps of the role move to the new owner, with
-  their Salesforce Tasks; both people are told, once.
+  their Salesforce Tasks; both people are told, once. An open red-account case is told too
+  (once, as it is of a moved renewal date): its open parts and reminders follow.
 - A new team's expansion gives its own seat count: its opportunity starts with those seats and
   winning it adds exactly them (``account_rules.apply_hand_off`` adds a won expansion's seats).
 
@@ -41,6 +42,7 @@ from schemas.account_changes import (
 from schemas.common import Role, StepStatus
 from schemas.errors import RuleViolation
 from workflows import account_rules as rules
+from workflows import health_rules
 
 RENEWAL_WORK = (StepKind.VALUE_REALIZATION, StepKind.RENEWAL_PROPOSAL, StepKind.RENEWAL_OUTCOME)
 
@@ -164,6 +166,7 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
     keyed = new > old and not unissued
     if keyed:
         rules.grant_license(s, f"renewal date moved to {new_tag}", s.profile.seats)
+    health_rules.tell_case_of_renewal(s.vitals, new, request.actor, request.reason.strip(), now)
     _tell_renewal_move(s, change, request, old, new, moved)
     rules.note(s, now, request.actor, f"moved the renewal {old_tag} -> {new_tag}: {request.reason}")
     kept = f"; carried: {', '.join(step.key for step, _ in moved)}" if moved else ""
@@ -257,7 +260,13 @@ def apply_reassign_owner(s: AccountSnapshot, request: ReassignOwner, now: dateti
         if revision is not None:
             change.tasks.append(revision)
     why = f": {request.reason.strip()}" if request.reason.strip() else ""
-    work = "; ".join(f"{step.title} (due {_day(step.due_at)})" for step in moved) or "none"
+    case = health_rules.tell_case_of_owners(
+        s.vitals, s.profile.ae_owner, s.profile.ce_owner, request.actor, request.reason.strip(), now
+    )
+    open_work = [f"{step.title} (due {_day(step.due_at)})" for step in moved]
+    if case is not None:
+        open_work.append(f"the {role.value}'s part of the open red-account case {case}")
+    work = "; ".join(open_work) or "none"
     change.notices += [
         OwedNotice(
             old,

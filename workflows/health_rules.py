@@ -4,12 +4,15 @@ change the colour. The account workflow owns a ``HealthState`` and calls these."
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 
 from schemas.common import CustomerHealth, Role
 from schemas.errors import RuleViolation
 from schemas.health import (
     CHURNED_CASE_SIGNAL_KIND,
+    OWNERS_CHANGED_CASE_SIGNAL_KIND,
+    RENEWAL_MOVED_CASE_SIGNAL_KIND,
     CaseSignal,
     HealthChange,
     HealthConfig,
@@ -180,3 +183,38 @@ def close_case_on_churn(h: HealthState, by: str, now: datetime) -> str | None:
         CaseSignal(CHURNED_CASE_SIGNAL_KIND, h.colour, by, "churned", now, case),
     ]
     return case
+
+
+def tell_case_of_owners(
+    h: HealthState, ae: str, ce: str, by: str, reason: str, now: datetime
+) -> str | None:
+    """The account's AE or CE changed hands: the open case, if any, is told once, and its open
+    parts and reminders follow. Returns its id."""
+    return _tell_case_of_change(
+        h,
+        CaseSignal(
+            OWNERS_CHANGED_CASE_SIGNAL_KIND, h.colour, by, reason, now, ae_owner=ae, ce_owner=ce
+        ),
+    )
+
+
+def tell_case_of_renewal(
+    h: HealthState, renewal_date: datetime, by: str, reason: str, now: datetime
+) -> str | None:
+    """The account's renewal date moved: the open case, if any, is told once. Returns its id."""
+    return _tell_case_of_change(
+        h,
+        CaseSignal(
+            RENEWAL_MOVED_CASE_SIGNAL_KIND, h.colour, by, reason, now, renewal_date=renewal_date
+        ),
+    )
+
+
+def _tell_case_of_change(h: HealthState, signal: CaseSignal) -> str | None:
+    # Told even before its workflow has started (the start already carries the change, but it
+    # may have been built before the change): ``_sync_health`` starts a case before it sends
+    # it anything, and a change the case already knows changes nothing.
+    if h.open_case is None:
+        return None
+    h.pending_case_signals = [*h.pending_case_signals, replace(signal, case_id=h.open_case)]
+    return h.open_case

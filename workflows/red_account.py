@@ -1,7 +1,9 @@
 """``RedAccountWorkflow``: one red-account case, from the post in ``#red-accounts`` to its
 resolution. A child of the account's workflow, which tells it (by signal) when the account is
-still red for another reason, has been promoted to yellow or green, or has churned (the case
-closes, reason "churned", and posts nothing more).
+still red for another reason, has been promoted to yellow or green, has churned (the case
+closes, reason "churned", and posts nothing more), or when its AE or CE changed hands or its
+renewal date moved (the case follows: its thread is told, and its open parts, reminders,
+escalation and tracker row go to the new owners).
 
 Updates only change state; the main loop owes the post, the thread replies and the tracker
 row, each once, with idempotency keys derived from the case id (``workflows/owed_work.py``).
@@ -54,7 +56,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: RedAccountCaseStart) -> None:
         self._changed = False
-        self._tracked: tuple[int, bool, bool] = (1, False, False)
+        self._tracked: tuple[int, bool, bool, int] = (1, False, False, 0)
         # Raised here, a violation would fail the workflow task for ever: run raises it.
         self._invalid: RuleViolation | None = None
         try:
@@ -77,8 +79,13 @@ class RedAccountWorkflow(OwedWorkHandlers):
     @workflow.signal(name=CASE_SIGNAL)
     def case_signal(self, signal: CaseSignal | None = None) -> None:
         checked = accepted(CASE_SIGNAL, signal, CaseSignal)
-        if checked is not None and self._invalid is None:
-            self._changed |= rules.apply_case_signal(self._s, checked)
+        if checked is None or self._invalid is not None:
+            return
+        problem = rules.case_signal_problem(self._s, checked)
+        if problem is not None:
+            workflow.logger.warning("signal %s dropped: %s", CASE_SIGNAL, problem)
+            return
+        self._changed |= rules.apply_case_signal(self._s, checked)
 
     @workflow.update
     def record_action_plan(self, request: RecordActionPlan) -> CaseActionAccepted:
@@ -211,6 +218,10 @@ class RedAccountWorkflow(OwedWorkHandlers):
                         f"ask/{ask.number}", f"Ask #{ask.number} (<@{ask.actor}>): {ask.text}"
                     )
                     ask.posted = True
+            for note in s.notes:
+                if not note.posted:
+                    await self._reply(f"note/{note.number}", note.text)
+                    note.posted = True
         if s.resolved_at is None and rules.escalation_due(s, now):
             s.escalated = True
             s.last_reminded_at = now  # the escalation is this round's reminder
@@ -274,14 +285,24 @@ class RedAccountWorkflow(OwedWorkHandlers):
     async def _track(self) -> None:
         """Keep the tracker row's reasons, action plan and escalation current."""
         s = self._s
-        now = (len(s.reasons), rules.action_plan_complete(s), s.escalated)
+        now = (len(s.reasons), rules.action_plan_complete(s), s.escalated, s.owner_changes)
         if now == self._tracked or s.resolved_at is not None:
             return
         version = f"{now[0]}-{int(now[1])}-{int(now[2])}"
+        # Owners as opened leave the row's owners (and the keys written before) as they were.
+        owners = ("", "")
+        if s.owner_changes:
+            version += f"-owners-{s.owner_changes}"
+            owners = (s.start.ae_owner, s.start.ce_owner)
         await self._tracker(
             effects.UPDATE_RED_ACCOUNT_CASE,
             TrackerUpdate(
-                self._key("tracker", version), s.start.case_id, list(s.reasons), now[1], now[2]
+                self._key("tracker", version),
+                s.start.case_id,
+                list(s.reasons),
+                now[1],
+                now[2],
+                *owners,
             ),
             f"update red-account case {s.start.case_id}: {len(s.reasons)} reason(s),"
             f" action plan {'complete' if now[1] else 'incomplete'},"

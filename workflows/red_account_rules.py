@@ -1,7 +1,13 @@
-"""The rules of a red-account case, as pure functions over ``RedAccountSnapshot``."""
+"""The rules of a red-account case, as pure functions over ``RedAccountSnapshot``.
+
+The case follows its account: when the account's AE or CE changes hands, or its renewal date
+moves, the account tells the case (once, by ``CASE_SIGNAL``), and from then on the case's open
+parts of the action plan, its reminders, its escalation and its tracker row name the new
+owners, and its view the new date."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from schemas import limits
@@ -9,8 +15,11 @@ from schemas.common import Role
 from schemas.errors import RuleViolation
 from schemas.health import (
     CHURNED_CASE_SIGNAL_KIND,
+    OWNERS_CHANGED_CASE_SIGNAL_KIND,
+    RENEWAL_MOVED_CASE_SIGNAL_KIND,
     ActionPlanEntry,
     CaseAsk,
+    CaseNote,
     CaseSignal,
     RecordActionPlan,
     RecordAsk,
@@ -108,10 +117,81 @@ def apply_ask(s: RedAccountSnapshot, request: RecordAsk, now: datetime) -> str:
     return f"ask #{number} recorded; it goes to the case's thread"
 
 
+def case_signal_problem(s: RedAccountSnapshot, signal: CaseSignal) -> str | None:
+    """Why the case drops ``signal`` (a signal cannot be refused), or None. A change of the
+    account's owners or renewal date counts only from the case's own account (it names this
+    case) and only with what changed."""
+    if signal.kind not in (OWNERS_CHANGED_CASE_SIGNAL_KIND, RENEWAL_MOVED_CASE_SIGNAL_KIND):
+        return None
+    if signal.case_id != s.start.case_id:
+        return f"{signal.kind} is for case {signal.case_id or '(none)'}, not {s.start.case_id}"
+    if signal.kind == OWNERS_CHANGED_CASE_SIGNAL_KIND:
+        if not (signal.ae_owner.strip() and signal.ce_owner.strip()):
+            return f"{signal.kind} names no AE or no CE"
+        if signal.ae_owner == signal.ce_owner:
+            return f"{signal.kind} names {signal.ae_owner} as both the AE and the CE"
+    elif signal.renewal_date is None:
+        return f"{signal.kind} carries no renewal date"
+    return None
+
+
+def _note(s: RedAccountSnapshot, text: str) -> None:
+    s.notes = [*s.notes, CaseNote(len(s.notes) + 1, text)]
+
+
+def _why(signal: CaseSignal) -> str:
+    return f" ({signal.reason.strip()})" if signal.reason.strip() else ""
+
+
+def _follow_owners(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
+    start = s.start
+    handed = [
+        (role, old, new)
+        for role, old, new in (
+            (Role.AE, start.ae_owner, signal.ae_owner),
+            (Role.CE, start.ce_owner, signal.ce_owner),
+        )
+        if old != new
+    ]
+    if not handed:
+        return False
+    s.start = replace(start, ae_owner=signal.ae_owner, ce_owner=signal.ce_owner)
+    s.owner_changes += 1
+    missing = missing_from(s)
+    # The outgoing owner is named, not mentioned: the account told them; the thread's
+    # reminders are the new owner's from now on.
+    lines = [
+        f"<@{new}> is now the {role.value} of {start.account_name}, after {old or 'nobody'}"
+        f"{_why(signal)}."
+        + (f" The {role.value}'s part of the action plan is theirs." if role in missing else "")
+        for role, old, new in handed
+    ]
+    _note(s, " ".join(lines))
+    return True
+
+
+def _follow_renewal(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
+    old, new = s.start.renewal_date, signal.renewal_date
+    if new is None or new == old:
+        return False
+    s.start = replace(s.start, renewal_date=new)
+    was = old.date().isoformat() if old else "not set"
+    _note(
+        s,
+        f"The renewal of {s.start.account_name} moved to {new.date().isoformat()} (was {was})"
+        f"{_why(signal)}.",
+    )
+    return True
+
+
 def apply_case_signal(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
     """Returns whether anything changed (signals for a resolved case change nothing)."""
     if s.resolved_at is not None:
         return False
+    if signal.kind == OWNERS_CHANGED_CASE_SIGNAL_KIND:
+        return _follow_owners(s, signal)
+    if signal.kind == RENEWAL_MOVED_CASE_SIGNAL_KIND:
+        return _follow_renewal(s, signal)
     if signal.kind in ("resolved", CHURNED_CASE_SIGNAL_KIND):
         s.churned = signal.kind == CHURNED_CASE_SIGNAL_KIND
         s.resolved_at = signal.at
@@ -173,4 +253,7 @@ def state_view(s: RedAccountSnapshot) -> RedAccountState:
         escalated=s.escalated,
         resolved_at=s.resolved_at,
         resolved_colour=s.resolved_colour.value if s.resolved_colour else None,
+        ae_owner=s.start.ae_owner,
+        ce_owner=s.start.ce_owner,
+        renewal_date=s.start.renewal_date,
     )
