@@ -1,10 +1,12 @@
 """The hand-off of a won deal on the time-skipping test server: it carries what the deal knew
-(read in one SOQL query), an old deal of a churned account starts nothing, and an account that
+(read in one SOQL query), a repeat of the deal from its opportunity brings the owners the
+intake could not read, an old deal of a churned account starts nothing, and an account that
 cannot answer a query holds up nothing."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,17 +14,19 @@ from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
 
+from activities.handoff import hand_off
 from schemas import search_attributes as sa
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
     AccountState,
+    HandOffRequest,
     RecordRenewalOutcome,
     account_workflow_id,
 )
 from schemas.common import Role
 from starter.intake import deal_closed, render_intake_result
-from tests.support.accounts import AE, DAY, settle
+from tests.support.accounts import AE, CE, DAY, settle
 from tests.test_account_renewal_outcomes import in_renewal_window
 from tests.test_intake import run_intake as run_intake_skipping_time
 from workflows.account import AccountWorkflow
@@ -132,6 +136,76 @@ async def test_a_handed_off_account_knows_what_the_deal_knew(
         more = next(d for d in view.hand_offs if d.opportunity_id == "006MORE")
         assert (more.closed_at, more.seats) == (midnight_of(later), 20)
         assert salesforce_fake.calls_to(r"/sobjects/Account") == []
+
+
+async def test_the_opportunitys_hand_off_after_the_intakes_brings_the_owners(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    salesforce_fake.add_record(
+        "Account",
+        {
+            "Id": "001OWNED",
+            "Name": "Owned Later Ltd",
+            "Tier__c": "1",
+            "Region__c": "US West / APAC",
+        },
+    )
+    async with harness_factory() as harness:
+        now = await harness.env.get_current_time()
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006OWNED",
+                "AccountId": "001OWNED",
+                "StageName": "Closed Won",
+                "Type": "new",
+                "CloseDate": close_date(now - DAY),
+                "Amount": 50000.0,
+                "Seats__c": 40.0,
+            },
+        )
+        # The intake runs before the opportunity's workflow hands the deal off: Salesforce
+        # knows no Slack members, so the account learns everything but its owners.
+        result = await run_intake(harness, f"owned-{uuid.uuid4()}")
+        assert result.handed_off == ["006OWNED"]
+        view = await account_state(harness, "001OWNED")
+        assert view.missing_profile == ["AE", "CE"]
+        assert (view.open_steps, view.license_key_ids) == ([], [])
+        [from_intake] = view.hand_offs
+
+        # The opportunity's hand-off of the same deal (its activity's signal-with-start): the
+        # owners, and no amount (the opportunity does not know it).
+        from_opportunity = replace(from_intake, ae_owner=AE, ce_owner=CE, amount=0.0)
+        config = harness.settings.account_config()
+        await hand_off(harness.client, harness.task_queue, HandOffRequest(from_opportunity), config)
+        view = await account_state(harness, "001OWNED")
+        assert view.profile is not None and view.missing_profile == []
+        p = view.profile
+        assert (p.ae_owner, p.ce_owner, p.tier, p.seats, p.region) == (
+            AE,
+            CE,
+            1,
+            40,
+            "US West / APAC",
+        )
+        [deal] = view.hand_offs  # still one per deal, now with everything either said
+        assert (deal.ae_owner, deal.ce_owner, deal.amount) == (AE, CE, 50000.0)
+        # The profile is complete: the kickoff begins, with the CE, and one license key.
+        assert [(step.key, step.owner) for step in view.open_steps] == [("kickoff-plan", CE)]
+        assert len(view.license_key_ids) == 1
+        to_ce = [message.text for message in slack_fake.messages_in(CE)]
+        assert any("kickoff" in text.lower() for text in to_ce), to_ce
+        assert any("New license key" in text for text in to_ce), to_ce
+
+        # Either hand-off again brings nothing new: nothing changes, nothing is granted twice.
+        for again in (from_opportunity, from_intake):
+            await hand_off(harness.client, harness.task_queue, HandOffRequest(again), config)
+        again_view = await account_state(harness, "001OWNED")
+        assert again_view.license_key_ids == view.license_key_ids
+        assert again_view.profile == view.profile and again_view.hand_offs == view.hand_offs
+        filled = [entry.action for entry in again_view.recent_activity if "again" in entry.action]
+        assert filled == ["deal 006OWNED handed off again: filled in AE, CE"]
+        assert [message.text for message in slack_fake.messages_in(CE)] == to_ce
 
 
 async def churn(harness: Any, account: Any) -> None:

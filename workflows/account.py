@@ -48,13 +48,16 @@ with workflow.unsafe.imports_passed_through():
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
     from workflows import account_changes as changes
     from workflows import account_rules as rules
-    from workflows import health_rules
+    from workflows import hand_off_gaps, health_rules
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.visibility import history_is_long, wait_for_change
 
 UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
+HANDOFF_FILLS_GAPS_PATCH = "repeated-hand-off-fills-gaps"
+"""Runs that started before: a repeat of a known deal is dropped, even when it brings what
+the account does not know (the owners the intake could not read)."""
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -99,7 +102,13 @@ class AccountWorkflow(OwedWorkHandlers):
         if checked is None or self._invalid is not None:
             return
         # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
-        self._changed |= rules.apply_hand_off(self._s, checked, workflow.now())
+        if hand_off_gaps.known_deal(self._s, checked.opportunity_id) is None:
+            self._changed |= rules.apply_hand_off(self._s, checked, workflow.now())
+        elif hand_off_gaps.fills_gaps(self._s, checked) and workflow.patched(
+            HANDOFF_FILLS_GAPS_PATCH
+        ):
+            # A completed profile opens the kickoff: commands a run from before never issued.
+            self._changed |= hand_off_gaps.apply_repeat(self._s, checked, workflow.now())
 
     @workflow.signal(name=USAGE_REPORTED_SIGNAL)
     def usage_reported(self, report: UsageReport | None = None) -> None:

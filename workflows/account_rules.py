@@ -243,7 +243,8 @@ def missing_profile(s: AccountSnapshot) -> list[str]:
 
 def apply_hand_off(s: AccountSnapshot, hand_off: AccountHandOff, now: datetime) -> bool:
     """Keep one hand-off per deal. The first deal tells a new account who it is; a later
-    expansion deal adds its seats (a new key). Returns whether anything changed."""
+    expansion deal adds its seats (a new key). Returns whether anything changed: a repeat of
+    a known deal changes nothing here (``hand_off_gaps`` fills in what it knows)."""
     if any(known.opportunity_id == hand_off.opportunity_id for known in s.hand_offs):
         return False
     s.hand_offs.append(hand_off)
@@ -1317,6 +1318,7 @@ def _check_profile_complete(s: AccountSnapshot, what: str) -> None:
 
 
 # The account's change rules (``account_changes``) share these checks and writes.
+audit = _audit
 check_actor = _check_actor
 check_profile_complete = _check_profile_complete
 grant_license = _grant_license

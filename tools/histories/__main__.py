@@ -21,6 +21,7 @@ GROUP_NAMES = (
     "red-account",
     "intake",
     "region",
+    "owners",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which
 ``--checkout`` may take from elsewhere, so it is imported only once that is settled)."""

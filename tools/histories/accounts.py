@@ -16,6 +16,7 @@ from schemas.account import (
     AccountHandOff,
     AccountStart,
     CompleteAccountStep,
+    CompleteProfile,
     LifecycleStage,
     RecordRenewalOutcome,
     account_workflow_id,
@@ -32,6 +33,7 @@ from schemas.intake import IntakeRun
 from tests.support.accounts import (
     AE,
     CE,
+    CE_LEADER,
     DAY,
     VE,
     advance_to,
@@ -231,6 +233,21 @@ async def intake(rec: Recorder) -> None:
     await rec.save(account, "two-deals-from-intake")
 
 
+async def hand_off(rec: Recorder, deal: AccountHandOff) -> None:
+    """The deal's hand-off as ``hand_off_closed_deal`` sends it: one signal-with-start."""
+    handle = await rec.client.start_workflow(
+        AccountWorkflow.run,
+        AccountStart(deal.account_id, deal.account_name, config=rec.settings.account_config()),
+        id=account_workflow_id(deal.account_id),
+        task_queue=rec.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=DEAL_CLOSED_SIGNAL,
+        start_signal_args=[deal],
+    )
+    rec.track(handle)
+    await settle(handle)
+
+
 # --- Region, learnt after the first hand-off ---------------------------------------------------
 
 
@@ -257,15 +274,45 @@ async def region_later(rec: Recorder) -> None:
             region=region,
             closed_at=now,
         )
-        handle = await rec.client.start_workflow(
-            AccountWorkflow.run,
-            AccountStart(account_id, "Regional", config=rec.settings.account_config()),
-            id=workflow_id,
-            task_queue=rec.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=DEAL_CLOSED_SIGNAL,
-            start_signal_args=[deal],
-        )
-        rec.track(handle)
-        await settle(handle)
+        await hand_off(rec, deal)
     await rec.save(rec.handle(workflow_id), "region-from-a-later-deal")
+
+
+# --- Owners, learnt from a repeat of the same deal ---------------------------------------------
+
+
+async def owners_from_a_repeat(rec: Recorder) -> None:
+    """An account handed off by the intake (Salesforce knows no Slack members: no AE, no CE),
+    then the same deal again from its opportunity's workflow, with the owners. The code before
+    ``HANDOFF_FILLS_GAPS_PATCH`` dropped the repeat (the account waited for ``dealcycle account
+    profile``); today's fills the owners in, the profile completes and the kickoff begins,
+    commands this run did not issue."""
+    account_id = "001HOWNERS"
+    workflow_id = account_workflow_id(account_id)
+    now = await rec.env.get_current_time()
+    # The opportunity's hand-off again (a repeat that brings nothing new): its events follow
+    # the task that took the owners, so a replay compares that task's commands.
+    for ae_owner, ce_owner in (("", ""), (AE, CE), (AE, CE)):
+        deal = AccountHandOff(
+            opportunity_id="006HOWNERS",
+            account_id=account_id,
+            account_name="Owned Later",
+            kind="new",
+            seats=120,
+            ae_owner=ae_owner,
+            ce_owner=ce_owner,
+            tier=2,
+            region="US East / EMEA",
+            closed_at=now,
+            deployment_type="cloud",
+        )
+        await hand_off(rec, deal)
+    # What the account waited for: the owners from ``dealcycle account profile``. Its kickoff
+    # follows, after the task that took the repeat.
+    account = rec.handle(workflow_id)
+    await account.execute_update(
+        AccountWorkflow.complete_profile,
+        CompleteProfile(CE_LEADER, Role.CE, ae_owner=AE, ce_owner=CE),
+    )
+    await settle(account)
+    await rec.save(account, "owners-from-a-repeated-deal")

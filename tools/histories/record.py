@@ -18,6 +18,7 @@ GROUPS: dict[str, Scenario] = {
     "red-account": accounts.red_accounts,
     "intake": accounts.intake,
     "region": accounts.region_later,
+    "owners": accounts.owners_from_a_repeat,
 }
 """Each group runs on its own test server (a fresh clock), fakes and database."""
 
