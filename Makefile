@@ -15,7 +15,7 @@ CHAOS_ARGS ?=
 # Type-checked code; worker.py only once it exists, so a partial checkout still lints.
 MYPY_TARGETS := schemas workflows activities starter dealcycle tools $(wildcard worker.py)
 
-.PHONY: help bootstrap run test lint bench chaos clean temporal-cli test-server postgres
+.PHONY: help bootstrap run test lint bench chaos clean temporal-cli test-server postgres chromium
 
 help:
 	@echo "make run     start the Temporal dev server, the fakes, the worker and the demo"
@@ -37,10 +37,15 @@ test-server:
 postgres:
 	@scripts/ensure-postgres
 
+# Debian's chromium, for the real-browser test of the sandbox Slack page (Playwright drives it;
+# no browser is downloaded).
+chromium:
+	@scripts/ensure-chromium
+
 run: bootstrap temporal-cli
 	$(VENV)/bin/dealcycle run $(RUN_ARGS)
 
-test: bootstrap temporal-cli test-server postgres
+test: bootstrap temporal-cli test-server postgres chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: bootstrap

@@ -1,7 +1,8 @@
 """``dealcycle server``, ``worker`` and ``run``: the long-running local processes.
 
 ``run`` is what ``make run`` calls: the Temporal dev server (Web UI, SQLite file under
-``.dealcycle/``), the Salesforce and Slack sandbox when no credentials are set, the worker,
+``.dealcycle/``), the Salesforce and Slack sandbox when no credentials are set (with a page
+that shows the Slack fake as Slack would, ``starter.devrun_slack``), the worker, the Slack app,
 and a few demo trials; Ctrl-C stops them all, and the next ``run`` finds the same workflows.
 """
 
@@ -18,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dealcycle.devtools.devserver import running_dev_server
+from dealcycle.fakes.slack_page import SlackPage
 from dealcycle.logging import configure_logging, get_logger
 from dealcycle.settings import Settings
 from schemas.common import Role, TechnicalWinStatus
 from schemas.search_attributes import registrations
 from schemas.trial import TRIAL_PLANNING_ITEMS, CompleteStep, SetTechnicalWin, StartTrialOverride
+from starter.devrun_slack import running_slack_app, slack_page
 from starter.trials import act, start_trial, trial_exists, trial_start_for
 
 log = get_logger("dealcycle.run")
@@ -51,6 +54,16 @@ def _banner(lines: list[str]) -> None:
 @contextlib.contextmanager
 def sandbox_if_unconfigured(settings: Settings, wanted: bool | None) -> Iterator[Settings]:
     """Point the settings at the local fakes when asked, or when no credentials are set."""
+    with sandbox_env_if_unconfigured(settings, wanted) as (effective, _):
+        yield effective
+
+
+@contextlib.contextmanager
+def sandbox_env_if_unconfigured(
+    settings: Settings, wanted: bool | None
+) -> Iterator[tuple[Settings, dict[str, str] | None]]:
+    """As ``sandbox_if_unconfigured``, with the sandbox's environment (``None`` without one)
+    for the processes ``make run`` starts beside the worker."""
     from worker import with_sandbox
 
     use = (
@@ -59,7 +72,7 @@ def sandbox_if_unconfigured(settings: Settings, wanted: bool | None) -> Iterator
         else not (settings.salesforce.configured and settings.slack.configured)
     )
     if not use:
-        yield settings
+        yield settings, None
         return
     from dealcycle.fakes import start_sandbox
 
@@ -76,7 +89,7 @@ def sandbox_if_unconfigured(settings: Settings, wanted: bool | None) -> Iterator
                 "Set SALESFORCE_* and SLACK_BOT_TOKEN (see README) to use real services.",
             ]
         )
-        yield with_sandbox(settings, dict(env))
+        yield with_sandbox(settings, dict(env)), dict(env)
     finally:
         sandbox.stop()
 
@@ -230,8 +243,25 @@ async def start_demo_accounts(client: Any, settings: Settings) -> list[str]:
     return ids
 
 
+def _slack_fake_url(sandbox_env: Mapping[str, str] | None) -> str | None:
+    return sandbox_env["SLACK_API_URL"].removesuffix("api/") if sandbox_env else None
+
+
+@contextlib.contextmanager
+def _slack_page_if_sandbox(
+    sandbox_env: Mapping[str, str] | None, environ: Mapping[str, str]
+) -> Iterator[SlackPage | None]:
+    fake_url = _slack_fake_url(sandbox_env)
+    if fake_url is None:
+        yield None
+        return
+    with slack_page(fake_url, environ) as page:
+        yield page
+
+
 async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None = None) -> int:
-    settings = Settings.from_env(_with_demo_timings(os.environ if environ is None else environ))
+    environ = _with_demo_timings(os.environ if environ is None else environ)
+    settings = Settings.from_env(environ)
     configure_logging(settings.log_format, settings.log_level)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     from worker import build_activities, build_worker, connect
@@ -250,10 +280,27 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             temporal_address=server.target,
             temporal_ui_url=server.ui_url or settings.temporal_ui_url,
         )
-        with sandbox_if_unconfigured(settings, None) as effective:
+        with (
+            sandbox_env_if_unconfigured(settings, None) as (effective, sandbox_env),
+            _slack_page_if_sandbox(sandbox_env, environ) as page,
+        ):
             client = await connect(effective)
             activities = await asyncio.to_thread(build_activities, effective)
-            async with build_worker(client, effective, activities), _until_interrupted() as stop:
+            app_env = {
+                **environ,
+                **(sandbox_env or {}),
+                "DEALCYCLE_TEMPORAL_ADDRESS": server.target,
+                "DEALCYCLE_TEMPORAL_UI_URL": effective.temporal_ui_url,
+            }
+            async with (
+                build_worker(client, effective, activities),
+                running_slack_app(
+                    app_env,
+                    fake_url=_slack_fake_url(sandbox_env),
+                    log_file=settings.state_dir / "slack-app.log",
+                ) as slack_app,
+                _until_interrupted() as stop,
+            ):
                 trials = await start_demo_trials(client, effective) if demo else []
                 accounts = await start_demo_accounts(client, effective) if demo else []
                 from starter.intake import ensure_intake_schedule
@@ -269,8 +316,12 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                     f"History kept in   {settings.state_dir / 'temporal.db'}",
                     f"Database          {effective.database_url}",
                     f"Intake            {schedule}",
-                    "",
                 ]
+                if page is not None:
+                    lines.append(f"Slack (sandbox)   {page.url}  (pick 'You are', then click)")
+                if slack_app is not None:
+                    lines.append(f"Slack app         {slack_app}")
+                lines.append("")
                 if trials:
                     lines += ["Demo trials:"] + [f"  {ui}/{workflow_id}" for workflow_id in trials]
                     lines += [
