@@ -80,7 +80,8 @@ function renderToken(inner) {
   const [target, label] = inner.split("|", 2);
   if (target.startsWith("@")) {
     const id = target.slice(1);
-    return `<span class="mention" data-user="${escapeHtml(id)}">@${escapeHtml(label || id)}</span>`;
+    const name = label || (model && model.names[id]) || id;
+    return `<span class="mention" data-user="${escapeHtml(id)}">@${escapeHtml(name)}</span>`;
   }
   if (target.startsWith("#")) {
     const name = label || channelName(target.slice(1));
@@ -162,7 +163,12 @@ function normalize(state) {
   }
   const home = {};
   for (const [user, view] of Object.entries(byUser(state.home || state.homes))) home[user] = view && view.view ? view.view : view;
-  return { conversations, ephemerals: byUser(state.ephemerals), views, home, bot: state.bot_user_id || "" };
+  const names = {};
+  for (const [id, profile] of Object.entries(byUser(state.users))) {
+    if (profile && profile.real_name && profile.real_name !== id.toLowerCase()) names[id] = profile.real_name;
+  }
+  const bot = (state.bot && state.bot.user_id) || state.bot_user_id || "";
+  return { conversations, ephemerals: byUser(state.ephemerals), views, home, bot, names };
 }
 
 // The fake before its control API grew /state: channels and messages only, read-only.
@@ -212,7 +218,8 @@ function renderSidebar() {
   const picker = $("user-picker");
   const users = knownUsers();
   if (!ui.user && users.length) ui.user = (users.find(([, role]) => role === "CE") || users[0])[0];
-  const options = users.map(([id, role]) => h("option", { value: id, selected: id === ui.user }, role ? `${id} (${role})` : id));
+  const label = (id, role) => [model.names[id] ? `${model.names[id]} · ${id}` : id, role ? `(${role})` : ""].join(" ").trim();
+  const options = users.map(([id, role]) => h("option", { value: id, selected: id === ui.user }, label(id, role)));
   if (ui.user && !users.some(([id]) => id === ui.user)) options.unshift(h("option", { value: ui.user, selected: true }, ui.user));
   picker.replaceChildren(...options);
   const item = (c) => h("li", {}, h("a", {
@@ -285,7 +292,7 @@ function renderBlock(block, context) {
 
 function renderMessage(message, conversation, { inThread = false, ephemeral = false } = {}) {
   const context = { channel: conversation.id, ts: message.ts, ephemeral };
-  const author = message.bot_id || message.user === model.bot || !message.user ? "dealcycle" : message.user;
+  const author = message.bot_id || message.user === model.bot || !message.user ? "dealcycle" : model.names[message.user] || message.user;
   const blocks = message.blocks && message.blocks.length
     ? message.blocks.map((b) => renderBlock(b, context))
     : [h("div", { html: mrkdwn(message.text) })];
