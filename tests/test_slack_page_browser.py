@@ -114,7 +114,7 @@ def receiver(slack_fake: SlackFake) -> Iterator[AppReceiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    slack_fake.set_app_url(f"http://127.0.0.1:{server.server_address[1]}/slack/events")
+    slack_fake.app_url = f"http://127.0.0.1:{server.server_address[1]}/slack/events"
     yield app
     server.shutdown()
     server.server_close()

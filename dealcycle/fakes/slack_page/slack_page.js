@@ -171,18 +171,6 @@ function normalize(state) {
   return { conversations, ephemerals: byUser(state.ephemerals), views, home, bot, names };
 }
 
-// The fake before its control API grew /state: channels and messages only, read-only.
-async function legacyState() {
-  const [channels, messages] = await Promise.all([control("channels"), control("messages")]);
-  return {
-    channels: channels.map((c) => ({
-      id: c.id, name: c.name, is_im: c.is_im, user: c.user,
-      // Only the bot posts through the Web API, so every message there is the bot's.
-      messages: messages.filter((m) => m.channel === c.id).map((m) => ({ ...m, bot_id: "B" })),
-    })),
-  };
-}
-
 function channelName(id) {
   const found = model && model.conversations.find((c) => c.id === id);
   return found ? found.name : id;
@@ -247,7 +235,7 @@ function renderElement(element, context) {
         options.map((o) => h("option", { value: o.value }, o.text.text)));
       select.addEventListener("change", () => {
         const option = options.find((o) => o.value === select.value);
-        if (option) act(context, element, { value: option.value, selected_option: option });
+        if (option) act(context, element, { value: option.value });
       });
       return select;
     }
@@ -284,7 +272,7 @@ function renderBlock(block, context) {
     case "rich_text":
       return box({}, JSON.stringify(block.elements || []).match(/"text":"([^"]*)"/g)?.map((t) => t.slice(8, -1)).join("") || "");
     case "input":
-      return renderInput(block);
+      return renderInput(block, context.index);
     default:
       return box({ class: "block empty" }, `[${block.type} block]`);
   }
@@ -361,9 +349,9 @@ function renderThread() {
 
 // ---- modals ---------------------------------------------------------------------------------
 
-function renderInput(block) {
+function renderInput(block, index) {
   const e = block.element || {};
-  const id = `input-${block.block_id}-${e.action_id}`;
+  const id = `modal-input-${index}`;
   const initial = (o) => (o ? [o.value] : []);
   const chosen = new Set([...(e.initial_options || []).map((o) => o.value), ...initial(e.initial_option)]);
   let control;
@@ -403,43 +391,40 @@ function renderInput(block) {
     h("div", { class: "error" }));
 }
 
-// view_submission's view.state.values, as Slack sends it.
-function modalValues(view) {
+// What the person entered, as the fake's /submit takes it: {block_id: {action_id: value}},
+// where value is the text, the picked option's value, or a list of them.
+async function modalValues(view) {
   const values = {};
-  for (const block of view.blocks || []) {
+  for (const [index, block] of (view.blocks || []).entries()) {
     if (block.type !== "input" || !block.element) continue;
     const e = block.element;
-    const control = $(`input-${block.block_id}-${e.action_id}`);
-    const options = e.options || (e.option_groups || []).flatMap((g) => g.options || []);
-    const option = (value) => options.find((o) => o.value === value);
+    const control = $(`modal-input-${index}`);
     let value;
     switch (e.type) {
-      case "static_select":
-        value = { type: e.type, selected_option: option(control.value) || null };
-        break;
       case "multi_static_select":
-        value = { type: e.type, selected_options: [...control.selectedOptions].map((o) => option(o.value)) };
+        value = [...control.selectedOptions].map((o) => o.value);
         break;
       case "checkboxes":
-        value = { type: e.type, selected_options: [...control.querySelectorAll("input:checked")].map((i) => option(i.value)) };
+        value = [...control.querySelectorAll("input:checked")].map((i) => i.value);
         break;
       case "radio_buttons": {
         const checked = control.querySelector("input:checked");
-        value = { type: e.type, selected_option: checked ? option(checked.value) : null };
+        value = checked ? checked.value : null;
         break;
       }
-      case "datepicker":
-        value = { type: e.type, selected_date: control.value || null };
-        break;
-      case "users_select":
-        value = { type: e.type, selected_user: control.value || null };
-        break;
       default:
-        value = { type: e.type, value: control.value === "" ? null : control.value };
+        value = control.value === "" ? null : control.value;
     }
-    values[block.block_id] = { [e.action_id]: value };
+    values[await blockId(block, index)] = { [e.action_id]: value };
   }
   return values;
+}
+
+// Slack fills in the block_id an app left out; the fake derives it from the block's place.
+async function blockId(block, index) {
+  if (block.block_id) return block.block_id;
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(`${index}:${block.type}`));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, 5);
 }
 
 function topView() {
@@ -469,7 +454,7 @@ function renderModal() {
   };
   $("modal").replaceChildren(
     h("header", { html: textObject(view.title) }),
-    h("div", { class: "body" }, (view.blocks || []).map((b) => renderBlock(b, { view_id: view.id }))),
+    h("div", { class: "body" }, (view.blocks || []).map((b, index) => renderBlock(b, { view_id: view.id, index }))),
     h("footer", {},
       h("button", { type: "button", class: "slack-button", onclick: close }, view.close ? view.close.text : "Cancel"),
       view.submit ? h("button", { type: "submit", class: "slack-button primary" }, view.submit.text) : null));
@@ -482,11 +467,13 @@ function renderModal() {
 
 async function submitModal(view) {
   try {
-    const answer = appAnswer(await control("submit", { user: ui.user, view_id: view.id, values: modalValues(view) }));
+    const answer = appAnswer(await control("submit", { user: ui.user, view_id: view.id, values: await modalValues(view) }));
     for (const node of document.querySelectorAll("#modal .error")) node.textContent = "";
     if (answer.response_action === "errors") {
-      for (const [blockId, message] of Object.entries(answer.errors || {})) {
-        const node = document.querySelector(`#modal [data-block-id="${CSS.escape(blockId)}"] .error`);
+      const blocks = view.blocks || [];
+      for (const [id, message] of Object.entries(answer.errors || {})) {
+        const index = (await Promise.all(blocks.map(blockId))).indexOf(id);
+        const node = index >= 0 && $(`modal-input-${index}`).parentElement.querySelector(".error");
         if (node) node.textContent = message;
       }
       return;
@@ -597,12 +584,7 @@ async function refresh(force = false) {
   if (polling && !force) return;
   polling = true;
   try {
-    let state;
-    try {
-      state = await control("state");
-    } catch {
-      state = await legacyState();
-    }
+    const state = await control("state");
     const text = JSON.stringify(state);
     if (force || text !== lastStateText) {
       lastStateText = text;
