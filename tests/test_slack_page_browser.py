@@ -51,6 +51,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def kind_of(payload: dict[str, Any]) -> str:
+    """``block_actions``, ``view_submission``, an event's type, or ``slash_command``."""
+    if payload.get("type") == "event_callback":
+        return str(payload["event"]["type"])
+    return str(payload.get("type") or ("slash_command" if "command" in payload else "?"))
+
+
 @dataclass
 class AppReceiver:
     """Stands in for the Slack app over HTTP: refuses a request whose signature does not verify
@@ -80,7 +87,7 @@ class AppReceiver:
         return 200
 
     def _of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [p for p in self.payloads if p.get("type") == kind]
+        return [p for p in self.payloads if kind_of(p) == kind]
 
     async def delivered(self, kind: str, count: int = 1) -> list[dict[str, Any]]:
         """The first ``count`` payloads of ``kind``, once the fake has delivered them (the page
@@ -316,4 +323,63 @@ async def test_a_modal_opened_by_the_app_is_filled_and_submitted_in_the_page(
     assert values["priority"]["choice"]["selected_option"]["value"] == "p1"
     assert [o["value"] for o in values["areas"]["choices"]["selected_options"]] == ["sso", "api"]
     assert [o["value"] for o in values["flags"]["checked"]["selected_options"]] == ["renewal_risk"]
+    assert receiver.refused == 0
+
+
+async def test_replies_commands_ephemerals_and_the_home_tab_go_both_ways(
+    slack_fake: SlackFake,
+    slack_client: WebClient,
+    receiver: AppReceiver,
+    slack_page: SlackPage,
+    browser: BrowserContext,
+) -> None:
+    def answer(payload: dict[str, Any]) -> None:
+        if kind_of(payload) == "slash_command":
+            slack_client.chat_postEphemeral(
+                channel=payload["channel_id"], user=payload["user_id"], text="*2* steps due"
+            )
+        elif kind_of(payload) == "app_home_opened":
+            slack_client.views_publish(
+                user_id=payload["event"]["user"],
+                view={"type": "home", "blocks": reminder_blocks()},
+            )
+
+    receiver.on_interaction = answer
+    posted = slack_client.chat_postMessage(
+        channel="#dealcycle-trials", text=f"Kickoff plan: CE <@{CE}>, AE <@{AE}>"
+    )
+    page = await browser.new_page()
+    await open_as(page, slack_page.url, CE, "dealcycle-trials")
+
+    await page.get_by_role("button", name="Reply in thread").click()
+    await page.get_by_label("Reply in thread").fill("customer wants SSO first")
+    await page.get_by_role("button", name="Reply", exact=True).click()
+    [reply] = await receiver.delivered("message")
+    assert reply["event"]["user"] == CE
+    assert reply["event"]["thread_ts"] == posted["ts"]
+    assert reply["event"]["text"] == "customer wants SSO first"
+    await expect(page.locator("#thread-messages")).to_contain_text("customer wants SSO first")
+
+    await page.get_by_label("Slash command").fill("/dealcycle todo")
+    await page.get_by_label("Slash command").press("Enter")
+    [command] = await receiver.delivered("slash_command")
+    assert (command["command"], command["text"], command["user_id"]) == ("/dealcycle", "todo", CE)
+    ephemeral = page.locator("#messages .message.ephemeral")
+    await expect(ephemeral).to_contain_text("Only visible to you")
+    await expect(ephemeral.locator("b")).to_have_text("2")
+
+    await page.get_by_role("link", name="Home").click()
+    [home] = await receiver.delivered("app_home_opened")
+    assert home["event"]["user"] == CE
+    await page.locator("#messages").get_by_role("button", name="Done").click()
+    [click] = await receiver.delivered("block_actions")
+    assert click["user"]["id"] == CE
+    assert click["container"]["type"] == "view"
+    assert click["actions"][0]["action_id"] == "dealcycle_done"
+
+    # Another person does not see the CE's ephemeral answer.
+    await page.get_by_label("You are").select_option(AE)
+    await page.locator("nav").get_by_text("dealcycle-trials").click()
+    await expect(page.locator("#messages .message").first).to_be_visible()
+    await expect(ephemeral).to_have_count(0)
     assert receiver.refused == 0

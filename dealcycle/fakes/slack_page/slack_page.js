@@ -280,7 +280,9 @@ function renderBlock(block, context) {
 
 function renderMessage(message, conversation, { inThread = false, ephemeral = false } = {}) {
   const context = { channel: conversation.id, ts: message.ts, ephemeral };
-  const author = message.bot_id || message.user === model.bot || !message.user ? "dealcycle" : model.names[message.user] || message.user;
+  // Ephemerals carry their recipient as user; the app sent them.
+  const fromApp = ephemeral || message.bot_id || message.user === model.bot || !message.user;
+  const author = fromApp ? "dealcycle" : model.names[message.user] || message.user;
   const blocks = message.blocks && message.blocks.length
     ? message.blocks.map((b) => renderBlock(b, context))
     : [h("div", { html: mrkdwn(message.text) })];
