@@ -89,7 +89,10 @@ def sandbox_env_if_unconfigured(
                 "Set SALESFORCE_* and SLACK_BOT_TOKEN (see README) to use real services.",
             ]
         )
-        yield with_sandbox(settings, dict(env)), dict(env)
+        # The Slack app beside the worker connects to the fake over Socket Mode, as the README
+        # advises for a real workspace: nothing has to listen on a port for Slack.
+        app_env = {"SLACK_APP_TOKEN": sandbox.endpoints.slack_app_token, **env}
+        yield with_sandbox(settings, dict(env)), app_env
     finally:
         sandbox.stop()
 
