@@ -87,7 +87,15 @@ function renderToken(inner) {
     const name = label || channelName(target.slice(1));
     return `<span class="mention">#${escapeHtml(name)}</span>`;
   }
-  if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(label || target.slice(1))}</span>`;
+  if (target.startsWith("!date^")) {
+    // <!date^UNIX^{format}^link|fallback>: shown in the reader's own time zone.
+    const seconds = Number(target.split("^")[1]);
+    const shown = Number.isFinite(seconds)
+      ? new Date(seconds * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })
+      : label || "";
+    return `<time>${escapeHtml(shown)}</time>`;
+  }
+  if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(label || target.slice(1).split("^")[0])}</span>`;
   const safe = /^(https?:|mailto:)/.test(target) ? target : "#";
   return `<a href="${escapeHtml(safe)}" target="_blank" rel="noopener">${escapeHtml(label || target)}</a>`;
 }
