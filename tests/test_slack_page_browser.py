@@ -10,45 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, expect
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from dealcycle.fakes import SlackFake
 from dealcycle.fakes.slack_page import SlackPage
+from tests.support.browser import browser, needs_chromium, open_as, sandbox_page
 
-CHROMIUM = os.environ.get("DEALCYCLE_CHROMIUM", "/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this
-# machine's closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# Fixtures, imported for the tests' parameters.
+__all__ = ["browser", "sandbox_page"]
+
 CE, AE = "U0PAGECE1", "U0PAGEAE1"
 DELIVERY_TIMEOUT = 30.0
 DONE_VALUE = json.dumps({"workflow_id": "trial-OPP-1", "step": "kickoff_call", "kind": "trial"})
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"no Chromium at {CHROMIUM}: scripts/ensure-chromium (run by make test) installs "
-    "Debian's chromium; elsewhere set DEALCYCLE_CHROMIUM",
-)
+pytestmark = needs_chromium
 
 
 def kind_of(payload: dict[str, Any]) -> str:
@@ -125,27 +110,6 @@ def receiver(slack_fake: SlackFake) -> Iterator[AppReceiver]:
     yield app
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def slack_page(slack_fake: SlackFake) -> Iterator[SlackPage]:
-    with SlackPage(slack_fake.url, port=0) as page:
-        yield page
-
-
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
 
 
 def reminder_blocks() -> list[dict[str, Any]]:
@@ -240,18 +204,11 @@ def feature_request_view() -> dict[str, Any]:
     }
 
 
-async def open_as(page: Page, url: str, user: str, channel: str) -> None:
-    """Open the page and act as ``user``, picked from the people the messages mention."""
-    await page.goto(url)
-    await page.get_by_label("You are").select_option(user)
-    await page.locator("nav").get_by_text(channel, exact=False).click()
-
-
 async def test_a_click_on_a_block_kit_button_reaches_the_app_signed_as_the_picked_user(
     slack_fake: SlackFake,
     slack_client: WebClient,
     receiver: AppReceiver,
-    slack_page: SlackPage,
+    sandbox_page: SlackPage,
     browser: BrowserContext,
 ) -> None:
     posted = slack_client.chat_postMessage(
@@ -261,7 +218,7 @@ async def test_a_click_on_a_block_kit_button_reaches_the_app_signed_as_the_picke
         channel="#dealcycle-trials", text="planning thread", thread_ts=posted["ts"]
     )
     page = await browser.new_page()
-    await open_as(page, slack_page.url, CE, "dealcycle-trials")
+    await open_as(page, sandbox_page.url, CE, "dealcycle-trials")
 
     message = page.locator(f'.message[data-ts="{posted["ts"]}"]')
     await expect(message.locator(".block.header")).to_have_text("Trial planning: Acme")
@@ -290,7 +247,7 @@ async def test_a_modal_opened_by_the_app_is_filled_and_submitted_in_the_page(
     slack_fake: SlackFake,
     slack_client: WebClient,
     receiver: AppReceiver,
-    slack_page: SlackPage,
+    sandbox_page: SlackPage,
     browser: BrowserContext,
 ) -> None:
     def open_modal(payload: dict[str, Any]) -> None:
@@ -303,7 +260,7 @@ async def test_a_modal_opened_by_the_app_is_filled_and_submitted_in_the_page(
         channel="#dealcycle-trials", text="Kickoff call is overdue", blocks=reminder_blocks()
     )
     page = await browser.new_page()
-    await open_as(page, slack_page.url, AE, "dealcycle-trials")
+    await open_as(page, sandbox_page.url, AE, "dealcycle-trials")
 
     await page.get_by_role("button", name="Feature request").click()
     modal = page.get_by_role("dialog")
@@ -330,7 +287,7 @@ async def test_replies_commands_ephemerals_and_the_home_tab_go_both_ways(
     slack_fake: SlackFake,
     slack_client: WebClient,
     receiver: AppReceiver,
-    slack_page: SlackPage,
+    sandbox_page: SlackPage,
     browser: BrowserContext,
 ) -> None:
     def answer(payload: dict[str, Any]) -> None:
@@ -349,7 +306,7 @@ async def test_replies_commands_ephemerals_and_the_home_tab_go_both_ways(
         channel="#dealcycle-trials", text=f"Kickoff plan: CE <@{CE}>, AE <@{AE}>"
     )
     page = await browser.new_page()
-    await open_as(page, slack_page.url, CE, "dealcycle-trials")
+    await open_as(page, sandbox_page.url, CE, "dealcycle-trials")
 
     await page.get_by_role("button", name="Reply in thread").click()
     await page.get_by_label("Reply in thread").fill("customer wants SSO first")
