@@ -220,7 +220,7 @@ function renderSidebar() {
   picker.replaceChildren(...options);
   const item = (c) => h("li", {}, h("a", {
     href: `#${c.id}`, class: `conversation${c.id === ui.current ? " active" : ""}`, "data-id": c.id,
-  }, c.kind === "dm" ? `@ ${c.name}` : `# ${c.name}`));
+  }, c.kind === "dm" ? `@ ${model.names[c.user] || c.name}` : `# ${c.name}`));
   $("channel-list").replaceChildren(...model.conversations.filter((c) => c.kind === "channel").map(item));
   $("dm-list").replaceChildren(...model.conversations.filter((c) => c.kind === "dm").map(item));
   $("home-link").classList.toggle("active", ui.current === "home");
@@ -336,7 +336,9 @@ function renderConversation() {
     section.replaceChildren();
     return;
   }
-  $("conversation-title").textContent = conversation.kind === "dm" ? `@ ${conversation.name}` : `# ${conversation.name}`;
+  $("conversation-title").textContent = conversation.kind === "dm"
+    ? `@ ${model.names[conversation.user] || conversation.name} (direct messages with the app)`
+    : `# ${conversation.name}`;
   const top = conversation.messages.filter((m) => !m.thread_ts || m.thread_ts === m.ts);
   const ephemerals = ephemeralsIn(conversation.id, null);
   keepScroll(section, () => section.replaceChildren(
