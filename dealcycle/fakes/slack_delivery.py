@@ -590,6 +590,7 @@ class AppDelivery:
             timestamp=int(time.time()) + options.timestamp_offset,
             forge=options.forge_signature,
         )
+        headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
         attempts: list[Attempt] = []
         with requests.Session() as session:
             session.trust_env = False  # the app is local: no proxy from the environment
