@@ -64,6 +64,7 @@ DELIVERY_ENDPOINTS = frozenset(
 )
 HTTP_TIMEOUT_SECONDS = 10.0
 RESPONSE_URL_USES = 5
+KEPT_DELIVERIES = 1000
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
@@ -370,15 +371,24 @@ class AppDelivery:
 
     def _keep(self, delivery: Delivery) -> Delivery:
         self._deliveries[delivery.id] = delivery
+        # A sandbox runs for days: only recent deliveries can be redelivered.
+        while len(self._deliveries) > KEPT_DELIVERIES:
+            del self._deliveries[next(iter(self._deliveries))]
         return delivery
 
     def _new_response_url(
         self, user: str, channel: str, message_ts: str | None, thread_ts: str | None
     ) -> str:
+        now = time.monotonic()
+        expired = [
+            t
+            for t, hook in self._response_urls.items()
+            if now - hook.issued_at > RESPONSE_URL_TTL_SECONDS
+        ]
+        for old in expired:
+            del self._response_urls[old]
         token = secrets.token_urlsafe(18)
-        self._response_urls[token] = _ResponseUrl(
-            user, channel, message_ts, thread_ts, time.monotonic()
-        )
+        self._response_urls[token] = _ResponseUrl(user, channel, message_ts, thread_ts, now)
         return f"{self._fake.url}/response/{token}"
 
     def _block_actions(
