@@ -10,9 +10,10 @@ from typing import Any
 
 from activities.red_accounts import get_red_account_case
 from dealcycle.db.engine import make_engine
+from dealcycle.fakes.slack_chat import permalink
 from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState, SetHealth
-from tests.support.accounts import AE, CE
+from tests.support.accounts import AE, CE, settle
 from tests.support.slack_app import eventually, served_app, update_ids, with_signing_secret
 from tests.test_red_account_rules import HOUR, T0, posted_snapshot
 from tests.test_red_account_workflow import case_handle, open_account
@@ -24,11 +25,13 @@ from workflows.red_account import RedAccountWorkflow
 _events = 0
 
 
-def message_event(user: str, channel: str, thread_ts: str, text: str, **extra: Any) -> str:
+def message_event(
+    user: str, channel: str, thread_ts: str, text: str, ts: str = "", **extra: Any
+) -> str:
     """An Events API ``event_callback`` for a message in a thread, as Slack posts it."""
     global _events
     _events += 1
-    ts = f"{int(datetime.now(UTC).timestamp())}.{_events:06d}"
+    ts = ts or f"{int(datetime.now(UTC).timestamp())}.{_events:06d}"
     event = {
         "type": "message",
         "channel": channel,
@@ -75,7 +78,10 @@ async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
             ]
             for body in ignored:
                 assert await app.deliver(body, json_body=True) == 200
-            asked = message_event(AE, channel, thread, "We need an exec sponsor call this week")
+            reply = slack_fake.add_user_message(
+                "#red-accounts", AE, "We need an exec sponsor call this week", thread_ts=thread
+            )
+            asked = message_event(AE, channel, thread, reply.text, ts=reply.ts)
             assert await app.deliver(asked, json_body=True) == 200
             # Slack repeats an event it saw no answer to: recorded once.
             assert await app.deliver(asked, json_body=True, age=1) == 200
@@ -92,6 +98,10 @@ async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
         assert (ask.actor, ask.text) == (AE, "We need an exec sponsor call this week")
         sent = json.loads(asked)["event"]["ts"]
         assert ask.at == datetime.fromtimestamp(float(sent), UTC)
+        assert ask.permalink == permalink(channel, reply.ts, thread)
+        await settle(case)
+        # The ask is in the thread already (it is the reply): the case does not post it again.
+        assert not [m for m in slack_fake.replies_to("#red-accounts", thread) if "Ask #" in m.text]
         assert len(await update_ids(case)) == 1
         assert ephemerals_to(slack_fake, STRANGER) == [
             f"not recorded as an ask: only <@{AE}> (AE) or <@{CE}> (CE) of"
