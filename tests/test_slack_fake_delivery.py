@@ -6,6 +6,7 @@ The app here is a tiny HTTP server that verifies every request with slack-sdk's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from dealcycle.fakes import ControlClient, SlackFake
-from dealcycle.fakes.slack_delivery import DeliveryOptions, signed_request
+from dealcycle.fakes.slack_delivery import DeliveryOptions, DeliveryResult, signed_request
 from tests.test_slack_fake_web import DONE_BUTTON, SECTION
 
 SNOOZE_SELECT: dict[str, Any] = {
@@ -128,13 +129,27 @@ def app(slack_fake: SlackFake) -> Iterator[App]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/slack/events"
     slack_fake.app_url = state.url
     yield state
     server.shutdown()
     server.server_close()
+
+
+async def click_done(
+    fake: SlackFake, posted: Any, options: DeliveryOptions | None = None
+) -> DeliveryResult:
+    """Done clicked on the posted prompt, from a thread: the app may share the event loop."""
+    return await asyncio.to_thread(
+        fake.app.click,
+        "U0AE1",
+        "dealcycle_done",
+        channel=posted["channel"],
+        ts=posted["ts"],
+        options=options or DeliveryOptions(),
+    )
 
 
 def _prompt(slack_client: WebClient) -> tuple[str, str]:
@@ -403,3 +418,22 @@ def test_without_an_app_a_delivery_is_refused(
     assert answer["status"] == 0
     [call] = slack_fake.calls_to("^/__app__/block_actions$", "DELIVER")
     assert call.status == 0
+
+
+def test_cancelling_a_modal_closes_it_and_tells_the_app_only_when_asked(
+    slack_fake: SlackFake, slack_client: WebClient, app: App
+) -> None:
+    quiet = slack_client.views_open(trigger_id=slack_fake.issue_trigger("U0CE1"), view=MODAL)
+    control = ControlClient(slack_fake.url)
+    answer = control.post("close", {"user": "U0CE1", "view_id": quiet["view"]["id"]})
+    assert answer == {"ok": True, "delivered": False}
+    assert slack_fake.state()["views"] == {} and app.received == []
+    told = slack_client.views_open(
+        trigger_id=slack_fake.issue_trigger("U0CE1"), view={**MODAL, "notify_on_close": True}
+    )
+    answer = control.post("close", {"user": "U0CE1", "view_id": told["view"]["id"]})
+    control.close()
+    assert answer["delivered"] and answer["kind"] == "view_closed"
+    payload = app.received[0].payload()
+    assert payload["type"] == "view_closed" and payload["view"]["id"] == told["view"]["id"]
+    assert slack_fake.state()["views"] == {}

@@ -20,7 +20,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dealcycle.fakes import ControlClient, SlackFake
-from tests.test_slack_fake_delivery import MODAL, PROMPT_BLOCKS
+from tests.test_slack_fake_delivery import MODAL, PROMPT_BLOCKS, click_done
 
 
 @pytest.fixture
@@ -61,13 +61,7 @@ async def test_the_async_client_receives_a_click_and_its_ack_answers(
     _, received = socket_app
     web = WebClient(token=slack_fake.bot_token, base_url=slack_fake.api_url)
     posted = web.chat_postMessage(channel="#dealcycle-trials", text="Plan", blocks=PROMPT_BLOCKS)
-    result = await asyncio.to_thread(
-        slack_fake.app.click,
-        "U0AE1",
-        "dealcycle_done",
-        channel=posted["channel"],
-        ts=posted["ts"],
-    )
+    result = await click_done(slack_fake, posted)
     assert (result.via, result.status, result.body) == ("socket", 200, None)
     [request] = received
     assert request.type == "interactive" and request.envelope_id == result.delivery_id
