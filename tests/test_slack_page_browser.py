@@ -280,7 +280,25 @@ async def test_a_modal_opened_by_the_app_is_filled_and_submitted_in_the_page(
     assert values["priority"]["choice"]["selected_option"]["value"] == "p1"
     assert [o["value"] for o in values["areas"]["choices"]["selected_options"]] == ["sso", "api"]
     assert [o["value"] for o in values["flags"]["checked"]["selected_options"]] == ["renewal_risk"]
+
+    # Opened again and cancelled: the fake closes it, and nothing more is submitted.
+    await page.get_by_role("button", name="Feature request").click()
+    await expect(modal.locator("header")).to_have_text("Feature request")
+    await modal.get_by_role("button", name="Cancel").click()
+    await expect(modal).to_be_hidden()
+    assert await open_views_of(slack_fake, AE) == []
+    assert len(receiver.payloads) == 3  # two clicks and one submission
     assert receiver.refused == 0
+
+
+async def open_views_of(fake: SlackFake, user: str) -> list[Any]:
+    """The user's open modals, once the page's close has reached the fake."""
+    for _ in range(200):
+        views: list[Any] = fake.state()["views"].get(user, [])
+        if not views:
+            break
+        await asyncio.sleep(0.05)
+    return views
 
 
 async def test_replies_commands_ephemerals_and_the_home_tab_go_both_ways(
