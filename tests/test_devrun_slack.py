@@ -1,0 +1,44 @@
+"""``make run`` starts the Slack app beside the worker: ``dealcycle slack`` as a child process,
+connected to the sandbox's Slack fake over Socket Mode, and stopped with ``make run``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from dealcycle.fakes import SlackFake
+from starter.devrun_slack import running_slack_app, slack_app_available
+
+
+async def app_connections(fake: SlackFake, wanted: int) -> int:
+    """The fake's open Socket Mode connections, once they are ``wanted`` (a Python child
+    process takes a few seconds to start)."""
+    for _ in range(600):
+        connected: int = fake.state()["app"]["socket_connections"]
+        if connected == wanted:
+            break
+        await asyncio.sleep(0.1)
+    return connected
+
+
+async def test_make_run_starts_the_slack_app_on_the_sandbox_and_stops_it(
+    slack_fake: SlackFake, time_skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    assert slack_app_available()
+    environ = {
+        **os.environ,
+        "DEALCYCLE_STATE_DIR": str(tmp_path / "state"),
+        "DEALCYCLE_TEMPORAL_ADDRESS": time_skipping_env.client.service_client.config.target_host,
+        "SLACK_BOT_TOKEN": slack_fake.bot_token,
+        "SLACK_API_URL": slack_fake.api_url,
+        "SLACK_SIGNING_SECRET": slack_fake.signing_secret,
+        "SLACK_APP_TOKEN": slack_fake.app_token,
+    }
+    log_file = tmp_path / "slack-app.log"
+    async with running_slack_app(environ, fake_url=slack_fake.url, log_file=log_file) as banner:
+        assert banner == f"Socket Mode, log {log_file}"
+        assert await app_connections(slack_fake, 1) == 1, log_file.read_text()
+    assert await app_connections(slack_fake, 0) == 0
