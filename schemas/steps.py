@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SNOOZE_STEP_UPDATE = "snooze_step"
+"""The update every workflow with reminded steps takes a ``SnoozeStep`` by."""
 MAX_PROMPTS_KEPT = 5
 """The latest posts of a step whose buttons are replaced once it is done; older ones keep
 theirs (a click there is answered "already done")."""

@@ -13,11 +13,21 @@ from temporalio.exceptions import ApplicationError
 
 from dealcycle.fakes import SlackFake
 from dealcycle.fakes.slack import SlackMessage
+from schemas.account import RecordKickoffPlan
 from schemas.common import Role
-from schemas.steps import SnoozeStep
+from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from schemas.trial import CompleteStep
+from starter import cli
+from starter.trials import CommandError, act
+from tests.support.accounts import AE as ACCOUNT_AE
+from tests.support.accounts import CE as ACCOUNT_CE
+from tests.support.accounts import advance_to as account_advance_to
+from tests.support.accounts import state as account_state
 from tests.support.patience import settle
+from tests.test_account_workflow import start_account
 from tests.test_trial_workflow import AE, start
+from workflows.account import AccountWorkflow
+from workflows.account_rules import KICKOFF_PLAN_STEP
 from workflows.step_snooze import business_days_after
 from workflows.trial import TrialWorkflow
 
@@ -133,3 +143,95 @@ async def test_a_stranger_cannot_snooze_a_trial_step(
             )
         assert isinstance(raised.value.cause, ApplicationError)
         assert "days: a whole number from 1 to 14" in raised.value.cause.message
+
+
+async def test_an_account_step_prompt_is_snoozed_by_the_ae_and_marked_done_by_the_kickoff(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        account = await start_account(harness, salesforce_fake, "001BLOCKS", 300 * DAY)
+        (announcement,) = reminders_for(slack_fake, ACCOUNT_CE, "Kickoff call")
+        # The kickoff is done by recording its plan, so the prompt has no Done button.
+        snooze, open_ = buttons(announcement)
+        assert [b["action_id"] for b in (snooze, open_)] == ["dealcycle_snooze", "dealcycle_open"]
+        value = {"workflow_id": "account-001BLOCKS", "step": KICKOFF_PLAN_STEP, "kind": "account"}
+        assert all(json.loads(b["value"]) == value for b in (snooze, open_))
+        assert open_["url"].endswith("/namespaces/default/workflows/account-001BLOCKS")
+        assert "dealcycle account kickoff 001BLOCKS" in announcement.text
+
+        with pytest.raises(WorkflowUpdateFailedError) as raised:
+            await account.execute_update(
+                AccountWorkflow.snooze_step, SnoozeStep(KICKOFF_PLAN_STEP, "U0STRANGER1")
+            )
+        assert isinstance(raised.value.cause, ApplicationError)
+        assert "U0STRANGER1 may not snooze 'kickoff-plan'" in raised.value.cause.message
+        # The AE of record may snooze the CE's step.
+        await account.execute_update(
+            AccountWorkflow.snooze_step, SnoozeStep(KICKOFF_PLAN_STEP, ACCOUNT_AE, days=2)
+        )
+        (step,) = (await account_state(account)).open_steps
+        assert step.due_at is not None
+        usual = step.due_at + DAY  # the first reminder, a day after the due date
+        snoozed = business_days_after(usual, 2, harness.settings.durations.day_seconds)
+
+        await account_advance_to(harness.env, account, usual + HOUR)
+        assert len(reminders_for(slack_fake, ACCOUNT_CE, "Kickoff call")) == 1
+        await account_advance_to(harness.env, account, snoozed + HOUR)
+        _, reminder = reminders_for(slack_fake, ACCOUNT_CE, "Kickoff call")
+        assert reminder.text.startswith("Overdue: Kickoff call")
+        assert chat_updates(slack_fake) == []
+
+        await account.execute_update(
+            AccountWorkflow.record_kickoff_plan,
+            RecordKickoffPlan(ACCOUNT_CE, Role.CE, "weekly", [], False, []),
+        )
+        await settle(account)
+        await account_advance_to(harness.env, account, snoozed + 3 * DAY)
+
+        updates = chat_updates(slack_fake)
+        assert sorted((u["channel"], u["ts"]) for u in updates) == sorted(
+            (m.channel, m.ts) for m in (announcement, reminder)
+        )
+        assert all(f"done by <@{ACCOUNT_CE}> at" in u["text"] for u in updates)
+        assert all("Kickoff call" in u["text"] for u in updates)
+
+
+async def test_the_cli_snooze_sends_the_update_and_prints_a_refusal(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        await start(harness, salesforce_fake, "006CLISNOOZE")
+        with pytest.raises(CommandError, match="rejected: U0STRANGER1 may not snooze"):
+            await act(
+                harness.client,
+                "trial-006CLISNOOZE",
+                SNOOZE_STEP_UPDATE,
+                SnoozeStep("user_survey", "U0STRANGER1"),
+            )
+        answer = await act(
+            harness.client,
+            "trial-006CLISNOOZE",
+            SNOOZE_STEP_UPDATE,
+            SnoozeStep("user_survey", AE, 2),
+        )
+        assert answer.startswith("User survey planning: next reminder ")
+
+
+def test_trial_snooze_parses_into_the_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[str, str, object]] = []
+
+    async def fake_act(
+        _client: object, workflow_id: str, update: str, request: object, *_: object
+    ) -> str:
+        sent.append((workflow_id, update, request))
+        return "snoozed"
+
+    async def connect(_settings: object) -> object:
+        return object()
+
+    monkeypatch.setattr(cli, "act", fake_act)
+    monkeypatch.setattr(cli, "_client", connect)
+    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
+    argv = ["trial", "snooze", "trial-006X", "user_survey", "--by", AE, "--days", "2"]
+    assert cli.main(argv) == 0
+    assert sent == [("trial-006X", "snooze_step", SnoozeStep("user_survey", AE, 2))]

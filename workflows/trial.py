@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         TechnicalWinChanged,
         TrialPhaseChanged,
     )
-    from schemas.steps import SnoozeStep
+    from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
         ActionAccepted,
@@ -160,7 +160,7 @@ class TrialWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         rules.check_conclude(self._s, request)
 
-    @workflow.update
+    @workflow.update(name=SNOOZE_STEP_UPDATE)
     def snooze_step(self, request: SnoozeStep) -> ActionAccepted:
         return self._accepted(rules.apply_snooze(self._s, request, workflow.now()))
 
