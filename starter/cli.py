@@ -1121,6 +1121,11 @@ def _add_security_commands(commands: Any) -> None:
             expected,
         )
     )
+    snooze = security.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "workflow_id")
+    snooze.set_defaults(
+        func=_action(SNOOZE_STEP_UPDATE, lambda a: SnoozeStep(a.step, a.actor, a.days), expected)
+    )
     decline = security.add_parser("decline-first-pass", help="the CE leaves the first pass out")
     decline.add_argument("workflow_id")
     decline.add_argument("--by", dest="actor", required=True)

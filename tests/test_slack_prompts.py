@@ -15,6 +15,7 @@ from dealcycle.fakes import SlackFake
 from dealcycle.fakes.slack import SlackMessage
 from schemas.account import RecordKickoffPlan
 from schemas.common import Role
+from schemas.security_review import CompleteSecurityStep
 from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from schemas.trial import CompleteStep
 from starter import cli
@@ -25,9 +26,11 @@ from tests.support.accounts import advance_to as account_advance_to
 from tests.support.accounts import state as account_state
 from tests.support.patience import settle
 from tests.test_account_workflow import start_account
-from tests.test_trial_workflow import AE, start
+from tests.test_security_review_workflow import start as start_review
+from tests.test_trial_workflow import AE, CE, start
 from workflows.account import AccountWorkflow
 from workflows.account_rules import KICKOFF_PLAN_STEP
+from workflows.security_review import SecurityReviewWorkflow
 from workflows.step_snooze import business_days_after
 from workflows.trial import TrialWorkflow
 
@@ -235,3 +238,44 @@ def test_trial_snooze_parses_into_the_update(monkeypatch: pytest.MonkeyPatch) ->
     argv = ["trial", "snooze", "trial-006X", "user_survey", "--by", AE, "--days", "2"]
     assert cli.main(argv) == 0
     assert sent == [("trial-006X", "snooze_step", SnoozeStep("user_survey", AE, 2))]
+
+
+async def test_a_security_review_reminder_is_snoozed_then_marked_done(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        review = await start_review(harness, "006SECBLOCKS")
+        started = await harness.env.get_current_time()
+        with pytest.raises(WorkflowUpdateFailedError) as raised:
+            await review.execute_update(
+                SecurityReviewWorkflow.snooze_step, SnoozeStep("grant_access", "U0STRANGER1")
+            )
+        assert isinstance(raised.value.cause, ApplicationError)
+        assert "U0STRANGER1 may not snooze 'grant_access'" in raised.value.cause.message
+        # The CE of record snoozes the AE's step; its first reminder was due on day 2.
+        await review.execute_update(
+            SecurityReviewWorkflow.snooze_step, SnoozeStep("grant_access", CE)
+        )
+        usual = started + 2 * DAY
+        snoozed = business_days_after(usual, 1, harness.settings.durations.day_seconds)
+
+        await harness.env.sleep(2 * DAY + HOUR)
+        await settle(review)
+        assert reminders_for(slack_fake, AE, "Grant access") == []
+        await harness.env.sleep(snoozed - usual)
+        await settle(review)
+        (reminder,) = reminders_for(slack_fake, AE, "Grant access")
+        done, _, open_ = buttons(reminder)
+        value = {"workflow_id": "security-review-006SECBLOCKS", "step": "grant_access"}
+        assert json.loads(done["value"]) == {**value, "kind": "security_review"}
+        assert open_["url"].endswith("/workflows/security-review-006SECBLOCKS")
+
+        await review.execute_update(
+            SecurityReviewWorkflow.complete_step, CompleteSecurityStep("grant_access", AE)
+        )
+        await settle(review)
+        await harness.env.sleep(DAY)
+        await settle(review)
+        (update,) = chat_updates(slack_fake)
+        assert (update["channel"], update["ts"]) == (reminder.channel, reminder.ts)
+        assert f"done by <@{AE}> at" in update["text"]

@@ -21,14 +21,11 @@ def check_snooze(s: AccountSnapshot, request: SnoozeStep, now: datetime) -> Acco
     of_record = {"AE": s.profile.ae_owner, "CE": s.profile.ce_owner}
     checked = step_snooze.check_snooze(request, step, known, of_record, now)
     assert isinstance(checked, AccountStep)
-    if checked.escalated:
-        raise RuleViolation(
-            f"step {checked.key!r} was escalated to the CE leader: its reminders are over"
-        )
+    step_snooze.check_not_escalated(checked, checked.escalated)
     return checked
 
 
 def apply_snooze(s: AccountSnapshot, request: SnoozeStep, now: datetime) -> str:
     step = check_snooze(s, request, now)
-    next_at = max(next_reminder_at(s, step), now)
-    return step_snooze.snooze(step, next_at, request.days, s.config.durations.day_seconds)
+    next_at = next_reminder_at(s, step)
+    return step_snooze.snooze(step, next_at, now, request.days, s.config.durations.day_seconds)

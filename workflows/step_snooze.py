@@ -20,16 +20,27 @@ SATURDAY = 5
 
 
 class PromptedStep(Protocol):
-    key: str
-    title: str
-    owner: str
-    status: StepStatus
-    due_at: datetime | None
-    completed_by: str | None
-    completed_at: datetime | None
-    note: str
+    """A trial's, an account's or a security review's step, as prompts and snoozes see it."""
+
     prompts: list[PostedPrompt]
     snoozed_until: datetime | None
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def status(self) -> StepStatus: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def completed_by(self) -> str | None: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def note(self) -> str: ...
 
 
 def business_days_after(moment: datetime, days: int, day_seconds: int) -> datetime:
@@ -76,9 +87,19 @@ def check_snooze(
     return step
 
 
-def snooze(step: PromptedStep, next_reminder_at: datetime, days: int, day_seconds: int) -> str:
-    """Move the step's next reminder (due at ``next_reminder_at``) by ``days``."""
-    step.snoozed_until = business_days_after(next_reminder_at, days, day_seconds)
+def check_not_escalated(step: PromptedStep, escalated: bool) -> None:
+    if escalated:
+        raise RuleViolation(
+            f"step {step.key!r} was escalated to the CE leader: its reminders are over"
+        )
+
+
+def snooze(
+    step: PromptedStep, next_reminder_at: datetime, now: datetime, days: int, day_seconds: int
+) -> str:
+    """Move the step's next reminder (due at ``next_reminder_at``, or now if that passed)
+    by ``days``."""
+    step.snoozed_until = business_days_after(max(next_reminder_at, now), days, day_seconds)
     return f"{step.title}: next reminder {step.snoozed_until.strftime('%Y-%m-%d %H:%M UTC')}"
 
 

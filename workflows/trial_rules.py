@@ -358,7 +358,7 @@ def apply_snooze(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> str:
     step = check_snooze(s, request, now)
     next_at = next_reminder_at(s, step)
     assert next_at is not None
-    return step_snooze.snooze(step, max(next_at, now), request.days, s.start.durations.day_seconds)
+    return step_snooze.snooze(step, next_at, now, request.days, s.start.durations.day_seconds)
 
 
 def reminders_due(s: TrialSnapshot, now: datetime) -> list[TrialStep]:
