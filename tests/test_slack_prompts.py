@@ -25,8 +25,11 @@ from tests.support.accounts import CE as ACCOUNT_CE
 from tests.support.accounts import advance_to as account_advance_to
 from tests.support.accounts import state as account_state
 from tests.support.patience import settle
+from tests.support.slack_app import eventually, fake_control, update_ids
 from tests.test_account_workflow import start_account
 from tests.test_security_review_workflow import start as start_review
+from tests.test_slack_app_buttons import CE_STEP
+from tests.test_slack_app_fake_delivery import app_in
 from tests.test_trial_workflow import AE, CE, start
 from workflows.account import AccountWorkflow
 from workflows.account_rules import KICKOFF_PLAN_STEP
@@ -53,6 +56,12 @@ def buttons(message: SlackMessage) -> list[dict[str, Any]]:
 def decoded(value: Any) -> Any:
     # A form-encoded call carries structured params as JSON strings.
     return json.loads(value) if isinstance(value, str) else value
+
+
+def as_stored(slack_fake: SlackFake, message: SlackMessage) -> SlackMessage:
+    """The message as the fake holds it now (edited in place by chat.update)."""
+    (stored,) = [m for m in slack_fake.messages_in(message.channel) if m.ts == message.ts]
+    return stored
 
 
 def chat_updates(slack_fake: SlackFake) -> list[dict[str, Any]]:
@@ -102,6 +111,9 @@ async def test_a_trial_reminder_has_buttons_and_is_marked_done_once_when_the_ste
         blocks = decoded(update["blocks"])
         assert [block["type"] for block in blocks] == ["section"]
         assert f"done by <@{AE}>" in blocks[0]["text"]["text"]
+        edited = as_stored(slack_fake, reminder)
+        assert edited.edited is not None and f"done by <@{AE}>" in edited.text
+        assert edited.blocks == blocks  # no buttons left
         # The other steps were reminded again, and the done one was not.
         assert len(reminders_for(slack_fake, AE, "User survey planning")) == 1
         assert len(reminders_for(slack_fake, AE, "Business value assessment planning")) == 2
@@ -197,6 +209,10 @@ async def test_an_account_step_prompt_is_snoozed_by_the_ae_and_marked_done_by_th
         )
         assert all(f"done by <@{ACCOUNT_CE}> at" in u["text"] for u in updates)
         assert all("Kickoff call" in u["text"] for u in updates)
+        for message in (announcement, reminder):
+            edited = as_stored(slack_fake, message)
+            assert edited.edited is not None
+            assert [block["type"] for block in edited.blocks or []] == ["section"]
 
 
 async def test_the_cli_snooze_sends_the_update_and_prints_a_refusal(
@@ -279,3 +295,29 @@ async def test_a_security_review_reminder_is_snoozed_then_marked_done(
         (update,) = chat_updates(slack_fake)
         assert (update["channel"], update["ts"]) == (reminder.channel, reminder.ts)
         assert f"done by <@{AE}> at" in update["text"]
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+async def test_done_clicked_on_the_workflows_own_reminder_edits_that_reminder_once(
+    mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006CLICKED")
+        await harness.env.sleep(8 * DAY + HOUR)
+        (reminder,) = reminders_for(slack_fake, CE, CE_STEP.title)
+        click = {"channel": reminder.channel, "ts": reminder.ts, "action_id": "dealcycle_done"}
+        async with app_in(mode, harness, slack_fake):
+            await fake_control(slack_fake.url, "click", {**click, "user": CE})
+
+            async def edited() -> SlackMessage | None:
+                stored = as_stored(slack_fake, reminder)
+                return stored if stored.edited is not None else None
+
+            message = await eventually(edited)
+
+        await settle(handle)
+        assert f"done by <@{CE}> at" in message.text
+        # The buttons are gone: the message cannot be clicked again.
+        assert [block["type"] for block in message.blocks or []] == ["section"]
+        assert len(chat_updates(slack_fake)) == 1
+        assert len(await update_ids(handle)) == 1
