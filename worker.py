@@ -87,6 +87,7 @@ class ActivityRegistry:
             self.salesforce.update_salesforce_record,
             self.salesforce.create_salesforce_task,
             self.slack.post_slack_message,
+            self.slack.update_slack_message,
             self.licenses.issue_license_key,
             self.records.record_trial_outcome,
             self.accounts.record_account_plan,

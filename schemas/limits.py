@@ -38,6 +38,8 @@ MAX_ACTIVE_USERS = 10_000_000
 MAX_AMOUNT = 1_000_000_000_000
 DATE_YEARS = 10
 TEN_YEARS_SECONDS = 10 * 365 * 86_400
+MAX_SNOOZE_DAYS = 14
+"""How far one snooze moves a step's next reminder, in business days."""
 RENEWAL_MOVE_YEARS = 5
 """How far ahead a renewal date may be moved (a multi-year deal), from today."""
 
@@ -248,6 +250,7 @@ LIMITS: dict[str, Limit] = {
     "deployment_type": WORD,
     "version": Text(100),
     "by": Text(ID_CHARS),
+    "SnoozeStep.by": MEMBER,
     "namespace": Text(255),
     "announce_channel": CHANNEL,
     "product_feedback_channel": CHANNEL,
@@ -268,6 +271,7 @@ LIMITS: dict[str, Limit] = {
     "RedAccountCaseStart.tier": TIER_OR_UNKNOWN,
     "length_days": DAYS,
     "days": DAYS,
+    "SnoozeStep.days": Whole(1, MAX_SNOOZE_DAYS),
     "active_users": Whole(0, MAX_ACTIVE_USERS),
     "amount": Real(0, MAX_AMOUNT),
     "value": Real(0, 100),

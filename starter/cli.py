@@ -22,6 +22,7 @@ from schemas.account import (
 )
 from schemas.common import CustomerHealth, DeploymentType, Region, Role, TechnicalWinStatus
 from schemas.effects import RetryEffect, SkipEffect
+from schemas.limits import MAX_SNOOZE_DAYS
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
     AbandonOpportunity,
@@ -43,6 +44,7 @@ from schemas.security_review import (
     DeclineFirstPass,
     EscalateToSecurityPM,
 )
+from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from schemas.trial import (
     TRIAL_WORKFLOW_TYPE,
     CompleteStep,
@@ -221,6 +223,15 @@ def _actor_arguments(parser: argparse.ArgumentParser, role: bool = True) -> None
         parser.add_argument("--role", choices=ROLES, required=True, help="the role they act in")
 
 
+def _snooze_arguments(parser: argparse.ArgumentParser, workflow: str) -> None:
+    parser.add_argument(workflow)
+    parser.add_argument("step", help="the step's key (as `dealcycle status` shows it)")
+    _actor_arguments(parser, role=False)
+    parser.add_argument(
+        "--days", type=int, default=1, help=f"business days, 1 to {MAX_SNOOZE_DAYS} (default 1)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealcycle", description="Durable deal and renewal lifecycles on Temporal."
@@ -301,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     conclude.add_argument("--reason", required=True)
     conclude.set_defaults(
         func=_action("conclude_trial", lambda a: ConcludeTrial(a.actor, Role(a.role), a.reason))
+    )
+
+    snooze = trial.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "workflow_id")
+    snooze.set_defaults(
+        func=_action(SNOOZE_STEP_UPDATE, lambda a: SnoozeStep(a.step, a.actor, a.days))
     )
 
     show = trial.add_parser("show", help="show a trial (as `dealcycle status` does)")
@@ -856,6 +873,18 @@ def _add_account_commands(commands: Any) -> None:
     seats.add_argument("seats", metavar="SEATS", type=_count)
     seats.add_argument("--reason", required=True)
 
+    snooze = account.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "account_id")
+    snooze.set_defaults(
+        func=_account_command(
+            lambda a: (
+                lambda client: accounts.snooze_step(
+                    client, a.account_id, SnoozeStep(a.step, a.actor, a.days)
+                )
+            )
+        )
+    )
+
     feature = action(
         "feature-request",
         lambda a: (
@@ -1093,6 +1122,11 @@ def _add_security_commands(commands: Any) -> None:
             ),
             expected,
         )
+    )
+    snooze = security.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "workflow_id")
+    snooze.set_defaults(
+        func=_action(SNOOZE_STEP_UPDATE, lambda a: SnoozeStep(a.step, a.actor, a.days), expected)
     )
     decline = security.add_parser("decline-first-pass", help="the CE leaves the first pass out")
     decline.add_argument("workflow_id")
