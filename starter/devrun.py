@@ -31,10 +31,11 @@ from starter.trials import act, start_trial, trial_exists, trial_start_for
 log = get_logger("dealcycle.run")
 
 # `make run` shows a trial's life in minutes rather than months, unless the environment says
-# otherwise: a "day" lasts a minute, planning items fall due after ten.
+# otherwise: a "day" lasts a minute, planning items fall due after two, so the first reminders
+# with a Done button reach the sandbox Slack page about three minutes after the start.
 DEMO_TIMINGS = {
     "DEALCYCLE_DAY_LENGTH": "60s",
-    "DEALCYCLE_PLANNING_ITEM_DUE": "10m",
+    "DEALCYCLE_PLANNING_ITEM_DUE": "2m",
     "DEALCYCLE_OVERDUE_REMINDER_DELAY": "1m",
     "DEALCYCLE_OVERDUE_REMINDER_REPEAT": "5m",
     "DEALCYCLE_CHECK_IN_DUE": "2m",
@@ -322,6 +323,10 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                 ]
                 if page is not None:
                     lines.append(f"Slack (sandbox)   {page.url}  (pick 'You are', then click)")
+                    lines.append(
+                        "                  planning reminders with Done arrive in the CE's and"
+                        " AE's DMs a few minutes after a trial starts"
+                    )
                 if slack_app is not None:
                     lines.append(f"Slack app         {slack_app}")
                 lines.append("")
