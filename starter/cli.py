@@ -64,6 +64,7 @@ from starter.opportunities import (
 from starter.roster_commands import add_roster_commands
 from starter.status import render_status
 from starter.tables import table, when
+from starter.todo_commands import add_todo_command
 from starter.trials import (
     CommandError,
     act,
@@ -345,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         "roster", help="the CE leader, Security PM, Security CEs, Value Engineering"
     ).add_subparsers(dest="roster_command", required=True, metavar="ACTION")
     add_roster_commands(roster, _settings)
+    add_todo_command(commands, _settings)
     return parser
 
 
