@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 
+from bench.ce_action_latency import _start_account as start_account
 from bench.common import (
-    AE,
     CE,
     MachineWatch,
     Summary,
@@ -35,35 +35,13 @@ from bench.common import (
     target_line,
     task_queue,
 )
-from schemas.account import AccountProfile, AccountStart, LifecycleStage, account_workflow_id
 from starter.todo import todo_for, todo_query
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
 
 TARGET_SECONDS = 3.0
 TARGET_ACCOUNTS = 1_000
 START_LIMIT = 64
 VISIBLE_WITHIN = timedelta(minutes=10)
-
-
-async def _start_account(client: Client, queue: str, number: int) -> None:
-    account_id = f"001TODO{number:05d}"
-    profile = AccountProfile(
-        account_id, f"Account {number}", 1, "US East / EMEA", AE, CE, 100,
-        midnight(datetime.now(UTC) + timedelta(days=365)),
-    )  # fmt: skip
-    await client.start_workflow(
-        AccountWorkflow.run,
-        AccountStart(
-            account_id,
-            profile.account_name,
-            profile=profile,
-            stage=LifecycleStage.ONBOARDING,
-            cadence="bi-weekly",
-        ),
-        id=account_workflow_id(account_id),
-        task_queue=queue,
-    )
 
 
 async def _all_visible(client: Client, count: int) -> float:
@@ -87,7 +65,9 @@ async def main_async(accounts: int, repeats: int) -> None:
             client, queue, [AccountWorkflow], max_cached_workflows=accounts + 100
         ):
             started = time.perf_counter()
-            await bounded(range(accounts), START_LIMIT, lambda n: _start_account(client, queue, n))
+            await bounded(
+                range(accounts), START_LIMIT, lambda n: start_account(client, queue, f"TODO{n:05d}")
+            )
             print(f"   {accounts} accounts started in {time.perf_counter() - started:.1f}s")
             waited = await _all_visible(client, accounts)
             print(f"   visibility named all {accounts} after {waited:.1f}s more")
