@@ -25,6 +25,8 @@ class SlackPost:
 class SlackPostResult:
     channel: str
     ts: str
+    held_for_digest: bool = False
+    """A reminder DM not sent: its person takes reminders in the daily digest (``ts`` empty)."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from schemas.trial import (
 from starter import accounts
 from starter import health as account_health
 from starter.accounts import render_account_status
+from starter.digest import add_digest_commands
 from starter.effects import change_effect, effects_section, failed_effects, render_failed
 from starter.errors import debug_requested, report
 from starter.license_commands import add_license_commands
@@ -347,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_subparsers(dest="roster_command", required=True, metavar="ACTION")
     add_roster_commands(roster, _settings)
     add_todo_command(commands, _settings)
+    add_digest_commands(commands, _settings)
     return parser
 
 
