@@ -152,6 +152,7 @@ class RecordKickoffPlan:
     """Wanted beyond 101, 102 and Admin (a security use case, say)."""
     onboarding_integration_help: bool = False
     upcoming_initiatives: list[str] = field(default_factory=list)
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class ReportProductionReady:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class CompleteAccountStep:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class CompleteOnboarding:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ class ChangeCadence:
     cadence: str
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ class ChangeTier:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,7 @@ class CompleteProfile:
     ae_owner: str = ""
     ce_owner: str = ""
     renewal_date: datetime | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,7 @@ class SubmitAccountPlan:
     objectives: list[str]
     next_steps: str
     link: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,7 @@ class RecordRenewalAssessment:
     risks: list[str] = field(default_factory=list)
     turns_red: bool = False
     """These risks make the account red (a red-account case opens)."""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -246,6 +255,7 @@ class RecordRenewalCall:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,7 @@ class RecordRenewalOutcome:
     new_team_seats: int = 0
     """The new team's seats, for a new-team expansion (required then): its opportunity starts
     with them, and winning it adds them to the account's."""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -274,6 +285,7 @@ class ExpandSeats:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,6 +294,7 @@ class RecordFeatureRequest:
     actor: str
     role: Role
     detail: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -406,6 +419,8 @@ class AuditEntry:
     at: datetime
     actor: str
     action: str
+    via: str = ""
+    """Where the action came from (``cli:<os user>``), beside who it says did it."""
 
 
 @dataclass

@@ -232,6 +232,7 @@ class RetryEffect:
     effect: str
     """The effect's name (as ``dealcycle status`` shows it) or its full key."""
     actor: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ class SkipEffect:
     effect: str
     reason: str
     actor: str
+    via: str = ""
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ class SetHealth:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass
@@ -188,6 +189,7 @@ class RecordActionPlan:
     current_status: str
     needs: str
     intended_actions: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ class RecordAsk:
     actor: str
     role: Role
     ask: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class ActionPlanEntry:
     intended_actions: str
     at: datetime
     posted: bool = False
+    via: str = ""
+    """Where it came from (``cli:<os user>``), beside ``actor``."""
 
 
 @dataclass
@@ -223,6 +228,7 @@ class CaseAsk:
     text: str
     at: datetime
     posted: bool = False
+    via: str = ""
 
 
 @dataclass

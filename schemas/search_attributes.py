@@ -25,7 +25,8 @@ STEP_OWNERS = SearchAttributeKey.for_keyword_list("StepOwners")
 """Slack member ids of the people who own an open step of the workflow (the AE, the CE, a
 Value Engineer, the region's Security CE...): the to-do list's one visibility query."""
 NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
-"""The earliest due date among the workflow's open steps (unset: none has one)."""
+"""The earliest due date among the workflow's open steps while one has a due date; with none,
+it keeps its last value (it is never removed: see ``workflows.visibility``)."""
 OVERDUE_STEPS = SearchAttributeKey.for_int("OverdueSteps")
 """Open steps past their due date when the workflow last woke (it wakes at due dates)."""
 

@@ -141,6 +141,7 @@ class CompleteSecurityStep:
     actor: str
     note: str = ""
     deployment_type: DeploymentType | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class DeclineFirstPass:
 
     actor: str
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class EscalateToSecurityPM:
 
     actor: str
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,8 @@ class SecurityStep:
     reminders_sent: int = 0
     last_reminded_at: datetime | None = None
     escalated_to_leader: bool = False
+    completed_via: str = ""
+    """Where the completion came from (``cli:<os user>``), beside ``completed_by``."""
 
 
 @dataclass
@@ -247,6 +252,7 @@ class SecurityStepView:
     note: str
     reminders_sent: int
     escalated_to_leader: bool
+    completed_via: str = ""
 
 
 @dataclass(frozen=True)

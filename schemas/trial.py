@@ -83,6 +83,7 @@ class CompleteStep:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class StartTrialOverride:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class ExtendTrial:
     reason: str
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class SetTechnicalWin:
     status: TechnicalWinStatus
     actor: str
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class ConcludeTrial:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ class TrialStep:
     completed_at: datetime | None = None
     note: str = ""
     reminders_sent: int = 0
+    completed_via: str = ""
+    """Where the completion came from (``cli:<os user>``), beside ``completed_by``."""
     last_reminded_at: datetime | None = None
 
 
@@ -241,6 +248,7 @@ class StepView:
     completed_by: str | None
     completed_at: datetime | None
     note: str
+    completed_via: str = ""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from starter.opportunities import (
     opportunity_start_for,
     start_opportunity,
 )
+from starter.provenance import acting_via, cli_via
 from starter.roster_commands import add_roster_commands
 from starter.status import render_status
 from starter.tables import table, when
@@ -1187,7 +1188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         debug = debug or args.debug
         check_id_arguments(args)
-        return int(args.func(args))
+        with acting_via(cli_via()):
+            return int(args.func(args))
     except SystemExit as err:
         if isinstance(err.code, str):
             print(f"dealcycle: {err.code}", file=sys.stderr)

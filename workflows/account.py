@@ -289,7 +289,13 @@ class AccountWorkflow(OwedWorkHandlers):
         colour = health_rules.apply_set_health(
             s.vitals, request, p.ae_owner, p.ce_owner, workflow.now()
         )
-        rules.note(s, workflow.now(), request.actor, f"set health {colour.value}: {request.reason}")
+        rules.note(
+            s,
+            workflow.now(),
+            request.actor,
+            f"set health {colour.value}: {request.reason}",
+            request.via,
+        )
         case = f"; red-account case {s.vitals.open_case} opens" if s.vitals.open_case else ""
         return self._accepted(
             f"health is now {colour.value}{case if colour.value == 'red' else ''}"

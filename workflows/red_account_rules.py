@@ -96,6 +96,7 @@ def apply_action_plan(s: RedAccountSnapshot, request: RecordActionPlan, now: dat
             request.needs.strip(),
             request.intended_actions.strip(),
             now,
+            via=request.via,
         )
     ]
     if action_plan_complete(s):
@@ -113,7 +114,7 @@ def check_ask(s: RedAccountSnapshot, request: RecordAsk) -> None:
 def apply_ask(s: RedAccountSnapshot, request: RecordAsk, now: datetime) -> str:
     check_ask(s, request)
     number = len(s.asks) + 1
-    s.asks = [*s.asks, CaseAsk(number, request.actor, request.ask.strip(), now)]
+    s.asks = [*s.asks, CaseAsk(number, request.actor, request.ask.strip(), now, via=request.via)]
     return f"ask #{number} recorded; it goes to the case's thread"
 
 

@@ -141,6 +141,7 @@ def apply_complete_step(s: TrialSnapshot, request: CompleteStep, now: datetime) 
     step = check_complete_step(s, request)
     step.status = StepStatus.DONE
     step.completed_by = request.actor
+    step.completed_via = request.via
     step.completed_at = now
     step.note = request.note
     open_items = [
@@ -382,6 +383,7 @@ def state_view(s: TrialSnapshot, workflow_id: str, now: datetime) -> TrialState:
                 step.completed_by,
                 step.completed_at,
                 step.note,
+                step.completed_via,
             )
             for step in s.steps
         ],

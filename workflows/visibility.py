@@ -51,14 +51,13 @@ def publish_open_steps(view: OpenSteps) -> None:
     overdue = sum(1 for due_at in due_dates if due_at < now)
     current = workflow.info().typed_search_attributes
     updates: list[SearchAttributeUpdate[Any]] = []
+    # Emptied, never removed: the Java test server keeps a removed attribute as a null of its
+    # type, which no client can decode (describe fails). An empty list matches no one; a
+    # NextDueAt with nothing open keeps its last value (filter on StepOwners or OverdueSteps).
     if sorted(current.get(sa.STEP_OWNERS) or []) != owners:
-        updates.append(sa.STEP_OWNERS.value_set(owners) if owners else sa.STEP_OWNERS.value_unset())
-    if current.get(sa.NEXT_DUE_AT) != next_due_at:
-        updates.append(
-            sa.NEXT_DUE_AT.value_unset()
-            if next_due_at is None
-            else sa.NEXT_DUE_AT.value_set(next_due_at)
-        )
+        updates.append(sa.STEP_OWNERS.value_set(owners))
+    if next_due_at is not None and current.get(sa.NEXT_DUE_AT) != next_due_at:
+        updates.append(sa.NEXT_DUE_AT.value_set(next_due_at))
     if (current.get(sa.OVERDUE_STEPS) or 0) != overdue:
         updates.append(sa.OVERDUE_STEPS.value_set(overdue))
     if updates:
