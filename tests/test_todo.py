@@ -223,3 +223,23 @@ async def test_the_cli_refuses_a_user_that_is_not_a_member_id(
 ) -> None:
     assert main(["todo", "--user", "alice' OR 1=1"]) == 1
     assert "user: a Slack member id" in capsys.readouterr().err
+
+
+async def test_the_cli_prints_a_persons_list_soonest_first(
+    dev_harness_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ce, ae = people()
+    async with dev_harness_factory() as h:
+        trial = await start_trial(h, f"006C{ce[-8:]}", ce, ae)
+        await listed(h.client, ae, {trial.id}, datetime.now(UTC))
+        monkeypatch.setenv("DEALCYCLE_TEMPORAL_ADDRESS", h.client.service_client.config.target_host)
+        assert await asyncio.to_thread(main, ["todo", "--user", ae]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"To do for {ae}: 2 open, 0 overdue")
+    assert [line.split("  ")[2].split(" [")[0] for line in lines[1:]] == [
+        "Business value assessment planning",
+        "User survey planning",
+    ]
+    assert all(f"trial {trial.id}" in line for line in lines[1:])
