@@ -92,6 +92,7 @@ class ActivityRegistry:
             self.salesforce.update_salesforce_record,
             self.salesforce.create_salesforce_task,
             self.slack.post_slack_message,
+            self.slack.update_slack_message,
             self.licenses.issue_license_key,
             self.records.record_trial_outcome,
             self.accounts.record_account_plan,
@@ -186,7 +187,7 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
         slack=SlackSettings(
             bot_token=env["SLACK_BOT_TOKEN"],
             api_url=env["SLACK_API_URL"],
-            signing_secret=settings.slack.signing_secret,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or settings.slack.signing_secret,
             trial_channel=settings.slack.trial_channel,
         ),
     )

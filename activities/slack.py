@@ -33,7 +33,7 @@ from activities.errors import clip, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.preferences import ReminderMode, ReminderPreferences
 from dealcycle.settings import SlackSettings
-from schemas.effects import SlackPost, SlackPostResult
+from schemas.effects import SlackMessageUpdate, SlackPost, SlackPostResult
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +80,11 @@ NON_RETRYABLE_ERRORS = frozenset(
         "invalid_arguments",
         "restricted_action",
         "user_not_found",
+        # chat.update: the message was deleted, is not the bot's, or is too old to edit.
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "unknown_method",
     }
 )
 _AUTH_ERRORS = frozenset(
@@ -210,6 +215,15 @@ class SlackActivities:
         with bounded_by_attempt():
             return await self._post_once(post)
 
+    @activity.defn
+    async def update_slack_message(self, update: SlackMessageUpdate) -> None:
+        """Replace a message's text and blocks. chat.update is idempotent (the same request
+        leaves the same message), so it needs no ledger; a deleted message, one the bot may
+        no longer edit or an archived channel fails at once (the effect is optional)."""
+        with bounded_by_attempt():
+            await asyncio.to_thread(self._update, update)
+        activity.logger.info("Slack message %s %s updated", update.channel, update.ts)
+
     async def _post_once(self, post: SlackPost) -> SlackPostResult:
         key = post.idempotency_key
         try:
@@ -252,17 +266,29 @@ class SlackActivities:
                 channel=post.channel,
                 text=clip_post_text(post.text),
                 thread_ts=post.thread_ts,
+                blocks=post.blocks,
                 metadata={
                     "event_type": METADATA_EVENT_TYPE,
                     "event_payload": {"idempotency_key": post.idempotency_key},
                 },
             )
         except Exception as exc:
-            raise self._classify(exc, post, "post to") from None
+            raise self._classify(exc, post.channel, "post to") from None
         channel_id = str(response["channel"])
         if not _CONVERSATION_ID.fullmatch(post.channel.strip()):
             self._channel_ids[post.channel.strip()] = channel_id
         return SlackPostResult(channel=channel_id, ts=str(response["ts"]))
+
+    def _update(self, update: SlackMessageUpdate) -> None:
+        try:
+            self._client.chat_update(
+                channel=update.channel,
+                ts=update.ts,
+                text=clip_post_text(update.text),
+                blocks=update.blocks,
+            )
+        except Exception as exc:
+            raise self._classify(exc, update.channel, f"update message {update.ts} in") from None
 
     def _find_earlier_post(self, post: SlackPost, started_at: datetime) -> SlackPostResult | None:
         """The message an earlier attempt posted with this key, if Slack has it."""
@@ -317,7 +343,7 @@ class SlackActivities:
                     " bot token, then retry",
                     "SlackMissingScope",
                 ) from None
-            error = self._classify(exc, post, "look up earlier posts in")
+            error = self._classify(exc, post.channel, "look up earlier posts in")
             if not error.non_retryable:
                 raise error from None
             # Another refusal (not_in_channel, an archived or unknown channel) ends the post
@@ -367,9 +393,9 @@ class SlackActivities:
 
     # errors --------------------------------------------------------------------------------
 
-    def _classify(self, exc: Exception, post: SlackPost, action: str) -> ApplicationError:
+    def _classify(self, exc: Exception, channel: str, action: str) -> ApplicationError:
         """The failure for ``exc``, its message starting with the reason."""
-        where = f"{action} {post.channel}"
+        where = f"{action} {channel}"
         if isinstance(exc, SlackApiError):
             response = exc.response
             status = int(getattr(response, "status_code", 0) or 0)

@@ -15,6 +15,7 @@ from schemas.account_changes import AccountChange
 from schemas.common import CustomerHealth, Durations, Role, SecurityRoster, StepStatus
 from schemas.effects import Effect, EffectView
 from schemas.health import HealthConfig, HealthState
+from schemas.steps import PostedPrompt
 
 ACCOUNT_WORKFLOW_TYPE = "AccountWorkflow"
 DEAL_CLOSED_SIGNAL = "deal_closed"
@@ -344,6 +345,11 @@ class AccountStep:
     replanned: int = 0
     """The account change that last moved its due date (0: never); its reminders since are
     keyed by it, so none repeats an earlier one's key."""
+    prompts: list[PostedPrompt] = field(default_factory=list)
+    """Its latest prompts in Slack (announcement, reminders), marked done in place once it
+    is done."""
+    snoozed_until: datetime | None = None
+    """No reminder (nor escalation) before this (``snooze_step``)."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,11 @@ class SlackPost:
     channel: str
     """A channel name (``#red-accounts``), a channel id, or a member id for a direct message."""
     text: str
+    """With ``blocks``, the notification's fallback (and what a client without Block Kit
+    shows)."""
     thread_ts: str | None = None
+    blocks: list[dict[str, Any]] | None = None
+    """Block Kit layout (a prompt's Done, Snooze and Open buttons); None: plain ``text``."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,19 @@ class SlackPostResult:
     ts: str
     held_for_digest: bool = False
     """A reminder DM not sent: its person takes reminders in the daily digest (``ts`` empty)."""
+
+
+@dataclass(frozen=True)
+class SlackMessageUpdate:
+    """Replace a posted message's text and blocks (``chat.update``): the same request
+    twice leaves the same message, so the key only names the effect."""
+
+    idempotency_key: str
+    channel: str
+    """The conversation id the post answered with (``C…``/``D…``): chat.update takes no name."""
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,9 @@ class EffectKind(StrEnum):
     """A row in our own database."""
     NOTICE = "notice"
     """The operations channel told of a failed effect: optional, a failure is only logged."""
+    MESSAGE_UPDATE = "message_update"
+    """An earlier post edited in place (a prompt marked done): optional, a message deleted
+    or a channel archived since only leaves the old message."""
     CHILD_WORKFLOW = "child_workflow"
     """A child workflow started and awaited (``activity`` names its type): one that fails, is
     terminated or times out is a failed effect, and a retry starts it again under its id."""

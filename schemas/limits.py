@@ -38,6 +38,8 @@ MAX_ACTIVE_USERS = 10_000_000
 MAX_AMOUNT = 1_000_000_000_000
 DATE_YEARS = 10
 TEN_YEARS_SECONDS = 10 * 365 * 86_400
+MAX_SNOOZE_DAYS = 14
+"""How far one snooze moves a step's next reminder, in business days."""
 RENEWAL_MOVE_YEARS = 5
 """How far ahead a renewal date may be moved (a multi-year deal), from today."""
 
@@ -223,6 +225,7 @@ LIMITS: dict[str, Limit] = {
     "CaseSignal.reason": COMPOSED_REASON,
     "url": URL,
     "link": URL,
+    "permalink": URL,
     "account_workflow_url": URL,
     "temporal_ui_url": URL,
     "optional_trainings": Items(20, NAME),
@@ -249,6 +252,7 @@ LIMITS: dict[str, Limit] = {
     "deployment_type": WORD,
     "version": Text(100),
     "by": Text(ID_CHARS),
+    "SnoozeStep.by": MEMBER,
     "via": VIA,
     "namespace": Text(255),
     "announce_channel": CHANNEL,
@@ -270,6 +274,7 @@ LIMITS: dict[str, Limit] = {
     "RedAccountCaseStart.tier": TIER_OR_UNKNOWN,
     "length_days": DAYS,
     "days": DAYS,
+    "SnoozeStep.days": Whole(1, MAX_SNOOZE_DAYS),
     "active_users": Whole(0, MAX_ACTIVE_USERS),
     "amount": Real(0, MAX_AMOUNT),
     "value": Real(0, 100),

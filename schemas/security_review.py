@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from schemas.common import DeploymentType, Durations, Region, SecurityRoster, StepStatus
 from schemas.effects import Effect, EffectView
+from schemas.steps import PostedPrompt
 
 SECURITY_REVIEW_WORKFLOW_TYPE = "SecurityReviewWorkflow"
 
@@ -125,6 +126,8 @@ class SecurityReviewStart:
     announce_channel: str = "#dealcycle-trials"
     history_event_limit: int = 8_000
     """Continue-as-new once the history has this many events (Temporal warns at 10,240)."""
+    temporal_ui_url: str = "http://localhost:8233"
+    """The Web UI a reminder's Open button links to."""
 
 
 # --- Updates ----------------------------------------------------------------------------------
@@ -190,6 +193,10 @@ class SecurityStep:
     reminders_sent: int = 0
     last_reminded_at: datetime | None = None
     escalated_to_leader: bool = False
+    prompts: list[PostedPrompt] = field(default_factory=list)
+    """Its latest reminders in Slack, marked done in place once it is done."""
+    snoozed_until: datetime | None = None
+    """No reminder before this (``snooze_step``)."""
     completed_via: str = ""
     """Where the completion came from (``cli:<os user>``), beside ``completed_by``."""
 

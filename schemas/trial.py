@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from schemas.common import Durations, Role, StepStatus, TechnicalWinStatus
 from schemas.effects import Effect, EffectView
+from schemas.steps import PostedPrompt
 
 TRIAL_WORKFLOW_TYPE = "TrialWorkflow"
 
@@ -72,6 +73,8 @@ class TrialStart:
     announce_channel: str = "#dealcycle-trials"
     history_event_limit: int = 8_000
     """Continue-as-new once the history has this many events (Temporal warns at 10,240)."""
+    temporal_ui_url: str = "http://localhost:8233"
+    """The Web UI a prompt's Open button links to."""
 
 
 # --- Updates (CE and AE actions) -------------------------------------------------------------
@@ -150,6 +153,10 @@ class TrialStep:
     completed_via: str = ""
     """Where the completion came from (``cli:<os user>``), beside ``completed_by``."""
     last_reminded_at: datetime | None = None
+    prompts: list[PostedPrompt] = field(default_factory=list)
+    """Its latest prompts in Slack, marked done in place once it is done."""
+    snoozed_until: datetime | None = None
+    """No reminder before this (``snooze_step``)."""
 
 
 @dataclass

@@ -59,6 +59,7 @@ from schemas.account import (
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from schemas.errors import RuleViolation
+from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from starter.payloads import check_payload_size
 from starter.provenance import stamped
 from starter.queries import query_workflow
@@ -218,6 +219,10 @@ async def complete_step(
 ) -> str:
     request = CompleteAccountStep(step, actor, role, note)
     return await _update(client, account, "complete_step", request)
+
+
+async def snooze_step(client: Client, account: str, request: SnoozeStep) -> str:
+    return await _update(client, account, SNOOZE_STEP_UPDATE, request)
 
 
 async def complete_onboarding(

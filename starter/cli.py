@@ -22,6 +22,7 @@ from schemas.account import (
 )
 from schemas.common import CustomerHealth, DeploymentType, Region, Role, TechnicalWinStatus
 from schemas.effects import RetryEffect, SkipEffect
+from schemas.limits import MAX_SNOOZE_DAYS
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
     AbandonOpportunity,
@@ -43,6 +44,7 @@ from schemas.security_review import (
     DeclineFirstPass,
     EscalateToSecurityPM,
 )
+from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from schemas.trial import (
     TRIAL_WORKFLOW_TYPE,
     CompleteStep,
@@ -64,6 +66,7 @@ from starter.opportunities import (
 )
 from starter.provenance import acting_via, cli_via
 from starter.roster_commands import add_roster_commands
+from starter.slack.command import add_slack_command
 from starter.status import render_status
 from starter.tables import table, when
 from starter.todo_commands import add_todo_command
@@ -223,6 +226,15 @@ def _actor_arguments(parser: argparse.ArgumentParser, role: bool = True) -> None
         parser.add_argument("--role", choices=ROLES, required=True, help="the role they act in")
 
 
+def _snooze_arguments(parser: argparse.ArgumentParser, workflow: str) -> None:
+    parser.add_argument(workflow)
+    parser.add_argument("step", help="the step's key (as `dealcycle status` shows it)")
+    _actor_arguments(parser, role=False)
+    parser.add_argument(
+        "--days", type=int, default=1, help=f"business days, 1 to {MAX_SNOOZE_DAYS} (default 1)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealcycle", description="Durable deal and renewal lifecycles on Temporal."
@@ -249,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="dev server, worker, sandbox and demo trials in one go")
     run.add_argument("--no-demo", action="store_true", help="start no demo trials")
     run.set_defaults(func=cmd_run)
+    add_slack_command(commands, _settings)
 
     trial = commands.add_parser("trial", help="customer trials").add_subparsers(
         dest="trial_command", required=True, metavar="ACTION"
@@ -302,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     conclude.add_argument("--reason", required=True)
     conclude.set_defaults(
         func=_action("conclude_trial", lambda a: ConcludeTrial(a.actor, Role(a.role), a.reason))
+    )
+
+    snooze = trial.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "workflow_id")
+    snooze.set_defaults(
+        func=_action(SNOOZE_STEP_UPDATE, lambda a: SnoozeStep(a.step, a.actor, a.days))
     )
 
     show = trial.add_parser("show", help="show a trial (as `dealcycle status` does)")
@@ -859,6 +878,18 @@ def _add_account_commands(commands: Any) -> None:
     seats.add_argument("seats", metavar="SEATS", type=_count)
     seats.add_argument("--reason", required=True)
 
+    snooze = account.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "account_id")
+    snooze.set_defaults(
+        func=_account_command(
+            lambda a: (
+                lambda client: accounts.snooze_step(
+                    client, a.account_id, SnoozeStep(a.step, a.actor, a.days)
+                )
+            )
+        )
+    )
+
     feature = action(
         "feature-request",
         lambda a: (
@@ -1096,6 +1127,11 @@ def _add_security_commands(commands: Any) -> None:
             ),
             expected,
         )
+    )
+    snooze = security.add_parser("snooze", help="move a step's next reminder by business days")
+    _snooze_arguments(snooze, "workflow_id")
+    snooze.set_defaults(
+        func=_action(SNOOZE_STEP_UPDATE, lambda a: SnoozeStep(a.step, a.actor, a.days), expected)
     )
     decline = security.add_parser("decline-first-pass", help="the CE leaves the first pass out")
     decline.add_argument("workflow_id")

@@ -435,6 +435,7 @@ def render_red_case(
         lines.append("Asks of the business:")
         lines += [
             f"  #{ask.number}  {when(ask.at)}  {by_via(ask.actor, ask.via)}  {ask.text}"
+            + (f"  {ask.permalink}" if ask.permalink else "")
             for ask in state.asks
         ]
     else:

@@ -68,7 +68,10 @@ class StartedTrial:
 
 def trial_start_for(settings: Settings, **fields: Any) -> TrialStart:
     start = TrialStart(
-        durations=settings.durations, announce_channel=settings.slack.trial_channel, **fields
+        durations=settings.durations,
+        announce_channel=settings.slack.trial_channel,
+        temporal_ui_url=settings.temporal_ui_url,
+        **fields,
     )
     try:
         check_start(start, datetime.now(UTC))

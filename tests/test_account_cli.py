@@ -49,6 +49,7 @@ from schemas.account import (
 )
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
+from schemas.steps import SnoozeStep
 from starter import accounts, cli
 from starter.provenance import cli_via
 from starter.tables import render_account
@@ -267,6 +268,16 @@ ACTIONS: list[tuple[list[str], str, object]] = [
         "complete_step",
         CompleteAccountStep("qbr-2027-Q2", AE, Role.AE),
     ),
+    (
+        ["snooze", "001ACME", "kickoff-plan", "--by", AE],
+        "snooze_step",
+        SnoozeStep("kickoff-plan", AE, 1),
+    ),
+    (
+        ["snooze", "001ACME", "kickoff-plan", "--by", CE, "--days", "3"],
+        "snooze_step",
+        SnoozeStep("kickoff-plan", CE, 3),
+    ),
 ]  # fmt: skip
 
 
@@ -308,6 +319,7 @@ def test_every_update_of_the_workflow_has_a_command() -> None:
         "record_feature_request",
         "move_renewal_date",
         "reassign_owner",
+        "snooze_step",
     }
 
 

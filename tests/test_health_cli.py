@@ -460,7 +460,7 @@ def test_red_ask_records_an_ask_in_the_open_case(
 
     assert code == 0
     assert temporal.updates == [
-        (CASE, "record_ask", RecordAsk(CE, Role.CE, "an exec sponsor call", VIA))
+        (CASE, "record_ask", RecordAsk(CE, Role.CE, "an exec sponsor call", via=VIA))
     ]
     assert capsys.readouterr().out == f"{CASE}: record_ask accepted\n"
 

@@ -46,10 +46,11 @@ with workflow.unsafe.imports_passed_through():
     from schemas.account_changes import MoveRenewalDate, ReassignOwner
     from schemas.errors import RuleViolation
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
+    from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
     from schemas.todo import OpenSteps
     from workflows import account_changes as changes
     from workflows import account_rules as rules
-    from workflows import hand_off_gaps, health_rules
+    from workflows import account_snooze, hand_off_gaps, health_rules
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
@@ -172,6 +173,14 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_complete_step(self, request: CompleteAccountStep) -> None:
         limits.check(request, workflow.now())
         rules.check_complete_step(self._s, request)
+
+    @workflow.update(name=SNOOZE_STEP_UPDATE)
+    def snooze_step(self, request: SnoozeStep) -> AccountActionAccepted:
+        return self._accepted(account_snooze.apply_snooze(self._s, request, workflow.now()))
+
+    @snooze_step.validator
+    def _check_snooze_step(self, request: SnoozeStep) -> None:
+        account_snooze.check_snooze(self._s, request, workflow.now())
 
     @workflow.update
     def complete_onboarding(self, request: CompleteOnboarding) -> AccountActionAccepted:

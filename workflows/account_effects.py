@@ -53,10 +53,11 @@ from schemas.opportunity import (
 )
 from schemas.roster import Roster
 from workflows import account_rules as rules
-from workflows import effects, health_rules
+from workflows import effects, health_rules, step_prompts
 from workflows.account_change_effects import write_account_changes
 from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
+from workflows.slack_blocks import step_prompt_blocks, workflow_url
 from workflows.todo_views import account_open_steps
 from workflows.visibility import publish_open_steps, publish_search_attributes
 
@@ -122,6 +123,12 @@ class AccountEffects:
         await self._announce_steps()
         await write_account_changes(s, self.fx, self._key)
         await self._send_reminders()
+        await step_prompts.mark_prompts_done(
+            self.fx,
+            s.steps,
+            lambda step, ts: self._key("step", step.key, "prompt", ts, "done"),
+            self._name,
+        )
         await self._escalate()
         await self._brief_check_in()
         await self._record_plans()
@@ -270,6 +277,24 @@ class AccountEffects:
             quarter=step.key.removeprefix("account-plan-"),
         )
 
+    def _step_prompt(self, key: str, step: AccountStep, prompt: str) -> SlackPost:
+        """A step's prompt to its owner with Snooze and Open, and Done unless the step is
+        done by recording something; the CLI command only in the fallback text."""
+        info = workflow.info()
+        blocks = step_prompt_blocks(
+            prompt,
+            workflow_id=info.workflow_id,
+            step=step.key,
+            kind="account",
+            url=workflow_url(
+                self.s.config.temporal_ui_url, self.s.config.namespace, info.workflow_id
+            ),
+            done=step.kind not in _HOW_TO_FINISH,
+        )
+        return SlackPost(
+            key, step.owner, f"{prompt} When done: {self._how_to_finish(step)}", blocks=blocks
+        )
+
     async def _give_value_exercises(self) -> None:
         """A value-realization task goes to Value Engineering as of the day it opens."""
         for step in self.s.steps:
@@ -306,12 +331,12 @@ class AccountEffects:
                 continue
             await effects.post_slack(
                 self.fx,
-                SlackPost(
+                self._step_prompt(
                     self._key("step", step.key, "announcement"),
-                    step.owner,
-                    f"{step.title} for {self._name}: due {_date(step.due_at)}."
-                    f" When done: {self._how_to_finish(step)}",
+                    step,
+                    f"{step.title} for {self._name}: due {_date(step.due_at)}.",
                 ),
+                then=step_prompts.remember_prompt(step),
             )
             if step.salesforce_task and step.due_at is not None:
                 await effects.create_salesforce_task(
@@ -332,13 +357,13 @@ class AccountEffects:
         for step in rules.reminders_due(self.s, now):
             await effects.post_slack(
                 self.fx,
-                SlackPost(
+                self._step_prompt(
                     self._step_key(step, "reminder", step.reminders_sent + 1),
-                    step.owner,
-                    f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}."
-                    f" When done: {self._how_to_finish(step)}",
+                    step,
+                    f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}.",
                 ),
                 kind=EffectKind.REMINDER,
+                then=step_prompts.remember_prompt(step),
             )
             step.reminders_sent += 1
             step.last_reminded_at = now
@@ -540,10 +565,7 @@ class AccountEffects:
         s = self.s
         p = s.profile
         info = workflow.info()
-        url = (
-            f"{s.config.temporal_ui_url}/namespaces/{s.config.namespace}/workflows/"
-            f"{info.workflow_id}"
-        )
+        url = workflow_url(s.config.temporal_ui_url, s.config.namespace, info.workflow_id)
         try:
             await workflow.start_child_workflow(
                 RED_ACCOUNT_WORKFLOW_TYPE,

@@ -51,6 +51,7 @@ from schemas.common import CustomerHealth, Role, StepStatus
 from schemas.errors import RuleViolation
 from schemas.health import HealthView
 from workflows import health_rules
+from workflows.step_snooze import not_before_snooze
 
 KICKOFF_PLAN_STEP = "kickoff-plan"
 BROUGHT_IN = "brought in"
@@ -570,17 +571,20 @@ def reminders_due(s: AccountSnapshot, now: datetime) -> list[AccountStep]:
             continue
         if step.reminders_sent >= d.escalate_after_reminders:
             continue
-        if now >= _next_reminder_at(s, step):
+        if now >= next_reminder_at(s, step):
             due.append(step)
     return due
 
 
-def _next_reminder_at(s: AccountSnapshot, step: AccountStep) -> datetime:
+def next_reminder_at(s: AccountSnapshot, step: AccountStep) -> datetime:
+    """When an open step with a due date is next reminded (or escalated)."""
     d = s.config.durations
     assert step.due_at is not None
     if step.last_reminded_at is None:
-        return step.due_at + timedelta(seconds=d.overdue_reminder_delay_seconds)
-    return step.last_reminded_at + timedelta(seconds=d.overdue_reminder_repeat_seconds)
+        at = step.due_at + timedelta(seconds=d.overdue_reminder_delay_seconds)
+    else:
+        at = step.last_reminded_at + timedelta(seconds=d.overdue_reminder_repeat_seconds)
+    return not_before_snooze(step, at)
 
 
 def escalations_due(s: AccountSnapshot, now: datetime) -> list[AccountStep]:
@@ -592,7 +596,7 @@ def escalations_due(s: AccountSnapshot, now: datetime) -> list[AccountStep]:
         and step.due_at is not None
         and not step.escalated
         and step.reminders_sent >= d.escalate_after_reminders
-        and now >= _next_reminder_at(s, step)
+        and now >= next_reminder_at(s, step)
     ]
 
 
@@ -615,7 +619,7 @@ def next_wake_up(s: AccountSnapshot, now: datetime) -> datetime | None:
         moments.append(brief)
     for step in s.steps:
         if step.status is StepStatus.PENDING and step.due_at is not None and not step.escalated:
-            moments.append(_next_reminder_at(s, step))
+            moments.append(next_reminder_at(s, step))
     return min(moments) if moments else None
 
 

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         LicenseRequest,
         SalesforceFieldUpdate,
         SalesforceTaskRequest,
+        SlackMessageUpdate,
         SlackPost,
         SlackPostResult,
     )
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.roster import LOOK_UP_ROSTER
 
 POST_SLACK_MESSAGE = "post_slack_message"
+UPDATE_SLACK_MESSAGE = "update_slack_message"
 UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
 CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
@@ -47,6 +49,7 @@ GATHER_DAILY_DIGESTS = "gather_daily_digests"
 ACTIVITY_NAMES = frozenset(
     {
         POST_SLACK_MESSAGE,
+        UPDATE_SLACK_MESSAGE,
         UPDATE_SALESFORCE_RECORD,
         CREATE_SALESFORCE_TASK,
         ISSUE_LICENSE_KEY,
@@ -110,6 +113,19 @@ async def post_slack(
         summary=f"post to {post.channel}: {post.text}",
         result_type=SlackPostResult,
         then=then,
+    )
+
+
+async def update_slack_message(fx: OwedWork, update: SlackMessageUpdate) -> None:
+    # Optional: a message deleted or a channel archived since leaves the old message, and the
+    # workflow owes nothing more for it.
+    await fx.owe(
+        update.idempotency_key,
+        EffectKind.MESSAGE_UPDATE,
+        UPDATE_SLACK_MESSAGE,
+        update,
+        lane=f"slack:{update.channel}",
+        summary=f"update message {update.ts} in {update.channel}: {update.text}",
     )
 
 

@@ -101,6 +101,13 @@ POLICIES: dict[EffectKind, EffectPolicy] = {
         EffectState.EXPIRED,
         optional=True,
     ),
+    EffectKind.MESSAGE_UPDATE: EffectPolicy(
+        timedelta(days=1),
+        timedelta(seconds=60),
+        timedelta(minutes=10),
+        EffectState.EXPIRED,
+        optional=True,
+    ),
     # A child workflow has no budget here: it ends by its own rules (the times are unused).
     EffectKind.CHILD_WORKFLOW: EffectPolicy(
         timedelta(days=365), timedelta(days=365), timedelta(days=1), EffectState.FAILED

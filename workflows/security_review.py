@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.roster import Roster
     from schemas.security_review import (
+        NOTE_DEPLOYMENT_TYPE,
         CompleteSecurityStep,
         DeclineFirstPass,
         EscalateToSecurityPM,
@@ -47,12 +48,14 @@ with workflow.unsafe.imports_passed_through():
         SecurityReviewState,
         SecurityStep,
     )
+    from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
     from schemas.todo import OpenSteps
-    from workflows import effects
+    from workflows import effects, security_review_snooze, step_prompts
     from workflows import security_review_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
+    from workflows.slack_blocks import step_prompt_blocks, workflow_url
     from workflows.todo_views import security_review_open_steps
     from workflows.visibility import (
         history_is_long,
@@ -120,6 +123,16 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
     def _validate_complete_step(self, request: CompleteSecurityStep) -> None:
         limits.check(request, workflow.now())
         rules.check_complete_step(self._snapshot(), request)
+
+    @workflow.update(name=SNOOZE_STEP_UPDATE)
+    def snooze_step(self, request: SnoozeStep) -> SecurityReviewAccepted:
+        return self._accepted(
+            security_review_snooze.apply_snooze(self._snapshot(), request, workflow.now())
+        )
+
+    @snooze_step.validator
+    def _validate_snooze_step(self, request: SnoozeStep) -> None:
+        security_review_snooze.check_snooze(self._snapshot(), request, workflow.now())
 
     @workflow.update
     def decline_first_pass(self, request: DeclineFirstPass) -> SecurityReviewAccepted:
@@ -230,6 +243,12 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         await self._announce_start()
         await self._announce_escalation()
         await self._send_reminders()
+        await step_prompts.mark_prompts_done(
+            self._fx,
+            self._snapshot().steps,
+            lambda step, ts: self._key("step", step.key, "prompt", ts, "done"),
+            f"the {self._subject()}",
+        )
         await self._announce_answers()
         self._publish_search_attributes()
         self._fx.publish_attention()
@@ -324,17 +343,36 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             else:
                 await effects.post_slack(
                     self._fx,
-                    SlackPost(
-                        self._key("reminder", step.key, step.reminders_sent + 1),
-                        step.owner,
-                        f"Overdue: {step.title!r} of the {self._subject()} was due"
-                        f" {_when(step.due_at)}; the answers are due {_when(s.due_at)}."
-                        f" When it is done, record it on {workflow.info().workflow_id}"
-                        f" (step {step.key}).",
-                    ),
+                    self._reminder(step),
                     kind=EffectKind.REMINDER,
+                    then=step_prompts.remember_prompt(step),
                 )
             rules.record_reminder(s, step, now)
+
+    def _reminder(self, step: SecurityStep) -> SlackPost:
+        """An overdue step's reminder with Done (unless it needs the deployment type),
+        Snooze and Open; the CLI command only in the fallback text."""
+        s = self._snapshot()
+        workflow_id = workflow.info().workflow_id
+        prompt = (
+            f"Overdue: {step.title!r} of the {self._subject()} was due"
+            f" {_when(step.due_at)}; the answers are due {_when(s.due_at)}."
+        )
+        blocks = step_prompt_blocks(
+            prompt,
+            workflow_id=workflow_id,
+            step=step.key,
+            kind="security_review",
+            url=workflow_url(s.start.temporal_ui_url, workflow.info().namespace, workflow_id),
+            done=step.key != NOTE_DEPLOYMENT_TYPE.key,
+        )
+        cli = f"dealcycle security step {workflow_id} {step.key} --by {step.owner}"
+        return SlackPost(
+            self._key("reminder", step.key, step.reminders_sent + 1),
+            step.owner,
+            f"{prompt} When it is done: {cli}",
+            blocks=blocks,
+        )
 
     async def _escalate_to_leader(self, step: SecurityStep) -> None:
         s = self._snapshot()

@@ -52,6 +52,7 @@ from schemas.security_review import (
     SecurityStepDefinition,
     SecurityStepView,
 )
+from workflows.step_snooze import not_before_snooze
 
 DEFINITIONS = {definition.key: definition for definition in SECURITY_REVIEW_STEPS}
 RESOLVED = (StepStatus.DONE, StepStatus.SKIPPED)
@@ -441,10 +442,12 @@ def next_reminder_at(s: SecurityReviewSnapshot, step: SecurityStep) -> datetime 
         return None
     durations = s.start.durations
     if step.last_reminded_at is None:
-        return max(step.due_at, opened_at(s, step)) + timedelta(
+        at = max(step.due_at, opened_at(s, step)) + timedelta(
             seconds=durations.overdue_reminder_delay_seconds
         )
-    return step.last_reminded_at + timedelta(seconds=durations.overdue_reminder_repeat_seconds)
+    else:
+        at = step.last_reminded_at + timedelta(seconds=durations.overdue_reminder_repeat_seconds)
+    return not_before_snooze(step, at)
 
 
 def reminders_due(s: SecurityReviewSnapshot, now: datetime) -> list[SecurityStep]:

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         TechnicalWinChanged,
         TrialPhaseChanged,
     )
+    from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
     from schemas.todo import OpenSteps
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
@@ -60,11 +61,13 @@ with workflow.unsafe.imports_passed_through():
         TrialResult,
         TrialSnapshot,
         TrialState,
+        TrialStep,
     )
-    from workflows import effects
+    from workflows import effects, step_prompts
     from workflows import trial_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
+    from workflows.slack_blocks import step_prompt_blocks, workflow_url
     from workflows.todo_views import trial_open_steps
     from workflows.visibility import (
         history_is_long,
@@ -163,6 +166,14 @@ class TrialWorkflow(OwedWorkHandlers):
     def _validate_conclude_trial(self, request: ConcludeTrial) -> None:
         limits.check(request, workflow.now())
         rules.check_conclude(self._s, request)
+
+    @workflow.update(name=SNOOZE_STEP_UPDATE)
+    def snooze_step(self, request: SnoozeStep) -> ActionAccepted:
+        return self._accepted(rules.apply_snooze(self._s, request, workflow.now()))
+
+    @snooze_step.validator
+    def _validate_snooze_step(self, request: SnoozeStep) -> None:
+        rules.check_snooze(self._s, request, workflow.now())
 
     @workflow.signal
     def adopted_by_opportunity(self, adoption: AdoptedByOpportunity | None = None) -> None:
@@ -270,6 +281,12 @@ class TrialWorkflow(OwedWorkHandlers):
         await self._announce_technical_win_changes()
         await self._prompt_check_in()
         await self._send_reminders()
+        await step_prompts.mark_prompts_done(
+            self._fx,
+            s.steps,
+            lambda step, ts: self._key("step", step.key, "prompt", ts, "done"),
+            f"the {s.start.account_name} trial",
+        )
         if s.phase is TrialPhase.ENDED:
             await self._record_outcome()
         self._publish_search_attributes()
@@ -441,16 +458,15 @@ class TrialWorkflow(OwedWorkHandlers):
             # Recorded before the midpoint: nothing to prompt, and nothing owed any more.
             s.check_in_prompted = True
             return
+        prompt = (
+            f"Mid-trial check-in for {s.start.account_name} ({s.start.opportunity_id}) is due"
+            f" by {_date(step.due_at)}."
+        )
         await effects.post_slack(
             self._fx,
-            SlackPost(
-                self._key("check-in", "slack"),
-                s.start.ce_owner,
-                f"Mid-trial check-in for {s.start.account_name} ({s.start.opportunity_id}) is due"
-                f" by {_date(step.due_at)}. Record it with: dealcycle step complete"
-                f" {workflow.info().workflow_id} {step.key} --by {step.owner} --role CE",
-            ),
+            self._step_prompt(self._key("check-in", "slack"), s.start.ce_owner, step, prompt),
             kind=EffectKind.REMINDER,
+            then=step_prompts.remember_prompt(step),
         )
         await effects.create_salesforce_task(
             self._fx,
@@ -470,20 +486,39 @@ class TrialWorkflow(OwedWorkHandlers):
         now = workflow.now()
         for step in rules.reminders_due(s, now):
             assert step.due_at is not None
+            prompt = (
+                f"Overdue: {step.title!r} for the {s.start.account_name} trial"
+                f" ({s.start.opportunity_id}) was due {_date(step.due_at)}."
+            )
             await effects.post_slack(
                 self._fx,
-                SlackPost(
+                self._step_prompt(
                     self._key("reminder", step.key, step.reminders_sent + 1),
                     step.owner,
-                    f"Overdue: {step.title!r} for the {s.start.account_name} trial"
-                    f" ({s.start.opportunity_id}) was due {_date(step.due_at)}. When it is done:"
-                    f" dealcycle step complete {workflow.info().workflow_id} {step.key}"
-                    f" --by {step.owner} --role {step.lead.value}",
+                    step,
+                    prompt,
                 ),
                 kind=EffectKind.REMINDER,
+                then=step_prompts.remember_prompt(step),
             )
             step.reminders_sent += 1
             step.last_reminded_at = now
+
+    def _step_prompt(self, key: str, to: str, step: TrialStep, prompt: str) -> SlackPost:
+        """A prompt with Done, Snooze and Open; the CLI command only in the fallback text."""
+        info = workflow.info()
+        cli = (
+            f"dealcycle step complete {info.workflow_id} {step.key}"
+            f" --by {step.owner} --role {step.lead.value}"
+        )
+        blocks = step_prompt_blocks(
+            prompt,
+            workflow_id=info.workflow_id,
+            step=step.key,
+            kind="trial",
+            url=workflow_url(self._s.start.temporal_ui_url, info.namespace, info.workflow_id),
+        )
+        return SlackPost(key, to, f"{prompt} When it is done: {cli}", blocks=blocks)
 
     async def _record_outcome(self) -> None:
         s = self._s

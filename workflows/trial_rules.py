@@ -17,6 +17,7 @@ from schemas.opportunity import (
     ConcludedByOpportunity,
     opportunity_workflow_id,
 )
+from schemas.steps import SnoozeStep
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -37,6 +38,8 @@ from schemas.trial import (
     TrialState,
     TrialStep,
 )
+from workflows import step_snooze
+from workflows.step_snooze import not_before_snooze
 
 MAX_EXTENSION_DAYS = 180
 PLANNING_KEYS = frozenset(item.key for item in TRIAL_PLANNING_ITEMS)
@@ -338,8 +341,30 @@ def next_reminder_at(s: TrialSnapshot, step: TrialStep) -> datetime | None:
         return None
     durations = s.start.durations
     if step.last_reminded_at is None:
-        return step.due_at + timedelta(seconds=durations.overdue_reminder_delay_seconds)
-    return step.last_reminded_at + timedelta(seconds=durations.overdue_reminder_repeat_seconds)
+        at = step.due_at + timedelta(seconds=durations.overdue_reminder_delay_seconds)
+    else:
+        at = step.last_reminded_at + timedelta(seconds=durations.overdue_reminder_repeat_seconds)
+    return not_before_snooze(step, at)
+
+
+def check_snooze(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> TrialStep:
+    """Only a step that is reminded now (a planning item before the trial starts, the
+    check-in while it runs) is snoozed, by its owner or the trial's AE or CE."""
+    _check_not_ended(s)
+    remindable = _remindable(s)
+    step = next((item for item in remindable if item.key == request.step), None)
+    known = [item.key for item in remindable if item.status is StepStatus.PENDING]
+    of_record = {"AE": s.start.ae_owner, "CE": s.start.ce_owner}
+    checked = step_snooze.check_snooze(request, step, known, of_record, now)
+    assert isinstance(checked, TrialStep)
+    return checked
+
+
+def apply_snooze(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> str:
+    step = check_snooze(s, request, now)
+    next_at = next_reminder_at(s, step)
+    assert next_at is not None
+    return step_snooze.snooze(step, next_at, now, request.days, s.start.durations.day_seconds)
 
 
 def reminders_due(s: TrialSnapshot, now: datetime) -> list[TrialStep]:

@@ -1,0 +1,108 @@
+"""Snoozing a step (``SnoozeStep``): its next reminder moves by business days.
+
+Pure rules (no Temporal): the workflows' validators call ``check_snooze``, their handlers
+``snooze``, and their reminder schedules read ``not_before_snooze``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from schemas import limits
+from schemas.common import StepStatus
+from schemas.errors import RuleViolation
+from schemas.steps import PostedPrompt, SnoozeStep
+
+REAL_DAY = 86_400
+SATURDAY = 5
+
+
+class PromptedStep(Protocol):
+    """A trial's, an account's or a security review's step, as prompts and snoozes see it."""
+
+    prompts: list[PostedPrompt]
+    snoozed_until: datetime | None
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def status(self) -> StepStatus: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def completed_by(self) -> str | None: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def note(self) -> str: ...
+
+
+def business_days_after(moment: datetime, days: int, day_seconds: int) -> datetime:
+    """``days`` business days after ``moment``: weekends are skipped when a day is a real
+    day; a demo's shortened day has no weekends."""
+    if day_seconds != REAL_DAY:
+        return moment + timedelta(seconds=day_seconds * days)
+    at = moment
+    left = days
+    while left > 0:
+        at += timedelta(days=1)
+        if at.weekday() < SATURDAY:
+            left -= 1
+    return at
+
+
+def check_snooze(
+    request: SnoozeStep,
+    step: PromptedStep | None,
+    known: Iterable[str],
+    of_record: dict[str, str],
+    now: datetime,
+) -> PromptedStep:
+    """The step to snooze, or the reason it cannot be. ``of_record`` names who besides the
+    step's owner may snooze it (``{"AE": U…, "CE": U…}``)."""
+    limits.check(request, now)
+    if not request.by.strip():
+        raise RuleViolation("by: say who is snoozing (--by U…)")
+    if step is None:
+        raise RuleViolation(
+            f"unknown step {request.step!r}; the open steps are: {', '.join(known) or 'none'}"
+        )
+    if step.status is not StepStatus.PENDING:
+        raise RuleViolation(f"step {step.key!r} is {step.status.value}: nothing to snooze")
+    if step.due_at is None:
+        raise RuleViolation(f"step {step.key!r} has no due date, so no reminder to snooze")
+    allowed = {step.owner, *(who for who in of_record.values() if who)}
+    if request.by not in allowed:
+        roles = ", ".join(f"the {role} {who}" for role, who in of_record.items() if who)
+        raise RuleViolation(
+            f"{request.by} may not snooze {step.key!r}: only its owner {step.owner}"
+            + (f" or {roles}" if roles else "")
+        )
+    return step
+
+
+def check_not_escalated(step: PromptedStep, escalated: bool) -> None:
+    if escalated:
+        raise RuleViolation(
+            f"step {step.key!r} was escalated to the CE leader: its reminders are over"
+        )
+
+
+def snooze(
+    step: PromptedStep, next_reminder_at: datetime, now: datetime, days: int, day_seconds: int
+) -> str:
+    """Move the step's next reminder (due at ``next_reminder_at``, or now if that passed)
+    by ``days``."""
+    step.snoozed_until = business_days_after(max(next_reminder_at, now), days, day_seconds)
+    return f"{step.title}: next reminder {step.snoozed_until.strftime('%Y-%m-%d %H:%M UTC')}"
+
+
+def not_before_snooze(step: PromptedStep, at: datetime) -> datetime:
+    """``at``, or the end of the step's snooze when that is later."""
+    return max(at, step.snoozed_until) if step.snoozed_until is not None else at
