@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounts import AccountRecordActivities
+from activities.digest import DailyDigestActivities
 from activities.errors import FailureSizeGuard
 from activities.handoff import AccountHandOffActivities
 from activities.intake import IntakeWatermarkActivities
@@ -37,11 +38,14 @@ from activities.slack import (
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
+from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.payloads import with_payload_converter
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
+from starter.todo import todo_for
 from workflows.account import AccountWorkflow
+from workflows.digest import DailyDigestWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -55,6 +59,7 @@ WORKFLOWS: tuple[type, ...] = (
     SecurityReviewWorkflow,
     ClosedWonIntakeWorkflow,
     RedAccountWorkflow,
+    DailyDigestWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -114,7 +119,7 @@ def build_activities(settings: Settings) -> ActivityRegistry:
         check_slack_scopes(slack_client)
     except SlackSetupError as err:
         raise SystemExit(f"the worker cannot start: {err}") from None
-    slack = SlackActivities(slack_client, ledger)
+    slack = SlackActivities(slack_client, ledger, preferences=ReminderPreferences(engine))
     return ActivityRegistry(
         salesforce=SalesforceActivities(SalesforceConnector(settings.salesforce), ledger),
         slack=slack,
@@ -145,11 +150,20 @@ def build_worker(
     client = with_payload_converter(client)
     # The hand-off starts workflows, so it needs the client the worker runs on.
     hand_offs = AccountHandOffActivities(client, queue, settings.account_config())
+    # The digest reads to-do lists through the client too (one visibility query a person).
+    preferences = activities.slack.preferences or ReminderPreferences(
+        make_engine(settings.database_url)
+    )
+    digests = DailyDigestActivities(client, preferences, todo_for)
     return Worker(
         client,
         task_queue=queue,
         workflows=list(workflows),
-        activities=[*activities.functions, hand_offs.hand_off_closed_deal],
+        activities=[
+            *activities.functions,
+            hand_offs.hand_off_closed_deal,
+            digests.gather_daily_digests,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_cached_workflows=max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,

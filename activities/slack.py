@@ -28,8 +28,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
+from activities.digest import reminder_recipient
 from activities.errors import clip, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
+from dealcycle.db.preferences import ReminderMode, ReminderPreferences
 from dealcycle.settings import SlackSettings
 from schemas.effects import SlackMessageUpdate, SlackPost, SlackPostResult
 
@@ -191,6 +193,7 @@ class SlackActivities:
         *,
         lookup_margin: timedelta = timedelta(minutes=5),
         lookup_max_pages: int = 20,
+        preferences: ReminderPreferences | None = None,
     ) -> None:
         """``lookup_margin``: how far before the ledger's ``started_at`` the search for an
         earlier post begins (clock skew between this host and Slack)."""
@@ -198,6 +201,8 @@ class SlackActivities:
         self._ledger = ledger
         self._lookup_margin = lookup_margin
         self._lookup_max_pages = lookup_max_pages
+        self.preferences = preferences
+        """Who takes reminders in the daily digest (None: everyone immediately)."""
         # Channel name -> id, learnt from post answers; saves a conversations.list on recovery.
         self._channel_ids: dict[str, str] = {}
 
@@ -228,6 +233,11 @@ class SlackActivities:
         if entry.done and entry.result is not None:
             activity.logger.info("Slack post %s already done; returning its result", key)
             return SlackPostResult(**entry.result)
+        if await self._held_for_digest(post):
+            held = SlackPostResult(channel=post.channel, ts="", held_for_digest=True)
+            await asyncio.to_thread(self._ledger.finish, key, asdict(held))
+            activity.logger.info("Slack post %s held for %s's daily digest", key, post.channel)
+            return held
         if resumed:
             earlier = await asyncio.to_thread(self._find_earlier_post, post, entry.started_at)
             if earlier is not None:
@@ -240,6 +250,13 @@ class SlackActivities:
         await asyncio.to_thread(self._ledger.finish, key, asdict(result))
         activity.logger.info("Slack post %s done: %s %s", key, result.channel, result.ts)
         return result
+
+    async def _held_for_digest(self, post: SlackPost) -> bool:
+        person = reminder_recipient(post)
+        if person is None or self.preferences is None:
+            return False
+        mode = await asyncio.to_thread(self.preferences.mode_of, person)
+        return mode is ReminderMode.DIGEST
 
     # blocking parts (run in a thread) ------------------------------------------------------
 

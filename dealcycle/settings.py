@@ -52,6 +52,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _hour(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default, minimum=0)
+    if value > 23:
+        raise SettingsError(f"{name}={value} is not an hour of the day (0 to 23, UTC)")
+    return value
+
+
 def _duration(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     return default if raw is None or raw == "" else parse_duration(name, raw)
@@ -173,6 +180,8 @@ class Settings:
     log_level: str = "info"
     intake_interval_seconds: int = 300
     """How often the Closed Won intake schedule polls Salesforce."""
+    digest_hour: int = 8
+    """The hour (UTC) the daily digest schedule runs ``DailyDigestWorkflow``."""
     value_engineering: str = "U0VALUEENG1"
     """Who runs the value-realization exercise before renewals (a Slack member id)."""
     account_channel: str = "#customer-accounts"
@@ -303,6 +312,7 @@ class Settings:
             durations=durations,
             security_roster=roster,
             intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
+            digest_hour=_hour(env, "DEALCYCLE_DIGEST_HOUR", 8),
             value_engineering=env.get("DEALCYCLE_VALUE_ENGINEERING") or "U0VALUEENG1",
             account_channel=env.get("DEALCYCLE_ACCOUNT_CHANNEL") or "#customer-accounts",
             product_feedback_channel=(

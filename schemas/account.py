@@ -153,6 +153,7 @@ class RecordKickoffPlan:
     """Wanted beyond 101, 102 and Admin (a security use case, say)."""
     onboarding_integration_help: bool = False
     upcoming_initiatives: list[str] = field(default_factory=list)
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class ReportProductionReady:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class CompleteAccountStep:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class CompleteOnboarding:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class ChangeCadence:
     cadence: str
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ class ChangeTier:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,7 @@ class CompleteProfile:
     ae_owner: str = ""
     ce_owner: str = ""
     renewal_date: datetime | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,6 +235,7 @@ class SubmitAccountPlan:
     objectives: list[str]
     next_steps: str
     link: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,7 @@ class RecordRenewalAssessment:
     risks: list[str] = field(default_factory=list)
     turns_red: bool = False
     """These risks make the account red (a red-account case opens)."""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -247,6 +256,7 @@ class RecordRenewalCall:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +275,7 @@ class RecordRenewalOutcome:
     new_team_seats: int = 0
     """The new team's seats, for a new-team expansion (required then): its opportunity starts
     with them, and winning it adds them to the account's."""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -275,6 +286,7 @@ class ExpandSeats:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,6 +295,7 @@ class RecordFeatureRequest:
     actor: str
     role: Role
     detail: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -412,6 +425,8 @@ class AuditEntry:
     at: datetime
     actor: str
     action: str
+    via: str = ""
+    """Where the action came from (``cli:<os user>``), beside who it says did it."""
 
 
 @dataclass

@@ -24,6 +24,7 @@ class MoveRenewalDate:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ReassignOwner:
     actor: str
     """The outgoing owner of the role, or the CE leader."""
     reason: str = ""
+    via: str = ""
 
 
 @dataclass

@@ -30,6 +30,8 @@ class SlackPost:
 class SlackPostResult:
     channel: str
     ts: str
+    held_for_digest: bool = False
+    """A reminder DM not sent: its person takes reminders in the daily digest (``ts`` empty)."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,7 @@ class RetryEffect:
     effect: str
     """The effect's name (as ``dealcycle status`` shows it) or its full key."""
     actor: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ class SkipEffect:
     effect: str
     reason: str
     actor: str
+    via: str = ""
 
 
 @dataclass(frozen=True)

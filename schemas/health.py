@@ -80,6 +80,7 @@ class SetHealth:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass
@@ -188,6 +189,7 @@ class RecordActionPlan:
     current_status: str
     needs: str
     intended_actions: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,7 @@ class RecordAsk:
     permalink: str = ""
     """The Slack message it was asked in: an ask from the case's thread is not posted there
     again. Empty for an ask recorded elsewhere (the CLI), which the thread is told of."""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,8 @@ class ActionPlanEntry:
     intended_actions: str
     at: datetime
     posted: bool = False
+    via: str = ""
+    """Where it came from (``cli:<os user>``), beside ``actor``."""
 
 
 @dataclass
@@ -230,6 +235,7 @@ class CaseAsk:
     posted: bool = False
     permalink: str = ""
     """The thread reply it came from, when it came from the thread."""
+    via: str = ""
 
 
 @dataclass

@@ -176,6 +176,8 @@ COMPOSED_REASON = Text(8_000)
 WORD = Text(40)
 CHANNEL = Text(80)
 STEP_KEY = Text(100)
+VIA = Text(100)
+"""Where an action came from (``cli:<os user>``), recorded beside ``actor``."""
 MOMENT = Moment()
 RENEWAL = Moment(years_back=100)
 """A renewal date in the past is the rules' to refuse, with the date and today's."""
@@ -251,6 +253,7 @@ LIMITS: dict[str, Limit] = {
     "version": Text(100),
     "by": Text(ID_CHARS),
     "SnoozeStep.by": MEMBER,
+    "via": VIA,
     "namespace": Text(255),
     "announce_channel": CHANNEL,
     "product_feedback_channel": CHANNEL,
@@ -278,6 +281,8 @@ LIMITS: dict[str, Limit] = {
     "history_event_limit": HISTORY_EVENTS,
     "batch_size": Whole(1, 2_000),
     "first_poll_lookback_days": Whole(1, 36_500),
+    "DigestRun.week_days": Whole(1, 31),
+    "DigestRun.items_per_person": Whole(1, 100),
     "Durations.*": CONFIG_SECONDS,
     "Durations.trial_length_days": DAYS,
     "HealthConfig.usage_weight": Real(0, 100),

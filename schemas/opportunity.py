@@ -103,6 +103,7 @@ class AdvanceStage:
     stage: Stage
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class LinkTdd:
     url: str
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class CompleteTddPart:
     part: TddPart
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class RecordDealReview:
     actor: str
     role: Role
     summary: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class StartOpportunityTrial:
     actor: str
     role: Role
     length_days: int | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class ReceiveQuestionnaire:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,7 @@ class CloseOpportunity:
     actor: str
     role: Role
     reason: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,7 @@ class AbandonOpportunity:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,7 @@ class ReopenOpportunity:
     reason: str
     stage: Stage | None = None
     """The stage to reopen at; ``None`` keeps the last open stage."""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -273,6 +282,8 @@ class AuditEntry:
     at: datetime
     actor: str
     action: str
+    via: str = ""
+    """Where the action came from (``cli:<os user>``), beside who it says did it."""
 
 
 @dataclass

@@ -144,6 +144,7 @@ class CompleteSecurityStep:
     actor: str
     note: str = ""
     deployment_type: DeploymentType | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class DeclineFirstPass:
 
     actor: str
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class EscalateToSecurityPM:
 
     actor: str
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ class SecurityStep:
     """Its latest reminders in Slack, marked done in place once it is done."""
     snoozed_until: datetime | None = None
     """No reminder before this (``snooze_step``)."""
+    completed_via: str = ""
+    """Where the completion came from (``cli:<os user>``), beside ``completed_by``."""
 
 
 @dataclass
@@ -254,6 +259,7 @@ class SecurityStepView:
     note: str
     reminders_sent: int
     escalated_to_leader: bool
+    completed_via: str = ""
 
 
 @dataclass(frozen=True)

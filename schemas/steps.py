@@ -31,3 +31,5 @@ class SnoozeStep:
     step: str
     by: str
     days: int = 1
+    via: str = ""
+    """Where it came from (``cli:<os user>``), beside ``by``."""

@@ -86,6 +86,7 @@ class CompleteStep:
     actor: str
     role: Role
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class StartTrialOverride:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class ExtendTrial:
     reason: str
     actor: str
     role: Role
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class SetTechnicalWin:
     status: TechnicalWinStatus
     actor: str
     note: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class ConcludeTrial:
     actor: str
     role: Role
     reason: str
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,8 @@ class TrialStep:
     completed_at: datetime | None = None
     note: str = ""
     reminders_sent: int = 0
+    completed_via: str = ""
+    """Where the completion came from (``cli:<os user>``), beside ``completed_by``."""
     last_reminded_at: datetime | None = None
     prompts: list[PostedPrompt] = field(default_factory=list)
     """Its latest prompts in Slack, marked done in place once it is done."""
@@ -248,6 +255,7 @@ class StepView:
     completed_by: str | None
     completed_at: datetime | None
     note: str
+    completed_via: str = ""
 
 
 @dataclass(frozen=True)

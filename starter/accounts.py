@@ -61,6 +61,7 @@ from schemas.common import Role
 from schemas.errors import RuleViolation
 from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from starter.payloads import check_payload_size
+from starter.provenance import stamped
 from starter.queries import query_workflow
 from starter.tables import render_account
 from starter.trials import CommandError, within_limits, workflow_handle
@@ -170,6 +171,7 @@ async def _running_account(client: Client, account: str) -> WorkflowHandle[Any, 
 
 async def _update(client: Client, account: str, update: str, request: object) -> str:
     """Send a CE/AE action; a rejection (nothing written) names the workflow's reason."""
+    request = stamped(request)
     within_limits(request)
     handle = await _running_account(client, account)
     check_payload_size(request)

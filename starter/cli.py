@@ -56,6 +56,7 @@ from schemas.trial import (
 from starter import accounts
 from starter import health as account_health
 from starter.accounts import render_account_status
+from starter.digest import add_digest_commands
 from starter.effects import change_effect, effects_section, failed_effects, render_failed
 from starter.errors import debug_requested, report
 from starter.license_commands import add_license_commands
@@ -63,10 +64,12 @@ from starter.opportunities import (
     opportunity_start_for,
     start_opportunity,
 )
+from starter.provenance import acting_via, cli_via
 from starter.roster_commands import add_roster_commands
 from starter.slack.command import add_slack_command
 from starter.status import render_status
 from starter.tables import table, when
+from starter.todo_commands import add_todo_command
 from starter.trials import (
     CommandError,
     act,
@@ -364,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
         "roster", help="the CE leader, Security PM, Security CEs, Value Engineering"
     ).add_subparsers(dest="roster_command", required=True, metavar="ACTION")
     add_roster_commands(roster, _settings)
+    add_todo_command(commands, _settings)
+    add_digest_commands(commands, _settings)
     return parser
 
 
@@ -1219,7 +1224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         debug = debug or args.debug
         check_id_arguments(args)
-        return int(args.func(args))
+        with acting_via(cli_via()):
+            return int(args.func(args))
     except SystemExit as err:
         if isinstance(err.code, str):
             print(f"dealcycle: {err.code}", file=sys.stderr)

@@ -307,11 +307,13 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             ):
                 trials = await start_demo_trials(client, effective) if demo else []
                 accounts = await start_demo_accounts(client, effective) if demo else []
+                from starter.digest import ensure_digest_schedule
                 from starter.intake import ensure_intake_schedule
 
                 schedule = await ensure_intake_schedule(
                     client, effective, timedelta(seconds=effective.intake_interval_seconds)
                 )
+                digest = await ensure_digest_schedule(client, effective)
                 ui = f"{server.ui_url}/namespaces/{effective.temporal_namespace}/workflows"
                 lines = [
                     "dealcycle is running.",
@@ -320,6 +322,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                     f"History kept in   {settings.state_dir / 'temporal.db'}",
                     f"Database          {effective.database_url}",
                     f"Intake            {schedule}",
+                    f"Digest            {digest}",
                 ]
                 if page is not None:
                     lines.append(f"Slack (sandbox)   {page.url}  (pick 'You are', then click)")

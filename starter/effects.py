@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from schemas.effects import EffectsView, EffectView, RetryEffect, SkipEffect
+from starter.provenance import stamped
 from starter.trials import CommandError, within_limits, workflow_handle
 from workflows.owed_work import OwedWorkHandlers
 
@@ -78,6 +79,7 @@ def render_failed(found: list[FailedEffect]) -> str:
 
 
 async def change_effect(client: Client, workflow_id: str, request: RetryEffect | SkipEffect) -> str:
+    request = stamped(request)
     within_limits(request)
     handle, description = await workflow_handle(client, workflow_id, WITH_OWED_WORK)
     if description.status is None or description.status.name != "RUNNING":

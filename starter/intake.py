@@ -12,13 +12,10 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
     WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError
@@ -30,6 +27,7 @@ from dealcycle.settings import Settings
 from schemas.account import AccountHandOff, HandOffRequest
 from schemas.intake import CLOSED_WON_SCHEDULE_ID, ClosedWonDeal, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
+from starter.schedules import ensure_schedule
 from starter.trials import CommandError
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
@@ -147,17 +145,12 @@ def intake_schedule(settings: Settings, every: timedelta) -> Schedule:
 
 
 async def ensure_intake_schedule(client: Client, settings: Settings, every: timedelta) -> str:
-    schedule = intake_schedule(settings, every)
-    try:
-        await client.create_schedule(CLOSED_WON_SCHEDULE_ID, schedule)
-        return f"created schedule {CLOSED_WON_SCHEDULE_ID}: a Closed Won poll every {every}"
-    except ScheduleAlreadyRunningError:
-
-        def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(CLOSED_WON_SCHEDULE_ID).update(update)
-        return f"updated schedule {CLOSED_WON_SCHEDULE_ID}: a Closed Won poll every {every}"
+    return await ensure_schedule(
+        client,
+        CLOSED_WON_SCHEDULE_ID,
+        intake_schedule(settings, every),
+        f"a Closed Won poll every {every}",
+    )
 
 
 async def run_intake_once(

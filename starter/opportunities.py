@@ -26,6 +26,7 @@ from schemas.opportunity import (
     OpportunityState,
     opportunity_workflow_id,
 )
+from starter.provenance import by_via
 from starter.queries import query_workflow
 from starter.tables import table, when
 from starter.trials import CommandError, workflow_handle
@@ -113,7 +114,10 @@ async def render_opportunity_status(
             lines += ["", await _child_summary(client, child_id)]
     if state.audit:
         lines += ["", "History:"]
-        lines += [f"  {when(entry.at)}  {entry.actor}  {entry.action}" for entry in state.audit]
+        lines += [
+            f"  {when(entry.at)}  {by_via(entry.actor, entry.via)}  {entry.action}"
+            for entry in state.audit
+        ]
     lines += ["", f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{workflow_id}"]
     return "\n".join(lines)
 

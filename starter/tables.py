@@ -11,6 +11,7 @@ from schemas.health import HealthView, RedAccountState
 from schemas.intake import IntakeResult
 from schemas.security_review import SecurityReviewState
 from schemas.trial import TrialState
+from starter.provenance import by_via
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -70,7 +71,7 @@ def render_security_review(
             step.status.value
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated_to_leader else ""),
-            step.completed_by or "-",
+            by_via(step.completed_by or "-", step.completed_via),
             when(step.completed_at),
         ]
         for step in state.steps
@@ -140,7 +141,7 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
             step.owner,
             when(step.due_at),
             step.status.value,
-            step.completed_by or "-",
+            by_via(step.completed_by or "-", step.completed_via),
             when(step.completed_at),
         ]
         for step in state.steps
@@ -231,7 +232,8 @@ def render_account(state: AccountState, temporal_status: str, ui_url: str, names
     if state.recent_activity:
         lines.append("Recent activity:")
         lines += [
-            f"  {when(entry.at)}  {entry.actor}  {entry.action}" for entry in state.recent_activity
+            f"  {when(entry.at)}  {by_via(entry.actor, entry.via)}  {entry.action}"
+            for entry in state.recent_activity
         ]
         lines.append("")
     lines.append(f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{workflow_id}")
@@ -421,7 +423,7 @@ def render_red_case(
         lines.append("Action plan:")
         for entry in state.action_plan:
             lines += [
-                f"  {entry.role} {entry.actor} at {when(entry.at)} UTC",
+                f"  {entry.role} {by_via(entry.actor, entry.via)} at {when(entry.at)} UTC",
                 f"    current status    {entry.current_status}",
                 f"    needs             {entry.needs}",
                 f"    intended actions  {entry.intended_actions}",
@@ -432,7 +434,7 @@ def render_red_case(
     if state.asks:
         lines.append("Asks of the business:")
         lines += [
-            f"  #{ask.number}  {when(ask.at)}  {ask.actor}  {ask.text}"
+            f"  #{ask.number}  {when(ask.at)}  {by_via(ask.actor, ask.via)}  {ask.text}"
             + (f"  {ask.permalink}" if ask.permalink else "")
             for ask in state.asks
         ]

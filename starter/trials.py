@@ -41,6 +41,7 @@ from schemas.trial import (
 )
 from starter.errors import CommandError as CommandError  # re-exported: commands import it from here
 from starter.payloads import check_payload_size
+from starter.provenance import stamped
 from starter.queries import query_workflow
 from starter.workflow_ids import check_workflow_id
 from workflows.trial import TrialWorkflow
@@ -162,6 +163,7 @@ async def act(
 
     A rejection becomes a ``CommandError`` with the workflow's reason; nothing was written.
     """
+    request = stamped(request)
     within_limits(request)
     handle, description = await workflow_handle(client, workflow_id, expected_types)
     if description.status != WorkflowExecutionStatus.RUNNING:

@@ -6,6 +6,7 @@ client, so each test sees the update (by name), the request dataclass and the pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,7 @@ from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from schemas.steps import SnoozeStep
 from starter import accounts, cli
+from starter.provenance import cli_via
 from starter.tables import render_account
 from starter.trials import CommandError
 
@@ -136,7 +138,9 @@ def the_update(temporal: FakeTemporal) -> tuple[str, str, object]:
     assert len(temporal.updates) == 1
     workflow_id, update, request, result_type = temporal.updates[0]
     assert result_type is AccountActionAccepted
-    return workflow_id, update, request
+    # Every CLI action says it came from the CLI, and by which OS user (starter.provenance).
+    assert request.via == cli_via()
+    return workflow_id, update, dataclasses.replace(request, via="")
 
 
 # --- Each action: parsed, built and sent by name ----------------------------------------------

@@ -117,6 +117,9 @@ def test_every_search_attribute_is_registered(services: dict[str, Any]) -> None:
         "RenewalDate",
         "CustomerHealth",
         "NeedsAttention",
+        "StepOwners",
+        "NextDueAt",
+        "OverdueSteps",
     }
 
 

@@ -28,6 +28,7 @@ from dealcycle.db.models import Base
 REPO = Path(__file__).resolve().parent.parent
 TABLES = {
     "external_effects",
+    "reminder_preferences",
     "license_keys",
     "trial_outcomes",
     "intake_watermarks",
@@ -56,8 +57,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0005"
-    assert current_revision(database_url) == "0005"
+    assert head_revision() == "0006"
+    assert current_revision(database_url) == "0006"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -91,6 +92,7 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
         inspector = inspect(engine)
         assert {t: inspector.get_pk_constraint(t)["name"] for t in sorted(TABLES)} == {
             "external_effects": "pk_external_effects",
+            "reminder_preferences": "pk_reminder_preferences",
             "license_keys": "pk_license_keys",
             "trial_outcomes": "pk_trial_outcomes",
             "intake_watermarks": "pk_intake_watermarks",
@@ -209,7 +211,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0005"
+            "0006"
         )
 
 

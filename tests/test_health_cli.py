@@ -46,12 +46,15 @@ from schemas.health import (
 )
 from starter import cli, health
 from starter.health import parse_reading
+from starter.provenance import cli_via
 from starter.tables import render_health, render_red_case, render_tracker, span
 from starter.trials import CommandError
 from tests.support.accounts import DAY, settle, start_account
 from tests.support.accounts import case_id as expected_case_id
 
 CE, AE = "U0CE00001", "U0AE00001"
+VIA = cli_via()
+"""Every CLI action says it came from the CLI, and by which OS user."""
 ACCOUNT = "account-001ACME"
 CASE = "red-account-001ACME-2"
 OPENED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -214,7 +217,7 @@ def test_health_set_sends_the_set_health_update(
 
     assert code == 0
     assert temporal.updates == [
-        (ACCOUNT, "set_health", SetHealth("red", CE, Role.CE, "champion left"))
+        (ACCOUNT, "set_health", SetHealth("red", CE, Role.CE, "champion left", VIA))
     ]
     assert capsys.readouterr().out == "set_health accepted\n"
 
@@ -443,7 +446,7 @@ def test_red_plan_records_the_owners_part_in_the_open_case(
         (
             CASE,
             "record_action_plan",
-            RecordActionPlan(AE, Role.AE, "renewal at risk", "exec sponsor", "QBR next week"),
+            RecordActionPlan(AE, Role.AE, "renewal at risk", "exec sponsor", "QBR next week", VIA),
         )
     ]
     assert capsys.readouterr().out == f"{CASE}: record_action_plan accepted\n"
@@ -457,7 +460,7 @@ def test_red_ask_records_an_ask_in_the_open_case(
 
     assert code == 0
     assert temporal.updates == [
-        (CASE, "record_ask", RecordAsk(CE, Role.CE, "an exec sponsor call"))
+        (CASE, "record_ask", RecordAsk(CE, Role.CE, "an exec sponsor call", via=VIA))
     ]
     assert capsys.readouterr().out == f"{CASE}: record_ask accepted\n"
 

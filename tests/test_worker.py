@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from temporalio.activity import _Definition
 
+from activities.digest import DailyDigestActivities
 from activities.handoff import AccountHandOffActivities
 from dealcycle.settings import Settings, SettingsError
 from schemas.health import HealthConfig
@@ -25,6 +26,7 @@ def test_every_activity_the_workflows_name_is_registered(
     registered.add(
         _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deal).name
     )
+    registered.add(_Definition.must_from_callable(DailyDigestActivities.gather_daily_digests).name)
     assert ACTIVITY_NAMES <= registered, ACTIVITY_NAMES - registered
     names = {defn.__temporal_workflow_definition.name for defn in WORKFLOWS}  # type: ignore[attr-defined]
     assert names == {
@@ -32,6 +34,7 @@ def test_every_activity_the_workflows_name_is_registered(
         "OpportunityWorkflow",
         "AccountWorkflow",
         "SecurityReviewWorkflow",
+        "DailyDigestWorkflow",
         "ClosedWonIntakeWorkflow",
         "RedAccountWorkflow",
     }

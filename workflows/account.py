@@ -47,12 +47,14 @@ with workflow.unsafe.imports_passed_through():
     from schemas.errors import RuleViolation
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
     from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
+    from schemas.todo import OpenSteps
     from workflows import account_changes as changes
     from workflows import account_rules as rules
     from workflows import account_snooze, hand_off_gaps, health_rules
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
+    from workflows.todo_views import account_open_steps
     from workflows.visibility import history_is_long, wait_for_change
 
 UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
@@ -134,6 +136,10 @@ class AccountWorkflow(OwedWorkHandlers):
     def state(self) -> AccountState:
         view = rules.state_view(self._s, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
+
+    @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return account_open_steps(self._s)
 
     @workflow.query
     def health(self) -> HealthView:
@@ -292,7 +298,13 @@ class AccountWorkflow(OwedWorkHandlers):
         colour = health_rules.apply_set_health(
             s.vitals, request, p.ae_owner, p.ce_owner, workflow.now()
         )
-        rules.note(s, workflow.now(), request.actor, f"set health {colour.value}: {request.reason}")
+        rules.note(
+            s,
+            workflow.now(),
+            request.actor,
+            f"set health {colour.value}: {request.reason}",
+            request.via,
+        )
         case = f"; red-account case {s.vitals.open_case} opens" if s.vitals.open_case else ""
         return self._accepted(
             f"health is now {colour.value}{case if colour.value == 'red' else ''}"

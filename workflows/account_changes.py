@@ -168,7 +168,13 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
         rules.grant_license(s, f"renewal date moved to {new_tag}", s.profile.seats)
     health_rules.tell_case_of_renewal(s.vitals, new, request.actor, request.reason.strip(), now)
     _tell_renewal_move(s, change, request, old, new, moved)
-    rules.note(s, now, request.actor, f"moved the renewal {old_tag} -> {new_tag}: {request.reason}")
+    rules.note(
+        s,
+        now,
+        request.actor,
+        f"moved the renewal {old_tag} -> {new_tag}: {request.reason}",
+        request.via,
+    )
     kept = f"; carried: {', '.join(step.key for step, _ in moved)}" if moved else ""
     key = "; a new key valid until then follows" if keyed else ""
     return f"renewal moved from {old_tag} to {new_tag}{kept}{key}"
@@ -280,7 +286,7 @@ def apply_reassign_owner(s: AccountSnapshot, request: ReassignOwner, now: dateti
             f" `dealcycle account show {s.profile.account_id}`.",
         ),
     ]
-    rules.note(s, now, request.actor, f"{role.value} {old} -> {new}{why}")
+    rules.note(s, now, request.actor, f"{role.value} {old} -> {new}{why}", request.via)
     return f"{new} is now the {role.value}; {len(moved)} open step(s) moved from {old}"
 
 

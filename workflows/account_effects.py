@@ -58,7 +58,8 @@ from workflows.account_change_effects import write_account_changes
 from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
 from workflows.slack_blocks import step_prompt_blocks, workflow_url
-from workflows.visibility import publish_search_attributes
+from workflows.todo_views import account_open_steps
+from workflows.visibility import publish_open_steps, publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
 CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
@@ -178,6 +179,7 @@ class AccountEffects:
         if p.region:
             wanted[sa.REGION.name] = p.region
         publish_search_attributes(self._published, wanted)
+        publish_open_steps(account_open_steps(s))
         typed: list[SearchAttributeUpdate[Any]] = []
         renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
         if p.tier in (1, 2, 3) and self._published_typed.get("tier") != p.tier:

@@ -335,7 +335,7 @@ def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
         renewal_date=request.renewal_date or s.profile.renewal_date,
     )
     _profile_changed(s)
-    _audit(s, now, request.actor, "completed the profile")
+    _audit(s, now, request.actor, "completed the profile", request.via)
     still = missing_profile(s)
     if still:
         return f"profile updated; still missing: {', '.join(still)}"
@@ -668,7 +668,9 @@ def apply_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan, now: date
     if step is not None:
         _complete(step, request.actor, now, "")
     _set_cadence(s, cadence, now)
-    _audit(s, now, request.actor, f"recorded the kickoff plan (check-ins {cadence.value})")
+    _audit(
+        s, now, request.actor, f"recorded the kickoff plan (check-ins {cadence.value})", request.via
+    )
     return f"kickoff plan recorded: check-ins {cadence.value}" + _next_check_in(s)
 
 
@@ -704,7 +706,7 @@ def apply_production_ready(
     s.production_ready_at = now
     s.stage = LifecycleStage.ONBOARDING
     _open_training_steps(s, now)
-    _audit(s, now, request.actor, "reported production infrastructure ready")
+    _audit(s, now, request.actor, "reported production infrastructure ready", request.via)
     trainings = ", ".join(step.key for step in s.steps if step.kind is StepKind.TRAINING)
     return f"onboarding started; trainings planned: {trainings}"
 
@@ -754,7 +756,7 @@ def apply_complete_onboarding(
 ) -> str:
     check_complete_onboarding(s, request)
     _finish_onboarding(s, now)
-    _audit(s, now, request.actor, "completed onboarding")
+    _audit(s, now, request.actor, "completed onboarding", request.via)
     assert s.first_planning_quarter is not None
     return (
         f"onboarding complete; the first account plan is for {s.first_planning_quarter},"
@@ -807,7 +809,7 @@ def apply_complete_step(s: AccountSnapshot, request: CompleteAccountStep, now: d
     _complete(step, request.actor, now, request.note)
     if step.kind is StepKind.VALUE_REALIZATION and s.renewal is not None:
         s.renewal.value_exercise_done = True
-    _audit(s, now, request.actor, f"completed {step.key}")
+    _audit(s, now, request.actor, f"completed {step.key}", request.via)
     return f"{step.key} done"
 
 
@@ -825,7 +827,7 @@ def check_change_cadence(s: AccountSnapshot, request: ChangeCadence) -> CheckInC
 def apply_change_cadence(s: AccountSnapshot, request: ChangeCadence, now: datetime) -> str:
     cadence = check_change_cadence(s, request)
     _set_cadence(s, cadence, now)
-    _audit(s, now, request.actor, f"changed check-ins to {cadence.value}")
+    _audit(s, now, request.actor, f"changed check-ins to {cadence.value}", request.via)
     return f"check-ins are now {cadence.value}" + _next_check_in(s)
 
 
@@ -846,7 +848,13 @@ def apply_change_tier(s: AccountSnapshot, request: ChangeTier, now: datetime) ->
     check_change_tier(s, request, now)
     s.next_tier = request.tier
     s.next_tier_from = next_quarter(quarter_of(now))
-    _audit(s, now, request.actor, f"tier {request.tier} from {s.next_tier_from}: {request.reason}")
+    _audit(
+        s,
+        now,
+        request.actor,
+        f"tier {request.tier} from {s.next_tier_from}: {request.reason}",
+        request.via,
+    )
     return f"tier {request.tier} takes effect from {s.next_tier_from}"
 
 
@@ -913,7 +921,7 @@ def apply_account_plan(s: AccountSnapshot, request: SubmitAccountPlan, now: date
         _complete(step, request.actor, now, "")
     s.plans_submitted += 1
     s.plans.append(PlanSubmission(request, s.profile.tier, now, s.plans_submitted))
-    _audit(s, now, request.actor, f"submitted the {request.quarter} account plan")
+    _audit(s, now, request.actor, f"submitted the {request.quarter} account plan", request.via)
     audience = (
         "the 2:2 review and the internal QBR" if s.profile.tier == 1 else "the CE leader (1:1)"
     )
@@ -955,7 +963,7 @@ def apply_renewal_assessment(
             *s.renewal.assessment_risks,
             *(f"{request.role.value}: {risk}" for risk in request.risks),
         ][-AUDIT_KEPT:]
-    _audit(s, now, request.actor, f"recorded {step.key} ({len(request.risks)} risks)")
+    _audit(s, now, request.actor, f"recorded {step.key} ({len(request.risks)} risks)", request.via)
     if request.turns_red:
         reason = f"renewal assessment ({request.role.value}): " + "; ".join(request.risks)
         if health_rules.turn_red(s.vitals, request.actor, reason, now):
@@ -981,7 +989,7 @@ def apply_renewal_call(s: AccountSnapshot, request: RecordRenewalCall, now: date
     first = s.renewal.first_call_at is None
     if first:
         s.renewal.first_call_at = now
-    _audit(s, now, request.actor, "recorded a renewal call")
+    _audit(s, now, request.actor, "recorded a renewal call", request.via)
     return "first renewal call recorded" if first else "renewal call recorded"
 
 
@@ -1058,7 +1066,7 @@ def apply_renewal_outcome(s: AccountSnapshot, request: RecordRenewalOutcome, now
     outcome_step = _find(s, f"renewal-outcome-{tag}")
     if outcome_step is not None:
         _complete(outcome_step, request.actor, now, outcome.value)
-    _audit(s, now, request.actor, f"renewal {tag}: {outcome.value}")
+    _audit(s, now, request.actor, f"renewal {tag}: {outcome.value}", request.via)
     if outcome is RenewalOutcome.CHURNED:
         s.stage = LifecycleStage.CHURNED
         for step in s.steps:
@@ -1139,7 +1147,7 @@ def apply_expand_seats(s: AccountSnapshot, request: ExpandSeats, now: datetime) 
     s.profile = replace(s.profile, seats=request.seats)
     _profile_changed(s)
     _grant_license(s, f"seat expansion: {request.reason}", request.seats)
-    _audit(s, now, request.actor, f"expanded seats {before} -> {request.seats}")
+    _audit(s, now, request.actor, f"expanded seats {before} -> {request.seats}", request.via)
     return f"seats {before} -> {request.seats}; a new key follows"
 
 
@@ -1160,7 +1168,9 @@ def apply_feature_request(s: AccountSnapshot, request: RecordFeatureRequest, now
             number, request.title.strip(), request.detail, request.actor, request.role, now
         )
     )
-    _audit(s, now, request.actor, f"feature request #{number}: {request.title.strip()}")
+    _audit(
+        s, now, request.actor, f"feature request #{number}: {request.title.strip()}", request.via
+    )
     return f"feature request #{number} recorded and shared with product"
 
 
@@ -1191,8 +1201,8 @@ def health_view(s: AccountSnapshot) -> HealthView:
     )
 
 
-def note(s: AccountSnapshot, now: datetime, actor: str, action: str) -> None:
-    _audit(s, now, actor, action)
+def note(s: AccountSnapshot, now: datetime, actor: str, action: str, via: str = "") -> None:
+    _audit(s, now, actor, action, via)
 
 
 def check_not_churned(s: AccountSnapshot) -> None:
@@ -1272,8 +1282,8 @@ def _skip(step: AccountStep, note: str) -> None:
     step.note = note
 
 
-def _audit(s: AccountSnapshot, now: datetime, actor: str, action: str) -> None:
-    s.audit = [*s.audit, AuditEntry(now, actor, action)][-AUDIT_KEPT:]
+def _audit(s: AccountSnapshot, now: datetime, actor: str, action: str, via: str = "") -> None:
+    s.audit = [*s.audit, AuditEntry(now, actor, action, via)][-AUDIT_KEPT:]
 
 
 def _slug(name: str) -> str:

@@ -44,6 +44,7 @@ RECORD_FEATURE_REQUEST = "record_feature_request"
 OPEN_RED_ACCOUNT_CASE = "open_red_account_case"
 UPDATE_RED_ACCOUNT_CASE = "update_red_account_case"
 CLOSE_RED_ACCOUNT_CASE = "close_red_account_case"
+GATHER_DAILY_DIGESTS = "gather_daily_digests"
 
 ACTIVITY_NAMES = frozenset(
     {
@@ -62,6 +63,7 @@ ACTIVITY_NAMES = frozenset(
         OPEN_RED_ACCOUNT_CASE,
         UPDATE_RED_ACCOUNT_CASE,
         CLOSE_RED_ACCOUNT_CASE,
+        GATHER_DAILY_DIGESTS,
         NOTIFY_FAILED_EFFECT,
         LOOK_UP_ROSTER,
     }

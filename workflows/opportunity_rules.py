@@ -67,8 +67,8 @@ def owner_for(start: OpportunityStart, role: Role) -> str:
     return start.ce_owner if role is Role.CE else start.ae_owner
 
 
-def _audit(s: OpportunitySnapshot, now: datetime, actor: str, action: str) -> str:
-    s.audit.append(AuditEntry(now, actor, action))
+def _audit(s: OpportunitySnapshot, now: datetime, actor: str, action: str, via: str = "") -> str:
+    s.audit.append(AuditEntry(now, actor, action, via))
     return action
 
 
@@ -128,7 +128,9 @@ def apply_advance(s: OpportunitySnapshot, request: AdvanceStage, now: datetime) 
     previous = s.stage
     s.stage = request.stage
     s.stage_version += 1
-    return _audit(s, now, request.actor, f"moved from {previous.value} to {request.stage.value}")
+    return _audit(
+        s, now, request.actor, f"moved from {previous.value} to {request.stage.value}", request.via
+    )
 
 
 # --- Discovery, TDD, deal review -------------------------------------------------------------
@@ -158,7 +160,7 @@ def apply_complete_step(s: OpportunitySnapshot, request: CompleteStep, now: date
         now,
         request.note,
     )
-    return _audit(s, now, request.actor, f"completed {step.key}")
+    return _audit(s, now, request.actor, f"completed {step.key}", request.via)
 
 
 def check_link_tdd(s: OpportunitySnapshot, request: LinkTdd) -> None:
@@ -171,7 +173,7 @@ def check_link_tdd(s: OpportunitySnapshot, request: LinkTdd) -> None:
 def apply_link_tdd(s: OpportunitySnapshot, request: LinkTdd, now: datetime) -> str:
     check_link_tdd(s, request)
     s.tdd_url = request.url
-    return _audit(s, now, request.actor, f"linked the TDD {request.url}")
+    return _audit(s, now, request.actor, f"linked the TDD {request.url}", request.via)
 
 
 def check_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart) -> None:
@@ -188,7 +190,7 @@ def check_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart) -> None:
 def apply_tdd_part(s: OpportunitySnapshot, request: CompleteTddPart, now: datetime) -> str:
     check_tdd_part(s, request)
     s.tdd_parts_done.append(request.part)
-    return _audit(s, now, request.actor, f"completed the TDD's {request.part.value}")
+    return _audit(s, now, request.actor, f"completed the TDD's {request.part.value}", request.via)
 
 
 def check_deal_review(s: OpportunitySnapshot, request: RecordDealReview) -> None:
@@ -203,7 +205,7 @@ def check_deal_review(s: OpportunitySnapshot, request: RecordDealReview) -> None
 def apply_deal_review(s: OpportunitySnapshot, request: RecordDealReview, now: datetime) -> str:
     check_deal_review(s, request)
     s.deal_review = request.summary.strip()
-    return _audit(s, now, request.actor, "recorded the technical deal review")
+    return _audit(s, now, request.actor, "recorded the technical deal review", request.via)
 
 
 # --- Trial and security review ---------------------------------------------------------------
@@ -234,7 +236,7 @@ def apply_start_trial(s: OpportunitySnapshot, request: StartOpportunityTrial, no
     s.trial_length_days = request.length_days
     if s.technical_win is TechnicalWinStatus.NOT_STARTED:
         s.technical_win = TechnicalWinStatus.IN_PROGRESS
-    return _audit(s, now, request.actor, "started the trial")
+    return _audit(s, now, request.actor, "started the trial", request.via)
 
 
 def request_trial(s: OpportunitySnapshot, request: StartOpportunityTrial) -> None:
@@ -296,7 +298,9 @@ def apply_questionnaire(
 ) -> str:
     check_questionnaire(s, request)
     s.security_review_requested = True
-    return _audit(s, now, request.actor, "received the customer's security questionnaire")
+    return _audit(
+        s, now, request.actor, "received the customer's security questionnaire", request.via
+    )
 
 
 # --- Close, abandon, reopen ------------------------------------------------------------------
@@ -327,6 +331,7 @@ def apply_close(s: OpportunitySnapshot, request: CloseOpportunity, now: datetime
         now,
         request.actor,
         f"closed it {s.stage.value}" + (f": {s.closed_reason}" if s.closed_reason else ""),
+        request.via,
     )
 
 
@@ -341,7 +346,7 @@ def apply_abandon(s: OpportunitySnapshot, request: AbandonOpportunity, now: date
     check_abandon(s, request)
     s.status = OpportunityStatus.ABANDONED
     s.closed_reason = request.reason.strip()
-    return _audit(s, now, request.actor, f"abandoned it: {s.closed_reason}")
+    return _audit(s, now, request.actor, f"abandoned it: {s.closed_reason}", request.via)
 
 
 def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
@@ -373,7 +378,13 @@ def apply_reopen(s: OpportunitySnapshot, request: ReopenOpportunity, now: dateti
     s.closed_at = None
     if target is not previous:
         s.stage_version += 1
-    return _audit(s, now, request.actor, f"reopened it at {target.value}: {request.reason.strip()}")
+    return _audit(
+        s,
+        now,
+        request.actor,
+        f"reopened it at {target.value}: {request.reason.strip()}",
+        request.via,
+    )
 
 
 # --- Views -----------------------------------------------------------------------------------

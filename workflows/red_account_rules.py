@@ -96,6 +96,7 @@ def apply_action_plan(s: RedAccountSnapshot, request: RecordActionPlan, now: dat
             request.needs.strip(),
             request.intended_actions.strip(),
             now,
+            via=request.via,
         )
     ]
     if action_plan_complete(s):
@@ -121,6 +122,7 @@ def apply_ask(s: RedAccountSnapshot, request: RecordAsk, now: datetime) -> str:
         request.at or now,
         posted=bool(request.permalink),
         permalink=request.permalink,
+        via=request.via,
     )
     s.asks = [*s.asks, asked]
     if asked.permalink:

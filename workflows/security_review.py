@@ -49,13 +49,20 @@ with workflow.unsafe.imports_passed_through():
         SecurityStep,
     )
     from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
+    from schemas.todo import OpenSteps
     from workflows import effects, security_review_snooze, step_prompts
     from workflows import security_review_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
     from workflows.slack_blocks import step_prompt_blocks, workflow_url
-    from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
+    from workflows.todo_views import security_review_open_steps
+    from workflows.visibility import (
+        history_is_long,
+        publish_open_steps,
+        publish_search_attributes,
+        wait_for_change,
+    )
 
 
 def _when(moment: datetime) -> str:
@@ -176,6 +183,10 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             )
 
     @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return security_review_open_steps(self._snapshot())
+
+    @workflow.query
     def state(self) -> SecurityReviewState:
         view = rules.state_view(self._snapshot(), workflow.info().workflow_id, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
@@ -271,6 +282,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             sa.REGION.name: s.start.region.value,
         }
         publish_search_attributes(self._published, wanted)
+        publish_open_steps(security_review_open_steps(s))
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._snapshot().effect_scope, *(str(part) for part in parts)])

@@ -308,6 +308,7 @@ def apply_complete_step(
     step = check_complete_step(s, request)
     step.status = StepStatus.DONE
     step.completed_by = request.actor
+    step.completed_via = request.via
     step.completed_at = now
     step.note = request.note.strip()
     if step.key == NOTE_DEPLOYMENT_TYPE.key:
@@ -352,6 +353,7 @@ def apply_decline_first_pass(
     step = check_decline_first_pass(s, request)
     step.status = StepStatus.SKIPPED
     step.completed_by = request.actor
+    step.completed_via = request.via
     step.completed_at = now
     step.note = request.reason.strip()
     return f"{step.title}: declined ({step.note}).{_next_up(s)}"
@@ -515,6 +517,7 @@ def state_view(s: SecurityReviewSnapshot, workflow_id: str, now: datetime) -> Se
                 step.note,
                 step.reminders_sent,
                 step.escalated_to_leader,
+                step.completed_via,
             )
             for step in s.steps
         ],

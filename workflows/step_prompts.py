@@ -32,7 +32,7 @@ def remember_prompt(step: PromptedStep) -> Callable[[SlackPostResult | None], No
     """The ``then`` of a step's prompt: keeps where it was posted (nothing if it expired)."""
 
     def keep(result: SlackPostResult | None) -> None:
-        if result is None:
+        if result is None or result.held_for_digest:  # expired, or held: no message to mark
             return
         step.prompts.append(PostedPrompt(result.channel, result.ts))
         del step.prompts[:-MAX_PROMPTS_KEPT]

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         TrialPhaseChanged,
     )
     from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
+    from schemas.todo import OpenSteps
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
         ActionAccepted,
@@ -67,7 +68,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.slack_blocks import step_prompt_blocks, workflow_url
-    from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
+    from workflows.todo_views import trial_open_steps
+    from workflows.visibility import (
+        history_is_long,
+        publish_open_steps,
+        publish_search_attributes,
+        wait_for_change,
+    )
 
 TRIAL_CHECK_IN_PROMPT_PATCH = "trial-check-in-prompt-only-when-open"
 """Histories from before it sent the mid-trial prompt even when the check-in was recorded."""
@@ -200,6 +207,10 @@ class TrialWorkflow(OwedWorkHandlers):
             )
 
     @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return trial_open_steps(self._s)
+
+    @workflow.query
     def state(self) -> TrialState:
         view = rules.state_view(self._s, workflow.info().workflow_id, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
@@ -294,6 +305,7 @@ class TrialWorkflow(OwedWorkHandlers):
             sa.AE_OWNER.name: s.start.ae_owner,
         }
         publish_search_attributes(self._published, wanted)
+        publish_open_steps(trial_open_steps(s))
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.effect_scope, *(str(part) for part in parts)])

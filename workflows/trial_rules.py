@@ -144,6 +144,7 @@ def apply_complete_step(s: TrialSnapshot, request: CompleteStep, now: datetime) 
     step = check_complete_step(s, request)
     step.status = StepStatus.DONE
     step.completed_by = request.actor
+    step.completed_via = request.via
     step.completed_at = now
     step.note = request.note
     open_items = [
@@ -330,6 +331,11 @@ def _remindable(s: TrialSnapshot) -> list[TrialStep]:
     return []
 
 
+def open_steps(s: TrialSnapshot) -> list[TrialStep]:
+    """The steps someone owes now: the to-do list's."""
+    return [step for step in _remindable(s) if step.status is StepStatus.PENDING]
+
+
 def next_reminder_at(s: TrialSnapshot, step: TrialStep) -> datetime | None:
     if step.status is not StepStatus.PENDING or step.due_at is None:
         return None
@@ -402,6 +408,7 @@ def state_view(s: TrialSnapshot, workflow_id: str, now: datetime) -> TrialState:
                 step.completed_by,
                 step.completed_at,
                 step.note,
+                step.completed_via,
             )
             for step in s.steps
         ],

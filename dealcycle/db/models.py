@@ -172,3 +172,18 @@ class RosterRotation(Base):
     rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     changes: Mapped[list[str]] = mapped_column(JSON, default=list)
     """What changed, as people say it: ``CE leader U0CELEAD1 -> U0NEWLEAD1``."""
+
+
+class ReminderPreference(Base):
+    """How a person wants their reminders (``dealcycle digest prefer``): ``immediate`` (one DM
+    per reminder, as a person without a row gets them) or ``digest`` (held, and listed in one
+    DM a day by ``DailyDigestWorkflow``)."""
+
+    __tablename__ = "reminder_preferences"
+
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(20))
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_via: Mapped[str] = mapped_column(String(100), default="")
+    """Where the change came from (``cli:<os user>``)."""
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
