@@ -1,0 +1,1 @@
+"""The Slack app: buttons, forms, threads and commands from verified Slack requests."""
