@@ -218,7 +218,9 @@ def _plan_list(name: str, label: str) -> ModalField:
 
 
 def _contact(name: str, label: str) -> ModalField:
-    return ModalField(f"contacts.{name}", label, "text", PlanContacts, mentions=(f"contacts.{name}",))
+    return ModalField(
+        f"contacts.{name}", label, "text", PlanContacts, mentions=(f"contacts.{name}",)
+    )
 
 
 MODALS: dict[ModalName, ModalSpec] = {
@@ -508,7 +510,9 @@ def rejection_errors(spec: ModalSpec, message: str) -> dict[str, str]:
     named = [
         field.name
         for field in spec.fields
-        if any(re.search(rf"(?<![\w.]){re.escape(word.lower())}", lowered) for word in field.words())
+        if any(
+            re.search(rf"(?<![\w.]){re.escape(word.lower())}", lowered) for word in field.words()
+        )
     ]
     text = _cut(message, _MAX_ERROR_CHARS)
     return {name: text for name in (named or [spec.fields[0].name])}
@@ -551,3 +555,20 @@ def initial_values(spec: ModalSpec, context: Mapping[str, str]) -> dict[str, str
     if spec.name is ModalName.ACCOUNT_PLAN and step.startswith("account-plan-"):
         return {"quarter": step.removeprefix("account-plan-")}
     return {}
+
+
+def modal_for_step(kind: str, step: str) -> ModalSpec | None:
+    """The modal that completes a step which needs answers (the kickoff plan, a quarter's
+    account plan, a month's renewal assessment, a red case's action plan); ``None`` for a
+    step that a plain Done completes."""
+    if kind == "red_account":
+        return MODALS[ModalName.ACTION_PLAN]
+    if kind != "account":
+        return None
+    if step == "kickoff-plan":
+        return MODALS[ModalName.KICKOFF]
+    if step.startswith("account-plan-"):
+        return MODALS[ModalName.ACCOUNT_PLAN]
+    if step.startswith("renewal-assessment-"):
+        return MODALS[ModalName.ASSESSMENT]
+    return None

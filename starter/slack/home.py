@@ -1,0 +1,28 @@
+"""The App Home tab: opening it publishes the person's to-do list, with Done buttons
+(``views.publish`` for the verified ``event.user``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from starter.slack.answers import home_view
+from starter.slack.commands import todo_reader
+from starter.slack.deps import SlackAppDeps
+
+
+def register(app: AsyncApp, deps: SlackAppDeps) -> None:
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = str(event.get("user", ""))
+        reader = todo_reader()
+        if reader is None:
+            deps.log.warning("slack.home.no_todo_list", user=user)
+            return
+        todo = await reader(deps.client, user, deps.now())
+        await client.views_publish(user_id=user, view=home_view(todo))
+        deps.log.info("slack.home.published", user=user, steps=len(todo.items))
