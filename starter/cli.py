@@ -62,6 +62,7 @@ from starter.opportunities import (
     start_opportunity,
 )
 from starter.roster_commands import add_roster_commands
+from starter.slack.command import add_slack_command
 from starter.status import render_status
 from starter.tables import table, when
 from starter.trials import (
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="dev server, worker, sandbox and demo trials in one go")
     run.add_argument("--no-demo", action="store_true", help="start no demo trials")
     run.set_defaults(func=cmd_run)
+    add_slack_command(commands, _settings)
 
     trial = commands.add_parser("trial", help="customer trials").add_subparsers(
         dest="trial_command", required=True, metavar="ACTION"

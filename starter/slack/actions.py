@@ -1,0 +1,164 @@
+"""The buttons of prompts and reminders: **Done**, **Snooze 1 day** and **Open**.
+
+The clicker is the verified ``user.id`` of the interaction. Someone who is not the step's owner
+is told, in an ephemeral message, who may act; a step already done is answered "already done
+by …" without sending anything; otherwise the step's Update goes to the workflow with the
+interaction's id as the Update id, so a delivery Slack repeats is applied once. The message
+itself is updated ("✅ done by …") by the workflow, as an owed effect: not here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from starter.errors import CommandError
+from starter.slack.deps import SlackAppDeps
+from starter.slack.steps import ButtonTarget, NotActionable, complete, read_step, workflow_class
+
+DONE = "dealcycle_done"
+SNOOZE = "dealcycle_snooze"
+OPEN = "dealcycle_open"
+
+
+def register(app: AsyncApp, deps: SlackAppDeps) -> None:
+    async def on_done(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click.of(body)
+        await click.answer(client, deps, await _done(deps, click))
+
+    async def on_snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click.of(body)
+        await click.answer(client, deps, await _snooze(deps, click))
+
+    async def on_open(ack: AsyncAck) -> None:
+        # A url button: Slack opens the link; the click is only acknowledged.
+        await ack()
+
+    app.action(DONE)(on_done)
+    app.action(SNOOZE)(on_snooze)
+    app.action(OPEN)(on_open)
+
+
+class Click:
+    """A ``block_actions`` payload's first action, and where to answer it."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        action = (body.get("actions") or [{}])[0]
+        container = body.get("container") or {}
+        self.user: str = (body.get("user") or {}).get("id", "")
+        self.channel: str = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        self.message_ts: str = container.get("message_ts") or (body.get("message") or {}).get(
+            "ts", ""
+        )
+        self.thread_ts: str | None = (body.get("message") or {}).get("thread_ts")
+        self.value: str = action.get("value") or ""
+        self.action_ts: str = action.get("action_ts") or ""
+        self.trigger_id: str = body.get("trigger_id") or ""
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Click:
+        return cls(body)
+
+    @property
+    def update_id(self) -> str:
+        """The same for every delivery of this click (Slack repeats the payload), different
+        for any other click: the message, the clicker and the moment of the click."""
+        return f"slack-click-{self.channel}-{self.message_ts}-{self.user}-{self.action_ts}"
+
+    async def answer(self, client: AsyncWebClient, deps: SlackAppDeps, text: str | None) -> None:
+        """Tell the clicker alone; ``None``: the click changed the step, which its message
+        shows once the workflow updates it."""
+        if text is None or not self.channel or not self.user:
+            return
+        try:
+            await client.chat_postEphemeral(
+                channel=self.channel, user=self.user, text=text, thread_ts=self.thread_ts
+            )
+        except SlackApiError as err:
+            deps.log.warning(
+                "ephemeral answer not delivered",
+                user=self.user,
+                channel=self.channel,
+                error=err.response.get("error"),
+            )
+
+
+async def _handle(
+    deps: SlackAppDeps, click: Click
+) -> tuple[WorkflowHandle[Any, Any], ButtonTarget]:
+    if not click.user:
+        raise NotActionable("this click names no Slack user")
+    target = ButtonTarget.parse(click.value)
+    workflow_class(target.kind)
+    return deps.client.get_workflow_handle(target.workflow_id), target
+
+
+async def _done(deps: SlackAppDeps, click: Click) -> str | None:
+    try:
+        handle, target = await _handle(deps, click)
+        step = await read_step(deps.client, handle, target)
+        if step is not None and step.done:
+            return step.already_done()
+        if step is not None and click.user != step.owner:
+            deps.log.info(
+                "slack click refused: not the step's owner",
+                user=click.user,
+                workflow_id=target.workflow_id,
+                step=target.step,
+            )
+            return step.who_may_act()
+        message = await complete(
+            handle, target, click.user, step.role if step else None, click.update_id
+        )
+    except (NotActionable, CommandError) as err:
+        return str(err)
+    deps.log.info(
+        "step done from slack",
+        user=click.user,
+        workflow_id=target.workflow_id,
+        step=target.step,
+        update_id=click.update_id,
+        answer=message,
+    )
+    return None
+
+
+async def _snooze(deps: SlackAppDeps, click: Click) -> str | None:
+    try:
+        handle, target = await _handle(deps, click)
+        update = getattr(workflow_class(target.kind), "snooze_step", None)
+        request_type = _snooze_request_type()
+        if update is None or request_type is None:
+            return "snooze is not available for this step yet; the reminder keeps its time"
+        step = await read_step(deps.client, handle, target)
+        if step is not None and step.done:
+            return step.already_done()
+        if step is not None and click.user != step.owner:
+            return step.who_may_act().replace("mark this done", "snooze this")
+        answer = await handle.execute_update(
+            update, request_type(step=target.step, by=click.user, days=1), id=click.update_id
+        )
+    except (NotActionable, CommandError) as err:
+        return str(err)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        return cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return str(getattr(answer, "message", "snoozed for a day"))
+
+
+def _snooze_request_type() -> Any:
+    """``SnoozeStep`` where the workflows have it (the steps' snooze lands separately)."""
+    try:
+        module = importlib.import_module("schemas.steps")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "SnoozeStep", None)

@@ -1,0 +1,154 @@
+"""The Slack app: a slack-bolt ``AsyncApp`` served over Socket Mode or HTTP.
+
+Socket Mode when ``SLACK_APP_TOKEN`` is an app-level token (``xapp-…``): the app dials Slack,
+so no public URL is needed. Otherwise HTTP on ``DEALCYCLE_SLACK_PORT`` (3000), path
+``/slack/events``, where every request is verified (signature, five-minute timestamp, no
+replay) before bolt sees it; a refusal answers 401 and is logged without the body.
+
+The app only sends Temporal Updates, Signals and Queries: every rule stays in the workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from dealcycle.settings import Settings
+from starter.errors import CommandError
+from starter.slack.deps import SlackAppDeps
+from starter.slack.verification import RequestGuard
+
+EVENTS_PATH = "/slack/events"
+DEFAULT_PORT = 3000
+FEATURE_MODULES = (
+    "starter.slack.actions",
+    "starter.slack.threads",
+    "starter.slack.modals",
+    "starter.slack.commands",
+    "starter.slack.home",
+)
+"""Each has ``register(app, deps)``. One not (yet) in this checkout is skipped with a log line,
+so the app runs with whatever features are installed."""
+
+log = structlog.stdlib.get_logger("dealcycle.slack")
+
+
+@dataclass(frozen=True)
+class SlackAppConfig:
+    """How the app is reached: Socket Mode with ``app_token``, else HTTP on ``port``."""
+
+    app_token: str = ""
+    port: int = DEFAULT_PORT
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token.startswith("xapp-")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackAppConfig:
+        env = os.environ if env is None else env
+        raw_port = env.get("DEALCYCLE_SLACK_PORT") or str(DEFAULT_PORT)
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise CommandError(f"DEALCYCLE_SLACK_PORT={raw_port!r} is not a port (1 to 65535)")
+        return cls(app_token=env.get("SLACK_APP_TOKEN") or "", port=int(raw_port))
+
+
+def require_slack(settings: Settings) -> None:
+    """Refuse, before connecting anywhere, to run without the bot token or signing secret."""
+    if not settings.slack.bot_token:
+        raise CommandError("SLACK_BOT_TOKEN is empty: the Slack app needs the bot's token")
+    if not settings.slack.signing_secret:
+        raise CommandError("SLACK_SIGNING_SECRET is empty: the app cannot verify Slack's requests")
+
+
+def build_app(deps: SlackAppDeps) -> AsyncApp:
+    """The bolt app with every installed feature registered; its client calls
+    ``SLACK_API_URL`` (the fake in development and tests)."""
+    require_slack(deps.settings)
+    slack = deps.settings.slack
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    app = AsyncApp(
+        client=client,
+        signing_secret=slack.signing_secret,
+        logger=logging.getLogger("dealcycle.slack.bolt"),
+    )
+    for name in FEATURE_MODULES:
+        module = _feature(name)
+        if module is not None:
+            module.register(app, deps)
+    return app
+
+
+def _feature(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise  # the module exists but something it imports is missing: a real bug
+        log.info("slack feature not installed", module=name)
+        return None
+
+
+def http_application(app: AsyncApp, guard: RequestGuard) -> web.Application:
+    """An aiohttp application serving ``POST /slack/events``: verified requests go to bolt,
+    others get 401 and a log line that names why (never the body)."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        body = await request.text()
+        refusal = guard.refusal(body, request.headers)
+        if refusal is not None:
+            log.warning(
+                "slack request refused",
+                reason=refusal,
+                path=request.path,
+                remote=request.remote,
+                content_length=len(body),
+            )
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    web_app = web.Application()
+    web_app.router.add_post(EVENTS_PATH, events)
+    return web_app
+
+
+async def serve_http(app: AsyncApp, deps: SlackAppDeps, port: int, host: str = "0.0.0.0") -> None:
+    runner = web.AppRunner(http_application(app, RequestGuard(deps.settings.slack.signing_secret)))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("slack app listening", mode="http", port=port, path=EVENTS_PATH)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def serve_socket_mode(app: AsyncApp, app_token: str) -> None:
+    handler = AsyncSocketModeHandler(app, app_token)
+    log.info("slack app connecting", mode="socket")
+    try:
+        await handler.start_async()  # type: ignore[no-untyped-call]
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def run(deps: SlackAppDeps, config: SlackAppConfig) -> None:
+    """Serve until cancelled."""
+    app = build_app(deps)
+    if config.socket_mode:
+        await serve_socket_mode(app, config.app_token)
+    else:
+        await serve_http(app, deps, config.port)
