@@ -71,7 +71,7 @@ def _cut(text: str, limit: int) -> str:
 def code_section(text: str) -> dict[str, Any]:
     """The CLI's text in a code block, cut to what a section holds."""
     body = escape(text)
-    room = SECTION_CHARS - 8
+    room = SECTION_CHARS - len("``````")
     if len(body) > room:
         body = body[: room - 1] + "…"
     return mrkdwn(f"```{body}```")
