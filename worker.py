@@ -172,7 +172,7 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
         slack=SlackSettings(
             bot_token=env["SLACK_BOT_TOKEN"],
             api_url=env["SLACK_API_URL"],
-            signing_secret=settings.slack.signing_secret,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or settings.slack.signing_secret,
             trial_channel=settings.slack.trial_channel,
         ),
     )

@@ -40,6 +40,11 @@ class SandboxEndpoints:
     salesforce_ca_bundle: str
     slack_api_url: str
     slack_bot_token: str = field(repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    """What the Slack fake signs the requests it delivers to the app with."""
+    slack_app_token: str = field(default="", repr=False)
+    """An ``xapp-`` token for Socket Mode against the fake (not in ``env``: set
+    ``SLACK_APP_TOKEN`` to it to run the app in Socket Mode)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -53,6 +58,7 @@ class SandboxEndpoints:
             "SALESFORCE_CA_BUNDLE": self.salesforce_ca_bundle,
             "SLACK_BOT_TOKEN": self.slack_bot_token,
             "SLACK_API_URL": self.slack_api_url,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +76,8 @@ class SandboxEndpoints:
             "slack": {
                 "api_url": self.slack_api_url,
                 "bot_token": self.slack_bot_token,
+                "signing_secret": self.slack_signing_secret,
+                "app_token": self.slack_app_token,
                 "control_url": self.slack_api_url.removesuffix("api/") + "__fake__/",
             },
             "env": self.env,
@@ -88,6 +96,8 @@ class SandboxEndpoints:
             salesforce_ca_bundle=sf["ca_bundle"],
             slack_api_url=slack["api_url"],
             slack_bot_token=slack["bot_token"],
+            slack_signing_secret=slack.get("signing_secret", ""),
+            slack_app_token=slack.get("app_token", ""),
         )
 
     def salesforce_control(self) -> ControlClient:
@@ -144,6 +154,8 @@ class Sandbox:
             salesforce_ca_bundle=salesforce.ca_bundle,
             slack_api_url=slack.api_url,
             slack_bot_token=slack.bot_token,
+            slack_signing_secret=slack.signing_secret,
+            slack_app_token=slack.app_token,
         )
 
     @property
@@ -175,16 +187,20 @@ def start_sandbox(
     slack_port: int = 0,
     host: str = "127.0.0.1",
     write_endpoints_file: bool = False,
+    slack_app_url: str | None = None,
 ) -> Sandbox:
     """Start both fakes in sandbox mode; certificates go to ``STATE_DIR/fakes``.
 
     With ``write_endpoints_file`` the endpoints also go to ``STATE_DIR/fakes/endpoints.json``
-    (removed again by ``stop()``).
+    (removed again by ``stop()``). The Slack fake delivers interactions and events to
+    ``slack_app_url`` (default: ``$DEALCYCLE_SLACK_APP_URL``; ``POST /__fake__/app`` changes it),
+    or over Socket Mode to an app connected with the endpoints' ``slack_app_token``.
     """
     folder = fakes_dir(state_dir)
     tls = ensure_tls_files(folder)
     salesforce = SalesforceFake(tls, host=host, port=salesforce_port, auto_create_records=True)
-    slack = SlackFake(host=host, port=slack_port, auto_create_channels=True)
+    app_url = slack_app_url or os.environ.get("DEALCYCLE_SLACK_APP_URL") or None
+    slack = SlackFake(host=host, port=slack_port, auto_create_channels=True, app_url=app_url)
     salesforce.start()
     try:
         slack.start()

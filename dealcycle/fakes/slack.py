@@ -24,7 +24,16 @@ the Python method of the in-process fake in brackets):
   ``api_method``: ``{"kind": "rate_limit", "retry_after": s}`` (429 with ``Retry-After``),
   ``{"kind": "server_error", "status": 503}`` (an HTML 5xx page), ``{"kind": "error",
   "error": code}`` (e.g. ``channel_not_found``, ``invalid_auth``, ``msg_too_long``,
-  ``is_archived``, ``missing_scope``); ``GET calls``, ``POST reset`` as in every fake.
+  ``is_archived``, ``missing_scope``); ``GET calls``, ``POST reset`` as in every fake;
+- ``GET state`` (``state``): every channel with its messages (``blocks``, ``edited``,
+  ``permalink``) and their ``replies``, DMs, ephemerals per user, open modals per user (a stack),
+  published home views per user, and the app's delivery settings;
+- ``POST users {"id", "name"}`` (``set_user_name``): the name ``users.info`` answers;
+- ``POST app {"request_url"}``: where interactions and events are delivered in HTTP mode.
+
+Besides posting, the fake answers ``chat.update``, ``chat.postEphemeral``, ``chat.getPermalink``,
+``users.info`` and ``views.open``/``push``/``update``/``publish`` (``slack_chat``,
+``slack_views``).
 """
 
 from __future__ import annotations
@@ -35,12 +44,22 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dealcycle.fakes._http import FakeServer, Fault, Request, Response, json_response
+from dealcycle.fakes.slack_chat import (
+    Ephemeral,
+    chat_update,
+    find_message,
+    get_permalink,
+    post_ephemeral,
+    state_snapshot,
+    users_info,
+)
+from dealcycle.fakes.slack_views import ViewStore, blocks_error
 from dealcycle.settings import SlackSettings
 
 DEFAULT_BOT_TOKEN = "xoxb-dealcycle-fake-bot-token"
@@ -56,14 +75,22 @@ TEAM_ID = "T0DEALCYC1"
 BOT_USER_ID = "U0DEALBOT1"
 BOT_ID = "B0DEALBOT1"
 APP_ID = "A0DEALAPP1"
+DEFAULT_APP_TOKEN = "xapp-1-A0DEALAPP1-dealcycle-fake-app-token"
+"""The app-level token Socket Mode needs (``apps.connections.open``)."""
+DEFAULT_SIGNING_SECRET = "dealcycle-fake-signing-secret"
+"""What the fake signs the requests it delivers to the app with (``SLACK_SIGNING_SECRET``)."""
 MAX_TEXT = 40000
 
 # The scope each method needs, as Slack documents it; history and list depend on the
 # conversation type (see ``_history_scope`` and ``_list``).
 METHOD_SCOPES: dict[str, str] = {
     "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
     "conversations.open": "im:write",
+    "users.info": "users:read",
 }
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 HISTORY_SCOPES = {"public": "channels:history", "private": "groups:history", "im": "im:history"}
 LIST_SCOPES = {
     "public_channel": "channels:read",
@@ -79,8 +106,10 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "im:history",
     "channels:read",
     "groups:read",
+    "users:read",
+    "commands",
 )
-"""What a bot set up as the README says is granted."""
+"""What a bot set up as the README says is granted (``commands`` for the slash command)."""
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _CONVERSATION_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
@@ -101,6 +130,10 @@ class SlackMessage:
     metadata: dict[str, Any] | None = None
     blocks: list[Any] | None = None
     user: str = BOT_USER_ID
+    bot_id: str | None = BOT_ID
+    """``None`` for a person's message (a thread reply delivered through ``/__fake__/reply``)."""
+    edited: dict[str, str] | None = None
+    """``{"user", "ts"}`` once ``chat.update`` changed the message."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,6 +240,10 @@ class SlackFake(FakeServer):
 
     name = "slack"
     scheme = "http"
+    team_id = TEAM_ID
+    bot_user_id = BOT_USER_ID
+    bot_id = BOT_ID
+    app_id = APP_ID
 
     def __init__(
         self,
@@ -217,9 +254,20 @@ class SlackFake(FakeServer):
         channels: Iterable[str] = (),
         auto_create_channels: bool = False,
         scopes: Iterable[str] = DEFAULT_SCOPES,
+        signing_secret: str = DEFAULT_SIGNING_SECRET,
+        app_token: str = DEFAULT_APP_TOKEN,
+        app_url: str | None = None,
     ) -> None:
         super().__init__(host, port)
         self.bot_token = bot_token
+        self.signing_secret = signing_secret
+        self.app_token = app_token
+        self._initial_app_url = app_url
+        self.app_url: str | None = app_url
+        """Where interactions and events are POSTed in HTTP mode (``POST /__fake__/app``)."""
+        self._ephemerals: dict[str, list[Ephemeral]] = {}
+        self._views = ViewStore(TEAM_ID, APP_ID, BOT_ID)
+        self._user_names: dict[str, str] = {}
         self.auto_create_channels = auto_create_channels
         self._initial_scopes = tuple(scopes)
         self._scopes: tuple[str, ...] = self._initial_scopes
@@ -240,7 +288,66 @@ class SlackFake(FakeServer):
         return f"{self.url}/api/"
 
     def settings(self) -> SlackSettings:
-        return SlackSettings(bot_token=self.bot_token, api_url=self.api_url)
+        return SlackSettings(
+            bot_token=self.bot_token, api_url=self.api_url, signing_secret=self.signing_secret
+        )
+
+    @property
+    def views(self) -> ViewStore:
+        """Trigger ids, open modals per user and home tabs (``trigger_ttl`` is settable)."""
+        return self._views
+
+    def add_user_message(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> SlackMessage:
+        """A person's message (no ``bot_id``), in ``thread_ts``'s thread if given."""
+        if not _USER_ID.fullmatch(user):
+            raise ValueError(f"{user!r} is not a Slack member id")
+        with self._lock:
+            found = self._require(channel)
+            if thread_ts is not None:
+                root = self._thread_root(found.id, thread_ts)
+                if root is None:
+                    raise KeyError(f"no message {thread_ts} in {channel}")
+                thread_ts = root
+            message = SlackMessage(
+                channel=found.id,
+                channel_name=found.name,
+                text=text,
+                ts=self._next_ts(),
+                thread_ts=thread_ts,
+                user=user,
+                bot_id=None,
+            )
+            self._messages.append(message)
+            return message
+
+    def issue_trigger(self, user: str) -> str:
+        """A trigger id as an interaction of ``user`` carries (each delivery issues one)."""
+        with self._lock:
+            return self._views.issue_trigger(user)
+
+    def ephemerals_for(self, user: str) -> list[Ephemeral]:
+        with self._lock:
+            return list(self._ephemerals.get(user, []))
+
+    def state(self) -> dict[str, Any]:
+        """The workspace as ``GET /__fake__/state`` shows it."""
+        with self._lock:
+            return state_snapshot(self)
+
+    def set_user_name(self, user: str, name: str) -> None:
+        """The name ``users.info`` gives for ``user`` (by default the id in lower case)."""
+        if not _USER_ID.fullmatch(user):
+            raise ValueError(f"{user!r} is not a Slack member id")
+        with self._lock:
+            self._user_names[user] = name
+
+    def message(self, channel: str, ts: str) -> SlackMessage | None:
+        """The message ``ts`` in ``channel`` (name, id, or member id for the DM) as it is now."""
+        with self._lock:
+            found = self._lookup(channel)
+            return find_message(self, found.id, ts) if found else None
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -327,6 +434,16 @@ class SlackFake(FakeServer):
             self._create_channel(name)
         self._scopes = self._initial_scopes
         self._token_valid = True
+        self._ephemerals.clear()
+        self._views.reset()
+        self._user_names.clear()
+        self.app_url = self._initial_app_url
+
+    def _known_user(self, user: str) -> bool:
+        return bool(_USER_ID.fullmatch(user))
+
+    def _app_state(self) -> dict[str, Any]:
+        return {"request_url": self.app_url}
 
     def _finalize(self, request: Request, response: Response) -> Response:
         if request.path.startswith("/api/"):
@@ -366,6 +483,8 @@ class SlackFake(FakeServer):
             return json_response(200, [c.info() for c in self._channels.values()])
         if parts == ["scopes"] and request.method == "GET":
             return json_response(200, {"scopes": list(self._scopes)})
+        if parts == ["state"] and request.method == "GET":
+            return json_response(200, state_snapshot(self))
         if request.method != "POST" or len(parts) != 1:
             return None
         try:
@@ -384,6 +503,11 @@ class SlackFake(FakeServer):
                 self.set_scopes(str(scope) for scope in scopes)
             elif parts == ["auth"]:
                 self.set_token_valid(bool(body["valid"]))
+            elif parts == ["users"]:
+                self.set_user_name(str(body["id"]), str(body["name"]))
+            elif parts == ["app"]:
+                url = body.get("request_url")
+                self.app_url = str(url) if url else None
             else:
                 return None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -415,22 +539,41 @@ class SlackFake(FakeServer):
         token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "")
         if not token:
             return _fail("not_authed")
-        if not hmac.compare_digest(token, self.bot_token) or not self._token_valid:
+        is_app_token = hmac.compare_digest(token, self.app_token)
+        if not (is_app_token or hmac.compare_digest(token, self.bot_token)):
             return _fail("invalid_auth")
+        if not self._token_valid:
+            return _fail("invalid_auth")
+        # Socket Mode's connection needs the app-level token; every other method a bot token.
+        if is_app_token != (segments[1] in APP_TOKEN_METHODS):
+            return _fail("not_allowed_token_type")
         needed = METHOD_SCOPES.get(segments[1])
         if needed is not None and needed not in self._scopes:
             return self._missing_scope(needed)
-        handler = {
+        handler = self._api_methods().get(segments[1])
+        if handler is None:
+            return _fail("unknown_method", req_method=segments[1])
+        return handler(params)
+
+    def _api_methods(self) -> dict[str, Callable[[dict[str, Any]], Response]]:
+        return {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
+            "chat.update": lambda p: chat_update(self, p),
+            "chat.postEphemeral": lambda p: post_ephemeral(self, p),
+            "chat.getPermalink": lambda p: get_permalink(self, p),
+            "users.info": lambda p: users_info(self, p),
+            "views.open": self._views.open,
+            "views.push": self._views.push,
+            "views.update": self._views.update,
+            "views.publish": lambda p: self._views.publish(
+                p, self._known_user(str(p.get("user_id") or ""))
+            ),
             "conversations.open": self._open,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "conversations.list": self._list,
-        }.get(segments[1])
-        if handler is None:
-            return _fail("unknown_method", req_method=segments[1])
-        return handler(params)
+        }
 
     # channels ------------------------------------------------------------------------------
 
@@ -541,7 +684,7 @@ class SlackFake(FakeServer):
             metadata = self._json_param(params.get("metadata"))
         except ValueError:
             return _fail("invalid_arguments")
-        if blocks is not None and not isinstance(blocks, list):
+        if blocks_error(blocks):
             return _fail("invalid_blocks")
         if metadata is not None and not (
             isinstance(metadata, dict)
@@ -555,14 +698,9 @@ class SlackFake(FakeServer):
             return _fail("msg_too_long")
         thread_ts = params.get("thread_ts")
         if thread_ts:
-            parent = next(
-                (m for m in self._messages if m.channel == channel.id and m.ts == str(thread_ts)),
-                None,
-            )
-            if parent is None:
+            thread_ts = self._thread_root(channel.id, str(thread_ts))
+            if thread_ts is None:
                 return _fail("thread_not_found")
-            # A reply to a reply lands in the parent's thread, as in Slack.
-            thread_ts = parent.thread_ts or parent.ts
         message = SlackMessage(
             channel=channel.id,
             channel_name=channel.name,
@@ -575,19 +713,22 @@ class SlackFake(FakeServer):
         self._messages.append(message)
         return _ok(channel=channel.id, ts=message.ts, message=self._render(message, True))
 
+    def _thread_root(self, channel_id: str, ts: str) -> str | None:
+        # A reply to a reply lands in the parent's thread, as in Slack.
+        parent = find_message(self, channel_id, ts)
+        return (parent.thread_ts or parent.ts) if parent else None
+
     def _render(self, message: SlackMessage, include_metadata: bool) -> dict[str, Any]:
-        rendered: dict[str, Any] = {
-            "type": "message",
-            "user": message.user,
-            "bot_id": BOT_ID,
-            "app_id": APP_ID,
-            "team": TEAM_ID,
-            "text": message.text,
-            "ts": message.ts,
-        }
+        rendered: dict[str, Any] = {"type": "message", "user": message.user}
+        if message.bot_id is not None:
+            rendered.update(bot_id=message.bot_id, app_id=APP_ID)
+        rendered.update(team=TEAM_ID, text=message.text, ts=message.ts)
+        if message.edited:
+            rendered["edited"] = dict(message.edited)
         if message.thread_ts:
             rendered["thread_ts"] = message.thread_ts
-            rendered["parent_user_id"] = BOT_USER_ID
+            parent = find_message(self, message.channel, message.thread_ts)
+            rendered["parent_user_id"] = parent.user if parent else BOT_USER_ID
         else:
             replies = [m for m in self._messages if m.thread_ts == message.ts]
             if replies:
