@@ -1,0 +1,172 @@
+"""The Slack app's Done button over HTTP, against the Slack fake and the time-skipping server:
+the clicker's verified id completes a trial planning step once, a second click is answered
+"already done", a stranger is told who may act, and a delivery repeated by Slack is applied
+once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk import WebClient
+
+from schemas.common import Role, StepStatus
+from schemas.trial import TRIAL_PLANNING_ITEMS, TrialState
+from starter.slack.actions import DONE, SNOOZE
+from tests.support.slack_app import (
+    accepted_update_inputs,
+    block_actions,
+    eventually,
+    interaction_body,
+    served_app,
+    update_ids,
+    with_signing_secret,
+)
+from tests.test_trial_workflow import AE, CE, CHANNEL, start, state
+from workflows.trial import TrialWorkflow
+
+STRANGER = "U0STRANGER1"
+CE_STEP = next(item for item in TRIAL_PLANNING_ITEMS if item.lead is Role.CE)
+
+
+def ephemerals_to(slack_fake: Any, user: str) -> list[str]:
+    """Texts of ``chat.postEphemeral`` calls the app made for ``user``."""
+    return [
+        str(call.json.get("text"))
+        for call in slack_fake.calls_to("/api/chat.postEphemeral")
+        if call.json.get("user") == user
+    ]
+
+
+async def prompt_ts(slack_client: WebClient) -> tuple[str, str]:
+    """The channel id and ts of a message carrying the step's buttons (where it comes from
+    does not matter to the app: the button's value names the step)."""
+    posted = slack_client.chat_postMessage(channel=CHANNEL, text=f"{CE_STEP.title} is due")
+    return str(posted["channel"]), str(posted["ts"])
+
+
+async def step_status(handle: Any, key: str) -> StepStatus:
+    view: TrialState = await state(handle)
+    return next(step.status for step in view.steps if step.key == key)
+
+
+async def test_done_click_completes_the_step_once_and_a_second_click_is_already_done(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKDONE")
+        channel, ts = await prompt_ts(slack_client)
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            click = block_actions(CE, channel, ts, DONE, value)
+            # Slack repeats a delivery it saw no answer to: the same payload, signed anew
+            # (another timestamp, so another signature).
+            assert await app.deliver(interaction_body(click), age=1) == 200
+            assert await app.deliver(interaction_body(click)) == 200
+
+            async def done() -> bool | None:
+                return True if await step_status(handle, CE_STEP.key) is StepStatus.DONE else None
+
+            await eventually(done)
+            second = block_actions(CE, channel, ts, DONE, value)
+            assert await app.deliver(interaction_body(second)) == 200
+
+            async def answered() -> list[str] | None:
+                return ephemerals_to(slack_fake, CE) or None
+
+            [answer] = await eventually(answered)
+
+        assert answer.startswith(f"{CE_STEP.title} is already done by <@{CE}>")
+        view = await state(handle)
+        step = next(step for step in view.steps if step.key == CE_STEP.key)
+        assert step.completed_by == CE
+        ids = await update_ids(handle)
+        assert len(ids) == 1 and ids[0].startswith("slack-click-")
+        assert click["actions"][0]["action_ts"] in ids[0]
+        [request] = await accepted_update_inputs(handle)
+        assert json.loads(request)["actor"] == CE
+
+
+async def test_a_strangers_click_is_refused_with_who_may_act_and_changes_nothing(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKSTRANGER")
+        channel, ts = await prompt_ts(slack_client)
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            for user in (STRANGER, AE):
+                click = block_actions(user, channel, ts, DONE, value)
+                assert await app.deliver(interaction_body(click)) == 200
+
+            async def both() -> tuple[list[str], list[str]] | None:
+                stranger, ae = ephemerals_to(slack_fake, STRANGER), ephemerals_to(slack_fake, AE)
+                return (stranger, ae) if stranger and ae else None
+
+            stranger_answers, ae_answers = await eventually(both)
+
+        expected = f"only <@{CE}> (CE) of Acme may mark this done"
+        assert stranger_answers == [expected]
+        assert ae_answers == [expected]  # the AE of record, but the step is the CE's
+        assert await step_status(handle, CE_STEP.key) is StepStatus.PENDING
+        assert await update_ids(handle) == []
+
+
+async def test_a_rejected_update_answers_with_the_validators_reason(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKRULE")
+        channel, ts = await prompt_ts(slack_client)
+        # A step the trial does not have: the app cannot read it, the validator says why.
+        value = {"workflow_id": handle.id, "step": "no_such_step", "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            click = block_actions(CE, channel, ts, DONE, value)
+            assert await app.deliver(interaction_body(click)) == 200
+
+            async def answered() -> list[str] | None:
+                return ephemerals_to(slack_fake, CE) or None
+
+            [answer] = await eventually(answered)
+
+        assert answer.startswith("unknown step 'no_such_step'; the steps are: technical_landscape")
+        assert await update_ids(handle) == []
+
+
+async def test_snooze_is_answered_even_where_the_workflow_has_no_snooze(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKSNOOZE")
+        channel, ts = await prompt_ts(slack_client)
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            click = block_actions(CE, channel, ts, SNOOZE, value)
+            assert await app.deliver(interaction_body(click)) == 200
+
+            async def answered() -> list[str] | None:
+                return ephemerals_to(slack_fake, CE) or None
+
+            [answer] = await eventually(answered)
+
+        if getattr(TrialWorkflow, "snooze_step", None) is None:
+            assert answer.startswith("snooze is not available")
+            assert await update_ids(handle) == []
+        else:
+            assert await update_ids(handle) != []
