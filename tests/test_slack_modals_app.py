@@ -9,8 +9,6 @@ view); its submission is the open view as Slack sends it back, with the answers 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +30,7 @@ from starter.slack.app import EVENTS_PATH, build_app, http_application
 from starter.slack.deps import SlackAppDeps
 from starter.slack.verification import RequestGuard
 from tests.support.accounts import AE, CE, start_account
+from tests.support.slack_app import interaction_body, sign
 from workflows.account import AccountWorkflow
 
 STRANGER = "U0STRANGER1"
@@ -49,22 +48,13 @@ class SlackSide:
     session: aiohttp.ClientSession
 
     async def post(self, body: str, content_type: str) -> tuple[int, Any]:
-        timestamp = str(int(time.time()))
-        digest = hmac.new(
-            self.secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256
-        ).hexdigest()
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": f"v0={digest}",
-        }
+        headers = {"Content-Type": content_type, **sign(body, int(time.time()), self.secret)}
         async with self.session.post(self.url, data=body.encode(), headers=headers) as response:
             text = await response.text()
             return response.status, (json.loads(text) if text.strip() else None)
 
     async def interaction(self, payload: dict[str, Any]) -> tuple[int, Any]:
-        body = urlencode({"payload": json.dumps(payload)})
-        return await self.post(body, "application/x-www-form-urlencoded")
+        return await self.post(interaction_body(payload), "application/x-www-form-urlencoded")
 
     async def command(self, user: str, text: str, trigger_id: str = "") -> tuple[int, Any]:
         form = {
