@@ -25,12 +25,15 @@ from temporalio.client import Client, WorkflowHandle
 
 from dealcycle.fakes import SlackFake
 from dealcycle.settings import Settings
+from schemas.common import Role
 from schemas.health import HealthView
 from starter.slack.app import EVENTS_PATH, build_app, http_application
 from starter.slack.deps import SlackAppDeps
 from starter.slack.verification import RequestGuard
 from tests.support.accounts import AE, CE, start_account
+from tests.support.patience import settle
 from tests.support.slack_app import interaction_body, sign
+from tests.test_red_account_workflow import case_handle, case_state
 from workflows.account import AccountWorkflow
 
 STRANGER = "U0STRANGER1"
@@ -184,19 +187,25 @@ async def accepted_updates(handle: Handle) -> list[tuple[str, str, dict[str, Any
     return found
 
 
-async def started_account(harness: Any, salesforce_fake: Any) -> Handle:
-    """The account, its AE and CE of record ``AE`` and ``CE``, settled in kickoff."""
-    return harness.track(
-        await start_account(
-            harness.client,
-            harness.env,
-            harness.task_queue,
-            harness.settings,
-            salesforce_fake,
-            ACCOUNT_ID,
-            timedelta(days=300),
+@asynccontextmanager
+async def account_and_app(
+    harness_factory: Any, salesforce_fake: Any
+) -> AsyncIterator[tuple[Any, Handle, SlackSide]]:
+    """A worker, the account (``AE`` and ``CE`` of record, settled in kickoff) and the app."""
+    async with harness_factory() as harness:
+        account: Handle = harness.track(
+            await start_account(
+                harness.client,
+                harness.env,
+                harness.task_queue,
+                harness.settings,
+                salesforce_fake,
+                ACCOUNT_ID,
+                timedelta(days=300),
+            )
         )
-    )
+        async with slack_app(harness.client, harness.settings) as slack:
+            yield harness, account, slack
 
 
 async def health_of(handle: Handle) -> HealthView:
@@ -207,15 +216,13 @@ async def health_of(handle: Handle) -> HealthView:
 async def test_a_health_modal_submitted_sets_the_health_by_the_submitter(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
-    async with harness_factory() as harness:
-        handle = await started_account(harness, salesforce_fake)
-        async with slack_app(harness.client, harness.settings) as slack:
-            view = await open_health_modal(slack, slack_fake, CE)
-            assert view["callback_id"] == "dealcycle_modal_health"
+    async with account_and_app(harness_factory, salesforce_fake) as (_harness, handle, slack):
+        view = await open_health_modal(slack, slack_fake, CE)
+        assert view["callback_id"] == "dealcycle_modal_health"
 
-            status, answer = await slack.interaction(
-                submission(CE, view, health_answers("yellow", "the champion left"))
-            )
+        status, answer = await slack.interaction(
+            submission(CE, view, health_answers("yellow", "the champion left"))
+        )
 
         assert status == 200
         assert answer["response_action"] == "update", answer
@@ -233,24 +240,20 @@ async def test_a_health_modal_submitted_sets_the_health_by_the_submitter(
 async def test_a_bad_submission_returns_field_errors_and_changes_nothing(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
-    async with harness_factory() as harness:
-        handle = await started_account(harness, salesforce_fake)
+    async with account_and_app(harness_factory, salesforce_fake) as (_harness, handle, slack):
         before = await health_of(handle)
-        async with slack_app(harness.client, harness.settings) as slack:
-            view = await open_health_modal(slack, slack_fake, CE)
-            # The workflow's validator: a health change needs a reason.
-            _, no_reason = await slack.interaction(
-                submission(CE, view, health_answers("red", "   "))
-            )
-            # The field's bound (schemas/limits.py), checked before anything is sent.
-            _, too_long = await slack.interaction(
-                submission(CE, view, health_answers("red", "x" * 2_001))
-            )
-            # Someone who is neither the AE nor the CE: the workflow names who may act.
-            stranger_view = await open_health_modal(slack, slack_fake, STRANGER)
-            _, stranger = await slack.interaction(
-                submission(STRANGER, stranger_view, health_answers("red", "looks bad"))
-            )
+        view = await open_health_modal(slack, slack_fake, CE)
+        # The workflow's validator: a health change needs a reason.
+        _, no_reason = await slack.interaction(submission(CE, view, health_answers("red", "   ")))
+        # The field's bound (schemas/limits.py), checked before anything is sent.
+        _, too_long = await slack.interaction(
+            submission(CE, view, health_answers("red", "x" * 2_001))
+        )
+        # Someone who is neither the AE nor the CE: the workflow names who may act.
+        stranger_view = await open_health_modal(slack, slack_fake, STRANGER)
+        _, stranger = await slack.interaction(
+            submission(STRANGER, stranger_view, health_answers("red", "looks bad"))
+        )
 
         assert no_reason["response_action"] == "errors"
         assert list(no_reason["errors"]) == ["reason"]
@@ -269,14 +272,12 @@ async def test_a_bad_submission_returns_field_errors_and_changes_nothing(
 async def test_dealcycle_account_and_health_answer_with_their_forms(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
-    async with harness_factory() as harness:
-        await started_account(harness, salesforce_fake)
-        async with slack_app(harness.client, harness.settings) as slack:
-            status, account = await slack.command(AE, f"account {ACCOUNT_ID}")
-            _, health = await slack.command(AE, f"health {WORKFLOW_ID}")
-            _, unknown = await slack.command(AE, "account 001NOSUCH")
-            trigger = slack_fake.issue_trigger(AE)
-            _, opened = await slack.command(AE, f"feature {ACCOUNT_ID}", trigger)
+    async with account_and_app(harness_factory, salesforce_fake) as (_harness, _account, slack):
+        status, account = await slack.command(AE, f"account {ACCOUNT_ID}")
+        _, health = await slack.command(AE, f"health {WORKFLOW_ID}")
+        _, unknown = await slack.command(AE, "account 001NOSUCH")
+        trigger = slack_fake.issue_trigger(AE)
+        _, opened = await slack.command(AE, f"feature {ACCOUNT_ID}", trigger)
 
         assert status == 200
         assert account["response_type"] == "ephemeral"
@@ -293,3 +294,61 @@ async def test_dealcycle_account_and_health_answer_with_their_forms(
         (modal,) = slack_fake.views.stack(AE)
         assert modal.view["callback_id"] == "dealcycle_modal_feature_request"
         assert json.loads(modal.view["private_metadata"])["workflow_id"] == WORKFLOW_ID
+
+
+async def test_a_feature_request_form_is_recorded_as_the_ae_it_came_from(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with account_and_app(harness_factory, salesforce_fake) as (_harness, handle, slack):
+        await slack.command(AE, f"feature {ACCOUNT_ID}", slack_fake.issue_trigger(AE))
+        (modal,) = slack_fake.views.stack(AE)
+        answers = {
+            "title": {"value": {"type": "plain_text_input", "value": "SAML groups"}},
+            "detail": {"value": {"type": "plain_text_input", "value": None}},
+        }
+        _, answer = await slack.interaction(submission(AE, modal.payload(), answers))
+
+        assert answer["response_action"] == "update", answer
+        state = await handle.query(AccountWorkflow.state)
+        assert state.feature_requests == 1
+        ((_, name, request),) = await accepted_updates(handle)
+        assert (name, request["actor"], request["role"]) == ("record_feature_request", AE, "AE")
+
+
+async def test_a_red_health_form_opens_a_case_whose_action_plan_form_records_the_ae_part(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with account_and_app(harness_factory, salesforce_fake) as (harness, account, slack):
+        view = await open_health_modal(slack, slack_fake, AE)
+        _, red = await slack.interaction(
+            submission(AE, view, health_answers("red", "the champion left"))
+        )
+        assert red["response_action"] == "update", red
+        case = harness.track(await case_handle(harness, account, 1))
+        await settle(case)
+
+        _, opened = await slack.command(
+            AE, f"action-plan {ACCOUNT_ID}", slack_fake.issue_trigger(AE)
+        )
+        assert opened is None
+        plan_view = slack_fake.views.stack(AE)[-1].payload()
+        assert json.loads(plan_view["private_metadata"])["workflow_id"] == case.id
+        text = {"type": "plain_text_input"}
+        answers = {
+            "current_status": {"value": {**text, "value": "champion gone"}},
+            "needs": {"value": {**text, "value": "an exec sponsor"}},
+            "intended_actions": {"value": {**text, "value": ""}},
+        }
+        _, missing = await slack.interaction(submission(AE, plan_view, answers))
+        answers["intended_actions"] = {"value": {**text, "value": "meet the new VP"}}
+        _, recorded = await slack.interaction(submission(AE, plan_view, answers))
+
+        assert missing["response_action"] == "errors"
+        assert list(missing["errors"]) == ["intended_actions"]
+        assert recorded["response_action"] == "update", recorded
+        (entry,) = (await case_state(case)).action_plan
+        assert (entry.role, entry.actor, entry.intended_actions) == (
+            Role.AE,
+            AE,
+            "meet the new VP",
+        )
