@@ -25,6 +25,7 @@ from starter.slack.answers import (
     code_section,
     health_answer,
     home_view,
+    problem_view,
 )
 from starter.slack.modal_forms import (
     MODALS,
@@ -293,3 +294,9 @@ def test_a_long_home_list_stays_within_a_views_100_blocks() -> None:
     view = home_view(Todo(CE, items, []))
     valid_view(view)
     assert sum(1 for b in view["blocks"] if "accessory" in b) == MAX_TODO_ITEMS
+
+
+def test_the_home_tab_says_why_when_the_list_cannot_be_read() -> None:
+    view = problem_view("cannot reach the Temporal server at <localhost:7233>")
+    valid_view(view)
+    assert "&lt;localhost:7233&gt;" in view["blocks"][0]["text"]["text"]

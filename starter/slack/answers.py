@@ -173,6 +173,11 @@ def problem_blocks(message: str) -> list[dict[str, Any]]:
     return [mrkdwn(f"⚠️ {escape(message)}")]
 
 
+def problem_view(message: str) -> dict[str, Any]:
+    """The App Home tab when the to-do list cannot be read."""
+    return {"type": "home", "callback_id": "dealcycle_home", "blocks": problem_blocks(message)}
+
+
 def answer_text(blocks: Sequence[Mapping[str, Any]]) -> str:
     """The notification text beside the blocks: the first section's."""
     for block in blocks:

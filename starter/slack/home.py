@@ -7,8 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.service import RPCError
 
-from starter.slack.answers import home_view
+from starter.errors import CommandError, describe
+from starter.slack.answers import home_view, problem_view
 from starter.slack.commands import todo_reader
 from starter.slack.deps import SlackAppDeps
 
@@ -23,6 +25,11 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
         if reader is None:
             deps.log.warning("slack.home.no_todo_list", user=user)
             return
-        todo = await reader(deps.client, user, deps.now())
+        try:
+            todo = await reader(deps.client, user, deps.now())
+        except (CommandError, RPCError) as err:
+            # The tab still says something: why the list is not there, as the CLI would.
+            await client.views_publish(user_id=user, view=problem_view(describe(err)))
+            return
         await client.views_publish(user_id=user, view=home_view(todo))
         deps.log.info("slack.home.published", user=user, steps=len(todo.items))

@@ -169,6 +169,13 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
             )
             await ack(response_action="errors", errors=refused.errors)
             return
+        except Exception:
+            # Slack shows a bare "We had some trouble connecting" for a failed request: the
+            # person is told on the form instead, and the cause goes to the log.
+            deps.log.exception("slack.modal.failed", modal=spec.name.value, user=user)
+            failed = {spec.fields[0].name: "dealcycle failed to record this; try again later"}
+            await ack(response_action="errors", errors=failed)
+            return
         deps.log.info("slack.modal.submitted", modal=spec.name.value, user=user)
         await ack(response_action="update", view=done_view(spec, message))
 
