@@ -21,6 +21,13 @@ RENEWAL_DATE = SearchAttributeKey.for_datetime("RenewalDate")
 CUSTOMER_HEALTH = SearchAttributeKey.for_keyword("CustomerHealth")
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 """True while the workflow has a failed effect a person must retry or skip."""
+STEP_OWNERS = SearchAttributeKey.for_keyword_list("StepOwners")
+"""Slack member ids of the people who own an open step of the workflow (the AE, the CE, a
+Value Engineer, the region's Security CE...): the to-do list's one visibility query."""
+NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
+"""The earliest due date among the workflow's open steps (unset: none has one)."""
+OVERDUE_STEPS = SearchAttributeKey.for_int("OverdueSteps")
+"""Open steps past their due date when the workflow last woke (it wakes at due dates)."""
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     OPPORTUNITY_ID,
@@ -34,6 +41,9 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     RENEWAL_DATE,
     CUSTOMER_HEALTH,
     NEEDS_ATTENTION,
+    STEP_OWNERS,
+    NEXT_DUE_AT,
+    OVERDUE_STEPS,
 )
 
 

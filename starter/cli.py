@@ -65,6 +65,7 @@ from starter.roster_commands import add_roster_commands
 from starter.slack.command import add_slack_command
 from starter.status import render_status
 from starter.tables import table, when
+from starter.todo_commands import add_todo_command
 from starter.trials import (
     CommandError,
     act,
@@ -347,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         "roster", help="the CE leader, Security PM, Security CEs, Value Engineering"
     ).add_subparsers(dest="roster_command", required=True, metavar="ACTION")
     add_roster_commands(roster, _settings)
+    add_todo_command(commands, _settings)
     return parser
 
 

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
-    from workflows.visibility import wait_for_change
+    from workflows.visibility import publish_open_steps, wait_for_change
 
 
 def _date(moment: datetime | None) -> str:
@@ -121,6 +121,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
         while True:
             self._changed = False
             await self._catch_up()
+            publish_open_steps(rules.open_parts(s))
             if s.tracker_closed and self._fx.settled():
                 break
             await wait_for_change(lambda: self._changed, rules.next_wake_up(s))

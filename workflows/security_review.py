@@ -52,7 +52,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
-    from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
+    from workflows.visibility import (
+        history_is_long,
+        publish_open_steps,
+        publish_search_attributes,
+        wait_for_change,
+    )
 
 
 def _when(moment: datetime) -> str:
@@ -252,6 +257,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             sa.REGION.name: s.start.region.value,
         }
         publish_search_attributes(self._published, wanted)
+        publish_open_steps((step.owner, step.due_at) for step in s.steps if rules.is_open(s, step))
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._snapshot().effect_scope, *(str(part) for part in parts)])

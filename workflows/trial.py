@@ -64,7 +64,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows import trial_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
-    from workflows.visibility import history_is_long, publish_search_attributes, wait_for_change
+    from workflows.visibility import (
+        history_is_long,
+        publish_open_steps,
+        publish_search_attributes,
+        wait_for_change,
+    )
 
 TRIAL_CHECK_IN_PROMPT_PATCH = "trial-check-in-prompt-only-when-open"
 """Histories from before it sent the mid-trial prompt even when the check-in was recorded."""
@@ -277,6 +282,7 @@ class TrialWorkflow(OwedWorkHandlers):
             sa.AE_OWNER.name: s.start.ae_owner,
         }
         publish_search_attributes(self._published, wanted)
+        publish_open_steps((step.owner, step.due_at) for step in rules.open_steps(s))
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.effect_scope, *(str(part) for part in parts)])

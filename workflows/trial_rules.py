@@ -327,6 +327,11 @@ def _remindable(s: TrialSnapshot) -> list[TrialStep]:
     return []
 
 
+def open_steps(s: TrialSnapshot) -> list[TrialStep]:
+    """The steps someone owes now: the to-do list's."""
+    return [step for step in _remindable(s) if step.status is StepStatus.PENDING]
+
+
 def next_reminder_at(s: TrialSnapshot, step: TrialStep) -> datetime | None:
     if step.status is not StepStatus.PENDING or step.due_at is None:
         return None

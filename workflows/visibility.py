@@ -4,8 +4,9 @@ continue as new."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -14,6 +15,9 @@ with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
 
 _KEYS = {key.name: key for key in sa.KEYWORD_KEYS}
+TODO_ATTRIBUTES_PATCH = "todo-search-attributes"
+"""Runs from before the to-do list's attributes upserted none: such an upsert where history
+has another command does not replay (tests/test_replay_histories.py shows it)."""
 
 
 def publish_search_attributes(published: dict[str, str], wanted: dict[str, str]) -> None:
@@ -27,6 +31,37 @@ def publish_search_attributes(published: dict[str, str], wanted: dict[str, str])
     ]
     workflow.upsert_search_attributes(updates)
     published.update(changed)
+
+
+def publish_open_steps(open_steps: Iterable[tuple[str, datetime | None]]) -> None:
+    """Keep the to-do list's attributes current from ``(owner, due_at)`` of every open step:
+    ``StepOwners``, ``NextDueAt`` and ``OverdueSteps``, each upserted only when it differs
+    from the workflow's current value (inherited across continue-as-new), so an unchanged
+    list costs no history event.
+
+    Guarded by ``TODO_ATTRIBUTES_PATCH``: histories recorded before it upserted none."""
+    if not workflow.patched(TODO_ATTRIBUTES_PATCH):
+        return
+    now = workflow.now()
+    steps = [(owner, due_at) for owner, due_at in open_steps if owner]
+    due_dates = [due_at for _, due_at in steps if due_at is not None]
+    owners = sorted({owner for owner, _ in steps})
+    next_due_at = min(due_dates, default=None)
+    overdue = sum(1 for due_at in due_dates if due_at < now)
+    current = workflow.info().typed_search_attributes
+    updates: list[SearchAttributeUpdate[Any]] = []
+    if sorted(current.get(sa.STEP_OWNERS) or []) != owners:
+        updates.append(sa.STEP_OWNERS.value_set(owners) if owners else sa.STEP_OWNERS.value_unset())
+    if current.get(sa.NEXT_DUE_AT) != next_due_at:
+        updates.append(
+            sa.NEXT_DUE_AT.value_unset()
+            if next_due_at is None
+            else sa.NEXT_DUE_AT.value_set(next_due_at)
+        )
+    if (current.get(sa.OVERDUE_STEPS) or 0) != overdue:
+        updates.append(sa.OVERDUE_STEPS.value_set(overdue))
+    if updates:
+        workflow.upsert_search_attributes(updates)
 
 
 def history_is_long(event_limit: int) -> bool:

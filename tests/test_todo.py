@@ -1,0 +1,225 @@
+"""The to-do list on the dev server (real visibility): one visibility query on ``StepOwners``
+names the workflows where a person owns an open step, and only those are asked for their
+state. The trial, the account, the security review and the red-account case each keep the
+attribute current; another person's workflows are never asked."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import (
+    Client,
+    Interceptor,
+    ListWorkflowsInput,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    WorkflowExecutionAsyncIterator,
+    WorkflowHandle,
+)
+
+from schemas.account import AccountProfile, AccountStart, account_workflow_id
+from schemas.common import DeploymentType, Region
+from schemas.health import RedAccountCaseStart
+from schemas.security_review import (
+    CompleteSecurityStep,
+    SecurityReviewInput,
+    SecurityReviewStart,
+    security_review_workflow_id,
+)
+from schemas.todo import TodoKind, TodoList
+from schemas.trial import TrialInput, TrialStart, trial_workflow_id
+from starter.cli import main
+from starter.todo import todo_for
+from tests.support.dev_temporal import DevHarness, dev_client, dev_harness_factory
+from workflows.account import AccountWorkflow
+from workflows.account_rules import midnight
+from workflows.red_account import RedAccountWorkflow
+from workflows.security_review import SecurityReviewWorkflow
+from workflows.trial import TrialWorkflow
+
+__all__ = ["dev_client", "dev_harness_factory"]  # the dev-server fixtures, shared
+
+
+class CountingInterceptor(Interceptor):
+    """Counts the client's visibility listings and the workflows it queries (the SDK's own
+    interceptor hook: the calls still go to the server)."""
+
+    def __init__(self) -> None:
+        self.listings: list[str] = []
+        self.queried: Counter[str] = Counter()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        counter = self
+
+        class Counting(OutboundInterceptor):
+            def list_workflows(self, input: ListWorkflowsInput) -> WorkflowExecutionAsyncIterator:
+                counter.listings.append(input.query or "")
+                return super().list_workflows(input)
+
+            async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+                counter.queried[input.id] += 1
+                return await super().query_workflow(input)
+
+        return Counting(next)
+
+
+def counting(client: Client) -> tuple[Client, CountingInterceptor]:
+    interceptor = CountingInterceptor()
+    config = client.config()
+    config["interceptors"] = [interceptor]
+    return Client(**config), interceptor
+
+
+def people() -> tuple[str, str]:
+    """A CE and an AE of this test alone (the dev server is the module's)."""
+    tag = uuid.uuid4().hex[:8].upper()
+    return f"U0CE{tag}", f"U0AE{tag}"
+
+
+async def start_trial(h: DevHarness, opportunity_id: str, ce: str, ae: str) -> Any:
+    start = TrialStart(opportunity_id, "001ACME", "Acme", ce, ae, durations=h.settings.durations)
+    handle = await h.client.start_workflow(
+        TrialWorkflow.run,
+        TrialInput(start=start),
+        id=trial_workflow_id(opportunity_id),
+        task_queue=h.task_queue,
+    )
+    return h.track(handle)
+
+
+async def start_account(h: DevHarness, account_id: str, ce: str, ae: str) -> Any:
+    renewal = midnight(datetime.now(UTC) + timedelta(days=300))
+    profile = AccountProfile(
+        account_id, f"Acme {account_id}", 1, "US East / EMEA", ae, ce, 100, renewal
+    )
+    start = AccountStart(
+        account_id, f"Acme {account_id}", profile=profile, config=h.settings.account_config()
+    )
+    handle = await h.client.start_workflow(
+        AccountWorkflow.run, start, id=account_workflow_id(account_id), task_queue=h.task_queue
+    )
+    return h.track(handle)
+
+
+async def start_review(h: DevHarness, opportunity_id: str, ce: str, ae: str) -> Any:
+    start = SecurityReviewStart(
+        opportunity_id, "001ACME", "Acme", ae, ce, Region.US_WEST_APAC, None,
+        roster=h.settings.security_roster, durations=h.settings.durations,
+    )  # fmt: skip
+    handle = await h.client.start_workflow(
+        SecurityReviewWorkflow.run,
+        SecurityReviewInput(start=start),
+        id=security_review_workflow_id(opportunity_id),
+        task_queue=h.task_queue,
+    )
+    return h.track(handle)
+
+
+async def start_case(h: DevHarness, case_id: str, ce: str, ae: str) -> Any:
+    start = RedAccountCaseStart(
+        case_id, "001ACME", "Acme", 1, None, ae, ce, "usage fell", datetime.now(UTC),
+        h.settings.health, h.settings.security_roster, "http://localhost:8233",
+    )  # fmt: skip
+    handle = await h.client.start_workflow(
+        RedAccountWorkflow.run, start, id=case_id, task_queue=h.task_queue
+    )
+    return h.track(handle)
+
+
+async def listed(client: Client, user: str, workflow_ids: set[str], now: datetime) -> TodoList:
+    """The list once it has steps of exactly ``workflow_ids`` (visibility lags an upsert)."""
+    for _ in range(300):
+        todo = await todo_for(client, user, now)
+        if {item.workflow_id for item in todo.items} == workflow_ids:
+            return todo
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{user}: {todo}")
+
+
+async def test_a_persons_steps_across_workflows_soonest_first_and_nobody_elses(
+    dev_harness_factory: Any,
+) -> None:
+    ce, ae = people()
+    other_ce, other_ae = people()
+    tag = ce[-8:]
+    async with dev_harness_factory() as h:
+        trial = await start_trial(h, f"006T{tag}", ce, ae)
+        account = await start_account(h, f"001A{tag}", ce, ae)
+        review: WorkflowHandle[Any, Any] = await start_review(h, f"006R{tag}", ce, ae)
+        case = await start_case(h, f"red-{tag}", ce, ae)
+        # Someone else's workflows, to be neither listed nor asked.
+        others = [
+            await start_trial(h, f"006X{tag}", other_ce, other_ae),
+            await start_account(h, f"001X{tag}", other_ce, other_ae),
+        ]
+
+        now = datetime.now(UTC)
+        # The account at kickoff owes the CE its steps, nothing yet of the AE.
+        ae_list = await listed(h.client, ae, {trial.id, review.id, case.id}, now)
+        assert ("grant_access", review.id) in {(i.step, i.workflow_id) for i in ae_list.items}
+
+        # The AE grants access: the review's next step is the CE's, and leaves the AE's list.
+        await review.execute_update(
+            SecurityReviewWorkflow.complete_step, CompleteSecurityStep("grant_access", ae)
+        )
+        await listed(h.client, ae, {trial.id, case.id}, now)
+
+        client, calls = counting(h.client)
+        later = now + timedelta(days=3, hours=12)
+        mine = {trial.id, account.id, review.id, case.id}
+        await listed(client, ce, mine, later)
+        calls.listings.clear()
+        calls.queried.clear()
+        todo = await todo_for(client, ce, later)
+
+    # One visibility query, then one state query of each workflow it named, and no other.
+    assert len(calls.listings) == 1 and "StepOwners" in calls.listings[0]
+    assert dict(calls.queried) == dict.fromkeys(mine, 1)
+    assert not {other.id for other in others} & set(calls.queried)
+    assert todo.not_answering == [] and todo.workflows_named == 4
+
+    assert {item.workflow_id for item in todo.items} == mine
+    assert all(item.owner == ce for item in todo.items)
+    assert ("note_deployment_type", review.id) in {(i.step, i.workflow_id) for i in todo.items}
+    assert ("action_plan", case.id) in {(i.step, i.workflow_id) for i in todo.items}
+    dues = [item.due_at for item in todo.items if item.due_at is not None]
+    assert dues == sorted(dues) and todo.items[0].due_at is not None
+    assert [item.overdue for item in todo.items if item.due_at] == [due < later for due in dues]
+    assert todo.overdue and len(todo.overdue) < len(todo.items)
+    # The red case's action plan is due in three days: overdue three and a half days on.
+    assert next(i for i in todo.items if i.workflow_id == case.id).overdue
+
+
+async def test_the_security_ce_sees_a_step_they_own_without_being_the_ae_or_ce(
+    dev_harness_factory: Any,
+) -> None:
+    ce, ae = people()
+    tag = ce[-8:]
+    async with dev_harness_factory() as h:
+        # The review asks the roster (the settings' until rotated) for the region's Security CE.
+        security_ce = h.settings.security_roster.us_west_apac
+        review = await start_review(h, f"006S{tag}", ce, ae)
+        await listed(h.client, ae, {review.id}, datetime.now(UTC))
+        assert (await todo_for(h.client, security_ce, datetime.now(UTC))).items == []
+        for done in (
+            CompleteSecurityStep("grant_access", ae),
+            CompleteSecurityStep("note_deployment_type", ce, deployment_type=DeploymentType.CLOUD),
+            CompleteSecurityStep("ce_first_pass", ce),
+        ):
+            await review.execute_update(SecurityReviewWorkflow.complete_step, done)
+        todo = await listed(h.client, security_ce, {review.id}, datetime.now(UTC))
+    assert [(item.step, item.kind) for item in todo.items] == [
+        ("security_ce_review", TodoKind.SECURITY_REVIEW)
+    ]
+
+
+async def test_the_cli_refuses_a_user_that_is_not_a_member_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["todo", "--user", "alice' OR 1=1"]) == 1
+    assert "user: a Slack member id" in capsys.readouterr().err
