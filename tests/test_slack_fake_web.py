@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from dealcycle.fakes import ControlClient, SlackFake, start_sandbox
+from dealcycle.fakes import ControlClient, SlackFake, read_endpoints, start_sandbox
 from dealcycle.fakes.slack import DEFAULT_SCOPES
 
 DONE_BUTTON: dict[str, Any] = {
@@ -262,8 +262,11 @@ def test_state_shows_channels_threads_dms_ephemerals_and_views(
 
 
 def test_sandbox_hands_out_the_signing_secret_and_app_token(tmp_path) -> None:
-    with start_sandbox(tmp_path) as sandbox:
+    app_url = "http://127.0.0.1:3000/slack/events"
+    with start_sandbox(tmp_path, slack_app_url=app_url, write_endpoints_file=True) as sandbox:
         env = sandbox.env
         assert env["SLACK_SIGNING_SECRET"] == sandbox.slack.signing_secret != ""
         assert sandbox.endpoints.slack_app_token.startswith("xapp-")
         assert "SLACK_APP_TOKEN" not in env
+        assert read_endpoints(tmp_path) == sandbox.endpoints
+        assert sandbox.slack.state()["app"]["request_url"] == app_url

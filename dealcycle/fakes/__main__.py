@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--salesforce-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--slack-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--slack-app-url",
+        default=os.environ.get("DEALCYCLE_SLACK_APP_URL") or None,
+        help="where the Slack fake delivers interactions and events in HTTP mode (default: "
+        "$DEALCYCLE_SLACK_APP_URL; an app connected over Socket Mode needs none)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -61,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             slack_port=args.slack_port,
             host=args.host,
             write_endpoints_file=True,
+            slack_app_url=args.slack_app_url,
         )
     except OSError as exc:
         print(f"cannot start the fakes: {exc}", file=sys.stderr)

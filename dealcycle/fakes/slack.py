@@ -49,7 +49,14 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dealcycle.fakes._http import FakeServer, Fault, Request, Response, json_response
+from dealcycle.fakes._http import (
+    CONTROL_PREFIX,
+    FakeServer,
+    Fault,
+    Request,
+    Response,
+    json_response,
+)
 from dealcycle.fakes.slack_chat import (
     Ephemeral,
     chat_update,
@@ -59,6 +66,7 @@ from dealcycle.fakes.slack_chat import (
     state_snapshot,
     users_info,
 )
+from dealcycle.fakes.slack_delivery import DELIVERY_ENDPOINTS, AppDelivery
 from dealcycle.fakes.slack_views import ViewStore, blocks_error
 from dealcycle.settings import SlackSettings
 
@@ -268,6 +276,8 @@ class SlackFake(FakeServer):
         self._ephemerals: dict[str, list[Ephemeral]] = {}
         self._views = ViewStore(TEAM_ID, APP_ID, BOT_ID)
         self._user_names: dict[str, str] = {}
+        self.app = AppDelivery(self)
+        """Delivers interactions and events to the app (``click``, ``submit``, ``reply``...)."""
         self.auto_create_channels = auto_create_channels
         self._initial_scopes = tuple(scopes)
         self._scopes: tuple[str, ...] = self._initial_scopes
@@ -438,12 +448,29 @@ class SlackFake(FakeServer):
         self._views.reset()
         self._user_names.clear()
         self.app_url = self._initial_app_url
+        self.app.reset()
 
     def _known_user(self, user: str) -> bool:
         return bool(_USER_ID.fullmatch(user))
 
     def _app_state(self) -> dict[str, Any]:
-        return {"request_url": self.app_url}
+        return self.app.state()
+
+    def stop(self) -> None:
+        super().stop()
+        self.app.socket.stop()
+
+    def _dispatch(self, request: Request) -> Response:
+        parts = request.segments
+        if (
+            request.method == "POST"
+            and len(parts) == 2
+            and request.path.startswith(CONTROL_PREFIX)
+            and parts[1] in DELIVERY_ENDPOINTS
+        ):
+            # Not under the lock: the app calls the fake back while it handles the delivery.
+            return self.app.control(parts[1], request)
+        return super()._dispatch(request)
 
     def _finalize(self, request: Request, response: Response) -> Response:
         if request.path.startswith("/api/"):
@@ -529,6 +556,8 @@ class SlackFake(FakeServer):
 
     def _serve(self, request: Request) -> Response:
         segments = request.segments
+        if len(segments) == 2 and segments[0] == "response" and request.method == "POST":
+            return self.app.respond(segments[1], request)
         if len(segments) != 2 or segments[0] != "api":
             return json_response(404, {"ok": False, "error": "unknown_method"})
         try:
@@ -558,6 +587,7 @@ class SlackFake(FakeServer):
     def _api_methods(self) -> dict[str, Callable[[dict[str, Any]], Response]]:
         return {
             "auth.test": self._auth_test,
+            "apps.connections.open": lambda p: _ok(url=self.app.socket.issue_url()),
             "chat.postMessage": self._post_message,
             "chat.update": lambda p: chat_update(self, p),
             "chat.postEphemeral": lambda p: post_ephemeral(self, p),
@@ -701,6 +731,18 @@ class SlackFake(FakeServer):
             thread_ts = self._thread_root(channel.id, str(thread_ts))
             if thread_ts is None:
                 return _fail("thread_not_found")
+        message = self._add_message(channel, text, thread_ts, blocks, metadata)
+        return _ok(channel=channel.id, ts=message.ts, message=self._render(message, True))
+
+    def _add_message(
+        self,
+        channel: _Channel,
+        text: str,
+        thread_ts: str | None,
+        blocks: list[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> SlackMessage:
+        """A message of the bot (thread_ts already checked)."""
         message = SlackMessage(
             channel=channel.id,
             channel_name=channel.name,
@@ -711,7 +753,7 @@ class SlackFake(FakeServer):
             blocks=blocks,
         )
         self._messages.append(message)
-        return _ok(channel=channel.id, ts=message.ts, message=self._render(message, True))
+        return message
 
     def _thread_root(self, channel_id: str, ts: str) -> str | None:
         # A reply to a reply lands in the parent's thread, as in Slack.
