@@ -197,6 +197,11 @@ class RecordAsk:
     actor: str
     role: Role
     ask: str
+    at: datetime | None = None
+    """When it was asked (a thread reply's own time); ``None``: when it is recorded."""
+    permalink: str = ""
+    """The Slack message it was asked in: an ask from the case's thread is not posted there
+    again. Empty for an ask recorded elsewhere (the CLI), which the thread is told of."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,8 @@ class CaseAsk:
     text: str
     at: datetime
     posted: bool = False
+    permalink: str = ""
+    """The thread reply it came from, when it came from the thread."""
 
 
 @dataclass

@@ -221,6 +221,7 @@ LIMITS: dict[str, Limit] = {
     "CaseSignal.reason": COMPOSED_REASON,
     "url": URL,
     "link": URL,
+    "permalink": URL,
     "account_workflow_url": URL,
     "temporal_ui_url": URL,
     "optional_trainings": Items(20, NAME),

@@ -431,7 +431,11 @@ def render_red_case(
     lines.append("")
     if state.asks:
         lines.append("Asks of the business:")
-        lines += [f"  #{ask.number}  {when(ask.at)}  {ask.actor}  {ask.text}" for ask in state.asks]
+        lines += [
+            f"  #{ask.number}  {when(ask.at)}  {ask.actor}  {ask.text}"
+            + (f"  {ask.permalink}" if ask.permalink else "")
+            for ask in state.asks
+        ]
     else:
         lines.append("Asks of the business: none")
     lines += ["", f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{state.case_id}"]

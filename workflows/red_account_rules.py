@@ -113,7 +113,18 @@ def check_ask(s: RedAccountSnapshot, request: RecordAsk) -> None:
 def apply_ask(s: RedAccountSnapshot, request: RecordAsk, now: datetime) -> str:
     check_ask(s, request)
     number = len(s.asks) + 1
-    s.asks = [*s.asks, CaseAsk(number, request.actor, request.ask.strip(), now)]
+    # An ask from the case's thread (it has a permalink) is there already: not posted again.
+    asked = CaseAsk(
+        number,
+        request.actor,
+        request.ask.strip(),
+        request.at or now,
+        posted=bool(request.permalink),
+        permalink=request.permalink,
+    )
+    s.asks = [*s.asks, asked]
+    if asked.permalink:
+        return f"ask #{number} recorded from the case's thread"
     return f"ask #{number} recorded; it goes to the case's thread"
 
 

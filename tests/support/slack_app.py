@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
+import requests
 from aiohttp.test_utils import TestServer
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
@@ -146,3 +148,49 @@ async def accepted_update_inputs(handle: WorkflowHandle[Any, Any]) -> list[str]:
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request
         inputs += [payload.data.decode() for payload in request.input.args.payloads]
     return inputs
+
+
+@asynccontextmanager
+async def socket_mode_app(
+    client: Client, settings: Settings, app_token: str
+) -> AsyncIterator[None]:
+    """The app connected to the fake over Socket Mode until the block ends."""
+    deps = SlackAppDeps(client=client, settings=settings)
+    handler = AsyncSocketModeHandler(build_app(deps), app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def fake_control(fake_url: str, name: str, body: dict[str, Any]) -> Any:
+    """``POST /__fake__/<name>`` (click, reply, ...), off the event loop: the fake answers once
+    the app, running on this loop, has acknowledged the delivery."""
+
+    def post() -> Any:
+        answer = requests.post(f"{fake_url}/__fake__/{name}", json=body, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    return await asyncio.to_thread(post)
+
+
+def done_button_blocks(value: dict[str, str], text: str) -> list[dict[str, Any]]:
+    """A prompt's blocks as the workflows post them: the text, then Done."""
+    return [
+        {"type": "section", "block_id": "prompt", "text": {"type": "mrkdwn", "text": text}},
+        {
+            "type": "actions",
+            "block_id": "step",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "dealcycle_done",
+                    "text": {"type": "plain_text", "text": "Done"},
+                    "style": "primary",
+                    "value": json.dumps(value),
+                }
+            ],
+        },
+    ]

@@ -1,0 +1,145 @@
+"""Red-account threads: a reply in the thread of a case's ``#red-accounts`` post is recorded
+on the case as an ask (who, when, text, permalink) through ``RedAccountWorkflow.record_ask``.
+
+The case is found from the thread's ts in the Account Tracker (``red_account_cases.slack_ts``,
+written when the case posted): one look-up in a table of a few rows per red account. Replies
+by bots and by the app itself are ignored, and so is any message not in a case's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from dealcycle.db.engine import make_engine
+from dealcycle.db.models import RedAccountCase
+from schemas.common import Role
+from schemas.health import RecordAsk, RedAccountState
+from starter.errors import CommandError
+from starter.queries import query_workflow
+from starter.slack.deps import SlackAppDeps
+from workflows.red_account import RedAccountWorkflow
+
+_OPEN = "open"
+
+
+def register(app: AsyncApp, deps: SlackAppDeps) -> None:
+    engine = make_engine(deps.settings.database_url)
+
+    async def on_message(event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
+        reply = ThreadReply.of(event, context.get("bot_user_id"))
+        if reply is None:
+            return
+        case_id = await asyncio.to_thread(open_case_of_thread, engine, reply.thread_ts)
+        if case_id is None:
+            return
+        answer = await record(deps, client, case_id, reply)
+        if answer is not None:
+            await _tell(deps, client, reply, answer)
+
+    app.event("message")(on_message)
+
+
+class ThreadReply:
+    """A person's reply in a thread; ``of`` is ``None`` for anything else."""
+
+    def __init__(self, user: str, channel: str, ts: str, thread_ts: str, text: str) -> None:
+        self.user, self.channel, self.ts, self.thread_ts, self.text = (
+            user,
+            channel,
+            ts,
+            thread_ts,
+            text,
+        )
+
+    @classmethod
+    def of(cls, event: dict[str, Any], bot_user_id: str | None) -> ThreadReply | None:
+        if event.get("bot_id") or event.get("subtype"):
+            # bot_message, message_changed, message_deleted, channel_join...: not a person's ask
+            return None
+        user, thread_ts, ts = event.get("user"), event.get("thread_ts"), event.get("ts")
+        if not user or user == bot_user_id or not thread_ts or not ts or thread_ts == ts:
+            return None
+        text = str(event.get("text") or "").strip()
+        if not text:
+            return None
+        return cls(str(user), str(event.get("channel") or ""), str(ts), str(thread_ts), text)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(float(self.ts), UTC)
+
+
+def open_case_of_thread(engine: Engine, thread_ts: str) -> str | None:
+    """The open case whose post started the thread ``thread_ts``; ``None`` for any other
+    thread (a trial's, a closed case's)."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(RedAccountCase.case_id).where(
+                RedAccountCase.slack_ts == thread_ts, RedAccountCase.status == _OPEN
+            )
+        ).all()
+    return rows[0] if len(rows) == 1 else None
+
+
+async def record(
+    deps: SlackAppDeps, client: AsyncWebClient, case_id: str, reply: ThreadReply
+) -> str | None:
+    """Record the reply as an ask; what to tell its author when it is not recorded."""
+    handle = deps.client.get_workflow_handle(case_id)
+    try:
+        state: RedAccountState = await query_workflow(deps.client, handle, RedAccountWorkflow.state)
+    except CommandError as err:
+        deps.log.warning("red-account thread reply not recorded", case_id=case_id, error=str(err))
+        return None
+    roles = {state.ce_owner: Role.CE, state.ae_owner: Role.AE}
+    role = roles.get(reply.user)
+    if role is None:
+        return (
+            f"not recorded as an ask: only <@{state.ae_owner}> (AE) or <@{state.ce_owner}> (CE)"
+            f" of {state.account_name} record asks on this case"
+        )
+    request = RecordAsk(
+        reply.user, role, reply.text, at=reply.at, permalink=await _permalink(client, reply)
+    )
+    try:
+        answer = await handle.execute_update(
+            RedAccountWorkflow.record_ask,
+            request,
+            # Slack repeats an event it saw no answer to: the message's ts names it.
+            id=f"slack-ask-{reply.channel}-{reply.ts}",
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        return f"not recorded as an ask: {reason}"
+    deps.log.info("ask recorded from thread", case_id=case_id, user=reply.user, answer=answer)
+    return None
+
+
+async def _permalink(client: AsyncWebClient, reply: ThreadReply) -> str:
+    try:
+        found = await client.chat_getPermalink(channel=reply.channel, message_ts=reply.ts)
+    except SlackApiError:
+        return ""
+    return str(found.get("permalink") or "")
+
+
+async def _tell(deps: SlackAppDeps, client: AsyncWebClient, reply: ThreadReply, text: str) -> None:
+    try:
+        await client.chat_postEphemeral(
+            channel=reply.channel, user=reply.user, text=text, thread_ts=reply.thread_ts
+        )
+    except SlackApiError as err:
+        deps.log.warning(
+            "ephemeral answer not delivered", user=reply.user, error=err.response.get("error")
+        )

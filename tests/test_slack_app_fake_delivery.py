@@ -1,0 +1,112 @@
+"""The Slack app driven by the Slack fake's own deliveries (``POST /__fake__/click`` and
+``/__fake__/reply``), over Socket Mode and over HTTP: a person clicks Done on a prompt and
+replies in a red case's thread, as they would in Slack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from schemas.common import Role, StepStatus
+from schemas.health import RedAccountState, SetHealth
+from tests.support.accounts import AE, CE
+from tests.support.slack_app import (
+    accepted_update_inputs,
+    done_button_blocks,
+    eventually,
+    fake_control,
+    served_app,
+    socket_mode_app,
+    update_ids,
+)
+from tests.test_red_account_workflow import case_handle, open_account
+from tests.test_slack_app_buttons import CE_STEP, STRANGER, ephemerals_to, step_status
+from tests.test_trial_workflow import CHANNEL, start
+from workflows.account import AccountWorkflow
+from workflows.red_account import RedAccountWorkflow
+
+MODES = ["socket", "http"]
+
+
+@asynccontextmanager
+async def app_in(mode: str, harness: Any, slack_fake: Any) -> AsyncIterator[None]:
+    """The app connected to the fake over Socket Mode, or serving HTTP at the URL the fake
+    delivers to."""
+    if mode == "socket":
+        async with socket_mode_app(harness.client, harness.settings, slack_fake.app_token):
+            yield
+        return
+    async with served_app(harness.client, harness.settings) as app:
+        await fake_control(slack_fake.url, "app", {"request_url": app.url})
+        yield
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_done_clicked_in_the_fake_completes_the_step_once_by_the_clicker(
+    mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, f"006FAKE{mode.upper()}")
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        posted = slack_client.chat_postMessage(
+            channel=CHANNEL,
+            text=f"{CE_STEP.title} is due",
+            blocks=done_button_blocks(value, f"{CE_STEP.title} is due"),
+        )
+        click = {"channel": posted["channel"], "ts": posted["ts"], "action_id": "dealcycle_done"}
+        async with app_in(mode, harness, slack_fake):
+            stranger = await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+            first = await fake_control(slack_fake.url, "click", {**click, "user": CE})
+
+            async def done() -> bool | None:
+                return True if await step_status(handle, CE_STEP.key) is StepStatus.DONE else None
+
+            await eventually(done)
+            await fake_control(slack_fake.url, "click", {**click, "user": CE})
+
+            async def answered() -> tuple[list[str], list[str]] | None:
+                mine, theirs = ephemerals_to(slack_fake, CE), ephemerals_to(slack_fake, STRANGER)
+                return (mine, theirs) if mine and theirs else None
+
+            [again], [refused] = await eventually(answered)
+
+        assert first["status"] == 200 and stranger["status"] == 200
+        assert again.startswith(f"{CE_STEP.title} is already done by <@{CE}>")
+        assert refused == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert len(await update_ids(handle)) == 1
+        [request] = await accepted_update_inputs(handle)
+        assert json.loads(request)["actor"] == CE
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_reply_in_the_fakes_red_case_thread_is_an_ask(
+    mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await open_account(harness, salesforce_fake, f"001FAKE{mode.upper()}")
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+        )
+        case = await case_handle(harness, account, 1)
+        thread = (await case.query(RedAccountWorkflow.state)).thread_ts
+        assert thread
+        reply = {"channel": "#red-accounts", "thread_ts": thread}
+        async with app_in(mode, harness, slack_fake):
+            await fake_control(slack_fake.url, "reply", {**reply, "user": AE, "text": "exec call"})
+            await fake_control(
+                slack_fake.url, "reply", {**reply, "user": AE, "text": "from the app", "bot": True}
+            )
+
+            async def recorded() -> RedAccountState | None:
+                view: RedAccountState = await case.query(RedAccountWorkflow.state)
+                return view if view.asks else None
+
+            view = await eventually(recorded)
+
+        assert [(ask.actor, ask.text) for ask in view.asks] == [(AE, "exec call")]
+        assert view.asks[0].permalink.startswith("https://")

@@ -1,0 +1,124 @@
+"""Red-account threads through the Slack app over HTTP: a reply of the case's AE in its
+``#red-accounts`` thread becomes an ask on the case (who, when, text); a bot's reply, a reply
+in another thread and a stranger's reply record nothing (the stranger is told who may)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from activities.red_accounts import get_red_account_case
+from dealcycle.db.engine import make_engine
+from dealcycle.fakes.slack_chat import permalink
+from schemas.common import Role
+from schemas.health import RecordAsk, RedAccountState, SetHealth
+from tests.support.accounts import AE, CE, settle
+from tests.support.slack_app import eventually, served_app, update_ids, with_signing_secret
+from tests.test_red_account_rules import HOUR, T0, posted_snapshot
+from tests.test_red_account_workflow import case_handle, open_account
+from tests.test_slack_app_buttons import STRANGER, ephemerals_to
+from workflows import red_account_rules as rules
+from workflows.account import AccountWorkflow
+from workflows.red_account import RedAccountWorkflow
+
+_events = 0
+
+
+def message_event(
+    user: str, channel: str, thread_ts: str, text: str, ts: str = "", **extra: Any
+) -> str:
+    """An Events API ``event_callback`` for a message in a thread, as Slack posts it."""
+    global _events
+    _events += 1
+    ts = ts or f"{int(datetime.now(UTC).timestamp())}.{_events:06d}"
+    event = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "thread_ts": thread_ts,
+        "parent_user_id": "U0DEALBOT",
+        "channel_type": "channel",
+        "event_ts": ts,
+        **extra,
+    }
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0DEALCYC",
+            "api_app_id": "A0DEALCYC",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{_events:08d}",
+            "event_time": int(datetime.now(UTC).timestamp()),
+        }
+    )
+
+
+async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        account = await open_account(harness, salesforce_fake, "001THREAD")
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+        )
+        case = await case_handle(harness, account, 1)
+        tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
+        assert tracked is not None and tracked.slack_ts
+        channel = slack_fake.channel_id("#red-accounts")
+        thread = tracked.slack_ts
+        async with served_app(harness.client, harness.settings) as app:
+            ignored = [
+                message_event(AE, channel, thread, "from a bot", bot_id="B0OTHER"),
+                message_event(AE, channel, thread, "joined", subtype="channel_join"),
+                message_event(AE, channel, "1.000001", "another thread"),
+            ]
+            for body in ignored:
+                assert await app.deliver(body, json_body=True) == 200
+            reply = slack_fake.add_user_message(
+                "#red-accounts", AE, "We need an exec sponsor call this week", thread_ts=thread
+            )
+            asked = message_event(AE, channel, thread, reply.text, ts=reply.ts)
+            assert await app.deliver(asked, json_body=True) == 200
+            # Slack repeats an event it saw no answer to: recorded once.
+            assert await app.deliver(asked, json_body=True, age=1) == 200
+            stranger = message_event(STRANGER, channel, thread, "me too")
+            assert await app.deliver(stranger, json_body=True) == 200
+
+            async def recorded() -> RedAccountState | None:
+                view: RedAccountState = await case.query(RedAccountWorkflow.state)
+                return view if view.asks and ephemerals_to(slack_fake, STRANGER) else None
+
+            view = await eventually(recorded)
+
+        [ask] = view.asks
+        assert (ask.actor, ask.text) == (AE, "We need an exec sponsor call this week")
+        sent = json.loads(asked)["event"]["ts"]
+        assert ask.at == datetime.fromtimestamp(float(sent), UTC)
+        assert ask.permalink == permalink(channel, reply.ts, thread)
+        await settle(case)
+        # The ask is in the thread already (it is the reply): the case does not post it again.
+        assert not [m for m in slack_fake.replies_to("#red-accounts", thread) if "Ask #" in m.text]
+        assert len(await update_ids(case)) == 1
+        assert ephemerals_to(slack_fake, STRANGER) == [
+            f"not recorded as an ask: only <@{AE}> (AE) or <@{CE}> (CE) of"
+            f" {view.account_name} record asks on this case"
+        ]
+
+
+def test_an_ask_from_the_thread_keeps_its_time_and_link_and_is_not_posted_again() -> None:
+    s = posted_snapshot()
+    link = "https://dealcycle.slack.com/archives/C0RED/p1796592393000100"
+    asked_at = T0 - HOUR
+    message = rules.apply_ask(
+        s, RecordAsk(AE, Role.AE, "a sponsor", at=asked_at, permalink=link), T0
+    )
+    rules.apply_ask(s, RecordAsk(CE, Role.CE, "SSO on the roadmap"), T0 + HOUR)
+    assert message == "ask #1 recorded from the case's thread"
+    assert [(a.number, a.at, a.posted, a.permalink) for a in s.asks] == [
+        (1, asked_at, True, link),
+        (2, T0 + HOUR, False, ""),
+    ]
