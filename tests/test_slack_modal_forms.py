@@ -6,7 +6,6 @@ make the workflow's request, and a problem lands on the block it is about."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from schemas import limits
 from schemas.account import PlanContacts, RecordRenewalAssessment, SubmitAccountPlan
 from schemas.common import Role
 from schemas.health import HealthView, SetHealth
+from schemas.todo import TodoItem, TodoKind, TodoList
 from starter.slack.answers import (
     DONE_ACTION,
     MAX_TODO_ITEMS,
@@ -245,33 +245,17 @@ def test_a_long_cli_text_is_cut_to_a_section() -> None:
     assert len(block["text"]["text"]) == 3_000
 
 
-@dataclass(frozen=True)
-class Item:
-    workflow_id: str
-    kind: str
-    name: str
-    step: str
-    title: str
-    due_at: datetime | None
-    overdue: bool
-
-
-@dataclass(frozen=True)
-class Todo:
-    user: str
-    items: list[Item]
-    not_answering: list[str]
+def item(workflow_id: str, kind: TodoKind, step: str, due: datetime | None, late: bool) -> TodoItem:
+    return TodoItem(workflow_id, kind, "Acme", step, step.replace("-", " "), due, late, CE)
 
 
 def test_home_view_lists_steps_with_done_or_the_form_that_completes_them() -> None:
     items = [
-        Item(
-            "trial-006A", "trial", "Acme (006A)", "success-criteria", "Success criteria", NOW, True
-        ),
-        Item("account-001A", "account", "Acme", "account-plan-2027-Q2", "Plan Q2", None, False),
-        Item("red-account-001A-1", "red_account", "Acme", "action_plan", "Action plan", NOW, False),
+        item("trial-006A", TodoKind.TRIAL, "success-criteria", NOW, True),
+        item("account-001A", TodoKind.ACCOUNT, "account-plan-2027-Q2", None, False),
+        item("red-account-001A-1", TodoKind.RED_ACCOUNT, "action_plan", NOW, False),
     ]
-    view = home_view(Todo(CE, items, ["trial-006B"]))
+    view = home_view(TodoList(CE, NOW, items, 3, ["trial-006B"]))
     valid_view(view)
     accessories = [b["accessory"] for b in view["blocks"] if "accessory" in b]
     assert [a["action_id"] for a in accessories] == [
@@ -288,10 +272,8 @@ def test_home_view_lists_steps_with_done_or_the_form_that_completes_them() -> No
 
 
 def test_a_long_home_list_stays_within_a_views_100_blocks() -> None:
-    items = [
-        Item(f"account-{n}", "account", "A", f"qbr-{n}", "QBR", NOW, False) for n in range(200)
-    ]
-    view = home_view(Todo(CE, items, []))
+    items = [item(f"account-{n}", TodoKind.ACCOUNT, f"qbr-{n}", NOW, False) for n in range(200)]
+    view = home_view(TodoList(CE, NOW, items, 200))
     valid_view(view)
     assert sum(1 for b in view["blocks"] if "accessory" in b) == MAX_TODO_ITEMS
 

@@ -1,211 +1,103 @@
-"""The Slack app's modals, ``/dealcycle`` and App Home end to end: signed requests in Slack's
-wire format over HTTP to the served app (the same verification as in production), the Slack
-fake answering ``views.open``/``views.publish``, and a worker on the time-skipping server.
+"""The Slack app's modals and ``/dealcycle`` end to end, driven by the Slack fake's own
+deliveries (``POST /__fake__/click``, ``/submit``, ``/command``: signed, Slack's wire format)
+to the app over HTTP or Socket Mode, with a worker on the time-skipping server.
 
-A modal is opened by a click on its button (the fake issues the trigger id and keeps the open
-view); its submission is the open view as Slack sends it back, with the answers in
-``view.state.values``.
+A modal opens from a button or a command with the trigger id the fake issued with the
+interaction; it is submitted with ``/__fake__/submit``, which answers with the app's
+acknowledgement (``response_action``) and applies it to the open view as Slack would.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
-import aiohttp
-from aiohttp.test_utils import TestServer
+import pytest
+from slack_sdk import WebClient
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import WorkflowHandle
 
 from dealcycle.fakes import SlackFake
-from dealcycle.settings import Settings
+from dealcycle.fakes.slack_views import OpenView
 from schemas.common import Role
 from schemas.health import HealthView
-from starter.slack.app import EVENTS_PATH, build_app, http_application
-from starter.slack.deps import SlackAppDeps
-from starter.slack.verification import RequestGuard
+from starter.slack.answers import button_value
+from starter.slack.modal_forms import MODALS, ModalName, open_button
 from tests.support.accounts import AE, CE, start_account
 from tests.support.patience import settle
-from tests.support.slack_app import interaction_body, sign
+from tests.support.slack_app import eventually, fake_control
 from tests.test_red_account_workflow import case_handle, case_state
+from tests.test_slack_app_fake_delivery import MODES, app_in
 from workflows.account import AccountWorkflow
 
 STRANGER = "U0STRANGER1"
 ACCOUNT_ID = "001SLKMODAL"
 WORKFLOW_ID = f"account-{ACCOUNT_ID}"
+CHANNEL = "dealcycle-trials"
 Handle = WorkflowHandle[Any, Any]
 
 
-@dataclass
-class SlackSide:
-    """Slack's side of the wire: posts signed requests to the served app."""
-
-    url: str
-    secret: str
-    session: aiohttp.ClientSession
-
-    async def post(self, body: str, content_type: str) -> tuple[int, Any]:
-        headers = {"Content-Type": content_type, **sign(body, int(time.time()), self.secret)}
-        async with self.session.post(self.url, data=body.encode(), headers=headers) as response:
-            text = await response.text()
-            return response.status, (json.loads(text) if text.strip() else None)
-
-    async def interaction(self, payload: dict[str, Any]) -> tuple[int, Any]:
-        return await self.post(interaction_body(payload), "application/x-www-form-urlencoded")
-
-    async def command(self, user: str, text: str, trigger_id: str = "") -> tuple[int, Any]:
-        form = {
-            "token": "legacy-verification-token",
-            "team_id": "T0DEALCYC",
-            "team_domain": "dealcycle",
-            "channel_id": "C0DEALCYC1",
-            "channel_name": "dealcycle",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/dealcycle",
-            "text": text,
-            "api_app_id": "A0DEALCYC",
-            "response_url": "https://hooks.slack.invalid/commands/T0/1/x",
-            "trigger_id": trigger_id or "1.2.unused",
-        }
-        return await self.post(urlencode(form), "application/x-www-form-urlencoded")
-
-    async def event(self, event: dict[str, Any]) -> tuple[int, Any]:
-        envelope = {
-            "token": "legacy-verification-token",
-            "team_id": "T0DEALCYC",
-            "api_app_id": "A0DEALCYC",
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{time.time_ns()}",
-            "event_time": int(time.time()),
-        }
-        return await self.post(json.dumps(envelope), "application/json")
+async def started_account(harness: Any, salesforce_fake: Any) -> Handle:
+    """The account, ``AE`` and ``CE`` of record, settled in kickoff."""
+    handle: Handle = harness.track(
+        await start_account(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            ACCOUNT_ID,
+            timedelta(days=300),
+        )
+    )
+    return handle
 
 
-@asynccontextmanager
-async def slack_app(client: Client, settings: Settings) -> AsyncIterator[SlackSide]:
-    deps = SlackAppDeps(client=client, settings=settings)
-    web_app = http_application(build_app(deps), RequestGuard(settings.slack.signing_secret))
-    server = TestServer(web_app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield SlackSide(
-                str(server.make_url(EVENTS_PATH)), settings.slack.signing_secret, session
-            )
-    finally:
-        await server.close()
+async def open_view(fake: SlackFake, user: str, callback_id: str) -> OpenView:
+    """The modal the app opened for ``user`` (it opens after acknowledging the click)."""
+
+    async def opened() -> OpenView | None:
+        stack = fake.views.stack(user)
+        return stack[-1] if stack and stack[-1].view["callback_id"] == callback_id else None
+
+    return await eventually(opened)
 
 
-def click(user: str, trigger_id: str, action_id: str, value: dict[str, str]) -> dict[str, Any]:
-    """A ``block_actions`` payload for a button in an ephemeral command answer."""
-    return {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0DEALCYC"},
-        "api_app_id": "A0DEALCYC",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C0DEALCYC1"},
-        "trigger_id": trigger_id,
-        "team": {"id": "T0DEALCYC", "domain": "dealcycle"},
-        "channel": {"id": "C0DEALCYC1", "name": "dealcycle"},
-        "response_url": "https://hooks.slack.invalid/actions/T0/1/x",
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "health",
-                "text": {"type": "plain_text", "text": "Set health"},
-                "value": json.dumps(value),
-                "type": "button",
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
+async def submit(fake: SlackFake, user: str, view: OpenView, values: dict[str, Any]) -> Any:
+    """``/__fake__/submit``: the app's acknowledgement (``response_action`` and the rest)."""
+    result = await fake_control(
+        fake.url, "submit", {"user": user, "view_id": view.id, "values": values}
+    )
+    assert result["status"] == 200, result
+    return result["body"]
 
 
-def submission(user: str, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """A ``view_submission`` payload: the open view as Slack keeps it, with the answers."""
-    submitted = {**view, "state": {"values": values}}
-    return {
-        "type": "view_submission",
-        "team": {"id": "T0DEALCYC", "domain": "dealcycle"},
-        "user": {
-            "id": user,
-            "username": user.lower(),
-            "name": user.lower(),
-            "team_id": "T0DEALCYC",
-        },
-        "api_app_id": "A0DEALCYC",
-        "token": "legacy-verification-token",
-        "trigger_id": f"{time.time_ns()}.1.submit",
-        "view": submitted,
-        "response_urls": [],
-        "is_enterprise_install": False,
-    }
+async def command(fake: SlackFake, user: str, text: str) -> Any:
+    result = await fake_control(
+        fake.url, "command", {"user": user, "command": "/dealcycle", "text": text}
+    )
+    assert result["status"] == 200, result
+    return result
 
 
-def health_answers(colour: str, reason: str) -> dict[str, Any]:
-    option = {"text": {"type": "plain_text", "text": colour, "emoji": True}, "value": colour}
-    return {
-        "colour": {"value": {"type": "static_select", "selected_option": option}},
-        "reason": {"value": {"type": "plain_text_input", "value": reason}},
-    }
-
-
-async def open_health_modal(slack: SlackSide, fake: SlackFake, user: str) -> dict[str, Any]:
-    """Click "Set health" as ``user``; the modal the app opened in the fake."""
-    trigger = fake.issue_trigger(user)
-    value = {"workflow_id": WORKFLOW_ID, "step": "", "kind": "account"}
-    status, _ = await slack.interaction(click(user, trigger, "dealcycle_open_modal_health", value))
-    assert status == 200
-    stack = fake.views.stack(user)
-    assert stack, "the app opened no modal"
-    return stack[-1].payload()
+def health(colour: str, reason: str) -> dict[str, Any]:
+    return {"colour": {"value": colour}, "reason": {"value": reason}}
 
 
 async def accepted_updates(handle: Handle) -> list[tuple[str, str, dict[str, Any]]]:
     """(update id, update name, input) of every update in the history."""
     history = await handle.fetch_history()
-    found = []
-    for event in history.events:
-        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            continue
-        request = event.workflow_execution_update_accepted_event_attributes.accepted_request
-        found.append(
-            (
-                request.meta.update_id,
-                request.input.name,
-                json.loads(request.input.args.payloads[0].data),
-            )
+    return [
+        (
+            request.meta.update_id,
+            request.input.name,
+            json.loads(request.input.args.payloads[0].data),
         )
-    return found
-
-
-@asynccontextmanager
-async def account_and_app(
-    harness_factory: Any, salesforce_fake: Any
-) -> AsyncIterator[tuple[Any, Handle, SlackSide]]:
-    """A worker, the account (``AE`` and ``CE`` of record, settled in kickoff) and the app."""
-    async with harness_factory() as harness:
-        account: Handle = harness.track(
-            await start_account(
-                harness.client,
-                harness.env,
-                harness.task_queue,
-                harness.settings,
-                salesforce_fake,
-                ACCOUNT_ID,
-                timedelta(days=300),
-            )
-        )
-        async with slack_app(harness.client, harness.settings) as slack:
-            yield harness, account, slack
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        for request in [event.workflow_execution_update_accepted_event_attributes.accepted_request]
+    ]
 
 
 async def health_of(handle: Handle) -> HealthView:
@@ -213,47 +105,69 @@ async def health_of(handle: Handle) -> HealthView:
     return view
 
 
+def post_set_health_button(slack_client: WebClient) -> dict[str, str]:
+    """A message carrying the account's "Set health" button; its channel and ts."""
+    button = open_button(
+        MODALS[ModalName.HEALTH], "Set health", button_value(WORKFLOW_ID, "account")
+    )
+    posted = slack_client.chat_postMessage(
+        channel=CHANNEL,
+        text="Acme's health",
+        blocks=[{"type": "actions", "block_id": "health", "elements": [button]}],
+    )
+    return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_a_health_modal_submitted_sets_the_health_by_the_submitter(
-    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+    mode: str,
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: SlackFake,
+    slack_client: WebClient,
 ) -> None:
-    async with account_and_app(harness_factory, salesforce_fake) as (_harness, handle, slack):
-        view = await open_health_modal(slack, slack_fake, CE)
-        assert view["callback_id"] == "dealcycle_modal_health"
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        message = post_set_health_button(slack_client)
+        async with app_in(mode, harness, slack_fake):
+            await fake_control(
+                slack_fake.url,
+                "click",
+                {**message, "user": CE, "action_id": "dealcycle_open_modal_health"},
+            )
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            answer = await submit(slack_fake, CE, view, health("yellow", "the champion left"))
 
-        status, answer = await slack.interaction(
-            submission(CE, view, health_answers("yellow", "the champion left"))
-        )
-
-        assert status == 200
         assert answer["response_action"] == "update", answer
-        assert "✅" in answer["view"]["blocks"][0]["text"]["text"]
-        health = await health_of(handle)
-        assert health.colour == "yellow"
-        assert health.history[-1].by == CE
-        assert health.history[-1].reason == "the champion left"
+        (shown,) = slack_fake.views.stack(CE)  # the modal now says it is done
+        assert shown.view["blocks"][0]["text"]["text"].startswith("✅ ")
+        now = await health_of(handle)
+        assert now.colour == "yellow"
+        assert (now.history[-1].by, now.history[-1].reason) == (CE, "the champion left")
         ((update_id, name, request),) = await accepted_updates(handle)
-        assert name == "set_health"
-        assert request["actor"] == CE and request["role"] == "CE"
-        assert update_id.startswith(f"slack-view-{view['id']}-")
+        assert (name, request["actor"], request["role"]) == ("set_health", CE, "CE")
+        assert update_id.startswith(f"slack-view-{view.id}-")
 
 
 async def test_a_bad_submission_returns_field_errors_and_changes_nothing(
-    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
 ) -> None:
-    async with account_and_app(harness_factory, salesforce_fake) as (_harness, handle, slack):
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
         before = await health_of(handle)
-        view = await open_health_modal(slack, slack_fake, CE)
-        # The workflow's validator: a health change needs a reason.
-        _, no_reason = await slack.interaction(submission(CE, view, health_answers("red", "   ")))
-        # The field's bound (schemas/limits.py), checked before anything is sent.
-        _, too_long = await slack.interaction(
-            submission(CE, view, health_answers("red", "x" * 2_001))
-        )
-        # Someone who is neither the AE nor the CE: the workflow names who may act.
-        stranger_view = await open_health_modal(slack, slack_fake, STRANGER)
-        _, stranger = await slack.interaction(
-            submission(STRANGER, stranger_view, health_answers("red", "looks bad"))
-        )
+        message = post_set_health_button(slack_client)
+        click = {**message, "action_id": "dealcycle_open_modal_health"}
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", {**click, "user": CE})
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            # The workflow's validator: a health change needs a reason.
+            no_reason = await submit(slack_fake, CE, view, health("red", "   "))
+            # The field's bound (schemas/limits.py), checked before anything is sent.
+            too_long = await submit(slack_fake, CE, view, health("red", "x" * 2_001))
+            # Neither the AE nor the CE: the workflow names who may act.
+            await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+            theirs = await open_view(slack_fake, STRANGER, "dealcycle_modal_health")
+            stranger = await submit(slack_fake, STRANGER, theirs, health("red", "looks bad"))
 
         assert no_reason["response_action"] == "errors"
         assert list(no_reason["errors"]) == ["reason"]
@@ -264,53 +178,49 @@ async def test_a_bad_submission_returns_field_errors_and_changes_nothing(
         }
         assert stranger["response_action"] == "errors"
         assert f"{STRANGER} is not the account's CE ({CE} is)" in stranger["errors"]["colour"]
+        assert slack_fake.views.stack(CE)[-1].id == view.id  # the modal stays open
         after = await health_of(handle)
         assert (after.colour, len(after.history)) == (before.colour, len(before.history))
         assert await accepted_updates(handle) == []
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_dealcycle_account_and_health_answer_with_their_forms(
-    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+    mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
-    async with account_and_app(harness_factory, salesforce_fake) as (_harness, _account, slack):
-        status, account = await slack.command(AE, f"account {ACCOUNT_ID}")
-        _, health = await slack.command(AE, f"health {WORKFLOW_ID}")
-        _, unknown = await slack.command(AE, "account 001NOSUCH")
-        trigger = slack_fake.issue_trigger(AE)
-        _, opened = await slack.command(AE, f"feature {ACCOUNT_ID}", trigger)
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in(mode, harness, slack_fake):
+            await command(slack_fake, AE, f"account {ACCOUNT_ID}")
+            await command(slack_fake, AE, f"health {WORKFLOW_ID}")
+            await command(slack_fake, AE, "account 001NOSUCH")
 
-        assert status == 200
-        assert account["response_type"] == "ephemeral"
-        text = account["blocks"][0]["text"]["text"]
+        account, health_answer, unknown = slack_fake.ephemerals_for(AE)
+        assert account.blocks is not None and health_answer.blocks is not None
+        text = account.blocks[0]["text"]["text"]
         assert f"{WORKFLOW_ID}  AccountWorkflow  RUNNING" in text
         assert f"AE / CE      {AE} / {CE}" in text
-        assert "dealcycle_open_modal_kickoff" in json.dumps(account["blocks"][1])
-        assert "Health       Green" in health["blocks"][0]["text"]["text"]
-        (set_health,) = health["blocks"][1]["elements"]
+        assert "dealcycle_open_modal_kickoff" in json.dumps(account.blocks[1])
+        assert "Health       Green" in health_answer.blocks[0]["text"]["text"]
+        (set_health,) = health_answer.blocks[1]["elements"]
         assert set_health["action_id"] == "dealcycle_open_modal_health"
         assert json.loads(set_health["value"])["workflow_id"] == WORKFLOW_ID
-        assert "there is no workflow 'account-001NOSUCH'" in unknown["blocks"][0]["text"]["text"]
-        assert opened is None  # the form opened instead of an answer
-        (modal,) = slack_fake.views.stack(AE)
-        assert modal.view["callback_id"] == "dealcycle_modal_feature_request"
-        assert json.loads(modal.view["private_metadata"])["workflow_id"] == WORKFLOW_ID
+        assert "there is no workflow 'account-001NOSUCH'" in unknown.text
 
 
 async def test_a_feature_request_form_is_recorded_as_the_ae_it_came_from(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
-    async with account_and_app(harness_factory, salesforce_fake) as (_harness, handle, slack):
-        await slack.command(AE, f"feature {ACCOUNT_ID}", slack_fake.issue_trigger(AE))
-        (modal,) = slack_fake.views.stack(AE)
-        answers = {
-            "title": {"value": {"type": "plain_text_input", "value": "SAML groups"}},
-            "detail": {"value": {"type": "plain_text_input", "value": None}},
-        }
-        _, answer = await slack.interaction(submission(AE, modal.payload(), answers))
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, AE, f"feature {ACCOUNT_ID}")
+            view = await open_view(slack_fake, AE, "dealcycle_modal_feature_request")
+            assert json.loads(view.view["private_metadata"])["workflow_id"] == WORKFLOW_ID
+            answer = await submit(slack_fake, AE, view, {"title": {"value": "SAML groups"}})
 
         assert answer["response_action"] == "update", answer
-        state = await handle.query(AccountWorkflow.state)
-        assert state.feature_requests == 1
+        assert (await handle.query(AccountWorkflow.state)).feature_requests == 1
         ((_, name, request),) = await accepted_updates(handle)
         assert (name, request["actor"], request["role"]) == ("record_feature_request", AE, "AE")
 
@@ -318,30 +228,27 @@ async def test_a_feature_request_form_is_recorded_as_the_ae_it_came_from(
 async def test_a_red_health_form_opens_a_case_whose_action_plan_form_records_the_ae_part(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
-    async with account_and_app(harness_factory, salesforce_fake) as (harness, account, slack):
-        view = await open_health_modal(slack, slack_fake, AE)
-        _, red = await slack.interaction(
-            submission(AE, view, health_answers("red", "the champion left"))
-        )
-        assert red["response_action"] == "update", red
-        case = harness.track(await case_handle(harness, account, 1))
-        await settle(case)
+    async with harness_factory() as harness:
+        account = await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, AE, f"set-health {ACCOUNT_ID}")
+            view = await open_view(slack_fake, AE, "dealcycle_modal_health")
+            red = await submit(slack_fake, AE, view, health("red", "the champion left"))
+            assert red["response_action"] == "update", red
+            case = harness.track(await case_handle(harness, account, 1))
+            await settle(case)
 
-        _, opened = await slack.command(
-            AE, f"action-plan {ACCOUNT_ID}", slack_fake.issue_trigger(AE)
-        )
-        assert opened is None
-        plan_view = slack_fake.views.stack(AE)[-1].payload()
-        assert json.loads(plan_view["private_metadata"])["workflow_id"] == case.id
-        text = {"type": "plain_text_input"}
-        answers = {
-            "current_status": {"value": {**text, "value": "champion gone"}},
-            "needs": {"value": {**text, "value": "an exec sponsor"}},
-            "intended_actions": {"value": {**text, "value": ""}},
-        }
-        _, missing = await slack.interaction(submission(AE, plan_view, answers))
-        answers["intended_actions"] = {"value": {**text, "value": "meet the new VP"}}
-        _, recorded = await slack.interaction(submission(AE, plan_view, answers))
+            await command(slack_fake, AE, f"action-plan {ACCOUNT_ID}")
+            plan = await open_view(slack_fake, AE, "dealcycle_modal_action_plan")
+            assert json.loads(plan.view["private_metadata"])["workflow_id"] == case.id
+            answers = {
+                "current_status": {"value": "champion gone"},
+                "needs": {"value": "an exec sponsor"},
+                "intended_actions": {"value": ""},
+            }
+            missing = await submit(slack_fake, AE, plan, answers)
+            answers["intended_actions"] = {"value": "meet the new VP"}
+            recorded = await submit(slack_fake, AE, plan, answers)
 
         assert missing["response_action"] == "errors"
         assert list(missing["errors"]) == ["intended_actions"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from schemas.health import HealthView
+from schemas.todo import TodoItem, TodoList
 from starter.slack.modal_forms import MODALS, ModalName, modal_for_step, open_button, plain
 
 DONE_ACTION = "dealcycle_done"
@@ -23,36 +23,6 @@ USAGE = (
     "`/dealcycle todo` · `/dealcycle account ACCOUNT` · `/dealcycle health ACCOUNT`\n"
     "Forms: `/dealcycle kickoff|assessment|plan|feature|set-health|action-plan ACCOUNT`"
 )
-
-
-class TodoStep(Protocol):
-    """A step of ``schemas.todo.TodoItem``."""
-
-    @property
-    def workflow_id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def step(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def due_at(self) -> datetime | None: ...
-    @property
-    def overdue(self) -> bool: ...
-
-
-class Todo(Protocol):
-    """``schemas.todo.TodoList`` as the answers read it."""
-
-    @property
-    def user(self) -> str: ...
-    @property
-    def items(self) -> Sequence[TodoStep]: ...
-    @property
-    def not_answering(self) -> Sequence[str]: ...
 
 
 def escape(text: str) -> str:
@@ -114,15 +84,15 @@ def health_answer(view: HealthView, text: str, workflow_id: str) -> list[dict[st
     return [code_section(text), {"type": "actions", "block_id": "health", "elements": buttons}]
 
 
-def _due(item: TodoStep) -> str:
+def _due(item: TodoItem) -> str:
     if item.due_at is None:
         return "no due date"
     label = item.due_at.strftime("%Y-%m-%d %H:%M UTC")
     return f"*overdue* since {label}" if item.overdue else f"due {label}"
 
 
-def _item_button(item: TodoStep) -> dict[str, Any]:
-    kind = str(getattr(item.kind, "value", item.kind))
+def _item_button(item: TodoItem) -> dict[str, Any]:
+    kind = item.kind.value
     value = button_value(item.workflow_id, kind, item.step)
     spec = modal_for_step(kind, item.step)
     if spec is not None:
@@ -136,7 +106,7 @@ def _item_button(item: TodoStep) -> dict[str, Any]:
     }
 
 
-def todo_blocks(todo: Todo) -> list[dict[str, Any]]:
+def todo_blocks(todo: TodoList) -> list[dict[str, Any]]:
     """The person's open steps, soonest first, each with the button that completes it."""
     items = list(todo.items)
     overdue = sum(1 for item in items if item.overdue)
@@ -164,7 +134,7 @@ def todo_blocks(todo: Todo) -> list[dict[str, Any]]:
     return blocks
 
 
-def home_view(todo: Todo) -> dict[str, Any]:
+def home_view(todo: TodoList) -> dict[str, Any]:
     """The App Home tab (``views.publish``)."""
     return {"type": "home", "callback_id": "dealcycle_home", "blocks": todo_blocks(todo)}
 

@@ -9,9 +9,7 @@ the command's ``response_url``. The person is the verified ``user_id`` of the re
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -24,7 +22,6 @@ from starter.errors import CommandError, describe
 from starter.health import _health_view
 from starter.slack.answers import (
     USAGE,
-    Todo,
     account_answer,
     answer_text,
     button_value,
@@ -37,6 +34,7 @@ from starter.slack.deps import SlackAppDeps
 from starter.slack.modal_forms import MODALS, ModalName, ModalSpec
 from starter.slack.modals import open_modal
 from starter.tables import render_health
+from starter.todo import todo_for
 from starter.workflow_ids import check_workflow_id
 
 COMMAND = "/dealcycle"
@@ -51,17 +49,6 @@ FORMS: dict[str, ModalName] = {
     "action-plan": ModalName.ACTION_PLAN,
 }
 Blocks = list[dict[str, Any]]
-TodoFor = Callable[[Client, str, datetime], Awaitable[Todo]]
-
-
-def todo_reader() -> TodoFor | None:
-    """``starter.todo.todo_for``, once that module is in this checkout."""
-    try:
-        module = importlib.import_module("starter.todo")
-    except ImportError:
-        return None
-    reader: TodoFor | None = getattr(module, "todo_for", None)
-    return reader
 
 
 def _account_argument(words: list[str], usage: str) -> str:
@@ -71,10 +58,7 @@ def _account_argument(words: list[str], usage: str) -> str:
 
 
 async def todo_answer(deps: SlackAppDeps, user: str) -> Blocks:
-    reader = todo_reader()
-    if reader is None:
-        return problem_blocks("the to-do list is not available in this version of dealcycle")
-    return todo_blocks(await reader(deps.client, user, deps.now()))
+    return todo_blocks(await todo_for(deps.client, user, deps.now()))
 
 
 async def form_context(client: Client, name: ModalName, account: str) -> dict[str, str]:

@@ -9,10 +9,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.service import RPCError
 
+from schemas.errors import RuleViolation
 from starter.errors import CommandError, describe
 from starter.slack.answers import home_view, problem_view
-from starter.slack.commands import todo_reader
 from starter.slack.deps import SlackAppDeps
+from starter.todo import todo_for
 
 
 def register(app: AsyncApp, deps: SlackAppDeps) -> None:
@@ -21,15 +22,12 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
         if event.get("tab", "home") != "home":
             return
         user = str(event.get("user", ""))
-        reader = todo_reader()
-        if reader is None:
-            deps.log.warning("slack.home.no_todo_list", user=user)
-            return
         try:
-            todo = await reader(deps.client, user, deps.now())
-        except (CommandError, RPCError) as err:
+            todo = await todo_for(deps.client, user, deps.now())
+        except (CommandError, RPCError, RuleViolation) as err:
             # The tab still says something: why the list is not there, as the CLI would.
-            await client.views_publish(user_id=user, view=problem_view(describe(err)))
+            problem = err.message if isinstance(err, RuleViolation) else describe(err)
+            await client.views_publish(user_id=user, view=problem_view(problem))
             return
         await client.views_publish(user_id=user, view=home_view(todo))
         deps.log.info("slack.home.published", user=user, steps=len(todo.items))
