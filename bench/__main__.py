@@ -1,4 +1,5 @@
-"""``python -m bench`` (``make bench``): all four benchmarks at small sizes, then a summary.
+"""``python -m bench`` (``make bench``): all five benchmarks at small sizes (the to-do
+list at its target's size, 1,000 accounts, which start in seconds), then a summary.
 
 Each runs in its own process, as it would alone, so one's memory, counters or failure does
 not touch the next. The account figures are the headline (the targets are about accounts);
@@ -10,6 +11,7 @@ full sizes run them one by one:
     python -m bench.simulated_year --accounts 1000 --trials 0   # the target's size (long)
     python -m bench.simulated_year --accounts 100 --trials 200 --rounds 2
     python -m bench.account_years --rounds 3
+    python -m bench.todo_list --accounts 1000    # the to-do list's target, at its size
 
 The figures are printed, never asserted: a missed target shows as MISSED, exit status 0.
 The summary repeats each benchmark's TARGET lines, and its FIGURE lines (a figure reported
@@ -25,7 +27,7 @@ import time
 
 from bench.common import REPO_ROOT
 
-BENCHMARKS = ("latency", "memory", "year", "account")
+BENCHMARKS = ("latency", "memory", "year", "account", "todo")
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -50,6 +52,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
             str(args.year_rounds),
         ],
         "account": ["bench.account_years", "--rounds", str(args.account_rounds)],
+        "todo": ["bench.todo_list", "--accounts", str(args.todo_accounts)],
     }
 
 
@@ -90,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--year-trials", type=int, default=40)
     parser.add_argument("--year-rounds", type=int, default=2)
     parser.add_argument("--account-rounds", type=int, default=1)
+    parser.add_argument("--todo-accounts", type=int, default=1_000)
     return parser
 
 

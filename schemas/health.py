@@ -292,8 +292,6 @@ class RedAccountState:
     ce_owner: str = ""
     """The account's AE and CE now: the people the case's open parts and reminders go to."""
     renewal_date: datetime | None = None
-    action_plan_due_at: datetime | None = None
-    """When the action plan's parts are due (its SLA); None once it is complete."""
 
 
 @dataclass(frozen=True)

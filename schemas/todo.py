@@ -21,6 +21,26 @@ class TodoKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class OpenStep:
+    key: str
+    title: str
+    owner: str
+    role: str
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OpenSteps:
+    """What a workflow's ``open_steps`` query answers: every open step, whoever owns it (the
+    same steps its ``StepOwners``, ``NextDueAt`` and ``OverdueSteps`` are kept from)."""
+
+    kind: TodoKind
+    name: str
+    """The account's name (and the opportunity's id, for a trial or a security review)."""
+    steps: list[OpenStep] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class TodoItem:
     workflow_id: str
     kind: TodoKind

@@ -46,12 +46,14 @@ with workflow.unsafe.imports_passed_through():
     from schemas.account_changes import MoveRenewalDate, ReassignOwner
     from schemas.errors import RuleViolation
     from schemas.health import HEALTH_SIGNAL, HealthSignal, HealthView, SetHealth
+    from schemas.todo import OpenSteps
     from workflows import account_changes as changes
     from workflows import account_rules as rules
     from workflows import hand_off_gaps, health_rules
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
+    from workflows.todo_views import account_open_steps
     from workflows.visibility import history_is_long, wait_for_change
 
 UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
@@ -133,6 +135,10 @@ class AccountWorkflow(OwedWorkHandlers):
     def state(self) -> AccountState:
         view = rules.state_view(self._s, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
+
+    @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return account_open_steps(self._s)
 
     @workflow.query
     def health(self) -> HealthView:

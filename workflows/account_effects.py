@@ -57,6 +57,7 @@ from workflows import effects, health_rules
 from workflows.account_change_effects import write_account_changes
 from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
+from workflows.todo_views import account_open_steps
 from workflows.visibility import publish_open_steps, publish_search_attributes
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
@@ -171,9 +172,7 @@ class AccountEffects:
         if p.region:
             wanted[sa.REGION.name] = p.region
         publish_search_attributes(self._published, wanted)
-        publish_open_steps(
-            (step.owner, step.due_at) for step in s.steps if step.status is StepStatus.PENDING
-        )
+        publish_open_steps(account_open_steps(s))
         typed: list[SearchAttributeUpdate[Any]] = []
         renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
         if p.tier in (1, 2, 3) and self._published_typed.get("tier") != p.tier:

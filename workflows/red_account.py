@@ -39,11 +39,13 @@ with workflow.unsafe.imports_passed_through():
         TrackerUpdate,
     )
     from schemas.roster import Roster
+    from schemas.todo import OpenSteps
     from workflows import effects
     from workflows import red_account_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
+    from workflows.todo_views import red_account_open_steps
     from workflows.visibility import publish_open_steps, wait_for_change
 
 
@@ -110,6 +112,10 @@ class RedAccountWorkflow(OwedWorkHandlers):
         rules.check_ask(self._s, request)
 
     @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return red_account_open_steps(self._s)
+
+    @workflow.query
     def state(self) -> RedAccountState:
         return dataclasses.replace(rules.state_view(self._s), effects=self._fx.view().effects)
 
@@ -121,7 +127,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
         while True:
             self._changed = False
             await self._catch_up()
-            publish_open_steps(rules.open_parts(s))
+            publish_open_steps(red_account_open_steps(s))
             if s.tracker_closed and self._fx.settled():
                 break
             await wait_for_change(lambda: self._changed, rules.next_wake_up(s))

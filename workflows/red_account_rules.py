@@ -241,14 +241,6 @@ def escalation_due(s: RedAccountSnapshot, now: datetime) -> bool:
     )
 
 
-def open_parts(s: RedAccountSnapshot) -> list[tuple[str, datetime]]:
-    """``(owner, due)`` of each part of the action plan still owed: the to-do list's."""
-    if s.resolved_at is not None:
-        return []
-    owners = {Role.AE: s.start.ae_owner, Role.CE: s.start.ce_owner}
-    return [(owners[role], escalation_at(s)) for role in missing_from(s) if role in owners]
-
-
 def next_wake_up(s: RedAccountSnapshot) -> datetime | None:
     moments = [moment for moment in (next_reminder_at(s),) if moment is not None]
     if s.resolved_at is None and not s.escalated and not action_plan_complete(s):
@@ -275,5 +267,4 @@ def state_view(s: RedAccountSnapshot) -> RedAccountState:
         ae_owner=s.start.ae_owner,
         ce_owner=s.start.ce_owner,
         renewal_date=s.start.renewal_date,
-        action_plan_due_at=None if action_plan_complete(s) else escalation_at(s),
     )

@@ -47,11 +47,13 @@ with workflow.unsafe.imports_passed_through():
         SecurityReviewState,
         SecurityStep,
     )
+    from schemas.todo import OpenSteps
     from workflows import effects
     from workflows import security_review_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
+    from workflows.todo_views import security_review_open_steps
     from workflows.visibility import (
         history_is_long,
         publish_open_steps,
@@ -168,6 +170,10 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             )
 
     @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return security_review_open_steps(self._snapshot())
+
+    @workflow.query
     def state(self) -> SecurityReviewState:
         view = rules.state_view(self._snapshot(), workflow.info().workflow_id, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
@@ -257,7 +263,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             sa.REGION.name: s.start.region.value,
         }
         publish_search_attributes(self._published, wanted)
-        publish_open_steps((step.owner, step.due_at) for step in s.steps if rules.is_open(s, step))
+        publish_open_steps(security_review_open_steps(s))
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._snapshot().effect_scope, *(str(part) for part in parts)])

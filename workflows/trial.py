@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         TechnicalWinChanged,
         TrialPhaseChanged,
     )
+    from schemas.todo import OpenSteps
     from schemas.trial import (
         MID_TRIAL_CHECK_IN,
         ActionAccepted,
@@ -64,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import trial_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
+    from workflows.todo_views import trial_open_steps
     from workflows.visibility import (
         history_is_long,
         publish_open_steps,
@@ -194,6 +196,10 @@ class TrialWorkflow(OwedWorkHandlers):
             )
 
     @workflow.query
+    def open_steps(self) -> OpenSteps:
+        return trial_open_steps(self._s)
+
+    @workflow.query
     def state(self) -> TrialState:
         view = rules.state_view(self._s, workflow.info().workflow_id, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
@@ -282,7 +288,7 @@ class TrialWorkflow(OwedWorkHandlers):
             sa.AE_OWNER.name: s.start.ae_owner,
         }
         publish_search_attributes(self._published, wanted)
-        publish_open_steps((step.owner, step.due_at) for step in rules.open_steps(s))
+        publish_open_steps(trial_open_steps(s))
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.effect_scope, *(str(part) for part in parts)])

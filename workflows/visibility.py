@@ -4,7 +4,7 @@ continue as new."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
+    from schemas.todo import OpenSteps
 
 _KEYS = {key.name: key for key in sa.KEYWORD_KEYS}
 TODO_ATTRIBUTES_PATCH = "todo-search-attributes"
@@ -33,8 +34,8 @@ def publish_search_attributes(published: dict[str, str], wanted: dict[str, str])
     published.update(changed)
 
 
-def publish_open_steps(open_steps: Iterable[tuple[str, datetime | None]]) -> None:
-    """Keep the to-do list's attributes current from ``(owner, due_at)`` of every open step:
+def publish_open_steps(view: OpenSteps) -> None:
+    """Keep the to-do list's attributes current from the workflow's open steps:
     ``StepOwners``, ``NextDueAt`` and ``OverdueSteps``, each upserted only when it differs
     from the workflow's current value (inherited across continue-as-new), so an unchanged
     list costs no history event.
@@ -43,9 +44,9 @@ def publish_open_steps(open_steps: Iterable[tuple[str, datetime | None]]) -> Non
     if not workflow.patched(TODO_ATTRIBUTES_PATCH):
         return
     now = workflow.now()
-    steps = [(owner, due_at) for owner, due_at in open_steps if owner]
-    due_dates = [due_at for _, due_at in steps if due_at is not None]
-    owners = sorted({owner for owner, _ in steps})
+    steps = [step for step in view.steps if step.owner]
+    due_dates = [step.due_at for step in steps if step.due_at is not None]
+    owners = sorted({step.owner for step in steps})
     next_due_at = min(due_dates, default=None)
     overdue = sum(1 for due_at in due_dates if due_at < now)
     current = workflow.info().typed_search_attributes
