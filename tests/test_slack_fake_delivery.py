@@ -418,3 +418,22 @@ def test_without_an_app_a_delivery_is_refused(
     assert answer["status"] == 0
     [call] = slack_fake.calls_to("^/__app__/block_actions$", "DELIVER")
     assert call.status == 0
+
+
+def test_cancelling_a_modal_closes_it_and_tells_the_app_only_when_asked(
+    slack_fake: SlackFake, slack_client: WebClient, app: App
+) -> None:
+    quiet = slack_client.views_open(trigger_id=slack_fake.issue_trigger("U0CE1"), view=MODAL)
+    control = ControlClient(slack_fake.url)
+    answer = control.post("close", {"user": "U0CE1", "view_id": quiet["view"]["id"]})
+    assert answer == {"ok": True, "delivered": False}
+    assert slack_fake.state()["views"] == {} and app.received == []
+    told = slack_client.views_open(
+        trigger_id=slack_fake.issue_trigger("U0CE1"), view={**MODAL, "notify_on_close": True}
+    )
+    answer = control.post("close", {"user": "U0CE1", "view_id": told["view"]["id"]})
+    control.close()
+    assert answer["delivered"] and answer["kind"] == "view_closed"
+    payload = app.received[0].payload()
+    assert payload["type"] == "view_closed" and payload["view"]["id"] == told["view"]["id"]
+    assert slack_fake.state()["views"] == {}

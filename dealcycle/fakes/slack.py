@@ -33,7 +33,10 @@ the Python method of the in-process fake in brackets):
 
 Besides posting, the fake answers ``chat.update``, ``chat.postEphemeral``, ``chat.getPermalink``,
 ``users.info`` and ``views.open``/``push``/``update``/``publish`` (``slack_chat``,
-``slack_views``).
+``slack_views``), and ``apps.connections.open`` for Socket Mode (``slack_socket``). It delivers
+signed interactions and events to the app, over HTTP or Socket Mode (``slack_delivery``: the
+``click``, ``submit``, ``close``, ``reply``, ``command``, ``home`` and ``redeliver`` control
+endpoints, or ``fake.app.click(...)`` in-process), and serves the ``response_url`` it hands out.
 """
 
 from __future__ import annotations

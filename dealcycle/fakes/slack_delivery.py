@@ -12,6 +12,8 @@ Control endpoints (``POST /__fake__/<name>``, JSON in, JSON ``DeliveryResult`` o
 - ``click {user, channel, ts, action_id, block_id?, value?}`` (or ``view_id`` instead of
   channel+ts for a button in a modal or the home tab): a ``block_actions``;
 - ``submit {user, view_id, values: {block_id: {action_id: value}}}``: a ``view_submission``;
+- ``close {user, view_id}``: the person cancels the modal; a ``view_closed`` is delivered only
+  when the view asked for it (``notify_on_close``), else the answer is ``{"delivered": false}``;
 - ``reply {user, channel, thread_ts, text, bot?}``: stores the reply and delivers its
   ``message`` event;
 - ``command {user, command, text, channel?}``: a slash command;
@@ -57,9 +59,12 @@ from dealcycle.fakes.slack_socket import AckTimeout, NoSocketApp, SocketModeServ
 if TYPE_CHECKING:
     from dealcycle.fakes.slack import SlackFake, SlackMessage
 
-DELIVERY_ENDPOINTS = frozenset({"click", "submit", "reply", "command", "home", "redeliver"})
+DELIVERY_ENDPOINTS = frozenset(
+    {"click", "submit", "close", "reply", "command", "home", "redeliver"}
+)
 HTTP_TIMEOUT_SECONDS = 10.0
 RESPONSE_URL_USES = 5
+KEPT_DELIVERIES = 1000
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
@@ -260,6 +265,30 @@ class AppDelivery:
             delivery = self._slash_command(user, command, text, channel)
         return self._deliver(delivery, options)
 
+    def close(
+        self, user: str, view_id: str, options: DeliveryOptions = DeliveryOptions()
+    ) -> DeliveryResult | None:
+        """``user`` cancels the modal ``view_id`` (and any pushed above it); ``None`` when the
+        view did not ask to be told (``notify_on_close``)."""
+        fake = self._fake
+        with fake._lock:
+            view = fake._views.find(view_id)
+            if view is None or view.user != user or view.view.get("type") != "modal":
+                raise PayloadError(f"{user} has no open modal {view_id!r}")
+            fake._views.close(view.id)
+            if not view.view.get("notify_on_close"):
+                return None
+            payload = {
+                **interaction_base("view_closed", self._user(user), fake.team_id, fake.app_id, ""),
+                "view": view.payload(),
+                "is_cleared": False,
+            }
+            del payload["trigger_id"]  # Slack gives none: nothing can be opened on a close
+            delivery = self._keep(
+                Delivery(_delivery_id(), "view_closed", "interactive", payload, user, view.id)
+            )
+        return self._deliver(delivery, options)
+
     def home(self, user: str, options: DeliveryOptions = DeliveryOptions()) -> DeliveryResult:
         """``user`` opens the app's Home tab."""
         with self._fake._lock:
@@ -283,13 +312,20 @@ class AppDelivery:
             body = request.json_body() or {}
             if not isinstance(body, dict):
                 raise TypeError("the body must be a JSON object")
-            result = self._control(name, body, DeliveryOptions.from_body(body))
+            options = DeliveryOptions.from_body(body)
+            if name == "close":
+                closed = self.close(str(body.get("user") or ""), str(body["view_id"]), options)
+                if closed is None:
+                    return json_response(200, {"ok": True, "delivered": False})
+                result = closed
+            else:
+                result = self._control(name, body, options)
         except NoApp as exc:
             return json_response(409, {"ok": False, "error": str(exc)})
         except (PayloadError, ValueError, KeyError, TypeError) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             return json_response(400, {"ok": False, "error": str(message)})
-        return json_response(200, {"ok": True, **result.to_dict()})
+        return json_response(200, {"ok": True, "delivered": True, **result.to_dict()})
 
     def _control(
         self, name: str, body: Mapping[str, Any], options: DeliveryOptions
@@ -335,15 +371,24 @@ class AppDelivery:
 
     def _keep(self, delivery: Delivery) -> Delivery:
         self._deliveries[delivery.id] = delivery
+        # A sandbox runs for days: only recent deliveries can be redelivered.
+        while len(self._deliveries) > KEPT_DELIVERIES:
+            del self._deliveries[next(iter(self._deliveries))]
         return delivery
 
     def _new_response_url(
         self, user: str, channel: str, message_ts: str | None, thread_ts: str | None
     ) -> str:
+        now = time.monotonic()
+        expired = [
+            t
+            for t, hook in self._response_urls.items()
+            if now - hook.issued_at > RESPONSE_URL_TTL_SECONDS
+        ]
+        for old in expired:
+            del self._response_urls[old]
         token = secrets.token_urlsafe(18)
-        self._response_urls[token] = _ResponseUrl(
-            user, channel, message_ts, thread_ts, time.monotonic()
-        )
+        self._response_urls[token] = _ResponseUrl(user, channel, message_ts, thread_ts, now)
         return f"{self._fake.url}/response/{token}"
 
     def _block_actions(
@@ -555,6 +600,7 @@ class AppDelivery:
             timestamp=int(time.time()) + options.timestamp_offset,
             forge=options.forge_signature,
         )
+        headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
         attempts: list[Attempt] = []
         with requests.Session() as session:
             session.trust_env = False  # the app is local: no proxy from the environment

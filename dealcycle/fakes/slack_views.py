@@ -98,7 +98,12 @@ class ViewStore:
         n = next(self._counter)
         digest = hashlib.sha1(f"{user}:{n}:{time.time()}".encode()).hexdigest()[:24]
         trigger_id = f"{int(time.time())}{n:04d}.{int(digest[:8], 16)}.{digest}"
-        self._triggers[trigger_id] = _Trigger(user=user, issued_at=time.monotonic())
+        now = time.monotonic()
+        # Expired ones can only answer expired_trigger_id: keep them a while, not for ever.
+        stale = [t for t, v in self._triggers.items() if now - v.issued_at > 10 * self.trigger_ttl]
+        for old in stale:
+            del self._triggers[old]
+        self._triggers[trigger_id] = _Trigger(user=user, issued_at=now)
         return trigger_id
 
     def _take_trigger(self, trigger_id: str) -> tuple[str | None, str | None]:
