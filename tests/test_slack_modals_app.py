@@ -19,9 +19,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from dealcycle.fakes import SlackFake
+from dealcycle.fakes.slack_chat import Ephemeral
 from dealcycle.fakes.slack_views import OpenView
 from schemas.common import Role
 from schemas.health import HealthView
+from starter.slack import commands
 from starter.slack.answers import button_value
 from starter.slack.modal_forms import MODALS, ModalName, open_button
 from tests.support.accounts import AE, CE, start_account
@@ -259,3 +261,25 @@ async def test_a_red_health_form_opens_a_case_whose_action_plan_form_records_the
             AE,
             "meet the new VP",
         )
+
+
+async def test_a_slow_answer_is_acknowledged_first_and_follows_through_the_response_url(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, monkeypatch: Any
+) -> None:
+    # No time to answer within the acknowledgement: Slack's three seconds have run out.
+    monkeypatch.setattr(commands, "ACK_WITHIN", 0)
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            result = await command(slack_fake, AE, f"health {ACCOUNT_ID}")
+
+            async def answered() -> list[Ephemeral] | None:
+                found = slack_fake.ephemerals_for(AE)
+                return found if len(found) == 2 else None
+
+            working, health_answer = await eventually(answered)
+
+    assert result["body"] == {"response_type": "ephemeral", "text": "Working on it…"}
+    assert working.text == "Working on it…"
+    assert health_answer.blocks is not None
+    assert "Health       Green" in health_answer.blocks[0]["text"]["text"]
