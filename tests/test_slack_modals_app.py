@@ -10,7 +10,7 @@ acknowledgement (``response_action``) and applies it to the open view as Slack w
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,12 +21,13 @@ from temporalio.client import WorkflowHandle
 from dealcycle.fakes import SlackFake
 from dealcycle.fakes.slack_chat import Ephemeral
 from dealcycle.fakes.slack_views import OpenView
+from schemas.account import LifecycleStage
 from schemas.common import Role
 from schemas.health import HealthView
 from starter.slack import commands
 from starter.slack.answers import button_value
 from starter.slack.modal_forms import MODALS, ModalName, open_button
-from tests.support.accounts import AE, CE, start_account
+from tests.support.accounts import AE, CE, a_plan, advance_to, start_account, state
 from tests.support.patience import settle
 from tests.support.slack_app import eventually, fake_control
 from tests.test_red_account_workflow import case_handle, case_state
@@ -40,8 +41,10 @@ CHANNEL = "dealcycle-trials"
 Handle = WorkflowHandle[Any, Any]
 
 
-async def started_account(harness: Any, salesforce_fake: Any) -> Handle:
-    """The account, ``AE`` and ``CE`` of record, settled in kickoff."""
+async def started_account(
+    harness: Any, salesforce_fake: Any, stage: LifecycleStage = LifecycleStage.KICKOFF
+) -> Handle:
+    """The account, ``AE`` and ``CE`` of record, settled in ``stage``."""
     handle: Handle = harness.track(
         await start_account(
             harness.client,
@@ -51,6 +54,7 @@ async def started_account(harness: Any, salesforce_fake: Any) -> Handle:
             salesforce_fake,
             ACCOUNT_ID,
             timedelta(days=300),
+            stage=stage,
         )
     )
     return handle
@@ -283,3 +287,60 @@ async def test_a_slow_answer_is_acknowledged_first_and_follows_through_the_respo
     assert working.text == "Working on it…"
     assert health_answer.blocks is not None
     assert "Health       Green" in health_answer.blocks[0]["text"]["text"]
+
+
+def plan_answers(quarter: str) -> dict[str, Any]:
+    """The form's answers: the plan the CLI's tests submit from a file, field by field."""
+    plan = a_plan(quarter)
+    lines = {
+        name: {"value": "\n".join(getattr(plan, name))}
+        for name in (
+            "use_cases",
+            "expansion_opportunities",
+            "risks",
+            "product_feedback_themes",
+            "objectives",
+        )
+    }
+    contacts = {
+        f"contacts.{name}": {"value": getattr(plan.contacts, name)}
+        for name in ("champion", "economic_buyer", "advocate", "admin")
+    }
+    return {
+        **lines,
+        **contacts,
+        "health": {"value": plan.health},
+        "next_steps": {"value": plan.next_steps},
+        "link": {"value": plan.link},
+    }
+
+
+async def test_the_account_plan_form_submits_the_quarters_plan_and_names_missing_sections(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake, LifecycleStage.ADOPTION)
+        now = await harness.env.get_current_time()
+        month = ((now.month - 1) // 3 + 1) * 3 + 1
+        next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
+        await advance_to(harness.env, handle, next_quarter + timedelta(hours=1))
+        step = next(s for s in (await state(handle)).open_steps if s.kind == "account_plan")
+        quarter = step.key.removeprefix("account-plan-")
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, CE, f"plan {ACCOUNT_ID} {quarter}")
+            form = await open_view(slack_fake, CE, "dealcycle_modal_account_plan")
+            answers = plan_answers(quarter)
+            incomplete = {**answers, "risks": {"value": ""}, "link": {"value": ""}}
+            missing = await submit(slack_fake, CE, form, incomplete)
+            submitted = await submit(slack_fake, CE, form, answers)
+
+        assert missing["response_action"] == "errors"
+        assert set(missing["errors"]) == {"risks", "link"}
+        assert "missing sections: risks, link" in missing["errors"]["link"]
+        assert submitted["response_action"] == "update", submitted
+        assert (await state(handle)).plans_submitted == 1
+        ((_, name, request),) = await accepted_updates(handle)
+        assert name == "submit_account_plan"
+        assert request["quarter"] == quarter and request["actor"] == CE
+        assert request["contacts"]["economic_buyer"] == a_plan(quarter).contacts.economic_buyer
+        assert request["use_cases"] == a_plan(quarter).use_cases
