@@ -28,7 +28,6 @@ from starter.slack.answers import (
     problem_view,
 )
 from starter.slack.modal_forms import (
-    MODALS,
     SLACK_INPUT_CHARS,
     ModalName,
     bound_errors,
@@ -36,9 +35,8 @@ from starter.slack.modal_forms import (
     modal_view,
     read_values,
     rejection_errors,
-    spec_for_action,
-    spec_for_callback,
 )
+from starter.slack.modal_specs import MODALS, spec_for_action, spec_for_callback
 
 NOW = datetime(2027, 4, 1, 9, 0, tzinfo=UTC)
 CE, AE = "U0CE00001", "U0AE00001"

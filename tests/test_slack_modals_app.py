@@ -26,7 +26,8 @@ from schemas.common import Role
 from schemas.health import HealthView
 from starter.slack import commands
 from starter.slack.answers import button_value
-from starter.slack.modal_forms import MODALS, ModalName, open_button
+from starter.slack.modal_forms import ModalName, open_button
+from starter.slack.modal_specs import MODALS
 from tests.support.accounts import AE, CE, a_plan, advance_to, start_account, state
 from tests.support.patience import settle
 from tests.support.slack_app import eventually, fake_control

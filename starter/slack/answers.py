@@ -13,7 +13,8 @@ from typing import Any
 
 from schemas.health import HealthView
 from schemas.todo import TodoItem, TodoList
-from starter.slack.modal_forms import MODALS, ModalName, modal_for_step, open_button, plain
+from starter.slack.modal_forms import ModalName, open_button, plain
+from starter.slack.modal_specs import MODALS, modal_for_step
 
 DONE_ACTION = "dealcycle_done"
 SECTION_CHARS = 3_000

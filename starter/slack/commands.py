@@ -31,7 +31,8 @@ from starter.slack.answers import (
     todo_blocks,
 )
 from starter.slack.deps import SlackAppDeps
-from starter.slack.modal_forms import MODALS, ModalName, ModalSpec
+from starter.slack.modal_forms import ModalName, ModalSpec
+from starter.slack.modal_specs import MODALS
 from starter.slack.modals import open_modal
 from starter.tables import render_health
 from starter.todo import todo_for

@@ -29,7 +29,6 @@ from starter.queries import query_workflow
 from starter.slack.deps import SlackAppDeps
 from starter.slack.modal_forms import (
     CALLBACK_PREFIX,
-    MODALS,
     ModalName,
     ModalSpec,
     bound_errors,
@@ -40,9 +39,8 @@ from starter.slack.modal_forms import (
     modal_view,
     read_values,
     rejection_errors,
-    spec_for_action,
-    spec_for_callback,
 )
+from starter.slack.modal_specs import MODALS, spec_for_action, spec_for_callback
 from starter.trials import workflow_handle
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
