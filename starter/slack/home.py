@@ -1,0 +1,33 @@
+"""The App Home tab: opening it publishes the person's to-do list, with Done buttons
+(``views.publish`` for the verified ``event.user``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from temporalio.service import RPCError
+
+from schemas.errors import RuleViolation
+from starter.errors import CommandError, describe
+from starter.slack.answers import home_view, problem_view
+from starter.slack.deps import SlackAppDeps
+from starter.todo import todo_for
+
+
+def register(app: AsyncApp, deps: SlackAppDeps) -> None:
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = str(event.get("user", ""))
+        try:
+            todo = await todo_for(deps.client, user, deps.now())
+        except (CommandError, RPCError, RuleViolation) as err:
+            # The tab still says something: why the list is not there, as the CLI would.
+            problem = err.message if isinstance(err, RuleViolation) else describe(err)
+            await client.views_publish(user_id=user, view=problem_view(problem))
+            return
+        await client.views_publish(user_id=user, view=home_view(todo))
+        deps.log.info("slack.home.published", user=user, steps=len(todo.items))

@@ -1,0 +1,347 @@
+"""The Slack app's modals and ``/dealcycle`` end to end, driven by the Slack fake's own
+deliveries (``POST /__fake__/click``, ``/submit``, ``/command``: signed, Slack's wire format)
+to the app over HTTP or Socket Mode, with a worker on the time-skipping server.
+
+A modal opens from a button or a command with the trigger id the fake issued with the
+interaction; it is submitted with ``/__fake__/submit``, which answers with the app's
+acknowledgement (``response_action``) and applies it to the open view as Slack would.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+
+from dealcycle.fakes import SlackFake
+from dealcycle.fakes.slack_chat import Ephemeral
+from dealcycle.fakes.slack_views import OpenView
+from schemas.account import LifecycleStage
+from schemas.common import Role
+from schemas.health import HealthView
+from starter.slack import commands
+from starter.slack.answers import button_value
+from starter.slack.modal_forms import ModalName, open_button
+from starter.slack.modal_specs import MODALS
+from tests.support.accounts import AE, CE, a_plan, advance_to, start_account, state
+from tests.support.patience import settle
+from tests.support.slack_app import eventually, fake_control
+from tests.test_red_account_workflow import case_handle, case_state
+from tests.test_slack_app_fake_delivery import MODES, app_in
+from workflows.account import AccountWorkflow
+
+STRANGER = "U0STRANGER1"
+ACCOUNT_ID = "001SLKMODAL"
+WORKFLOW_ID = f"account-{ACCOUNT_ID}"
+CHANNEL = "dealcycle-trials"
+Handle = WorkflowHandle[Any, Any]
+
+
+async def started_account(
+    harness: Any, salesforce_fake: Any, stage: LifecycleStage = LifecycleStage.KICKOFF
+) -> Handle:
+    """The account, ``AE`` and ``CE`` of record, settled in ``stage``."""
+    handle: Handle = harness.track(
+        await start_account(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            ACCOUNT_ID,
+            timedelta(days=300),
+            stage=stage,
+        )
+    )
+    return handle
+
+
+async def open_view(fake: SlackFake, user: str, callback_id: str) -> OpenView:
+    """The modal the app opened for ``user`` (it opens after acknowledging the click)."""
+
+    async def opened() -> OpenView | None:
+        stack = fake.views.stack(user)
+        return stack[-1] if stack and stack[-1].view["callback_id"] == callback_id else None
+
+    return await eventually(opened)
+
+
+async def submit(fake: SlackFake, user: str, view: OpenView, values: dict[str, Any]) -> Any:
+    """``/__fake__/submit``: the app's acknowledgement (``response_action`` and the rest)."""
+    result = await fake_control(
+        fake.url, "submit", {"user": user, "view_id": view.id, "values": values}
+    )
+    assert result["status"] == 200, result
+    return result["body"]
+
+
+async def command(fake: SlackFake, user: str, text: str) -> Any:
+    result = await fake_control(
+        fake.url, "command", {"user": user, "command": "/dealcycle", "text": text}
+    )
+    assert result["status"] == 200, result
+    return result
+
+
+def health(colour: str, reason: str) -> dict[str, Any]:
+    return {"colour": {"value": colour}, "reason": {"value": reason}}
+
+
+async def accepted_updates(handle: Handle) -> list[tuple[str, str, dict[str, Any]]]:
+    """(update id, update name, input) of every update in the history."""
+    history = await handle.fetch_history()
+    return [
+        (
+            request.meta.update_id,
+            request.input.name,
+            json.loads(request.input.args.payloads[0].data),
+        )
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        for request in [event.workflow_execution_update_accepted_event_attributes.accepted_request]
+    ]
+
+
+async def health_of(handle: Handle) -> HealthView:
+    view: HealthView = await handle.query(AccountWorkflow.health)
+    return view
+
+
+def post_set_health_button(slack_client: WebClient) -> dict[str, str]:
+    """A message carrying the account's "Set health" button; its channel and ts."""
+    button = open_button(
+        MODALS[ModalName.HEALTH], "Set health", button_value(WORKFLOW_ID, "account")
+    )
+    posted = slack_client.chat_postMessage(
+        channel=CHANNEL,
+        text="Acme's health",
+        blocks=[{"type": "actions", "block_id": "health", "elements": [button]}],
+    )
+    return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_health_modal_submitted_sets_the_health_by_the_submitter(
+    mode: str,
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: SlackFake,
+    slack_client: WebClient,
+) -> None:
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        message = post_set_health_button(slack_client)
+        async with app_in(mode, harness, slack_fake):
+            await fake_control(
+                slack_fake.url,
+                "click",
+                {**message, "user": CE, "action_id": "dealcycle_open_modal_health"},
+            )
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            answer = await submit(slack_fake, CE, view, health("yellow", "the champion left"))
+
+        assert answer["response_action"] == "update", answer
+        (shown,) = slack_fake.views.stack(CE)  # the modal now says it is done
+        assert shown.view["blocks"][0]["text"]["text"].startswith("✅ ")
+        now = await health_of(handle)
+        assert now.colour == "yellow"
+        assert (now.history[-1].by, now.history[-1].reason) == (CE, "the champion left")
+        ((update_id, name, request),) = await accepted_updates(handle)
+        assert (name, request["actor"], request["role"]) == ("set_health", CE, "CE")
+        assert update_id.startswith(f"slack-view-{view.id}-")
+
+
+async def test_a_bad_submission_returns_field_errors_and_changes_nothing(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
+) -> None:
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        before = await health_of(handle)
+        message = post_set_health_button(slack_client)
+        click = {**message, "action_id": "dealcycle_open_modal_health"}
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", {**click, "user": CE})
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            # The workflow's validator: a health change needs a reason.
+            no_reason = await submit(slack_fake, CE, view, health("red", "   "))
+            # The field's bound (schemas/limits.py), checked before anything is sent.
+            too_long = await submit(slack_fake, CE, view, health("red", "x" * 2_001))
+            # Neither the AE nor the CE: the workflow names who may act.
+            await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+            theirs = await open_view(slack_fake, STRANGER, "dealcycle_modal_health")
+            stranger = await submit(slack_fake, STRANGER, theirs, health("red", "looks bad"))
+
+        assert no_reason["response_action"] == "errors"
+        assert list(no_reason["errors"]) == ["reason"]
+        assert "needs a reason" in no_reason["errors"]["reason"]
+        assert too_long == {
+            "response_action": "errors",
+            "errors": {"reason": "reason: at most 2000 characters (got 2001)"},
+        }
+        assert stranger["response_action"] == "errors"
+        assert f"{STRANGER} is not the account's CE ({CE} is)" in stranger["errors"]["colour"]
+        assert slack_fake.views.stack(CE)[-1].id == view.id  # the modal stays open
+        after = await health_of(handle)
+        assert (after.colour, len(after.history)) == (before.colour, len(before.history))
+        assert await accepted_updates(handle) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_dealcycle_account_and_health_answer_with_their_forms(
+    mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in(mode, harness, slack_fake):
+            await command(slack_fake, AE, f"account {ACCOUNT_ID}")
+            await command(slack_fake, AE, f"health {WORKFLOW_ID}")
+            await command(slack_fake, AE, "account 001NOSUCH")
+
+        account, health_answer, unknown = slack_fake.ephemerals_for(AE)
+        assert account.blocks is not None and health_answer.blocks is not None
+        text = account.blocks[0]["text"]["text"]
+        assert f"{WORKFLOW_ID}  AccountWorkflow  RUNNING" in text
+        assert f"AE / CE      {AE} / {CE}" in text
+        assert "dealcycle_open_modal_kickoff" in json.dumps(account.blocks[1])
+        assert "Health       Green" in health_answer.blocks[0]["text"]["text"]
+        (set_health,) = health_answer.blocks[1]["elements"]
+        assert set_health["action_id"] == "dealcycle_open_modal_health"
+        assert json.loads(set_health["value"])["workflow_id"] == WORKFLOW_ID
+        assert "there is no workflow 'account-001NOSUCH'" in unknown.text
+
+
+async def test_a_feature_request_form_is_recorded_as_the_ae_it_came_from(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, AE, f"feature {ACCOUNT_ID}")
+            view = await open_view(slack_fake, AE, "dealcycle_modal_feature_request")
+            assert json.loads(view.view["private_metadata"])["workflow_id"] == WORKFLOW_ID
+            answer = await submit(slack_fake, AE, view, {"title": {"value": "SAML groups"}})
+
+        assert answer["response_action"] == "update", answer
+        assert (await handle.query(AccountWorkflow.state)).feature_requests == 1
+        ((_, name, request),) = await accepted_updates(handle)
+        assert (name, request["actor"], request["role"]) == ("record_feature_request", AE, "AE")
+
+
+async def test_a_red_health_form_opens_a_case_whose_action_plan_form_records_the_ae_part(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        account = await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, AE, f"set-health {ACCOUNT_ID}")
+            view = await open_view(slack_fake, AE, "dealcycle_modal_health")
+            red = await submit(slack_fake, AE, view, health("red", "the champion left"))
+            assert red["response_action"] == "update", red
+            case = harness.track(await case_handle(harness, account, 1))
+            await settle(case)
+
+            await command(slack_fake, AE, f"action-plan {ACCOUNT_ID}")
+            plan = await open_view(slack_fake, AE, "dealcycle_modal_action_plan")
+            assert json.loads(plan.view["private_metadata"])["workflow_id"] == case.id
+            answers = {
+                "current_status": {"value": "champion gone"},
+                "needs": {"value": "an exec sponsor"},
+                "intended_actions": {"value": ""},
+            }
+            missing = await submit(slack_fake, AE, plan, answers)
+            answers["intended_actions"] = {"value": "meet the new VP"}
+            recorded = await submit(slack_fake, AE, plan, answers)
+
+        assert missing["response_action"] == "errors"
+        assert list(missing["errors"]) == ["intended_actions"]
+        assert recorded["response_action"] == "update", recorded
+        (entry,) = (await case_state(case)).action_plan
+        assert (entry.role, entry.actor, entry.intended_actions) == (
+            Role.AE,
+            AE,
+            "meet the new VP",
+        )
+
+
+async def test_a_slow_answer_is_acknowledged_first_and_follows_through_the_response_url(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, monkeypatch: Any
+) -> None:
+    # No time to answer within the acknowledgement: Slack's three seconds have run out.
+    monkeypatch.setattr(commands, "ACK_WITHIN", 0)
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            result = await command(slack_fake, AE, f"health {ACCOUNT_ID}")
+
+            async def answered() -> list[Ephemeral] | None:
+                found = slack_fake.ephemerals_for(AE)
+                return found if len(found) == 2 else None
+
+            working, health_answer = await eventually(answered)
+
+    assert result["body"] == {"response_type": "ephemeral", "text": "Working on it…"}
+    assert working.text == "Working on it…"
+    assert health_answer.blocks is not None
+    assert "Health       Green" in health_answer.blocks[0]["text"]["text"]
+
+
+def plan_answers(quarter: str) -> dict[str, Any]:
+    """The form's answers: the plan the CLI's tests submit from a file, field by field."""
+    plan = a_plan(quarter)
+    lines = {
+        name: {"value": "\n".join(getattr(plan, name))}
+        for name in (
+            "use_cases",
+            "expansion_opportunities",
+            "risks",
+            "product_feedback_themes",
+            "objectives",
+        )
+    }
+    contacts = {
+        f"contacts.{name}": {"value": getattr(plan.contacts, name)}
+        for name in ("champion", "economic_buyer", "advocate", "admin")
+    }
+    return {
+        **lines,
+        **contacts,
+        "health": {"value": plan.health},
+        "next_steps": {"value": plan.next_steps},
+        "link": {"value": plan.link},
+    }
+
+
+async def test_the_account_plan_form_submits_the_quarters_plan_and_names_missing_sections(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake, LifecycleStage.ADOPTION)
+        now = await harness.env.get_current_time()
+        month = ((now.month - 1) // 3 + 1) * 3 + 1
+        next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
+        await advance_to(harness.env, handle, next_quarter + timedelta(hours=1))
+        step = next(s for s in (await state(handle)).open_steps if s.kind == "account_plan")
+        quarter = step.key.removeprefix("account-plan-")
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, CE, f"plan {ACCOUNT_ID} {quarter}")
+            form = await open_view(slack_fake, CE, "dealcycle_modal_account_plan")
+            answers = plan_answers(quarter)
+            incomplete = {**answers, "risks": {"value": ""}, "link": {"value": ""}}
+            missing = await submit(slack_fake, CE, form, incomplete)
+            submitted = await submit(slack_fake, CE, form, answers)
+
+        assert missing["response_action"] == "errors"
+        assert set(missing["errors"]) == {"risks", "link"}
+        assert "missing sections: risks, link" in missing["errors"]["link"]
+        assert submitted["response_action"] == "update", submitted
+        assert (await state(handle)).plans_submitted == 1
+        ((_, name, request),) = await accepted_updates(handle)
+        assert name == "submit_account_plan"
+        assert request["quarter"] == quarter and request["actor"] == CE
+        assert request["contacts"]["economic_buyer"] == a_plan(quarter).contacts.economic_buyer
+        assert request["use_cases"] == a_plan(quarter).use_cases
