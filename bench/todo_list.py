@@ -78,8 +78,10 @@ async def main_async(accounts: int, repeats: int) -> None:
                 timings.append(time.perf_counter() - began)
             assert todo.workflows_named == accounts and not todo.not_answering, todo.not_answering
             print(
-                f"   todo_for: {len(todo.items)} open steps from {todo.workflows_named} workflows"
-                f" (1 visibility query + {todo.workflows_named} open_steps queries)"
+                f"   todo_for: {len(todo.items)} open steps from the"
+                f" {todo.workflows_named - todo.not_asked} workflows due soonest of"
+                f" {todo.workflows_named} named (1 visibility query +"
+                f" {todo.workflows_named - todo.not_asked} open_steps queries)"
             )
             print(f"   {Summary.of(timings).ms()}")
     print()

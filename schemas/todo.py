@@ -65,6 +65,9 @@ class TodoList:
     """Running workflows the visibility query named (each asked for its state once)."""
     not_answering: list[str] = field(default_factory=list)
     """Named workflows whose ``state`` query failed: their steps are missing from the list."""
+    not_asked: int = 0
+    """Named workflows not asked for their steps: due later than every workflow asked (the
+    list's limit); ``dealcycle todo --all`` asks them all."""
 
     @property
     def overdue(self) -> list[TodoItem]:

@@ -6,6 +6,13 @@ AE and CE but also a Value Engineer, the region's Security CE or PM); then only 
 asked for their open steps (the small ``open_steps`` query, not the whole ``state``), a
 bounded number at a time. A workflow that does not answer is listed in ``not_answering``
 rather than failing the whole list.
+
+A person can own steps in a thousand workflows, and a worker answers queries one at a time
+(about 6 ms each): asking every one would take seconds. The listing already carries each
+workflow's ``NextDueAt``, so only the ``limit`` workflows due soonest are asked (a Slack
+message or the App Home shows a few dozen steps at most); the rest are counted in
+``not_asked``, and ``limit=None`` asks them all (``dealcycle todo --all``, the digest does not
+need it: its DM lists the soonest steps).
 """
 
 from __future__ import annotations
@@ -34,6 +41,9 @@ from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
 
+DEFAULT_LIMIT = 50
+"""Workflows asked for their steps, the soonest due first (``NextDueAt`` from the listing)."""
+
 QUERY_CONCURRENCY = 16
 """Queries in flight at once: a few hide the round trips; more only queue up at the worker,
 which answers them one at a time (bench/todo_list.py)."""
@@ -55,12 +65,25 @@ def todo_query(user: str) -> str:
 
 
 async def todo_for(
-    client: Client, user: str, now: datetime, *, concurrency: int = QUERY_CONCURRENCY
+    client: Client,
+    user: str,
+    now: datetime,
+    *,
+    limit: int | None = DEFAULT_LIMIT,
+    concurrency: int = QUERY_CONCURRENCY,
 ) -> TodoList:
-    named = [
-        (execution.id, execution.workflow_type)
+    listed = [
+        (
+            execution.typed_search_attributes.get(sa.NEXT_DUE_AT),
+            execution.id,
+            execution.workflow_type,
+        )
         async for execution in client.list_workflows(todo_query(user))
     ]
+    # Soonest first; a workflow with no due date known (none of its steps has one) last.
+    listed.sort(key=lambda entry: (entry[0] is None, entry[0] or now, entry[1]))
+    asked = listed if limit is None else listed[:limit]
+    named = [(workflow_id, workflow_type) for _, workflow_id, workflow_type in asked]
     bound = asyncio.Semaphore(concurrency)
     not_answering: list[str] = []
 
@@ -101,4 +124,6 @@ async def todo_for(
         (item for items in found for item in items),
         key=lambda item: (item.due_at is None, item.due_at or now, item.workflow_id, item.step),
     )
-    return TodoList(user, now, items, len(named), sorted(not_answering))
+    return TodoList(
+        user, now, items, len(listed), sorted(not_answering), not_asked=len(listed) - len(asked)
+    )

@@ -15,7 +15,7 @@ from schemas.errors import RuleViolation
 from schemas.todo import TodoList
 from starter.errors import CommandError
 from starter.tables import when
-from starter.todo import todo_for, todo_query
+from starter.todo import DEFAULT_LIMIT, todo_for, todo_query
 
 SettingsFactory = Callable[[], Settings]
 
@@ -32,6 +32,12 @@ def add_todo_command(
         ),
     )
     todo.add_argument("--user", required=True, metavar="U…", help="whose list (Slack member id)")
+    todo.add_argument(
+        "--all",
+        action="store_true",
+        help="ask every workflow with a step of theirs (default: the"
+        f" {DEFAULT_LIMIT} due soonest, the rest counted)",
+    )
     todo.set_defaults(func=partial(_todo, settings_factory))
 
 
@@ -47,7 +53,8 @@ def _todo(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
         from worker import connect
 
         client = await connect(settings)
-        return await todo_for(client, args.user, datetime.now(UTC))
+        limit = None if args.all else DEFAULT_LIMIT
+        return await todo_for(client, args.user, datetime.now(UTC), limit=limit)
 
     print(render_todo(asyncio.run(go())))
     return 0
@@ -68,4 +75,6 @@ def render_todo(todo: TodoList) -> str:
             f"  ({item.kind.value} {item.workflow_id}, step {item.step})"
         )
     lines += [f"  not answering (its steps are missing): {wid}" for wid in todo.not_answering]
+    if todo.not_asked:
+        lines.append(f"  and steps in {todo.not_asked} more workflows due later (--all lists them)")
     return "\n".join(lines)

@@ -25,6 +25,7 @@ from temporalio.client import (
 from schemas.account import AccountProfile, AccountStart, account_workflow_id
 from schemas.common import DeploymentType, Region
 from schemas.health import RedAccountCaseStart
+from schemas.search_attributes import NEXT_DUE_AT
 from schemas.security_review import (
     CompleteSecurityStep,
     SecurityReviewInput,
@@ -176,11 +177,31 @@ async def test_a_persons_steps_across_workflows_soonest_first_and_nobody_elses(
         calls.listings.clear()
         calls.queried.clear()
         todo = await todo_for(client, ce, later)
+        everything = (dict(calls.queried), list(calls.listings))
+        calls.listings.clear()
+        calls.queried.clear()
+        first_two = await todo_for(client, ce, later, limit=2)
+        next_due = {
+            wid: (await h.client.get_workflow_handle(wid).describe()).typed_search_attributes.get(
+                NEXT_DUE_AT
+            )
+            for wid in mine
+        }
+
+    # With a limit, only the workflows due soonest (NextDueAt, from the same listing) are asked.
+    assert len(calls.listings) == 1 and sum(calls.queried.values()) == 2
+    asked, not_asked = set(calls.queried), mine - set(calls.queried)
+    assert max(next_due[wid] or later for wid in asked) <= min(
+        next_due[wid] or later for wid in not_asked
+    )
+    assert first_two.workflows_named == 4 and first_two.not_asked == 2
+    assert {item.workflow_id for item in first_two.items} == asked
 
     # One visibility query, then one state query of each workflow it named, and no other.
-    assert len(calls.listings) == 1 and "StepOwners" in calls.listings[0]
-    assert dict(calls.queried) == dict.fromkeys(mine, 1)
-    assert not {other.id for other in others} & set(calls.queried)
+    queried, listings = everything
+    assert len(listings) == 1 and "StepOwners" in listings[0]
+    assert queried == dict.fromkeys(mine, 1)
+    assert not {other.id for other in others} & set(queried)
     assert todo.not_answering == [] and todo.workflows_named == 4
 
     assert {item.workflow_id for item in todo.items} == mine

@@ -129,6 +129,12 @@ def todo_blocks(todo: TodoList) -> list[dict[str, Any]]:
         )
     if len(items) > MAX_TODO_ITEMS:
         blocks.append(mrkdwn(f"…and {len(items) - MAX_TODO_ITEMS} more (`dealcycle todo`)"))
+    if todo.not_asked:
+        blocks.append(
+            mrkdwn(
+                f"…and steps in {todo.not_asked} more workflows due later (`dealcycle todo --all`)"
+            )
+        )
     if todo.not_answering:
         names = ", ".join(escape(workflow_id) for workflow_id in todo.not_answering)
         blocks.append(mrkdwn(f"⚠️ Not answering, their steps are missing: {names}"))
