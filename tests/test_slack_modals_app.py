@@ -23,12 +23,12 @@ from dealcycle.fakes.slack_chat import Ephemeral
 from dealcycle.fakes.slack_views import OpenView
 from schemas.account import LifecycleStage
 from schemas.common import Role
-from schemas.health import HealthView
+from schemas.health import HealthView, SetHealth
 from starter.slack import commands
 from starter.slack.answers import button_value
 from starter.slack.modal_forms import ModalName, open_button
 from starter.slack.modal_specs import MODALS
-from tests.support.accounts import AE, CE, a_plan, advance_to, start_account, state
+from tests.support.accounts import AE, CE, DAY, a_plan, advance_to, start_account, state
 from tests.support.patience import settle
 from tests.support.slack_app import eventually, fake_control
 from tests.test_red_account_workflow import case_handle, case_state
@@ -345,3 +345,63 @@ async def test_the_account_plan_form_submits_the_quarters_plan_and_names_missing
         assert request["quarter"] == quarter and request["actor"] == CE
         assert request["contacts"]["economic_buyer"] == a_plan(quarter).contacts.economic_buyer
         assert request["use_cases"] == a_plan(quarter).use_cases
+
+
+async def test_a_red_case_reminder_offers_the_action_plan_form_that_records_the_ce_part(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        account = await started_account(harness, salesforce_fake)
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "the champion left")
+        )
+        case = harness.track(await case_handle(harness, account, 1))
+        await settle(case)
+        # A day on, the thread reminds both owners; the reminder carries the form, no Done.
+        await advance_to(harness.env, case, await harness.env.get_current_time() + DAY * 1.1)
+        (reminder,) = [
+            message
+            for message in slack_fake.messages_in("#red-accounts")
+            if message.thread_ts and message.text.startswith("Reminder:")
+        ]
+        (actions,) = [block for block in reminder.blocks or [] if block["type"] == "actions"]
+        by_action = {button["action_id"]: button for button in actions["elements"]}
+        assert set(by_action) == {"dealcycle_open_modal_action_plan", "dealcycle_open"}
+        assert json.loads(by_action["dealcycle_open_modal_action_plan"]["value"]) == {
+            "workflow_id": case.id,
+            "step": "action_plan",
+            "kind": "red_account",
+        }
+        assert by_action["dealcycle_open"]["url"].endswith(f"/workflows/{case.id}")
+
+        async with app_in("http", harness, slack_fake):
+            clicked = await fake_control(
+                slack_fake.url,
+                "click",
+                {
+                    "user": CE,
+                    "channel": reminder.channel,
+                    "ts": reminder.ts,
+                    "action_id": "dealcycle_open_modal_action_plan",
+                },
+            )
+            assert clicked["status"] == 200, clicked
+            plan = await open_view(slack_fake, CE, "dealcycle_modal_action_plan")
+            recorded = await submit(
+                slack_fake,
+                CE,
+                plan,
+                {
+                    "current_status": {"value": "usage down 40%"},
+                    "needs": {"value": "a product deep-dive"},
+                    "intended_actions": {"value": "run an adoption workshop"},
+                },
+            )
+
+        assert recorded["response_action"] == "update", recorded
+        (entry,) = (await case_state(case)).action_plan
+        assert (entry.role, entry.actor, entry.intended_actions) == (
+            Role.CE,
+            CE,
+            "run an adoption workshop",
+        )

@@ -166,11 +166,16 @@ async def test_an_account_step_prompt_is_snoozed_by_the_ae_and_marked_done_by_th
     async with harness_factory() as harness:
         account = await start_account(harness, salesforce_fake, "001BLOCKS", 300 * DAY)
         (announcement,) = reminders_for(slack_fake, ACCOUNT_CE, "Kickoff call")
-        # The kickoff is done by recording its plan, so the prompt has no Done button.
-        snooze, open_ = buttons(announcement)
-        assert [b["action_id"] for b in (snooze, open_)] == ["dealcycle_snooze", "dealcycle_open"]
+        # The kickoff is done by recording its plan, so the prompt has no Done button: it
+        # offers the Slack app's kickoff form instead.
+        fill_in, snooze, open_ = buttons(announcement)
+        assert [b["action_id"] for b in (fill_in, snooze, open_)] == [
+            "dealcycle_open_modal_kickoff",
+            "dealcycle_snooze",
+            "dealcycle_open",
+        ]
         value = {"workflow_id": "account-001BLOCKS", "step": KICKOFF_PLAN_STEP, "kind": "account"}
-        assert all(json.loads(b["value"]) == value for b in (snooze, open_))
+        assert all(json.loads(b["value"]) == value for b in (fill_in, snooze, open_))
         assert open_["url"].endswith("/namespaces/default/workflows/account-001BLOCKS")
         assert "dealcycle account kickoff 001BLOCKS" in announcement.text
 

@@ -64,6 +64,13 @@ from workflows.visibility import publish_open_steps, publish_search_attributes
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
 CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
 
+# The Slack app's form (starter/slack/modal_forms.ModalName) that records such a step.
+_FORMS = {
+    StepKind.KICKOFF_PLAN: "kickoff",
+    StepKind.ACCOUNT_PLAN: "account_plan",
+    StepKind.RENEWAL_ASSESSMENT: "assessment",
+}
+
 _HOW_TO_FINISH = {
     StepKind.KICKOFF_PLAN: "dealcycle account kickoff {account} --by {owner} --role CE"
     " --cadence weekly|bi-weekly|monthly|as-needed",
@@ -290,6 +297,7 @@ class AccountEffects:
                 self.s.config.temporal_ui_url, self.s.config.namespace, info.workflow_id
             ),
             done=step.kind not in _HOW_TO_FINISH,
+            form=_FORMS.get(step.kind),
         )
         return SlackPost(
             key, step.owner, f"{prompt} When done: {self._how_to_finish(step)}", blocks=blocks

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
+    from workflows.slack_blocks import step_prompt_blocks
     from workflows.todo_views import red_account_open_steps
     from workflows.visibility import publish_open_steps, wait_for_change
 
@@ -145,7 +146,13 @@ class RedAccountWorkflow(OwedWorkHandlers):
         # and the replies that needed its thread are not posted.
         self._s.thread_ts = result.ts if result is not None else ""
 
-    async def _reply(self, key: str, text: str, kind: EffectKind = EffectKind.ANNOUNCEMENT) -> None:
+    async def _reply(
+        self,
+        key: str,
+        text: str,
+        kind: EffectKind = EffectKind.ANNOUNCEMENT,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
         """A reply in the case's thread; callers wait until the parent post is done."""
         assert self._s.thread_ts is not None
         if not self._s.thread_ts:
@@ -153,9 +160,29 @@ class RedAccountWorkflow(OwedWorkHandlers):
         await effects.post_slack(
             self._fx,
             SlackPost(
-                self._key(key), self._s.start.config.red_accounts_channel, text, self._s.thread_ts
+                self._key(key),
+                self._s.start.config.red_accounts_channel,
+                text,
+                self._s.thread_ts,
+                blocks=blocks,
             ),
             kind=kind,
+        )
+
+    def _action_plan_buttons(self, text: str) -> list[dict[str, Any]]:
+        """The reminder with the Slack app's action-plan form and the case's Web UI page."""
+        case_id = workflow.info().workflow_id
+        # The account's page is the case's neighbour in the Web UI.
+        workflows_url = self._s.start.account_workflow_url.rsplit("/", 1)[0]
+        return step_prompt_blocks(
+            text,
+            workflow_id=case_id,
+            step="action_plan",
+            kind="red_account",
+            url=f"{workflows_url}/{case_id}",
+            done=False,
+            form="action_plan",
+            snooze=False,
         )
 
     async def _tracker(self, activity: str, row: Any, summary: str) -> None:
@@ -243,6 +270,9 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 f"Reminder: {missing}, record your part of the action plan"
                 f" (`dealcycle red plan {start.account_id} --by YOU --role AE|CE ...`).",
                 kind=EffectKind.REMINDER,
+                blocks=self._action_plan_buttons(
+                    f"Reminder: {missing}, record your part of the action plan."
+                ),
             )
             s.reminders_sent += 1
             s.last_reminded_at = now

@@ -55,18 +55,35 @@ def _button(label: str, action_id: str, value: str, **extra: Any) -> dict[str, A
     }
 
 
+OPEN_FORM_ACTION = "dealcycle_open_modal_{form}"
+"""A button that opens the Slack app's form ``form`` (``starter/slack/modal_forms.ModalName``)."""
+
+
 def step_prompt_blocks(
-    text: str, *, workflow_id: str, step: str, kind: str, url: str, done: bool = True
+    text: str,
+    *,
+    workflow_id: str,
+    step: str,
+    kind: str,
+    url: str,
+    done: bool = True,
+    form: str | None = None,
+    snooze: bool = True,
 ) -> list[dict[str, Any]]:
     """The prompt (or reminder) ``text``, then **Done**, **Snooze 1 day** and **Open**.
     ``done=False`` leaves Done out: a step completed by recording something (a plan, an
-    assessment) is not done by a click."""
+    assessment) is not done by a click; ``form`` names the form that records it, offered as a
+    **Fill in…** button instead. ``snooze=False`` where the workflow has no snooze (a red case's
+    action plan runs against its SLA)."""
     value = button_value(workflow_id, step, kind)
     buttons = [_button("Done", DONE_ACTION, value, style="primary")] if done else []
-    buttons += [
-        _button("Snooze 1 day", SNOOZE_ACTION, value),
-        _button("Open", OPEN_ACTION, value, url=url),
-    ]
+    if form is not None:
+        buttons.append(
+            _button("Fill in…", OPEN_FORM_ACTION.format(form=form), value, style="primary")
+        )
+    if snooze:
+        buttons.append(_button("Snooze 1 day", SNOOZE_ACTION, value))
+    buttons.append(_button("Open", OPEN_ACTION, value, url=url))
     return [
         {
             "type": "section",
