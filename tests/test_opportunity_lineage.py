@@ -38,6 +38,7 @@ from schemas.trial import (
     trial_workflow_id,
 )
 from starter.trials import CommandError, act
+from tests.support.patience import settle
 from tests.test_opportunity_workflow import AE, CE, eventually, start_opportunity
 from workflows.opportunity import OpportunityWorkflow
 from workflows.security_review import SecurityReviewWorkflow
@@ -186,6 +187,9 @@ async def test_a_cancelled_trial_is_a_failed_effect_and_a_retry_starts_it_again(
         first_run = (await trial.describe()).run_id
         # Cancelled, not terminated: the Java test server does not tell a parent that its child
         # was terminated (sdk-java#2921); a real server does, and it is the same failure here.
+        # Cancelled once the trial is quiet: a cancel that arrives while the trial awaits its
+        # signal to the opportunity is absorbed by the SDK (1.35) when the signal completes.
+        await settle(trial)
         await trial.cancel()
 
         failed = await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "failed"))
