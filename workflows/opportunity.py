@@ -49,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.security_review import (
         SecurityReviewInput,
         SecurityReviewResult,
-        SecurityReviewStart,
         security_review_workflow_id,
     )
     from schemas.trial import (
@@ -57,12 +56,16 @@ with workflow.unsafe.imports_passed_through():
         TrialInput,
         TrialPhase,
         TrialResult,
-        TrialStart,
         trial_workflow_id,
     )
     from workflows import effects
     from workflows import opportunity_rules as rules
-    from workflows.opportunity_children import OpportunityChildren, children_patched
+    from workflows.opportunity_children import (
+        OpportunityChildren,
+        children_patched,
+        security_review_start_of,
+        trial_start_of,
+    )
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.visibility import history_is_long, publish_search_attributes
@@ -351,20 +354,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         if children_patched():
             await self._kids.owe_trial(self._fx)
             return
-        start = TrialStart(
-            opportunity_id=s.start.opportunity_id,
-            account_id=s.start.account_id,
-            account_name=s.start.account_name,
-            ce_owner=s.start.ce_owner,
-            ae_owner=s.start.ae_owner,
-            seats=s.start.seats,
-            length_days=s.trial_length_days,
-            durations=s.start.durations,
-            announce_channel=s.start.announce_channel,
-        )
         handle = await workflow.start_child_workflow(
             "TrialWorkflow",
-            TrialInput(start=start),
+            TrialInput(start=trial_start_of(s)),
             id=trial_workflow_id(s.start.opportunity_id),
             result_type=TrialResult,
             parent_close_policy=ParentClosePolicy.ABANDON,
@@ -385,21 +377,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         if children_patched():
             await self._kids.owe_security_review(self._fx)
             return
-        start = SecurityReviewStart(
-            opportunity_id=s.start.opportunity_id,
-            account_id=s.start.account_id,
-            account_name=s.start.account_name,
-            ae_owner=s.start.ae_owner,
-            ce_owner=s.start.ce_owner,
-            region=s.start.region,
-            deployment_type=s.start.deployment_type,
-            roster=s.start.roster,
-            durations=s.start.durations,
-            announce_channel=s.start.announce_channel,
-        )
         handle = await workflow.start_child_workflow(
             "SecurityReviewWorkflow",
-            SecurityReviewInput(start=start),
+            SecurityReviewInput(start=security_review_start_of(s)),
             id=security_review_workflow_id(s.start.opportunity_id),
             result_type=SecurityReviewResult,
             parent_close_policy=ParentClosePolicy.ABANDON,

@@ -123,34 +123,11 @@ class OpportunityChildren:
     # --- Owing a child -----------------------------------------------------------------------
 
     async def owe_trial(self, fx: OwedWork) -> None:
-        s = self._s
-        start = TrialStart(
-            opportunity_id=s.start.opportunity_id,
-            account_id=s.start.account_id,
-            account_name=s.start.account_name,
-            ce_owner=s.start.ce_owner,
-            ae_owner=s.start.ae_owner,
-            seats=s.start.seats,
-            length_days=s.trial_length_days,
-            durations=s.start.durations,
-            announce_channel=s.start.announce_channel,
-        )
+        start = trial_start_of(self._s)
         await self._owe(fx, self._trial, TRIAL_WORKFLOW_TYPE, TrialInput(start=start))
 
     async def owe_security_review(self, fx: OwedWork) -> None:
-        s = self._s
-        start = SecurityReviewStart(
-            opportunity_id=s.start.opportunity_id,
-            account_id=s.start.account_id,
-            account_name=s.start.account_name,
-            ae_owner=s.start.ae_owner,
-            ce_owner=s.start.ce_owner,
-            region=s.start.region,
-            deployment_type=s.start.deployment_type,
-            roster=s.start.roster,
-            durations=s.start.durations,
-            announce_channel=s.start.announce_channel,
-        )
+        start = security_review_start_of(self._s)
         await self._owe(
             fx, self._review, SECURITY_REVIEW_WORKFLOW_TYPE, SecurityReviewInput(start=start)
         )
@@ -316,3 +293,34 @@ class OpportunityChildren:
                 workflow.logger.info("%s was not told: %s", link.workflow_id, err)
             link.concluded = conclusion.describe()
         self._mark_changed()
+
+
+def trial_start_of(s: OpportunitySnapshot) -> TrialStart:
+    """The trial an opportunity starts: what the deal knows of the customer and its people."""
+    return TrialStart(
+        opportunity_id=s.start.opportunity_id,
+        account_id=s.start.account_id,
+        account_name=s.start.account_name,
+        ce_owner=s.start.ce_owner,
+        ae_owner=s.start.ae_owner,
+        seats=s.start.seats,
+        length_days=s.trial_length_days,
+        durations=s.start.durations,
+        announce_channel=s.start.announce_channel,
+    )
+
+
+def security_review_start_of(s: OpportunitySnapshot) -> SecurityReviewStart:
+    """The security review an opportunity starts when a questionnaire arrives."""
+    return SecurityReviewStart(
+        opportunity_id=s.start.opportunity_id,
+        account_id=s.start.account_id,
+        account_name=s.start.account_name,
+        ae_owner=s.start.ae_owner,
+        ce_owner=s.start.ce_owner,
+        region=s.start.region,
+        deployment_type=s.start.deployment_type,
+        roster=s.start.roster,
+        durations=s.start.durations,
+        announce_channel=s.start.announce_channel,
+    )
