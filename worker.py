@@ -41,7 +41,7 @@ from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
-from dealcycle.payloads import with_payload_converter
+from dealcycle.payloads import data_converter_for, with_data_converter
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -146,8 +146,9 @@ def build_worker(
     strict_sandbox: bool = False,
 ) -> Worker:
     queue = task_queue or settings.task_queue
-    # Inputs reach the checks as they came (JSON true is not one day): see dealcycle.payloads.
-    client = with_payload_converter(client)
+    # Inputs reach the checks as they came (JSON true is not one day), and payloads are
+    # encrypted when the codec is on: see dealcycle.payloads.
+    client = with_data_converter(client, data_converter_for(settings))
     # The hand-off starts workflows, so it needs the client the worker runs on.
     hand_offs = AccountHandOffActivities(client, queue, settings.account_config())
     # The digest reads to-do lists through the client too (one visibility query a person).
@@ -196,7 +197,9 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
 async def connect(settings: Settings) -> Client:
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter_for(settings),
         )
     except RuntimeError as err:
         raise SystemExit(

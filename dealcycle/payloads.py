@@ -15,12 +15,15 @@ from temporalio.client import Client
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
     JSONTypeConverter,
 )
 
 if TYPE_CHECKING:
+    from dealcycle.codec import CodecSettings
     from dealcycle.settings import Settings
 
 
@@ -50,14 +53,40 @@ DATA_CONVERTER = dataclasses.replace(
 )
 
 
-def with_payload_converter(client: Client) -> Client:
-    """``client`` (same connection) converting payloads as above."""
+def with_data_converter(client: Client, data_converter: DataConverter) -> Client:
+    """``client`` (same connection) converting payloads with ``data_converter``."""
     config = client.config()
-    config["data_converter"] = DATA_CONVERTER
+    config["data_converter"] = data_converter
     return Client(**config)
+
+
+def with_payload_converter(client: Client) -> Client:
+    """``client`` (same connection) converting payloads as above, without encryption."""
+    return with_data_converter(client, DATA_CONVERTER)
 
 
 def data_converter_for(settings: Settings) -> DataConverter:
     """The data converter every client of ``settings`` uses (worker, CLI, Slack app, tests)."""
-    del settings  # the payload codec (issue 13) is chosen from the settings
-    return DATA_CONVERTER
+    return data_converter_with(settings.codec)
+
+
+def data_converter_with(codec_settings: CodecSettings) -> DataConverter:
+    """Our payload converter, with the payload codec when keys are given.
+
+    With the codec on (``DEALCYCLE_CODEC``), payloads are encrypted and failure messages and
+    stack traces travel as an encoded payload too: a rule violation's message can quote what a
+    person typed. With keys but the codec off, encrypted payloads are still read, so turning
+    the codec off leaves the histories written while it was on readable.
+    """
+    codec = codec_settings.payload_codec()
+    if codec is None:
+        return DATA_CONVERTER
+    return dataclasses.replace(
+        DATA_CONVERTER,
+        payload_codec=codec,
+        failure_converter_class=(
+            DefaultFailureConverterWithEncodedAttributes
+            if codec_settings.enabled
+            else DefaultFailureConverter
+        ),
+    )

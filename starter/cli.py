@@ -56,6 +56,7 @@ from schemas.trial import (
 from starter import accounts
 from starter import health as account_health
 from starter.accounts import render_account_status
+from starter.codec_commands import add_codec_commands
 from starter.digest import add_digest_commands
 from starter.effects import change_effect, effects_section, failed_effects, render_failed
 from starter.errors import debug_requested, report
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_roster_commands(roster, _settings)
     add_todo_command(commands, _settings)
     add_digest_commands(commands, _settings)
+    add_codec_commands(commands, _settings)
     return parser
 
 

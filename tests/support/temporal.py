@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from dealcycle.devtools.test_server import find_test_server, start_time_skipping_environment
 from dealcycle.settings import Settings
 from schemas.search_attributes import ALL_KEYS
+from tests.support.codec import TEST_CODEC, TEST_DATA_CONVERTER
 from tests.support.patience import patient_rpcs, retry_transient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,8 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             "the Java time-skipping test server is not installed: run scripts/install-test-server"
             " (make test does)"
         )
-    env = await start_time_skipping_environment(REPO_ROOT)
+    # Encrypted, as every client of the suite: see tests.support.codec.
+    env = await start_time_skipping_environment(REPO_ROOT, data_converter=TEST_DATA_CONVERTER)
     patient_rpcs(env)
     await retry_transient(lambda: register_search_attributes(env.client))
     async with env:
@@ -92,6 +94,7 @@ def test_settings(tmp_path: Path, salesforce_settings: Any, slack_settings: Any)
         database_url=f"sqlite:///{tmp_path / 'dealcycle.db'}",
         salesforce=salesforce_settings,
         slack=slack_settings,
+        codec=TEST_CODEC,
     )
 
 
