@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 from dealcycle.devtools.test_server import find_test_server, start_time_skipping_environment
 from dealcycle.settings import Settings
 from schemas.search_attributes import ALL_KEYS
-from tests.support.codec import TEST_CODEC, TEST_DATA_CONVERTER
+from tests.support.codec import TEST_CODEC, TEST_CODEC_ENV, TEST_DATA_CONVERTER
 from tests.support.patience import patient_rpcs, retry_transient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,18 @@ async def register_search_attributes(client: Client) -> None:
             },
         )
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def codec_in_environment() -> Iterator[None]:
+    """The CLI run in-process (``starter.cli.main``) and the processes tests start read their
+    settings from the environment: there too, payloads are encrypted with the test key, so they
+    read what the fixtures' workers write."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in TEST_CODEC_ENV.items():
+            patch.setenv(name, value)
+        patch.delenv("DEALCYCLE_CODEC_KEYS_FILE", raising=False)
+        yield
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
