@@ -201,7 +201,14 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(serve_dev_server(settings, port=args.port, ui_port=args.ui_port))
+    return asyncio.run(
+        serve_dev_server(
+            settings,
+            port=args.port,
+            ui_port=args.ui_port,
+            ui_codec_endpoint=args.ui_codec_endpoint,
+        )
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -248,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser("server", help="run the Temporal dev server (Web UI, SQLite file)")
     server.add_argument("--port", type=int, default=7233)
     server.add_argument("--ui-port", type=int, default=8233)
+    server.add_argument(
+        "--ui-codec-endpoint",
+        metavar="URL",
+        help="the Web UI decodes payloads there (a `dealcycle codec-server`, http://127.0.0.1:8081)",
+    )
     server.set_defaults(func=cmd_server)
 
     worker = commands.add_parser("worker", help="run the dealcycle worker")

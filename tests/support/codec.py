@@ -3,12 +3,16 @@ so a payload the codec mishandles fails the test that writes it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 
-from dealcycle.codec import CodecSettings, EncryptionCodec
+from dealcycle.codec import ENCODING, CodecSettings, EncryptionCodec
 from dealcycle.payloads import data_converter_with
 
 # A fixed key, so a history fetched in one test can be read with the same settings in another.
@@ -31,3 +35,48 @@ async def failure_message(failure: Failure) -> str:
     copy = Failure()
     copy.CopyFrom(failure)
     return str(await TEST_DATA_CONVERTER.decode_failure(copy))
+
+
+ENCRYPTED = base64.b64encode(ENCODING).decode()
+"""The ``encoding`` of an encrypted payload in a history's JSON (metadata values are base64)."""
+NEVER_ENCRYPTED = re.compile(
+    r"\.(searchAttributes\.indexedFields\.\w+"
+    r"|markerRecordedEventAttributes\.details\.patch-data\.payloads\[\d+\])$"
+)
+"""Where a history keeps payloads the codec never sees: search attributes (the server indexes
+them) and the SDK core's own patch markers (a patch id, no customer text)."""
+
+
+def payloads_in(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every payload (``{"metadata": {"encoding": ...}, "data": ...}``) in a history's JSON (as
+    ``WorkflowHistory.to_json_dict`` and ``temporal workflow show --output json`` write it),
+    with its path."""
+    if isinstance(node, dict):
+        metadata = node.get("metadata")
+        if isinstance(metadata, dict) and "encoding" in metadata:
+            yield path, node
+            return
+        for key, value in node.items():
+            yield from payloads_in(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from payloads_in(value, f"{path}[{index}]")
+
+
+def plain_payload_paths(events: Any) -> list[str]:
+    """Paths of the payloads in ``events`` that are not encrypted but should be."""
+    return [
+        path
+        for path, payload in payloads_in(events)
+        if payload["metadata"]["encoding"] != ENCRYPTED and not NEVER_ENCRYPTED.search(path)
+    ]
+
+
+def readable_text(events: Any) -> str:
+    """Everything someone without the key reads in ``events``: the JSON itself and the data of
+    each payload, base64-decoded (a plain JSON payload hides its text only from ``grep``)."""
+    decoded = [
+        base64.b64decode(payload.get("data", "")).decode("utf-8", "replace")
+        for _, payload in payloads_in(events)
+    ]
+    return "\n".join([json.dumps(events, ensure_ascii=False), *decoded])
