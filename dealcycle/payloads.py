@@ -4,6 +4,8 @@ The SDK's default turns JSON ``true`` into the int 1 and ``2.5`` into 2 when a f
 ``int`` (and ``true`` into 1.0 for a ``float``), so `temporal workflow update ... {"days": true}`
 would extend a trial by a day. Here such values are kept as they came; ``schemas.limits`` then
 refuses them with the field's name and limit. Everything else converts as by default.
+
+``data_converter_for(settings)`` adds the payload codec (``dealcycle.codec``) when it is on.
 """
 
 from __future__ import annotations
@@ -58,11 +60,6 @@ def with_data_converter(client: Client, data_converter: DataConverter) -> Client
     config = client.config()
     config["data_converter"] = data_converter
     return Client(**config)
-
-
-def with_payload_converter(client: Client) -> Client:
-    """``client`` (same connection) converting payloads as above, without encryption."""
-    return with_data_converter(client, DATA_CONVERTER)
 
 
 def data_converter_for(settings: Settings) -> DataConverter:

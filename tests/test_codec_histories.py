@@ -6,11 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.worker import Replayer
 
 from dealcycle.fakes import SalesforceFake
 from schemas.common import Role
 from schemas.trial import CompleteStep, StartTrialOverride, TrialInput, TrialStart
-from tests.support.codec import failure_message, plain_payload_paths, readable_text
+from tests.support.codec import (
+    TEST_DATA_CONVERTER,
+    failure_message,
+    plain_payload_paths,
+    readable_text,
+)
 from tests.support.patience import settle
 from workflows.trial import TrialWorkflow
 
@@ -65,3 +71,7 @@ async def test_a_trials_history_holds_its_customer_text_encrypted_only(
         assert failures, "the refused write left no failed activity"
         assert all(failure.message == "Encoded failure" for failure in failures)
         assert "Tier__c" in await failure_message(failures[0])
+
+        # A worker that lost the workflow from its cache replays the encrypted history.
+        replayer = Replayer(workflows=[TrialWorkflow], data_converter=TEST_DATA_CONVERTER)
+        await replayer.replay_workflow(history)
