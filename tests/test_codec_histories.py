@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer
 
+from dealcycle.codec import ENCODING
 from dealcycle.fakes import SalesforceFake
 from schemas.common import Role
 from schemas.trial import CompleteStep, StartTrialOverride, TrialInput, TrialStart
@@ -43,6 +44,8 @@ async def test_a_trials_history_holds_its_customer_text_encrypted_only(
                 TrialInput(start=start),
                 id="trial-006QUILL",
                 task_queue=h.task_queue,
+                # The Web UI's summaries are payloads too: encrypted like the rest.
+                static_summary=f"{ACCOUNT_NAME} · trial",
             )
         )
         await trial.execute_update(
@@ -63,6 +66,9 @@ async def test_a_trials_history_holds_its_customer_text_encrypted_only(
         for word in ("Quillfeather", "Ngozi", "Okta", "board review", "Tier__c"):
             assert word not in raw, word
         assert plain_payload_paths(history.to_json_dict()["events"]) == []
+        summary = history.events[0].user_metadata.summary
+        assert summary.metadata["encoding"] == ENCODING
+        assert await TEST_DATA_CONVERTER.decode([summary]) == [f"{ACCOUNT_NAME} · trial"]
         failures = [
             event.activity_task_failed_event_attributes.failure
             for event in history.events
