@@ -12,13 +12,13 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
 from dealcycle.codec import KEY_ID_METADATA, EncryptionCodec, new_key
-from dealcycle.codec_server import CodecServerError, build_codec_app, serve_codec
+from dealcycle.codec_server import CodecServerError, serve_codec
 from dealcycle.devtools.devserver import free_port
+from tests.support.codec import running_codec_server
 
 OLD, NEW = new_key("2026-old"), new_key("2027-new")
 TOKEN = "codec-token-for-tests"
@@ -41,15 +41,9 @@ def json_payload(value: object) -> dict[str, Any]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def codec_url() -> AsyncIterator[str]:
     """A codec server that knows both keys and encrypts with the new one (after rotation)."""
-    app = build_codec_app(EncryptionCodec([NEW, OLD]), token=TOKEN, cors_origins=[UI])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    codec = EncryptionCodec([NEW, OLD])
+    async with running_codec_server(codec=codec, token=TOKEN, cors_origins=[UI]) as url:
+        yield url
 
 
 async def post(

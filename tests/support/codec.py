@@ -6,13 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import web
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 
 from dealcycle.codec import ENCODING, CodecSettings, EncryptionCodec
+from dealcycle.codec_server import build_codec_app
+from dealcycle.devtools.devserver import free_port
 from dealcycle.payloads import data_converter_with
 
 # A fixed key, so a history fetched in one test can be read with the same settings in another.
@@ -80,3 +84,23 @@ def readable_text(events: Any) -> str:
         for _, payload in payloads_in(events)
     ]
     return "\n".join([json.dumps(events, ensure_ascii=False), *decoded])
+
+
+@asynccontextmanager
+async def running_codec_server(
+    *,
+    codec: EncryptionCodec = TEST_PAYLOAD_CODEC,
+    token: str | None = None,
+    cors_origins: Sequence[str] = ("http://localhost:8233",),
+) -> AsyncIterator[str]:
+    """A codec server in this process on a free loopback port (its URL): for a Web UI started
+    with ``running_dev_server(ui_codec_endpoint=...)``, put the UI's origin in ``cors_origins``.
+    """
+    runner = web.AppRunner(build_codec_app(codec, token=token, cors_origins=cors_origins))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
