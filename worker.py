@@ -42,6 +42,7 @@ from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.payloads import data_converter_for, with_data_converter
+from dealcycle.query_failures import QueryRefusals
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -168,7 +169,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_cached_workflows=max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,
-        interceptors=[ActivityLogContext(), FailureSizeGuard()],
+        interceptors=[ActivityLogContext(), FailureSizeGuard(), QueryRefusals()],
     )
 
 

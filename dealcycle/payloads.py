@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
 from temporalio.converter import (
     CompositePayloadConverter,
@@ -23,6 +24,8 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
     JSONTypeConverter,
 )
+
+from dealcycle.query_failures import QueryRefused
 
 if TYPE_CHECKING:
     from dealcycle.codec import CodecSettings
@@ -55,6 +58,24 @@ DATA_CONVERTER = dataclasses.replace(
 )
 
 
+class EncodedFailureAttributes(DefaultFailureConverterWithEncodedAttributes):
+    """Messages and stack traces encoded, except a refused query's (``dealcycle.query_failures``:
+    never kept in a history, and the client would get no message at all)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plain = DefaultFailureConverter()
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: Any, failure: Failure
+    ) -> None:
+        if isinstance(exception, QueryRefused):
+            self._plain.to_failure(exception, payload_converter, failure)
+            failure.stack_trace = ""
+            return
+        super().to_failure(exception, payload_converter, failure)
+
+
 def with_data_converter(client: Client, data_converter: DataConverter) -> Client:
     """``client`` (same connection) converting payloads with ``data_converter``."""
     config = client.config()
@@ -82,8 +103,6 @@ def data_converter_with(codec_settings: CodecSettings) -> DataConverter:
         DATA_CONVERTER,
         payload_codec=codec,
         failure_converter_class=(
-            DefaultFailureConverterWithEncodedAttributes
-            if codec_settings.enabled
-            else DefaultFailureConverter
+            EncodedFailureAttributes if codec_settings.enabled else DefaultFailureConverter
         ),
     )

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.support.accounts import DAY, onboard, settle, start_account
+from tests.support.codec import TEST_DATA_CONVERTER
 from workflows.account import UNIQUE_CASE_IDS_PATCH, AccountWorkflow
 from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
 from workflows.owed_work import OWED_WORK_PATCH
@@ -78,5 +79,6 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
     recorded = [marker.SerializeToString() for marker in markers]
     for guard in guards:
         assert sum(guard.encode() in marker for marker in recorded) == 1, guard
-    result = await Replayer(workflows=[AccountWorkflow]).replay_workflow(history)
+    replayer = Replayer(workflows=[AccountWorkflow], data_converter=TEST_DATA_CONVERTER)
+    result = await replayer.replay_workflow(history)
     assert result.replay_failure is None

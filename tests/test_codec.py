@@ -23,6 +23,7 @@ from dealcycle.codec import (
     parse_keys,
 )
 from dealcycle.payloads import DATA_CONVERTER, data_converter_with
+from dealcycle.query_failures import QueryRefused
 from dealcycle.settings import Settings, SettingsError
 from starter.cli import main
 
@@ -184,3 +185,16 @@ async def test_keygen_prints_one_key_line_the_settings_accept(
     assert main(["codec", "keygen"]) == 0
     [generated] = parse_keys(capsys.readouterr().out.splitlines(), "keygen")
     assert generated.key_id.startswith("k") and generated.secret != key.secret
+
+
+async def test_a_refused_query_keeps_its_message_plain_and_drops_its_stack_trace() -> None:
+    """Query answers are never kept in a history, and the client gets a refusal's message only:
+    encoded, it would read "Encoded failure"."""
+    on = CodecSettings.from_env({"DEALCYCLE_CODEC": "on", "DEALCYCLE_CODEC_KEYS": keys_env(NEW)})
+    converter = data_converter_with(on)
+    refused = Failure()
+    await converter.encode_failure(QueryRefused("the review did not start", type="X"), refused)
+    assert refused.message == "the review did not start" and refused.stack_trace == ""
+    other = Failure()
+    await converter.encode_failure(ApplicationError("the review did not start"), other)
+    assert other.message == "Encoded failure"
