@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import temporalio.converter
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
 from temporalio.converter import (
@@ -67,7 +68,10 @@ class EncodedFailureAttributes(DefaultFailureConverterWithEncodedAttributes):
         self._plain = DefaultFailureConverter()
 
     def to_failure(
-        self, exception: BaseException, payload_converter: Any, failure: Failure
+        self,
+        exception: BaseException,
+        payload_converter: temporalio.converter.PayloadConverter,
+        failure: Failure,
     ) -> None:
         if isinstance(exception, QueryRefused):
             self._plain.to_failure(exception, payload_converter, failure)
