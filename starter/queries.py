@@ -18,6 +18,7 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryReverseRequest,
 )
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.codec import PayloadDecryptionError
@@ -88,7 +89,8 @@ async def _last_task_failure(client: Client, workflow_id: str) -> str | None:
             # With the codec on, the message is encrypted in the failure's attributes.
             failure = event.workflow_task_failed_event_attributes.failure
             try:
-                message = str(await client.data_converter.decode_failure(failure))
+                error = await client.data_converter.decode_failure(failure)
+                message = error.message if isinstance(error, FailureError) else str(error)
             except PayloadDecryptionError as error:  # written with a key this client lacks
                 message = f"{failure.message} ({error})"
             return one_line(message, 240)
