@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from schemas import start_summaries
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
@@ -77,11 +78,15 @@ async def _signal_with_start(
     config: AccountConfig,
     reuse: WorkflowIDReusePolicy,
 ) -> WorkflowHandle[object, object]:
+    # Shown only when this starts the run: a running account keeps the summary it has.
+    shown = start_summaries.hand_off(deal, term_days=config.durations.contract_term_days)
     return await client.start_workflow(
         ACCOUNT_WORKFLOW_TYPE,
         AccountStart(deal.account_id, deal.account_name, config=config),
         id=account_workflow_id(deal.account_id),
         task_queue=task_queue,
+        static_summary=shown.summary,
+        static_details=shown.details,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=reuse,
         start_signal=DEAL_CLOSED_SIGNAL,

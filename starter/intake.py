@@ -24,6 +24,7 @@ from activities.closed_won import deal_from_record, one_deal
 from activities.handoff import hand_off
 from activities.salesforce import SalesforceConnector
 from dealcycle.settings import Settings
+from schemas import start_summaries
 from schemas.account import AccountHandOff, HandOffRequest
 from schemas.intake import CLOSED_WON_SCHEDULE_ID, ClosedWonDeal, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
@@ -131,12 +132,15 @@ async def _opportunity_state(client: Client, opportunity_id: str) -> Opportunity
 
 
 def intake_schedule(settings: Settings, every: timedelta) -> Schedule:
+    shown = start_summaries.closed_won_intake(f"every {every}")
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ClosedWonIntakeWorkflow.run,
             IntakeRun(),
             id=f"{CLOSED_WON_SCHEDULE_ID}-run",
             task_queue=settings.task_queue,
+            static_summary=shown.summary,
+            static_details=shown.details,
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         # A poll still running when the next is due: skip rather than read twice at once.
@@ -161,6 +165,7 @@ async def run_intake_once(
         run or IntakeRun(),
         id=f"{CLOSED_WON_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
         task_queue=settings.task_queue,
+        static_summary=start_summaries.closed_won_intake("once, by hand").summary,
     )
     return result
 
