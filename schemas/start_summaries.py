@@ -52,7 +52,8 @@ def line(*parts: str) -> str:
 
 
 def _details(*rows: tuple[str, str]) -> str:
-    return "\n".join(f"**{label}**: {value}" for label, value in rows if value)
+    """One markdown paragraph: the Web UI shows the details in a box a few lines high."""
+    return SEPARATOR.join(f"**{label}**: {value}" for label, value in rows if value)
 
 
 def tier(number: int) -> str:

@@ -68,7 +68,7 @@ async def test_a_running_account_has_its_static_summary_and_summaries_on_activit
         assert timers and timers[-1].startswith("next reminder: Kickoff call"), timers
 
         text = await current_details(handle)
-        assert text.startswith(f"**{headline}**\nPhase: **kickoff**\nOpen steps (1):")
+        assert text.startswith(f"**{headline}** · phase **kickoff** · 1 open step\n\n- ")
         assert "Kickoff call" in text and f"CE {CE} · due " in text
         assert "overdue" not in text
 
@@ -80,7 +80,7 @@ async def test_a_running_account_has_its_static_summary_and_summaries_on_activit
             s for s in of_type(found, "ACTIVITY_TASK_SCHEDULED") if s.startswith(f"remind {CE}: ")
         ]
         assert reminders and "Kickoff call" in reminders[0], reminders
-        assert "Open steps (1, 1 overdue):" in await current_details(handle)
+        assert " · 1 open step, 1 overdue\n" in await current_details(handle)
         assert "**overdue** since" in await current_details(handle)
 
 
@@ -103,7 +103,7 @@ async def test_continue_as_new_drops_the_static_summary_and_the_current_details_
 
         assert await description.static_summary() is None
         headline = f"Acme Corp · Tier 1 · renews {renewal:%Y-%m-%d}"
-        assert (await current_details(handle)).startswith(f"**{headline}**\n")
+        assert (await current_details(handle)).startswith(f"**{headline}** · phase ")
         # The continued run's timers and activities still say what they are.
         await advance_to(h.env, handle, await h.env.get_current_time() + 4 * DAY)
         latest = h.client.get_workflow_handle(handle.id, run_id=description.run_id)

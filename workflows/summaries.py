@@ -29,6 +29,7 @@ from schemas.todo import OpenStep
 
 FIRST_SENTENCE_LIMIT = 140
 DETAILS_STEPS_SHOWN = 12
+STEP_TITLE_LIMIT = 80
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -129,7 +130,7 @@ def _step_line(step: OpenStep, now: datetime) -> str:
         when = f"**overdue** since {_day(step.due_at)}"
     else:
         when = f"due {_day(step.due_at)}"
-    return f"- {clip(step.title, 120)} · {who} · {when}"
+    return f"- {clip(step.title, STEP_TITLE_LIMIT)} · {who} · {when}"
 
 
 def current_details(
@@ -147,14 +148,15 @@ def current_details(
         key=lambda step: (step.due_at is None, step.due_at.timestamp() if step.due_at else 0.0),
     )
     overdue = sum(1 for step in ordered if step.due_at is not None and step.due_at < now)
-    lines = [f"**{clip(headline)}**", f"Phase: **{clip(phase, 80)}**"]
-    if ordered:
-        late = f", {overdue} overdue" if overdue else ""
-        lines.append(f"Open steps ({len(ordered)}{late}):")
-        lines += [_step_line(step, now) for step in ordered[:DETAILS_STEPS_SHOWN]]
-        if len(ordered) > DETAILS_STEPS_SHOWN:
-            lines.append(f"- … and {len(ordered) - DETAILS_STEPS_SHOWN} more")
-    lines += [f"- {clip(note, 160)}" for note in notes]
-    if not ordered and len(lines) == 2:
-        lines.append("No open steps.")
-    return "\n".join(lines)
+    late = f", {overdue} overdue" if overdue else ""
+    count = f"{len(ordered)} open step{'' if len(ordered) == 1 else 's'}{late}"
+    # The Web UI shows this in a box a few lines high: the headline and phase share a line.
+    blocks = [f"**{clip(headline)}** · phase **{clip(phase, 80)}** · {count}"]
+    items = [_step_line(step, now) for step in ordered[:DETAILS_STEPS_SHOWN]]
+    if len(ordered) > DETAILS_STEPS_SHOWN:
+        items.append(f"- … and {len(ordered) - DETAILS_STEPS_SHOWN} more")
+    items += [f"- {clip(note, 160)}" for note in notes]
+    if items:
+        # A blank line first: markdown joins single lines into one paragraph.
+        blocks.append("\n".join(items))
+    return "\n\n".join(blocks)
