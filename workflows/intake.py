@@ -14,7 +14,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from schemas import limits
-    from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
+    from schemas.account import (
+        AccountHandOff,
+        HandOffRequest,
+        HandOffResult,
+        account_workflow_id,
+    )
     from schemas.intake import (
         ClosedWonBatch,
         ClosedWonDeal,
@@ -58,13 +63,17 @@ class ClosedWonIntakeWorkflow:
     async def run(self, run: IntakeRun) -> IntakeResult:
         limits.check(run, workflow.now(), "cannot run the intake: ")
         mark: Watermark = await effects.execute(
-            effects.LOAD_INTAKE_WATERMARK, WatermarkRequest(run.watermark_name), Watermark
+            effects.LOAD_INTAKE_WATERMARK,
+            WatermarkRequest(run.watermark_name),
+            Watermark,
+            summary=f"read the watermark {run.watermark_name}",
         )
         since = mark.value or workflow.now() - timedelta(days=run.first_poll_lookback_days)
         batch: ClosedWonBatch = await effects.execute(
             effects.POLL_CLOSED_WON,
             ClosedWonPoll(since.replace(microsecond=0), run.batch_size),
             ClosedWonBatch,
+            summary=f"Salesforce: Closed Won since {since:%Y-%m-%d %H:%M:%S}",
         )
         # The poll reads the watermark's second again; what was read in it is done.
         deals = [deal for deal in batch.deals if deal.opportunity_id not in mark.seen_ids]
@@ -73,7 +82,10 @@ class ClosedWonIntakeWorkflow:
         decisions: list[HandOffDecision] = []
         for deal in deals:
             result: HandOffResult = await effects.execute(
-                effects.HAND_OFF_CLOSED_DEAL, HandOffRequest(_hand_off_of(deal)), HandOffResult
+                effects.HAND_OFF_CLOSED_DEAL,
+                HandOffRequest(_hand_off_of(deal)),
+                HandOffResult,
+                summary=f"hand {deal.opportunity_id} off to {account_workflow_id(deal.account_id)}",
             )
             (skipped if result.skipped else handed_off).append(deal.opportunity_id)
             decisions.append(
@@ -90,5 +102,6 @@ class ClosedWonIntakeWorkflow:
                 effects.SAVE_INTAKE_WATERMARK,
                 Watermark(run.watermark_name, newest, seen),
                 Watermark,
+                summary=f"save the watermark {run.watermark_name}: {newest:%Y-%m-%d %H:%M:%S}",
             )
         return IntakeResult(handed_off, [], saved.value, skipped, decisions)
