@@ -10,10 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from schemas.account import account_workflow_id
+from schemas.common import Role
+from schemas.health import SetHealth
 from starter.accounts import start_account
-from tests.support.accounts import AE, CE, DAY, advance_to
+from tests.support.accounts import AE, CE, DAY, advance_to, case_id
 from tests.support.patience import settle
 from tests.support.web_ui import current_details, event_summaries, of_type
+from workflows.account import AccountWorkflow
 from workflows.account_rules import midnight
 
 ACCOUNT = "001WEBUI1"
@@ -110,3 +113,33 @@ async def test_continue_as_new_drops_the_static_summary_and_the_current_details_
         found = await event_summaries(h.client, latest)
         # The kickoff plan has escalated (reminded no more): the renewal window is next.
         assert of_type(found, "TIMER_STARTED")[-1] == "T-90 value exercise opens", found
+
+
+async def test_a_red_account_case_started_by_the_account_reads_as_its_case(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as h:
+        handle, renewal = await start_acme(h, salesforce_fake, timedelta(days=400))
+        account = h.client.get_workflow_handle_for(
+            AccountWorkflow.run,
+            handle.id,
+            first_execution_run_id=(await handle.describe()).run_id,
+        )
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "the champion left")
+        )
+        case = h.track(h.client.get_workflow_handle(case_id(account, 1)))
+        await settle(account)
+        await settle(case)
+
+        headline = f"Red account case · Acme Corp · Tier 1 · renews {renewal:%Y-%m-%d}"
+        description = await case.describe()
+        assert await description.static_summary() == headline
+        assert "champion" not in (await description.static_details() or "")
+        details = await current_details(case)
+        assert details.startswith(f"**{headline}** · phase **open** · ")
+        timers = of_type(await event_summaries(h.client, case), "TIMER_STARTED")
+        assert timers and timers[-1] in (
+            "next reminder: the action plan",
+            "escalate: no action plan yet",
+        ), timers
