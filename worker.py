@@ -35,6 +35,7 @@ from activities.slack import (
     build_slack_client,
     check_slack_scopes,
 )
+from activities.usage_feed import UsageFeedActivities
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
@@ -51,6 +52,7 @@ from workflows.opportunity import OpportunityWorkflow
 from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
+from workflows.usage_feed import UsageFeedWorkflow
 
 WORKFLOWS: tuple[type, ...] = (
     TrialWorkflow,
@@ -60,6 +62,7 @@ WORKFLOWS: tuple[type, ...] = (
     ClosedWonIntakeWorkflow,
     RedAccountWorkflow,
     DailyDigestWorkflow,
+    UsageFeedWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -163,6 +166,7 @@ def build_worker(
             *activities.functions,
             hand_offs.hand_off_closed_deal,
             digests.gather_daily_digests,
+            *UsageFeedActivities.on(client, settings.database_url, settings.usage_feed).functions,
         ],
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_cached_workflows=max_cached_workflows,

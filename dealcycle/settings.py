@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dealcycle.usage_feed_settings import UsageFeedSettings
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 from schemas.health import HealthConfig
@@ -191,6 +192,7 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
+    usage_feed: UsageFeedSettings = UsageFeedSettings()
 
     def roster(self) -> Roster:
         """The roster until its first rotation (``dealcycle roster set``); the database's after."""
@@ -326,6 +328,7 @@ class Settings:
                 env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
             ),
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
+            usage_feed=UsageFeedSettings.from_env(env),
             log_format=log_format,
             log_level=log_level,
         )

@@ -283,6 +283,10 @@ LIMITS: dict[str, Limit] = {
     "first_poll_lookback_days": Whole(1, 36_500),
     "DigestRun.week_days": Whole(1, 31),
     "DigestRun.items_per_person": Whole(1, 100),
+    "UsageFeedRun.staleness_days": DAYS,
+    "UsageFeedRun.lookback_days": DAYS,
+    "UsageFeedRun.page_size": Whole(1, 10_000),
+    "UsageFeedRun.attempt_timeout_seconds": Whole(10, 86_400),
     "Durations.*": CONFIG_SECONDS,
     "Durations.trial_length_days": DAYS,
     "HealthConfig.usage_weight": Real(0, 100),
@@ -304,6 +308,7 @@ LIMITS: dict[str, Limit] = {
     "hand_offs": Items(100),
     # State carried by continue-as-new
     "carried": TRUSTED,
+    "UsageFeedRun.resume": TRUSTED,
 }
 
 

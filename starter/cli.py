@@ -76,6 +76,7 @@ from starter.trials import (
     start_trial,
     trial_start_for,
 )
+from starter.usage_feed import add_usage_feed_commands
 from starter.workflow_ids import check_id_arguments
 
 ROLES = [role.value for role in Role]
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_roster_commands(roster, _settings)
     add_todo_command(commands, _settings)
     add_digest_commands(commands, _settings)
+    add_usage_feed_commands(commands, _settings)
     return parser
 
 
