@@ -192,7 +192,7 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
-    usage_feed: UsageFeedSettings = UsageFeedSettings()
+    usage_feed: UsageFeedSettings = field(default_factory=UsageFeedSettings)
 
     def roster(self) -> Roster:
         """The roster until its first rotation (``dealcycle roster set``); the database's after."""
