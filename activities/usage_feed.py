@@ -53,7 +53,7 @@ log = get_logger("dealcycle.usage_feed")
 QUERY_CAP_SECONDS = 3_600.0
 SIGNAL_CAP_SECONDS = 30.0
 SIGNALLING_AT_ONCE = 16
-"""Accounts signalled concurrently (each account's readings stay in order)."""
+"""Accounts signalled concurrently."""
 MARKS_PER_QUERY = 500
 STREAM_ROWS = 1_000
 
@@ -241,20 +241,17 @@ class UsageFeedActivities:
     # --- Delivering ------------------------------------------------------------------------
 
     async def _send(self, send: UsageSend, gate: asyncio.Semaphore) -> bool:
-        """Signal the account its readings, in order; False if it has no running workflow."""
+        """Signal the account its readings; False if it has no running workflow."""
         handle = self._client.get_workflow_handle(account_workflow_id(send.account_id))
         async with gate:
-            for signal in send.signals:
-                timeout = call_timeout(SIGNAL_CAP_SECONDS)
-                try:
-                    await handle.signal(
-                        HEALTH_SIGNAL, signal, rpc_timeout=timedelta(seconds=timeout)
-                    )
-                except RPCError as err:
-                    if err.status is not RPCStatusCode.NOT_FOUND:
-                        raise
-                    log.warning("usage feed account unknown", account_id=send.account_id)
-                    return False
+            timeout = timedelta(seconds=call_timeout(SIGNAL_CAP_SECONDS))
+            try:
+                await handle.signal(HEALTH_SIGNAL, send.signal, rpc_timeout=timeout)
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                log.warning("usage feed account unknown", account_id=send.account_id)
+                return False
         return True
 
     def _save(self, marks: Iterable[FeedMark]) -> None:
@@ -284,7 +281,6 @@ class UsageFeedActivities:
             )
         return UsageDelivered(
             accounts_signalled=len(sent),
-            signals_sent=sum(len(send.signals) for send in sent),
             unknown_accounts=len(unknown),
         )
 

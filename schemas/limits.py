@@ -309,6 +309,7 @@ LIMITS: dict[str, Limit] = {
     # State carried by continue-as-new
     "carried": TRUSTED,
     "UsageFeedRun.resume": TRUSTED,
+    "HealthSignal.more": Items(2),
 }
 
 

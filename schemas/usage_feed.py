@@ -104,10 +104,10 @@ class UsagePage:
 
 @dataclass(frozen=True)
 class UsageSend:
-    """Readings to send one account now, in the order given."""
+    """Readings to send one account now: one signal carrying every input that moved."""
 
     account_id: str
-    signals: list[HealthSignal]
+    signal: HealthSignal
     reason: str
     """``first``, ``colour`` (they change its colour) or ``stale`` (none sent for long)."""
 
@@ -123,7 +123,7 @@ class UsageDelivery:
 @dataclass(frozen=True)
 class UsageDelivered:
     accounts_signalled: int = 0
-    signals_sent: int = 0
+    """One health signal each, carrying the inputs that moved."""
     unknown_accounts: int = 0
     """No running account workflow (never handed off, or closed)."""
 
@@ -139,7 +139,7 @@ class UsageFeedResult:
     rows_read: int = 0
     rows_out_of_bounds: int = 0
     accounts_signalled: int = 0
-    signals_sent: int = 0
+    """One health signal each, carrying the inputs that moved."""
     colour_changes: int = 0
     stale_refreshes: int = 0
     unknown_accounts: int = 0

@@ -98,7 +98,7 @@ def render_usage_feed_result(result: UsageFeedResult) -> str:
             f"usage feed, days before {result.until}: {result.accounts_read} accounts read"
             f" ({result.accounts_with_new_rows} with new rows) in {result.pages} page(s),"
             f" {result.rows_read} rows",
-            f"  {result.accounts_signalled} accounts sent readings ({result.signals_sent} signals):"
+            f"  {result.accounts_signalled} accounts sent their readings (a signal each):"
             f" {result.colour_changes} for a colour change, {result.stale_refreshes} stale",
             f"  {result.rows_out_of_bounds} rows dropped (out of bounds: see the worker's log),"
             f" {result.unknown_accounts} accounts unknown (no running account workflow)",

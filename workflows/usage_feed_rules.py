@@ -2,21 +2,19 @@
 account's newest readings and the feed's mark (what it last sent).
 
 An account is sent readings only when they would change its colour, when it was never sent
-any, or when it was last sent some ``staleness_days`` ago; then only the inputs whose value
-moved (the account keeps the others). The colour is the health rules' own (``score_of``,
-``colour_of``); they use the latest reading of each input and no trend, so the latest day is
-all an account needs.
+any, or when it was last sent some ``staleness_days`` ago; then one signal carrying the
+inputs whose value moved (the account keeps the others). The colour is the health rules' own
+(``score_of``, ``colour_of``); they use the latest reading of each input and no trend, so the
+latest day is all an account needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import permutations
 
 from schemas.common import CustomerHealth
-from schemas.health import HealthConfig, HealthSignal
+from schemas.health import HealthConfig, HealthSignal, Reading
 from schemas.usage_feed import (
     READING_COLUMNS,
     USAGE_FEED_SOURCE,
@@ -56,30 +54,6 @@ def reason_to_send(usage: AccountUsage, config: HealthConfig, staleness_days: in
     return None
 
 
-def signal_order(
-    sent: dict[str, float], changed: dict[str, float], config: HealthConfig
-) -> list[str]:
-    """The inputs of ``changed`` in the order that moves the account's colour the fewest times.
-
-    The account applies one reading at a time: sent as it comes, usage up and sentiment down
-    could pass through a colour neither day had (and a passing red opens a case). Of the at
-    most six orders, the first with the fewest colour changes on the way wins."""
-
-    def changes(order: Iterable[str]) -> int:
-        readings = dict(sent)
-        colour = colour_with(readings, config)
-        count = 0
-        for name in order:
-            readings[name] = changed[name]
-            step = colour_with(readings, config)
-            count += step is not colour
-            colour = step
-        return count
-
-    names = tuple(name for name in READING_COLUMNS if name in changed)
-    return list(min(permutations(names), key=changes))
-
-
 def plan_account(
     usage: AccountUsage, config: HealthConfig, staleness_days: int
 ) -> tuple[UsageSend | None, FeedMark]:
@@ -97,16 +71,15 @@ def plan_account(
         # What the account has is still the latest: as good as sent today.
         return None, FeedMark(usage.account_id, usage.day, mark.readings, usage.day, mark.signals)
     observed = datetime.combine(date.fromisoformat(usage.day), datetime.min.time(), tzinfo=UTC)
-    signals = [
-        HealthSignal(name, changed[name], USAGE_FEED_SOURCE, observed)
-        for name in signal_order(mark.readings, changed, config)
-    ]
-    return UsageSend(usage.account_id, signals, reason), FeedMark(
-        usage.account_id,
-        usage.day,
-        {**mark.readings, **changed},
-        usage.day,
-        mark.signals + len(signals),
+    (first, value), *more = [(name, changed[name]) for name in READING_COLUMNS if name in changed]
+    # One signal carrying every changed input: one history event, and the account judges its
+    # colour once, on the whole day (one at a time, usage up and sentiment down could pass
+    # through a colour neither day had, and a passing red opens a case).
+    signal = HealthSignal(
+        first, value, USAGE_FEED_SOURCE, observed, [Reading(name, v) for name, v in more]
+    )
+    return UsageSend(usage.account_id, signal, reason), FeedMark(
+        usage.account_id, usage.day, {**mark.readings, **changed}, usage.day, mark.signals + 1
     )
 
 
@@ -146,7 +119,6 @@ def totals_after(
         rows_read=result.rows_read + page.rows_read,
         rows_out_of_bounds=result.rows_out_of_bounds + page.rows_out_of_bounds,
         accounts_signalled=result.accounts_signalled + delivered.accounts_signalled,
-        signals_sent=result.signals_sent + delivered.signals_sent,
         colour_changes=result.colour_changes + plan.colour_changes,
         stale_refreshes=result.stale_refreshes + plan.stale_refreshes,
         unknown_accounts=result.unknown_accounts + delivered.unknown_accounts,
