@@ -288,6 +288,9 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             sandbox_env_if_unconfigured(settings, None) as (effective, sandbox_env),
             _slack_page_if_sandbox(sandbox_env, environ) as page,
         ):
+            from starter.usage_feed import with_demo_usage_feed
+
+            effective = with_demo_usage_feed(effective) if demo else effective
             client = await connect(effective)
             activities = await asyncio.to_thread(build_activities, effective)
             app_env = {
@@ -309,11 +312,13 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                 accounts = await start_demo_accounts(client, effective) if demo else []
                 from starter.digest import ensure_digest_schedule
                 from starter.intake import ensure_intake_schedule
+                from starter.usage_feed import ensure_usage_feed_schedule
 
                 schedule = await ensure_intake_schedule(
                     client, effective, timedelta(seconds=effective.intake_interval_seconds)
                 )
                 digest = await ensure_digest_schedule(client, effective)
+                usage_feed = await ensure_usage_feed_schedule(client, effective)
                 ui = f"{server.ui_url}/namespaces/{effective.temporal_namespace}/workflows"
                 lines = [
                     "dealcycle is running.",
@@ -323,6 +328,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                     f"Database          {effective.database_url}",
                     f"Intake            {schedule}",
                     f"Digest            {digest}",
+                    f"Usage feed        {usage_feed}  (dealcycle usage-feed run-now)",
                 ]
                 if page is not None:
                     lines.append(f"Slack (sandbox)   {page.url}  (pick 'You are', then click)")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from temporalio.client import (
@@ -32,7 +33,11 @@ from dealcycle.db.engine import make_engine
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.models import UsageFeedMark
 from dealcycle.settings import Settings
-from schemas.usage_feed import USAGE_FEED_SCHEDULE_ID, UsageFeedResult, UsageFeedRun
+from schemas.usage_feed import (
+    USAGE_FEED_SCHEDULE_ID,
+    UsageFeedResult,
+    UsageFeedRun,
+)
 from starter.digest import _with_client
 from starter.errors import CommandError
 from starter.schedules import ensure_schedule
@@ -200,3 +205,57 @@ def _status(settings_factory: SettingsFactory, _args: argparse.Namespace) -> int
     print(_with_client(settings_factory, schedule_status))
     print(render_marks(*stored_marks(settings.database_url)))
     return 0
+
+
+# --- make run's demo analytics database ----------------------------------------------------------
+
+DEMO_ANALYTICS_FILE = "demo-analytics.db"
+DEMO_DAYS = 30
+
+
+def demo_usage_rows(today: date) -> list[dict[str, object]]:
+    """A month of the demo accounts' days: Hooli steady and green, Umbrella sliding into red."""
+    rows: list[dict[str, object]] = []
+    for n in range(DEMO_DAYS):
+        day = (today - timedelta(days=DEMO_DAYS - n)).isoformat()
+        slide = n / (DEMO_DAYS - 1)
+        rows.append(_demo_row("DEMO-001-HOOLI", day, 84 + n % 3, 80, 75))
+        rows.append(_demo_row("DEMO-001-UMBRELLA", day, 70 - 50 * slide, 65 - 40 * slide, 55))
+    return rows
+
+
+def _demo_row(
+    account: str, day: str, usage: float, adoption: float, sentiment: float
+) -> dict[str, object]:
+    return {
+        "account_id": account,
+        "day": day,
+        "usage": usage,
+        "adoption": adoption,
+        "sentiment": sentiment,
+    }
+
+
+def with_demo_usage_feed(settings: Settings) -> Settings:
+    """Without ``DEALCYCLE_USAGE_FEED_URL``, a SQLite analytics database in the state
+    directory, holding the demo accounts' last month, for the worker's feed to read."""
+    if settings.usage_feed.configured:
+        return settings
+    url = f"sqlite:///{settings.state_dir / DEMO_ANALYTICS_FILE}"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS account_health_daily (account_id TEXT, day TEXT,"
+                " usage REAL, adoption REAL, sentiment REAL, PRIMARY KEY (account_id, day))"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT OR IGNORE INTO account_health_daily VALUES"
+                " (:account_id, :day, :usage, :adoption, :sentiment)"
+            ),
+            demo_usage_rows(datetime.now(UTC).date()),
+        )
+    engine.dispose()
+    return replace(settings, usage_feed=replace(settings.usage_feed, url=url))
