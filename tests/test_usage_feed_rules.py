@@ -53,11 +53,11 @@ def test_readings_that_keep_the_colour_are_not_sent_until_they_are_stale() -> No
     assert quiet is None
     assert quiet_mark == FeedMark("001A", "2027-03-07", GREEN_DAY, "2027-03-01", 1)
     assert stale is not None and stale.reason == "stale"
-    # Only what moved: sentiment is as the account has it.
+    # All the latest readings, in one signal.
     assert (stale.signal.input, stale.signal.value, stale.signal.more) == (
         "usage",
         83.0,
-        [Reading("adoption", 79.0)],
+        [Reading("adoption", 79.0), Reading("sentiment", 75.0)],
     )
     assert stale_mark == FeedMark("001A", "2027-03-08", drifted, "2027-03-08", 2)
 
@@ -70,13 +70,20 @@ def test_a_colour_change_is_sent_the_next_day() -> None:
     assert mark.readings == {**GREEN_DAY, **yellow}
 
 
-def test_stale_readings_that_did_not_move_need_no_signal() -> None:
+def test_stale_readings_are_sent_even_unmoved_so_a_restarted_account_gets_them_back() -> None:
     send, mark = plan_account(
         usage("2027-03-20", GREEN_DAY, sent("2027-03-01", GREEN_DAY)), CONFIG, 7
     )
 
+    assert send is not None and send.reason == "stale"
+    assert mark == FeedMark("001A", "2027-03-20", GREEN_DAY, "2027-03-20", 2)
+
+
+def test_a_day_without_any_reading_sends_nothing_and_moves_the_mark_on() -> None:
+    send, mark = plan_account(usage("2027-03-01", {}, None), CONFIG, 7)
+
     assert send is None
-    assert mark == FeedMark("001A", "2027-03-20", GREEN_DAY, "2027-03-20", 1)
+    assert mark == FeedMark("001A", "2027-03-01")
 
 
 def test_a_page_sends_only_the_accounts_that_need_readings() -> None:

@@ -2,8 +2,8 @@
 account's newest readings and the feed's mark (what it last sent).
 
 An account is sent readings only when they would change its colour, when it was never sent
-any, or when it was last sent some ``staleness_days`` ago; then one signal carrying the
-inputs whose value moved (the account keeps the others). The colour is the health rules' own
+any, or when it was last sent some ``staleness_days`` ago; then one signal carrying all its
+latest readings. The colour is the health rules' own
 (``score_of``, ``colour_of``); they use the latest reading of each input and no trend, so the
 latest day is all an account needs.
 """
@@ -60,26 +60,22 @@ def plan_account(
     """What to send the account now (None: nothing), and its mark from now on."""
     mark = usage.mark or FeedMark(usage.account_id, usage.day)
     reason = reason_to_send(usage, config, staleness_days)
-    changed = {
-        name: value for name, value in usage.readings.items() if mark.readings.get(name) != value
-    }
-    if reason is None:
+    latest = {**mark.readings, **usage.readings}
+    if reason is None or not latest:
         return None, FeedMark(
             usage.account_id, usage.day, mark.readings, mark.signalled_day, mark.signals
         )
-    if not changed:
-        # What the account has is still the latest: as good as sent today.
-        return None, FeedMark(usage.account_id, usage.day, mark.readings, usage.day, mark.signals)
     observed = datetime.combine(date.fromisoformat(usage.day), datetime.min.time(), tzinfo=UTC)
-    (first, value), *more = [(name, changed[name]) for name in READING_COLUMNS if name in changed]
-    # One signal carrying every changed input: one history event, and the account judges its
-    # colour once, on the whole day (one at a time, usage up and sentiment down could pass
-    # through a colour neither day had, and a passing red opens a case).
+    (first, value), *more = [(name, latest[name]) for name in READING_COLUMNS if name in latest]
+    # One signal carrying all the latest readings: one history event whatever it carries, the
+    # account judges its colour once, on the whole day (one at a time, usage up and sentiment
+    # down could pass through a colour neither day had, and a passing red opens a case), and
+    # an account whose workflow was started afresh gets them all back.
     signal = HealthSignal(
         first, value, USAGE_FEED_SOURCE, observed, [Reading(name, v) for name, v in more]
     )
     return UsageSend(usage.account_id, signal, reason), FeedMark(
-        usage.account_id, usage.day, {**mark.readings, **changed}, usage.day, mark.signals + 1
+        usage.account_id, usage.day, latest, usage.day, mark.signals + 1
     )
 
 
