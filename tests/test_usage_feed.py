@@ -255,8 +255,9 @@ async def test_a_daily_feed_for_a_year_sends_a_stable_account_few_signals(
         )
         # The first day, then every 7 days (staleness): 53; a colour change adds one.
         assert 50 <= sends <= 60 and declining_sends <= 60
-        # One signal and one workflow task (3 events) a send: 212 a year.
-        assert added <= 4 * sends
+        # A send is one signal and one workflow task (4 events; 212 a year), now and then one
+        # more task when the signal lands while the account's own task is under way.
+        assert added <= 5 * sends
         assert len(fed_history.events) < 1_000
         view = await health(declining)
         assert view.colour == "red" and view.open_case is not None
