@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client
@@ -31,7 +33,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.attempt import bounded_by_attempt, call_timeout
-from dealcycle.db.engine import make_engine
+from dealcycle.db.engine import make_engine, normalize_database_url
 from dealcycle.db.models import UsageFeedMark
 from dealcycle.logging import get_logger
 from dealcycle.usage_feed_settings import UsageFeedSettings
@@ -125,6 +127,14 @@ def _problem(row: Sequence[Any]) -> tuple[str, str, dict[str, float]] | str:
     return account_id, day, readings
 
 
+def _warehouse_engine(url: str) -> Engine:
+    normalized = normalize_database_url(url)
+    if make_url(normalized).get_backend_name() != "postgresql":
+        return make_engine(url)
+    # A host that does not answer fails the attempt in seconds, not at the TCP timeout.
+    return create_engine(normalized, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
 def _postgres_timeout(connection: Connection, seconds: float) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SET statement_timeout = {max(int(seconds * 1000), 1)}")
@@ -136,6 +146,7 @@ class UsageFeedActivities:
         self._engine = engine
         self._settings = settings
         self._warehouse: Engine | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def on(cls, client: Client, database_url: str, settings: UsageFeedSettings) -> Self:
@@ -155,9 +166,10 @@ class UsageFeedActivities:
                 type="UsageFeedNotConfigured",
                 non_retryable=True,
             )
-        if self._warehouse is None:
-            self._warehouse = make_engine(self._settings.url)
-        return self._warehouse
+        with self._lock:
+            if self._warehouse is None:
+                self._warehouse = _warehouse_engine(self._settings.url)
+            return self._warehouse
 
     # --- Reading ---------------------------------------------------------------------------
 
@@ -236,7 +248,11 @@ class UsageFeedActivities:
     @activity.defn
     async def read_usage_page(self, request: UsagePageRequest) -> UsagePage:
         with bounded_by_attempt():
-            return await asyncio.to_thread(self._read, request)
+            # The attempt ends in time even if the warehouse does not answer; the thread, which
+            # only reads, is left to finish on its own.
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._read, request), call_timeout(QUERY_CAP_SECONDS)
+            )
 
     # --- Delivering ------------------------------------------------------------------------
 
