@@ -35,6 +35,7 @@ from activities.slack import (
     build_slack_client,
     check_slack_scopes,
 )
+from dealcycle.connection import connect as connect  # the CLI's and Slack app's too
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
@@ -42,6 +43,7 @@ from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.payloads import with_payload_converter
+from dealcycle.production import require_production_credentials
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -193,20 +195,9 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
-    except RuntimeError as err:
-        raise SystemExit(
-            f"cannot reach the Temporal server at {settings.temporal_address}"
-            f" (DEALCYCLE_TEMPORAL_ADDRESS): {err}. Is `dealcycle server` (or `make run`) running?"
-        ) from None
-
-
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the worker until ``stop`` is set or the process gets SIGINT/SIGTERM."""
+    require_production_credentials(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
