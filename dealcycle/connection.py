@@ -110,7 +110,11 @@ class TemporalConnection:
         profile = _load_profile(env, profile_name, config_file)
         tls = profile.tls
         if tls is not None and tls.disabled is not True:
-            where = f"profile {profile_name!r} of {config_file}" if config_file else "environment"
+            where = (
+                f"profile {profile_name!r} of {config_file}"
+                if config_file
+                else "the TEMPORAL_TLS_* variables"
+            )
             _check_tls_files(tls, env, where)
         return cls(
             address=(env.get("DEALCYCLE_TEMPORAL_ADDRESS") or profile.address or DEFAULT_ADDRESS),
@@ -136,7 +140,14 @@ def _config_file(env: Mapping[str, str]) -> Path | None:
             )
         return path
     default = default_config_file(env)
-    return default if default.is_file() else None
+    if default.is_file():
+        return default
+    if env.get("TEMPORAL_PROFILE"):
+        raise _settings_error(
+            f"TEMPORAL_PROFILE={env['TEMPORAL_PROFILE']} names a profile, but there is no"
+            f" config file: set TEMPORAL_CONFIG_FILE (nothing at {default})"
+        )
+    return None
 
 
 def _load_profile(
@@ -208,12 +219,11 @@ def _check_tls_files(tls: ClientConfigTLS, env: Mapping[str, str], where: str) -
             data = source.encode() if isinstance(source, str) else source
         _check_pem(key, data, f"{named_by}: not a PEM {what}")
     if (tls.client_cert is None) != (tls.client_private_key is None):
-        present, absent = (
-            ("client_cert", "client_key") if tls.client_cert is not None else ("client_key", "")
-        )
-        absent = absent or "client_cert"
+        present, absent = ("client_cert", "client_key")
+        if tls.client_cert is None:
+            present, absent = absent, present
         raise _settings_error(
-            f"{where} gives a TLS {present} without a {absent}"
+            f"{where}: a TLS {present} without a {absent}"
             f" ({_TLS_FILES[absent][0]}): mTLS needs both"
         )
 
@@ -226,6 +236,28 @@ def _check_pem(key: str, data: bytes, complaint: str) -> None:
             x509.load_pem_x509_certificates(data)
     except (ValueError, TypeError):
         raise _settings_error(complaint) from None
+
+
+def _hint(connection: TemporalConnection, error: str) -> str:
+    """What to check, from the kind of failure."""
+    if not connection.uses_tls:
+        return (
+            "Is `dealcycle server` (or `make run`) running? A server that requires TLS needs a"
+            " profile with [tls] (see the README's 'Temporal Cloud')"
+        )
+    if "UnknownIssuer" in error or "certificate" in error.lower():
+        return (
+            "The server's certificate is not signed by the CA you trust (tls.server_ca_cert_path"
+            " / TEMPORAL_TLS_SERVER_CA_CERT_PATH) or does not name tls.server_name"
+        )
+    tls = connection.tls or ClientConfigTLS()
+    if tls.client_cert is None and connection.api_key is None:
+        return (
+            "The server closed the TLS connection: it may require a client certificate (mTLS);"
+            " set tls.client_cert_path and tls.client_key_path in the profile"
+            " (TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH)"
+        )
+    return "Check the profile's address, TLS files and API key"
 
 
 class TemporalUnreachable(SystemExit):
@@ -247,12 +279,7 @@ async def connect(settings: Settings) -> Client:
             data_converter=data_converter_for(settings),
         )
     except RuntimeError as err:
-        hint = (
-            "check the TLS files and server name of the profile (a certificate the server does"
-            " not trust, or a CA that did not sign the server's, ends here)"
-            if connection.uses_tls
-            else "Is `dealcycle server` (or `make run`) running?"
-        )
+        hint = _hint(connection, str(err))
         raise TemporalUnreachable(
             f"cannot reach the Temporal server at {settings.temporal_address}"
             f" (namespace {settings.temporal_namespace}; {connection.describe()};"
