@@ -209,7 +209,10 @@ def test_dockerfile() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert lines[0] == "FROM python:3.11-slim"
-    assert any(re.match(r"RUN pip install \.(\s|$)", line) for line in lines)
+    # The locked dependencies, hash-checked, before the source; then dealcycle alone.
+    install_lock = lines.index("RUN pip install --require-hashes -r requirements.lock")
+    assert lines.index("COPY requirements.lock ./") < install_lock < lines.index("COPY . .")
+    assert any(re.match(r"RUN pip install --no-deps \.(\s|$)", line) for line in lines)
     users = [line.split(None, 1)[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the worker must not run as root"
     assert lines[-1] == 'CMD ["dealcycle", "worker"]'
@@ -223,7 +226,15 @@ def test_dockerignore_keeps_local_state_out() -> None:
     }
     assert {".venv", ".dealcycle", ".git"} <= ignored
     # ...but not what `pip install .` needs.
-    for needed in ("pyproject.toml", "schemas", "workflows", "activities", "starter", "dealcycle"):
+    for needed in (
+        "pyproject.toml",
+        "requirements.lock",
+        "schemas",
+        "workflows",
+        "activities",
+        "starter",
+        "dealcycle",
+    ):
         assert needed not in ignored
 
 
