@@ -4,11 +4,14 @@ or the file (the servers behind them: tests/test_temporal_tls.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-from dealcycle.connection import TemporalConnection
+from dealcycle.connection import TemporalConnection, connect
+from dealcycle.payloads import PayloadConverter, data_converter_for
 from dealcycle.settings import Settings, SettingsError
 
 
@@ -201,3 +204,22 @@ def test_a_certificate_without_its_key_is_refused(tmp_path: Path, pki: dict[str,
         "the TEMPORAL_TLS_* variables: a TLS client_cert without a client_key"
         " (TEMPORAL_TLS_CLIENT_KEY_PATH): mTLS needs both"
     )
+
+
+async def test_connect_reaches_the_server_of_a_profile_with_the_shared_converter(
+    time_skipping_env: Any, tmp_path: Path
+) -> None:
+    """Every client (CLI, Slack app, schedules) converts payloads as the worker does."""
+    target = time_skipping_env.client.service_client.config.target_host
+    config = write_config(
+        tmp_path, f'[profile.local]\naddress = "{target}"\nnamespace = "default"\n'
+    )
+    settings = Settings.from_env(
+        env_for(tmp_path, TEMPORAL_CONFIG_FILE=str(config), TEMPORAL_PROFILE="local")
+    )
+    client = await connect(settings)
+    assert client.service_client.config.target_host == target
+    assert client.data_converter is data_converter_for(settings)
+    assert client.data_converter.payload_converter_class is PayloadConverter
+    info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
+    assert info.capabilities.signal_and_query_header
