@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dealcycle.metrics import MetricsSettings
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 from schemas.health import HealthConfig
@@ -191,6 +192,7 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def roster(self) -> Roster:
         """The roster until its first rotation (``dealcycle roster set``); the database's after."""
@@ -328,4 +330,5 @@ class Settings:
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
             log_format=log_format,
             log_level=log_level,
+            metrics=MetricsSettings.from_env(env),
         )
