@@ -31,7 +31,7 @@ from schemas.metrics import (
     MetricSource,
 )
 from tests.support.accounts import AE, CE, DAY, start_account, state
-from tests.support.metrics import names, scrape, value_of
+from tests.support.metrics import dashboard_series, names, scrape, value_of
 from tests.support.patience import settle
 from tests.support.temporal import running_time_skipping_env
 from tests.test_hand_off import run_intake
@@ -154,6 +154,8 @@ async def test_a_scrape_shows_the_sdks_series_and_ours_by_workflow_type(
         assert ours(SALESFORCE_CALLS, method="POST oauth2/token", outcome="ok") == 1
         counted = {m.name for m in BUSINESS_METRICS if m.source is not MetricSource.VISIBILITY}
         assert counted <= names(samples)
+        # Every SDK series the Grafana dashboard draws is one the SDK exports.
+        assert dashboard_series("temporal_") <= names(samples)
 
         # Replaying the account's history (as a worker taking it over would) counts nothing.
         history = await account.fetch_history()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -49,3 +51,25 @@ def value_of(samples: list[Sample], name: str, **labels: str) -> float | None:
 
 def names(samples: list[Sample]) -> set[str]:
     return {sample.name for sample in samples}
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dealcycle.json"
+_SERIES = re.compile(r"\b((?:temporal|dealcycle)_[a-z0-9_]+)")
+
+
+def dashboard_queries() -> dict[str, list[str]]:
+    """Each panel's title and the PromQL expressions it draws."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return {
+        panel["title"]: [target["expr"] for target in panel.get("targets", [])]
+        for panel in dashboard["panels"]
+        if panel.get("type") != "row"
+    }
+
+
+def dashboard_series(prefix: str) -> set[str]:
+    """Every series name the dashboard queries that starts with ``prefix``."""
+    exprs = [expr for panel in dashboard_queries().values() for expr in panel]
+    variables = json.loads(DASHBOARD.read_text())["templating"]["list"]
+    exprs += [variable["definition"] for variable in variables if variable.get("definition")]
+    return {name for expr in exprs for name in _SERIES.findall(expr) if name.startswith(prefix)}
