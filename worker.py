@@ -42,6 +42,7 @@ from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
+from dealcycle.metrics import MetricsExport
 from dealcycle.payloads import with_payload_converter
 from dealcycle.production import require_production_credentials
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
@@ -203,13 +204,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        # Before the first client: the metrics runtime becomes the one every client uses.
+        metrics = MetricsExport.start(settings.metrics)
         client = await connect(settings)
         activities = await asyncio.to_thread(build_activities, settings)
         worker = build_worker(client, settings, activities)
         log.info(
             "worker started", task_queue=settings.task_queue, address=settings.temporal_address
         )
-        async with worker:
+        async with worker, metrics.levels(client, WORKFLOWS):
             await stop.wait()
             log.info("worker stopping: waiting for running activities to finish")
         log.info("worker stopped")

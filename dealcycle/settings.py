@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dealcycle.connection import TemporalConnection
+from dealcycle.metrics import MetricsSettings
 from dealcycle.production import DeploymentProfile
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
@@ -197,6 +198,7 @@ class Settings:
     """TLS, API key and where ``temporal_address`` came from (``dealcycle.connection``)."""
     deployment: DeploymentProfile = field(default_factory=DeploymentProfile)
     """``DEALCYCLE_ENV``: what production requires (``dealcycle.production``)."""
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def roster(self) -> Roster:
         """The roster until its first rotation (``dealcycle roster set``); the database's after."""
@@ -337,4 +339,5 @@ class Settings:
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
             log_format=log_format,
             log_level=log_level,
+            metrics=MetricsSettings.from_env(env),
         )
