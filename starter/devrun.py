@@ -78,7 +78,9 @@ def sandbox_env_if_unconfigured(
     from dealcycle.fakes import start_sandbox
 
     # The endpoints file lets CLI commands in other terminals (deal-closed) find the sandbox.
-    sandbox = start_sandbox(settings.state_dir, write_endpoints_file=True)
+    sandbox = start_sandbox(
+        settings.state_dir, write_endpoints_file=True, salesforce_auth=settings.salesforce.auth
+    )
     try:
         env: Mapping[str, str] = sandbox.env
         _banner(

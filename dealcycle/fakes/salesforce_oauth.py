@@ -1,0 +1,179 @@
+"""The Salesforce fake's token endpoint: the three OAuth 2.0 grants dealcycle logs in with.
+
+- ``urn:ietf:params:oauth:grant-type:jwt-bearer``: the assertion must be signed RS256 with the
+  key of the connected app's certificate, ``iss`` the consumer key, ``sub`` a known user,
+  ``aud`` one of the org's login URLs, and ``exp`` neither past nor more than three minutes
+  (and a little clock skew) ahead; Salesforce's refusals otherwise.
+- ``client_credentials``: the consumer key and secret; the session runs as the app's run-as
+  user (none set: ``invalid_grant``, as in an org that has not enabled the flow).
+- ``password``: the consumer key and secret and the user's password.
+
+``ensure_connected_app_files`` makes what a Salesforce admin makes for the JWT flow: an RSA
+key and a self-signed certificate (the one uploaded to the connected app), reused while valid.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from dealcycle.fakes._http import Response, json_response
+from dealcycle.fakes.tls import _MIN_REMAINING, _write
+
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MAX_ASSERTION_LIFETIME = timedelta(minutes=3)
+CLOCK_SKEW = timedelta(seconds=30)
+"""How far ahead of the fake's clock an assertion's ``exp`` may be beyond its lifetime."""
+
+JWT_KEY = "salesforce-jwt-key.pem"
+JWT_CERT = "salesforce-jwt-cert.pem"
+_CERT_LIFETIME = timedelta(days=730)
+
+
+@dataclass(frozen=True)
+class ConnectedAppFiles:
+    """The JWT flow's key pair: the client signs with ``key``; the org holds ``cert``."""
+
+    key: Path
+    """RSA private key (PEM, PKCS#8, unencrypted, mode 0600): ``SALESFORCE_JWT_KEY_FILE``."""
+    cert: Path
+    """Self-signed certificate (PEM): what is uploaded to the connected app."""
+
+
+def ensure_connected_app_files(directory: str | os.PathLike[str]) -> ConnectedAppFiles:
+    """Create (or reuse, while valid and matching) the JWT key and certificate in ``directory``."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = ConnectedAppFiles(folder / JWT_KEY, folder / JWT_CERT)
+    if _valid(files):
+        return files
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dealcycle integration")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + _CERT_LIFETIME)
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write(files.key, pem, 0o600)
+    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
+    return files
+
+
+def _valid(files: ConnectedAppFiles) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return (
+        isinstance(key, rsa.RSAPrivateKey)
+        and cert.public_key().public_bytes(*fmt) == key.public_key().public_bytes(*fmt)
+        and cert.not_valid_after_utc - datetime.now(UTC) > _MIN_REMAINING
+    )
+
+
+def oauth_error(error: str, description: str) -> Response:
+    return json_response(400, {"error": error, "error_description": description})
+
+
+def _same(given: object, expected: str) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass
+class TokenEndpoint:
+    """What the org knows about the connected app and its users; ``grant`` checks a request."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    passwords: Mapping[str, str] = field(repr=False)
+    """Known users and their passwords (``sub`` of an assertion must be one of them)."""
+    audiences: tuple[str, ...] = ()
+    """Accepted ``aud`` values of an assertion (the fake's own URL is added when it starts)."""
+    certificate: Path | None = None
+    """The connected app's certificate; without one the JWT flow is refused."""
+    run_as_user: str | None = None
+    """The client credentials flow's user; ``None``: the flow is not enabled."""
+
+    def grant(self, form: Mapping[str, str], now: datetime | None = None) -> str | Response:
+        """The user a token is issued to, or Salesforce's refusal."""
+        grant_type = form.get("grant_type")
+        if grant_type == JWT_BEARER_GRANT:
+            return self._jwt(form.get("assertion", ""), now or datetime.now(UTC))
+        if grant_type == "client_credentials":
+            refusal = self._client(form)
+            if refusal is not None:
+                return refusal
+            if self.run_as_user is None:
+                return oauth_error("invalid_grant", "no client credentials user enabled")
+            return self.run_as_user
+        if grant_type == "password":
+            refusal = self._client(form)
+            if refusal is not None:
+                return refusal
+            username = form.get("username", "")
+            expected = self.passwords.get(username)
+            if expected is None or not _same(form.get("password", ""), expected):
+                return oauth_error("invalid_grant", "authentication failure")
+            return username
+        return oauth_error("unsupported_grant_type", "grant type not supported")
+
+    def _client(self, form: Mapping[str, str]) -> Response | None:
+        if not _same(form.get("client_id", ""), self.client_id):
+            return oauth_error("invalid_client_id", "client identifier invalid")
+        if not _same(form.get("client_secret", ""), self.client_secret):
+            return oauth_error("invalid_client", "invalid client credentials")
+        return None
+
+    def _jwt(self, assertion: str, now: datetime) -> str | Response:
+        if self.certificate is None:
+            return oauth_error("invalid_grant", "invalid assertion")
+        public_key = x509.load_pem_x509_certificate(self.certificate.read_bytes()).public_key()
+        try:
+            claims = jwt.decode(
+                assertion,
+                public_key,  # type: ignore[arg-type]  # an RSA key: RS256 only below
+                algorithms=["RS256"],
+                options={"require": ["iss", "sub", "aud", "exp"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            return oauth_error("invalid_grant", "expired assertion")
+        except jwt.InvalidTokenError:
+            return oauth_error("invalid_grant", "invalid assertion")
+        if not _same(claims["iss"], self.client_id):
+            return oauth_error("invalid_client_id", "client identifier invalid")
+        if claims["aud"] not in self.audiences:
+            return oauth_error("invalid_grant", "audience is invalid")
+        lifetime = datetime.fromtimestamp(int(claims["exp"]), UTC) - now
+        if lifetime > MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+            return oauth_error(
+                "invalid_grant", "invalid assertion: expiry more than 3 minutes ahead"
+            )
+        if claims["sub"] not in self.passwords:
+            return oauth_error("invalid_grant", "user hasn't approved this consumer")
+        return str(claims["sub"])
+
+    def accepting(self, audiences: Iterable[str]) -> None:
+        self.audiences = (*self.audiences, *(a for a in audiences if a not in self.audiences))
