@@ -39,6 +39,7 @@ from dealcycle.settings import Settings, SettingsError
 from schemas.common import Role
 from schemas.effects import SalesforceFieldUpdate
 from schemas.opportunity import AdvanceStage, LinkTdd, Stage
+from starter import cli
 from tests.support.fakes import stored_record
 from tests.test_opportunity_workflow import AE, CE, effects_done, start_opportunity
 from workflows.opportunity import OpportunityWorkflow
@@ -393,3 +394,40 @@ async def test_a_refused_jwt_login_fails_the_effect_not_the_workflow(
     # Each write tried the login once: a refusal is never retried.
     assert len(fake.calls_to(TOKEN)) == len(syncs)
     assert description.status == WorkflowExecutionStatus.RUNNING
+
+
+# the command line --------------------------------------------------------------------------------
+
+
+def test_keygen_makes_a_key_the_connected_app_accepts_and_login_says_so(
+    fake_tls: TLSFiles,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = tmp_path / "keys" / "dealcycle-jwt.pem"
+    monkeypatch.setenv("DEALCYCLE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SALESFORCE_JWT_KEY_FILE", str(key))
+    assert cli.main(["salesforce", "keygen"]) == 0
+    made = capsys.readouterr().out
+    assert cli.main(["salesforce", "keygen"]) == 1  # never replaces a key unasked
+    assert "--force" in capsys.readouterr().err
+    uploaded = ConnectedAppFiles(key=key, cert=key.with_suffix(".crt"))
+    with SalesforceFake(fake_tls, connected_app=uploaded) as org:
+        for name, value in {
+            "SALESFORCE_LOGIN_URL": org.login_url,
+            "SALESFORCE_CLIENT_ID": org.client_id,
+            "SALESFORCE_USERNAME": org.username,
+            "SALESFORCE_CA_BUNDLE": org.ca_bundle,
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert cli.main(["salesforce", "login"]) == 0
+        logged_in = capsys.readouterr().out
+        monkeypatch.setenv("SALESFORCE_USERNAME", "nobody@example.com")
+        assert cli.main(["salesforce", "login"]) == 1
+        refused = capsys.readouterr().err
+        login_url, username = org.login_url, org.username
+    assert (key.stat().st_mode & 0o777) == 0o600
+    assert str(key.with_suffix(".crt")) in made and "PRIVATE KEY" not in made
+    assert f"logged in with jwt as {username} to {login_url}" in logged_in
+    assert "hasn't approved this consumer" in refused and "SALESFORCE_USERNAME" in refused

@@ -23,12 +23,10 @@ from pathlib import Path
 
 import jwt
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from dealcycle.fakes._http import Response, json_response
-from dealcycle.fakes.tls import _MIN_REMAINING, _write
+from dealcycle.fakes.tls import _MIN_REMAINING
+from dealcycle.salesforce_keys import certificate_matches_key, generate_connected_app_key
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = timedelta(minutes=3)
@@ -37,7 +35,6 @@ CLOCK_SKEW = timedelta(seconds=30)
 
 JWT_KEY = "salesforce-jwt-key.pem"
 JWT_CERT = "salesforce-jwt-cert.pem"
-_CERT_LIFETIME = timedelta(days=730)
 
 
 @dataclass(frozen=True)
@@ -53,45 +50,10 @@ class ConnectedAppFiles:
 def ensure_connected_app_files(directory: str | os.PathLike[str]) -> ConnectedAppFiles:
     """Create (or reuse, while valid and matching) the JWT key and certificate in ``directory``."""
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
     files = ConnectedAppFiles(folder / JWT_KEY, folder / JWT_CERT)
-    if _valid(files):
-        return files
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dealcycle integration")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + _CERT_LIFETIME)
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write(files.key, pem, 0o600)
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
+    if not certificate_matches_key(files.key, files.cert, min_remaining=_MIN_REMAINING):
+        generate_connected_app_key(files.key, files.cert, overwrite=True)
     return files
-
-
-def _valid(files: ConnectedAppFiles) -> bool:
-    try:
-        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
-        key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        return False
-    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return (
-        isinstance(key, rsa.RSAPrivateKey)
-        and cert.public_key().public_bytes(*fmt) == key.public_key().public_bytes(*fmt)
-        and cert.not_valid_after_utc - datetime.now(UTC) > _MIN_REMAINING
-    )
 
 
 def oauth_error(error: str, description: str) -> Response:
