@@ -90,6 +90,7 @@ def sandbox_env_if_unconfigured(
                 f"  Salesforce fake  {env['SALESFORCE_LOGIN_URL']}  (calls: /__fake__/calls)",
                 f"  Slack fake       {env['SLACK_API_URL']}  (messages: /__fake__/messages)",
                 "Set SALESFORCE_* and SLACK_BOT_TOKEN (see README) to use real services.",
+                f"  Salesforce needs: {', '.join(settings.salesforce.missing()) or 'nothing'}",
             ]
         )
         # The Slack app beside the worker connects to the fake over Socket Mode, as the README

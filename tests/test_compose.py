@@ -131,6 +131,8 @@ def test_worker_service(services: dict[str, Any]) -> None:
 
     env = environment(worker)
     for name in (
+        "SALESFORCE_AUTH",
+        "SALESFORCE_JWT_KEY_FILE",
         "SALESFORCE_LOGIN_URL",
         "SALESFORCE_CLIENT_ID",
         "SALESFORCE_CLIENT_SECRET",
@@ -146,6 +148,7 @@ def test_worker_service(services: dict[str, Any]) -> None:
         "SALESFORCE_LOGIN_URL": "https://login.example.test",
         "SALESFORCE_CLIENT_ID": "client",
         "SALESFORCE_USERNAME": "integration@example.test",
+        "SALESFORCE_JWT_KEY_FILE": "/run/secrets/salesforce-jwt-key",
         "SLACK_BOT_TOKEN": "xoxb-test",
     }
     settings = Settings.from_env({k: interpolate(v, host) for k, v in env.items()})
