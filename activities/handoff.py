@@ -24,6 +24,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from dealcycle.metrics import count_in_activity
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
@@ -34,6 +35,7 @@ from schemas.account import (
     HandOffResult,
     account_workflow_id,
 )
+from schemas.metrics import HAND_OFFS, HandOffOutcome
 
 
 async def hand_off(
@@ -89,6 +91,12 @@ async def _signal_with_start(
     )
 
 
+def _outcome(result: HandOffResult) -> HandOffOutcome:
+    if result.skipped:
+        return HandOffOutcome.SKIPPED
+    return HandOffOutcome.STARTED if result.started else HandOffOutcome.ALREADY_RUNNING
+
+
 def _started(handle: WorkflowHandle[object, object]) -> bool:
     """Whether the signal-with-start started the run, as the server answered it.
 
@@ -109,5 +117,6 @@ class AccountHandOffActivities:
     @activity.defn
     async def hand_off_closed_deal(self, request: HandOffRequest) -> HandOffResult:
         result = await hand_off(self._client, self._task_queue, request, self._config)
+        count_in_activity(HAND_OFFS, outcome=_outcome(result))
         activity.logger.info("hand-off: %s", result.describe(request.hand_off.opportunity_id))
         return result
