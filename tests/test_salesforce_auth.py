@@ -156,6 +156,7 @@ def test_jwt_is_the_default_and_the_assertion_carries_the_claims(
         ("jwt", "audience", "audience is invalid", "SALESFORCE_LOGIN_URL"),
         ("jwt", "unknown_user", "hasn't approved", "SALESFORCE_USERNAME"),
         ("jwt", "consumer_key", "invalid_client_id", "SALESFORCE_CLIENT_ID"),
+        ("jwt", "slow_clock", "expired assertion", "clock"),
         ("client_credentials", "secret", "invalid_client", "SALESFORCE_CLIENT_SECRET"),
         ("client_credentials", "no_run_as_user", "invalid_grant", "run-as user"),
         ("password", "password", "invalid_grant", "SALESFORCE_PASSWORD"),
@@ -189,9 +190,13 @@ async def test_a_refused_login_is_not_retried_and_names_the_setting(
         settings = dataclasses.replace(settings, client_id="3MVG9-someone-elses-app")
     elif change == "secret":
         settings = dataclasses.replace(settings, client_secret="wrong-secret-456")
-    elif change == "no_run_as_user":
+    elif change in ("no_run_as_user", "slow_clock"):
         server = SalesforceFake(
-            fake_tls, connected_app=connected_app, client_credentials_enabled=False
+            fake_tls,
+            connected_app=connected_app,
+            client_credentials_enabled=change != "no_run_as_user",
+            # This machine's clock runs 10 minutes behind: its assertions arrive expired.
+            clock_ahead=timedelta(minutes=10 if change == "slow_clock" else 0),
         ).start()
         settings = server.settings(auth=flow)
     elif change == "password":
@@ -241,7 +246,7 @@ def test_the_fake_refuses_an_assertion_not_signed_rs256_by_the_app(fake: Salesfo
         "exp": int((datetime.now(UTC) + timedelta(minutes=2)).timestamp()),
     }
     forged = jwt.encode(claims, "a-shared-secret-of-32-bytes-or-more!", algorithm="HS256")
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, "", algorithm="none")
     for assertion in (forged, unsigned, "not-a-jwt"):
         response = requests.post(
             f"{fake.login_url}/services/oauth2/token",
@@ -373,7 +378,7 @@ async def test_a_workflow_writes_to_salesforce_through_the_jwt_flow(
     assert [c.json["grant_type"] for c in logins] == [JWT_BEARER_GRANT] * 2
     assert all(c.status == 200 for c in logins)
     assert all(e.state == "done" for e in state.effects if e.kind == "salesforce_sync")
-    assert fake.get_record("Opportunity", "006JWTFLOW")["StageName"] == Stage.SOLUTION.value
+    assert stored_record(fake, "Opportunity", "006JWTFLOW")["StageName"] == Stage.SOLUTION.value
 
 
 async def test_a_refused_jwt_login_fails_the_effect_not_the_workflow(

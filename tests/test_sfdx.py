@@ -126,11 +126,11 @@ def test_the_permission_set_grants_every_field_and_the_objects() -> None:
         for obj in objects:
             assert grants[f"{obj}.{entry.name}"] == ("true", editable), f"{obj}.{entry.name}"
     assert grants["Account.Type"] == ("true", "true")  # set to Former Customer on churn
-    objects = {
+    object_grants = {
         text(p, "object"): (text(p, "allowRead"), text(p, "allowEdit"), text(p, "allowDelete"))
         for p in root.findall("md:objectPermissions", NS)
     }
-    assert objects == {
+    assert object_grants == {
         "Account": ("true", "true", "false"),
         "Opportunity": ("true", "true", "false"),
     }

@@ -39,7 +39,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from dealcycle.fakes._http import (
@@ -275,12 +275,14 @@ class SalesforceFake(FakeServer):
         users: Mapping[str, str] | None = None,
         client_credentials_enabled: bool = True,
         default_auth: str | None = None,
+        clock_ahead: timedelta = timedelta(),
     ) -> None:
         """``connected_app``: the certificate JWT assertions are checked against (and the key
         ``settings()`` hands out); ``audiences``: the ``aud`` values accepted besides the fake's
         own URL; ``users``: more known users and their passwords; ``client_credentials_enabled``:
         whether the client credentials flow has a run-as user (``username``); ``default_auth``:
-        the flow ``settings()`` picks (``jwt`` with a connected app, else ``password``)."""
+        the flow ``settings()`` picks (``jwt`` with a connected app, else ``password``);
+        ``clock_ahead``: how far the org's clock runs ahead of the client's."""
         super().__init__(host, port)
         hosts = ["127.0.0.1", "localhost"]
         if host not in (*hosts, "0.0.0.0", "::", ""):
@@ -301,6 +303,7 @@ class SalesforceFake(FakeServer):
             audiences=tuple(audiences),
             certificate=connected_app.cert if connected_app else None,
             run_as_user=username if client_credentials_enabled else None,
+            clock_ahead=clock_ahead,
         )
         merged = {**DEFAULT_SCHEMAS, **(schemas or {})}
         for obj, more in (extra_fields or {}).items():
