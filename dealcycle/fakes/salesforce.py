@@ -542,9 +542,8 @@ class SalesforceFake(FakeServer):
 
     def _token(self, request: Request) -> Response:
         form = {**request.query, **request.form_body()}
-        # The fake's own URL is its login URL and its My Domain: the audience of an assertion.
-        self.oauth.accepting([self.login_url])
-        granted = self.oauth.grant(form)
+        # The fake's own URL is its login URL and its My Domain: an assertion's audience.
+        granted = self.oauth.grant(form, login_url=self.login_url)
         if isinstance(granted, Response):
             return granted
         token = f"{ORG_ID[:15]}!{secrets.token_urlsafe(32)}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,7 +73,7 @@ class TokenEndpoint:
     passwords: Mapping[str, str] = field(repr=False)
     """Known users and their passwords (``sub`` of an assertion must be one of them)."""
     audiences: tuple[str, ...] = ()
-    """Accepted ``aud`` values of an assertion (the fake's own URL is added when it starts)."""
+    """``aud`` values an assertion may name besides the login URL it is posted to."""
     certificate: Path | None = None
     """The connected app's certificate; without one the JWT flow is refused."""
     run_as_user: str | None = None
@@ -81,11 +81,15 @@ class TokenEndpoint:
     clock_ahead: timedelta = timedelta()
     """How far the org's clock is ahead of this machine's (assertions expire that much early)."""
 
-    def grant(self, form: Mapping[str, str], now: datetime | None = None) -> str | Response:
-        """The user a token is issued to, or Salesforce's refusal."""
+    def grant(
+        self, form: Mapping[str, str], *, login_url: str, now: datetime | None = None
+    ) -> str | Response:
+        """The user a token is issued to, or Salesforce's refusal; ``login_url`` (the org's
+        own, where the request came) is an audience an assertion may name."""
         grant_type = form.get("grant_type")
         if grant_type == JWT_BEARER_GRANT:
-            return self._jwt(form.get("assertion", ""), now or datetime.now(UTC))
+            audiences = (login_url, *self.audiences)
+            return self._jwt(form.get("assertion", ""), audiences, now or datetime.now(UTC))
         if grant_type == "client_credentials":
             refusal = self._client(form)
             if refusal is not None:
@@ -111,7 +115,7 @@ class TokenEndpoint:
             return oauth_error("invalid_client", "invalid client credentials")
         return None
 
-    def _jwt(self, assertion: str, now: datetime) -> str | Response:
+    def _jwt(self, assertion: str, audiences: tuple[str, ...], now: datetime) -> str | Response:
         if self.certificate is None:
             return oauth_error("invalid_grant", "invalid assertion")
         public_key = x509.load_pem_x509_certificate(self.certificate.read_bytes()).public_key()
@@ -132,7 +136,7 @@ class TokenEndpoint:
             return oauth_error("invalid_grant", "invalid assertion")
         if not _same(claims["iss"], self.client_id):
             return oauth_error("invalid_client_id", "client identifier invalid")
-        if claims["aud"] not in self.audiences:
+        if claims["aud"] not in audiences:
             return oauth_error("invalid_grant", "audience is invalid")
         org_now = now + self.clock_ahead
         if expires <= org_now:
@@ -141,9 +145,6 @@ class TokenEndpoint:
             return oauth_error(
                 "invalid_grant", "invalid assertion: expiry more than 3 minutes ahead"
             )
-        if claims["sub"] not in self.passwords:
+        if not isinstance(claims["sub"], str) or claims["sub"] not in self.passwords:
             return oauth_error("invalid_grant", "user hasn't approved this consumer")
         return str(claims["sub"])
-
-    def accepting(self, audiences: Iterable[str]) -> None:
-        self.audiences = (*self.audiences, *(a for a in audiences if a not in self.audiences))
