@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--salesforce-auth",
         choices=SALESFORCE_AUTH_FLOWS,
-        default=os.environ.get("SALESFORCE_AUTH") or "jwt",
+        default=(os.environ.get("SALESFORCE_AUTH") or "jwt").lower(),
         help="the OAuth flow the endpoints' env logs in with (default: $SALESFORCE_AUTH or jwt,"
         " with a key and certificate made in STATE_DIR/fakes)",
     )
