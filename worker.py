@@ -182,14 +182,8 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
     """Settings pointed at the local Salesforce and Slack fakes (``env`` from the sandbox)."""
     return replace(
         settings,
-        salesforce=SalesforceSettings(
-            login_url=env["SALESFORCE_LOGIN_URL"],
-            client_id=env["SALESFORCE_CLIENT_ID"],
-            client_secret=env["SALESFORCE_CLIENT_SECRET"],
-            username=env["SALESFORCE_USERNAME"],
-            password=env["SALESFORCE_PASSWORD"],
-            api_version=settings.salesforce.api_version,
-            ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+        salesforce=SalesforceSettings.from_env(
+            {**env, "SALESFORCE_API_VERSION": settings.salesforce.api_version}
         ),
         slack=SlackSettings(
             bot_token=env["SLACK_BOT_TOKEN"],

@@ -134,9 +134,19 @@ def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+SALESFORCE_AUTH_FLOWS = ("jwt", "client_credentials", "password")
+"""``SALESFORCE_AUTH``: the OAuth flow the worker logs in with (``jwt`` is the default)."""
+
+
 @dataclass(frozen=True)
 class SalesforceSettings:
-    """OAuth 2.0 username-password login; all empty means "use the local fake"."""
+    """How to log in to Salesforce; nothing set means "use the local fake".
+
+    ``auth`` picks the OAuth 2.0 flow: ``jwt`` (the JWT bearer flow: a connected app's
+    certificate, an assertion signed with ``jwt_key_file``), ``client_credentials`` (the
+    connected app's secret, against the org's My Domain URL; Salesforce runs it as the app's
+    run-as user), or ``password`` (username-password, which new orgs block: the sandbox only).
+    """
 
     login_url: str = ""
     client_id: str = ""
@@ -146,10 +156,50 @@ class SalesforceSettings:
     api_version: str = "62.0"
     ca_bundle: str = ""
     """A CA file to trust instead of the system's (the local fake's self-signed certificate)."""
+    auth: str = "jwt"
+    jwt_key_file: str = ""
+    """PEM private key whose certificate is uploaded to the connected app (the JWT flow)."""
+
+    def missing(self) -> list[str]:
+        """The variables ``auth`` needs that are not set, by name."""
+        needed: tuple[tuple[str, str], ...] = (
+            ("SALESFORCE_LOGIN_URL", self.login_url),
+            ("SALESFORCE_CLIENT_ID", self.client_id),
+        )
+        if self.auth == "jwt":
+            needed += (
+                ("SALESFORCE_USERNAME", self.username),
+                ("SALESFORCE_JWT_KEY_FILE", self.jwt_key_file),
+            )
+        elif self.auth == "client_credentials":
+            needed += (("SALESFORCE_CLIENT_SECRET", self.client_secret),)
+        else:
+            needed += (("SALESFORCE_USERNAME", self.username),)
+        return [name for name, value in needed if not value]
 
     @property
     def configured(self) -> bool:
-        return bool(self.login_url and self.client_id and self.username)
+        return not self.missing()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SalesforceSettings:
+        auth = (env.get("SALESFORCE_AUTH") or "jwt").strip().lower()
+        if auth not in SALESFORCE_AUTH_FLOWS:
+            raise SettingsError(
+                f"SALESFORCE_AUTH={auth!r} must be one of {', '.join(SALESFORCE_AUTH_FLOWS)}"
+                " (jwt is the default; password only for the local sandbox)"
+            )
+        return cls(
+            login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
+            client_id=env.get("SALESFORCE_CLIENT_ID") or "",
+            client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
+            username=env.get("SALESFORCE_USERNAME") or "",
+            password=env.get("SALESFORCE_PASSWORD") or "",
+            api_version=env.get("SALESFORCE_API_VERSION") or "62.0",
+            ca_bundle=env.get("SALESFORCE_CA_BUNDLE") or "",
+            auth=auth,
+            jwt_key_file=env.get("SALESFORCE_JWT_KEY_FILE") or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -307,15 +357,7 @@ class Settings:
                 env.get("DEALCYCLE_LICENSE_PUBLIC_KEY_FILE")
                 or state_dir / "license-signing-key.pub"
             ),
-            salesforce=SalesforceSettings(
-                login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
-                client_id=env.get("SALESFORCE_CLIENT_ID") or "",
-                client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
-                username=env.get("SALESFORCE_USERNAME") or "",
-                password=env.get("SALESFORCE_PASSWORD") or "",
-                api_version=env.get("SALESFORCE_API_VERSION") or "62.0",
-                ca_bundle=env.get("SALESFORCE_CA_BUNDLE") or "",
-            ),
+            salesforce=SalesforceSettings.from_env(env),
             slack=SlackSettings(
                 bot_token=env.get("SLACK_BOT_TOKEN") or "",
                 api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",

@@ -66,6 +66,7 @@ from starter.opportunities import (
 )
 from starter.provenance import acting_via, cli_via
 from starter.roster_commands import add_roster_commands
+from starter.salesforce_commands import add_salesforce_commands
 from starter.slack.command import add_slack_command
 from starter.status import render_status
 from starter.tables import table, when
@@ -380,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_todo_command(commands, _settings)
     add_digest_commands(commands, _settings)
     add_usage_feed_commands(commands, _settings)
+    add_salesforce_commands(commands, _settings)
     return parser
 
 

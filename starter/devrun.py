@@ -80,7 +80,9 @@ def sandbox_env_if_unconfigured(
     from dealcycle.fakes import start_sandbox
 
     # The endpoints file lets CLI commands in other terminals (deal-closed) find the sandbox.
-    sandbox = start_sandbox(settings.state_dir, write_endpoints_file=True)
+    sandbox = start_sandbox(
+        settings.state_dir, write_endpoints_file=True, salesforce_auth=settings.salesforce.auth
+    )
     try:
         env: Mapping[str, str] = sandbox.env
         _banner(
@@ -90,6 +92,7 @@ def sandbox_env_if_unconfigured(
                 f"  Salesforce fake  {env['SALESFORCE_LOGIN_URL']}  (calls: /__fake__/calls)",
                 f"  Slack fake       {env['SLACK_API_URL']}  (messages: /__fake__/messages)",
                 "Set SALESFORCE_* and SLACK_BOT_TOKEN (see README) to use real services.",
+                f"  Salesforce needs: {', '.join(settings.salesforce.missing()) or 'nothing'}",
             ]
         )
         # The Slack app beside the worker connects to the fake over Socket Mode, as the README

@@ -115,7 +115,7 @@ def test_salesforce_login_returns_a_token_for_the_right_credentials(
         ({"username": "someone@else.com"}, "invalid_grant"),
         ({"client_id": "other-app"}, "invalid_client_id"),
         ({"client_secret": "nope"}, "invalid_client"),
-        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code"}, "unsupported_grant_type"),
     ],
 )
 def test_salesforce_login_refuses_wrong_credentials(

@@ -1,6 +1,7 @@
 """A local HTTPS fake of the Salesforce REST API parts dealcycle uses.
 
-The real simple-salesforce client talks to it: OAuth 2.0 username-password login, sObject
+The real simple-salesforce client talks to it: OAuth 2.0 login with the JWT bearer, client
+credentials and username-password grants (``dealcycle.fakes.salesforce_oauth``), sObject
 read/create/update/upsert/delete, a small SOQL subset, the ``Sforce-Limit-Info`` header and
 Salesforce's error bodies. Every call is recorded; failures can be scripted.
 
@@ -38,7 +39,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from dealcycle.fakes._http import (
@@ -48,6 +49,7 @@ from dealcycle.fakes._http import (
     Response,
     json_response,
 )
+from dealcycle.fakes.salesforce_oauth import ConnectedAppFiles, TokenEndpoint, oauth_error
 from dealcycle.fakes.tls import TLSFiles, ensure_tls_files
 from dealcycle.settings import SalesforceSettings
 from schemas.salesforce_fields import SALESFORCE_FIELDS, TEXT_TYPES
@@ -193,10 +195,6 @@ def _not_found() -> Response:
     return _error(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def _oauth_error(error: str, description: str) -> Response:
-    return json_response(400, {"error": error, "error_description": description})
-
-
 def rate_limit_fault(count: int = 1, path_pattern: str = DATA_PATHS, method: str = "*") -> Fault:
     body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
     return Fault(method, path_pattern, 403, body, count)
@@ -272,7 +270,19 @@ class SalesforceFake(FakeServer):
         schemas: Mapping[str, SObjectSchema] | None = None,
         extra_fields: Mapping[str, Iterable[str]] | None = None,
         api_limit: int = DEFAULT_API_LIMIT,
+        connected_app: ConnectedAppFiles | None = None,
+        audiences: Iterable[str] = (),
+        users: Mapping[str, str] | None = None,
+        client_credentials_enabled: bool = True,
+        default_auth: str | None = None,
+        clock_ahead: timedelta = timedelta(),
     ) -> None:
+        """``connected_app``: the certificate JWT assertions are checked against (and the key
+        ``settings()`` hands out); ``audiences``: the ``aud`` values accepted besides the fake's
+        own URL; ``users``: more known users and their passwords; ``client_credentials_enabled``:
+        whether the client credentials flow has a run-as user (``username``); ``default_auth``:
+        the flow ``settings()`` picks (``jwt`` with a connected app, else ``password``);
+        ``clock_ahead``: how far the org's clock runs ahead of the client's."""
         super().__init__(host, port)
         hosts = ["127.0.0.1", "localhost"]
         if host not in (*hosts, "0.0.0.0", "::", ""):
@@ -284,6 +294,17 @@ class SalesforceFake(FakeServer):
         self.password = password
         self.auto_create_records = auto_create_records
         self.api_limit = api_limit
+        self.connected_app = connected_app
+        self.default_auth = default_auth or ("jwt" if connected_app else "password")
+        self.oauth = TokenEndpoint(
+            client_id=client_id,
+            client_secret=client_secret,
+            passwords={username: password, **(users or {})},
+            audiences=tuple(audiences),
+            certificate=connected_app.cert if connected_app else None,
+            run_as_user=username if client_credentials_enabled else None,
+            clock_ahead=clock_ahead,
+        )
         merged = {**DEFAULT_SCHEMAS, **(schemas or {})}
         for obj, more in (extra_fields or {}).items():
             if obj not in merged:
@@ -312,8 +333,9 @@ class SalesforceFake(FakeServer):
     def ca_bundle(self) -> str:
         return str(self.tls.ca)
 
-    def settings(self, api_version: str = "62.0") -> SalesforceSettings:
-        """Settings pointing at this fake with its configured credentials."""
+    def settings(self, api_version: str = "62.0", auth: str | None = None) -> SalesforceSettings:
+        """Settings pointing at this fake with its configured credentials, logging in with
+        ``auth`` (default: ``default_auth``)."""
         return SalesforceSettings(
             login_url=self.login_url,
             client_id=self.client_id,
@@ -322,6 +344,8 @@ class SalesforceFake(FakeServer):
             password=self.password,
             api_version=api_version,
             ca_bundle=self.ca_bundle,
+            auth=auth or self.default_auth,
+            jwt_key_file=str(self.connected_app.key) if self.connected_app else "",
         )
 
     @property
@@ -421,7 +445,7 @@ class SalesforceFake(FakeServer):
     def _record_body(self, request: Request) -> Any:
         if request.path.startswith("/services/oauth2/"):
             form = {**request.query, **request.form_body()}
-            for secret in ("password", "client_secret"):
+            for secret in ("password", "client_secret", "assertion"):
                 if secret in form:
                     form[secret] = "***"
             return form
@@ -491,7 +515,7 @@ class SalesforceFake(FakeServer):
         segments = request.segments
         if segments[:3] == ["services", "oauth2", "token"] and len(segments) == 3:
             if request.method != "POST":
-                return _oauth_error("invalid_request", "must use HTTP POST")
+                return oauth_error("invalid_request", "must use HTTP POST")
             return self._token(request)
         if segments[:2] != ["services", "data"]:
             return _not_found()
@@ -518,17 +542,10 @@ class SalesforceFake(FakeServer):
 
     def _token(self, request: Request) -> Response:
         form = {**request.query, **request.form_body()}
-        if form.get("grant_type") != "password":
-            return _oauth_error("unsupported_grant_type", "grant type not supported")
-        if not hmac.compare_digest(form.get("client_id", ""), self.client_id):
-            return _oauth_error("invalid_client_id", "client identifier invalid")
-        if not hmac.compare_digest(form.get("client_secret", ""), self.client_secret):
-            return _oauth_error("invalid_client", "invalid client credentials")
-        if not (
-            hmac.compare_digest(form.get("username", ""), self.username)
-            and hmac.compare_digest(form.get("password", ""), self.password)
-        ):
-            return _oauth_error("invalid_grant", "authentication failure")
+        # The fake's own URL is its login URL and its My Domain: an assertion's audience.
+        granted = self.oauth.grant(form, login_url=self.login_url)
+        if isinstance(granted, Response):
+            return granted
         token = f"{ORG_ID[:15]}!{secrets.token_urlsafe(32)}"
         self._tokens.add(token)
         issued_at = str(int(time.time() * 1000))
