@@ -38,7 +38,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
-from activities.closed_won import closed_won_since, deal_from_record
+from activities.closed_won import closed_won_since, deal_from_record, salesforce_time
 from activities.errors import clip, exponential_delay, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.settings import SalesforceSettings, Settings
@@ -494,7 +494,7 @@ class SalesforceActivities:
     async def poll_closed_won(self, poll: ClosedWonPoll) -> ClosedWonBatch:
         """Closed Won opportunities modified after ``poll.since``, oldest first, each with its
         account's fields from the same query (a read: no idempotency key)."""
-        soql = closed_won_since(poll.since, poll.limit)
+        soql = closed_won_since(poll.since, poll.limit, poll.after_id)
         connector = self._connector
 
         def perform(client: Salesforce) -> list[dict[str, Any]]:
@@ -509,8 +509,13 @@ class SalesforceActivities:
             if error is None:
                 raise
             raise error from None
+        last = records[-1] if records else None
         return ClosedWonBatch(
-            [deal_from_record(record) for record in records if record.get("AccountId")]
+            [deal_from_record(record) for record in records if record.get("AccountId")],
+            read=len(records),
+            last_modified=salesforce_time(str(last["LastModifiedDate"])) if last else None,
+            last_id=str(last["Id"]) if last else "",
+            without_account=[str(r["Id"]) for r in records if not r.get("AccountId")],
         )
 
 

@@ -26,6 +26,9 @@ def test_every_activity_the_workflows_name_is_registered(
     registered.add(
         _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deal).name
     )
+    registered.add(
+        _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deals).name
+    )
     registered.add(_Definition.must_from_callable(DailyDigestActivities.gather_daily_digests).name)
     assert ACTIVITY_NAMES <= registered, ACTIVITY_NAMES - registered
     names = {defn.__temporal_workflow_definition.name for defn in WORKFLOWS}  # type: ignore[attr-defined]
