@@ -68,6 +68,18 @@ def one_deal(opportunity_id: str) -> str:
     return f"{DEAL_FIELDS} WHERE Id = {soql_string(opportunity_id)} LIMIT 1"
 
 
+def refusal(opportunity_id: str, records: list[dict[str, Any]]) -> str:
+    """Why the record ``one_deal`` read is no deal to hand off; empty when it is one."""
+    if not records:
+        return f"Salesforce has no Opportunity {opportunity_id!r}"
+    stage = records[0].get("StageName")
+    if stage != "Closed Won":
+        return f"{opportunity_id} is not Closed Won (it is {stage!r}); nothing was handed off"
+    if not records[0].get("AccountId"):
+        return f"{opportunity_id} has no AccountId in Salesforce; nothing was handed off"
+    return ""
+
+
 def salesforce_time(raw: str) -> datetime:
     """Salesforce writes ``2026-11-24T10:00:00.000+0000``."""
     return datetime.strptime(raw.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")

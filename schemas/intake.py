@@ -14,6 +14,18 @@ CLOSED_WON_WATERMARK = "closed-won"
 
 
 @dataclass(frozen=True)
+class DealClosed:
+    """``dealcycle deal-closed``: one deal, named, with what dealcycle knows of it that
+    Salesforce does not (its opportunity workflow's owners, Slack members)."""
+
+    opportunity_id: str
+    kind: str = ""
+    ae_owner: str = ""
+    ce_owner: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
 class IntakeRun:
     watermark_name: str = CLOSED_WON_WATERMARK
     batch_size: int = 200
@@ -22,6 +34,8 @@ class IntakeRun:
     max_pages: int = 50
     """Pages of ``batch_size`` one run reads before it continues as new (its history stays
     small); a page shorter than ``batch_size`` ends the run sooner."""
+    deal_closed: DealClosed | None = None
+    """Hand off this one deal, read by Id (the watermark neither read nor moved)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class ClosedWonPoll:
     after_id: str = ""
     """With it, the next page after ``(since, after_id)``: records modified after ``since``,
     or at ``since`` with a greater Id, ordered by ``LastModifiedDate, Id``."""
+    opportunity_id: str = ""
+    """With it, that one opportunity, whatever its stage (``deal-closed``)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,11 @@ class ClosedWonBatch:
     no deal to hand off (no ``AccountId``), so that the next page starts after them."""
     without_account: list[str] = field(default_factory=list)
     """Closed Won opportunities with no ``AccountId``: nothing to hand them to."""
+    refused: str = ""
+    """Why the opportunity named by the poll cannot be handed off (none such, not Closed
+    Won, no account)."""
+    read_at: datetime | None = None
+    """When the query was sent, by the worker's clock."""
 
 
 @dataclass(frozen=True)
@@ -145,3 +166,5 @@ class IntakeResult:
     the first few hundred)."""
     handed_off_count: int = 0
     pages: int = 0
+    refused: str = ""
+    """Why the deal ``deal-closed`` named was not handed off."""

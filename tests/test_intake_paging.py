@@ -219,3 +219,50 @@ async def test_a_watermark_saved_before_paging_by_id_is_honoured(
         engine.dispose()
         received = await hand_offs_received(harness, 3, "L")
         assert sorted(received) == ids[20:]
+
+
+async def test_a_deal_saved_later_in_the_watermarks_second_with_a_smaller_id_is_not_stranded(
+    harness_factory: Any, salesforce_fake: SalesforceFake
+) -> None:
+    """The second the intake reached may still be written: the watermark of a second that
+    recent is its start and the deals read in it, not the last Id."""
+    salesforce_fake.add_record("Account", {"Id": "001R", "Name": "Recent"})
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006R5", "AccountId": "001R", "StageName": "Closed Won"}
+    )
+    async with harness_factory() as harness:
+        first = await run_intake(harness, "recent-1")
+        assert first.handed_off == ["006R5"]
+        # An older deal edited in that same second, committed after the poll read it.
+        moment = salesforce_fake.get_record("Opportunity", "006R5")["LastModifiedDate"]  # type: ignore[index]
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006R1",
+                "AccountId": "001R",
+                "StageName": "Closed Won",
+                "LastModifiedDate": moment,
+            },
+        )
+        second = await run_intake(harness, "recent-2")
+        assert second.handed_off == ["006R1"]
+        third = await run_intake(harness, "recent-3")
+        assert third.handed_off == []
+
+
+async def test_deal_closed_reads_salesforce_once_with_the_workers_session(
+    harness_factory: Any, salesforce_fake: SalesforceFake
+) -> None:
+    """``dealcycle deal-closed``: one SOQL query per deal, sent by the worker on the session it
+    already holds; the CLI logs in to nothing."""
+    from tests.test_intake import close_deal
+
+    seed_deals(salesforce_fake, 3, 2, "C")
+    async with harness_factory() as harness:
+        for opportunity_id in ("006C00000", "006C00001", "006C00000", "006C00002"):
+            message = await close_deal(harness, opportunity_id)
+            assert opportunity_id in message
+        assert len(salesforce_data_calls(salesforce_fake)) == 4
+        assert len(salesforce_fake.calls_to(r"^/services/oauth2/token")) == 1
+        received = await hand_offs_received(harness, 2, "C")
+        assert received == Counter({"006C00000": 2, "006C00001": 1, "006C00002": 1})

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         WatermarkRequest,
     )
     from workflows import effects
-    from workflows.intake_pages import hand_off_of, read_pages, second
+    from workflows.intake_pages import hand_off_named, hand_off_of, read_pages, second
 
 INTAKE_PAGES_PATCH = "intake-pages-by-date-and-id"
 """Runs that started before: one page read by the second, its deals handed off one by one,
@@ -40,6 +40,8 @@ class ClosedWonIntakeWorkflow:
     @workflow.run
     async def run(self, run: IntakeRun) -> IntakeResult:
         limits.check(run, workflow.now(), "cannot run the intake: ")
+        if run.deal_closed is not None and workflow.patched(INTAKE_PAGES_PATCH):
+            return await hand_off_named(run.deal_closed)
         mark: Watermark = await effects.execute(
             effects.LOAD_INTAKE_WATERMARK, WatermarkRequest(run.watermark_name), Watermark
         )

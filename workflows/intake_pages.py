@@ -14,17 +14,18 @@ the watermark stops before it: the next run reads it (and what followed it) agai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.account import AccountHandOff
+    from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
     from schemas.intake import (
         ClosedWonBatch,
         ClosedWonDeal,
         ClosedWonPoll,
+        DealClosed,
         FailedHandOff,
         HandOffDecision,
         HandOffOutcome,
@@ -38,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
 
 LISTED_DEALS = 500
 """Deals a run's result names one by one (skipped and failed ones are always named)."""
+OPEN_SECONDS = timedelta(seconds=2)
+"""A second this close to the poll (by the worker's clock) may still get deals."""
 HISTORY_BYTES_PER_RUN = 8_000_000
 """Past this much history a run continues as new (a page adds ~200 KB at 200 deals)."""
 
@@ -107,19 +110,38 @@ class _Tally:
         )
 
 
+def _mark(
+    name: str, position: tuple[datetime, str], frontier: list[str], read_at: datetime | None
+) -> Watermark:
+    """The watermark at ``position``. A second still being written in Salesforce (within
+    ``OPEN_SECONDS`` of the query, by the worker's clock) is saved as before the intake paged
+    by Id, its start and the deals of it read: a deal saved later in that second, with a
+    smaller Id, would otherwise sit behind the watermark for ever."""
+    moment, last_id = position
+    if read_at is not None and moment >= second(read_at) - OPEN_SECONDS:
+        return Watermark(name, moment, frontier, "")
+    return Watermark(name, moment, [], last_id)
+
+
 async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, bool]:
     """Page from ``mark`` until a short page, a failed hand-off or the run's share of pages;
     the result, and whether more pages may follow (the run continues as new)."""
     since = mark.value or workflow.now() - timedelta(days=run.first_poll_lookback_days)
     after_id = mark.last_id
-    # A watermark saved before the intake paged by Id: its second is read from its start, and
-    # the deals of that second read then are passed over (not handed off twice).
+    # A watermark of a second (saved before the intake paged by Id, or of a second still
+    # being written): that second is read from its start, and its deals read then are
+    # passed over (not handed off twice).
     already = set(mark.seen_ids) if mark.value is not None and not mark.last_id else set()
     tally = _Tally()
     saved = mark
+    # The deals of the newest second read, up to the watermark.
+    frontier_second: datetime | None = None
+    frontier: list[str] = []
     for _ in range(run.max_pages):
         batch: ClosedWonBatch = await effects.execute(
-            effects.POLL_CLOSED_WON, ClosedWonPoll(since, run.batch_size, after_id), ClosedWonBatch
+            effects.POLL_CLOSED_WON,
+            ClosedWonPoll(since, run.batch_size, after_id=after_id),
+            ClosedWonBatch,
         )
         tally.pages += 1
         if batch.read == 0 or batch.last_modified is None:
@@ -154,12 +176,22 @@ async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, boo
                 continue
             if outcome is not None:
                 tally.add(outcome)
+            if failed_here:
+                continue
+            if second(deal.last_modified) != frontier_second:
+                frontier_second, frontier = second(deal.last_modified), []
+            frontier.append(deal.opportunity_id)
             previous = (deal.last_modified, deal.opportunity_id)
         if position is not None:
             since, after_id = position
             saved = await effects.execute(
                 effects.SAVE_INTAKE_WATERMARK,
-                Watermark(run.watermark_name, since, [], after_id),
+                _mark(
+                    run.watermark_name,
+                    position,
+                    frontier if second(position[0]) == frontier_second else [],
+                    batch.read_at,
+                ),
                 Watermark,
             )
         if tally.failed or batch.read < run.batch_size:
@@ -167,3 +199,38 @@ async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, boo
         if workflow.info().get_current_history_size() > HISTORY_BYTES_PER_RUN:
             break
     return tally.result(saved.value), True
+
+
+async def hand_off_named(named: DealClosed) -> IntakeResult:
+    """``dealcycle deal-closed``: the deal read by Id with the worker's Salesforce session
+    (one query, no login of its own), with the owners only dealcycle knows, handed off."""
+    batch: ClosedWonBatch = await effects.execute(
+        effects.POLL_CLOSED_WON,
+        ClosedWonPoll(workflow.now(), 1, opportunity_id=named.opportunity_id),
+        ClosedWonBatch,
+    )
+    if batch.refused or not batch.deals:
+        return IntakeResult([], [], None, refused=batch.refused or "no deal", pages=1)
+    deal = hand_off_of(batch.deals[0])
+    deal = replace(
+        deal,
+        kind=named.kind or deal.kind,
+        ae_owner=named.ae_owner,
+        ce_owner=named.ce_owner,
+        region=deal.region or named.region,
+    )
+    result: HandOffResult = await effects.execute(
+        effects.HAND_OFF_CLOSED_DEAL, HandOffRequest(deal), HandOffResult
+    )
+    tally = _Tally(pages=1)
+    tally.add(
+        HandOffOutcome(
+            deal.opportunity_id,
+            result.workflow_id,
+            result.decision,
+            result.skipped,
+            skipped=bool(result.skipped),
+        )
+    )
+    workflow.logger.info("deal-closed: %s", result.describe(deal.opportunity_id))
+    return tally.result(None)
