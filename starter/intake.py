@@ -162,10 +162,15 @@ async def run_intake_once(
 
 def render_intake_result(result: IntakeResult) -> str:
     """What one poll did with each deal, and why a deal was skipped."""
+    more = f" and {result.decisions_left_out} more" if result.decisions_left_out else ""
     lines = [
-        f"handed off: {', '.join(result.handed_off) or 'none'}",
+        f"handed off: {', '.join(result.handed_off) or 'none'}{more}",
         f"skipped: {', '.join(result.skipped) or 'none'}",
     ]
+    for failed in result.failed:
+        lines.append(
+            f"  {failed.opportunity_id}  NOT handed off (the next run tries again): {failed.why}"
+        )
     for decision in result.decisions:
         why = f": {decision.why}" if decision.why else ""
         lines.append(

@@ -19,6 +19,7 @@ from dealcycle.db.models import IntakeWatermark
 from dealcycle.fakes import SalesforceFake
 from schemas.account import DEAL_CLOSED_SIGNAL, AccountHandOff, account_workflow_id
 from schemas.intake import CLOSED_WON_WATERMARK, IntakeResult, IntakeRun
+from starter.intake import render_intake_result
 from workflows.intake import ClosedWonIntakeWorkflow
 
 ONE_SECOND = "2026-01-15T10:00:00.000+0000"
@@ -180,6 +181,10 @@ async def test_a_failing_hand_off_is_reported_and_holds_the_watermark_before_it(
         assert [(f.opportunity_id, f.why) for f in first.failed] == [
             (stuck, "RuntimeError: frontend unavailable")
         ]
+        assert (
+            f"  {stuck}  NOT handed off (the next run tries again): RuntimeError: frontend"
+            " unavailable"
+        ) in render_intake_result(first)
         # The run stops at that page; the deals after the stuck one in it were handed off.
         assert (first.handed_off, first.pages) == ([ids[0], ids[1], ids[3], ids[4]], 1)
 
