@@ -35,13 +35,16 @@ from activities.slack import (
     build_slack_client,
     check_slack_scopes,
 )
+from dealcycle.connection import connect as connect  # the CLI's and Slack app's too
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
+from dealcycle.metrics import MetricsExport
 from dealcycle.payloads import with_payload_converter
+from dealcycle.production import require_production_credentials
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -196,32 +199,23 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
-    except RuntimeError as err:
-        raise SystemExit(
-            f"cannot reach the Temporal server at {settings.temporal_address}"
-            f" (DEALCYCLE_TEMPORAL_ADDRESS): {err}. Is `dealcycle server` (or `make run`) running?"
-        ) from None
-
-
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the worker until ``stop`` is set or the process gets SIGINT/SIGTERM."""
+    require_production_credentials(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        # Before the first client: the metrics runtime becomes the one every client uses.
+        metrics = MetricsExport.start(settings.metrics)
         client = await connect(settings)
         activities = await asyncio.to_thread(build_activities, settings)
         worker = build_worker(client, settings, activities)
         log.info(
             "worker started", task_queue=settings.task_queue, address=settings.temporal_address
         )
-        async with worker:
+        async with worker, metrics.levels(client, WORKFLOWS):
             await stop.wait()
             log.info("worker stopping: waiting for running activities to finish")
         log.info("worker stopped")

@@ -26,6 +26,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from dealcycle.metrics import count_in_activity
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
@@ -36,7 +37,8 @@ from schemas.account import (
     HandOffResult,
     account_workflow_id,
 )
-from schemas.intake import HandOffOutcome, HandOffPage, HandOffPageResult
+from schemas.intake import DealOutcome, HandOffPage, HandOffPageResult
+from schemas.metrics import HAND_OFFS, HandOffOutcome
 
 TRIES_PER_DEAL = 3
 """A deal's hand-off is tried this often within one page (a signal-with-start repeats
@@ -97,6 +99,12 @@ async def _signal_with_start(
     )
 
 
+def _outcome(result: HandOffResult) -> HandOffOutcome:
+    if result.skipped:
+        return HandOffOutcome.SKIPPED
+    return HandOffOutcome.STARTED if result.started else HandOffOutcome.ALREADY_RUNNING
+
+
 def _started(handle: WorkflowHandle[object, object]) -> bool:
     """Whether the signal-with-start started the run, as the server answered it.
 
@@ -119,7 +127,7 @@ async def hand_off_page(
     the outcomes in the page's order. A deal that keeps failing is reported, never dropped."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(deal: AccountHandOff) -> HandOffOutcome:
+    async def one(deal: AccountHandOff) -> DealOutcome:
         async with gate:
             why = ""
             for attempt in range(TRIES_PER_DEAL):
@@ -130,7 +138,8 @@ async def hand_off_page(
                 except Exception as exc:  # reported in the outcome, tried again next run
                     why = f"{type(exc).__name__}: {exc}"[:500]
                     continue
-                return HandOffOutcome(
+                count_in_activity(HAND_OFFS, outcome=_outcome(result))
+                return DealOutcome(
                     deal.opportunity_id,
                     result.workflow_id,
                     result.decision,
@@ -140,7 +149,7 @@ async def hand_off_page(
             activity.logger.warning(
                 "hand-off of %s failed %d times: %s", deal.opportunity_id, TRIES_PER_DEAL, why
             )
-            return HandOffOutcome(
+            return DealOutcome(
                 deal.opportunity_id, account_workflow_id(deal.account_id), failed=why
             )
 
@@ -171,5 +180,6 @@ class AccountHandOffActivities:
     @activity.defn
     async def hand_off_closed_deal(self, request: HandOffRequest) -> HandOffResult:
         result = await hand_off(self._client, self._task_queue, request, self._config)
+        count_in_activity(HAND_OFFS, outcome=_outcome(result))
         activity.logger.info("hand-off: %s", result.describe(request.hand_off.opportunity_id))
         return result

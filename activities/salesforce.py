@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
@@ -47,9 +47,11 @@ from activities.closed_won import (
 )
 from activities.errors import clip, exponential_delay, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
+from dealcycle.metrics import count_in_activity
 from dealcycle.settings import SalesforceSettings, Settings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
 from schemas.intake import ClosedWonBatch, ClosedWonPoll
+from schemas.metrics import SALESFORCE_CALLS, CallOutcome
 from schemas.salesforce_fields import TEXT_TYPES, find_field
 
 log = structlog.get_logger(__name__)
@@ -103,7 +105,55 @@ class _Session(requests.Session):
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", call_timeout(self.default_timeout))
         kwargs.setdefault("verify", self.verify)
-        return super().request(method, url, *args, **kwargs)
+        # Every call (logins included) passes here: count it by method and outcome.
+        called = _called(str(method), str(url))
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.exceptions.SSLError:
+            count_in_activity(SALESFORCE_CALLS, method=called, outcome=CallOutcome.PERMANENT_ERROR)
+            raise
+        except Exception:
+            count_in_activity(SALESFORCE_CALLS, method=called, outcome=CallOutcome.RETRYABLE_ERROR)
+            raise
+        count_in_activity(SALESFORCE_CALLS, method=called, outcome=_outcome_of(response))
+        return response
+
+
+_DATA_PATH = re.compile(r"/services/data/v[0-9.]+/(\w+)(?:/([A-Za-z][A-Za-z0-9_]*))?")
+
+
+def _called(method: str, url: str) -> str:
+    """``PATCH sobjects/Task``, ``GET query``, ``POST oauth2/token``: the method and the kind
+    of resource, never a record id or key (the label must stay a short list)."""
+    path = urlsplit(url).path
+    if path.endswith("/oauth2/token"):
+        return f"{method.upper()} oauth2/token"
+    match = _DATA_PATH.search(path)
+    if match is None:
+        return f"{method.upper()} other"
+    resource = match.group(1)
+    if resource == "sobjects" and match.group(2):
+        resource = f"sobjects/{match.group(2)}"
+    return f"{method.upper()} {resource}"
+
+
+def _outcome_of(response: requests.Response) -> CallOutcome:
+    """As ``SalesforceActivities._classify`` (and the login) treat the answer: an expired
+    session is logged in again, a rate limit and a server error are retried, the rest of
+    4xx are not."""
+    status = response.status_code
+    if status < 300:
+        return CallOutcome.OK
+    if status == 401 or status >= 500:
+        return CallOutcome.RETRYABLE_ERROR
+    if status == 403:
+        try:
+            codes, _ = _error_details(response.json())
+        except ValueError:
+            codes = []
+        if "REQUEST_LIMIT_EXCEEDED" in codes:
+            return CallOutcome.RATE_LIMITED
+    return CallOutcome.PERMANENT_ERROR
 
 
 class SalesforceConnector:

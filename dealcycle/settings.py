@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dealcycle.connection import TemporalConnection
 from dealcycle.intake_settings import IntakeSettings
+from dealcycle.metrics import MetricsSettings
+from dealcycle.production import DeploymentProfile
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 from schemas.health import HealthConfig
@@ -192,6 +195,11 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
+    temporal_connection: TemporalConnection = field(default_factory=TemporalConnection)
+    """TLS, API key and where ``temporal_address`` came from (``dealcycle.connection``)."""
+    deployment: DeploymentProfile = field(default_factory=DeploymentProfile)
+    """``DEALCYCLE_ENV``: what production requires (``dealcycle.production``)."""
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     def roster(self) -> Roster:
@@ -279,10 +287,13 @@ class Settings:
             security_pm=env.get("DEALCYCLE_SECURITY_PM") or "U0SECPM01",
             ce_leader=env.get("DEALCYCLE_CE_LEADER") or "U0CELEAD1",
         )
+        connection = TemporalConnection.from_env(env)
         return cls(
             state_dir=state_dir,
-            temporal_address=env.get("DEALCYCLE_TEMPORAL_ADDRESS") or "localhost:7233",
-            temporal_namespace=env.get("DEALCYCLE_TEMPORAL_NAMESPACE") or "default",
+            temporal_address=connection.address,
+            temporal_namespace=connection.namespace,
+            temporal_connection=connection,
+            deployment=DeploymentProfile.from_env(env),
             task_queue=env.get("DEALCYCLE_TASK_QUEUE") or "dealcycle",
             temporal_ui_url=(
                 env.get("DEALCYCLE_TEMPORAL_UI_URL") or "http://localhost:8233"
@@ -331,4 +342,5 @@ class Settings:
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
             log_format=log_format,
             log_level=log_level,
+            metrics=MetricsSettings.from_env(env),
         )

@@ -124,7 +124,7 @@ class HandOffPage:
 
 
 @dataclass(frozen=True)
-class HandOffOutcome:
+class DealOutcome:
     """What became of one deal of a page: ``failed`` says why it was not handed off (after
     a few tries), and the watermark stays before it."""
 
@@ -138,7 +138,7 @@ class HandOffOutcome:
 
 @dataclass(frozen=True)
 class HandOffPageResult:
-    outcomes: list[HandOffOutcome] = field(default_factory=list)
+    outcomes: list[DealOutcome] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

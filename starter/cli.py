@@ -76,6 +76,7 @@ from starter.trials import (
     start_trial,
     trial_start_for,
 )
+from starter.worker_check import check_worker
 from starter.workflow_ids import check_id_arguments
 
 ROLES = [role.value for role in Role]
@@ -208,6 +209,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
+    if args.check:  # the container's health check: this host's worker polls (worker_check)
+        print(asyncio.run(check_worker(settings)))
+        return 0
     return asyncio.run(serve_worker(settings, sandbox=args.sandbox))
 
 
@@ -255,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="use the local Salesforce and Slack fakes (default: when no credentials are set)",
+    )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 0 when a worker on this host polls the task queue, else 1",
     )
     worker.set_defaults(func=cmd_worker)
 

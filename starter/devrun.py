@@ -21,6 +21,7 @@ from typing import Any
 from dealcycle.devtools.devserver import running_dev_server
 from dealcycle.fakes.slack_page import SlackPage
 from dealcycle.logging import configure_logging, get_logger
+from dealcycle.production import refuse_sandbox, require_production_credentials
 from dealcycle.settings import Settings
 from schemas.common import Role, TechnicalWinStatus
 from schemas.search_attributes import registrations
@@ -75,6 +76,7 @@ def sandbox_env_if_unconfigured(
     if not use:
         yield settings, None
         return
+    refuse_sandbox(settings)
     from dealcycle.fakes import start_sandbox
 
     # The endpoints file lets CLI commands in other terminals (deal-closed) find the sandbox.
@@ -138,6 +140,7 @@ async def serve_dev_server(settings: Settings, *, port: int, ui_port: int) -> in
 async def serve_worker(settings: Settings, *, sandbox: bool | None) -> int:
     from worker import run_worker
 
+    require_production_credentials(settings)  # before any fallback to the fakes
     with sandbox_if_unconfigured(settings, sandbox) as effective:
         await run_worker(effective)
     return 0

@@ -26,9 +26,9 @@ with workflow.unsafe.imports_passed_through():
         ClosedWonDeal,
         ClosedWonPoll,
         DealClosed,
+        DealOutcome,
         FailedHandOff,
         HandOffDecision,
-        HandOffOutcome,
         HandOffPage,
         HandOffPageResult,
         IntakeResult,
@@ -81,7 +81,7 @@ class _Tally:
     count: int = 0
     pages: int = 0
 
-    def add(self, outcome: HandOffOutcome) -> None:
+    def add(self, outcome: DealOutcome) -> None:
         decision = HandOffDecision(
             outcome.opportunity_id, outcome.account_workflow_id, outcome.decision, outcome.why
         )
@@ -151,7 +151,7 @@ async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, boo
             for deal in batch.deals
             if not (deal.opportunity_id in already and second(deal.last_modified) == mark.value)
         ]
-        outcomes: dict[str, HandOffOutcome] = {}
+        outcomes: dict[str, DealOutcome] = {}
         if fresh:
             page: HandOffPageResult = await effects.execute(
                 effects.HAND_OFF_CLOSED_DEALS,
@@ -224,7 +224,7 @@ async def hand_off_named(named: DealClosed) -> IntakeResult:
     )
     tally = _Tally(pages=1)
     tally.add(
-        HandOffOutcome(
+        DealOutcome(
             deal.opportunity_id,
             result.workflow_id,
             result.decision,
