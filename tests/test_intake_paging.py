@@ -6,6 +6,7 @@ before it, and a watermark saved before (a second and the ids read in it) is sti
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ import activities.handoff
 from dealcycle.db.engine import make_engine
 from dealcycle.db.models import IntakeWatermark
 from dealcycle.fakes import SalesforceFake
+from dealcycle.intake_settings import IntakeSettings
+from dealcycle.settings import Settings, SettingsError
 from schemas.account import DEAL_CLOSED_SIGNAL, AccountHandOff, account_workflow_id
 from schemas.intake import CLOSED_WON_WATERMARK, IntakeResult, IntakeRun
 from starter.intake import render_intake_result
@@ -271,3 +274,39 @@ async def test_deal_closed_reads_salesforce_once_with_the_workers_session(
         assert len(salesforce_fake.calls_to(r"^/services/oauth2/token")) == 1
         received = await hand_offs_received(harness, 2, "C")
         assert received == Counter({"006C00000": 2, "006C00001": 1, "006C00002": 1})
+
+
+async def test_a_page_is_handed_off_a_bounded_number_at_once(
+    harness_factory: Any, salesforce_fake: SalesforceFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = seed_deals(salesforce_fake, 40, 4, "B")
+    real_hand_off = activities.handoff.hand_off
+    in_flight, most = 0, 0
+
+    async def hand_off(client: Any, task_queue: str, request: Any, config: Any) -> Any:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.02)  # long enough for the others of the page to start
+            return await real_hand_off(client, task_queue, request, config)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(activities.handoff, "hand_off", hand_off)
+    async with harness_factory(intake=IntakeSettings(concurrency=4)) as harness:
+        result = await run_intake(harness, "bounded", batch_size=20)
+        assert result.handed_off_count == 40
+        assert most == 4
+        assert sorted(await hand_offs_received(harness, 4, "B")) == ids
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [("0", "must be from 1 to 256"), ("300", "must be from 1 to 256"), ("x", "not a whole")],
+)
+def test_the_intake_concurrency_setting_is_checked(raw: str, problem: str) -> None:
+    assert IntakeSettings.from_env({}).concurrency == 16
+    assert IntakeSettings.from_env({"DEALCYCLE_INTAKE_CONCURRENCY": "32"}).concurrency == 32
+    with pytest.raises(SettingsError, match=f"DEALCYCLE_INTAKE_CONCURRENCY.*{problem}"):
+        Settings.from_env({"DEALCYCLE_INTAKE_CONCURRENCY": raw})
