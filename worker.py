@@ -155,7 +155,9 @@ def build_worker(
     # Inputs reach the checks as they came (JSON true is not one day): see dealcycle.payloads.
     client = with_payload_converter(client)
     # The hand-off starts workflows, so it needs the client the worker runs on.
-    hand_offs = AccountHandOffActivities(client, queue, settings.account_config())
+    hand_offs = AccountHandOffActivities(
+        client, queue, settings.account_config(), settings.intake.concurrency
+    )
     # The digest reads to-do lists through the client too (one visibility query a person).
     preferences = activities.slack.preferences or ReminderPreferences(
         make_engine(settings.database_url)
@@ -168,6 +170,7 @@ def build_worker(
         activities=[
             *activities.functions,
             hand_offs.hand_off_closed_deal,
+            hand_offs.hand_off_closed_deals,
             digests.gather_daily_digests,
             *UsageFeedActivities.on(client, settings.database_url, settings.usage_feed).functions,
         ],

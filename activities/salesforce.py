@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -39,7 +39,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
-from activities.closed_won import closed_won_since, deal_from_record
+from activities.closed_won import (
+    closed_won_since,
+    deal_from_record,
+    one_deal,
+    refusal,
+    salesforce_time,
+)
 from activities.errors import clip, exponential_delay, non_retryable, retryable
 from activities.salesforce_auth import SalesforceLoginError, log_in
 from dealcycle.db.ledger import IdempotencyLedger
@@ -448,10 +454,16 @@ class SalesforceActivities:
 
     @activity.defn
     async def poll_closed_won(self, poll: ClosedWonPoll) -> ClosedWonBatch:
-        """Closed Won opportunities modified after ``poll.since``, oldest first, each with its
-        account's fields from the same query (a read: no idempotency key)."""
-        soql = closed_won_since(poll.since, poll.limit)
+        """A page of Closed Won opportunities after ``(poll.since, poll.after_id)`` in
+        ``(LastModifiedDate, Id)`` order, or the one ``poll.opportunity_id`` names (and why it
+        cannot be handed off), each with its account's fields from the same query (a read: no
+        idempotency key)."""
+        if poll.opportunity_id:
+            soql = one_deal(poll.opportunity_id)
+        else:
+            soql = closed_won_since(poll.since, poll.limit, poll.after_id)
         connector = self._connector
+        read_at = datetime.now(UTC)
 
         def perform(client: Salesforce) -> list[dict[str, Any]]:
             records: list[dict[str, Any]] = client.query_all(soql)["records"]
@@ -465,8 +477,18 @@ class SalesforceActivities:
             if error is None:
                 raise
             raise error from None
+        if poll.opportunity_id:
+            refused = refusal(poll.opportunity_id, records)
+            if refused:
+                return ClosedWonBatch(read=len(records), refused=refused)
+        last = records[-1] if records else None
         return ClosedWonBatch(
-            [deal_from_record(record) for record in records if record.get("AccountId")]
+            [deal_from_record(record) for record in records if record.get("AccountId")],
+            read=len(records),
+            last_modified=salesforce_time(str(last["LastModifiedDate"])) if last else None,
+            last_id=str(last["Id"]) if last else "",
+            without_account=[str(r["Id"]) for r in records if not r.get("AccountId")],
+            read_at=read_at,
         )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dealcycle.connection import TemporalConnection
+from dealcycle.intake_settings import IntakeSettings
 from dealcycle.metrics import MetricsSettings
 from dealcycle.production import DeploymentProfile
 from dealcycle.usage_feed_settings import UsageFeedSettings
@@ -251,6 +252,7 @@ class Settings:
     deployment: DeploymentProfile = field(default_factory=DeploymentProfile)
     """``DEALCYCLE_ENV``: what production requires (``dealcycle.production``)."""
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     def roster(self) -> Roster:
         """The roster until its first rotation (``dealcycle roster set``); the database's after."""
@@ -367,6 +369,7 @@ class Settings:
             durations=durations,
             security_roster=roster,
             intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
+            intake=IntakeSettings.from_env(env),
             digest_hour=_hour(env, "DEALCYCLE_DIGEST_HOUR", 8),
             value_engineering=env.get("DEALCYCLE_VALUE_ENGINEERING") or "U0VALUEENG1",
             account_channel=env.get("DEALCYCLE_ACCOUNT_CHANNEL") or "#customer-accounts",

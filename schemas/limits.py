@@ -281,6 +281,7 @@ LIMITS: dict[str, Limit] = {
     "history_event_limit": HISTORY_EVENTS,
     "batch_size": Whole(1, 2_000),
     "first_poll_lookback_days": Whole(1, 36_500),
+    "max_pages": Whole(1, 500),
     "DigestRun.week_days": Whole(1, 31),
     "DigestRun.items_per_person": Whole(1, 100),
     "UsageFeedRun.staleness_days": DAYS,

@@ -28,6 +28,9 @@ def test_every_activity_the_workflows_name_is_registered(
     registered.add(
         _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deal).name
     )
+    registered.add(
+        _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deals).name
+    )
     registered.add(_Definition.must_from_callable(DailyDigestActivities.gather_daily_digests).name)
     feed = UsageFeedActivities.on(None, test_settings.database_url, test_settings.usage_feed)  # type: ignore[arg-type]
     registered |= {_Definition.must_from_callable(fn).name for fn in feed.functions}

@@ -82,6 +82,9 @@ class IntakeWatermark(Base):
     """Records read with ``LastModifiedDate`` in the watermark's second (SOQL compares whole
     seconds, so the next poll reads that second again and skips these)."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    """The Id of the last deal handed off at ``value`` (the intake pages by
+    ``(LastModifiedDate, Id)``); NULL in rows saved before, which ``seen_ids`` describe."""
 
 
 class AccountPlan(Base):
