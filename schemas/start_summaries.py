@@ -175,6 +175,18 @@ def closed_won_intake(every: str) -> StartSummary:
     )
 
 
+def deal_closed(opportunity_id: str) -> StartSummary:
+    """``dealcycle deal-closed``: one deal read and handed off."""
+    return StartSummary(f"Deal closed: hand {opportunity_id} off", "")
+
+
+def usage_feed(every: str) -> StartSummary:
+    return StartSummary(
+        "Usage feed: analytics readings to each account's health",
+        _details(("Runs", every)),
+    )
+
+
 def daily_digest(hour: int) -> StartSummary:
     return StartSummary(
         "Daily digest: each person's open steps, in Slack",

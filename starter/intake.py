@@ -89,6 +89,7 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
         IntakeRun(deal_closed=named),
         id=workflow_id,
         task_queue=settings.task_queue,
+        static_summary=start_summaries.deal_closed(opportunity_id).summary,
     )
     try:
         result = await asyncio.wait_for(handle.result(), DEAL_CLOSED_WAIT_SECONDS)

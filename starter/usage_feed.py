@@ -33,6 +33,7 @@ from dealcycle.db.engine import make_engine
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.models import UsageFeedMark
 from dealcycle.settings import Settings
+from schemas import start_summaries
 from schemas.usage_feed import (
     USAGE_FEED_SCHEDULE_ID,
     UsageFeedResult,
@@ -59,12 +60,17 @@ def usage_feed_run(settings: Settings) -> UsageFeedRun:
 
 
 def usage_feed_schedule(settings: Settings) -> Schedule:
+    shown = start_summaries.usage_feed(
+        f"every {timedelta(seconds=settings.usage_feed.interval_seconds)}"
+    )
     return Schedule(
         action=ScheduleActionStartWorkflow(
             UsageFeedWorkflow.run,
             usage_feed_run(settings),
             id=f"{USAGE_FEED_SCHEDULE_ID}-run",
             task_queue=settings.task_queue,
+            static_summary=shown.summary,
+            static_details=shown.details,
         ),
         spec=ScheduleSpec(
             intervals=[
@@ -93,6 +99,7 @@ async def run_usage_feed_once(client: Client, settings: Settings) -> UsageFeedRe
         usage_feed_run(settings),
         id=f"{USAGE_FEED_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
         task_queue=settings.task_queue,
+        static_summary=start_summaries.usage_feed("once, by hand").summary,
     )
     return result
 

@@ -4,6 +4,8 @@ the trial an opportunity starts as its child. On the dev server, on the real clo
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 from schemas.account import account_workflow_id
@@ -11,7 +13,7 @@ from schemas.common import DeploymentType, Region, Role
 from schemas.intake import CLOSED_WON_SCHEDULE_ID, IntakeRun
 from schemas.opportunity import LinkTdd, OpportunityKind, StartOpportunityTrial
 from schemas.trial import trial_workflow_id
-from starter.intake import run_intake_once
+from starter.intake import deal_closed, ensure_intake_schedule, run_intake_once
 from starter.opportunities import opportunity_start_for, start_opportunity
 from tests.support.accounts import AE, CE
 from tests.support.dev_temporal import dev_client, dev_harness_factory
@@ -51,8 +53,23 @@ async def test_the_intake_and_the_account_its_hand_off_starts_say_what_they_are(
         activities = of_type(await event_summaries(h.client, intake), "ACTIVITY_TASK_SCHEDULED")
         assert activities[0].startswith("read the watermark ")
         assert activities[1].startswith("Salesforce: Closed Won since ")
-        assert "hand 006WEBUI3 off to account-001WEBUI3" in activities
+        assert "hand off 1 won deal" in activities  # a page at a time
         assert activities[-1].startswith("save the watermark ")
+
+        # `dealcycle deal-closed` reads the one deal and hands it off (again: a no-op).
+        await deal_closed(h.client, h.settings, "006WEBUI3")
+        [run] = [
+            run
+            async for run in h.client.list_workflows(
+                f"WorkflowId STARTS_WITH '{CLOSED_WON_SCHEDULE_ID}-deal-closed-006WEBUI3-'"
+            )
+        ]
+        named = h.client.get_workflow_handle(run.id, run_id=run.run_id)
+        assert await (await named.describe()).static_summary() == "Deal closed: hand 006WEBUI3 off"
+        assert of_type(await event_summaries(h.client, named), "ACTIVITY_TASK_SCHEDULED") == [
+            "Salesforce: read 006WEBUI3",
+            "hand 006WEBUI3 off to account-001WEBUI3",
+        ]
 
 
 async def test_an_opportunity_and_the_trial_it_starts_carry_their_summaries(
@@ -93,3 +110,29 @@ async def test_an_opportunity_and_the_trial_it_starts_carry_their_summaries(
         assert summary == "Trial · Globex · 006WEBUI4 · 21 days"
         found = await event_summaries(h.client, opportunity)
         assert of_type(found, "START_CHILD_WORKFLOW_EXECUTION_INITIATED") == [summary]
+
+
+async def test_a_run_the_schedule_starts_carries_the_schedules_summary(
+    dev_harness_factory: Any,
+) -> None:
+    async with dev_harness_factory() as h:
+        await ensure_intake_schedule(h.client, h.settings, timedelta(hours=1))
+        schedule = h.client.get_schedule_handle(CLOSED_WON_SCHEDULE_ID)
+        try:
+            await schedule.trigger()
+            workflow_id = ""
+            for _ in range(600):
+                actions = (await schedule.describe()).info.recent_actions
+                if actions:
+                    workflow_id = actions[-1].action.workflow_id
+                    break
+                await asyncio.sleep(0.1)
+            run = h.client.get_workflow_handle(workflow_id)
+            description = await run.describe()
+            assert await description.static_summary() == (
+                "Closed Won intake: poll Salesforce and hand won deals off"
+            )
+            assert await description.static_details() == "**Runs**: every 1:00:00"
+            await run.result()
+        finally:
+            await schedule.delete()

@@ -64,6 +64,9 @@ class UsageFeedWorkflow:
                 result_type=UsagePage,
                 start_to_close_timeout=attempt,
                 retry_policy=FEED_RETRY,
+                summary=f"read usage {since}..{until}"
+                + (f" after {after}" if after else "")
+                + f", {run.page_size} accounts",
             )
             plan = plan_page(page.accounts, run.health, run.staleness_days)
             delivered = UsageDelivered()
@@ -74,6 +77,7 @@ class UsageFeedWorkflow:
                     result_type=UsageDelivered,
                     start_to_close_timeout=attempt,
                     retry_policy=FEED_RETRY,
+                    summary=f"send health readings to {len(plan.sends)} accounts",
                 )
             result = totals_after(result, page, plan, delivered)
             if not page.next_after:
