@@ -16,6 +16,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page, expect
 from temporalio.client import Client
 
+from dealcycle.payloads import data_converter_for
 from dealcycle.settings import Settings
 from starter.accounts import start_account
 from tests.support.accounts import AE, CE
@@ -61,8 +62,13 @@ async def test_a_running_accounts_page_in_the_web_ui_shows_its_summaries(
 
     async with dev_server_with_ui(tmp_path / "temporal") as server:
         assert server.ui_url is not None
-        client = await Client.connect(server.target, namespace=server.namespace)
         settings = replace(test_settings, task_queue=f"tq-{uuid.uuid4()}")
+        # The settings' converter: with the codec on, the page decodes through a codec server.
+        client = await Client.connect(
+            server.target,
+            namespace=server.namespace,
+            data_converter=data_converter_for(settings),
+        )
         salesforce_fake.add_record("Account", {"Id": ACCOUNT, "Name": "Acme Corp"})
         renewal = midnight(datetime.now(UTC) + timedelta(days=400))
         async with build_worker(client, settings, build_activities(settings), workflows=WORKFLOWS):
