@@ -18,7 +18,7 @@ from starter.opportunities import opportunity_start_for, start_opportunity
 from tests.support.accounts import AE, CE
 from tests.support.dev_temporal import dev_client, dev_harness_factory
 from tests.support.patience import settle
-from tests.support.web_ui import event_summaries, of_type
+from tests.support.web_ui import current_details, event_summaries, of_type
 from workflows.opportunity import OpportunityWorkflow
 
 __all__ = ["dev_client", "dev_harness_factory"]  # the dev-server fixtures, shared
@@ -110,6 +110,9 @@ async def test_an_opportunity_and_the_trial_it_starts_carry_their_summaries(
         assert summary == "Trial · Globex · 006WEBUI4 · 21 days"
         found = await event_summaries(h.client, opportunity)
         assert of_type(found, "START_CHILD_WORKFLOW_EXECUTION_INITIATED") == [summary]
+        details = await current_details(opportunity)
+        assert details.startswith("**Opportunity · Globex · 006WEBUI4 · new · Tier 2** · phase ")
+        assert details.endswith("\n\n- trial planning, technical win in_progress"), details
 
 
 async def test_a_run_the_schedule_starts_carries_the_schedules_summary(

@@ -339,9 +339,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
             sa.REGION.name: s.start.region.value,
         }
         publish_search_attributes(self._published, wanted)
-        notes = [f"trial {s.trial_phase}, technical win {s.technical_win.value}"] * bool(
-            s.trial_phase
-        )
+        notes: list[str] = []
+        if s.trial_phase:
+            notes.append(f"trial {s.trial_phase}, technical win {s.technical_win.value}")
         if s.security_review_requested:
             notes.append(f"security review {'answered' if s.security_review_answered else 'open'}")
         phase = f"{s.stage.value} ({s.status.value})"
