@@ -136,22 +136,25 @@ def _step_line(step: OpenStep, now: datetime) -> str:
 def current_details(
     headline: str,
     phase: str,
-    steps: Iterable[OpenStep],
+    steps: Iterable[OpenStep] | None,
     now: datetime,
     notes: Iterable[str] = (),
 ) -> str:
     """Markdown for ``workflow.set_current_details``: the headline (the static summary,
     which continue-as-new drops), the phase, the open steps soonest due first (overdue in
-    bold), then ``notes`` (what else the workflow waits on)."""
+    bold), then ``notes`` (what else the workflow waits on). ``steps`` None: the workflow has
+    no steps of its own (an opportunity), and no count is shown."""
     ordered = sorted(
-        steps,
+        steps or [],
         key=lambda step: (step.due_at is None, step.due_at.timestamp() if step.due_at else 0.0),
     )
     overdue = sum(1 for step in ordered if step.due_at is not None and step.due_at < now)
     late = f", {overdue} overdue" if overdue else ""
-    count = f"{len(ordered)} open step{'' if len(ordered) == 1 else 's'}{late}"
+    count = f" · {len(ordered)} open step{'' if len(ordered) == 1 else 's'}{late}"
     # The Web UI shows this in a box a few lines high: the headline and phase share a line.
-    blocks = [f"**{clip(headline)}** · phase **{clip(phase, 80)}** · {count}"]
+    blocks = [
+        f"**{clip(headline)}** · phase **{clip(phase, 80)}**{count if steps is not None else ''}"
+    ]
     items = [_step_line(step, now) for step in ordered[:DETAILS_STEPS_SHOWN]]
     if len(ordered) > DETAILS_STEPS_SHOWN:
         items.append(f"- … and {len(ordered) - DETAILS_STEPS_SHOWN} more")

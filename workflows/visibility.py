@@ -94,5 +94,5 @@ def publish_current_details(
 ) -> None:
     """The Web UI's current details: the headline, the phase and the open steps. Not a
     command (the UI reads it with a query), so it is set whenever anything may have changed."""
-    steps = view.steps if view is not None else []
+    steps = view.steps if view is not None else None
     workflow.set_current_details(current_details(headline, phase, steps, workflow.now(), notes))
