@@ -112,26 +112,19 @@ def parse_keys(entries: Iterable[str], source: str) -> tuple[CodecKey, ...]:
     return tuple(keys)
 
 
-def _keys_from_env(env: Mapping[str, str]) -> tuple[CodecKey, ...]:
-    inline = env.get(KEYS_VAR) or ""
-    file_name = env.get(KEYS_FILE_VAR) or ""
-    if inline and file_name:
-        raise _settings_error(f"set one of {KEYS_VAR} and {KEYS_FILE_VAR}, not both")
-    if file_name:
-        path = Path(file_name).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise _settings_error(
-                f"{KEYS_FILE_VAR}={file_name!r} cannot be read: {error.strerror}"
-            ) from None
-        lines = [line.strip() for line in text.splitlines()]
-        entries = [line for line in lines if line and not line.startswith("#")]
-        keys = parse_keys(entries, KEYS_FILE_VAR)
-        if not keys:
-            raise _settings_error(f"{KEYS_FILE_VAR}={file_name!r} holds no keyid=base64key line")
-        return keys
-    return parse_keys(filter(None, (part.strip() for part in inline.split(","))), KEYS_VAR)
+def read_keys_file(file_name: str) -> tuple[CodecKey, ...]:
+    """The keys in ``file_name``: one ``keyid=base64key`` a line, ``#`` comments, current first."""
+    try:
+        text = Path(file_name).expanduser().read_text(encoding="utf-8")
+    except OSError as error:
+        raise _settings_error(
+            f"{KEYS_FILE_VAR}={file_name!r} cannot be read: {error.strerror}"
+        ) from None
+    lines = [line.strip() for line in text.splitlines()]
+    keys = parse_keys([line for line in lines if line and not line.startswith("#")], KEYS_FILE_VAR)
+    if not keys:
+        raise _settings_error(f"{KEYS_FILE_VAR}={file_name!r} holds no keyid=base64key line")
+    return keys
 
 
 def _enabled(env: Mapping[str, str]) -> bool:
@@ -155,10 +148,19 @@ def _port(env: Mapping[str, str]) -> int:
 @dataclass(frozen=True)
 class CodecSettings:
     """``DEALCYCLE_CODEC*``: whether payloads are encrypted, with which keys, and the codec
-    server's port, token and allowed Web UI origins."""
+    server's port, token and allowed Web UI origins.
+
+    The keys file is read when a client needs the keys (``keys()``), not when settings are read:
+    in production a missing file is then named with every other missing credential
+    (``dealcycle.production``), and a file that is not there yet (a secret mounted later, a
+    compose file checked elsewhere) stops nothing that does not encrypt.
+    """
 
     enabled: bool = False
-    keys: tuple[CodecKey, ...] = field(default=(), repr=False)
+    enabled_by: str = ""
+    """What turned it on: ``DEALCYCLE_CODEC=on`` or ``DEALCYCLE_ENV=production``."""
+    inline_keys: tuple[CodecKey, ...] = field(default=(), repr=False)
+    keys_file: str = ""
     server_port: int = 8081
     server_token: str = field(default="", repr=False)
     cors_origins: tuple[str, ...] = ("http://localhost:8233",)
@@ -166,17 +168,24 @@ class CodecSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CodecSettings:
         enabled = _enabled(env)
-        keys = _keys_from_env(env)
-        if enabled and not keys:
-            because = "" if env.get(ENABLED_VAR) else " (on because DEALCYCLE_ENV=production)"
-            raise _settings_error(
-                f"{ENABLED_VAR} is on{because} but no key is set: set {KEYS_VAR} or"
-                f" {KEYS_FILE_VAR} (make a key with: dealcycle codec keygen)"
-            )
+        inline = env.get(KEYS_VAR) or ""
+        keys_file = env.get(KEYS_FILE_VAR) or ""
+        if inline and keys_file:
+            raise _settings_error(f"set one of {KEYS_VAR} and {KEYS_FILE_VAR}, not both")
         origins = env.get(CORS_ORIGINS_VAR)
         return cls(
             enabled=enabled,
-            keys=keys,
+            enabled_by=(
+                ""
+                if not enabled
+                else f"{ENABLED_VAR}=on"
+                if env.get(ENABLED_VAR)
+                else "DEALCYCLE_ENV=production"
+            ),
+            inline_keys=parse_keys(
+                filter(None, (part.strip() for part in inline.split(","))), KEYS_VAR
+            ),
+            keys_file=keys_file,
             server_port=_port(env),
             server_token=env.get(SERVER_TOKEN_VAR) or "",
             cors_origins=(
@@ -186,12 +195,23 @@ class CodecSettings:
             ),
         )
 
+    def keys(self) -> tuple[CodecKey, ...]:
+        """The keys, current first (the keys file is read now)."""
+        return read_keys_file(self.keys_file) if self.keys_file else self.inline_keys
+
     def payload_codec(self) -> EncryptionCodec | None:
         """The codec clients use: encrypting when enabled, and reading encrypted payloads
-        whenever keys are known (so turning the codec off leaves earlier histories readable)."""
-        if not self.keys:
+        whenever keys are known (so turning the codec off leaves earlier histories readable).
+        Enabled without a key is a ``SettingsError`` naming the variables."""
+        keys = self.keys()
+        if self.enabled and not keys:
+            raise _settings_error(
+                f"{ENABLED_VAR} is on ({self.enabled_by}) but no key is set: set {KEYS_VAR} or"
+                f" {KEYS_FILE_VAR} (make a key with: dealcycle codec keygen)"
+            )
+        if not keys:
             return None
-        return EncryptionCodec(self.keys, encrypt=self.enabled)
+        return EncryptionCodec(keys, encrypt=self.enabled)
 
 
 class EncryptionCodec(PayloadCodec):

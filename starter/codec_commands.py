@@ -77,7 +77,8 @@ def _serve(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
     settings = settings_factory()
     configure_logging(settings.log_format, settings.log_level)
     codec_settings = settings.codec
-    if not codec_settings.keys:
+    keys = codec_settings.keys()
+    if not keys:
         raise SystemExit(
             f"no payload keys: set {KEYS_VAR} or {KEYS_FILE_VAR} (make one with: dealcycle"
             " codec keygen)"
@@ -86,7 +87,7 @@ def _serve(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
         asyncio.run(
             serve_codec(
                 # /encode encrypts even where this process's own clients would not (codec off).
-                EncryptionCodec(codec_settings.keys, encrypt=True),
+                EncryptionCodec(keys, encrypt=True),
                 host=args.host,
                 port=args.port if args.port is not None else codec_settings.server_port,
                 token=codec_settings.server_token,

@@ -26,7 +26,7 @@ TEST_CODEC_ENV = {
 }
 TEST_CODEC = CodecSettings.from_env(TEST_CODEC_ENV)
 TEST_DATA_CONVERTER = data_converter_with(TEST_CODEC)
-TEST_PAYLOAD_CODEC = EncryptionCodec(TEST_CODEC.keys)
+TEST_PAYLOAD_CODEC = EncryptionCodec(TEST_CODEC.keys())
 
 
 async def plain_payloads(payloads: Sequence[Payload]) -> list[Payload]:
