@@ -22,6 +22,7 @@ from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
 from workflows.owed_work import OWED_WORK_PATCH
 from workflows.step_prompts import SLACK_DONE_UPDATE_PATCH
 from workflows.visibility import TODO_ATTRIBUTES_PATCH
+from workflows.wake_up import KEEP_WAKE_UP_TIMER_PATCH
 
 RECORDED = Path(__file__).parent / "histories" / "account-before-kickoff-announcement.json"
 
@@ -65,14 +66,15 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
     ]
     # Patches guard a new account, each marked once: the kickoff announcement, effects as
-    # owed work, case ids unique to the account's run, the kickoff prompt marked done and the
-    # to-do list's search attributes.
+    # owed work, case ids unique to the account's run, the kickoff prompt marked done, the
+    # to-do list's search attributes and the wake-up timer kept while its deadline holds.
     guards = (
         KICKOFF_ANNOUNCEMENT_PATCH,
         OWED_WORK_PATCH,
         UNIQUE_CASE_IDS_PATCH,
         SLACK_DONE_UPDATE_PATCH,
         TODO_ATTRIBUTES_PATCH,
+        KEEP_WAKE_UP_TIMER_PATCH,
     )
     assert len(markers) == len(guards)
     recorded = [marker.SerializeToString() for marker in markers]

@@ -47,7 +47,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signals import accepted
     from workflows.slack_blocks import step_prompt_blocks
     from workflows.todo_views import red_account_open_steps
-    from workflows.visibility import publish_open_steps, wait_for_change
+    from workflows.visibility import publish_open_steps
+    from workflows.wake_up import WakeUp
 
 
 def _date(moment: datetime | None) -> str:
@@ -59,6 +60,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: RedAccountCaseStart) -> None:
         self._changed = False
+        self._wake = WakeUp()
         self._tracked: tuple[int, bool, bool, int] = (1, False, False, 0)
         # Raised here, a violation would fail the workflow task for ever: run raises it.
         self._invalid: RuleViolation | None = None
@@ -131,7 +133,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
             publish_open_steps(red_account_open_steps(s))
             if s.tracker_closed and self._fx.settled():
                 break
-            await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
+            await self._wake.until(lambda: self._changed, rules.next_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.resolved_at is not None and s.resolved_colour is not None
         return RedAccountResult(

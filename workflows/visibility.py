@@ -1,11 +1,8 @@
-"""What every dealcycle workflow does the same way: keep its search attributes current, sleep
-until something changes or its next deadline, and know when its history is long enough to
-continue as new."""
+"""What every dealcycle workflow does the same way: keep its search attributes current and
+know when its history is long enough to continue as new (its sleep is ``wake_up.WakeUp``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -67,15 +64,3 @@ def publish_open_steps(view: OpenSteps) -> None:
 def history_is_long(event_limit: int) -> bool:
     info = workflow.info()
     return info.is_continue_as_new_suggested() or info.get_current_history_length() >= event_limit
-
-
-async def wait_for_change(changed: Callable[[], bool], wake_at: datetime | None) -> None:
-    """Return when ``changed()`` holds or ``wake_at`` has come (never, if None); at once if
-    it already has, without a timer."""
-    timeout = None if wake_at is None else wake_at - workflow.now()
-    if timeout is not None and timeout.total_seconds() <= 0:
-        return
-    try:
-        await workflow.wait_condition(changed, timeout=timeout)
-    except TimeoutError:
-        pass
