@@ -48,16 +48,26 @@ from dealcycle.fakes import SalesforceFake
 from dealcycle.settings import Settings
 from schemas.account import account_workflow_id
 from schemas.health import HEALTH_SIGNAL, HealthSignal
-from tests.support.accounts import run_histories, settle
-from workflows.account import AccountWorkflow
+from tests.support.accounts import run_histories
+from tests.support.patience import settle
 from worker import WORKFLOWS, build_activities, build_worker
+from workflows.account import AccountWorkflow
 
 EVENTS_PER_ACCOUNT_YEAR = 1_000
 """Issue 14's target, daily health feed included."""
-BYTES_PER_ACCOUNT_YEAR = 400_000
-"""History bytes of one account-year before its events were cut (measured on the base
-commit 7502c30 with this module): the cut must not make histories heavier."""
-WORKFLOW_TASK_EVENTS = ("WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED")
+EVENTS_CEILING = 1_250
+"""What ``tests/test_account_year_events.py`` holds a year to today: above the target, for
+the floor of this year is the Temporal cost of its work (six events per activity, five per
+update and per timer fired: about 1,130 for its 124 effects, 36 updates and 39 wake-ups;
+35 of those effects are the Slack prompts marked done, added after the issue's 1,103)."""
+BYTES_PER_ACCOUNT_YEAR = 284_000
+"""History bytes of this account-year before its events were cut (283,642 measured on
+7502c30 with this module; 1,463 events then): the cut must not make histories heavier."""
+WORKFLOW_TASK_EVENTS = (
+    "WORKFLOW_TASK_SCHEDULED",
+    "WORKFLOW_TASK_STARTED",
+    "WORKFLOW_TASK_COMPLETED",
+)
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,9 @@ async def main_async(health_readings_per_day: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.account_year_events", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.account_year_events", description=__doc__
+    )
     parser.add_argument("--health-readings-per-day", type=int, default=0)
     args = parser.parse_args(argv)
     run_main(main_async(args.health_readings_per_day))
