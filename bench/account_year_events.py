@@ -7,8 +7,8 @@ the day after the renewal window opens (the plans, the QBRs, the renewal assessm
 call and the outcome, renewed; the account then continues as new). Optionally a health feed
 sends readings every day. Every run's history is then counted: events by type, bytes.
 
-Target: at most ``EVENTS_PER_ACCOUNT_YEAR`` history events per account-year (the account
-leaves headroom below it for the daily usage feed's health signals), and history bytes not
+Target: at most ``EVENTS_PER_ACCOUNT_YEAR`` history events per account-year, also with the
+daily usage feed's health signals (``HEALTH_FEED_HEADROOM`` added), and history bytes not
 above the figure measured before events were cut (``BYTES_PER_ACCOUNT_YEAR``).
 
 ``live_account_year`` and ``year_events`` are the measure, reusable by a larger bench and by
@@ -55,11 +55,9 @@ from workflows.account import AccountWorkflow
 
 EVENTS_PER_ACCOUNT_YEAR = 1_000
 """Issue 14's target, daily health feed included."""
-EVENTS_CEILING = 1_250
-"""What ``tests/test_account_year_events.py`` holds a year to today: above the target, for
-the floor of this year is the Temporal cost of its work (six events per activity, five per
-update and per timer fired: about 1,130 for its 124 effects, 36 updates and 39 wake-ups;
-35 of those effects are the Slack prompts marked done, added after the issue's 1,103)."""
+HEALTH_FEED_HEADROOM = 60 * 4
+"""Left under the target for the daily usage feed: up to 60 health signals a year reach an
+account once readings are coalesced, about four events each (signalled, a workflow task)."""
 BYTES_PER_ACCOUNT_YEAR = 284_000
 """History bytes of this account-year before its events were cut (283,642 measured on
 7502c30 with this module; 1,463 events then): the cut must not make histories heavier."""
@@ -166,6 +164,14 @@ def report(year: YearEvents, target: int = EVENTS_PER_ACCOUNT_YEAR) -> list[str]
         lines.append(f"     {count:5}  {name}")
     lines.append(
         target_line("history events per Tier 1 account-year", year.total, target, unit=" events")
+    )
+    lines.append(
+        target_line(
+            f"the same with the usage feed's {HEALTH_FEED_HEADROOM} events of health signals",
+            year.total + HEALTH_FEED_HEADROOM,
+            target,
+            unit=" events",
+        )
     )
     lines.append(
         target_line(

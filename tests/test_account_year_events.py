@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.account_year_events import EVENTS_CEILING, live_account_year, year_events
+from temporalio.api.enums.v1 import EventType
+
+from bench.account_year_events import (
+    EVENTS_PER_ACCOUNT_YEAR,
+    HEALTH_FEED_HEADROOM,
+    live_account_year,
+    year_events,
+)
+from tests.support.accounts import DAY, onboard, start_account
+from tests.support.patience import settle
+from workflows.account import AccountWorkflow
 
 
 async def test_a_tier_1_account_year_keeps_its_timer_and_its_event_budget(
@@ -29,4 +39,43 @@ async def test_a_tier_1_account_year_keeps_its_timer_and_its_event_budget(
     # was (before: 147 timers cancelled in the year, 1,463 events).
     assert year.events["TIMER_CANCELED"] <= 12
     assert year.events["TIMER_STARTED"] <= year.events["TIMER_FIRED"] + 12
-    assert year.total <= EVENTS_CEILING
+    # Within the target with room for the usage feed's health signals (before: 1,463 events;
+    # with the timer kept alone, 1,199: Slack effects tried in the workflow task do the rest).
+    assert year.total + HEALTH_FEED_HEADROOM <= EVENTS_PER_ACCOUNT_YEAR
+
+
+async def test_a_slack_post_whose_first_try_fails_is_posted_by_the_durable_activity(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            "001LOCALFIRST",
+            400 * DAY,
+            track=harness.track,
+        )
+        # The kickoff announcement's one try in the workflow task meets a Slack hiccup.
+        slack_fake.fail_next(
+            "POST", r"chat\.postMessage", 200, {"ok": False, "error": "internal_error"}
+        )
+        await onboard(handle)
+        await settle(handle)
+        history = await handle.fetch_history()
+        view = await handle.query(AccountWorkflow.effects)
+    posts = [m.text for m in slack_fake.messages_in("#customer-accounts")]
+    assert len(posts) == 1 and posts[0].startswith("New customer Acme 001LOCALFIRST")
+    announcement = [e for e in view.effects if e.name == "kickoff/announcement"]
+    assert [e.state for e in announcement] == ["done"]
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    # Only the post that failed locally became an activity; every other Slack post or edit
+    # of the onboarding was done in its workflow task.
+    assert scheduled.count("post_slack_message") == 1
+    assert "update_slack_message" not in scheduled
