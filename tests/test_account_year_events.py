@@ -79,3 +79,38 @@ async def test_a_slack_post_whose_first_try_fails_is_posted_by_the_durable_activ
     # of the onboarding was done in its workflow task.
     assert scheduled.count("post_slack_message") == 1
     assert "update_slack_message" not in scheduled
+
+
+async def test_a_slack_refusal_on_the_first_try_fails_the_effect_at_once(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            "001REFUSED",
+            400 * DAY,
+            track=harness.track,
+        )
+        # Revoked credentials on the onboarding's first post, tried in the workflow task: a
+        # refusal no retry mends, so no activity tries it again (one fault, used up).
+        slack_fake.fail_next(
+            "POST", r"chat\.postMessage", 200, {"ok": False, "error": "invalid_auth"}
+        )
+        await onboard(handle)
+        await settle(handle)
+        view = await handle.query(AccountWorkflow.effects)
+        history = await handle.fetch_history()
+    failed = [e for e in view.effects if e.state == "failed"]
+    assert len(failed) == 1 and "invalid_auth" in failed[0].cause
+    assert failed[0].kind in ("announcement", "reminder")
+    assert view.needs_attention
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert "post_slack_message" not in scheduled

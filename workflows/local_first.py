@@ -6,11 +6,12 @@ with the workflow task that owed it. A Slack post or edit is the lone effect of 
 account's wake-ups (a check-in brief, a step announced, a prompt marked done after an update):
 over a Tier 1 account-year that is about 100 of its 124 effects and 500 of its events.
 
-Only the first attempt runs locally (``maximum_attempts=1``). If it fails, the effect runs as
-before, an activity with its kind's retry policy and what is left of its budget, so an outage
-is waited out by the server (no timer, no workflow task per retry) and ends the way it did
-(expired, or failed; a non-retryable error on its first attempt). The idempotency key is the
-same either way: the write happens once.
+Only the first attempt runs locally (``maximum_attempts=1``). A refusal no retry would mend
+(non-retryable) fails the effect at once, as it did on an activity's first attempt. Any other
+failure hands the effect to the activity it always was, with its kind's retry policy and what
+is left of its budget, so an outage is waited out by the server (no timer, no workflow task
+per retry) and ends the way it did (expired, or failed). The idempotency key is the same
+either way: the write happens once.
 
 Runs recorded before (``LOCAL_FIRST_PATCH``) run every effect as an activity.
 """
@@ -22,7 +23,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import CancelledError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    RetryState,
+)
 
 with workflow.unsafe.imports_passed_through():
     from schemas.effects import Effect, EffectKind
@@ -34,6 +41,28 @@ LOCAL_FIRST_KINDS = frozenset(
 """Slack posts and edits: one call each, idempotent by its key (a post, through the ledger)
 or by nature (``chat.update``). Salesforce, licenses and records stay activities."""
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+
+
+def _refused(error: BaseException | None) -> bool:
+    """A failure no retry would mend (an archived channel, revoked credentials): the effect
+    fails at once, as on an activity's first attempt."""
+    return isinstance(error, ApplicationError) and error.non_retryable
+
+
+def _as_activity_error(effect: Effect, cause: ApplicationError) -> ActivityError:
+    """The refusal as an activity's failure, which the owed work turns into a failed effect
+    (its cause in the effect, the operations notice) exactly as before."""
+    err = ActivityError(
+        f"{effect.activity} refused",
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=effect.activity,
+        activity_id="",
+        retry_state=RetryState.NON_RETRYABLE_FAILURE,
+    )
+    err.__cause__ = cause
+    return err
 
 
 async def run_local_first(
@@ -59,11 +88,15 @@ async def run_local_first(
         )
     except CancelledError:
         raise
+    except ActivityError as err:
+        if _refused(err.cause):
+            raise
+    except ApplicationError as err:
+        # A local activity's failure comes as it was raised, not as an ActivityError.
+        if _refused(err):
+            raise _as_activity_error(effect, err) from err
     except FailureError:
-        # A local activity's failure comes as it was raised (not as an ActivityError); the
-        # durable activity below fails the way the effect always did, a non-retryable error
-        # on its first attempt.
-        pass
+        pass  # a timeout, say: the activity tries again
     # What is left of the budget, never less than one attempt's time.
     left = max(budget - (workflow.now() - started), attempt)
     return await workflow.execute_activity(
