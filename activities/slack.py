@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.web import SlackResponse
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -32,8 +33,10 @@ from activities.digest import reminder_recipient
 from activities.errors import clip, non_retryable, retryable
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.preferences import ReminderMode, ReminderPreferences
+from dealcycle.metrics import count_in_activity
 from dealcycle.settings import SlackSettings
 from schemas.effects import SlackMessageUpdate, SlackPost, SlackPostResult
+from schemas.metrics import SLACK_CALLS, CallOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +116,26 @@ class _AttemptBoundClient(WebClient):
     @timeout.setter
     def timeout(self, value: float) -> None:
         self._cap = value
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        """Every Web API method goes through here: count the call by method and outcome."""
+        try:
+            response = super().api_call(api_method, **kwargs)
+        except AttemptTimeSpent:
+            raise  # no call was made
+        except Exception as exc:
+            count_in_activity(SLACK_CALLS, method=api_method, outcome=_outcome_of(exc))
+            raise
+        count_in_activity(SLACK_CALLS, method=api_method, outcome=CallOutcome.OK)
+        return response
+
+
+def _outcome_of(exc: Exception) -> CallOutcome:
+    """As the activities will treat the failure (``SlackActivities._classify``)."""
+    error = SlackActivities._classify(exc, "", "call")
+    if error.type == "SlackRateLimited":
+        return CallOutcome.RATE_LIMITED
+    return CallOutcome.PERMANENT_ERROR if error.non_retryable else CallOutcome.RETRYABLE_ERROR
 
 
 def build_slack_client(
@@ -393,7 +416,8 @@ class SlackActivities:
 
     # errors --------------------------------------------------------------------------------
 
-    def _classify(self, exc: Exception, channel: str, action: str) -> ApplicationError:
+    @staticmethod
+    def _classify(exc: Exception, channel: str, action: str) -> ApplicationError:
         """The failure for ``exc``, its message starting with the reason."""
         where = f"{action} {channel}"
         if isinstance(exc, SlackApiError):

@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): all six benchmarks at small sizes (the to-do
+"""``python -m bench`` (``make bench``): all seven benchmarks at small sizes (the to-do
 list at its target's size, 1,000 accounts, which start in seconds), then a summary.
 
 Each runs in its own process, as it would alone, so one's memory, counters or failure does
@@ -13,6 +13,7 @@ full sizes run them one by one:
     python -m bench.account_years --rounds 3
     python -m bench.account_year_events --health-readings-per-day 1   # with a daily feed
     python -m bench.todo_list --accounts 1000    # the to-do list's target, at its size
+    python -m bench.deal_hand_off --deals 10000  # the hand-off's target, at its size
 
 The figures are printed, never asserted: a missed target shows as MISSED, exit status 0.
 The summary repeats each benchmark's TARGET lines, and its FIGURE lines (a figure reported
@@ -28,7 +29,7 @@ import time
 
 from bench.common import REPO_ROOT
 
-BENCHMARKS = ("latency", "memory", "year", "account", "events", "todo")
+BENCHMARKS = ("latency", "memory", "year", "account", "events", "todo", "handoff")
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -55,6 +56,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         "account": ["bench.account_years", "--rounds", str(args.account_rounds)],
         "events": ["bench.account_year_events"],
         "todo": ["bench.todo_list", "--accounts", str(args.todo_accounts)],
+        "handoff": ["bench.deal_hand_off", "--deals", str(args.handoff_deals)],
     }
 
 
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--year-rounds", type=int, default=2)
     parser.add_argument("--account-rounds", type=int, default=1)
     parser.add_argument("--todo-accounts", type=int, default=1_000)
+    parser.add_argument("--handoff-deals", type=int, default=1_000)
     return parser
 
 

@@ -36,6 +36,7 @@ CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_TRIAL_OUTCOME = "record_trial_outcome"
 HAND_OFF_CLOSED_DEAL = "hand_off_closed_deal"
+HAND_OFF_CLOSED_DEALS = "hand_off_closed_deals"
 POLL_CLOSED_WON = "poll_closed_won"
 LOAD_INTAKE_WATERMARK = "load_intake_watermark"
 SAVE_INTAKE_WATERMARK = "save_intake_watermark"
@@ -55,6 +56,7 @@ ACTIVITY_NAMES = frozenset(
         ISSUE_LICENSE_KEY,
         RECORD_TRIAL_OUTCOME,
         HAND_OFF_CLOSED_DEAL,
+        HAND_OFF_CLOSED_DEALS,
         POLL_CLOSED_WON,
         LOAD_INTAKE_WATERMARK,
         SAVE_INTAKE_WATERMARK,

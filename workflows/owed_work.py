@@ -56,7 +56,9 @@ with workflow.unsafe.imports_passed_through():
         SkipEffect,
     )
     from schemas.errors import RuleViolation
+    from schemas.metrics import EFFECTS_FAILED
     from workflows.local_first import LOCAL_FIRST_KINDS, LOCAL_FIRST_PATCH, run_local_first
+    from workflows.metrics import count
 
 OWED_WORK_PATCH = "effects-as-owed-work"
 NOTIFY_FAILED_EFFECT = "notify_failed_effect"
@@ -473,6 +475,7 @@ class OwedWork:
         workflow.logger.warning(
             "effect %s %s: %s", effect.name, state.value, cause, extra={"effect": effect.key}
         )
+        count(EFFECTS_FAILED, effect_kind=effect.kind.value, state=state.value)
         if state is EffectState.FAILED and not effect.optional:
             self._resume_notice(effect)
         self._on_change()

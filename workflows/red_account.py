@@ -38,10 +38,12 @@ with workflow.unsafe.imports_passed_through():
         TrackerOpen,
         TrackerUpdate,
     )
+    from schemas.metrics import RED_CASES_OPENED
     from schemas.roster import Roster
     from schemas.todo import OpenSteps
     from workflows import effects
     from workflows import red_account_rules as rules
+    from workflows.metrics import count
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
@@ -127,6 +129,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
         if self._invalid is not None:
             raise self._invalid
         s = self._s
+        count(RED_CASES_OPENED)
         while True:
             self._changed = False
             await self._catch_up()

@@ -10,7 +10,9 @@ from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
+    from schemas.metrics import STEPS_WENT_OVERDUE
     from schemas.todo import OpenSteps
+    from workflows.metrics import count
 
 _KEYS = {key.name: key for key in sa.KEYWORD_KEYS}
 TODO_ATTRIBUTES_PATCH = "todo-search-attributes"
@@ -57,6 +59,7 @@ def publish_open_steps(view: OpenSteps) -> None:
         updates.append(sa.NEXT_DUE_AT.value_set(next_due_at))
     if (current.get(sa.OVERDUE_STEPS) or 0) != overdue:
         updates.append(sa.OVERDUE_STEPS.value_set(overdue))
+        count(STEPS_WENT_OVERDUE, overdue - (current.get(sa.OVERDUE_STEPS) or 0))
     if updates:
         workflow.upsert_search_attributes(updates)
 

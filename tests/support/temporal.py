@@ -46,17 +46,25 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+@asynccontextmanager
+async def running_time_skipping_env(**kwargs: Any) -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping environment with our search attributes; ``kwargs`` go to the SDK
+    (``runtime=`` for one with metrics)."""
     if find_test_server(REPO_ROOT) is None:
         pytest.fail(
             "the Java time-skipping test server is not installed: run scripts/install-test-server"
             " (make test does)"
         )
-    env = await start_time_skipping_environment(REPO_ROOT)
+    env = await start_time_skipping_environment(REPO_ROOT, **kwargs)
     patient_rpcs(env)
     await retry_transient(lambda: register_search_attributes(env.client))
     async with env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with running_time_skipping_env() as env:
         yield env
 
 
