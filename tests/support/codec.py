@@ -49,6 +49,29 @@ NEVER_ENCRYPTED = re.compile(
 )
 """Where a history keeps payloads the codec never sees: search attributes (the server indexes
 them) and the SDK core's own patch markers (a patch id, no customer text)."""
+LOCAL_ACTIVITY_METADATA = re.compile(
+    r"\.markerRecordedEventAttributes\.details\.data\.payloads\[\d+\]$"
+)
+LOCAL_ACTIVITY_METADATA_FIELDS = {
+    "seq",
+    "attempt",
+    "activity_id",
+    "activity_type",
+    "complete_time",
+    "backoff",
+    "original_schedule_time",
+    "activation_index",
+}
+"""The SDK core's own record of a local activity (its result, under ``result``, is encrypted)."""
+
+
+def _never_encrypted(path: str, payload: dict[str, Any]) -> bool:
+    if NEVER_ENCRYPTED.search(path):
+        return True
+    if not LOCAL_ACTIVITY_METADATA.search(path):
+        return False
+    fields = json.loads(base64.b64decode(payload.get("data", "")))
+    return isinstance(fields, dict) and set(fields) <= LOCAL_ACTIVITY_METADATA_FIELDS
 
 
 def payloads_in(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -72,7 +95,7 @@ def plain_payload_paths(events: Any) -> list[str]:
     return [
         path
         for path, payload in payloads_in(events)
-        if payload["metadata"]["encoding"] != ENCRYPTED and not NEVER_ENCRYPTED.search(path)
+        if payload["metadata"]["encoding"] != ENCRYPTED and not _never_encrypted(path, payload)
     ]
 
 
