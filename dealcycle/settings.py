@@ -16,7 +16,7 @@ from dealcycle.codec import CodecSettings
 from dealcycle.connection import TemporalConnection
 from dealcycle.intake_settings import IntakeSettings
 from dealcycle.metrics import MetricsSettings
-from dealcycle.production import DeploymentProfile
+from dealcycle.production import SALESFORCE_AUTH_MODES, DeploymentProfile
 from dealcycle.usage_feed_settings import UsageFeedSettings
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
@@ -136,7 +136,8 @@ def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-SALESFORCE_AUTH_FLOWS = ("jwt", "client_credentials", "password")
+SALESFORCE_AUTH_FLOWS = tuple(SALESFORCE_AUTH_MODES)
+"""The login flows, in the order the docs give them (jwt, the default, first)."""
 """``SALESFORCE_AUTH``: the OAuth flow the worker logs in with (``jwt`` is the default)."""
 
 
