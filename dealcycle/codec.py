@@ -40,6 +40,7 @@ ENABLED_VAR = "DEALCYCLE_CODEC"
 KEYS_VAR = "DEALCYCLE_CODEC_KEYS"
 KEYS_FILE_VAR = "DEALCYCLE_CODEC_KEYS_FILE"
 SERVER_PORT_VAR = "DEALCYCLE_CODEC_SERVER_PORT"
+SERVER_HOST_VAR = "DEALCYCLE_CODEC_SERVER_HOST"
 SERVER_TOKEN_VAR = "DEALCYCLE_CODEC_SERVER_TOKEN"
 CORS_ORIGINS_VAR = "DEALCYCLE_CODEC_CORS_ORIGINS"
 
@@ -162,6 +163,8 @@ class CodecSettings:
     inline_keys: tuple[CodecKey, ...] = field(default=(), repr=False)
     keys_file: str = ""
     server_port: int = 8081
+    server_host: str = "127.0.0.1"
+    """Where ``dealcycle codec-server`` binds (compose: 0.0.0.0 inside its container)."""
     server_token: str = field(default="", repr=False)
     cors_origins: tuple[str, ...] = ("http://localhost:8233",)
 
@@ -187,6 +190,7 @@ class CodecSettings:
             ),
             keys_file=keys_file,
             server_port=_port(env),
+            server_host=env.get(SERVER_HOST_VAR) or cls.server_host,
             server_token=env.get(SERVER_TOKEN_VAR) or "",
             cors_origins=(
                 tuple(filter(None, (o.strip().rstrip("/") for o in origins.split(","))))

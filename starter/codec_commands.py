@@ -48,7 +48,11 @@ def add_codec_commands(
             " DEALCYCLE_CODEC_SERVER_TOKEN."
         ),
     )
-    server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    server.add_argument(
+        "--host",
+        default=None,
+        help="address to bind (default DEALCYCLE_CODEC_SERVER_HOST, 127.0.0.1)",
+    )
     server.add_argument(
         "--port", type=int, default=None, help="port (default DEALCYCLE_CODEC_SERVER_PORT, 8081)"
     )
@@ -88,7 +92,7 @@ def _serve(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
             serve_codec(
                 # /encode encrypts even where this process's own clients would not (codec off).
                 EncryptionCodec(keys, encrypt=True),
-                host=args.host,
+                host=args.host if args.host is not None else codec_settings.server_host,
                 port=args.port if args.port is not None else codec_settings.server_port,
                 token=codec_settings.server_token,
                 no_auth=args.no_auth,
