@@ -12,7 +12,9 @@ PYTEST_ARGS ?=
 # make test spreads the test files over this many processes (pytest-xdist; `auto`: one per
 # CPU, at least two, since much of the suite waits on servers and real clocks). Each file's
 # tests stay in one process (--dist loadfile): a module shares one time-skipping test server,
-# whose clock is global. PYTEST_WORKERS=0 (or PYTEST_ARGS='-n0') runs all in one process.
+# whose clock is global; --no-loadscope-reorder hands the files out in collection order
+# (tests/conftest.py puts the long real-clock ones first) instead of most tests first.
+# PYTEST_WORKERS=0 (or PYTEST_ARGS='-n0') runs all in one process.
 PYTEST_WORKERS ?= auto
 RUN_ARGS ?=
 BENCH_ARGS ?=
@@ -60,7 +62,7 @@ run: bootstrap temporal-cli
 	$(VENV)/bin/dealcycle run $(RUN_ARGS)
 
 test: bootstrap temporal-cli test-server postgres chromium
-	$(VENV)/bin/pytest -n $(call test_workers) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(call test_workers) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
