@@ -9,12 +9,22 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 # Extra arguments: make test PYTEST_ARGS='-k sqlite -x'; make run RUN_ARGS='...'
 PYTEST_ARGS ?=
+# make test spreads the test files over this many processes (pytest-xdist; `auto`: one per
+# CPU, at least two, since much of the suite waits on servers and real clocks). Each file's
+# tests stay in one process (--dist loadfile): a module shares one time-skipping test server,
+# whose clock is global; --no-loadscope-reorder hands the files out in collection order
+# (tests/conftest.py puts the long real-clock ones first) instead of most tests first.
+# PYTEST_WORKERS=0 (or PYTEST_ARGS='-n0') runs all in one process.
+PYTEST_WORKERS ?= auto
 RUN_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
 LOCK_ARGS ?=
 # Type-checked code; worker.py only once it exists, so a partial checkout still lints.
 MYPY_TARGETS := schemas workflows activities starter dealcycle tools $(wildcard worker.py)
+
+# `auto` is the CPU count, but never under two.
+test_workers = $(if $(filter auto,$(PYTEST_WORKERS)),$(shell n=$$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2); [ "$$n" -lt 2 ] && n=2; echo $$n),$(PYTEST_WORKERS))
 
 .PHONY: help bootstrap lock run test lint bench chaos clean temporal-cli test-server postgres chromium
 
@@ -52,7 +62,7 @@ run: bootstrap temporal-cli
 	$(VENV)/bin/dealcycle run $(RUN_ARGS)
 
 test: bootstrap temporal-cli test-server postgres chromium
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(call test_workers) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

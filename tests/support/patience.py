@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
@@ -23,6 +23,8 @@ TRANSIENT_ATTEMPTS = 8
 SETTLE_TIMEOUT = 60.0
 SETTLE_POLL = 0.05
 SETTLE_QUIET_POLLS = 3
+WIND_DOWN_TIMEOUT = 15.0
+"""How long a test's teardown waits for a workflow's tasks in flight before terminating it."""
 
 T = TypeVar("T")
 
@@ -141,4 +143,33 @@ async def settle(handle: WorkflowHandle[Any, Any], within: float = SETTLE_TIMEOU
             quiet, why = 0, f"a workflow task is open after event {len(history.events)}"
         if loop.time() > deadline:
             raise AssertionError(f"{handle.id} did not settle within {within:g} s: {why}")
+        await asyncio.sleep(SETTLE_POLL)
+
+
+async def wind_down(handle: WorkflowHandle[Any, Any], within: float = WIND_DOWN_TIMEOUT) -> None:
+    """Wait (at most ``within`` seconds, then give up quietly) until no task of the workflow is
+    in flight: no activity running or about to be handed to the worker, no workflow task open.
+
+    Call it before terminating a workflow whose worker still runs. The Java test server locks
+    time skipping while an activity or workflow task is outstanding, and a workflow terminated
+    meanwhile never releases that lock: the next test's ``env.sleep`` then passes in real time
+    until the activity's timeout fires on that real-time clock (30 to 150 s were measured). An
+    activity waiting out a retry back-off holds no lock and is not waited for.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        description = await retry_transient(handle.describe)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return
+        in_flight = [
+            activity
+            for activity in description.raw_description.pending_activities
+            if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            or activity.attempt <= 1
+        ]
+        if not in_flight:
+            history = await retry_transient(handle.fetch_history)
+            if not open_workflow_task(history.events):
+                return
         await asyncio.sleep(SETTLE_POLL)

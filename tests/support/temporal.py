@@ -30,7 +30,7 @@ from dealcycle.devtools.test_server import find_test_server, start_time_skipping
 from dealcycle.settings import Settings
 from schemas.search_attributes import ALL_KEYS
 from tests.support.codec import TEST_CODEC, TEST_CODEC_ENV, TEST_DATA_CONVERTER
-from tests.support.patience import patient_rpcs, retry_transient
+from tests.support.patience import patient_rpcs, retry_transient, wind_down
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,9 +148,12 @@ async def terminate_running(client: Client, handles: list[WorkflowHandle[Any, An
     the clock when its next timer fires, and every later test would hang.
 
     Children started by an opportunity outlive it (parent close policy: abandon), so they are
-    found by their ids, which derive from the opportunity's.
+    found by their ids, which derive from the opportunity's. Each is first let finish the tasks
+    it has in flight (``wind_down``): terminating one in the middle of an activity leaves the
+    test server's clock locked for the next test.
     """
     seen: set[str] = set()
+    running: list[WorkflowHandle[Any, Any]] = []
     for handle in handles:
         ids = [handle.id]
         if handle.id.startswith("opportunity-"):
@@ -168,4 +171,8 @@ async def terminate_running(client: Client, handles: list[WorkflowHandle[Any, An
                     continue
                 raise
             if description.status == WorkflowExecutionStatus.RUNNING:
-                await retry_transient(functools.partial(target.terminate, "test finished"))
+                running.append(target)
+    for target in running:
+        await wind_down(target)
+    for target in running:
+        await retry_transient(functools.partial(target.terminate, "test finished"))
