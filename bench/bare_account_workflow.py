@@ -12,9 +12,9 @@ The script is one string per wake-up, ``<trigger>:<effects>`` with an optional `
 - trigger ``S``: a run starts (the first, or the one after a continue-as-new);
   ``T<seconds>``: a timer fires, that many seconds after ``input.base``;
   ``U<name>``: the update ``name`` arrives;
-- effects, in order, one letter each: ``s`` Slack post, ``f`` Salesforce field update, ``t``
-  Salesforce task, ``k`` license key, ``p`` account plan record, ``r`` feature request
-  record, ``u`` search attribute upsert;
+- effects, in order, one letter each: ``s`` Slack post, ``m`` Slack message update, ``f``
+  Salesforce field update, ``t`` Salesforce task, ``k`` license key, ``p`` account plan
+  record, ``r`` feature request record, ``u`` search attribute upsert;
 - ``!``: the run then continues as new (the account does at each renewal).
 
 Between wake-ups it waits, like the account, on one condition ("an update arrived") with a
@@ -54,25 +54,31 @@ with workflow.unsafe.imports_passed_through():
         SalesforceFieldUpdate,
         SalesforceTaskRequest,
         SalesforceWriteResult,
+        SlackMessageUpdate,
         SlackPost,
         SlackPostResult,
     )
+    from schemas.roster import Roster
 
 # The activity names of workflows/effects.py, repeated so this module stays as light as the
 # account's (the bench checks they match).
 POST_SLACK_MESSAGE = "post_slack_message"
+UPDATE_SLACK_MESSAGE = "update_slack_message"
 UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
 CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_ACCOUNT_PLAN = "record_account_plan"
 RECORD_FEATURE_REQUEST = "record_feature_request"
+LOOK_UP_ROSTER = "look_up_roster"
 EFFECT_CODES = {
     POST_SLACK_MESSAGE: "s",
+    UPDATE_SLACK_MESSAGE: "m",
     UPDATE_SALESFORCE_RECORD: "f",
     CREATE_SALESFORCE_TASK: "t",
     ISSUE_LICENSE_KEY: "k",
     RECORD_ACCOUNT_PLAN: "p",
     RECORD_FEATURE_REQUEST: "r",
+    LOOK_UP_ROSTER: "l",
 }
 UPSERT_CODE = "u"
 START_TO_CLOSE = timedelta(seconds=60)
@@ -223,6 +229,15 @@ class BareAccountWorkflow:
                 SlackPost(key, i.ce_owner, f"{name}: work is due on {day}."),
                 SlackPostResult,
             )
+        elif code == "l":
+            await workflow.execute_activity(
+                LOOK_UP_ROSTER, result_type=Roster, start_to_close_timeout=START_TO_CLOSE
+            )
+        elif code == "m":
+            argument = SlackMessageUpdate(
+                key, i.ce_owner, f"{now.timestamp():.6f}", f"{name}: done."
+            )
+            await _act(UPDATE_SLACK_MESSAGE, argument, type(None))
         elif code == "f":
             argument = SalesforceFieldUpdate(
                 key, "Account", i.account_id, {"Tier__c": str(i.tier), "Renewal_Date__c": day}
