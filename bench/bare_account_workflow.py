@@ -102,7 +102,7 @@ class BareAccountWorkflow:
     def __init__(self, input: BareAccountInput) -> None:
         self._input = input
         self._cursor = input.cursor
-        self._arrived: deque[str] = deque()
+        self._arrived: deque[str] = deque(input.arrived or ())
         self._plan: SubmitAccountPlan | None = None
         self._feature: RecordFeatureRequest | None = None
         self._upserts = 0
@@ -163,7 +163,14 @@ class BareAccountWorkflow:
                 self._cursor += 1
                 if segment.endswith("!"):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(replace(input, cursor=self._cursor, run=input.run + 1))
+                    workflow.continue_as_new(
+                        replace(
+                            input,
+                            cursor=self._cursor,
+                            run=input.run + 1,
+                            arrived=list(self._arrived),
+                        )
+                    )
             if self._arrived:
                 expected = script[self._cursor] if self._cursor < len(script) else "its end"
                 raise ApplicationError(

@@ -68,6 +68,9 @@ class BareAccountInput:
     script: list[str]
     cursor: int = 0
     run: int = 0
+    arrived: list[str] | None = None
+    """Updates accepted but not yet acted on when the run continued as new (carried over,
+    as an account carries what its handlers already applied)."""
 
 
 @dataclass(frozen=True)

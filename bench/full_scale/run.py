@@ -156,9 +156,11 @@ def report_side_table(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Y
             )
         if result.refused:
             print(f"   {result.kind}: {result.refused} updates refused and sent again")
-        for problem, lines in (("stalled", result.stalls), ("failed", result.failed)):
-            if lines:
-                print(f"   {result.kind}: {len(lines)} {problem}, e.g. " + "; ".join(lines[:3]))
+        if result.failed:
+            print(
+                f"   {result.kind}: {len(result.failed)} updates refused for good, e.g. "
+                + "; ".join(result.failed[:3])
+            )
         if not result.drained:
             print(f"   {result.kind}: the year's effects did not all run within the drain time")
         if result.year_checked:

@@ -35,7 +35,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from bench.bare_account_workflow import BareAccountWorkflow
 from bench.business_clock import BusinessClockRunner
-from bench.common import CALLS, CALLS_BY_WORKFLOW, bench_worker, memory_kb, run_main
+from bench.common import CALLS, bench_worker, memory_kb, run_main
 from dealcycle.payloads import with_payload_converter
 from workflows.account import AccountWorkflow
 
@@ -62,8 +62,6 @@ class SideReport:
     rss_kb: int
     calls: dict[str, int]
     """Stub activity calls by activity name."""
-    by_workflow: dict[str, int]
-    """Stub activity calls by workflow id (the driver's pacing)."""
     at: float
     """``time.time()`` when measured."""
 
@@ -99,7 +97,6 @@ def report(threads: WorkflowThreads) -> SideReport:
         process_cpu=time.process_time(),
         rss_kb=memory_kb(os.getpid())["VmRSS"],
         calls=dict(CALLS),
-        by_workflow=dict(CALLS_BY_WORKFLOW),
         at=time.time(),
     )
 
