@@ -12,21 +12,27 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
+LOCK_ARGS ?=
 # Type-checked code; worker.py only once it exists, so a partial checkout still lints.
 MYPY_TARGETS := schemas workflows activities starter dealcycle tools $(wildcard worker.py)
 
-.PHONY: help bootstrap run test lint bench chaos clean temporal-cli test-server postgres chromium
+.PHONY: help bootstrap lock run test lint bench chaos clean temporal-cli test-server postgres chromium
 
 help:
 	@echo "make run     start the Temporal dev server, the fakes, the worker and the demo"
 	@echo "make test    run the tests (PYTEST_ARGS='...' passes arguments to pytest)"
 	@echo "make lint    ruff and mypy"
+	@echo "make lock    rewrite the dependency lock (LOCK_ARGS=--upgrade for newer versions)"
 	@echo "make bench   run the benchmarks (bench/)"
 	@echo "make chaos   the chaos suite: worker kills and injected faults under load (minutes)"
 	@echo "make clean   remove .dealcycle (local state, tools, databases) and .venv"
 
 bootstrap:
 	@scripts/bootstrap
+
+# Rewrite uv.lock and the hash-pinned requirements*.lock after a dependency change (README).
+lock:
+	@scripts/lock $(LOCK_ARGS)
 
 temporal-cli:
 	@scripts/ensure-temporal-cli

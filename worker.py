@@ -35,6 +35,8 @@ from activities.slack import (
     build_slack_client,
     check_slack_scopes,
 )
+from activities.usage_feed import UsageFeedActivities
+from dealcycle.connection import connect as connect  # the CLI's and Slack app's too
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
@@ -43,6 +45,7 @@ from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.metrics import MetricsExport
 from dealcycle.payloads import with_payload_converter
+from dealcycle.production import require_production_credentials
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -52,6 +55,7 @@ from workflows.opportunity import OpportunityWorkflow
 from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
+from workflows.usage_feed import UsageFeedWorkflow
 
 WORKFLOWS: tuple[type, ...] = (
     TrialWorkflow,
@@ -61,6 +65,7 @@ WORKFLOWS: tuple[type, ...] = (
     ClosedWonIntakeWorkflow,
     RedAccountWorkflow,
     DailyDigestWorkflow,
+    UsageFeedWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -150,7 +155,9 @@ def build_worker(
     # Inputs reach the checks as they came (JSON true is not one day): see dealcycle.payloads.
     client = with_payload_converter(client)
     # The hand-off starts workflows, so it needs the client the worker runs on.
-    hand_offs = AccountHandOffActivities(client, queue, settings.account_config())
+    hand_offs = AccountHandOffActivities(
+        client, queue, settings.account_config(), settings.intake.concurrency
+    )
     # The digest reads to-do lists through the client too (one visibility query a person).
     preferences = activities.slack.preferences or ReminderPreferences(
         make_engine(settings.database_url)
@@ -163,7 +170,9 @@ def build_worker(
         activities=[
             *activities.functions,
             hand_offs.hand_off_closed_deal,
+            hand_offs.hand_off_closed_deals,
             digests.gather_daily_digests,
+            *UsageFeedActivities.on(client, settings.database_url, settings.usage_feed).functions,
         ],
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_cached_workflows=max_cached_workflows,
@@ -176,14 +185,8 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
     """Settings pointed at the local Salesforce and Slack fakes (``env`` from the sandbox)."""
     return replace(
         settings,
-        salesforce=SalesforceSettings(
-            login_url=env["SALESFORCE_LOGIN_URL"],
-            client_id=env["SALESFORCE_CLIENT_ID"],
-            client_secret=env["SALESFORCE_CLIENT_SECRET"],
-            username=env["SALESFORCE_USERNAME"],
-            password=env["SALESFORCE_PASSWORD"],
-            api_version=settings.salesforce.api_version,
-            ca_bundle=env["SALESFORCE_CA_BUNDLE"],
+        salesforce=SalesforceSettings.from_env(
+            {**env, "SALESFORCE_API_VERSION": settings.salesforce.api_version}
         ),
         slack=SlackSettings(
             bot_token=env["SLACK_BOT_TOKEN"],
@@ -194,20 +197,9 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
-    except RuntimeError as err:
-        raise SystemExit(
-            f"cannot reach the Temporal server at {settings.temporal_address}"
-            f" (DEALCYCLE_TEMPORAL_ADDRESS): {err}. Is `dealcycle server` (or `make run`) running?"
-        ) from None
-
-
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the worker until ``stop`` is set or the process gets SIGINT/SIGTERM."""
+    require_production_credentials(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

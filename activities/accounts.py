@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -223,26 +222,23 @@ def _feature_request_columns(record: FeatureRequestRecord) -> dict[str, Any]:
 
 
 def record_once(
-    ledger: IdempotencyLedger, kind: _Kind, key: str, write: Callable[[], str]
+    ledger: IdempotencyLedger, kind: _Kind, key: str, write: Callable[[Session], str]
 ) -> tuple[RecordResult, bool]:
-    """Blocking. Runs ``write`` (which returns the record id) once per idempotency key;
-    returns the result and whether this call wrote it."""
-    entry = ledger.lookup(key)
-    if entry is not None and entry.kind != kind.ledger_kind:
-        raise kind.invalid(f"idempotency key {key!r} was already used for a {entry.kind} write")
-    if entry is not None and entry.done and entry.result is not None:
-        return RecordResult(record_id=entry.result["record_id"]), False
+    """Blocking. Runs ``write`` (which adds its rows to the session and returns the record
+    id) once per idempotency key, in the transaction that records the key done; returns the
+    result and whether this call wrote it."""
     try:
-        ledger.start(key, kind.ledger_kind)
-    except ValueError as error:  # a concurrent write of another kind took the key
+        entry, fresh = ledger.write_once(
+            key, kind.ledger_kind, lambda session: {"record_id": write(session)}
+        )
+    except ValueError as error:  # the key was used for a write of another kind
         raise kind.invalid(str(error)) from None
-    result = RecordResult(record_id=write())
-    ledger.finish(key, {"record_id": result.record_id})
-    return result, True
+    assert entry.result is not None
+    return RecordResult(record_id=entry.result["record_id"]), fresh
 
 
 async def write_once(
-    ledger: IdempotencyLedger, kind: _Kind, key: str, write: Callable[[], str], done: str
+    ledger: IdempotencyLedger, kind: _Kind, key: str, write: Callable[[Session], str], done: str
 ) -> RecordResult:
     """``record_once`` off the event loop, logged as ``<done> <noun> <record id>``."""
     result, fresh = await asyncio.to_thread(record_once, ledger, kind, key, write)
@@ -250,6 +246,37 @@ async def write_once(
         "%s %s %s", done if fresh else f"already {done}", kind.noun, result.record_id
     )
     return result
+
+
+def _upsert_plan(session: Session, record: AccountPlanRecord) -> str:
+    """Insert or replace the quarter's plan (an insert that loses to a concurrent one fails
+    the commit, and the ledger's next round updates the row it finds)."""
+    columns = _plan_columns(record)
+    row = session.get(AccountPlan, (record.account_id, record.quarter))
+    if row is None:
+        session.add(AccountPlan(account_id=record.account_id, quarter=record.quarter, **columns))
+    else:
+        for name, value in columns.items():
+            setattr(row, name, value)
+    return f"{record.account_id}/{record.quarter}"
+
+
+def _insert_feature_request(session: Session, record: FeatureRequestRecord) -> str:
+    columns = _feature_request_columns(record)
+    record_id = f"{record.account_id}/{record.number}"
+    row = session.get(FeatureRequest, (record.account_id, record.number))
+    if row is None:
+        session.add(FeatureRequest(account_id=record.account_id, number=record.number, **columns))
+        return record_id
+    # Written already (under another key, or a concurrent insert the ledger's next round
+    # finds): keep it, unless it says something else, which is a workflow bug to report loudly.
+    stored = _stored_feature_request(row)
+    differences = [name for name, value in columns.items() if getattr(stored, name) != value]
+    if differences:
+        raise FEATURE_REQUEST.invalid(
+            f"{record_id} was already recorded with a different {', '.join(differences)}"
+        )
+    return record_id
 
 
 class AccountRecordActivities:
@@ -269,7 +296,7 @@ class AccountRecordActivities:
             self._ledger,
             PLAN,
             record.idempotency_key,
-            lambda: self._upsert_plan(record),
+            lambda session: _upsert_plan(session, record),
             "recorded",
         )
 
@@ -285,56 +312,6 @@ class AccountRecordActivities:
             self._ledger,
             FEATURE_REQUEST,
             record.idempotency_key,
-            lambda: self._insert_feature_request(record),
+            lambda session: _insert_feature_request(session, record),
             "recorded",
         )
-
-    def _upsert_plan(self, record: AccountPlanRecord) -> str:
-        columns = _plan_columns(record)
-        record_id = f"{record.account_id}/{record.quarter}"
-        with Session(self._engine) as session:
-            # Two rounds: an insert that loses to a concurrent insert becomes an update.
-            for _ in range(2):
-                row = session.get(AccountPlan, (record.account_id, record.quarter))
-                if row is None:
-                    session.add(
-                        AccountPlan(account_id=record.account_id, quarter=record.quarter, **columns)
-                    )
-                else:
-                    for name, value in columns.items():
-                        setattr(row, name, value)
-                try:
-                    session.commit()
-                    return record_id
-                except IntegrityError:
-                    session.rollback()
-        raise RuntimeError(f"could not upsert account plan {record_id!r}")
-
-    def _insert_feature_request(self, record: FeatureRequestRecord) -> str:
-        columns = _feature_request_columns(record)
-        record_id = f"{record.account_id}/{record.number}"
-        with Session(self._engine) as session:
-            row = session.get(FeatureRequest, (record.account_id, record.number))
-            if row is None:
-                session.add(
-                    FeatureRequest(account_id=record.account_id, number=record.number, **columns)
-                )
-                try:
-                    session.commit()
-                    return record_id
-                except IntegrityError:  # a concurrent attempt inserted it first
-                    session.rollback()
-                    row = session.get(FeatureRequest, (record.account_id, record.number))
-                    if row is None:
-                        raise
-            # Written already (an attempt that died before the ledger, or a repeat): keep it,
-            # unless it says something else, which is a workflow bug to report loudly.
-            stored = _stored_feature_request(row)
-            differences = [
-                name for name, value in columns.items() if getattr(stored, name) != value
-            ]
-            if differences:
-                raise FEATURE_REQUEST.invalid(
-                    f"{record_id} was already recorded with a different {', '.join(differences)}"
-                )
-            return record_id

@@ -28,18 +28,56 @@ DEAL_FIELDS = (
 ``schemas.salesforce_fields``)."""
 
 
-def closed_won_since(since: datetime, limit: int) -> str:
-    """Closed Won deals modified in ``since``'s second or later, oldest first."""
-    moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def soql_datetime(moment: datetime) -> str:
+    """A SOQL datetime literal, to the millisecond when the moment has any (Salesforce keeps
+    whole seconds, so its own values print as ``2026-11-24T10:00:00Z``)."""
+    utc = moment.astimezone(UTC)
+    if utc.microsecond // 1000:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def soql_string(text: str) -> str:
+    quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{quoted}'"
+
+
+def closed_won_since(since: datetime, limit: int, after_id: str = "") -> str:
+    """A page of Closed Won deals in the order ``(LastModifiedDate, Id)``.
+
+    With ``after_id``, the deals after ``(since, after_id)`` (keyset paging: however many
+    deals share one second, each page starts where the last one ended); without it (a first
+    poll, or a watermark saved before the intake paged by Id), those modified at ``since`` or
+    later.
+    """
+    moment = soql_datetime(since)
+    if after_id:
+        where = (
+            f"(LastModifiedDate > {moment} OR"
+            f" (LastModifiedDate = {moment} AND Id > {soql_string(after_id)}))"
+        )
+    else:
+        where = f"LastModifiedDate >= {moment}"
     return (
-        f"{DEAL_FIELDS} WHERE StageName = 'Closed Won' AND LastModifiedDate >= {moment}"
-        f" ORDER BY LastModifiedDate ASC LIMIT {int(limit)}"
+        f"{DEAL_FIELDS} WHERE StageName = 'Closed Won' AND {where}"
+        f" ORDER BY LastModifiedDate ASC, Id ASC LIMIT {int(limit)}"
     )
 
 
 def one_deal(opportunity_id: str) -> str:
-    quoted = opportunity_id.replace("\\", "\\\\").replace("'", "\\'")
-    return f"{DEAL_FIELDS} WHERE Id = '{quoted}' LIMIT 1"
+    return f"{DEAL_FIELDS} WHERE Id = {soql_string(opportunity_id)} LIMIT 1"
+
+
+def refusal(opportunity_id: str, records: list[dict[str, Any]]) -> str:
+    """Why the record ``one_deal`` read is no deal to hand off; empty when it is one."""
+    if not records:
+        return f"Salesforce has no Opportunity {opportunity_id!r}"
+    stage = records[0].get("StageName")
+    if stage != "Closed Won":
+        return f"{opportunity_id} is not Closed Won (it is {stage!r}); nothing was handed off"
+    if not records[0].get("AccountId"):
+        return f"{opportunity_id} has no AccountId in Salesforce; nothing was handed off"
+    return ""
 
 
 def salesforce_time(raw: str) -> datetime:

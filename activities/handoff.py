@@ -19,12 +19,15 @@ that closed before it (or the same moment) is skipped, and the result says why.
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from dealcycle.metrics import count_in_activity
+from schemas import start_summaries
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
@@ -35,7 +38,13 @@ from schemas.account import (
     HandOffResult,
     account_workflow_id,
 )
+from schemas.intake import DealOutcome, HandOffPage, HandOffPageResult
 from schemas.metrics import HAND_OFFS, HandOffOutcome
+
+TRIES_PER_DEAL = 3
+"""A deal's hand-off is tried this often within one page (a signal-with-start repeats
+harmlessly) before it is reported failed and the watermark stays before it."""
+RETRY_DELAY_SECONDS = 0.5
 
 
 async def hand_off(
@@ -79,11 +88,15 @@ async def _signal_with_start(
     config: AccountConfig,
     reuse: WorkflowIDReusePolicy,
 ) -> WorkflowHandle[object, object]:
+    # Shown only when this starts the run: a running account keeps the summary it has.
+    shown = start_summaries.hand_off(deal, term_days=config.durations.contract_term_days)
     return await client.start_workflow(
         ACCOUNT_WORKFLOW_TYPE,
         AccountStart(deal.account_id, deal.account_name, config=config),
         id=account_workflow_id(deal.account_id),
         task_queue=task_queue,
+        static_summary=shown.summary,
+        static_details=shown.details,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=reuse,
         start_signal=DEAL_CLOSED_SIGNAL,
@@ -108,11 +121,66 @@ def _started(handle: WorkflowHandle[object, object]) -> bool:
     return bool(getattr(response, "started", False))
 
 
+async def hand_off_page(
+    client: Client,
+    task_queue: str,
+    page: HandOffPage,
+    config: AccountConfig,
+    concurrency: int,
+) -> HandOffPageResult:
+    """Every deal of the page at most ``concurrency`` at once, each one signal-with-start;
+    the outcomes in the page's order. A deal that keeps failing is reported, never dropped."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(deal: AccountHandOff) -> DealOutcome:
+        async with gate:
+            why = ""
+            for attempt in range(TRIES_PER_DEAL):
+                if attempt:
+                    await asyncio.sleep(RETRY_DELAY_SECONDS * 2 ** (attempt - 1))
+                try:
+                    result = await hand_off(client, task_queue, HandOffRequest(deal), config)
+                except Exception as exc:  # reported in the outcome, tried again next run
+                    why = f"{type(exc).__name__}: {exc}"[:500]
+                    continue
+                count_in_activity(HAND_OFFS, outcome=_outcome(result))
+                return DealOutcome(
+                    deal.opportunity_id,
+                    result.workflow_id,
+                    result.decision,
+                    result.skipped,
+                    skipped=bool(result.skipped),
+                )
+            activity.logger.warning(
+                "hand-off of %s failed %d times: %s", deal.opportunity_id, TRIES_PER_DEAL, why
+            )
+            return DealOutcome(
+                deal.opportunity_id, account_workflow_id(deal.account_id), failed=why
+            )
+
+    outcomes = await asyncio.gather(*(one(deal) for deal in page.hand_offs))
+    return HandOffPageResult(list(outcomes))
+
+
 class AccountHandOffActivities:
-    def __init__(self, client: Client, task_queue: str, config: AccountConfig) -> None:
+    def __init__(
+        self, client: Client, task_queue: str, config: AccountConfig, concurrency: int = 16
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._config = config
+        self._concurrency = concurrency
+
+    @activity.defn
+    async def hand_off_closed_deals(self, page: HandOffPage) -> HandOffPageResult:
+        result = await hand_off_page(
+            self._client, self._task_queue, page, self._config, self._concurrency
+        )
+        failed = sum(1 for outcome in result.outcomes if outcome.failed)
+        activity.logger.info(
+            "hand-off of a page: %d deals, %d failed", len(result.outcomes), failed
+        )
+        return result
 
     @activity.defn
     async def hand_off_closed_deal(self, request: HandOffRequest) -> HandOffResult:

@@ -26,7 +26,7 @@ class IntakeWatermarkActivities:
             row = session.get(IntakeWatermark, name)
             if row is None:
                 return Watermark(name, None)
-            return Watermark(name, _aware(row.value), list(row.seen_ids or []))
+            return Watermark(name, _aware(row.value), list(row.seen_ids or []), row.last_id or "")
 
     def _save(self, mark: Watermark) -> Watermark:
         if mark.value is None:
@@ -37,13 +37,29 @@ class IntakeWatermarkActivities:
             if row is None:
                 session.add(
                     IntakeWatermark(
-                        name=mark.name, value=mark.value, seen_ids=mark.seen_ids, updated_at=now
+                        name=mark.name,
+                        value=mark.value,
+                        seen_ids=[] if mark.last_id else mark.seen_ids,
+                        last_id=mark.last_id or None,
+                        updated_at=now,
                     )
                 )
+            elif mark.last_id:
+                # Only forward, in the order the intake reads: a slow run finishing late must
+                # not make the next one read again what others handed off. A row saved before
+                # the intake paged by Id (no last_id) is where that second began.
+                if (_aware(row.value), row.last_id or "") < (mark.value, mark.last_id):
+                    row.value, row.last_id, row.seen_ids = mark.value, mark.last_id, []
+                    row.updated_at = now
             elif _aware(row.value) < mark.value:
-                # Only forward: a slow run finishing late must not re-read what others handed off.
-                row.value, row.seen_ids, row.updated_at = mark.value, mark.seen_ids, now
-            elif _aware(row.value) == mark.value:
+                # A run that started before the intake paged by Id (a second and its ids).
+                row.value, row.seen_ids, row.last_id, row.updated_at = (
+                    mark.value,
+                    mark.seen_ids,
+                    None,
+                    now,
+                )
+            elif _aware(row.value) == mark.value and not row.last_id:
                 row.seen_ids = sorted({*(row.seen_ids or []), *mark.seen_ids})
                 row.updated_at = now
             session.commit()

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -130,32 +129,27 @@ class TrialRecordActivities:
         return result
 
     def _record(self, record: TrialOutcomeRecord) -> tuple[RecordResult, bool]:
-        key = record.idempotency_key
-        entry = self._ledger.lookup(key)
-        if entry is not None and entry.kind != LEDGER_KIND:
-            raise _invalid(f"idempotency key {key!r} was already used for a {entry.kind} write")
-        if entry is not None and entry.done and entry.result is not None:
-            return RecordResult(record_id=entry.result["record_id"]), False
-        self._ledger.start(key, LEDGER_KIND)
-        self._upsert(record)
-        result = RecordResult(record_id=record.opportunity_id)
-        self._ledger.finish(key, {"record_id": result.record_id})
-        return result, True
+        """The outcome's row and the key's ledger entry in one transaction."""
+        try:
+            entry, fresh = self._ledger.write_once(
+                record.idempotency_key,
+                LEDGER_KIND,
+                lambda session: {"record_id": _upsert(session, record)},
+            )
+        except ValueError as error:  # the key was used for a write of another kind
+            raise _invalid(str(error)) from None
+        assert entry.result is not None
+        return RecordResult(record_id=entry.result["record_id"]), fresh
 
-    def _upsert(self, record: TrialOutcomeRecord) -> None:
-        columns = _columns(record)
-        with Session(self._engine) as session:
-            # Two rounds: an insert that loses to a concurrent insert becomes an update.
-            for _ in range(2):
-                row = session.get(TrialOutcome, record.opportunity_id)
-                if row is None:
-                    session.add(TrialOutcome(opportunity_id=record.opportunity_id, **columns))
-                else:
-                    for name, value in columns.items():
-                        setattr(row, name, value)
-                try:
-                    session.commit()
-                    return
-                except IntegrityError:
-                    session.rollback()
-            raise RuntimeError(f"could not upsert trial outcome {record.opportunity_id!r}")
+
+def _upsert(session: Session, record: TrialOutcomeRecord) -> str:
+    """Insert or replace the outcome (an insert that loses to a concurrent one fails the
+    commit, and the ledger's next round updates the row it finds)."""
+    columns = _columns(record)
+    row = session.get(TrialOutcome, record.opportunity_id)
+    if row is None:
+        session.add(TrialOutcome(opportunity_id=record.opportunity_id, **columns))
+    else:
+        for name, value in columns.items():
+            setattr(row, name, value)
+    return record.opportunity_id

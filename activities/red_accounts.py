@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, case, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -186,7 +185,11 @@ class RedAccountTrackerActivities:
         """
         _check_open(row)
         return await write_once(
-            self._ledger, OPEN_CASE, row.idempotency_key, lambda: self._insert(row), "opened"
+            self._ledger,
+            OPEN_CASE,
+            row.idempotency_key,
+            lambda session: _insert(session, row),
+            "opened",
         )
 
     @activity.defn
@@ -199,7 +202,7 @@ class RedAccountTrackerActivities:
             self._ledger,
             UPDATE_CASE,
             update.idempotency_key,
-            lambda: self._update(update),
+            lambda session: _update(session, update),
             "updated",
         )
 
@@ -212,54 +215,52 @@ class RedAccountTrackerActivities:
         """
         _check_close(close)
         return await write_once(
-            self._ledger, CLOSE_CASE, close.idempotency_key, lambda: self._close(close), "closed"
+            self._ledger,
+            CLOSE_CASE,
+            close.idempotency_key,
+            lambda session: _close(session, close),
+            "closed",
         )
 
-    def _insert(self, row: TrackerOpen) -> str:
-        with Session(self._engine) as session:
-            if session.get(RedAccountCase, row.case_id) is None:
-                session.add(RedAccountCase(case_id=row.case_id, **_open_columns(row)))
-                try:
-                    session.commit()
-                except IntegrityError:  # a concurrent open inserted it first
-                    session.rollback()
-                    if session.get(RedAccountCase, row.case_id) is None:
-                        raise
-            # Opened already (an attempt that died before the ledger, or a repeat): keep it.
-            return row.case_id
 
-    def _update(self, update: TrackerUpdate) -> str:
-        with Session(self._engine) as session:
-            stored = session.get(RedAccountCase, update.case_id)
-            if stored is None:
-                raise _unknown(UPDATE_CASE, update.case_id)
-            stored.reasons = list(update.reasons)
-            stored.action_plan_complete = update.action_plan_complete
-            stored.escalated = update.escalated
-            if update.ae_owner and update.ce_owner:  # the account's owners changed hands
-                stored.ae_owner, stored.ce_owner = update.ae_owner, update.ce_owner
-            session.commit()
-            return update.case_id
+def _insert(session: Session, row: TrackerOpen) -> str:
+    if session.get(RedAccountCase, row.case_id) is None:
+        # A concurrent open inserting it first fails this commit; the ledger's next round
+        # finds the row.
+        session.add(RedAccountCase(case_id=row.case_id, **_open_columns(row)))
+    # Opened already (an attempt that died before the ledger, or a repeat): keep it.
+    return row.case_id
 
-    def _close(self, close: TrackerClose) -> str:
-        with Session(self._engine) as session:
-            stored = session.get(RedAccountCase, close.case_id, with_for_update=True)
-            if stored is None:
-                raise _unknown(CLOSE_CASE, close.case_id)
-            if stored.status == CLOSED:  # the first close stands
-                return close.case_id
-            resolved_at = close.resolved_at.astimezone(UTC)
-            open_for = resolved_at - _utc(stored.opened_at)
-            if open_for < timedelta(0):
-                raise CLOSE_CASE.invalid(
-                    f"resolved_at {resolved_at.isoformat()} is before the case opened"
-                    f" ({_utc(stored.opened_at).isoformat()})"
-                )
-            stored.status = CLOSED
-            stored.resolved_at = resolved_at
-            stored.resolved_colour = close.resolved_colour
-            stored.resolved_by = close.resolved_by
-            stored.resolution = close.resolution
-            stored.time_to_resolution_seconds = open_for // timedelta(seconds=1)
-            session.commit()
-            return close.case_id
+
+def _update(session: Session, update: TrackerUpdate) -> str:
+    stored = session.get(RedAccountCase, update.case_id)
+    if stored is None:
+        raise _unknown(UPDATE_CASE, update.case_id)
+    stored.reasons = list(update.reasons)
+    stored.action_plan_complete = update.action_plan_complete
+    stored.escalated = update.escalated
+    if update.ae_owner and update.ce_owner:  # the account's owners changed hands
+        stored.ae_owner, stored.ce_owner = update.ae_owner, update.ce_owner
+    return update.case_id
+
+
+def _close(session: Session, close: TrackerClose) -> str:
+    stored = session.get(RedAccountCase, close.case_id, with_for_update=True)
+    if stored is None:
+        raise _unknown(CLOSE_CASE, close.case_id)
+    if stored.status == CLOSED:  # the first close stands
+        return close.case_id
+    resolved_at = close.resolved_at.astimezone(UTC)
+    open_for = resolved_at - _utc(stored.opened_at)
+    if open_for < timedelta(0):
+        raise CLOSE_CASE.invalid(
+            f"resolved_at {resolved_at.isoformat()} is before the case opened"
+            f" ({_utc(stored.opened_at).isoformat()})"
+        )
+    stored.status = CLOSED
+    stored.resolved_at = resolved_at
+    stored.resolved_colour = close.resolved_colour
+    stored.resolved_by = close.resolved_by
+    stored.resolution = close.resolution
+    stored.time_to_resolution_seconds = open_for // timedelta(seconds=1)
+    return close.case_id

@@ -1,6 +1,7 @@
 """Salesforce activities: field updates and Tasks, written once per idempotency key.
 
-``SalesforceConnector`` logs in with the OAuth 2.0 username-password flow and hands out a
+``SalesforceConnector`` logs in with the OAuth flow ``SALESFORCE_AUTH`` names
+(``activities.salesforce_auth``: JWT bearer by default) and hands out a
 cached ``simple_salesforce.Salesforce``; when Salesforce says the session expired it logs in
 again once and repeats the call. ``SalesforceActivities`` wraps each write in the
 ``IdempotencyLedger`` and turns Salesforce's answers into ``ApplicationError``s whose ``type``
@@ -19,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -38,8 +39,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.attempt import AttemptTimeSpent, bounded_by_attempt, call_timeout
-from activities.closed_won import closed_won_since, deal_from_record
+from activities.closed_won import (
+    closed_won_since,
+    deal_from_record,
+    one_deal,
+    refusal,
+    salesforce_time,
+)
 from activities.errors import clip, exponential_delay, non_retryable, retryable
+from activities.salesforce_auth import SalesforceLoginError, log_in
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.metrics import count_in_activity
 from dealcycle.settings import SalesforceSettings, Settings
@@ -62,26 +70,6 @@ TRUNCATION_MARKER = "… (truncated)"
 
 _SOBJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _USAGE_WARNING = 0.8
-
-# What to check when the token endpoint refuses the login, by OAuth error code.
-_LOGIN_HINTS = {
-    "invalid_client_id": "SALESFORCE_CLIENT_ID (the connected app's consumer key)",
-    "invalid_client": "SALESFORCE_CLIENT_SECRET (the connected app's consumer secret)",
-    "invalid_grant": "SALESFORCE_USERNAME and SALESFORCE_PASSWORD (append the security token to "
-    "the password if the org requires one)",
-    "unsupported_grant_type": "that the connected app allows the OAuth username-password flow",
-    "inactive_user": "SALESFORCE_USERNAME (the user is inactive)",
-    "inactive_org": "the Salesforce org (it is inactive)",
-}
-
-
-class SalesforceLoginError(Exception):
-    """The OAuth login failed; the message names the setting to check, never its value."""
-
-    def __init__(self, message: str, *, retryable: bool, code: str) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.code = code
 
 
 class _Session(requests.Session):
@@ -210,83 +198,7 @@ class SalesforceConnector:
         self._session.close()
 
     def _login(self) -> Salesforce:
-        s = self._settings
-        missing = [
-            name
-            for name, value in (
-                ("SALESFORCE_LOGIN_URL", s.login_url),
-                ("SALESFORCE_CLIENT_ID", s.client_id),
-                ("SALESFORCE_USERNAME", s.username),
-            )
-            if not value
-        ]
-        if missing:
-            raise SalesforceLoginError(
-                f"Salesforce is not configured: set {', '.join(missing)}",
-                retryable=False,
-                code="not_configured",
-            )
-        url = f"{s.login_url.rstrip('/')}/services/oauth2/token"
-        form = {
-            "grant_type": "password",
-            "client_id": s.client_id,
-            "client_secret": s.client_secret,
-            "username": s.username,
-            "password": s.password,
-        }
-        try:
-            response = self._session.post(url, data=form)
-        except requests.exceptions.SSLError:
-            raise SalesforceLoginError(
-                f"TLS verification failed at the Salesforce login {url}; check "
-                "SALESFORCE_CA_BUNDLE and SALESFORCE_LOGIN_URL",
-                retryable=False,
-                code="tls",
-            ) from None
-        except requests.RequestException as exc:
-            raise SalesforceLoginError(
-                f"Salesforce unreachable ({type(exc).__name__}) at the login {url}",
-                retryable=True,
-                code="unreachable",
-            ) from None
-        if response.status_code >= 500:
-            raise SalesforceLoginError(
-                f"Salesforce unavailable (HTTP {response.status_code}) at the login {url}",
-                retryable=True,
-                code="server_error",
-            )
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if (
-            response.status_code == 200
-            and isinstance(payload, dict)
-            and payload.get("access_token")
-            and payload.get("instance_url")
-        ):
-            log.info("salesforce_logged_in", instance_url=payload["instance_url"])
-            return Salesforce(
-                instance_url=payload["instance_url"],
-                session_id=payload["access_token"],
-                session=self._session,
-                version=s.api_version,
-            )
-        if isinstance(payload, dict) and payload.get("error"):
-            code = clip(str(payload["error"]), 100)
-            description = clip(str(payload.get("error_description") or ""), 200)
-            hint = _LOGIN_HINTS.get(code, "the SALESFORCE_* login settings")
-            raise SalesforceLoginError(
-                f"{code}: the Salesforce login at {url} was refused ({description}); check {hint}",
-                retryable=False,
-                code=code,
-            )
-        raise SalesforceLoginError(
-            f"unexpected answer (HTTP {response.status_code}) from the Salesforce login {url};"
-            " check SALESFORCE_LOGIN_URL",
-            retryable=False,
-            code="unexpected_response",
-        )
+        return log_in(self._session, self._settings)
 
 
 def _error_details(content: Any) -> tuple[list[str], str]:
@@ -542,10 +454,16 @@ class SalesforceActivities:
 
     @activity.defn
     async def poll_closed_won(self, poll: ClosedWonPoll) -> ClosedWonBatch:
-        """Closed Won opportunities modified after ``poll.since``, oldest first, each with its
-        account's fields from the same query (a read: no idempotency key)."""
-        soql = closed_won_since(poll.since, poll.limit)
+        """A page of Closed Won opportunities after ``(poll.since, poll.after_id)`` in
+        ``(LastModifiedDate, Id)`` order, or the one ``poll.opportunity_id`` names (and why it
+        cannot be handed off), each with its account's fields from the same query (a read: no
+        idempotency key)."""
+        if poll.opportunity_id:
+            soql = one_deal(poll.opportunity_id)
+        else:
+            soql = closed_won_since(poll.since, poll.limit, poll.after_id)
         connector = self._connector
+        read_at = datetime.now(UTC)
 
         def perform(client: Salesforce) -> list[dict[str, Any]]:
             records: list[dict[str, Any]] = client.query_all(soql)["records"]
@@ -559,8 +477,18 @@ class SalesforceActivities:
             if error is None:
                 raise
             raise error from None
+        if poll.opportunity_id:
+            refused = refusal(poll.opportunity_id, records)
+            if refused:
+                return ClosedWonBatch(read=len(records), refused=refused)
+        last = records[-1] if records else None
         return ClosedWonBatch(
-            [deal_from_record(record) for record in records if record.get("AccountId")]
+            [deal_from_record(record) for record in records if record.get("AccountId")],
+            read=len(records),
+            last_modified=salesforce_time(str(last["LastModifiedDate"])) if last else None,
+            last_id=str(last["Id"]) if last else "",
+            without_account=[str(r["Id"]) for r in records if not r.get("AccountId")],
+            read_at=read_at,
         )
 
 

@@ -16,6 +16,7 @@ not touch the next. For the full sizes run them one by one:
     python -m bench.simulated_year --accounts 100 --trials 200 --rounds 2
     python -m bench.account_years --rounds 3
     python -m bench.todo_list --accounts 1000    # the to-do list's target, at its size
+    python -m bench.deal_hand_off --deals 10000  # the hand-off's target, at its size
 
 The figures are printed, never asserted: a missed target shows as MISSED, exit status 0.
 The summary repeats each benchmark's TARGET lines, and its FIGURE lines (a figure reported
@@ -31,7 +32,7 @@ import time
 
 from bench.common import REPO_ROOT
 
-BENCHMARKS = ("full", "latency", "memory", "year", "account", "todo")
+BENCHMARKS = ("full", "latency", "memory", "year", "account", "todo", "handoff")
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -43,7 +44,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "--year-minutes",
             str(args.full_year_minutes),
             "--hand-off-deals",
-            str(args.hand_off_deals),
+            str(args.handoff_deals),
         ],
         "latency": [
             "bench.ce_action_latency",
@@ -66,6 +67,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         ],
         "account": ["bench.account_years", "--rounds", str(args.account_rounds)],
         "todo": ["bench.todo_list", "--accounts", str(args.todo_accounts)],
+        "handoff": ["bench.deal_hand_off", "--deals", str(args.handoff_deals)],
     }
 
 
@@ -101,7 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--all", action="store_true", help="run every benchmark")
     parser.add_argument("--full-accounts", type=int, default=1_000)
     parser.add_argument("--full-year-minutes", type=float, default=6.0)
-    parser.add_argument("--hand-off-deals", type=int, default=10_000)
     parser.add_argument("--latency-accounts", type=int, default=50)
     parser.add_argument("--latency-trials", type=int, default=50)
     parser.add_argument("--latency-concurrency", default="1,4")
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--year-rounds", type=int, default=2)
     parser.add_argument("--account-rounds", type=int, default=1)
     parser.add_argument("--todo-accounts", type=int, default=1_000)
+    parser.add_argument(
+        "--handoff-deals", type=int, default=10_000, help="deals handed off (the target's size)"
+    )
     return parser
 
 

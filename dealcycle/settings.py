@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dealcycle.connection import TemporalConnection
+from dealcycle.intake_settings import IntakeSettings
 from dealcycle.metrics import MetricsSettings
+from dealcycle.production import DeploymentProfile
+from dealcycle.usage_feed_settings import UsageFeedSettings
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 from schemas.health import HealthConfig
@@ -131,9 +135,19 @@ def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+SALESFORCE_AUTH_FLOWS = ("jwt", "client_credentials", "password")
+"""``SALESFORCE_AUTH``: the OAuth flow the worker logs in with (``jwt`` is the default)."""
+
+
 @dataclass(frozen=True)
 class SalesforceSettings:
-    """OAuth 2.0 username-password login; all empty means "use the local fake"."""
+    """How to log in to Salesforce; nothing set means "use the local fake".
+
+    ``auth`` picks the OAuth 2.0 flow: ``jwt`` (the JWT bearer flow: a connected app's
+    certificate, an assertion signed with ``jwt_key_file``), ``client_credentials`` (the
+    connected app's secret, against the org's My Domain URL; Salesforce runs it as the app's
+    run-as user), or ``password`` (username-password, which new orgs block: the sandbox only).
+    """
 
     login_url: str = ""
     client_id: str = ""
@@ -143,10 +157,50 @@ class SalesforceSettings:
     api_version: str = "62.0"
     ca_bundle: str = ""
     """A CA file to trust instead of the system's (the local fake's self-signed certificate)."""
+    auth: str = "jwt"
+    jwt_key_file: str = ""
+    """PEM private key whose certificate is uploaded to the connected app (the JWT flow)."""
+
+    def missing(self) -> list[str]:
+        """The variables ``auth`` needs that are not set, by name."""
+        needed: tuple[tuple[str, str], ...] = (
+            ("SALESFORCE_LOGIN_URL", self.login_url),
+            ("SALESFORCE_CLIENT_ID", self.client_id),
+        )
+        if self.auth == "jwt":
+            needed += (
+                ("SALESFORCE_USERNAME", self.username),
+                ("SALESFORCE_JWT_KEY_FILE", self.jwt_key_file),
+            )
+        elif self.auth == "client_credentials":
+            needed += (("SALESFORCE_CLIENT_SECRET", self.client_secret),)
+        else:
+            needed += (("SALESFORCE_USERNAME", self.username),)
+        return [name for name, value in needed if not value]
 
     @property
     def configured(self) -> bool:
-        return bool(self.login_url and self.client_id and self.username)
+        return not self.missing()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SalesforceSettings:
+        auth = (env.get("SALESFORCE_AUTH") or "jwt").strip().lower()
+        if auth not in SALESFORCE_AUTH_FLOWS:
+            raise SettingsError(
+                f"SALESFORCE_AUTH={auth!r} must be one of {', '.join(SALESFORCE_AUTH_FLOWS)}"
+                " (jwt is the default; password only for the local sandbox)"
+            )
+        return cls(
+            login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
+            client_id=env.get("SALESFORCE_CLIENT_ID") or "",
+            client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
+            username=env.get("SALESFORCE_USERNAME") or "",
+            password=env.get("SALESFORCE_PASSWORD") or "",
+            api_version=env.get("SALESFORCE_API_VERSION") or "62.0",
+            ca_bundle=env.get("SALESFORCE_CA_BUNDLE") or "",
+            auth=auth,
+            jwt_key_file=env.get("SALESFORCE_JWT_KEY_FILE") or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -192,7 +246,13 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
+    usage_feed: UsageFeedSettings = field(default_factory=UsageFeedSettings)
+    temporal_connection: TemporalConnection = field(default_factory=TemporalConnection)
+    """TLS, API key and where ``temporal_address`` came from (``dealcycle.connection``)."""
+    deployment: DeploymentProfile = field(default_factory=DeploymentProfile)
+    """``DEALCYCLE_ENV``: what production requires (``dealcycle.production``)."""
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     def roster(self) -> Roster:
         """The roster until its first rotation (``dealcycle roster set``); the database's after."""
@@ -279,10 +339,13 @@ class Settings:
             security_pm=env.get("DEALCYCLE_SECURITY_PM") or "U0SECPM01",
             ce_leader=env.get("DEALCYCLE_CE_LEADER") or "U0CELEAD1",
         )
+        connection = TemporalConnection.from_env(env)
         return cls(
             state_dir=state_dir,
-            temporal_address=env.get("DEALCYCLE_TEMPORAL_ADDRESS") or "localhost:7233",
-            temporal_namespace=env.get("DEALCYCLE_TEMPORAL_NAMESPACE") or "default",
+            temporal_address=connection.address,
+            temporal_namespace=connection.namespace,
+            temporal_connection=connection,
+            deployment=DeploymentProfile.from_env(env),
             task_queue=env.get("DEALCYCLE_TASK_QUEUE") or "dealcycle",
             temporal_ui_url=(
                 env.get("DEALCYCLE_TEMPORAL_UI_URL") or "http://localhost:8233"
@@ -296,15 +359,7 @@ class Settings:
                 env.get("DEALCYCLE_LICENSE_PUBLIC_KEY_FILE")
                 or state_dir / "license-signing-key.pub"
             ),
-            salesforce=SalesforceSettings(
-                login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
-                client_id=env.get("SALESFORCE_CLIENT_ID") or "",
-                client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
-                username=env.get("SALESFORCE_USERNAME") or "",
-                password=env.get("SALESFORCE_PASSWORD") or "",
-                api_version=env.get("SALESFORCE_API_VERSION") or "62.0",
-                ca_bundle=env.get("SALESFORCE_CA_BUNDLE") or "",
-            ),
+            salesforce=SalesforceSettings.from_env(env),
             slack=SlackSettings(
                 bot_token=env.get("SLACK_BOT_TOKEN") or "",
                 api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
@@ -314,6 +369,7 @@ class Settings:
             durations=durations,
             security_roster=roster,
             intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
+            intake=IntakeSettings.from_env(env),
             digest_hour=_hour(env, "DEALCYCLE_DIGEST_HOUR", 8),
             value_engineering=env.get("DEALCYCLE_VALUE_ENGINEERING") or "U0VALUEENG1",
             account_channel=env.get("DEALCYCLE_ACCOUNT_CHANNEL") or "#customer-accounts",
@@ -328,6 +384,7 @@ class Settings:
                 env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
             ),
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
+            usage_feed=UsageFeedSettings.from_env(env),
             log_format=log_format,
             log_level=log_level,
             metrics=MetricsSettings.from_env(env),

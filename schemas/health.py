@@ -62,6 +62,14 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """A further reading carried by a ``HealthSignal``."""
+
+    input: str
+    value: float
+
+
+@dataclass(frozen=True)
 class HealthSignal:
     """A reading from a feed (product analytics, surveys): 0 to 100."""
 
@@ -70,6 +78,10 @@ class HealthSignal:
     value: float
     source: str = ""
     observed_at: datetime | None = None
+    more: list[Reading] = field(default_factory=list)
+    """Readings of the other inputs taken with this one (the usage feed's day): applied with
+    it, so one signal (one history event) carries them all and the colour is judged once, on
+    all of them. A run from before ignores them (unknown fields are not decoded)."""
 
 
 @dataclass(frozen=True)

@@ -281,8 +281,13 @@ LIMITS: dict[str, Limit] = {
     "history_event_limit": HISTORY_EVENTS,
     "batch_size": Whole(1, 2_000),
     "first_poll_lookback_days": Whole(1, 36_500),
+    "max_pages": Whole(1, 500),
     "DigestRun.week_days": Whole(1, 31),
     "DigestRun.items_per_person": Whole(1, 100),
+    "UsageFeedRun.staleness_days": DAYS,
+    "UsageFeedRun.lookback_days": DAYS,
+    "UsageFeedRun.page_size": Whole(1, 10_000),
+    "UsageFeedRun.attempt_timeout_seconds": Whole(10, 86_400),
     "Durations.*": CONFIG_SECONDS,
     "Durations.trial_length_days": DAYS,
     "HealthConfig.usage_weight": Real(0, 100),
@@ -304,6 +309,8 @@ LIMITS: dict[str, Limit] = {
     "hand_offs": Items(100),
     # State carried by continue-as-new
     "carried": TRUSTED,
+    "UsageFeedRun.resume": TRUSTED,
+    "HealthSignal.more": Items(2),
 }
 
 

@@ -3,7 +3,9 @@
 An org set up from this list works with dealcycle, so the list is used wherever fields matter:
 the Salesforce fake builds its custom fields from it (a write to any other answers
 ``INVALID_FIELD``, as Salesforce does), the activities clip text to its lengths, the README's
-set-up table is checked against it, and a test fails when code names a field missing here.
+set-up table is checked against it, the Salesforce DX source under ``salesforce/`` (custom
+fields and the integration permission set) is generated from it (``python -m tools.sfdx``),
+and a test fails when code names a field missing here.
 Imports nothing of ours.
 """
 
@@ -32,11 +34,22 @@ class SalesforceField:
     access: Access
     purpose: str
     external_id: bool = False
-    """External ID, unique (``Dealcycle_Key__c``: Tasks are upserted on it)."""
+    """External ID, unique, case-sensitive (``Dealcycle_Key__c``: Tasks are upserted on it)."""
+    values: tuple[str, ...] = ()
+    """A custom picklist's values (the Salesforce DX source creates the field with them)."""
 
     @property
     def custom(self) -> bool:
         return self.name.endswith("__c")
+
+    @property
+    def writes(self) -> bool:
+        return "write" in self.access
+
+    @property
+    def label(self) -> str:
+        """What Setup shows: the API name without ``__c``, underscores as spaces."""
+        return self.name.removesuffix("__c").replace("_", " ")
 
 
 def _field(
@@ -48,8 +61,9 @@ def _field(
     purpose: str,
     *,
     external_id: bool = False,
+    values: tuple[str, ...] = (),
 ) -> SalesforceField:
-    return SalesforceField(sobject, name, type_, length, access, purpose, external_id)
+    return SalesforceField(sobject, name, type_, length, access, purpose, external_id, values)
 
 
 SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
@@ -184,6 +198,7 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
         255,
         "read",
         "the deployment at hand-off (`self-hosted`, `managed`, `cloud`)",
+        values=("self-hosted", "managed", "cloud"),
     ),
     # Task ---------------------------------------------------------------------------------
     _field("Task", "Id", "Id", None, "read", "the Task an upsert wrote"),

@@ -31,6 +31,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from dealcycle.settings import Settings
 from schemas import search_attributes as sa
+from schemas import start_summaries
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     USAGE_REPORTED_SIGNAL,
@@ -138,6 +139,7 @@ async def start_account(client: Client, settings: Settings, **profile: Any) -> s
     ]
     if known.region:
         pairs.append(SearchAttributePair(sa.REGION, known.region))
+    shown = start_summaries.account(start)
     try:
         await client.start_workflow(
             AccountWorkflow.run,
@@ -145,6 +147,8 @@ async def start_account(client: Client, settings: Settings, **profile: Any) -> s
             id=workflow_id,
             task_queue=settings.task_queue,
             search_attributes=TypedSearchAttributes(pairs),
+            static_summary=shown.summary,
+            static_details=shown.details,
             # A churned account that comes back starts again, as a hand-off would start it.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,

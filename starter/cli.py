@@ -66,6 +66,7 @@ from starter.opportunities import (
 )
 from starter.provenance import acting_via, cli_via
 from starter.roster_commands import add_roster_commands
+from starter.salesforce_commands import add_salesforce_commands
 from starter.slack.command import add_slack_command
 from starter.status import render_status
 from starter.tables import table, when
@@ -76,6 +77,8 @@ from starter.trials import (
     start_trial,
     trial_start_for,
 )
+from starter.usage_feed import add_usage_feed_commands
+from starter.worker_check import check_worker
 from starter.workflow_ids import check_id_arguments
 
 ROLES = [role.value for role in Role]
@@ -208,6 +211,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
+    if args.check:  # the container's health check: this host's worker polls (worker_check)
+        print(asyncio.run(check_worker(settings)))
+        return 0
     return asyncio.run(serve_worker(settings, sandbox=args.sandbox))
 
 
@@ -255,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="use the local Salesforce and Slack fakes (default: when no credentials are set)",
+    )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 0 when a worker on this host polls the task queue, else 1",
     )
     worker.set_defaults(func=cmd_worker)
 
@@ -369,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_roster_commands(roster, _settings)
     add_todo_command(commands, _settings)
     add_digest_commands(commands, _settings)
+    add_usage_feed_commands(commands, _settings)
+    add_salesforce_commands(commands, _settings)
     return parser
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from dealcycle.devtools.devserver import running_dev_server
 from dealcycle.fakes.slack_page import SlackPage
 from dealcycle.logging import configure_logging, get_logger
+from dealcycle.production import refuse_sandbox, require_production_credentials
 from dealcycle.settings import Settings
 from schemas.common import Role, TechnicalWinStatus
 from schemas.search_attributes import registrations
@@ -75,10 +76,13 @@ def sandbox_env_if_unconfigured(
     if not use:
         yield settings, None
         return
+    refuse_sandbox(settings)
     from dealcycle.fakes import start_sandbox
 
     # The endpoints file lets CLI commands in other terminals (deal-closed) find the sandbox.
-    sandbox = start_sandbox(settings.state_dir, write_endpoints_file=True)
+    sandbox = start_sandbox(
+        settings.state_dir, write_endpoints_file=True, salesforce_auth=settings.salesforce.auth
+    )
     try:
         env: Mapping[str, str] = sandbox.env
         _banner(
@@ -88,6 +92,7 @@ def sandbox_env_if_unconfigured(
                 f"  Salesforce fake  {env['SALESFORCE_LOGIN_URL']}  (calls: /__fake__/calls)",
                 f"  Slack fake       {env['SLACK_API_URL']}  (messages: /__fake__/messages)",
                 "Set SALESFORCE_* and SLACK_BOT_TOKEN (see README) to use real services.",
+                f"  Salesforce needs: {', '.join(settings.salesforce.missing()) or 'nothing'}",
             ]
         )
         # The Slack app beside the worker connects to the fake over Socket Mode, as the README
@@ -138,6 +143,7 @@ async def serve_dev_server(settings: Settings, *, port: int, ui_port: int) -> in
 async def serve_worker(settings: Settings, *, sandbox: bool | None) -> int:
     from worker import run_worker
 
+    require_production_credentials(settings)  # before any fallback to the fakes
     with sandbox_if_unconfigured(settings, sandbox) as effective:
         await run_worker(effective)
     return 0
@@ -288,6 +294,9 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             sandbox_env_if_unconfigured(settings, None) as (effective, sandbox_env),
             _slack_page_if_sandbox(sandbox_env, environ) as page,
         ):
+            from starter.usage_feed import with_demo_usage_feed
+
+            effective = with_demo_usage_feed(effective) if demo else effective
             client = await connect(effective)
             activities = await asyncio.to_thread(build_activities, effective)
             app_env = {
@@ -309,11 +318,13 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                 accounts = await start_demo_accounts(client, effective) if demo else []
                 from starter.digest import ensure_digest_schedule
                 from starter.intake import ensure_intake_schedule
+                from starter.usage_feed import ensure_usage_feed_schedule
 
                 schedule = await ensure_intake_schedule(
                     client, effective, timedelta(seconds=effective.intake_interval_seconds)
                 )
                 digest = await ensure_digest_schedule(client, effective)
+                usage_feed = await ensure_usage_feed_schedule(client, effective)
                 ui = f"{server.ui_url}/namespaces/{effective.temporal_namespace}/workflows"
                 lines = [
                     "dealcycle is running.",
@@ -323,6 +334,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
                     f"Database          {effective.database_url}",
                     f"Intake            {schedule}",
                     f"Digest            {digest}",
+                    f"Usage feed        {usage_feed}  (dealcycle usage-feed run-now)",
                 ]
                 if page is not None:
                     lines.append(f"Slack (sandbox)   {page.url}  (pick 'You are', then click)")

@@ -37,6 +37,7 @@ from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.preferences import ReminderMode, ReminderPreferences, StoredPreference
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
+from schemas import start_summaries
 from schemas.digest import DIGEST_SCHEDULE_ID, DigestResult, DigestRun
 from schemas.limits import MEMBER
 from starter.errors import CommandError
@@ -49,12 +50,15 @@ SettingsFactory = Callable[[], Settings]
 
 
 def digest_schedule(settings: Settings) -> Schedule:
+    shown = start_summaries.daily_digest(settings.digest_hour)
     return Schedule(
         action=ScheduleActionStartWorkflow(
             DailyDigestWorkflow.run,
             DigestRun(),
             id=f"{DIGEST_SCHEDULE_ID}-run",
             task_queue=settings.task_queue,
+            static_summary=shown.summary,
+            static_details=shown.details,
         ),
         spec=ScheduleSpec(
             calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(settings.digest_hour)])],
@@ -80,6 +84,7 @@ async def run_digest_once(client: Client, settings: Settings) -> DigestResult:
         DigestRun(),
         id=f"{DIGEST_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
         task_queue=settings.task_queue,
+        static_summary=start_summaries.daily_digest(settings.digest_hour).summary,
     )
     return result
 

@@ -16,16 +16,16 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    WorkflowFailureError,
     WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError
 
-from activities.closed_won import deal_from_record, one_deal
-from activities.handoff import hand_off
 from activities.salesforce import SalesforceConnector
 from dealcycle.settings import Settings
-from schemas.account import AccountHandOff, HandOffRequest
-from schemas.intake import CLOSED_WON_SCHEDULE_ID, ClosedWonDeal, IntakeResult, IntakeRun
+from schemas import start_summaries
+from schemas.account import HandOffResult
+from schemas.intake import CLOSED_WON_SCHEDULE_ID, DealClosed, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
 from starter.schedules import ensure_schedule
 from starter.trials import CommandError
@@ -62,57 +62,54 @@ def read_opportunity(settings: Settings, opportunity_id: str) -> dict[str, Any]:
     return opportunity
 
 
-def _read_won_deal(settings: Settings, opportunity_id: str) -> ClosedWonDeal:
-    """Blocking: the deal and its account in one SOQL query (the intake's fields), or a
-    CommandError saying why it cannot be handed off."""
-    connector = SalesforceConnector(settings.salesforce)
-    try:
-        records: list[dict[str, Any]] = connector.call(
-            lambda sf: sf.query_all(one_deal(opportunity_id))["records"]
-        )
-    finally:
-        connector.close()
-    if not records:
-        raise CommandError(f"Salesforce has no Opportunity {opportunity_id!r}")
-    record = records[0]
-    stage = record.get("StageName")
-    if stage != "Closed Won":
-        raise CommandError(
-            f"{opportunity_id} is not Closed Won (it is {stage!r}); nothing was handed off"
-        )
-    if not record.get("AccountId"):
-        raise CommandError(
-            f"{opportunity_id} has no AccountId in Salesforce; nothing was handed off"
-        )
-    return deal_from_record(record)
+DEAL_CLOSED_WAIT_SECONDS = 120.0
+"""How long ``deal-closed`` waits for a worker to hand the deal off."""
 
 
 async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -> str:
     """Hand a Closed Won opportunity to its account's workflow; a repeat changes nothing.
-    Says what happened: started, handed to the running account, or skipped and why."""
-    won = await asyncio.to_thread(
-        _read_won_deal, salesforce_settings_for_cli(settings), opportunity_id
-    )
+    Says what happened: started, handed to the running account, or skipped and why.
+
+    The worker reads the deal (one SOQL query on its logged-in session: the CLI neither logs
+    in to Salesforce nor reads it) and hands it off, in an intake run for this one deal.
+    """
     known = await _opportunity_state(client, opportunity_id)
-    deal = AccountHandOff(
-        opportunity_id=opportunity_id,
-        account_id=won.account_id,
-        account_name=won.account_name,
-        kind=known.kind.value if known else won.kind,
-        seats=won.seats,
+    named = DealClosed(
+        opportunity_id,
+        kind=known.kind.value if known else "",
         ae_owner=known.ae_owner if known else "",
         ce_owner=known.ce_owner if known else "",
-        tier=won.tier,
-        region=won.region or (known.region.value if known else ""),
-        closed_at=won.closed_at or won.last_modified,
-        deployment_type=won.deployment_type,
-        amount=won.amount,
+        region=known.region.value if known else "",
     )
-    result = await hand_off(
-        client, settings.task_queue, HandOffRequest(deal), settings.account_config()
+    workflow_id = (
+        f"{CLOSED_WON_SCHEDULE_ID}-deal-closed-{opportunity_id}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     )
-    message = result.describe(opportunity_id)
-    log.info("deal_closed", opportunity_id=opportunity_id, decision=result.decision, why=message)
+    handle = await client.start_workflow(
+        ClosedWonIntakeWorkflow.run,
+        IntakeRun(deal_closed=named),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        static_summary=start_summaries.deal_closed(opportunity_id).summary,
+    )
+    try:
+        result = await asyncio.wait_for(handle.result(), DEAL_CLOSED_WAIT_SECONDS)
+    except TimeoutError:
+        raise CommandError(
+            f"no worker handed {opportunity_id} off within {DEAL_CLOSED_WAIT_SECONDS:.0f} s"
+            f" (is `dealcycle worker` running on task queue {settings.task_queue!r}?); the"
+            f" hand-off runs when one starts: workflow {workflow_id}"
+        ) from None
+    except WorkflowFailureError as err:
+        raise CommandError(f"the hand-off of {opportunity_id} failed: {err.cause or err}") from None
+    if result.refused:
+        raise CommandError(result.refused)
+    [decision] = result.decisions
+    message = HandOffResult(
+        decision.account_workflow_id,
+        started=decision.decision == "started",
+        skipped=decision.why if decision.decision == "skipped" else "",
+    ).describe(opportunity_id)
+    log.info("deal_closed", opportunity_id=opportunity_id, decision=decision.decision, why=message)
     return message
 
 
@@ -131,12 +128,15 @@ async def _opportunity_state(client: Client, opportunity_id: str) -> Opportunity
 
 
 def intake_schedule(settings: Settings, every: timedelta) -> Schedule:
+    shown = start_summaries.closed_won_intake(f"every {every}")
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ClosedWonIntakeWorkflow.run,
             IntakeRun(),
             id=f"{CLOSED_WON_SCHEDULE_ID}-run",
             task_queue=settings.task_queue,
+            static_summary=shown.summary,
+            static_details=shown.details,
         ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         # A poll still running when the next is due: skip rather than read twice at once.
@@ -161,16 +161,22 @@ async def run_intake_once(
         run or IntakeRun(),
         id=f"{CLOSED_WON_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
         task_queue=settings.task_queue,
+        static_summary=start_summaries.closed_won_intake("once, by hand").summary,
     )
     return result
 
 
 def render_intake_result(result: IntakeResult) -> str:
     """What one poll did with each deal, and why a deal was skipped."""
+    more = f" and {result.decisions_left_out} more" if result.decisions_left_out else ""
     lines = [
-        f"handed off: {', '.join(result.handed_off) or 'none'}",
+        f"handed off: {', '.join(result.handed_off) or 'none'}{more}",
         f"skipped: {', '.join(result.skipped) or 'none'}",
     ]
+    for failed in result.failed:
+        lines.append(
+            f"  {failed.opportunity_id}  NOT handed off (the next run tries again): {failed.why}"
+        )
     for decision in result.decisions:
         why = f": {decision.why}" if decision.why else ""
         lines.append(

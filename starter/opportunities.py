@@ -16,6 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from dealcycle.settings import Settings
 from schemas import search_attributes as sa
+from schemas import start_summaries
 from schemas.errors import RuleViolation
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
@@ -60,6 +61,7 @@ async def start_opportunity(client: Client, settings: Settings, start: Opportuni
             SearchAttributePair(sa.REGION, start.region.value),
         ]
     )
+    shown = start_summaries.opportunity(start)
     try:
         await client.start_workflow(
             OpportunityWorkflow.run,
@@ -67,6 +69,8 @@ async def start_opportunity(client: Client, settings: Settings, start: Opportuni
             id=workflow_id,
             task_queue=settings.task_queue,
             search_attributes=attributes,
+            static_summary=shown.summary,
+            static_details=shown.details,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )

@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.settings import Settings
-from schemas import limits
+from schemas import limits, start_summaries
 from schemas import search_attributes as sa
 from schemas.common import TechnicalWinStatus
 from schemas.errors import RuleViolation
@@ -103,6 +103,7 @@ async def start_trial(
     started again for the same opportunity: its history is the record.
     """
     workflow_id = trial_workflow_id(start.opportunity_id)
+    shown = start_summaries.trial(start)
     try:
         handle = await client.start_workflow(
             TrialWorkflow.run,
@@ -110,6 +111,8 @@ async def start_trial(
             id=workflow_id,
             task_queue=settings.task_queue,
             search_attributes=initial_search_attributes(start),
+            static_summary=shown.summary,
+            static_details=shown.details,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=(
                 WorkflowIDConflictPolicy.USE_EXISTING

@@ -872,6 +872,7 @@ def salesforce_env(monkeypatch: pytest.MonkeyPatch, salesforce_settings: Any) ->
     monkeypatch.setenv("SALESFORCE_USERNAME", salesforce_settings.username)
     monkeypatch.setenv("SALESFORCE_PASSWORD", salesforce_settings.password)
     monkeypatch.setenv("SALESFORCE_CA_BUNDLE", salesforce_settings.ca_bundle)
+    monkeypatch.setenv("SALESFORCE_AUTH", salesforce_settings.auth)
 
 
 def test_a_new_team_outcome_names_an_opportunity_salesforce_has(

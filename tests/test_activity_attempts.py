@@ -174,7 +174,11 @@ async def test_a_salesforce_call_that_hangs_ends_inside_the_attempt(
     black_hole: int, ledger: IdempotencyLedger
 ) -> None:
     settings = SalesforceSettings(
-        login_url=f"https://127.0.0.1:{black_hole}", client_id="c", username="u", password="p"
+        login_url=f"https://127.0.0.1:{black_hole}",
+        client_id="c",
+        username="u",
+        password="p",
+        auth="password",
     )
     activities = SalesforceActivities(SalesforceConnector(settings), ledger)
     update = SalesforceFieldUpdate("opp-1/stage", "Opportunity", "006X", {"StageName": "Won"})

@@ -50,19 +50,28 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 def test_services_and_images(services: dict[str, Any]) -> None:
     assert set(services) >= {
         "postgresql",
+        "temporal-schema",
         "temporal",
         "temporal-admin-tools",
         "temporal-ui",
+        "codec-server",
         "worker",
     }
     images = {name: interpolate(service.get("image", "")) for name, service in services.items()}
     assert images["postgresql"] == "postgres:16"
-    assert images["temporal"].startswith("temporalio/auto-setup:")
+    # The release image: auto-setup is a development image, no longer built.
+    assert images["temporal"].startswith("temporalio/server:")
+    assert images["temporal-schema"].startswith("temporalio/admin-tools:")
     assert images["temporal-admin-tools"].startswith("temporalio/admin-tools:")
     assert images["temporal-ui"].startswith("temporalio/ui:")
     # Pinned versions: "latest" would change the server under a deployed worker.
-    for name in ("postgresql", "temporal", "temporal-admin-tools", "temporal-ui"):
-        assert not images[name].endswith(":latest"), name
+    for name, image in images.items():
+        if "build" not in services[name]:  # ours is built from this checkout
+            assert image and not image.endswith(":latest"), name
+    # The server and its admin tools are one release: the server's version leads.
+    server_version = images["temporal"].split(":", 1)[1]
+    assert images["temporal-admin-tools"].split(":", 1)[1].startswith(server_version + "-")
+    assert images["temporal-schema"] == images["temporal-admin-tools"]
 
 
 def test_temporal_uses_the_postgres_service(services: dict[str, Any]) -> None:
@@ -90,11 +99,21 @@ def test_dependencies_start_in_order(services: dict[str, Any]) -> None:
     assert worker_deps["temporal-admin-tools"]["condition"] == "service_completed_successfully"
 
 
-def _registered_search_attributes(service: dict[str, Any]) -> dict[str, str]:
+def _script(service: dict[str, Any]) -> str:
     command = service["command"]
-    text = " ".join(command) if isinstance(command, list) else command
-    words = shlex.split(text)
-    assert "search-attribute" in words and "create" in words
+    assert service["entrypoint"] == ["/bin/sh", "-c"]
+    assert isinstance(command, list) and len(command) == 1
+    script: str = command[0]
+    assert script.startswith("set -eu\n")
+    return script
+
+
+def _registered_search_attributes(service: dict[str, Any]) -> dict[str, str]:
+    script = _script(service)
+    start = script.index("temporal operator search-attribute create")
+    words = shlex.split(script[start : script.index("&&", start)].replace("\\\n", " "))
+    assert words[:4] == ["temporal", "operator", "search-attribute", "create"]
+    assert words[words.index("--namespace") + 1] == "default"
     names = [words[i + 1] for i, word in enumerate(words) if word == "--name"]
     types = [words[i + 1] for i, word in enumerate(words) if word == "--type"]
     assert len(names) == len(types)
@@ -190,7 +209,10 @@ def test_dockerfile() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert lines[0] == "FROM python:3.11-slim"
-    assert any(re.match(r"RUN pip install \.(\s|$)", line) for line in lines)
+    # The locked dependencies, hash-checked, before the source; then dealcycle alone.
+    install_lock = lines.index("RUN pip install --require-hashes -r requirements.lock")
+    assert lines.index("COPY requirements.lock ./") < install_lock < lines.index("COPY . .")
+    assert any(re.match(r"RUN pip install --no-deps \.(\s|$)", line) for line in lines)
     users = [line.split(None, 1)[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the worker must not run as root"
     assert lines[-1] == 'CMD ["dealcycle", "worker"]'
@@ -204,5 +226,150 @@ def test_dockerignore_keeps_local_state_out() -> None:
     }
     assert {".venv", ".dealcycle", ".git"} <= ignored
     # ...but not what `pip install .` needs.
-    for needed in ("pyproject.toml", "schemas", "workflows", "activities", "starter", "dealcycle"):
+    for needed in (
+        "pyproject.toml",
+        "requirements.lock",
+        "schemas",
+        "workflows",
+        "activities",
+        "starter",
+        "dealcycle",
+    ):
         assert needed not in ignored
+
+
+# --- Production shape (issue 13) ---------------------------------------------------------------
+
+SCHEMA_DIR = "/etc/temporal/schema/postgresql/v12"
+# temporal CLI v1.5.1 (scripts/ensure-temporal-cli) bundles github.com/temporalio/ui-server/v2
+# v2.42.1 (its go.mod): compose's UI must not be older than the dev server's.
+DEV_SERVER_CLI = "v1.5.1"
+DEV_SERVER_UI = (2, 42, 1)
+
+
+def test_admin_tools_set_up_both_sql_schemas(services: dict[str, Any]) -> None:
+    schema = services["temporal-schema"]
+    temporal = environment(services["temporal"])
+    sql = environment(schema)
+    # The tool reaches the database the server uses, with the server's plugin and account.
+    assert sql["SQL_PLUGIN"] == temporal["DB"] == "postgres12"
+    assert sql["SQL_HOST"] == temporal["POSTGRES_SEEDS"]
+    assert sql["SQL_PORT"] == temporal["DB_PORT"]
+    assert sql["SQL_USER"] == temporal["POSTGRES_USER"]
+    assert interpolate(sql["SQL_PASSWORD"]) == interpolate(temporal["POSTGRES_PWD"])
+    assert schema["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+    script = _script(schema)
+    commands = [
+        shlex.split(line.replace("$$schema", SCHEMA_DIR))
+        for line in script.splitlines()
+        if line.startswith("temporal-sql-tool")
+    ]
+    expected = []
+    for database, directory in (
+        (temporal["DBNAME"], "temporal"),
+        (temporal["VISIBILITY_DBNAME"], "visibility"),
+    ):
+        expected += [
+            ["temporal-sql-tool", "--db", database, "create"],
+            ["temporal-sql-tool", "--db", database, "setup-schema", "-v", "0.0"],
+            [
+                "temporal-sql-tool",
+                "--db",
+                database,
+                "update-schema",
+                "-d",
+                f"{SCHEMA_DIR}/{directory}/versioned",
+            ],
+        ]
+    assert commands == expected
+    assert (temporal["DBNAME"], temporal["VISIBILITY_DBNAME"]) == (
+        "temporal",
+        "temporal_visibility",
+    )
+    assert "schema=/etc/temporal/schema/postgresql/v12\n" in script
+
+
+def test_admin_tools_create_the_namespace_the_worker_uses(services: dict[str, Any]) -> None:
+    script = _script(services["temporal-admin-tools"])
+    namespace = environment(services["worker"])["DEALCYCLE_TEMPORAL_NAMESPACE"]
+    assert f"temporal operator namespace describe --namespace {namespace}" in script
+    assert f"|| temporal operator namespace create --namespace {namespace}" in script
+
+
+def test_the_ui_is_not_older_than_the_dev_servers(services: dict[str, Any]) -> None:
+    from dealcycle.devtools.temporal_cli import PINNED_VERSION
+
+    # A new pinned CLI may bundle a newer UI: look its version up in the CLI's go.mod then.
+    assert PINNED_VERSION == DEV_SERVER_CLI
+    version = interpolate(services["temporal-ui"]["image"]).split(":", 1)[1]
+    assert tuple(int(part) for part in version.split(".")) >= DEV_SERVER_UI
+
+
+def test_the_ui_decodes_through_the_codec_server(services: dict[str, Any]) -> None:
+    ui = environment(services["temporal-ui"])
+    codec = services["codec-server"]
+    codec_env = environment(codec)
+    assert codec["command"] == ["dealcycle", "codec-server"]
+    assert codec["image"] == services["worker"]["image"]
+    port = codec_env["DEALCYCLE_CODEC_SERVER_PORT"]
+    assert port == "8081"
+    # The browser calls the endpoint: a host port published from the codec server's port.
+    endpoint = interpolate(ui["TEMPORAL_CODEC_ENDPOINT"])
+    assert endpoint == f"http://localhost:{port}"
+    assert f"127.0.0.1:{port}:{port}" in codec["ports"]
+    # ...from the UI's own origin, with the token from the host (never in this file).
+    ui_port = next(p for p in services["temporal-ui"]["ports"] if p.endswith(":8080"))
+    assert interpolate(codec_env["DEALCYCLE_CODEC_CORS_ORIGINS"]) == (
+        f"http://localhost:{ui_port.split(':')[1]}"
+    )
+    assert codec_env["DEALCYCLE_CODEC_SERVER_TOKEN"].startswith("${DEALCYCLE_CODEC_SERVER_TOKEN")
+    assert codec_env["DEALCYCLE_CODEC_KEYS_FILE"] == "/run/secrets/codec-keys"
+    assert "codec-keys" in codec["secrets"]
+
+
+def test_the_worker_runs_the_production_profile_with_secrets(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    worker = services["worker"]
+    env = environment(worker)
+    assert env["DEALCYCLE_ENV"] == "production"
+    declared = compose["secrets"]
+    for variable, secret in (
+        ("DEALCYCLE_LICENSE_PRIVATE_KEY_FILE", "license-signing-key"),
+        ("DEALCYCLE_CODEC_KEYS_FILE", "codec-keys"),
+        ("SALESFORCE_JWT_KEY_FILE", "salesforce-jwt-key"),
+    ):
+        assert env[variable] == f"/run/secrets/{secret}"
+        assert secret in worker["secrets"]
+        assert interpolate(declared[secret]["file"]).startswith("./secrets/")
+    # Nothing secret is written into the file: each credential comes from the host.
+    host = {
+        "SALESFORCE_LOGIN_URL": "https://example.my.salesforce.com",
+        "SALESFORCE_CLIENT_ID": "consumer-key",
+        "SALESFORCE_USERNAME": "integration@example.test",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "signing",
+    }
+    settings = Settings.from_env({k: interpolate(v, host) for k, v in env.items()})
+    assert settings.deployment.production
+    # Given the host's credentials, all production lacks here are the secret files, which
+    # compose mounts (this test runs without Docker).
+    problems = settings.deployment.missing(settings)
+    assert problems and all("/run/secrets/" in problem for problem in problems), problems
+    without_host = Settings.from_env({k: interpolate(v) for k, v in env.items()})
+    missing = " ".join(without_host.deployment.missing(without_host))
+    for name in host:
+        assert f"{name} is not set" in missing
+
+
+def test_the_worker_health_check_is_the_cli_check(services: dict[str, Any]) -> None:
+    from starter.cli import build_parser, cmd_worker
+
+    check = services["worker"]["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "dealcycle"]
+    args = build_parser().parse_args(check[2:])
+    assert args.func is cmd_worker and args.check

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.orm import Session
 
 from dealcycle.db.engine import make_engine, normalize_database_url
 from dealcycle.db.ledger import IdempotencyLedger
@@ -23,7 +28,7 @@ from dealcycle.db.migrate import (
     head_revision,
     upgrade_to_head,
 )
-from dealcycle.db.models import Base
+from dealcycle.db.models import Base, TrialOutcome
 
 REPO = Path(__file__).resolve().parent.parent
 TABLES = {
@@ -36,6 +41,7 @@ TABLES = {
     "feature_requests",
     "red_account_cases",
     "roster_rotations",
+    "usage_feed_marks",
 }
 
 
@@ -57,8 +63,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0006"
-    assert current_revision(database_url) == "0006"
+    assert head_revision() == "0008"
+    assert current_revision(database_url) == "0008"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -100,6 +106,7 @@ def test_migrated_constraints_follow_the_naming_convention(database_url: str) ->
             "feature_requests": "pk_feature_requests",
             "red_account_cases": "pk_red_account_cases",
             "roster_rotations": "pk_roster_rotations",
+            "usage_feed_marks": "pk_usage_feed_marks",
         }
         assert [u["name"] for u in inspector.get_unique_constraints("license_keys")] == [
             "uq_license_keys_idempotency_key"
@@ -211,7 +218,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0006"
+            "0008"
         )
 
 
@@ -278,3 +285,113 @@ def test_ledger_finish_of_an_unknown_key_fails(engine: Engine) -> None:
         ledger.finish("nobody/started/this", {})
 
     assert ledger.lookup("nobody/started/this") is None
+
+
+# --- a write to our own database: one transaction ----------------------------------------------
+
+
+def _commits(engine: Engine) -> list[int]:
+    """A list that grows by one at every commit on ``engine``."""
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda _connection: seen.append(1))
+    return seen
+
+
+def _rows(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        return [
+            (row[0], row[1])
+            for row in connection.execute(
+                text("SELECT opportunity_id, outcome FROM trial_outcomes ORDER BY opportunity_id")
+            )
+        ]
+
+
+def _outcome(session: Session, opportunity_id: str, outcome: str = "won") -> dict[str, Any]:
+    session.add(
+        TrialOutcome(
+            opportunity_id=opportunity_id,
+            account_id="001A",
+            outcome=outcome,
+            technical_win="yes",
+            ended_at=datetime.now(UTC),
+            ce_owner="U0CE",
+            ae_owner="U0AE",
+            license_key_ids=[],
+        )
+    )
+    return {"record_id": opportunity_id}
+
+
+def test_ledger_write_once_writes_the_row_and_the_key_in_one_transaction(engine: Engine) -> None:
+    ledger = IdempotencyLedger(engine)
+    commits = _commits(engine)
+
+    entry, fresh = ledger.write_once(
+        "trial-1/outcome", "trial_outcome", lambda s: _outcome(s, "006A")
+    )
+
+    assert fresh and entry.done and entry.result == {"record_id": "006A"}
+    assert len(commits) == 1
+    again, fresh = ledger.write_once(
+        "trial-1/outcome", "trial_outcome", lambda s: _outcome(s, "006X")
+    )
+    assert not fresh and again.result == {"record_id": "006A"}
+    assert len(commits) == 1  # a repeat reads, and writes nothing
+    assert _rows(engine) == [("006A", "won")]
+
+
+def test_ledger_write_once_that_dies_before_its_commit_leaves_nothing(engine: Engine) -> None:
+    ledger = IdempotencyLedger(engine)
+
+    def crash(session: Session) -> dict[str, Any]:
+        _outcome(session, "006A")
+        session.flush()  # the row reached the database, uncommitted
+        raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError, match="worker killed"):
+        ledger.write_once("trial-1/outcome", "trial_outcome", crash)
+
+    assert ledger.lookup("trial-1/outcome") is None and _rows(engine) == []
+    entry, fresh = ledger.write_once(
+        "trial-1/outcome", "trial_outcome", lambda s: _outcome(s, "006A")
+    )
+    assert fresh and entry.attempts == 1 and _rows(engine) == [("006A", "won")]
+
+
+def test_ledger_write_once_by_two_attempts_at_once_writes_once(engine: Engine) -> None:
+    """Both attempts read the key as new and write; the database lets one commit, the other
+    rolls its row back with its key and finds the key done."""
+    ledger = IdempotencyLedger(engine)
+    both_wrote = threading.Barrier(2, timeout=10)
+
+    def attempt(outcome: str) -> tuple[Any, bool]:
+        def write(session: Session) -> dict[str, Any]:
+            if session.get(TrialOutcome, "006A") is None:
+                _outcome(session, "006A", outcome)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_wrote.wait()  # only on the first round: the second finds the key done
+            return {"record_id": "006A", "by": outcome}
+
+        return ledger.write_once("trial-1/outcome", "trial_outcome", write)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(attempt, ["won", "lost"]))
+
+    assert sorted(fresh for _, fresh in results) == [False, True]
+    winner = next(entry for entry, fresh in results if fresh)
+    assert [entry.result for entry, _ in results] == [winner.result] * 2
+    assert _rows(engine) == [("006A", winner.result["by"])]
+
+
+def test_ledger_write_once_finishes_a_key_started_by_older_code(engine: Engine) -> None:
+    ledger = IdempotencyLedger(engine)
+    ledger.start("trial-1/outcome", "trial_outcome")  # a crash after start, before finish
+
+    entry, fresh = ledger.write_once(
+        "trial-1/outcome", "trial_outcome", lambda s: _outcome(s, "006A")
+    )
+
+    assert fresh and entry.done and entry.attempts == 2
+    with pytest.raises(ValueError, match="already used for a trial_outcome write"):
+        ledger.write_once("trial-1/outcome", "slack_post", lambda s: _outcome(s, "006B"))

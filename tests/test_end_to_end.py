@@ -53,6 +53,7 @@ def e2e_env(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> di
             "SALESFORCE_USERNAME": salesforce_settings.username,
             "SALESFORCE_PASSWORD": salesforce_settings.password,
             "SALESFORCE_CA_BUNDLE": salesforce_settings.ca_bundle,
+            "SALESFORCE_AUTH": salesforce_settings.auth,
             "SLACK_BOT_TOKEN": slack_settings.bot_token,
             "SLACK_API_URL": slack_settings.api_url,
         }

@@ -115,7 +115,7 @@ def test_salesforce_login_returns_a_token_for_the_right_credentials(
         ({"username": "someone@else.com"}, "invalid_grant"),
         ({"client_id": "other-app"}, "invalid_client_id"),
         ({"client_secret": "nope"}, "invalid_client"),
-        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code"}, "unsupported_grant_type"),
     ],
 )
 def test_salesforce_login_refuses_wrong_credentials(
@@ -195,7 +195,7 @@ def test_salesforce_update_changes_fields_and_last_modified(
 ) -> None:
     record_id = _opportunity(salesforce_client)
     before = stored_record(salesforce_fake, "Opportunity", record_id)
-    time.sleep(0.002)
+    time.sleep(1.0)  # Salesforce keeps whole seconds
     status = sobject(salesforce_client, "Opportunity").update(
         record_id, {"StageName": "Closed Won"}
     )
@@ -352,7 +352,8 @@ def test_salesforce_query_compares_strings_numbers_and_dates(
     "soql",
     [
         "SELECT FROM Opportunity",
-        "SELECT Id FROM Opportunity WHERE Name = 'x' OR Name = 'y'",
+        "SELECT Id FROM Opportunity WHERE Name = 'x' AND Name = 'y' OR Name = 'z'",
+        "SELECT Id FROM Opportunity WHERE (Name = 'x' OR Name = 'y'",
         "SELECT Id FROM Opportunity LIMIT many",
         "DELETE FROM Opportunity",
         "SELECT Id FROM Opportunity WHERE IsWon > true",
@@ -376,6 +377,46 @@ def test_salesforce_query_names_unknown_columns_and_objects(
     assert error_body(column.value)[0]["errorCode"] == "INVALID_FIELD"
     assert "Nope__c" in error_body(column.value)[0]["message"]
     assert error_body(sobject.value)[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_salesforce_pages_by_last_modified_date_and_id_like_salesforce(
+    salesforce_fake: SalesforceFake, salesforce_client: Salesforce
+) -> None:
+    """The intake's keyset page: a compound WHERE with OR and parentheses, two ORDER BY keys,
+    datetime literals, and ids compared case-sensitively (``...a`` after ``...Z``)."""
+    same = "2026-11-24T10:00:00.000+0000"
+    for record_id, moment in [
+        ("006000000000aaa", same),
+        ("006000000000AAA", same),
+        ("006000000000BBB", same),
+        ("006000000000ZZZ", "2026-11-24T09:59:59.000+0000"),
+        ("006000000000CCC", "2026-11-24T10:00:01.000+0000"),
+    ]:
+        salesforce_fake.seed_record(
+            "Opportunity", {"StageName": "Closed Won", "LastModifiedDate": moment}, record_id
+        )
+
+    def page(after: str, after_id: str) -> list[str]:
+        soql = (
+            "SELECT Id FROM Opportunity WHERE StageName = 'Closed Won' AND"
+            f" (LastModifiedDate > {after} OR (LastModifiedDate = {after} AND Id > '{after_id}'))"
+            " ORDER BY LastModifiedDate ASC, Id ASC LIMIT 2"
+        )
+        return [r["Id"][:15] for r in salesforce_client.query(soql)["records"]]
+
+    assert page("2026-11-24T09:59:59Z", "006000000000ZZZ") == ["006000000000AAA", "006000000000BBB"]
+    assert page("2026-11-24T10:00:00Z", "006000000000BBB") == ["006000000000aaa", "006000000000CCC"]
+    assert page("2026-11-24T10:00:00.000+00:00", "006000000000aaa") == ["006000000000CCC"]
+    assert page("2026-11-24T10:00:01Z", "006000000000CCC") == []
+    newest_first = salesforce_client.query(
+        "SELECT Id FROM Opportunity WHERE NOT StageName = 'Prospecting'"
+        " ORDER BY LastModifiedDate DESC, Id DESC LIMIT 3"
+    )["records"]
+    assert [r["Id"][:15] for r in newest_first] == [
+        "006000000000CCC",
+        "006000000000aaa",
+        "006000000000BBB",
+    ]
 
 
 def test_soql_parser_reads_the_supported_subset() -> None:

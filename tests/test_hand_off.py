@@ -25,9 +25,10 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
-from starter.intake import deal_closed, render_intake_result
+from starter.intake import render_intake_result
 from tests.support.accounts import AE, CE, DAY, settle
 from tests.test_account_renewal_outcomes import in_renewal_window
+from tests.test_intake import close_deal
 from tests.test_intake import run_intake as run_intake_skipping_time
 from workflows.account import AccountWorkflow
 from workflows.account_rules import add_years
@@ -130,7 +131,7 @@ async def test_a_handed_off_account_knows_what_the_deal_knew(
                 "Seats__c": 20.0,
             },
         )
-        message = await deal_closed(harness.client, harness.settings, "006MORE")
+        message = await close_deal(harness, "006MORE")
         assert message.startswith("handed 006MORE to account-001FULL")
         view = await account_state(harness, "001FULL")
         more = next(d for d in view.hand_offs if d.opportunity_id == "006MORE")
@@ -246,7 +247,7 @@ async def test_an_old_deal_of_a_churned_account_starts_nothing_and_says_why(
         assert "006OLDWIN  skipped (account-001GONE): account-001GONE ended" in (
             render_intake_result(result)
         )
-        message = await deal_closed(harness.client, harness.settings, "006OLDWIN")
+        message = await close_deal(harness, "006OLDWIN")
         assert message.startswith("skipped 006OLDWIN: account-001GONE ended (completed)")
         still = await harness.client.get_workflow_handle(account_workflow_id("001GONE")).describe()
         assert (still.run_id, still.status) == (ended.run_id, WorkflowExecutionStatus.COMPLETED)

@@ -21,19 +21,28 @@ REPEAT_CHANGES_NOTHING = (
 
 
 async def run_intake(harness: Any, name: str) -> Any:
-    """One run, as the schedule starts it.
+    """One run, as the schedule starts it, in real time: while its activities run, the test
+    server would otherwise skip to the next timer (an idle account's ten-year run timeout).
 
     The first poll looks back far: earlier tests moved the test server's clock months past the
     fake Salesforce's (real-time) LastModifiedDate.
     """
-    handle = await harness.client.start_workflow(
-        ClosedWonIntakeWorkflow.run,
-        IntakeRun(first_poll_lookback_days=36500),
-        id=f"intake-{name}",
-        task_queue=harness.task_queue,
-    )
-    harness.track(handle)
-    return await handle.result()
+    with harness.env.auto_time_skipping_disabled():
+        handle = await harness.client.start_workflow(
+            ClosedWonIntakeWorkflow.run,
+            IntakeRun(first_poll_lookback_days=36500),
+            id=f"intake-{name}",
+            task_queue=harness.task_queue,
+        )
+        harness.track(handle)
+        return await handle.result()
+
+
+async def close_deal(harness: Any, opportunity_id: str) -> str:
+    """``dealcycle deal-closed``, in real time: it waits on the worker's run, during which the
+    test server would otherwise skip to the next timer (an idle account's ten-year timeout)."""
+    with harness.env.auto_time_skipping_disabled():
+        return await deal_closed(harness.client, harness.settings, opportunity_id)
 
 
 async def account_deals(harness: Any, account_id: str) -> list[str]:
@@ -61,14 +70,13 @@ async def test_deal_closed_and_the_schedule_hand_each_deal_off_once(
         {"Id": "006OPEN", "AccountId": "001PIED", "StageName": "Stage 2 - Qualification"},
     )
     async with harness_factory() as harness:
-        settings = harness.settings
-        first = await deal_closed(harness.client, settings, "006W1")
+        first = await close_deal(harness, "006W1")
         # The Java test server does not say whether a signal-with-start started the run.
         assert first in (
             "started account-001HOOLI for 006W1",
             f"handed 006W1 to account-001HOOLI, {REPEAT_CHANGES_NOTHING}",
         )
-        again = await deal_closed(harness.client, settings, "006W1")
+        again = await close_deal(harness, "006W1")
         assert again == f"handed 006W1 to account-001HOOLI, {REPEAT_CHANGES_NOTHING}"
 
         run1 = await run_intake(harness, "1")
@@ -109,9 +117,9 @@ async def test_deal_closed_refuses_an_open_or_unknown_opportunity(
     )
     async with harness_factory() as harness:
         with pytest.raises(CommandError, match="006NOTYET is not Closed Won"):
-            await deal_closed(harness.client, harness.settings, "006NOTYET")
+            await close_deal(harness, "006NOTYET")
         with pytest.raises(CommandError, match="Salesforce has no Opportunity '006NOPE'"):
-            await deal_closed(harness.client, harness.settings, "006NOPE")
+            await close_deal(harness, "006NOPE")
 
 
 def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(

@@ -210,6 +210,7 @@ async def test_unreachable_login_is_retryable(ledger: IdempotencyLedger) -> None
         client_secret="s",
         username="u",
         password="p",
+        auth="password",
     )
     activities = SalesforceActivities(SalesforceConnector(settings, timeout=2), ledger)
     with pytest.raises(ApplicationError) as raised:

@@ -11,10 +11,12 @@ from temporalio.activity import _Definition
 
 from activities.digest import DailyDigestActivities
 from activities.handoff import AccountHandOffActivities
+from activities.usage_feed import UsageFeedActivities
 from dealcycle.settings import Settings, SettingsError
 from schemas.health import HealthConfig
 from worker import WORKFLOWS, build_activities
 from workflows.effects import ACTIVITY_NAMES
+from workflows.usage_feed import DELIVER_USAGE, READ_USAGE_PAGE
 
 
 def test_every_activity_the_workflows_name_is_registered(
@@ -26,8 +28,13 @@ def test_every_activity_the_workflows_name_is_registered(
     registered.add(
         _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deal).name
     )
+    registered.add(
+        _Definition.must_from_callable(AccountHandOffActivities.hand_off_closed_deals).name
+    )
     registered.add(_Definition.must_from_callable(DailyDigestActivities.gather_daily_digests).name)
-    assert ACTIVITY_NAMES <= registered, ACTIVITY_NAMES - registered
+    feed = UsageFeedActivities.on(None, test_settings.database_url, test_settings.usage_feed)  # type: ignore[arg-type]
+    registered |= {_Definition.must_from_callable(fn).name for fn in feed.functions}
+    assert ACTIVITY_NAMES | {READ_USAGE_PAGE, DELIVER_USAGE} <= registered
     names = {defn.__temporal_workflow_definition.name for defn in WORKFLOWS}  # type: ignore[attr-defined]
     assert names == {
         "TrialWorkflow",
@@ -37,6 +44,7 @@ def test_every_activity_the_workflows_name_is_registered(
         "DailyDigestWorkflow",
         "ClosedWonIntakeWorkflow",
         "RedAccountWorkflow",
+        "UsageFeedWorkflow",
     }
 
 

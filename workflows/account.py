@@ -336,7 +336,9 @@ class AccountWorkflow(OwedWorkHandlers):
             if history_is_long(s.config.history_event_limit * 9 // 10):
                 rules.compact(s)
                 await self._continue_as_new(start)
-            await wait_for_change(lambda: self._changed, rules.next_wake_up(s, workflow.now()))
+            await wait_for_change(
+                lambda: self._changed, rules.next_named_wake_up(s, workflow.now())
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _continue_as_new(self, start: AccountStart) -> None:

@@ -18,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from schemas import search_attributes as sa
+from schemas import start_summaries
 from schemas.account import (
     AccountSnapshot,
     AccountStep,
@@ -59,7 +60,11 @@ from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
 from workflows.slack_blocks import step_prompt_blocks, workflow_url
 from workflows.todo_views import account_open_steps
-from workflows.visibility import publish_open_steps, publish_search_attributes
+from workflows.visibility import (
+    publish_current_details,
+    publish_open_steps,
+    publish_search_attributes,
+)
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
 CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
@@ -186,9 +191,13 @@ class AccountEffects:
         if p.region:
             wanted[sa.REGION.name] = p.region
         publish_search_attributes(self._published, wanted)
-        publish_open_steps(account_open_steps(s))
+        view = account_open_steps(s)
+        publish_open_steps(view)
         typed: list[SearchAttributeUpdate[Any]] = []
         renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
+        renews = f"renews {renewal_date:%Y-%m-%d}" if renewal_date else ""
+        headline = start_summaries.line(p.account_name, start_summaries.tier(p.tier), renews)
+        publish_current_details(headline, s.stage.value, view)
         if p.tier in (1, 2, 3) and self._published_typed.get("tier") != p.tier:
             typed.append(sa.ACCOUNT_TIER.value_set(p.tier))
             self._published_typed["tier"] = p.tier
@@ -574,24 +583,28 @@ class AccountEffects:
         p = s.profile
         info = workflow.info()
         url = workflow_url(s.config.temporal_ui_url, s.config.namespace, info.workflow_id)
+        case = RedAccountCaseStart(
+            case_id=case_id,
+            account_id=p.account_id,
+            account_name=p.account_name,
+            tier=p.tier,
+            renewal_date=s.renewal.renewal_date if s.renewal else p.renewal_date,
+            ae_owner=p.ae_owner,
+            ce_owner=p.ce_owner,
+            reason=s.vitals.case_reason,
+            opened_at=workflow.now(),
+            config=s.config.health,
+            roster=s.config.roster,
+            account_workflow_url=url,
+        )
+        shown = start_summaries.red_account_case(case)
         try:
             await workflow.start_child_workflow(
                 RED_ACCOUNT_WORKFLOW_TYPE,
-                RedAccountCaseStart(
-                    case_id=case_id,
-                    account_id=p.account_id,
-                    account_name=p.account_name,
-                    tier=p.tier,
-                    renewal_date=s.renewal.renewal_date if s.renewal else p.renewal_date,
-                    ae_owner=p.ae_owner,
-                    ce_owner=p.ce_owner,
-                    reason=s.vitals.case_reason,
-                    opened_at=workflow.now(),
-                    config=s.config.health,
-                    roster=s.config.roster,
-                    account_workflow_url=url,
-                ),
+                case,
                 id=case_id,
+                static_summary=shown.summary,
+                static_details=shown.details,
                 result_type=RedAccountResult,
                 # The case outlives a continue-as-new of the account.
                 parent_close_policy=ParentClosePolicy.ABANDON,
@@ -660,27 +673,29 @@ class AccountEffects:
             region = Region(p.region)
         except ValueError:
             region = Region.US_EAST_EMEA
+        start = OpportunityStart(
+            opportunity_id=opportunity_id,
+            account_id=p.account_id,
+            account_name=p.account_name,
+            ae_owner=p.ae_owner,
+            ce_owner=p.ce_owner,
+            region=region,
+            deployment_type=_deployment(p.deployment_type),
+            tier=p.tier,
+            kind=OpportunityKind.EXPANSION,
+            complex_engagement=False,
+            roster=s.config.roster,
+            seats=seats,
+            durations=s.config.durations,
+        )
+        shown = start_summaries.opportunity(start)
         try:
             await workflow.start_child_workflow(
                 OPPORTUNITY_WORKFLOW_TYPE,
-                OpportunityInput(
-                    start=OpportunityStart(
-                        opportunity_id=opportunity_id,
-                        account_id=p.account_id,
-                        account_name=p.account_name,
-                        ae_owner=p.ae_owner,
-                        ce_owner=p.ce_owner,
-                        region=region,
-                        deployment_type=_deployment(p.deployment_type),
-                        tier=p.tier,
-                        kind=OpportunityKind.EXPANSION,
-                        complex_engagement=False,
-                        roster=s.config.roster,
-                        seats=seats,
-                        durations=s.config.durations,
-                    ),
-                ),
+                OpportunityInput(start=start),
                 id=opportunity_workflow_id(opportunity_id),
+                static_summary=shown.summary,
+                static_details=shown.details,
                 # The new team's deal outlives this run: the account continues as new.
                 result_type=OpportunityResult,
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -50,7 +50,7 @@ from schemas.account import (
 from schemas.common import CustomerHealth, Role, StepStatus
 from schemas.errors import RuleViolation
 from schemas.health import HealthView
-from workflows import health_rules
+from workflows import health_rules, summaries
 from workflows.step_snooze import not_before_snooze
 
 KICKOFF_PLAN_STEP = "kickoff-plan"
@@ -602,25 +602,43 @@ def escalations_due(s: AccountSnapshot, now: datetime) -> list[AccountStep]:
 
 def next_wake_up(s: AccountSnapshot, now: datetime) -> datetime | None:
     """The next moment time alone changes something."""
+    wake_up = next_named_wake_up(s, now)
+    return wake_up.at if wake_up is not None else None
+
+
+def next_named_wake_up(s: AccountSnapshot, now: datetime) -> summaries.WakeUp | None:
+    """``next_wake_up`` with what it is for (the timer's summary in the Web UI)."""
     if s.stage is LifecycleStage.CHURNED or missing_profile(s):
         return None
-    moments: list[datetime] = []
+    moments: list[summaries.WakeUp] = []
     if s.first_planning_quarter is not None:
         last = s.planned_quarters[-1] if s.planned_quarters else None
         quarter = s.first_planning_quarter if last is None else next_quarter(last)
-        moments.append(quarter_start(quarter))
+        moments.append(
+            summaries.WakeUp(quarter_start(quarter), summaries.opens(f"{quarter} account plan"))
+        )
     if s.assessed_months:
-        moments.append(month_start(next_month(s.assessed_months[-1])))
+        month = next_month(s.assessed_months[-1])
+        moments.append(
+            summaries.WakeUp(month_start(month), summaries.opens(f"{month} renewal assessment"))
+        )
     opens = renewal_window_opens_at(s)
     if opens is not None and opens > now:
-        moments.append(opens)
+        lead = s.config.durations.value_exercise_lead_days
+        moments.append(summaries.WakeUp(opens, summaries.opens(f"T-{lead} value exercise")))
     brief = check_in_brief_at(s)
-    if brief is not None:
-        moments.append(brief)
+    if brief is not None and s.next_check_in_at is not None:
+        moments.append(
+            summaries.WakeUp(
+                brief, summaries.moment(f"brief for the {s.next_check_in_at:%Y-%m-%d} check-in")
+            )
+        )
     for step in s.steps:
         if step.status is StepStatus.PENDING and step.due_at is not None and not step.escalated:
-            moments.append(next_reminder_at(s, step))
-    return min(moments) if moments else None
+            moments.append(
+                summaries.WakeUp(next_reminder_at(s, step), summaries.reminder(step.title))
+            )
+    return summaries.earliest(moments)
 
 
 # --- Updates ---------------------------------------------------------------------------------

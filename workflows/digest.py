@@ -71,6 +71,7 @@ class DailyDigestWorkflow(OwedWorkHandlers):
             effects.GATHER_DAILY_DIGESTS,
             DigestRequest(now, run.week_days, run.items_per_person),
             DigestBatch,
+            summary=f"gather the digests of {day}",
         )
         for person in batch.people:
             await effects.post_slack(

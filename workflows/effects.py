@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SlackPost,
         SlackPostResult,
     )
+    from workflows import summaries
     from workflows.owed_work import NOTIFY_FAILED_EFFECT, OwedWork
     from workflows.roster import LOOK_UP_ROSTER
 
@@ -36,6 +37,7 @@ CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_TRIAL_OUTCOME = "record_trial_outcome"
 HAND_OFF_CLOSED_DEAL = "hand_off_closed_deal"
+HAND_OFF_CLOSED_DEALS = "hand_off_closed_deals"
 POLL_CLOSED_WON = "poll_closed_won"
 LOAD_INTAKE_WATERMARK = "load_intake_watermark"
 SAVE_INTAKE_WATERMARK = "save_intake_watermark"
@@ -55,6 +57,7 @@ ACTIVITY_NAMES = frozenset(
         ISSUE_LICENSE_KEY,
         RECORD_TRIAL_OUTCOME,
         HAND_OFF_CLOSED_DEAL,
+        HAND_OFF_CLOSED_DEALS,
         POLL_CLOSED_WON,
         LOAD_INTAKE_WATERMARK,
         SAVE_INTAKE_WATERMARK,
@@ -81,11 +84,12 @@ INTAKE_BUDGET = timedelta(minutes=10)
 T = TypeVar("T")
 
 
-async def execute(name: str, argument: object, result_type: type[T]) -> T:
+async def execute(name: str, argument: object, result_type: type[T], *, summary: str = "") -> T:
     result: T = await workflow.execute_activity(
         name,
         argument,
         result_type=result_type,
+        summary=summary or name,
         start_to_close_timeout=START_TO_CLOSE,
         schedule_to_close_timeout=INTAKE_BUDGET,
         retry_policy=INTAKE_RETRY,
@@ -110,7 +114,7 @@ async def post_slack(
         POST_SLACK_MESSAGE,
         post,
         lane=f"slack:{post.channel}",
-        summary=f"post to {post.channel}: {post.text}",
+        summary=summaries.slack_post(post, kind),
         result_type=SlackPostResult,
         then=then,
     )
@@ -125,7 +129,7 @@ async def update_slack_message(fx: OwedWork, update: SlackMessageUpdate) -> None
         UPDATE_SLACK_MESSAGE,
         update,
         lane=f"slack:{update.channel}",
-        summary=f"update message {update.ts} in {update.channel}: {update.text}",
+        summary=summaries.slack_update(update),
     )
 
 
@@ -137,7 +141,7 @@ async def update_salesforce(fx: OwedWork, update: SalesforceFieldUpdate) -> None
         UPDATE_SALESFORCE_RECORD,
         update,
         lane=f"salesforce:{update.sobject}/{update.record_id}",
-        summary=f"set {', '.join(update.fields)} on {update.sobject} {update.record_id}",
+        summary=summaries.salesforce_update(update),
     )
 
 
@@ -148,7 +152,7 @@ async def create_salesforce_task(fx: OwedWork, task: SalesforceTaskRequest) -> N
         CREATE_SALESFORCE_TASK,
         task,
         lane=f"salesforce-task:{task.what_id}",
-        summary=f"Salesforce Task on {task.what_id}: {task.subject}",
+        summary=summaries.salesforce_task(task),
     )
 
 
@@ -174,7 +178,7 @@ async def issue_license_key(fx: OwedWork, request: LicenseRequest, grant: Licens
         ISSUE_LICENSE_KEY,
         request,
         lane=f"license:{request.account_id}",
-        summary=f"issue a {request.kind} license for {request.customer}: {request.seats} seats",
+        summary=summaries.license_key(request),
         result_type=IssuedLicense,
         then=functools.partial(_keep_issued, grant),
     )

@@ -58,22 +58,28 @@ def colour_of(score: float, config: HealthConfig) -> CustomerHealth:
 def check_signal(signal: HealthSignal) -> str | None:
     """Why a reading is unusable, or None. Signals cannot be rejected, so a bad one is logged
     and dropped rather than raised."""
-    try:
-        HealthInput(signal.input)
-    except ValueError:
-        return f"unknown health input {signal.input!r}; use usage, adoption or sentiment"
-    if not 0 <= signal.value <= 100:
-        return f"health reading {signal.value} is outside 0 to 100"
+    readings = [(signal.input, signal.value), *((more.input, more.value) for more in signal.more)]
+    for name, value in readings:
+        try:
+            HealthInput(name)
+        except ValueError:
+            return f"unknown health input {name!r}; use usage, adoption or sentiment"
+        if not 0 <= value <= 100:
+            return f"health reading {value} is outside 0 to 100"
+    if len({name for name, _ in readings}) < len(readings):
+        return "a health signal carries one reading per input"
     return None
 
 
 def apply_signal(
     h: HealthState, signal: HealthSignal, config: HealthConfig, now: datetime
 ) -> CustomerHealth | None:
-    """Take a reading; returns the new colour if the score moved it across a threshold."""
-    h.readings = {**h.readings, signal.input: float(signal.value)}
+    """Take a reading (and those it carries); returns the new colour if the score moved it
+    across a threshold."""
+    taken = {signal.input: float(signal.value), **{r.input: float(r.value) for r in signal.more}}
+    h.readings = {**h.readings, **taken}
     if signal.source:
-        h.reading_sources = {**h.reading_sources, signal.input: signal.source}
+        h.reading_sources = {**h.reading_sources, **dict.fromkeys(taken, signal.source)}
     h.score = score_of(h.readings, config)
     if h.score is None:
         return None

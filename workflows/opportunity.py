@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from schemas import limits
+    from schemas import limits, start_summaries
     from schemas import search_attributes as sa
     from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
     from schemas.effects import EffectKind, SalesforceFieldUpdate, SlackPost
@@ -68,7 +68,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
-    from workflows.visibility import history_is_long, publish_search_attributes
+    from workflows.visibility import (
+        history_is_long,
+        publish_current_details,
+        publish_search_attributes,
+    )
 
 # A lost or abandoned opportunity may be reopened for this many business days, then it ends.
 REOPEN_WINDOW_DAYS = 90
@@ -280,7 +284,11 @@ class OpportunityWorkflow(OwedWorkHandlers):
                 if not self._reopen_window_over:
                     window = timedelta(seconds=s.start.durations.day_seconds * REOPEN_WINDOW_DAYS)
                     try:
-                        await workflow.wait_condition(lambda: self._changed, timeout=window)
+                        await workflow.wait_condition(
+                            lambda: self._changed,
+                            timeout=window,
+                            timeout_summary="the window to reopen closes",
+                        )
                         continue
                     except TimeoutError:
                         self._reopen_window_over = True  # nobody reopened it in time
@@ -331,6 +339,13 @@ class OpportunityWorkflow(OwedWorkHandlers):
             sa.REGION.name: s.start.region.value,
         }
         publish_search_attributes(self._published, wanted)
+        notes: list[str] = []
+        if s.trial_phase:
+            notes.append(f"trial {s.trial_phase}, technical win {s.technical_win.value}")
+        if s.security_review_requested:
+            notes.append(f"security review {'answered' if s.security_review_answered else 'open'}")
+        phase = f"{s.stage.value} ({s.status.value})"
+        publish_current_details(start_summaries.opportunity(s.start).summary, phase, None, notes)
 
     async def _sync_stage(self) -> None:
         s = self._s
@@ -354,10 +369,14 @@ class OpportunityWorkflow(OwedWorkHandlers):
         if children_patched():
             await self._kids.owe_trial(self._fx)
             return
+        start = trial_start_of(s)
+        shown = start_summaries.trial(start)
         handle = await workflow.start_child_workflow(
             "TrialWorkflow",
-            TrialInput(start=trial_start_of(s)),
+            TrialInput(start=start),
             id=trial_workflow_id(s.start.opportunity_id),
+            static_summary=shown.summary,
+            static_details=shown.details,
             result_type=TrialResult,
             parent_close_policy=ParentClosePolicy.ABANDON,
         )
@@ -377,10 +396,14 @@ class OpportunityWorkflow(OwedWorkHandlers):
         if children_patched():
             await self._kids.owe_security_review(self._fx)
             return
+        start = security_review_start_of(s)
+        shown = start_summaries.security_review(start)
         handle = await workflow.start_child_workflow(
             "SecurityReviewWorkflow",
-            SecurityReviewInput(start=security_review_start_of(s)),
+            SecurityReviewInput(start=start),
             id=security_review_workflow_id(s.start.opportunity_id),
+            static_summary=shown.summary,
+            static_details=shown.details,
             result_type=SecurityReviewResult,
             parent_close_policy=ParentClosePolicy.ABANDON,
         )

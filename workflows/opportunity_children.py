@@ -48,6 +48,7 @@ from temporalio.exceptions import ChildWorkflowError, FailureError, WorkflowAlre
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import start_summaries
     from schemas.common import TechnicalWinStatus
     from schemas.effects import Effect, EffectKind
     from schemas.opportunity import (
@@ -146,11 +147,18 @@ class OpportunityChildren:
 
     async def run_child(self, effect: Effect, argument: Any, _: type | None) -> None:
         child = self._trial if effect.activity == TRIAL_WORKFLOW_TYPE else self._review
+        shown = (
+            start_summaries.trial(trial_start_of(self._s))
+            if child is self._trial
+            else start_summaries.security_review(security_review_start_of(self._s))
+        )
         try:
             handle: workflow.ChildWorkflowHandle[Any, Any] = await workflow.start_child_workflow(
                 effect.activity,
                 argument,
                 id=child.workflow_id,
+                static_summary=shown.summary,
+                static_details=shown.details,
                 result_type=child.result_type,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

@@ -22,7 +22,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import schemas.common
     import schemas.effects  # noqa: F401
-    from schemas import limits
+    from schemas import limits, start_summaries
     from schemas.effects import EffectKind, SlackPost, SlackPostResult
     from schemas.errors import RuleViolation
     from schemas.health import (
@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signals import accepted
     from workflows.slack_blocks import step_prompt_blocks
     from workflows.todo_views import red_account_open_steps
-    from workflows.visibility import publish_open_steps, wait_for_change
+    from workflows.visibility import publish_current_details, publish_open_steps, wait_for_change
 
 
 def _date(moment: datetime | None) -> str:
@@ -131,10 +131,13 @@ class RedAccountWorkflow(OwedWorkHandlers):
         while True:
             self._changed = False
             await self._catch_up()
-            publish_open_steps(red_account_open_steps(s))
+            view = red_account_open_steps(s)
+            publish_open_steps(view)
+            phase = "resolved" if s.resolved_at else "escalated" if s.escalated else "open"
+            publish_current_details(start_summaries.red_account_case(s.start).summary, phase, view)
             if s.tracker_closed and self._fx.settled():
                 break
-            await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
+            await wait_for_change(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.resolved_at is not None and s.resolved_colour is not None
         return RedAccountResult(

@@ -27,6 +27,7 @@ from schemas.health import (
     RedAccountSnapshot,
     RedAccountState,
 )
+from workflows import summaries
 
 
 def check_start(start: RedAccountCaseStart, now: datetime) -> None:
@@ -244,10 +245,21 @@ def escalation_due(s: RedAccountSnapshot, now: datetime) -> bool:
 
 
 def next_wake_up(s: RedAccountSnapshot) -> datetime | None:
-    moments = [moment for moment in (next_reminder_at(s),) if moment is not None]
+    wake_up = next_named_wake_up(s)
+    return wake_up.at if wake_up is not None else None
+
+
+def next_named_wake_up(s: RedAccountSnapshot) -> summaries.WakeUp | None:
+    """``next_wake_up`` with what it is for (the timer's summary in the Web UI)."""
+    moments: list[summaries.WakeUp] = []
+    reminder_at = next_reminder_at(s)
+    if reminder_at is not None:
+        moments.append(summaries.WakeUp(reminder_at, summaries.reminder("the action plan")))
     if s.resolved_at is None and not s.escalated and not action_plan_complete(s):
-        moments.append(escalation_at(s))
-    return min(moments) if moments else None
+        moments.append(
+            summaries.WakeUp(escalation_at(s), summaries.moment("escalate: no action plan yet"))
+        )
+    return summaries.earliest(moments)
 
 
 def state_view(s: RedAccountSnapshot) -> RedAccountState:

@@ -24,7 +24,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas import limits
+    from schemas import limits, start_summaries
     from schemas import search_attributes as sa
     from schemas.common import StepStatus
     from schemas.effects import EffectKind, SlackPost
@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.todo_views import security_review_open_steps
     from workflows.visibility import (
         history_is_long,
+        publish_current_details,
         publish_open_steps,
         publish_search_attributes,
         wait_for_change,
@@ -215,7 +216,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
                 )
                 s.continued_as_new += 1
                 workflow.continue_as_new(SecurityReviewInput(carried=s))
-            await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
+            await wait_for_change(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return rules.result_of(s)
 
@@ -282,7 +283,10 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             sa.REGION.name: s.start.region.value,
         }
         publish_search_attributes(self._published, wanted)
-        publish_open_steps(security_review_open_steps(s))
+        view = security_review_open_steps(s)
+        publish_open_steps(view)
+        headline = start_summaries.security_review(s.start).summary
+        publish_current_details(headline, s.phase.value, view)
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._snapshot().effect_scope, *(str(part) for part in parts)])

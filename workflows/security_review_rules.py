@@ -52,6 +52,7 @@ from schemas.security_review import (
     SecurityStepDefinition,
     SecurityStepView,
 )
+from workflows import summaries
 from workflows.step_snooze import not_before_snooze
 
 DEFINITIONS = {definition.key: definition for definition in SECURITY_REVIEW_STEPS}
@@ -477,8 +478,17 @@ def record_reminder(s: SecurityReviewSnapshot, step: SecurityStep, now: datetime
 
 def next_wake_up(s: SecurityReviewSnapshot) -> datetime | None:
     """The earliest moment something is due by the clock alone."""
-    moments = [at for step in s.steps if (at := next_reminder_at(s, step)) is not None]
-    return min(moments) if moments else None
+    wake_up = next_named_wake_up(s)
+    return wake_up.at if wake_up is not None else None
+
+
+def next_named_wake_up(s: SecurityReviewSnapshot) -> summaries.WakeUp | None:
+    """``next_wake_up`` with what it is for (the timer's summary in the Web UI)."""
+    return summaries.earliest(
+        summaries.WakeUp(at, summaries.reminder(step.title))
+        for step in s.steps
+        if (at := next_reminder_at(s, step)) is not None
+    )
 
 
 def waiting_on(s: SecurityReviewSnapshot) -> list[SecurityStep]:

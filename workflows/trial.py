@@ -28,7 +28,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas import limits
+    from schemas import limits, start_summaries
     from schemas import search_attributes as sa
     from schemas.common import StepStatus
     from schemas.effects import (
@@ -71,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.todo_views import trial_open_steps
     from workflows.visibility import (
         history_is_long,
+        publish_current_details,
         publish_open_steps,
         publish_search_attributes,
         wait_for_change,
@@ -238,7 +239,7 @@ class TrialWorkflow(OwedWorkHandlers):
                 )
                 s.continued_as_new += 1
                 workflow.continue_as_new(TrialInput(carried=s))
-            await wait_for_change(lambda: self._changed, rules.next_wake_up(s))
+            await wait_for_change(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.outcome is not None and s.ended_at is not None
         return TrialResult(
@@ -305,7 +306,11 @@ class TrialWorkflow(OwedWorkHandlers):
             sa.AE_OWNER.name: s.start.ae_owner,
         }
         publish_search_attributes(self._published, wanted)
-        publish_open_steps(trial_open_steps(s))
+        view = trial_open_steps(s)
+        publish_open_steps(view)
+        ends = f"ends {s.ends_at:%Y-%m-%d}" if s.ends_at else f"{rules.trial_length_days(s)} days"
+        headline = start_summaries.line("Trial", s.start.account_name, s.start.opportunity_id, ends)
+        publish_current_details(headline, s.phase.value, view)
 
     def _key(self, *parts: object) -> str:
         return "/".join([self._s.effect_scope, *(str(part) for part in parts)])

@@ -38,7 +38,7 @@ from schemas.trial import (
     TrialState,
     TrialStep,
 )
-from workflows import step_snooze
+from workflows import step_snooze, summaries
 from workflows.step_snooze import not_before_snooze
 
 MAX_EXTENSION_DAYS = 180
@@ -378,13 +378,23 @@ def reminders_due(s: TrialSnapshot, now: datetime) -> list[TrialStep]:
 
 def next_wake_up(s: TrialSnapshot) -> datetime | None:
     """The earliest moment something is due by the clock alone."""
-    moments = [at for step in _remindable(s) if (at := next_reminder_at(s, step)) is not None]
+    wake_up = next_named_wake_up(s)
+    return wake_up.at if wake_up is not None else None
+
+
+def next_named_wake_up(s: TrialSnapshot) -> summaries.WakeUp | None:
+    """``next_wake_up`` with what it is for (the timer's summary in the Web UI)."""
+    moments = [
+        summaries.WakeUp(at, summaries.reminder(step.title))
+        for step in _remindable(s)
+        if (at := next_reminder_at(s, step)) is not None
+    ]
     if s.phase is TrialPhase.RUNNING:
         assert s.ends_at is not None and s.midpoint_at is not None
-        moments.append(s.ends_at)
+        moments.append(summaries.WakeUp(s.ends_at, summaries.moment("the trial ends")))
         if not s.check_in_prompted:
-            moments.append(s.midpoint_at)
-    return min(moments) if moments else None
+            moments.append(summaries.WakeUp(s.midpoint_at, summaries.opens("mid-trial check-in")))
+    return summaries.earliest(moments)
 
 
 def state_view(s: TrialSnapshot, workflow_id: str, now: datetime) -> TrialState:

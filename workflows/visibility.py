@@ -4,8 +4,7 @@ continue as new."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from temporalio import workflow
@@ -16,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.metrics import STEPS_WENT_OVERDUE
     from schemas.todo import OpenSteps
     from workflows.metrics import count
+    from workflows.summaries import WakeUp, current_details
 
 _KEYS = {key.name: key for key in sa.KEYWORD_KEYS}
 TODO_ATTRIBUTES_PATCH = "todo-search-attributes"
@@ -72,13 +72,27 @@ def history_is_long(event_limit: int) -> bool:
     return info.is_continue_as_new_suggested() or info.get_current_history_length() >= event_limit
 
 
-async def wait_for_change(changed: Callable[[], bool], wake_at: datetime | None) -> None:
-    """Return when ``changed()`` holds or ``wake_at`` has come (never, if None); at once if
-    it already has, without a timer."""
-    timeout = None if wake_at is None else wake_at - workflow.now()
+async def wait_for_change(changed: Callable[[], bool], wake_up: WakeUp | None) -> None:
+    """Return when ``changed()`` holds or ``wake_up`` has come (never, if None); at once if
+    it already has, without a timer. The timer carries the wake-up's summary (the Web UI
+    shows it instead of a bare duration)."""
+    timeout = None if wake_up is None else wake_up.at - workflow.now()
     if timeout is not None and timeout.total_seconds() <= 0:
         return
     try:
-        await workflow.wait_condition(changed, timeout=timeout)
+        await workflow.wait_condition(
+            changed,
+            timeout=timeout,
+            timeout_summary=wake_up.summary if wake_up is not None else None,
+        )
     except TimeoutError:
         pass
+
+
+def publish_current_details(
+    headline: str, phase: str, view: OpenSteps | None, notes: Iterable[str] = ()
+) -> None:
+    """The Web UI's current details: the headline, the phase and the open steps. Not a
+    command (the UI reads it with a query), so it is set whenever anything may have changed."""
+    steps = view.steps if view is not None else None
+    workflow.set_current_details(current_details(headline, phase, steps, workflow.now(), notes))

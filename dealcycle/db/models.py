@@ -82,6 +82,9 @@ class IntakeWatermark(Base):
     """Records read with ``LastModifiedDate`` in the watermark's second (SOQL compares whole
     seconds, so the next poll reads that second again and skips these)."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    """The Id of the last deal handed off at ``value`` (the intake pages by
+    ``(LastModifiedDate, Id)``); NULL in rows saved before, which ``seen_ids`` describe."""
 
 
 class AccountPlan(Base):
@@ -187,3 +190,18 @@ class ReminderPreference(Base):
     changed_via: Mapped[str] = mapped_column(String(100), default="")
     """Where the change came from (``cli:<os user>``)."""
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsageFeedMark(Base):
+    """What the usage feed last did for an account: the latest day it read (rows up to it are
+    never considered again) and the readings it last sent (``activities.usage_feed``)."""
+
+    __tablename__ = "usage_feed_marks"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_day: Mapped[str] = mapped_column(String(10))
+    """ISO date: text, so the warehouse's and our database's dates never need converting."""
+    readings: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    signalled_day: Mapped[str] = mapped_column(String(10), default="")
+    signals: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

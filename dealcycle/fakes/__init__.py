@@ -17,6 +17,7 @@ from typing import Any, Self
 
 from dealcycle.fakes._http import ControlClient, Fault, RecordedCall
 from dealcycle.fakes.salesforce import SalesforceFake, SObjectSchema
+from dealcycle.fakes.salesforce_oauth import ConnectedAppFiles, ensure_connected_app_files
 from dealcycle.fakes.slack import SlackFake, SlackMessage
 from dealcycle.fakes.tls import TLSFiles, ensure_tls_files
 
@@ -45,6 +46,10 @@ class SandboxEndpoints:
     slack_app_token: str = field(default="", repr=False)
     """An ``xapp-`` token for Socket Mode against the fake (not in ``env``: set
     ``SLACK_APP_TOKEN`` to it to run the app in Socket Mode)."""
+    salesforce_auth: str = "password"
+    """The flow the sandbox's settings log in with (``jwt`` in ``start_sandbox``)."""
+    salesforce_jwt_key_file: str = ""
+    """The key whose certificate the Salesforce fake checks JWT assertions against."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -56,6 +61,8 @@ class SandboxEndpoints:
             "SALESFORCE_USERNAME": self.salesforce_username,
             "SALESFORCE_PASSWORD": self.salesforce_password,
             "SALESFORCE_CA_BUNDLE": self.salesforce_ca_bundle,
+            "SALESFORCE_AUTH": self.salesforce_auth,
+            "SALESFORCE_JWT_KEY_FILE": self.salesforce_jwt_key_file,
             "SLACK_BOT_TOKEN": self.slack_bot_token,
             "SLACK_API_URL": self.slack_api_url,
             "SLACK_SIGNING_SECRET": self.slack_signing_secret,
@@ -71,6 +78,8 @@ class SandboxEndpoints:
                 "username": self.salesforce_username,
                 "password": self.salesforce_password,
                 "ca_bundle": self.salesforce_ca_bundle,
+                "auth": self.salesforce_auth,
+                "jwt_key_file": self.salesforce_jwt_key_file,
                 "control_url": f"{self.salesforce_instance_url}/__fake__/",
             },
             "slack": {
@@ -94,6 +103,8 @@ class SandboxEndpoints:
             salesforce_username=sf["username"],
             salesforce_password=sf["password"],
             salesforce_ca_bundle=sf["ca_bundle"],
+            salesforce_auth=sf.get("auth", "password"),
+            salesforce_jwt_key_file=sf.get("jwt_key_file", ""),
             slack_api_url=slack["api_url"],
             slack_bot_token=slack["bot_token"],
             slack_signing_secret=slack.get("signing_secret", ""),
@@ -156,6 +167,8 @@ class Sandbox:
             slack_bot_token=slack.bot_token,
             slack_signing_secret=slack.signing_secret,
             slack_app_token=slack.app_token,
+            salesforce_auth=salesforce.settings().auth,
+            salesforce_jwt_key_file=salesforce.settings().jwt_key_file,
         )
 
     @property
@@ -188,6 +201,7 @@ def start_sandbox(
     host: str = "127.0.0.1",
     write_endpoints_file: bool = False,
     slack_app_url: str | None = None,
+    salesforce_auth: str = "jwt",
 ) -> Sandbox:
     """Start both fakes in sandbox mode; certificates go to ``STATE_DIR/fakes``.
 
@@ -195,10 +209,21 @@ def start_sandbox(
     (removed again by ``stop()``). The Slack fake delivers interactions and events to
     ``slack_app_url`` (default: ``$DEALCYCLE_SLACK_APP_URL``; ``POST /__fake__/app`` changes it),
     or over Socket Mode to an app connected with the endpoints' ``slack_app_token``.
+
+    The Salesforce fake holds a connected app's certificate (made with its key in
+    ``STATE_DIR/fakes``), so the sandbox logs in with ``salesforce_auth``: the JWT bearer flow,
+    the documented default, unless another is asked for (``client_credentials``, ``password``).
     """
     folder = fakes_dir(state_dir)
     tls = ensure_tls_files(folder)
-    salesforce = SalesforceFake(tls, host=host, port=salesforce_port, auto_create_records=True)
+    salesforce = SalesforceFake(
+        tls,
+        host=host,
+        port=salesforce_port,
+        auto_create_records=True,
+        connected_app=ensure_connected_app_files(folder),
+        default_auth=salesforce_auth,
+    )
     app_url = slack_app_url or os.environ.get("DEALCYCLE_SLACK_APP_URL") or None
     slack = SlackFake(host=host, port=slack_port, auto_create_channels=True, app_url=app_url)
     salesforce.start()
@@ -214,6 +239,7 @@ def start_sandbox(
 
 
 __all__ = [
+    "ConnectedAppFiles",
     "ControlClient",
     "Fault",
     "RecordedCall",
@@ -225,6 +251,7 @@ __all__ = [
     "SlackMessage",
     "TLSFiles",
     "endpoints_path",
+    "ensure_connected_app_files",
     "ensure_tls_files",
     "read_endpoints",
     "start_sandbox",

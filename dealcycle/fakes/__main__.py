@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from dealcycle.fakes import start_sandbox
+from dealcycle.settings import SALESFORCE_AUTH_FLOWS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("DEALCYCLE_SLACK_APP_URL") or None,
         help="where the Slack fake delivers interactions and events in HTTP mode (default: "
         "$DEALCYCLE_SLACK_APP_URL; an app connected over Socket Mode needs none)",
+    )
+    parser.add_argument(
+        "--salesforce-auth",
+        choices=SALESFORCE_AUTH_FLOWS,
+        default=(os.environ.get("SALESFORCE_AUTH") or "jwt").lower(),
+        help="the OAuth flow the endpoints' env logs in with (default: $SALESFORCE_AUTH or jwt,"
+        " with a key and certificate made in STATE_DIR/fakes)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
@@ -68,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             write_endpoints_file=True,
             slack_app_url=args.slack_app_url,
+            salesforce_auth=args.salesforce_auth,
         )
     except OSError as exc:
         print(f"cannot start the fakes: {exc}", file=sys.stderr)

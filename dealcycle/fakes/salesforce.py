@@ -1,6 +1,7 @@
 """A local HTTPS fake of the Salesforce REST API parts dealcycle uses.
 
-The real simple-salesforce client talks to it: OAuth 2.0 username-password login, sObject
+The real simple-salesforce client talks to it: OAuth 2.0 login with the JWT bearer, client
+credentials and username-password grants (``dealcycle.fakes.salesforce_oauth``), sObject
 read/create/update/upsert/delete, a small SOQL subset, the ``Sforce-Limit-Info`` header and
 Salesforce's error bodies. Every call is recorded; failures can be scripted.
 
@@ -29,6 +30,7 @@ the Python method of the in-process fake in brackets):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -38,7 +40,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from dealcycle.fakes._http import (
@@ -48,6 +50,7 @@ from dealcycle.fakes._http import (
     Response,
     json_response,
 )
+from dealcycle.fakes.salesforce_oauth import ConnectedAppFiles, TokenEndpoint, oauth_error
 from dealcycle.fakes.tls import TLSFiles, ensure_tls_files
 from dealcycle.settings import SalesforceSettings
 from schemas.salesforce_fields import SALESFORCE_FIELDS, TEXT_TYPES
@@ -182,6 +185,12 @@ def salesforce_datetime(moment: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
+def _stamp() -> str:
+    """Now, as Salesforce stores a system timestamp: to the whole second (``.000``), so many
+    records saved in one second share their ``LastModifiedDate``."""
+    return salesforce_datetime(datetime.now(UTC).replace(microsecond=0))
+
+
 def _error(status: int, code: str, message: str, fields: list[str] | None = None) -> Response:
     body: dict[str, Any] = {"message": message, "errorCode": code}
     if fields is not None:
@@ -191,10 +200,6 @@ def _error(status: int, code: str, message: str, fields: list[str] | None = None
 
 def _not_found() -> Response:
     return _error(404, "NOT_FOUND", "The requested resource does not exist")
-
-
-def _oauth_error(error: str, description: str) -> Response:
-    return json_response(400, {"error": error, "error_description": description})
 
 
 def rate_limit_fault(count: int = 1, path_pattern: str = DATA_PATHS, method: str = "*") -> Fault:
@@ -272,7 +277,19 @@ class SalesforceFake(FakeServer):
         schemas: Mapping[str, SObjectSchema] | None = None,
         extra_fields: Mapping[str, Iterable[str]] | None = None,
         api_limit: int = DEFAULT_API_LIMIT,
+        connected_app: ConnectedAppFiles | None = None,
+        audiences: Iterable[str] = (),
+        users: Mapping[str, str] | None = None,
+        client_credentials_enabled: bool = True,
+        default_auth: str | None = None,
+        clock_ahead: timedelta = timedelta(),
     ) -> None:
+        """``connected_app``: the certificate JWT assertions are checked against (and the key
+        ``settings()`` hands out); ``audiences``: the ``aud`` values accepted besides the fake's
+        own URL; ``users``: more known users and their passwords; ``client_credentials_enabled``:
+        whether the client credentials flow has a run-as user (``username``); ``default_auth``:
+        the flow ``settings()`` picks (``jwt`` with a connected app, else ``password``);
+        ``clock_ahead``: how far the org's clock runs ahead of the client's."""
         super().__init__(host, port)
         hosts = ["127.0.0.1", "localhost"]
         if host not in (*hosts, "0.0.0.0", "::", ""):
@@ -284,6 +301,17 @@ class SalesforceFake(FakeServer):
         self.password = password
         self.auto_create_records = auto_create_records
         self.api_limit = api_limit
+        self.connected_app = connected_app
+        self.default_auth = default_auth or ("jwt" if connected_app else "password")
+        self.oauth = TokenEndpoint(
+            client_id=client_id,
+            client_secret=client_secret,
+            passwords={username: password, **(users or {})},
+            audiences=tuple(audiences),
+            certificate=connected_app.cert if connected_app else None,
+            run_as_user=username if client_credentials_enabled else None,
+            clock_ahead=clock_ahead,
+        )
         merged = {**DEFAULT_SCHEMAS, **(schemas or {})}
         for obj, more in (extra_fields or {}).items():
             if obj not in merged:
@@ -312,8 +340,9 @@ class SalesforceFake(FakeServer):
     def ca_bundle(self) -> str:
         return str(self.tls.ca)
 
-    def settings(self, api_version: str = "62.0") -> SalesforceSettings:
-        """Settings pointing at this fake with its configured credentials."""
+    def settings(self, api_version: str = "62.0", auth: str | None = None) -> SalesforceSettings:
+        """Settings pointing at this fake with its configured credentials, logging in with
+        ``auth`` (default: ``default_auth``)."""
         return SalesforceSettings(
             login_url=self.login_url,
             client_id=self.client_id,
@@ -322,6 +351,8 @@ class SalesforceFake(FakeServer):
             password=self.password,
             api_version=api_version,
             ca_bundle=self.ca_bundle,
+            auth=auth or self.default_auth,
+            jwt_key_file=str(self.connected_app.key) if self.connected_app else "",
         )
 
     @property
@@ -421,7 +452,7 @@ class SalesforceFake(FakeServer):
     def _record_body(self, request: Request) -> Any:
         if request.path.startswith("/services/oauth2/"):
             form = {**request.query, **request.form_body()}
-            for secret in ("password", "client_secret"):
+            for secret in ("password", "client_secret", "assertion"):
                 if secret in form:
                     form[secret] = "***"
             return form
@@ -491,7 +522,7 @@ class SalesforceFake(FakeServer):
         segments = request.segments
         if segments[:3] == ["services", "oauth2", "token"] and len(segments) == 3:
             if request.method != "POST":
-                return _oauth_error("invalid_request", "must use HTTP POST")
+                return oauth_error("invalid_request", "must use HTTP POST")
             return self._token(request)
         if segments[:2] != ["services", "data"]:
             return _not_found()
@@ -518,17 +549,10 @@ class SalesforceFake(FakeServer):
 
     def _token(self, request: Request) -> Response:
         form = {**request.query, **request.form_body()}
-        if form.get("grant_type") != "password":
-            return _oauth_error("unsupported_grant_type", "grant type not supported")
-        if not hmac.compare_digest(form.get("client_id", ""), self.client_id):
-            return _oauth_error("invalid_client_id", "client identifier invalid")
-        if not hmac.compare_digest(form.get("client_secret", ""), self.client_secret):
-            return _oauth_error("invalid_client", "invalid client credentials")
-        if not (
-            hmac.compare_digest(form.get("username", ""), self.username)
-            and hmac.compare_digest(form.get("password", ""), self.password)
-        ):
-            return _oauth_error("invalid_grant", "authentication failure")
+        # The fake's own URL is its login URL and its My Domain: an assertion's audience.
+        granted = self.oauth.grant(form, login_url=self.login_url)
+        if isinstance(granted, Response):
+            return granted
         token = f"{ORG_ID[:15]}!{secrets.token_urlsafe(32)}"
         self._tokens.add(token)
         issued_at = str(int(time.time() * 1000))
@@ -736,7 +760,7 @@ class SalesforceFake(FakeServer):
                     )
                 )
         self._check_unique(obj, record_id, values)
-        now = salesforce_datetime()
+        now = _stamp()
         record: dict[str, Any] = {name: None for name in schema.all_fields()}
         record.update(schema.defaults)
         record.update(values)
@@ -751,7 +775,7 @@ class SalesforceFake(FakeServer):
         record.update(values)
         if "StageName" in values:
             self._derive(obj, record)
-        record["LastModifiedDate"] = salesforce_datetime()
+        record["LastModifiedDate"] = _stamp()
 
     def _create_request(self, request: Request, obj: str) -> Response:
         try:
@@ -856,23 +880,24 @@ class SalesforceFake(FakeServer):
             own = [name for name in parsed.fields if "." not in name]
             fields = self._select(obj, own)
             related = [self._related_field(obj, name) for name in parsed.fields if "." in name]
-            conditions = [
-                (self._select(obj, [c.field])[0], c.op, c.value) for c in parsed.conditions
+            where = self._resolve(obj, parsed.where)
+            order = [
+                SoqlOrder(self._select(obj, [item.field])[0], item.descending, item.nulls_last)
+                for item in parsed.order
             ]
-            order = self._select(obj, [parsed.order_by])[0] if parsed.order_by else None
         except _FieldError as exc:
             return exc.response
         rows = [
-            r
-            for r in self._records.get(obj, {}).values()
-            if all(_compare(r.get(f), op, v) for f, op, v in conditions)
+            r for r in self._records.get(obj, {}).values() if where is None or _matches(r, where)
         ]
-        if order is not None:
+        # Least significant key first: each sort is stable, so earlier keys win ties.
+        for item in reversed(order):
+            present = [r for r in rows if r.get(item.field) is not None]
+            nulls = [r for r in rows if r.get(item.field) is None]
+            present.sort(key=functools.partial(_row_key, item.field), reverse=item.descending)
             # Salesforce puts nulls first in ascending order and last in descending order.
-            present = [r for r in rows if r.get(order) is not None]
-            nulls = [r for r in rows if r.get(order) is None]
-            present.sort(key=lambda r: _sort_key(r.get(order)), reverse=parsed.descending)
-            rows = present + nulls if parsed.descending else nulls + present
+            last = item.descending if item.nulls_last is None else item.nulls_last
+            rows = present + nulls if last else nulls + present
         if parsed.limit is not None:
             rows = rows[: parsed.limit]
         records = [self._render(obj, r, fields, version) for r in rows]
@@ -887,6 +912,16 @@ class SalesforceFake(FakeServer):
                 nested[name] = parent.get(name)
                 record[relationship] = nested
         return json_response(200, {"totalSize": len(records), "done": True, "records": records})
+
+    def _resolve(self, obj: str, where: SoqlExpression | None) -> SoqlExpression | None:
+        """``where`` with each field named as the org spells it (INVALID_FIELD otherwise)."""
+        if where is None:
+            return None
+        if isinstance(where, SoqlCondition):
+            return SoqlCondition(self._select(obj, [where.field])[0], where.op, where.value)
+        if isinstance(where, SoqlNot):
+            return SoqlNot(self._resolve(obj, where.operand) or where.operand)
+        return SoqlLogic(where.op, tuple(self._resolve(obj, o) or o for o in where.operands))
 
     def _related_field(self, obj: str, dotted: str) -> tuple[str, str, str, str]:
         """``Account.Name`` on Opportunity: (relationship, lookup field, parent sObject,
@@ -922,13 +957,54 @@ class SoqlCondition:
 
 
 @dataclass(frozen=True)
+class SoqlLogic:
+    """``a AND b AND ...`` or ``a OR b OR ...`` (SOQL wants parentheses to mix them)."""
+
+    op: Literal["AND", "OR"]
+    operands: tuple[SoqlExpression, ...]
+
+
+@dataclass(frozen=True)
+class SoqlNot:
+    operand: SoqlExpression
+
+
+SoqlExpression = SoqlCondition | SoqlLogic | SoqlNot
+
+
+@dataclass(frozen=True)
+class SoqlOrder:
+    field: str
+    descending: bool = False
+    nulls_last: bool | None = None
+    """None: Salesforce's default (nulls first ascending, last descending)."""
+
+
+@dataclass(frozen=True)
 class SoqlQuery:
     fields: tuple[str, ...]
     sobject: str
-    conditions: tuple[SoqlCondition, ...] = ()
-    order_by: str | None = None
-    descending: bool = False
+    where: SoqlExpression | None = None
+    order: tuple[SoqlOrder, ...] = ()
     limit: int | None = None
+
+    @property
+    def conditions(self) -> tuple[SoqlCondition, ...]:
+        """The comparisons of a WHERE made of ANDs alone (empty otherwise)."""
+        if isinstance(self.where, SoqlCondition):
+            return (self.where,)
+        if isinstance(self.where, SoqlLogic) and self.where.op == "AND":
+            if all(isinstance(o, SoqlCondition) for o in self.where.operands):
+                return tuple(o for o in self.where.operands if isinstance(o, SoqlCondition))
+        return ()
+
+    @property
+    def order_by(self) -> str | None:
+        return self.order[0].field if self.order else None
+
+    @property
+    def descending(self) -> bool:
+        return bool(self.order) and self.order[0].descending
 
 
 _TOKEN = re.compile(
@@ -939,6 +1015,7 @@ _TOKEN = re.compile(
       | (?P<number>-?\d+(?:\.\d+)?)
       | (?P<op><=|>=|!=|<>|=|<|>)
       | (?P<comma>,)
+      | (?P<paren>[()])
       | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
     )""",
     re.VERBOSE,
@@ -966,91 +1043,146 @@ def _parse_datetime(raw: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def parse_soql(soql: str) -> SoqlQuery:
-    """Parse the subset ``SELECT f, ... FROM Obj [WHERE c [AND c]...] [ORDER BY f [ASC|DESC]]
-    [LIMIT n]``; anything else raises ``SoqlError``."""
-    tokens = _tokens(soql)
-    pos = 0
+class _Parser:
+    """Recursive descent over the tokens of one query."""
 
-    def peek_keyword(*words: str) -> bool:
-        return pos < len(tokens) and tokens[pos][0] == "ident" and tokens[pos][1].upper() in words
+    def __init__(self, soql: str) -> None:
+        self.tokens = _tokens(soql)
+        self.pos = 0
 
-    def take(kind: str, what: str) -> str:
-        nonlocal pos
-        if pos >= len(tokens) or tokens[pos][0] != kind:
-            found = tokens[pos][1] if pos < len(tokens) else "end of query"
-            raise SoqlError(f"expected {what}, found {found!r}")
-        pos += 1
-        return tokens[pos - 1][1]
+    def _found(self) -> str:
+        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else "end of query"
 
-    def keyword(word: str) -> None:
-        nonlocal pos
-        if not peek_keyword(word):
-            found = tokens[pos][1] if pos < len(tokens) else "end of query"
-            raise SoqlError(f"expected {word}, found {found!r}")
-        pos += 1
+    def peek_keyword(self, *words: str) -> bool:
+        return (
+            self.pos < len(self.tokens)
+            and self.tokens[self.pos][0] == "ident"
+            and self.tokens[self.pos][1].upper() in words
+        )
 
-    keyword("SELECT")
-    fields = [take("ident", "a field name")]
-    while pos < len(tokens) and tokens[pos][0] == "comma":
-        pos += 1
-        fields.append(take("ident", "a field name"))
-    keyword("FROM")
-    sobject = take("ident", "an sObject name")
-    conditions: list[SoqlCondition] = []
-    if peek_keyword("WHERE"):
-        pos += 1
+    def peek(self, kind: str, text: str) -> bool:
+        return self.pos < len(self.tokens) and self.tokens[self.pos] == (kind, text)
+
+    def take(self, kind: str, what: str) -> str:
+        if self.pos >= len(self.tokens) or self.tokens[self.pos][0] != kind:
+            raise SoqlError(f"expected {what}, found {self._found()!r}")
+        self.pos += 1
+        return self.tokens[self.pos - 1][1]
+
+    def keyword(self, word: str) -> None:
+        if not self.peek_keyword(word):
+            raise SoqlError(f"expected {word}, found {self._found()!r}")
+        self.pos += 1
+
+    def expression(self) -> SoqlExpression:
+        """``factor ((AND factor)* | (OR factor)*)``: SOQL refuses ``a AND b OR c``."""
+        first = self.factor()
+        if not self.peek_keyword("AND", "OR"):
+            return first
+        op = self.tokens[self.pos][1].upper()
+        operands = [first]
+        while self.peek_keyword("AND", "OR"):
+            if self.tokens[self.pos][1].upper() != op:
+                raise SoqlError(
+                    f"unexpected token: {self.tokens[self.pos][1]!r} (AND and OR need"
+                    " parentheses to be mixed)"
+                )
+            self.pos += 1
+            operands.append(self.factor())
+        return SoqlLogic("AND" if op == "AND" else "OR", tuple(operands))
+
+    def factor(self) -> SoqlExpression:
+        if self.peek_keyword("NOT"):
+            self.pos += 1
+            return SoqlNot(self.factor())
+        if self.peek("paren", "("):
+            self.pos += 1
+            inner = self.expression()
+            if not self.peek("paren", ")"):
+                raise SoqlError(f"expected ')', found {self._found()!r}")
+            self.pos += 1
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> SoqlCondition:
+        field_name = self.take("ident", "a field name")
+        op = self.take("op", "a comparison operator")
+        if self.pos >= len(self.tokens):
+            raise SoqlError("expected a value, found end of query")
+        kind, raw = self.tokens[self.pos]
+        self.pos += 1
+        value: Any
+        if kind == "string":
+            value = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        elif kind == "number":
+            value = float(raw)
+        elif kind == "datetime":
+            value = _parse_datetime(raw)
+        elif kind == "date":
+            value = date.fromisoformat(raw)
+        elif kind == "ident" and raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif kind == "ident" and raw.lower() == "null":
+            value = None
+        else:
+            raise SoqlError(f"unsupported value {raw!r}")
+        norm_op: Op = "!=" if op == "<>" else op  # type: ignore[assignment]
+        if isinstance(value, bool | None) and norm_op not in ("=", "!="):
+            raise SoqlError(f"operator {op} cannot compare with {raw}")
+        return SoqlCondition(field_name, norm_op, value)
+
+    def order(self) -> tuple[SoqlOrder, ...]:
+        items: list[SoqlOrder] = []
         while True:
-            field_name = take("ident", "a field name")
-            op = take("op", "a comparison operator")
-            if pos >= len(tokens):
-                raise SoqlError("expected a value, found end of query")
-            kind, raw = tokens[pos]
-            pos += 1
-            value: Any
-            if kind == "string":
-                value = re.sub(r"\\(.)", r"\1", raw[1:-1])
-            elif kind == "number":
-                value = float(raw)
-            elif kind == "datetime":
-                value = _parse_datetime(raw)
-            elif kind == "date":
-                value = date.fromisoformat(raw)
-            elif kind == "ident" and raw.lower() in ("true", "false"):
-                value = raw.lower() == "true"
-            elif kind == "ident" and raw.lower() == "null":
-                value = None
-            else:
-                raise SoqlError(f"unsupported value {raw!r}")
-            norm_op: Op = "!=" if op == "<>" else op  # type: ignore[assignment]
-            if isinstance(value, bool | None) and norm_op not in ("=", "!="):
-                raise SoqlError(f"operator {op} cannot compare with {raw}")
-            conditions.append(SoqlCondition(field_name, norm_op, value))
-            if peek_keyword("AND"):
-                pos += 1
-                continue
-            if peek_keyword("OR", "NOT"):
-                raise SoqlError("only AND is supported by the fake")
-            break
-    order_by: str | None = None
-    descending = False
-    if peek_keyword("ORDER"):
-        pos += 1
-        keyword("BY")
-        order_by = take("ident", "a field name")
-        if peek_keyword("ASC", "DESC"):
-            descending = tokens[pos][1].upper() == "DESC"
-            pos += 1
+            name = self.take("ident", "a field name")
+            descending = False
+            if self.peek_keyword("ASC", "DESC"):
+                descending = self.tokens[self.pos][1].upper() == "DESC"
+                self.pos += 1
+            nulls_last: bool | None = None
+            if self.peek_keyword("NULLS"):
+                self.pos += 1
+                if not self.peek_keyword("FIRST", "LAST"):
+                    raise SoqlError(f"expected FIRST or LAST, found {self._found()!r}")
+                nulls_last = self.tokens[self.pos][1].upper() == "LAST"
+                self.pos += 1
+            items.append(SoqlOrder(name, descending, nulls_last))
+            if not (self.pos < len(self.tokens) and self.tokens[self.pos][0] == "comma"):
+                return tuple(items)
+            self.pos += 1
+
+
+def parse_soql(soql: str) -> SoqlQuery:
+    """Parse the subset ``SELECT f, ... FROM Obj [WHERE expr] [ORDER BY f [ASC|DESC]
+    [NULLS FIRST|LAST], ...] [LIMIT n]``, where ``expr`` joins comparisons with AND, OR, NOT
+    and parentheses; anything else raises ``SoqlError``."""
+    parser = _Parser(soql)
+    parser.keyword("SELECT")
+    fields = [parser.take("ident", "a field name")]
+    while parser.pos < len(parser.tokens) and parser.tokens[parser.pos][0] == "comma":
+        parser.pos += 1
+        fields.append(parser.take("ident", "a field name"))
+    parser.keyword("FROM")
+    sobject = parser.take("ident", "an sObject name")
+    where: SoqlExpression | None = None
+    if parser.peek_keyword("WHERE"):
+        parser.pos += 1
+        where = parser.expression()
+    order: tuple[SoqlOrder, ...] = ()
+    if parser.peek_keyword("ORDER"):
+        parser.pos += 1
+        parser.keyword("BY")
+        order = parser.order()
     limit: int | None = None
-    if peek_keyword("LIMIT"):
-        pos += 1
-        raw_limit = take("number", "a number")
+    if parser.peek_keyword("LIMIT"):
+        parser.pos += 1
+        raw_limit = parser.take("number", "a number")
         if not raw_limit.isdigit():
             raise SoqlError(f"LIMIT must be a whole number, not {raw_limit}")
         limit = int(raw_limit)
-    if pos != len(tokens):
-        raise SoqlError(f"unexpected token {tokens[pos][1]!r}")
-    return SoqlQuery(tuple(fields), sobject, tuple(conditions), order_by, descending, limit)
+    if parser.pos != len(parser.tokens):
+        raise SoqlError(f"unexpected token {parser.tokens[parser.pos][1]!r}")
+    return SoqlQuery(tuple(fields), sobject, where, order, limit)
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -1089,7 +1221,22 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _compare(actual: Any, op: Op, expected: Any) -> bool:
+def _is_id(field_name: str) -> bool:
+    """``Id`` and the standard lookups (``AccountId``, ``WhatId``): ids compare and sort
+    case-sensitively (``006...a`` and ``006...A`` are two records), unlike text."""
+    return field_name == "Id" or (field_name.endswith("Id") and "__" not in field_name)
+
+
+def _matches(record: Mapping[str, Any], where: SoqlExpression) -> bool:
+    if isinstance(where, SoqlNot):
+        return not _matches(record, where.operand)
+    if isinstance(where, SoqlLogic):
+        results = (_matches(record, operand) for operand in where.operands)
+        return all(results) if where.op == "AND" else any(results)
+    return _compare(record.get(where.field), where.op, where.value, _is_id(where.field))
+
+
+def _compare(actual: Any, op: Op, expected: Any, is_id: bool = False) -> bool:
     if expected is None:
         return (actual is None) == (op == "=")
     if isinstance(expected, bool):
@@ -1103,6 +1250,10 @@ def _compare(actual: Any, op: Op, expected: Any) -> bool:
         left, right = (moment.date() if moment else None), expected
     elif isinstance(expected, float):
         left, right = _as_number(actual), expected
+    elif is_id:
+        # A 15-character literal names the same record as its 18-character form.
+        left = actual if isinstance(actual, str) else None
+        right = to_18_char_id(str(expected))
     else:
         # SOQL compares text case-insensitively.
         left = actual.lower() if isinstance(actual, str) else None
@@ -1112,7 +1263,13 @@ def _compare(actual: Any, op: Op, expected: Any) -> bool:
     return _ORDER[op](left, right)
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
+def _row_key(field_name: str, row: Mapping[str, Any]) -> tuple[int, Any]:
+    return _sort_key(field_name, row[field_name])
+
+
+def _sort_key(field_name: str, value: Any) -> tuple[int, Any]:
+    if _is_id(field_name) and isinstance(value, str):
+        return (3, value)  # base 62 digits 0-9A-Za-z sort as their ASCII codes
     if isinstance(value, bool):
         return (0, int(value))
     number = _as_number(value)
