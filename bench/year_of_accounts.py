@@ -67,7 +67,8 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
-from tests.support.accounts import a_plan, run_histories, settle
+from tests.support.accounts import a_plan, run_histories
+from tests.support.patience import settle
 from workflows.account import AccountWorkflow
 from workflows.account_rules import midnight
 

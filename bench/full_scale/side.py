@@ -59,6 +59,7 @@ UPDATE_ATTEMPTS = 20
 RETRY_AFTER = timedelta(seconds=0.5)
 DRAIN_TIMEOUT = timedelta(minutes=3)
 QUIET = timedelta(seconds=5)
+IDLE_SAMPLE = timedelta(seconds=10)
 PROGRESS_EVERY = timedelta(seconds=30)
 """How long after the last account's year a side may take to finish its year's effects."""
 
@@ -87,6 +88,7 @@ class Measure:
     wall: float
 
     def since(self, before: Measure) -> dict[str, float]:
+        """Wall and CPU seconds from ``before`` to this measure."""
         return {
             "wall": self.wall - before.wall,
             "workflow_thread_cpu": self.worker.workflow_thread_cpu
@@ -100,6 +102,8 @@ class Measure:
 class SideResult:
     kind: str
     count: int
+    idle: dict[str, float] = field(default_factory=dict)
+    """CPU over ``IDLE_SAMPLE`` before any workflow (``Measure.since`` keys)."""
     base: Measure | None = None
     fresh: Measure | None = None
     aged: Measure | None = None
@@ -292,6 +296,7 @@ async def live_year(
     count: int,
     scale: float,
     sample: int,
+    spread: timedelta,
 ) -> SideResult:
     """Start ``count`` workflows, play their year, measure (fresh, aged), sample histories."""
     result = SideResult(side.kind.name, count)
@@ -299,9 +304,21 @@ async def live_year(
     of = [variants[i % len(variants)] for i in range(count)]
     result.expected_calls = sum(variant.calls for variant in of)
     first_effects = sum(effect_count(variant.script[0]) for variant in of)
+    # The idle cost of a worker and a server with nothing to do (polls, timers, GC), so that
+    # what the accounts cost can be told apart from it at small sizes.
+    idle = await side.measure()
+    await asyncio.sleep(IDLE_SAMPLE.total_seconds())
     result.base = await side.measure()
+    result.idle = result.base.since(idle)
+
+    # Starts spread over ``spread`` of business time: every account lives the same calendar on
+    # its own clock, and the calendar's bursts (every account's month starting at once) reach
+    # the worker spread out, as a machine of this size could take them.
+    first = datetime.now(UTC)
+    gap = spread / scale / max(1, count)
 
     async def start(number: int) -> Account:
+        await asyncio.sleep(max(0.0, (first + gap * number - datetime.now(UTC)).total_seconds()))
         clock = BusinessClock(origin, datetime.now(UTC), scale)
         return await side.start(number, of[number], clock)
 
