@@ -103,8 +103,8 @@ class BareAccountWorkflow:
         self._input = input
         self._cursor = input.cursor
         self._arrived: deque[str] = deque(input.arrived or ())
-        self._plan: SubmitAccountPlan | None = None
-        self._feature: RecordFeatureRequest | None = None
+        self._plan: SubmitAccountPlan | None = input.plan
+        self._feature: RecordFeatureRequest | None = input.feature
         self._upserts = 0
 
     def _arrive(self, name: str) -> str:
@@ -169,6 +169,9 @@ class BareAccountWorkflow:
                             cursor=self._cursor,
                             run=input.run + 1,
                             arrived=list(self._arrived),
+                            # Only what a carried update needs, so a year's input stays lean.
+                            plan=self._plan if self._arrived else None,
+                            feature=self._feature if self._arrived else None,
                         )
                     )
             if self._arrived:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.account import RecordFeatureRequest, SubmitAccountPlan
+
 
 @dataclass(frozen=True)
 class NoopRequest:
@@ -70,7 +72,10 @@ class BareAccountInput:
     run: int = 0
     arrived: list[str] | None = None
     """Updates accepted but not yet acted on when the run continued as new (carried over,
-    as an account carries what its handlers already applied)."""
+    as an account carries what its handlers already applied), with the last plan and
+    feature request they brought."""
+    plan: SubmitAccountPlan | None = None
+    feature: RecordFeatureRequest | None = None
 
 
 @dataclass(frozen=True)

@@ -150,11 +150,15 @@ class WorkerProcess:
 
     async def _line(self) -> dict[str, Any]:
         assert self.process.stdout is not None
-        line = await asyncio.to_thread(self.process.stdout.readline)
-        if not line:
-            raise RuntimeError(f"the worker process ended (exit {self.process.wait()})")
-        value: dict[str, Any] = json.loads(line)
-        return value
+        while True:
+            line = await asyncio.to_thread(self.process.stdout.readline)
+            if not line:
+                raise RuntimeError(f"the worker process ended (exit {self.process.wait()})")
+            if line.startswith("{"):
+                value: dict[str, Any] = json.loads(line)
+                return value
+            # Something in the worker printed: not ours to parse, but worth seeing.
+            print(f"   [worker stdout] {line.rstrip()}", file=sys.stderr, flush=True)
 
     async def ready(self) -> None:
         await self._line()
