@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
+from bench.bare_account_workflow import BareAccountWorkflow
 from bench.business_clock import MEMO_KEY, BusinessClock, BusinessClockRunner
 from bench.common import CE, bench_worker
 from bench.full_scale.worker_side import SAME_SANDBOX_FOR_BOTH
@@ -55,6 +56,14 @@ def test_business_time_runs_scale_times_faster_and_back() -> None:
     assert clock.real(origin + timedelta(days=1)) == epoch + timedelta(seconds=86.4)
     assert clock.real_duration(timedelta(days=1)) == timedelta(seconds=86.4)
     assert clock.real_duration(timedelta(0)) == timedelta(milliseconds=1)
+
+
+def test_both_sides_pass_their_workflow_modules_through_the_sandbox() -> None:
+    """The bare account's module is not re-imported per run while dealcycle's is shared."""
+    passed_through = SAME_SANDBOX_FOR_BOTH.restrictions.passthrough_modules
+    assert {"workflows", "schemas", "bench"} <= passed_through
+    assert BareAccountWorkflow.__module__.split(".")[0] in passed_through
+    assert AccountWorkflow.__module__.split(".")[0] in passed_through
 
 
 async def open_plan_quarter(handle: WorkflowHandle[Any, Any]) -> str:
