@@ -62,6 +62,8 @@ from bench.full_scale.side import ACCOUNT, BARE, Measure, SideResult, live_year,
 DEFAULT_ACCOUNTS = 1_000
 DEFAULT_YEAR_MINUTES = 6.0
 DEFAULT_START_SPREAD_DAYS = 30.0
+KEPT_UP = timedelta(days=1)
+"""An update's lag past which the worker and server did not keep up with the clock."""
 SAMPLE = 40
 """Accounts per side whose histories are read (every variant several times)."""
 MB = 1024.0
@@ -172,6 +174,12 @@ def report_side_table(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Y
                 f" {hours[len(hours) // 2]:.1f}, p95 {hours[int(len(hours) * 0.95)]:.1f}, max"
                 f" {hours[-1]:.1f} business hours (the team acts the day after a step opens;"
                 " steps fall overdue days later)"
+            )
+        if lags and lags[len(lags) // 2] > KEPT_UP.total_seconds():
+            print(
+                f"   {result.kind}: BEHIND THE CLOCK: half the updates came over a business day"
+                " late; this machine needs more --year-minutes for this many accounts (late"
+                " updates can make steps overdue: more work than calibrated)"
             )
         if result.refused:
             print(f"   {result.kind}: {result.refused} updates refused and sent again")
