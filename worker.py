@@ -44,8 +44,9 @@ from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
 from dealcycle.logging import ActivityLogContext, get_logger
 from dealcycle.metrics import MetricsExport
-from dealcycle.payloads import with_payload_converter
+from dealcycle.payloads import data_converter_for, with_data_converter
 from dealcycle.production import require_production_credentials
+from dealcycle.query_failures import QueryRefusals
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -152,8 +153,9 @@ def build_worker(
     strict_sandbox: bool = False,
 ) -> Worker:
     queue = task_queue or settings.task_queue
-    # Inputs reach the checks as they came (JSON true is not one day): see dealcycle.payloads.
-    client = with_payload_converter(client)
+    # Inputs reach the checks as they came (JSON true is not one day), and payloads are
+    # encrypted when the codec is on: see dealcycle.payloads.
+    client = with_data_converter(client, data_converter_for(settings))
     # The hand-off starts workflows, so it needs the client the worker runs on.
     hand_offs = AccountHandOffActivities(
         client, queue, settings.account_config(), settings.intake.concurrency
@@ -177,7 +179,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_cached_workflows=max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,
-        interceptors=[ActivityLogContext(), FailureSizeGuard()],
+        interceptors=[ActivityLogContext(), FailureSizeGuard(), QueryRefusals()],
     )
 
 

@@ -15,6 +15,7 @@ not touch the next. For the full sizes run them one by one:
     python -m bench.simulated_year --accounts 1000 --trials 0   # the target's size (long)
     python -m bench.simulated_year --accounts 100 --trials 200 --rounds 2
     python -m bench.account_years --rounds 3
+    python -m bench.account_year_events --health-readings-per-day 1   # with a daily feed
     python -m bench.todo_list --accounts 1000    # the to-do list's target, at its size
     python -m bench.deal_hand_off --deals 10000  # the hand-off's target, at its size
 
@@ -32,7 +33,7 @@ import time
 
 from bench.common import REPO_ROOT
 
-BENCHMARKS = ("full", "latency", "memory", "year", "account", "todo", "handoff")
+BENCHMARKS = ("full", "latency", "memory", "year", "account", "events", "todo", "handoff")
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -66,6 +67,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
             str(args.year_rounds),
         ],
         "account": ["bench.account_years", "--rounds", str(args.account_rounds)],
+        "events": ["bench.account_year_events"],
         "todo": ["bench.todo_list", "--accounts", str(args.todo_accounts)],
         "handoff": ["bench.deal_hand_off", "--deals", str(args.handoff_deals)],
     }

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dealcycle.codec import CodecSettings
 from dealcycle.connection import TemporalConnection
 from dealcycle.intake_settings import IntakeSettings
 from dealcycle.metrics import MetricsSettings
-from dealcycle.production import DeploymentProfile
+from dealcycle.production import SALESFORCE_AUTH_MODES, DeploymentProfile
 from dealcycle.usage_feed_settings import UsageFeedSettings
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
@@ -135,7 +136,8 @@ def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-SALESFORCE_AUTH_FLOWS = ("jwt", "client_credentials", "password")
+SALESFORCE_AUTH_FLOWS = tuple(SALESFORCE_AUTH_MODES)
+"""The login flows, in the order the docs give them (jwt, the default, first)."""
 """``SALESFORCE_AUTH``: the OAuth flow the worker logs in with (``jwt`` is the default)."""
 
 
@@ -246,6 +248,8 @@ class Settings:
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
+    codec: CodecSettings = field(default_factory=CodecSettings)
+    """Payload encryption (``dealcycle.codec``)."""
     usage_feed: UsageFeedSettings = field(default_factory=UsageFeedSettings)
     temporal_connection: TemporalConnection = field(default_factory=TemporalConnection)
     """TLS, API key and where ``temporal_address`` came from (``dealcycle.connection``)."""
@@ -384,6 +388,7 @@ class Settings:
                 env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
             ),
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
+            codec=CodecSettings.from_env(env),
             usage_feed=UsageFeedSettings.from_env(env),
             log_format=log_format,
             log_level=log_level,

@@ -56,6 +56,7 @@ from schemas.trial import (
 from starter import accounts
 from starter import health as account_health
 from starter.accounts import render_account_status
+from starter.codec_commands import add_codec_commands
 from starter.digest import add_digest_commands
 from starter.effects import change_effect, effects_section, failed_effects, render_failed
 from starter.errors import debug_requested, report
@@ -203,7 +204,14 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(serve_dev_server(settings, port=args.port, ui_port=args.ui_port))
+    return asyncio.run(
+        serve_dev_server(
+            settings,
+            port=args.port,
+            ui_port=args.ui_port,
+            ui_codec_endpoint=args.ui_codec_endpoint,
+        )
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -253,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser("server", help="run the Temporal dev server (Web UI, SQLite file)")
     server.add_argument("--port", type=int, default=7233)
     server.add_argument("--ui-port", type=int, default=8233)
+    server.add_argument(
+        "--ui-codec-endpoint",
+        metavar="URL",
+        help="the Web UI decodes payloads there (a `dealcycle codec-server`, http://127.0.0.1:8081)",
+    )
     server.set_defaults(func=cmd_server)
 
     worker = commands.add_parser("worker", help="run the dealcycle worker")
@@ -380,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_roster_commands(roster, _settings)
     add_todo_command(commands, _settings)
     add_digest_commands(commands, _settings)
+    add_codec_commands(commands, _settings)
     add_usage_feed_commands(commands, _settings)
     add_salesforce_commands(commands, _settings)
     return parser

@@ -120,7 +120,9 @@ def _port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
-async def serve_dev_server(settings: Settings, *, port: int, ui_port: int) -> int:
+async def serve_dev_server(
+    settings: Settings, *, port: int, ui_port: int, ui_codec_endpoint: str | None = None
+) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     async with running_dev_server(
         state_dir=settings.state_dir,
@@ -130,6 +132,7 @@ async def serve_dev_server(settings: Settings, *, port: int, ui_port: int) -> in
         search_attributes=registrations(),
         log_file=settings.state_dir / "temporal-server.log",
         namespace=settings.temporal_namespace,
+        ui_codec_endpoint=ui_codec_endpoint,
     ) as server:
         print(
             f"Temporal dev server on {server.target}; Web UI {server.ui_url}. Ctrl-C stops it.",

@@ -18,8 +18,10 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryReverseRequest,
 )
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from dealcycle.codec import PayloadDecryptionError
 from starter.errors import CommandError, one_line
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -84,7 +86,14 @@ async def _last_task_failure(client: Client, workflow_id: str) -> str | None:
     )
     for event in response.history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            return one_line(event.workflow_task_failed_event_attributes.failure.message, 240)
+            # With the codec on, the message is encrypted in the failure's attributes.
+            failure = event.workflow_task_failed_event_attributes.failure
+            try:
+                error = await client.data_converter.decode_failure(failure)
+                message = error.message if isinstance(error, FailureError) else str(error)
+            except PayloadDecryptionError as error:  # written with a key this client lacks
+                message = f"{failure.message} ({error})"
+            return one_line(message, 240)
     return None
 
 

@@ -17,11 +17,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.support.accounts import DAY, onboard, settle, start_account
+from tests.support.codec import TEST_DATA_CONVERTER
 from workflows.account import UNIQUE_CASE_IDS_PATCH, AccountWorkflow
 from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
+from workflows.local_first import LOCAL_FIRST_PATCH
 from workflows.owed_work import OWED_WORK_PATCH
 from workflows.step_prompts import SLACK_DONE_UPDATE_PATCH
 from workflows.visibility import TODO_ATTRIBUTES_PATCH
+from workflows.wake_up import KEEP_WAKE_UP_TIMER_PATCH
 
 RECORDED = Path(__file__).parent / "histories" / "account-before-kickoff-announcement.json"
 
@@ -59,24 +62,30 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
         history = await handle.fetch_history()
     posts = [m.text for m in slack_fake.messages_in("#customer-accounts")]
     assert len(posts) == 1 and posts[0].startswith("New customer Acme 001PATCHED")
+    # Patch markers (a Slack effect tried in the workflow task leaves a local-activity one).
     markers = [
         event
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == "core_patch"
     ]
     # Patches guard a new account, each marked once: the kickoff announcement, effects as
-    # owed work, case ids unique to the account's run, the kickoff prompt marked done and the
-    # to-do list's search attributes.
+    # owed work, case ids unique to the account's run, the kickoff prompt marked done, the
+    # to-do list's search attributes, the wake-up timer kept while its deadline holds and
+    # Slack effects tried once in the workflow task.
     guards = (
         KICKOFF_ANNOUNCEMENT_PATCH,
         OWED_WORK_PATCH,
         UNIQUE_CASE_IDS_PATCH,
         SLACK_DONE_UPDATE_PATCH,
         TODO_ATTRIBUTES_PATCH,
+        KEEP_WAKE_UP_TIMER_PATCH,
+        LOCAL_FIRST_PATCH,
     )
     assert len(markers) == len(guards)
     recorded = [marker.SerializeToString() for marker in markers]
     for guard in guards:
         assert sum(guard.encode() in marker for marker in recorded) == 1, guard
-    result = await Replayer(workflows=[AccountWorkflow]).replay_workflow(history)
+    replayer = Replayer(workflows=[AccountWorkflow], data_converter=TEST_DATA_CONVERTER)
+    result = await replayer.replay_workflow(history)
     assert result.replay_failure is None

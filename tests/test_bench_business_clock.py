@@ -19,8 +19,7 @@ from temporalio.worker import Replayer
 
 from bench.bare_account_workflow import BareAccountWorkflow
 from bench.business_clock import MEMO_KEY, BusinessClock, BusinessClockRunner
-from bench.common import CE, bench_worker
-from bench.full_scale.worker_side import SAME_SANDBOX_FOR_BOTH
+from bench.common import BENCH_SANDBOX, CE, bench_worker
 from bench.year_of_accounts import account_start, anchor_after
 from dealcycle.devtools.devserver import free_port, running_dev_server
 from schemas.account import AccountState, account_workflow_id
@@ -60,7 +59,7 @@ def test_business_time_runs_scale_times_faster_and_back() -> None:
 
 def test_both_sides_pass_their_workflow_modules_through_the_sandbox() -> None:
     """The bare account's module is not re-imported per run while dealcycle's is shared."""
-    passed_through = SAME_SANDBOX_FOR_BOTH.restrictions.passthrough_modules
+    passed_through = BENCH_SANDBOX.restrictions.passthrough_modules
     assert {"workflows", "schemas", "bench"} <= passed_through
     assert BareAccountWorkflow.__module__.split(".")[0] in passed_through
     assert AccountWorkflow.__module__.split(".")[0] in passed_through
@@ -85,7 +84,7 @@ async def test_a_scaled_account_reaches_its_first_quarters_plan_and_replays(
     clock = BusinessClock(origin, datetime.now(UTC), SCALE)
     queue = f"tq-clock-{uuid.uuid4().hex[:8]}"
     account_id = f"001clock{uuid.uuid4().hex[:8]}"
-    runner = BusinessClockRunner(SAME_SANDBOX_FOR_BOTH)
+    runner = BusinessClockRunner(BENCH_SANDBOX)
     async with bench_worker(dev_client, queue, [AccountWorkflow], workflow_runner=runner):
         handle = await dev_client.start_workflow(
             AccountWorkflow.run,
@@ -126,7 +125,7 @@ async def test_a_workflow_without_the_clock_runs_unchanged(dev_client: Client) -
         dev_client,
         queue,
         [AccountWorkflow],
-        workflow_runner=BusinessClockRunner(SAME_SANDBOX_FOR_BOTH),
+        workflow_runner=BusinessClockRunner(BENCH_SANDBOX),
     ):
         handle = await dev_client.start_workflow(
             AccountWorkflow.run,

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from tests.support.codec import TEST_DATA_CONVERTER
 from tests.test_end_to_end import _wait, cli, e2e_env, e2e_server, worker_process
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +85,7 @@ async def test_refused_writes_are_surfaced_and_a_retry_lands_them_once(
 ) -> None:
     async with e2e_server(tmp_path, e2e_env) as server:
         worker_process()
-        client = await Client.connect(server.target)
+        client = await Client.connect(server.target, data_converter=TEST_DATA_CONVERTER)
 
         # An archived channel: the new-customer announcement fails, the account runs on.
         slack_fake.archive_channel(ACCOUNTS)

@@ -20,6 +20,7 @@ import pytest
 
 from dealcycle.devtools.devserver import DevServerInfo, running_dev_server
 from schemas.search_attributes import registrations
+from tests.support.codec import TEST_CODEC_ENV, TEST_DATA_CONVERTER
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +57,8 @@ def e2e_env(tmp_path: Path, salesforce_settings: Any, slack_settings: Any) -> di
             "SALESFORCE_AUTH": salesforce_settings.auth,
             "SLACK_BOT_TOKEN": slack_settings.bot_token,
             "SLACK_API_URL": slack_settings.api_url,
+            # The worker process and the CLI encrypt payloads, as every client of the suite.
+            **TEST_CODEC_ENV,
         }
     )
     return env
@@ -435,7 +438,7 @@ async def test_the_cli_answers_every_bad_input_in_one_line_and_shows_every_workf
 
     async with e2e_server(tmp_path, e2e_env) as server:
         worker_process()
-        client = await Client.connect(server.target)
+        client = await Client.connect(server.target, data_converter=TEST_DATA_CONVERTER)
         nobody = f"nobody-polls-{uuid.uuid4()}"
         await client.start_workflow(
             "TrialWorkflow", "not a TrialInput", id="trial-ROBSTUCK",
@@ -470,6 +473,8 @@ async def test_the_cli_answers_every_bad_input_in_one_line_and_shows_every_workf
             await asyncio.sleep(0.2)
         stuck = one_line_refusal(dealcycle(e2e_env, "status", "trial-ROBSTUCK"))
         assert stuck.startswith("dealcycle: trial-ROBSTUCK is not answering: its workflow task has")
+        # The failure's message, decrypted (the worker encrypts it): not "Encoded failure".
+        assert "the failure: Failed decoding arguments" in stuck, stuck
         idle = one_line_refusal(dealcycle(e2e_env, "status", "trial-ROBIDLE"))
         assert f"trial-ROBIDLE is not answering: no worker polls its task queue {nobody!r}" in idle
         stopped = interrupted_while_waiting(e2e_env, "status", "trial-ROBIDLE")

@@ -31,6 +31,7 @@ from schemas.metrics import (
     MetricSource,
 )
 from tests.support.accounts import AE, CE, DAY, start_account, state
+from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.metrics import dashboard_series, names, scrape, value_of
 from tests.support.patience import settle
 from tests.support.temporal import running_time_skipping_env
@@ -159,7 +160,10 @@ async def test_a_scrape_shows_the_sdks_series_and_ours_by_workflow_type(
 
         # Replaying the account's history (as a worker taking it over would) counts nothing.
         history = await account.fetch_history()
-        await Replayer(workflows=list(WORKFLOWS), runtime=metrics_runtime).replay_workflow(history)
+        replayer = Replayer(
+            workflows=list(WORKFLOWS), runtime=metrics_runtime, data_converter=TEST_DATA_CONVERTER
+        )
+        await replayer.replay_workflow(history)
         again = scrape(metrics_settings.port)
         for metric in (STEPS_WENT_OVERDUE, EFFECTS_FAILED):
             assert value_of(again, metric.name, workflow_type=ACCOUNT_FLOW) == value_of(

@@ -24,6 +24,7 @@ from schemas.metrics import (
     STEPS_OVERDUE,
     WORKFLOWS_NEEDING_ATTENTION,
 )
+from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.metrics import Sample, scrape, value_of
 from tests.test_end_to_end import e2e_env, e2e_server, free_port, worker_process
 from workflows.red_account import RedAccountWorkflow
@@ -59,7 +60,9 @@ async def test_the_worker_serves_metrics_and_the_levels_from_visibility(
     e2e_env["DEALCYCLE_METRICS_INTERVAL"] = "1s"
     async with e2e_server(tmp_path, e2e_env) as server:
         worker_process()
-        client = await Client.connect(server.target, namespace=server.namespace)
+        client = await Client.connect(
+            server.target, namespace=server.namespace, data_converter=TEST_DATA_CONVERTER
+        )
         settings = Settings.from_env(e2e_env)
         # Opened ten days ago (its action plan long overdue), announced in a channel Slack
         # does not know (a failed effect: the case needs attention).

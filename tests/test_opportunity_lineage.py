@@ -38,6 +38,7 @@ from schemas.trial import (
     trial_workflow_id,
 )
 from starter.trials import CommandError, act
+from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.patience import settle
 from tests.test_opportunity_workflow import AE, CE, eventually, start_opportunity
 from workflows.opportunity import OpportunityWorkflow
@@ -271,7 +272,10 @@ async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the
         # Exactly once, across a worker restart too: the histories replay as they are (a
         # restarted worker rebuilds the state from them and issues nothing new).
         histories = [await handle.fetch_history() for handle in (opp, trial, review)]
-        replayer = Replayer(workflows=[OpportunityWorkflow, TrialWorkflow, SecurityReviewWorkflow])
+        replayer = Replayer(
+            workflows=[OpportunityWorkflow, TrialWorkflow, SecurityReviewWorkflow],
+            data_converter=TEST_DATA_CONVERTER,
+        )
         for history in histories:
             await replayer.replay_workflow(history)
         conclusions = [

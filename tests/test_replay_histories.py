@@ -25,6 +25,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from tests.support.codec import TEST_DATA_CONVERTER
 from tools.histories.stack import workflow_type_of
 from worker import WORKFLOWS
 
@@ -48,9 +49,9 @@ def load(path: Path) -> WorkflowHistory:
 
 
 async def replay(path: Path) -> BaseException | None:
-    result = await Replayer(workflows=list(WORKFLOWS)).replay_workflow(
-        load(path), raise_on_replay_failure=False
-    )
+    # With the suite's codec on, as a worker would be: recorded histories are plain and still read.
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=TEST_DATA_CONVERTER)
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     return result.replay_failure
 
 

@@ -51,6 +51,7 @@ from tests.support.accounts import (
     settle,
     start_account,
 )
+from tests.support.codec import failure_message
 from tests.support.patience import retry_transient
 from workflows.account import AccountWorkflow
 from workflows.opportunity import OpportunityWorkflow
@@ -302,7 +303,8 @@ async def test_a_failing_lookup_leaves_the_workflow_running_with_the_last_roster
             event
             for event in history.events
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
-            and "roster" in event.activity_task_failed_event_attributes.failure.message
+            and "roster"
+            in await failure_message(event.activity_task_failed_event_attributes.failure)
         ]
         assert failed_lookups != []
         # Still working: the AE grants access and the review moves on.

@@ -29,6 +29,7 @@ from starter.slack.answers import button_value
 from starter.slack.modal_forms import ModalName, open_button
 from starter.slack.modal_specs import MODALS
 from tests.support.accounts import AE, CE, DAY, a_plan, advance_to, start_account, state
+from tests.support.codec import plain_payloads
 from tests.support.patience import settle
 from tests.support.slack_app import eventually, fake_control
 from tests.test_red_account_workflow import case_handle, case_state
@@ -99,7 +100,7 @@ async def accepted_updates(handle: Handle) -> list[tuple[str, str, dict[str, Any
         (
             request.meta.update_id,
             request.input.name,
-            json.loads(request.input.args.payloads[0].data),
+            json.loads((await plain_payloads(request.input.args.payloads))[0].data),
         )
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED

@@ -60,7 +60,8 @@ async def test_a_running_account_has_its_static_summary_and_summaries_on_activit
         assert "**Seats**: 100" in details
 
         found = await event_summaries(h.client, handle)
-        activities = of_type(found, "ACTIVITY_TASK_SCHEDULED")
+        # Slack posts are tried first as local activities: their summary is on the marker.
+        activities = of_type(found, "ACTIVITY_TASK_SCHEDULED") + of_type(found, "MARKER_RECORDED")
         assert any(
             s.startswith("post #customer-accounts: New customer Acme Corp (001WEBUI1): Tier 1")
             for s in activities
@@ -80,7 +81,9 @@ async def test_a_running_account_has_its_static_summary_and_summaries_on_activit
         await advance_to(h.env, handle, now + 16 * DAY)
         found = await event_summaries(h.client, handle)
         reminders = [
-            s for s in of_type(found, "ACTIVITY_TASK_SCHEDULED") if s.startswith(f"remind {CE}: ")
+            s
+            for s in of_type(found, "ACTIVITY_TASK_SCHEDULED") + of_type(found, "MARKER_RECORDED")
+            if s.startswith(f"remind {CE}: ")
         ]
         assert reminders and "Kickoff call" in reminders[0], reminders
         assert " · 1 open step, 1 overdue\n" in await current_details(handle)

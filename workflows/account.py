@@ -55,7 +55,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.todo_views import account_open_steps
-    from workflows.visibility import history_is_long, wait_for_change
+    from workflows.visibility import history_is_long
+    from workflows.wake_up import WakeUpTimer
 
 UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
 HANDOFF_FILLS_GAPS_PATCH = "repeated-hand-off-fills-gaps"
@@ -68,6 +69,7 @@ class AccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: AccountStart) -> None:
         self._changed = False
+        self._wake = WakeUpTimer()
         # Raised here, a violation would fail the workflow task for ever: run raises it.
         self._invalid: RuleViolation | None = None
         if start.carried is not None:
@@ -336,7 +338,7 @@ class AccountWorkflow(OwedWorkHandlers):
             if history_is_long(s.config.history_event_limit * 9 // 10):
                 rules.compact(s)
                 await self._continue_as_new(start)
-            await wait_for_change(
+            await self._wake.until(
                 lambda: self._changed, rules.next_named_wake_up(s, workflow.now())
             )
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.errors import RuleViolation
     from schemas.metrics import EFFECTS_FAILED
+    from workflows.local_first import LOCAL_FIRST_KINDS, LOCAL_FIRST_PATCH, run_local_first
     from workflows.metrics import count
 
 OWED_WORK_PATCH = "effects-as-owed-work"
@@ -194,6 +195,7 @@ class OwedWork:
         # Effects carried over pending (a retry asked for just before continue-as-new).
         self._resume: list[Effect] = [e for e in book if e.state is EffectState.PENDING]
         self._inline: bool | None = None
+        self._tries_locally: bool | None = None
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._published_attention: bool | None = None
@@ -389,6 +391,12 @@ class OwedWork:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _local_first(self) -> bool:
+        if self._tries_locally is None:
+            # Decided once per run: a run recorded before runs every effect as an activity.
+            self._tries_locally = workflow.patched(LOCAL_FIRST_PATCH)
+        return self._tries_locally
+
     async def _drain(self, lane: str) -> None:
         queue = self._lanes[lane]
         try:
@@ -417,6 +425,15 @@ class OwedWork:
             if effect.kind is EffectKind.CHILD_WORKFLOW:
                 assert self._run_child is not None, "a child effect needs run_child"
                 result = await self._run_child(effect, argument, result_type)
+            elif effect.kind in LOCAL_FIRST_KINDS and self._local_first():
+                result = await run_local_first(
+                    effect,
+                    argument,
+                    result_type,
+                    attempt=policy.attempt,
+                    budget=policy.budget,
+                    retry_policy=retry_policy(policy),
+                )
             else:
                 result = await workflow.execute_activity(
                     effect.activity,

@@ -49,7 +49,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signals import accepted
     from workflows.slack_blocks import step_prompt_blocks
     from workflows.todo_views import red_account_open_steps
-    from workflows.visibility import publish_current_details, publish_open_steps, wait_for_change
+    from workflows.visibility import publish_current_details, publish_open_steps
+    from workflows.wake_up import WakeUpTimer
 
 
 def _date(moment: datetime | None) -> str:
@@ -61,6 +62,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
     @workflow.init
     def __init__(self, start: RedAccountCaseStart) -> None:
         self._changed = False
+        self._wake = WakeUpTimer()
         self._tracked: tuple[int, bool, bool, int] = (1, False, False, 0)
         # Raised here, a violation would fail the workflow task for ever: run raises it.
         self._invalid: RuleViolation | None = None
@@ -137,7 +139,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
             publish_current_details(start_summaries.red_account_case(s.start).summary, phase, view)
             if s.tracker_closed and self._fx.settled():
                 break
-            await wait_for_change(lambda: self._changed, rules.next_named_wake_up(s))
+            await self._wake.until(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.resolved_at is not None and s.resolved_colour is not None
         return RedAccountResult(

@@ -62,8 +62,8 @@ with workflow.unsafe.imports_passed_through():
         publish_current_details,
         publish_open_steps,
         publish_search_attributes,
-        wait_for_change,
     )
+    from workflows.wake_up import WakeUpTimer
 
 
 def _when(moment: datetime) -> str:
@@ -93,6 +93,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         else:
             self._start_error = "SecurityReviewInput needs either start or carried"
         self._changed = False
+        self._wake = WakeUpTimer()
         self._published: dict[str, str] = {}
         # A review that did not start owes nothing: its book is empty and never kept.
         book = self._s.effects if self._s is not None else []
@@ -216,7 +217,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
                 )
                 s.continued_as_new += 1
                 workflow.continue_as_new(SecurityReviewInput(carried=s))
-            await wait_for_change(lambda: self._changed, rules.next_named_wake_up(s))
+            await self._wake.until(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return rules.result_of(s)
 

@@ -74,8 +74,8 @@ with workflow.unsafe.imports_passed_through():
         publish_current_details,
         publish_open_steps,
         publish_search_attributes,
-        wait_for_change,
     )
+    from workflows.wake_up import WakeUpTimer
 
 TRIAL_CHECK_IN_PROMPT_PATCH = "trial-check-in-prompt-only-when-open"
 """Histories from before it sent the mid-trial prompt even when the check-in was recorded."""
@@ -103,6 +103,7 @@ class TrialWorkflow(OwedWorkHandlers):
         else:
             self._invalid = RuleViolation("TrialInput needs either start or carried")
         self._changed = False
+        self._wake = WakeUpTimer()
         self._published: dict[str, str] = {}
         self._parent_told_phase: TrialPhase | None = None
         # An adopting opportunity is told the technical win it missed, once.
@@ -239,7 +240,7 @@ class TrialWorkflow(OwedWorkHandlers):
                 )
                 s.continued_as_new += 1
                 workflow.continue_as_new(TrialInput(carried=s))
-            await wait_for_change(lambda: self._changed, rules.next_named_wake_up(s))
+            await self._wake.until(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert s.outcome is not None and s.ended_at is not None
         return TrialResult(

@@ -1,10 +1,9 @@
-"""What every dealcycle workflow does the same way: keep its search attributes current, sleep
-until something changes or its next deadline, and know when its history is long enough to
-continue as new."""
+"""What every dealcycle workflow does the same way: keep its search attributes current and
+know when its history is long enough to continue as new (its sleep is ``wake_up.WakeUpTimer``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from temporalio import workflow
@@ -15,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.metrics import STEPS_WENT_OVERDUE
     from schemas.todo import OpenSteps
     from workflows.metrics import count
-    from workflows.summaries import WakeUp, current_details
+    from workflows.summaries import current_details
 
 _KEYS = {key.name: key for key in sa.KEYWORD_KEYS}
 TODO_ATTRIBUTES_PATCH = "todo-search-attributes"
@@ -70,23 +69,6 @@ def publish_open_steps(view: OpenSteps) -> None:
 def history_is_long(event_limit: int) -> bool:
     info = workflow.info()
     return info.is_continue_as_new_suggested() or info.get_current_history_length() >= event_limit
-
-
-async def wait_for_change(changed: Callable[[], bool], wake_up: WakeUp | None) -> None:
-    """Return when ``changed()`` holds or ``wake_up`` has come (never, if None); at once if
-    it already has, without a timer. The timer carries the wake-up's summary (the Web UI
-    shows it instead of a bare duration)."""
-    timeout = None if wake_up is None else wake_up.at - workflow.now()
-    if timeout is not None and timeout.total_seconds() <= 0:
-        return
-    try:
-        await workflow.wait_condition(
-            changed,
-            timeout=timeout,
-            timeout_summary=wake_up.summary if wake_up is not None else None,
-        )
-    except TimeoutError:
-        pass
 
 
 def publish_current_details(

@@ -48,7 +48,7 @@ from bench.year_of_accounts import (
     account_start,
     renewal_date,
 )
-from dealcycle.payloads import with_payload_converter
+from dealcycle.payloads import DATA_CONVERTER, with_data_converter
 from schemas.account import account_workflow_id
 from tests.support.accounts import run_histories
 from workflows.account import AccountWorkflow
@@ -242,7 +242,7 @@ async def running_side(kind: Kind, cached: int) -> AsyncIterator[Side]:
         worker = WorkerProcess(server.target, server.namespace, queue, kind.name, cached)
         try:
             await worker.ready()
-            client = with_payload_converter(server.client)
+            client = with_data_converter(server.client, DATA_CONVERTER)
             yield Side(kind, client, server.pid, worker, queue)
         finally:
             worker.stop()

@@ -31,25 +31,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench.bare_account_workflow import BareAccountWorkflow
 from bench.business_clock import BusinessClockRunner
-from bench.common import CALLS, bench_worker, memory_kb, run_main
-from dealcycle.payloads import with_payload_converter
+from bench.common import BENCH_SANDBOX, CALLS, bench_worker, memory_kb, run_main
+from dealcycle.payloads import DATA_CONVERTER, with_data_converter
 from workflows.account import AccountWorkflow
 
 KINDS: dict[str, type] = {"account": AccountWorkflow, "bare": BareAccountWorkflow}
 WORKFLOW_THREADS = 4
 """Activations hold the GIL: more threads than cores only add switching (both sides alike)."""
 
-# The production sandbox (worker.SHARED_MODULES_SANDBOX) plus the bench's own modules, so the
-# bare workflow's module is passed through exactly as dealcycle's are.
-SAME_SANDBOX_FOR_BOTH = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "workflows", "schemas", "bench"
-    )
-)
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -102,7 +94,7 @@ def report(threads: WorkflowThreads) -> SideReport:
 
 
 async def serve(target: str, namespace: str, queue: str, kind: str, max_cached: int) -> None:
-    client = with_payload_converter(await Client.connect(target, namespace=namespace))
+    client = with_data_converter(await Client.connect(target, namespace=namespace), DATA_CONVERTER)
     threads = WorkflowThreads(WORKFLOW_THREADS)
     loop = asyncio.get_running_loop()
     async with bench_worker(
@@ -110,7 +102,7 @@ async def serve(target: str, namespace: str, queue: str, kind: str, max_cached: 
         queue,
         [KINDS[kind]],
         max_cached_workflows=max_cached,
-        workflow_runner=BusinessClockRunner(SAME_SANDBOX_FOR_BOTH),
+        workflow_runner=BusinessClockRunner(BENCH_SANDBOX),
         workflow_task_executor=threads.executor,
     ):
         print(json.dumps({"ready": True}), flush=True)

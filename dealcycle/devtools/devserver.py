@@ -139,8 +139,14 @@ def _cli_args(
     search_attributes: Mapping[str, str],
     dynamic_config: Mapping[str, str],
     log_level: str,
+    ui_codec_endpoint: str | None = None,
 ) -> list[str]:
-    args = [str(cli), "server", "start-dev", *_shared_args(search_attributes, dynamic_config)]
+    args = [
+        str(cli),
+        "server",
+        "start-dev",
+        *_shared_args(search_attributes, dynamic_config, ui_codec_endpoint),
+    ]
     args += ["--ip", ip, "--port", str(port), "--log-level", log_level]
     # "default" is always created; naming it again is harmless but noisy in the log.
     if namespace != "default":
@@ -152,10 +158,13 @@ def _cli_args(
 
 
 def _shared_args(
-    search_attributes: Mapping[str, str], dynamic_config: Mapping[str, str]
+    search_attributes: Mapping[str, str],
+    dynamic_config: Mapping[str, str],
+    ui_codec_endpoint: str | None = None,
 ) -> list[str]:
     """Flags passed the same way to our own process and to the SDK's fallback start."""
-    args: list[str] = []
+    # The Web UI decodes payloads through this endpoint (`dealcycle codec-server`).
+    args: list[str] = ["--ui-codec-endpoint", ui_codec_endpoint] if ui_codec_endpoint else []
     for name, type_name in search_attributes.items():
         args += ["--search-attribute", f"{name}={type_name}"]
     for key, value in dynamic_config.items():
@@ -291,6 +300,7 @@ async def running_dev_server(
     repo_root: Path | None = None,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     port_hint: str = "choose other ports (DEALCYCLE_TEMPORAL_ADDRESS / DEALCYCLE_TEMPORAL_UI_URL)",
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[DevServerInfo]:
     """Start ``temporal server start-dev``, wait until it serves, stop it on exit.
 
@@ -299,6 +309,8 @@ async def running_dev_server(
     even when the database already existed. ``dynamic_config`` values are JSON text, as the
     CLI takes them (``{"limit.maxIDLength": "1000", "some.flag": "true"}``).
     ``ui_port=None`` starts without the Web UI. ``db_filename=None`` keeps state in memory.
+    ``ui_codec_endpoint`` (``http://127.0.0.1:8081``, a ``dealcycle codec-server``) is where the
+    Web UI sends encrypted payloads to be decoded.
 
     The CLI's output goes to ``log_file`` (default ``state_dir/temporal-dev-server.log``).
     Without a CLI on this machine (see :func:`find_temporal_cli`), the SDK's
@@ -331,6 +343,7 @@ async def running_dev_server(
             log_level=log_level,
             repo_root=repo_root,
             startup_timeout=startup_timeout,
+            ui_codec_endpoint=ui_codec_endpoint,
         ) as info:
             yield info
         return
@@ -346,6 +359,7 @@ async def running_dev_server(
         search_attributes=search_attributes,
         dynamic_config=dynamic_config,
         log_level=log_level,
+        ui_codec_endpoint=ui_codec_endpoint,
     )
     target = f"{ip}:{port}"
     with log_path.open("wb") as log:
@@ -395,11 +409,12 @@ async def _sdk_dev_server(
     log_level: str,
     repo_root: Path | None,
     startup_timeout: float,
+    ui_codec_endpoint: str | None = None,
 ) -> AsyncIterator[DevServerInfo]:
     """The last resort: let the SDK download the CLI and run it (works with internet)."""
     from datetime import timedelta
 
-    extra_args: Sequence[str] = _shared_args(search_attributes, dynamic_config)
+    extra_args: Sequence[str] = _shared_args(search_attributes, dynamic_config, ui_codec_endpoint)
     if namespace != "default":
         extra_args = [*extra_args, "--namespace", namespace]
     try:

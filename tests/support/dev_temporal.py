@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from dealcycle.devtools.devserver import free_port, running_dev_server
 from dealcycle.settings import Settings
 from schemas.search_attributes import registrations
+from tests.support.codec import TEST_DATA_CONVERTER
 
 
 @dataclass
@@ -46,7 +47,9 @@ async def dev_client(tmp_path_factory: Any) -> AsyncIterator[Client]:
         search_attributes=registrations(),
         log_file=state / "temporal.log",
     ) as server:
-        yield await Client.connect(server.target, namespace=server.namespace)
+        yield await Client.connect(
+            server.target, namespace=server.namespace, data_converter=TEST_DATA_CONVERTER
+        )
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -25,6 +25,7 @@ from dealcycle.settings import Settings
 from starter.slack.app import EVENTS_PATH, build_app, http_application
 from starter.slack.deps import SlackAppDeps
 from starter.slack.verification import RequestGuard
+from tests.support.codec import plain_payloads
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 T = TypeVar("T")
@@ -146,7 +147,8 @@ async def accepted_update_inputs(handle: WorkflowHandle[Any, Any]) -> list[str]:
         if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             continue
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request
-        inputs += [payload.data.decode() for payload in request.input.args.payloads]
+        plain = await plain_payloads(request.input.args.payloads)
+        inputs += [payload.data.decode() for payload in plain]
     return inputs
 
 

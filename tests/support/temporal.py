@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from dealcycle.devtools.test_server import find_test_server, start_time_skipping_environment
 from dealcycle.settings import Settings
 from schemas.search_attributes import ALL_KEYS
+from tests.support.codec import TEST_CODEC, TEST_CODEC_ENV, TEST_DATA_CONVERTER
 from tests.support.patience import patient_rpcs, retry_transient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,10 +47,24 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def codec_in_environment() -> Iterator[None]:
+    """The CLI run in-process (``starter.cli.main``) and the processes tests start read their
+    settings from the environment: there too, payloads are encrypted with the test key, so they
+    read what the fixtures' workers write."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in TEST_CODEC_ENV.items():
+            patch.setenv(name, value)
+        patch.delenv("DEALCYCLE_CODEC_KEYS_FILE", raising=False)
+        yield
+
+
 @asynccontextmanager
 async def running_time_skipping_env(**kwargs: Any) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping environment with our search attributes; ``kwargs`` go to the SDK
-    (``runtime=`` for one with metrics)."""
+    (``runtime=`` for one with metrics). Its client encrypts, as every client of the suite
+    (``tests.support.codec``)."""
+    kwargs.setdefault("data_converter", TEST_DATA_CONVERTER)
     if find_test_server(REPO_ROOT) is None:
         pytest.fail(
             "the Java time-skipping test server is not installed: run scripts/install-test-server"
@@ -100,6 +115,7 @@ def test_settings(tmp_path: Path, salesforce_settings: Any, slack_settings: Any)
         database_url=f"sqlite:///{tmp_path / 'dealcycle.db'}",
         salesforce=salesforce_settings,
         slack=slack_settings,
+        codec=TEST_CODEC,
     )
 
 

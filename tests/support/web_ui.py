@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from dealcycle.devtools.devserver import DevServerInfo, free_port, running_dev_server
 from schemas.search_attributes import registrations
+from tests.support.codec import running_codec_server
 
 METADATA_QUERY = "__temporal_workflow_metadata"
 
@@ -61,13 +62,21 @@ async def current_details(handle: WorkflowHandle[Any, Any]) -> str:
 @contextlib.asynccontextmanager
 async def dev_server_with_ui(state_dir: Path) -> AsyncIterator[DevServerInfo]:
     """The Temporal dev server with its Web UI on a free port (``info.ui_url``), dealcycle's
-    search attributes registered. The one place the browser tests start it: a codec server
-    for encrypted payloads is added here (``--ui-codec-endpoint``)."""
-    async with running_dev_server(
-        state_dir=state_dir,
-        port=free_port(),
-        ui_port=free_port(),
-        search_attributes=registrations(),
-        log_file=state_dir / "temporal.log",
-    ) as server:
+    search attributes registered. The one place the browser tests start it. Payloads are
+    encrypted in the tests: the UI decodes them, in the browser, through a codec server with the
+    suite's key that answers the UI's origin (``--ui-codec-endpoint``)."""
+    ui_port = free_port()
+    origin = f"http://127.0.0.1:{ui_port}"
+    async with (
+        running_codec_server(cors_origins=[origin]) as codec_endpoint,
+        running_dev_server(
+            state_dir=state_dir,
+            port=free_port(),
+            ui_port=ui_port,
+            search_attributes=registrations(),
+            log_file=state_dir / "temporal.log",
+            ui_codec_endpoint=codec_endpoint,
+        ) as server,
+    ):
+        assert server.ui_url == origin
         yield server

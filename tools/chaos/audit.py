@@ -72,6 +72,15 @@ def post_key(params: Mapping[str, Any]) -> str | None:
     return str(key) if key else None
 
 
+_EDIT_KEY = re.compile(r"/prompt/(\d+\.\d+)/done$")
+
+
+def _edited_prompt(key: str) -> str | None:
+    """The ts of the prompt a message-update effect's key names (".../prompt/<ts>/done")."""
+    match = _EDIT_KEY.search(key)
+    return match.group(1) if match else None
+
+
 def _duplicates(keys: Iterable[str | None], what: str) -> list[str]:
     counts = Counter(key for key in keys if key)
     return [f"{what} {key!r} written {n} times" for key, n in counts.items() if n > 1]
@@ -174,6 +183,8 @@ async def audit(
     tasks = sandbox.salesforce.records("Task")
     findings.posts, findings.tasks = len(messages), len(tasks)
     posted = {post_key(m.to_dict()) for m in messages}
+    # chat.update needs no ledger (it is idempotent): an edited prompt is its witness.
+    edited = {m.ts for m in messages if m.edited}
     task_keys = {str(t.get("Dealcycle_Key__c")) for t in tasks}
 
     findings.duplicates += _duplicates((post_key(m.to_dict()) for m in messages), "Slack post")
@@ -200,7 +211,10 @@ async def audit(
             continue
         for effect in view.effects:
             if effect.state == "done" and not (
-                effect.key in posted or effect.key in task_keys or effect.key in done_in_ledger
+                effect.key in posted
+                or effect.key in task_keys
+                or effect.key in done_in_ledger
+                or _edited_prompt(effect.key) in edited
             ):
                 findings.lost.append(f"{workflow_id}: {effect.key} done, never written")
             if effect.state == "failed":

@@ -111,7 +111,10 @@ class Workload:
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 pass  # the worker is down: the update waits for the next one
             except RPCError as error:
-                if error.status not in TRANSIENT:
+                # A call cut off by the server's restart comes back as UNKNOWN "transport
+                # error"; update ids and start's duplicate check make asking again safe.
+                cut_off = error.status == RPCStatusCode.UNKNOWN and "transport" in str(error)
+                if error.status not in TRANSIENT and not cut_off:
                     raise
             if loop.time() > deadline:
                 raise TimeoutError(f"no answer in {CALL_PATIENCE:.0f} s")
