@@ -15,6 +15,7 @@ The script is one string per wake-up, ``<trigger>:<effects>`` with an optional `
 - effects, in order, one letter each: ``s`` Slack post, ``m`` Slack message update, ``f``
   Salesforce field update, ``t`` Salesforce task, ``k`` license key, ``p`` account plan
   record, ``r`` feature request record, ``u`` search attribute upsert;
+- an effect's letter in upper case: it ran as a local activity (a marker, not an activity);
 - ``!``: the run then continues as new (the account does at each renewal).
 
 Between wake-ups it waits, like the account, on one condition ("an update arrived") with a
@@ -26,6 +27,7 @@ re-imports a workflow's module for every workflow run.
 from __future__ import annotations
 
 from collections import deque
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,7 +86,15 @@ UPSERT_CODE = "u"
 START_TO_CLOSE = timedelta(seconds=60)
 
 
+_LOCAL = ContextVar("bench_bare_local", default=False)
+"""Whether the effect being replayed ran as a local activity in the recorded account."""
+
+
 async def _act(name: str, argument: object, result_type: type) -> object:
+    if _LOCAL.get():
+        return await workflow.execute_local_activity(
+            name, argument, result_type=result_type, start_to_close_timeout=START_TO_CLOSE
+        )
     return await workflow.execute_activity(
         name, argument, result_type=result_type, start_to_close_timeout=START_TO_CLOSE
     )
@@ -204,7 +214,12 @@ class BareAccountWorkflow:
             if code == UPSERT_CODE:
                 self._upsert()
             else:
-                await self._activity(code, key)
+                # An upper-case code ran as a local activity in the recorded account.
+                token = _LOCAL.set(code.isupper())
+                try:
+                    await self._activity(code.lower(), key)
+                finally:
+                    _LOCAL.reset(token)
 
     def _upsert(self) -> None:
         i = self._input
