@@ -12,9 +12,10 @@ The script is one string per wake-up, ``<trigger>:<effects>`` with an optional `
 - trigger ``S``: a run starts (the first, or the one after a continue-as-new);
   ``T<seconds>``: a timer fires, that many seconds after ``input.base``;
   ``U<name>``: the update ``name`` arrives;
-- effects, in order, one letter each: ``s`` Slack post, ``f`` Salesforce field update, ``t``
-  Salesforce task, ``k`` license key, ``p`` account plan record, ``r`` feature request
-  record, ``u`` search attribute upsert;
+- effects, in order, one letter each: ``s`` Slack post, ``m`` Slack message update, ``f``
+  Salesforce field update, ``t`` Salesforce task, ``k`` license key, ``p`` account plan
+  record, ``r`` feature request record, ``u`` search attribute upsert;
+- an effect's letter in upper case: it ran as a local activity (a marker, not an activity);
 - ``!``: the run then continues as new (the account does at each renewal).
 
 Between wake-ups it waits, like the account, on one condition ("an update arrived") with a
@@ -26,6 +27,7 @@ re-imports a workflow's module for every workflow run.
 from __future__ import annotations
 
 from collections import deque
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,31 +56,45 @@ with workflow.unsafe.imports_passed_through():
         SalesforceFieldUpdate,
         SalesforceTaskRequest,
         SalesforceWriteResult,
+        SlackMessageUpdate,
         SlackPost,
         SlackPostResult,
     )
+    from schemas.roster import Roster
 
 # The activity names of workflows/effects.py, repeated so this module stays as light as the
 # account's (the bench checks they match).
 POST_SLACK_MESSAGE = "post_slack_message"
+UPDATE_SLACK_MESSAGE = "update_slack_message"
 UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
 CREATE_SALESFORCE_TASK = "create_salesforce_task"
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_ACCOUNT_PLAN = "record_account_plan"
 RECORD_FEATURE_REQUEST = "record_feature_request"
+LOOK_UP_ROSTER = "look_up_roster"
 EFFECT_CODES = {
     POST_SLACK_MESSAGE: "s",
+    UPDATE_SLACK_MESSAGE: "m",
     UPDATE_SALESFORCE_RECORD: "f",
     CREATE_SALESFORCE_TASK: "t",
     ISSUE_LICENSE_KEY: "k",
     RECORD_ACCOUNT_PLAN: "p",
     RECORD_FEATURE_REQUEST: "r",
+    LOOK_UP_ROSTER: "l",
 }
 UPSERT_CODE = "u"
 START_TO_CLOSE = timedelta(seconds=60)
 
 
+_LOCAL = ContextVar("bench_bare_local", default=False)
+"""Whether the effect being replayed ran as a local activity in the recorded account."""
+
+
 async def _act(name: str, argument: object, result_type: type) -> object:
+    if _LOCAL.get():
+        return await workflow.execute_local_activity(
+            name, argument, result_type=result_type, start_to_close_timeout=START_TO_CLOSE
+        )
     return await workflow.execute_activity(
         name, argument, result_type=result_type, start_to_close_timeout=START_TO_CLOSE
     )
@@ -96,9 +112,9 @@ class BareAccountWorkflow:
     def __init__(self, input: BareAccountInput) -> None:
         self._input = input
         self._cursor = input.cursor
-        self._arrived: deque[str] = deque()
-        self._plan: SubmitAccountPlan | None = None
-        self._feature: RecordFeatureRequest | None = None
+        self._arrived: deque[str] = deque(input.arrived or ())
+        self._plan: SubmitAccountPlan | None = input.plan
+        self._feature: RecordFeatureRequest | None = input.feature
         self._upserts = 0
 
     def _arrive(self, name: str) -> str:
@@ -157,7 +173,17 @@ class BareAccountWorkflow:
                 self._cursor += 1
                 if segment.endswith("!"):
                     await workflow.wait_condition(workflow.all_handlers_finished)
-                    workflow.continue_as_new(replace(input, cursor=self._cursor, run=input.run + 1))
+                    workflow.continue_as_new(
+                        replace(
+                            input,
+                            cursor=self._cursor,
+                            run=input.run + 1,
+                            arrived=list(self._arrived),
+                            # Only what a carried update needs, so a year's input stays lean.
+                            plan=self._plan if self._arrived else None,
+                            feature=self._feature if self._arrived else None,
+                        )
+                    )
             if self._arrived:
                 expected = script[self._cursor] if self._cursor < len(script) else "its end"
                 raise ApplicationError(
@@ -188,7 +214,12 @@ class BareAccountWorkflow:
             if code == UPSERT_CODE:
                 self._upsert()
             else:
-                await self._activity(code, key)
+                # An upper-case code ran as a local activity in the recorded account.
+                token = _LOCAL.set(code.isupper())
+                try:
+                    await self._activity(code.lower(), key)
+                finally:
+                    _LOCAL.reset(token)
 
     def _upsert(self) -> None:
         i = self._input
@@ -223,6 +254,15 @@ class BareAccountWorkflow:
                 SlackPost(key, i.ce_owner, f"{name}: work is due on {day}."),
                 SlackPostResult,
             )
+        elif code == "l":
+            await workflow.execute_activity(
+                LOOK_UP_ROSTER, result_type=Roster, start_to_close_timeout=START_TO_CLOSE
+            )
+        elif code == "m":
+            argument = SlackMessageUpdate(
+                key, i.ce_owner, f"{now.timestamp():.6f}", f"{name}: done."
+            )
+            await _act(UPDATE_SLACK_MESSAGE, argument, type(None))
         elif code == "f":
             argument = SalesforceFieldUpdate(
                 key, "Account", i.account_id, {"Tier__c": str(i.tier), "Renewal_Date__c": day}

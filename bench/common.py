@@ -43,12 +43,15 @@ from schemas.effects import (
     SalesforceFieldUpdate,
     SalesforceTaskRequest,
     SalesforceWriteResult,
+    SlackMessageUpdate,
     SlackPost,
     SlackPostResult,
     TrialOutcomeRecord,
 )
+from schemas.roster import Roster
 from schemas.trial import TRIAL_PLANNING_ITEMS, CompleteStep, TrialInput, TrialStart
 from workflows import effects
+from workflows.roster import LOOK_UP_ROSTER
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CE, AE = "U0CEBENCH1", "U0AEBENCH1"
@@ -102,6 +105,11 @@ async def stub_post_slack_message(post: SlackPost) -> SlackPostResult:
     return SlackPostResult(channel=post.channel, ts=f"{time.time():.6f}")
 
 
+@activity.defn(name=effects.UPDATE_SLACK_MESSAGE)
+async def stub_update_slack_message(update: SlackMessageUpdate) -> None:
+    _count(effects.UPDATE_SLACK_MESSAGE)
+
+
 @activity.defn(name=effects.UPDATE_SALESFORCE_RECORD)
 async def stub_update_salesforce_record(update: SalesforceFieldUpdate) -> SalesforceWriteResult:
     _count(effects.UPDATE_SALESFORCE_RECORD)
@@ -140,6 +148,12 @@ async def stub_record_feature_request(record: FeatureRequestRecord) -> RecordRes
     return RecordResult(record_id=f"feature-{record.account_id}-{record.number}")
 
 
+@activity.defn(name=LOOK_UP_ROSTER)
+async def stub_look_up_roster() -> Roster:
+    _count(LOOK_UP_ROSTER)
+    return Roster("U0CELEAD1", "U0SECPM1", "U0SECWEST1", "U0SECEAST1", "U0VALUE1", rotation=1)
+
+
 @activity.defn(dynamic=True)
 async def stub_unknown_activity(args: Sequence[RawValue]) -> None:
     """Any other activity name: fail loudly rather than let a benchmark hang on it."""
@@ -153,23 +167,27 @@ async def stub_unknown_activity(args: Sequence[RawValue]) -> None:
 
 STUB_ACTIVITIES: list[Callable[..., Any]] = [
     stub_post_slack_message,
+    stub_update_slack_message,
     stub_update_salesforce_record,
     stub_create_salesforce_task,
     stub_issue_license_key,
     stub_record_trial_outcome,
     stub_record_account_plan,
     stub_record_feature_request,
+    stub_look_up_roster,
     stub_unknown_activity,
 ]
 STUBBED_NAMES = frozenset(
     {
         effects.POST_SLACK_MESSAGE,
+        effects.UPDATE_SLACK_MESSAGE,
         effects.UPDATE_SALESFORCE_RECORD,
         effects.CREATE_SALESFORCE_TASK,
         effects.ISSUE_LICENSE_KEY,
         effects.RECORD_TRIAL_OUTCOME,
         effects.RECORD_ACCOUNT_PLAN,
         effects.RECORD_FEATURE_REQUEST,
+        LOOK_UP_ROSTER,
     }
 )
 
@@ -285,7 +303,10 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         raise SystemExit(
             "the Java time-skipping test server is not installed: run scripts/install-test-server"
         )
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(launcher))
+    # A JVM starting on a busy machine takes more than the SDK's default 5 seconds.
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(launcher), test_server_startup_timeout=timedelta(minutes=1)
+    )
     async with env:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.account import RecordFeatureRequest, SubmitAccountPlan
+
 
 @dataclass(frozen=True)
 class NoopRequest:
@@ -68,6 +70,12 @@ class BareAccountInput:
     script: list[str]
     cursor: int = 0
     run: int = 0
+    arrived: list[str] | None = None
+    """Updates accepted but not yet acted on when the run continued as new (carried over,
+    as an account carries what its handlers already applied), with the last plan and
+    feature request they brought."""
+    plan: SubmitAccountPlan | None = None
+    feature: RecordFeatureRequest | None = None
 
 
 @dataclass(frozen=True)

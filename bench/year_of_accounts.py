@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -34,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -67,7 +69,8 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
-from tests.support.accounts import a_plan, run_histories, settle
+from tests.support.accounts import a_plan, run_histories
+from tests.support.patience import settle
 from workflows.account import AccountWorkflow
 from workflows.account_rules import midnight
 
@@ -81,6 +84,7 @@ WINDOW_CHECKPOINT = 89 * DAY
 PLANS_PER_YEAR = 4
 """From 10 January: the Q2, Q3, Q4 and next Q1 plans (adoption plans the quarter ahead)."""
 SEATS = 100
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 # --- The year's calendar -----------------------------------------------------------------------
@@ -291,6 +295,16 @@ BARE = Kind("bare", BareAccountWorkflow, start_bare)
 # --- Calibration: one real account per variant -------------------------------------------------
 
 
+def local_activity_type(event: HistoryEvent) -> str | None:
+    """The activity a local-activity marker records (the SDK core's marker), else None."""
+    attributes = event.marker_recorded_event_attributes
+    if attributes.marker_name != LOCAL_ACTIVITY_MARKER:
+        return None
+    data = attributes.details["data"].payloads[0].data
+    activity_type: str = json.loads(data)["activity_type"]
+    return activity_type
+
+
 def script_of(histories: Sequence[WorkflowHistory], anchor: datetime) -> list[str]:
     """The account's wake-ups and their effects, in ``BareAccountWorkflow``'s notation."""
     segments: list[list[str]] = []  # [trigger, effects, "!" or ""]
@@ -316,6 +330,12 @@ def script_of(histories: Sequence[WorkflowHistory], anchor: datetime) -> list[st
                 if name not in EFFECT_CODES:
                     raise RuntimeError(f"the bare account cannot replay activity {name!r}")
                 segments[-1][1] += EFFECT_CODES[name]
+            elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+                local = local_activity_type(event)
+                if local is not None:
+                    if local not in EFFECT_CODES:
+                        raise RuntimeError(f"the bare account cannot replay activity {local!r}")
+                    segments[-1][1] += EFFECT_CODES[local].upper()
             elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
                 segments[-1][1] += UPSERT_CODE
             elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:

@@ -1,0 +1,3 @@
+from bench.full_scale.run import main
+
+main()
