@@ -277,7 +277,8 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
     settings = Settings.from_env(environ)
     configure_logging(settings.log_format, settings.log_level)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    from worker import build_activities, build_worker, connect
+    from dealcycle.metrics import MetricsExport
+    from worker import WORKFLOWS, build_activities, build_worker, connect
 
     async with running_dev_server(
         state_dir=settings.state_dir,
@@ -300,6 +301,8 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             from starter.usage_feed import with_demo_usage_feed
 
             effective = with_demo_usage_feed(effective) if demo else effective
+            # As `dealcycle worker` does: the metrics runtime before the first client.
+            metrics = MetricsExport.start(effective.metrics)
             client = await connect(effective)
             activities = await asyncio.to_thread(build_activities, effective)
             app_env = {
@@ -310,6 +313,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             }
             async with (
                 build_worker(client, effective, activities),
+                metrics.levels(client, WORKFLOWS),
                 running_slack_app(
                     app_env,
                     fake_url=_slack_fake_url(sandbox_env),
