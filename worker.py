@@ -36,18 +36,18 @@ from activities.slack import (
     check_slack_scopes,
 )
 from activities.usage_feed import UsageFeedActivities
-from dealcycle.connection import connect as connect  # the CLI's and Slack app's too
+from dealcycle.connection import connect as connect  # re-exported (starter.devrun)
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.preferences import ReminderPreferences
 from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
-from dealcycle.logging import ActivityLogContext, get_logger
+from dealcycle.logging import get_logger
 from dealcycle.metrics import MetricsExport
 from dealcycle.payloads import data_converter_for, with_data_converter
 from dealcycle.production import require_production_credentials
-from dealcycle.query_failures import QueryRefusals
 from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
+from dealcycle.worker_interceptors import ActivityLogContext, QueryRefusals
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
 from workflows.digest import DailyDigestWorkflow

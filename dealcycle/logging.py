@@ -3,6 +3,8 @@
 Temporal's ``workflow.logger`` and ``activity.logger`` are stdlib adapters that attach the
 workflow and activity context as ``extra``; the stdlib records are rendered by structlog too,
 with that context lifted into top-level ``workflow_id``, ``run_id`` and ``activity`` keys.
+The worker binds an activity's context to structlog's own loggers too
+(``dealcycle.worker_interceptors.ActivityLogContext``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-import temporalio.activity
-import temporalio.worker
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -104,32 +104,3 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
-
-
-class ActivityLogContext(temporalio.worker.Interceptor):
-    """Binds the running activity's workflow id, run id, name and attempt to every log line.
-
-    structlog context variables follow the activity's task (and ``asyncio.to_thread``), so
-    plain ``structlog`` loggers in activity code carry the same context as ``activity.logger``.
-    """
-
-    def intercept_activity(
-        self, next: temporalio.worker.ActivityInboundInterceptor
-    ) -> temporalio.worker.ActivityInboundInterceptor:
-        return _ActivityLogContextInbound(next)
-
-
-class _ActivityLogContextInbound(temporalio.worker.ActivityInboundInterceptor):
-    async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
-        info = temporalio.activity.info()
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            workflow_id=info.workflow_id,
-            run_id=info.workflow_run_id,
-            activity=info.activity_type,
-            attempt=info.attempt,
-        )
-        try:
-            return await self.next.execute_activity(input)
-        finally:
-            structlog.contextvars.clear_contextvars()

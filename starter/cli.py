@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings, parse_duration
 from schemas.account import (
@@ -102,8 +103,6 @@ def _run(
 
 
 async def _client(settings: Settings) -> Any:
-    from worker import connect
-
     return await connect(settings)
 
 

@@ -18,9 +18,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     Schedule,
@@ -32,9 +31,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from dealcycle.db.engine import make_engine
-from dealcycle.db.migrate import upgrade_to_head
-from dealcycle.db.preferences import ReminderMode, ReminderPreferences, StoredPreference
+from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
 from schemas import start_summaries
@@ -45,6 +42,9 @@ from starter.provenance import cli_via
 from starter.schedules import ensure_schedule
 from starter.tables import when
 from workflows.digest import DailyDigestWorkflow
+
+if TYPE_CHECKING:
+    from dealcycle.db.preferences import ReminderMode, ReminderPreferences, StoredPreference
 
 SettingsFactory = Callable[[], Settings]
 
@@ -144,6 +144,8 @@ def _member(flag: str, raw: str) -> str:
 
 
 def _mode(raw: str) -> ReminderMode:
+    from dealcycle.db.preferences import ReminderMode
+
     try:
         return ReminderMode(raw.strip().lower())
     except ValueError:
@@ -153,6 +155,12 @@ def _mode(raw: str) -> ReminderMode:
 
 
 def _preferences(settings_factory: SettingsFactory) -> ReminderPreferences:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dealcycle.db.engine import make_engine
+    from dealcycle.db.migrate import upgrade_to_head
+    from dealcycle.db.preferences import ReminderPreferences
+
     settings = settings_factory()
     try:
         upgrade_to_head(settings.database_url)
@@ -162,6 +170,8 @@ def _preferences(settings_factory: SettingsFactory) -> ReminderPreferences:
 
 
 def _prefer(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
+    from dealcycle.db.preferences import ReminderMode
+
     user = _member("--user", args.user)
     by = _member("--by", args.by) if args.by else user
     mode = _mode(args.mode)
@@ -186,8 +196,6 @@ def _with_client(settings_factory: SettingsFactory, go: Callable[[Client, Settin
     configure_logging(settings.log_format, settings.log_level)
 
     async def connected() -> Any:
-        from worker import connect
-
         return await go(await connect(settings), settings)
 
     return asyncio.run(connected())

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from simple_salesforce.exceptions import SalesforceResourceNotFound
 from temporalio.client import (
     Client,
     Schedule,
@@ -21,7 +20,6 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from activities.salesforce import SalesforceConnector
 from dealcycle.settings import Settings
 from schemas import start_summaries
 from schemas.account import HandOffResult
@@ -52,6 +50,11 @@ def salesforce_settings_for_cli(settings: Settings) -> Settings:
 
 def read_opportunity(settings: Settings, opportunity_id: str) -> dict[str, Any]:
     """Blocking: the Salesforce Opportunity, or a CommandError saying there is none."""
+    # Imported here: the other intake commands never call Salesforce from the CLI.
+    from simple_salesforce.exceptions import SalesforceResourceNotFound
+
+    from activities.salesforce import SalesforceConnector
+
     connector = SalesforceConnector(settings.salesforce)
     try:
         opportunity: dict[str, Any] = connector.call(

@@ -11,19 +11,8 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
-from activities.roster import (
-    StoredRotation,
-    current_roster,
-    roster_rotations,
-    rotate_roster,
-)
-from dealcycle.db.engine import make_engine
-from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
 from schemas import limits
@@ -31,6 +20,12 @@ from schemas.errors import RuleViolation
 from schemas.roster import REGION_KEYS, ROLE_LABELS, Roster, RotateRoster
 from starter.errors import CommandError
 from starter.tables import when
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from activities.roster import StoredRotation
 
 SettingsFactory = Callable[[], Settings]
 HISTORY_SHOWN = 10
@@ -116,6 +111,11 @@ def _as_option(problem: str) -> str:
 
 
 def _engine(settings: Settings) -> Engine:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dealcycle.db.engine import make_engine
+    from dealcycle.db.migrate import upgrade_to_head
+
     try:
         upgrade_to_head(settings.database_url)
         return make_engine(settings.database_url)
@@ -135,6 +135,10 @@ def _prepared(settings_factory: SettingsFactory) -> Settings:
 
 
 def _show(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from activities.roster import current_roster, roster_rotations
+
     settings = _prepared(settings_factory)
     engine = _engine(settings)
     try:
@@ -149,6 +153,10 @@ def _show(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
 
 
 def _set(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from activities.roster import rotate_roster
+
     request = rotation_from(args)
     settings = _prepared(settings_factory)
     engine = _engine(settings)

@@ -1,7 +1,8 @@
 """``dealcycle salesforce keygen`` and ``dealcycle salesforce login``: setting up the connected
 app's JWT bearer flow and checking that the worker's settings log in.
 
-Neither prints a key, a secret or a token.
+Neither prints a key, a secret or a token. The Salesforce client is imported by ``login``
+alone, so the CLI's other commands start without it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
-from activities.salesforce import SalesforceConnector
-from activities.salesforce_auth import SalesforceLoginError
 from dealcycle.salesforce_keys import generate_connected_app_key
 from dealcycle.settings import Settings
-from starter.intake import salesforce_settings_for_cli
 from starter.trials import CommandError
 
 SettingsFactory = Callable[[], Settings]
@@ -96,6 +94,10 @@ def _keygen(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
 
 
 def _login(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
+    from activities.salesforce import SalesforceConnector
+    from activities.salesforce_auth import SalesforceLoginError
+    from starter.intake import salesforce_settings_for_cli
+
     settings = salesforce_settings_for_cli(settings_factory()).salesforce
     connector = SalesforceConnector(settings)
     try:

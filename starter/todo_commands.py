@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
 from schemas.errors import RuleViolation
@@ -50,8 +51,6 @@ def _todo(settings_factory: SettingsFactory, args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
 
     async def go() -> TodoList:
-        from worker import connect
-
         client = await connect(settings)
         limit = None if args.all else DEFAULT_LIMIT
         return await todo_for(client, args.user, datetime.now(UTC), limit=limit)

@@ -12,11 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
     Schedule,
@@ -29,9 +26,6 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from dealcycle.db.engine import make_engine
-from dealcycle.db.migrate import upgrade_to_head
-from dealcycle.db.models import UsageFeedMark
 from dealcycle.settings import Settings
 from schemas import start_summaries
 from schemas.usage_feed import (
@@ -43,6 +37,9 @@ from starter.digest import _with_client
 from starter.errors import CommandError
 from starter.schedules import ensure_schedule
 from workflows.usage_feed import UsageFeedWorkflow
+
+if TYPE_CHECKING:
+    from dealcycle.db.models import UsageFeedMark
 
 SettingsFactory = Callable[[], Settings]
 MARKS_SHOWN = 20
@@ -133,6 +130,14 @@ def render_marks(marks: list[UsageFeedMark], total: int) -> str:
 
 
 def stored_marks(database_url: str, limit: int = MARKS_SHOWN) -> tuple[list[UsageFeedMark], int]:
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from dealcycle.db.engine import make_engine
+    from dealcycle.db.migrate import upgrade_to_head
+    from dealcycle.db.models import UsageFeedMark
+
     try:
         upgrade_to_head(database_url)
         engine = make_engine(database_url)
@@ -246,6 +251,10 @@ def _demo_row(
 def with_demo_usage_feed(settings: Settings) -> Settings:
     """Without ``DEALCYCLE_USAGE_FEED_URL``, a SQLite analytics database in the state
     directory, holding the demo accounts' last month, for the worker's feed to read."""
+    from sqlalchemy import text
+
+    from dealcycle.db.engine import make_engine
+
     if settings.usage_feed.configured:
         return settings
     url = f"sqlite:///{settings.state_dir / DEMO_ANALYTICS_FILE}"

@@ -1,16 +1,21 @@
-"""``dealcycle slack``: serve the Slack app (Socket Mode or HTTP, see ``starter.slack.app``)."""
+"""``dealcycle slack``: serve the Slack app (Socket Mode or HTTP, see ``starter.slack.app``).
+
+The app (Bolt, aiohttp) is imported when the command runs, not when the CLI builds its
+parser: every other command starts without it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
-from starter.slack.app import SlackAppConfig, require_slack, run
-from starter.slack.deps import SlackAppDeps
+
+if TYPE_CHECKING:
+    from starter.slack.app import SlackAppConfig
 
 
 def add_slack_command(
@@ -32,6 +37,8 @@ def add_slack_command(
 
 
 def _serve(settings: Settings, port: int | None) -> int:
+    from starter.slack.app import SlackAppConfig
+
     configure_logging(settings.log_format, settings.log_level)
     config = SlackAppConfig.from_env()
     if port is not None:
@@ -40,7 +47,8 @@ def _serve(settings: Settings, port: int | None) -> int:
 
 
 async def _serve_async(settings: Settings, config: SlackAppConfig) -> int:
-    from worker import connect
+    from starter.slack.app import require_slack, run
+    from starter.slack.deps import SlackAppDeps
 
     require_slack(settings)
     client = await connect(settings)
