@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
@@ -146,6 +147,40 @@ async def test_installed_test_server_skips_time() -> None:
                 timeout=60,
             )
     assert result == "woke up"
+
+
+def test_the_installed_test_server_starts_from_its_class_archive(tmp_path: Path) -> None:
+    """scripts/install-test-server records the classes a test server loads, and its launcher
+    maps them (``dealcycle.devtools.test_server_archive``); a JVM that could not would load
+    them from the jars again, on twice the CPU per test module."""
+    launcher = test_server.find_test_server()
+    assert launcher is not None, "run scripts/install-test-server"
+    assert (launcher.parent / "classes.jsa").is_file()
+    loaded = tmp_path / "class-load.log"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [str(launcher), str(port)],
+        # -Xshare:on: an archive the JVM cannot map stops it instead of being passed over.
+        env={**os.environ, "JAVA_TOOL_OPTIONS": f"-Xshare:on -Xlog:class+load:file={loaded}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    main_class = re.compile(r"io\.temporal\.testserver\.TestServer source: (.*)")
+    try:
+        line = None
+        for _ in range(300):
+            found = main_class.search(loaded.read_text()) if loaded.exists() else None
+            if found or server.poll() is not None:
+                line = found
+                break
+            time.sleep(0.1)
+    finally:
+        server.kill()
+        server.wait()
+    assert line is not None, "the test server did not start with its class archive"
+    assert line.group(1) == "shared objects file (top)"
 
 
 # -- PostgreSQL -----------------------------------------------------------------------
