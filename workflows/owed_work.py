@@ -65,6 +65,10 @@ NOTIFY_FAILED_EFFECT = "notify_failed_effect"
 KEEP_RESOLVED = 20
 """How many done, expired and skipped effects a workflow keeps to show; the rest are forgotten
 (the state that owed them says they are done, so they are never owed again)."""
+KEEP_RESOLVED_CARRIED = 5
+"""How many of them a run hands to the next at continue-as-new: the carried state is in the
+history twice (the old run's last event, the new run's first), and the rest are in the old
+run's history."""
 MAX_CAUSE = 600
 
 
@@ -516,7 +520,11 @@ class OwedWork:
         self._arguments[key] = argument
         self._resume.append(notice)
 
-    def _forget_resolved(self) -> None:
+    def carry_over(self) -> None:
+        """Before continue-as-new: keep the few last resolved effects only."""
+        self._forget_resolved(KEEP_RESOLVED_CARRIED)
+
+    def _forget_resolved(self, keep: int = KEEP_RESOLVED) -> None:
         resolved = [
             e
             for e in self._book
@@ -525,7 +533,7 @@ class OwedWork:
         ]
         # The longest resolved go first, whatever order they were owed in.
         resolved.sort(key=lambda e: e.changed_at.timestamp() if e.changed_at else 0.0)
-        for effect in resolved[: max(0, len(resolved) - KEEP_RESOLVED)]:
+        for effect in resolved[: max(0, len(resolved) - keep)]:
             self._book.remove(effect)
             del self._by_key[effect.key]
 

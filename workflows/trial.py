@@ -239,6 +239,7 @@ class TrialWorkflow(OwedWorkHandlers):
                     lambda: workflow.all_handlers_finished() and self._fx.idle()
                 )
                 s.continued_as_new += 1
+                self._fx.carry_over()
                 workflow.continue_as_new(TrialInput(carried=s))
             await self._wake.until(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
