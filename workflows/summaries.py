@@ -35,6 +35,12 @@ _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
+def utc_minute(moment: datetime) -> str:
+    """``2027-03-01 09:30 UTC``. Not ``strftime``: in the workflow sandbox each call of it goes
+    through the sandbox's import hook (it imports ``time``), a cost every wake-up paid."""
+    return f"{moment.date().isoformat()} {moment.hour:02d}:{moment.minute:02d} UTC"
+
+
 def first_sentence(text: str, limit: int = FIRST_SENTENCE_LIMIT) -> str:
     """The message's first sentence, Slack markup made plain (``<@U1>`` reads ``@U1``)."""
     plain = _LINK.sub(r"\2", _MENTION.sub(r"@\1", " ".join(text.split())))

@@ -310,7 +310,11 @@ class TrialWorkflow(OwedWorkHandlers):
         publish_search_attributes(self._published, wanted)
         view = trial_open_steps(s)
         publish_open_steps(view)
-        ends = f"ends {s.ends_at:%Y-%m-%d}" if s.ends_at else f"{rules.trial_length_days(s)} days"
+        ends = (
+            f"ends {s.ends_at.date().isoformat()}"
+            if s.ends_at
+            else f"{rules.trial_length_days(s)} days"
+        )
         headline = start_summaries.line("Trial", s.start.account_name, s.start.opportunity_id, ends)
         publish_current_details(headline, s.phase.value, view)
 
