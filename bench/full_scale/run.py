@@ -250,7 +250,7 @@ def report_targets(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Year
         f" {first_form})"
     )
     per_account_kb = (ours.aged.worker.rss_kb - ours.base.worker.rss_kb) / ours.count
-    cache = Settings().max_cached_workflows
+    cache = Settings.from_env({}).max_cached_workflows
     full_cache_mb = (ours.base.worker.rss_kb + cache * per_account_kb) / MB
     measured = "measured" if ours.count >= cache else f"from {ours.count:,} accounts"
     print(
