@@ -152,7 +152,7 @@ def build_worker(
     *,
     task_queue: str | None = None,
     workflows: Sequence[type] = WORKFLOWS,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int | None = None,
     strict_sandbox: bool = False,
 ) -> Worker:
     queue = task_queue or settings.task_queue
@@ -180,7 +180,9 @@ def build_worker(
             *UsageFeedActivities.on(client, settings.database_url, settings.usage_feed).functions,
         ],
         graceful_shutdown_timeout=timedelta(seconds=20),
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=(
+            settings.max_cached_workflows if max_cached_workflows is None else max_cached_workflows
+        ),
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,
         interceptors=[ActivityLogContext(), FailureSizeGuard(), QueryRefusals()],
     )

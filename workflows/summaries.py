@@ -43,7 +43,10 @@ def utc_minute(moment: datetime) -> str:
 
 def first_sentence(text: str, limit: int = FIRST_SENTENCE_LIMIT) -> str:
     """The message's first sentence, Slack markup made plain (``<@U1>`` reads ``@U1``)."""
-    plain = _LINK.sub(r"\2", _MENTION.sub(r"@\1", " ".join(text.split())))
+    # Only the head can be shown: a brief or a plan runs to kilobytes, read on every post.
+    plain = " ".join(text[: limit * 4].split())
+    if "<" in plain:
+        plain = _LINK.sub(r"\2", _MENTION.sub(r"@\1", plain))
     return clip(_SENTENCE_END.split(plain, maxsplit=1)[0], limit)
 
 
