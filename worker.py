@@ -53,6 +53,7 @@ from workflows.account import AccountWorkflow
 from workflows.digest import DailyDigestWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
+from workflows.opportunity_lookup import OpportunityLookupWorkflow
 from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
@@ -67,6 +68,7 @@ WORKFLOWS: tuple[type, ...] = (
     RedAccountWorkflow,
     DailyDigestWorkflow,
     UsageFeedWorkflow,
+    OpportunityLookupWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -112,6 +114,7 @@ class ActivityRegistry:
             self.red_accounts.close_red_account_case,
             self.operations.notify_failed_effect,
             self.roster.look_up_roster,
+            self.salesforce.look_up_opportunity,
         ]
 
 
