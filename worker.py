@@ -53,6 +53,7 @@ from workflows.account import AccountWorkflow
 from workflows.digest import DailyDigestWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
+from workflows.opportunity_lookup import OpportunityLookupWorkflow
 from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
@@ -67,6 +68,7 @@ WORKFLOWS: tuple[type, ...] = (
     RedAccountWorkflow,
     DailyDigestWorkflow,
     UsageFeedWorkflow,
+    OpportunityLookupWorkflow,
 )
 log = get_logger("dealcycle.worker")
 
@@ -112,6 +114,7 @@ class ActivityRegistry:
             self.red_accounts.close_red_account_case,
             self.operations.notify_failed_effect,
             self.roster.look_up_roster,
+            self.salesforce.look_up_opportunity,
         ]
 
 
@@ -149,7 +152,7 @@ def build_worker(
     *,
     task_queue: str | None = None,
     workflows: Sequence[type] = WORKFLOWS,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int | None = None,
     strict_sandbox: bool = False,
 ) -> Worker:
     queue = task_queue or settings.task_queue
@@ -177,7 +180,9 @@ def build_worker(
             *UsageFeedActivities.on(client, settings.database_url, settings.usage_feed).functions,
         ],
         graceful_shutdown_timeout=timedelta(seconds=20),
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=(
+            settings.max_cached_workflows if max_cached_workflows is None else max_cached_workflows
+        ),
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,
         interceptors=[ActivityLogContext(), FailureSizeGuard(), QueryRefusals()],
     )

@@ -54,6 +54,7 @@ from dealcycle.settings import SalesforceSettings, Settings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
 from schemas.intake import ClosedWonBatch, ClosedWonPoll
 from schemas.metrics import SALESFORCE_CALLS, CallOutcome
+from schemas.opportunity_lookup import OpportunityFound, OpportunityLookup
 from schemas.salesforce_fields import TEXT_TYPES, find_field
 
 log = structlog.get_logger(__name__)
@@ -263,6 +264,33 @@ class SalesforceActivities:
         cls, settings: Settings, ledger: IdempotencyLedger, **kwargs: Any
     ) -> SalesforceActivities:
         return cls(SalesforceConnector.from_settings(settings), ledger, **kwargs)
+
+    @activity.defn
+    async def look_up_opportunity(self, lookup: OpportunityLookup) -> OpportunityFound:
+        """One GET of the Opportunity by Id (a read: no idempotency key). Salesforce having
+        none is an answer, ``found`` False; any other failure is raised as a write's is."""
+        opportunity_id = lookup.opportunity_id
+
+        def perform(client: Salesforce) -> dict[str, Any] | None:
+            try:
+                record: dict[str, Any] = self._connector.sobject(client, "Opportunity").get(
+                    quote(opportunity_id, safe="")
+                )
+            except SalesforceResourceNotFound:
+                return None
+            return record
+
+        try:
+            with bounded_by_attempt():
+                record = await asyncio.to_thread(self._connector.call, perform)
+        except Exception as exc:
+            error = self._classify(exc, f"the read of Opportunity {opportunity_id}")
+            if error is None:
+                raise
+            raise error from None
+        if record is None:
+            return OpportunityFound(opportunity_id, found=False)
+        return OpportunityFound(opportunity_id, found=True, name=str(record.get("Name") or ""))
 
     @activity.defn
     async def update_salesforce_record(

@@ -36,7 +36,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from bench.bare_account_workflow import EFFECT_CODES, UPSERT_CODE, BareAccountWorkflow
@@ -372,7 +372,20 @@ async def calibrate() -> list[Variant]:
                 view = await handle.query(AccountWorkflow.state)
                 actions = []
                 for name, request in asked(view):
-                    await handle.execute_update(name, request)
+                    try:
+                        await handle.execute_update(name, request)
+                    except WorkflowUpdateFailedError:
+                        # Asked from a view read mid-wake-up (a value exercise handed to the
+                        # roster's Value Engineering a moment after it opened): ask again.
+                        await settle(handle)
+                        fresh = await handle.query(AccountWorkflow.state)
+                        step = getattr(request, "step", None)
+                        [request] = [
+                            again
+                            for asked_name, again in asked(fresh)
+                            if asked_name == name and getattr(again, "step", None) == step
+                        ]
+                        await handle.execute_update(name, request)
                     await settle(handle)
                     actions.append(Action(name, request, CALLS_BY_WORKFLOW[handle.id]))
                 if actions:

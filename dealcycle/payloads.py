@@ -1,9 +1,20 @@
-"""The worker's payload converter: JSON as it came, for the input checks to judge.
+"""The worker's payload converter: JSON as it came, for the input checks to judge; compact.
 
 The SDK's default turns JSON ``true`` into the int 1 and ``2.5`` into 2 when a field is an
 ``int`` (and ``true`` into 1.0 for a ``float``), so `temporal workflow update ... {"days": true}`
 would extend a trial by a day. Here such values are kept as they came; ``schemas.limits`` then
 refuses them with the field's name and limit. Everything else converts as by default.
+
+Two things the SDK's JSON converter does on every payload are done once per dataclass here,
+because every history event of every workflow pays for them (``bench.full_scale``):
+
+- a dataclass is written without the fields that hold an empty default (``None``, ``""``,
+  ``0``, ``False``, ``[]``, ``{}``): a carried snapshot or a done effect is mostly such.
+  Reading fills them back in (the SDK's decoding leaves a missing field to the dataclass), and
+  payloads written in full before read as they always did. So an existing field's empty
+  default is part of the payload format: it must never change (docs/changing-workflows.md);
+  a field with any other default is always written;
+- a dataclass is read with its fields' type hints resolved once per class, not per payload.
 
 ``data_converter_for(settings)`` adds the payload codec (``dealcycle.codec``) when it is on.
 """
@@ -11,12 +22,14 @@ refuses them with the field's name and limit. Everything else converts as by def
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import temporalio.converter
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
 from temporalio.converter import (
+    AdvancedJSONEncoder,
     CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverter,
@@ -24,6 +37,7 @@ from temporalio.converter import (
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
     JSONTypeConverter,
+    value_to_type,
 )
 
 from dealcycle.query_failures import QueryRefused
@@ -33,20 +47,116 @@ if TYPE_CHECKING:
     from dealcycle.settings import Settings
 
 
+_NO_DEFAULT = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    """What converting a dataclass needs, worked out once per class."""
+
+    empty_defaults: tuple[tuple[str, Any], ...]
+    """Each field's name and its default when that is empty, else ``_NO_DEFAULT``."""
+    hints: tuple[tuple[str, Any], ...]
+    """Each field's name and type hint."""
+    init: frozenset[str]
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fields = dataclasses.fields(cls)
+        hints = get_type_hints(cls)
+        shape = _Shape(
+            tuple((field.name, _empty_default(field)) for field in fields),
+            tuple((field.name, hints[field.name]) for field in fields),
+            frozenset(field.name for field in fields if field.init),
+        )
+        _SHAPES[cls] = shape  # a race only computes the same shape twice
+    return shape
+
+
+_EMPTY = (None, "", 0, 0.0, False)
+
+
+def _empty_default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        default = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    else:
+        return _NO_DEFAULT
+    if type(default) in (list, dict, tuple) and not default:
+        return default
+    if any(
+        default is empty or (type(default) is type(empty) and default == empty) for empty in _EMPTY
+    ):
+        return default
+    return _NO_DEFAULT
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is _NO_DEFAULT:
+        return False
+    # Same type: ``False == 0`` and ``0.0 == 0``, yet each must be read back as written.
+    return value is default or (type(value) is type(default) and value == default)
+
+
+class CompactJSONEncoder(AdvancedJSONEncoder):
+    """The SDK's encoder, except that a dataclass leaves out the fields at their default."""
+
+    def default(self, o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {
+                name: value
+                for name, default in _shape(type(o)).empty_defaults
+                if not _is_default(value := getattr(o, name), default)
+            }
+        return super().default(o)
+
+
 class KeepNonIntegers(JSONTypeConverter):
+    def __init__(self) -> None:
+        self._converters: Sequence[JSONTypeConverter] = [self]
+
     def to_typed_value(self, hint: type, value: Any) -> Any:
         if hint is int and isinstance(value, (bool, float)):
             return value
         if hint is float and isinstance(value, bool):
             return value
+        if isinstance(value, dict) and isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            return self._dataclass(hint, value)
         return JSONTypeConverter.Unhandled
+
+    def _dataclass(self, hint: type, value: dict[str, Any]) -> Any:
+        """As the SDK reads a dataclass (unknown keys ignored, a missing field left to the
+        class, which raises if it has no default), with the hints resolved once."""
+        shape = _shape(hint)
+        init: dict[str, Any] = {}
+        later: dict[str, Any] = {}
+        for name, field_hint in shape.hints:
+            if name not in value:
+                continue
+            try:
+                converted = value_to_type(field_hint, value[name], self._converters)
+            except Exception as err:
+                raise TypeError(f"Failed converting field {name} on dataclass {hint}") from err
+            (init if name in shape.init else later)[name] = converted
+        obj = hint(**init)
+        for name, converted in later.items():
+            object.__setattr__(obj, name, converted)
+        return obj
 
 
 class PayloadConverter(CompositePayloadConverter):
     def __init__(self) -> None:
         super().__init__(
             *(
-                JSONPlainPayloadConverter(custom_type_converters=[KeepNonIntegers()])
+                JSONPlainPayloadConverter(
+                    encoder=CompactJSONEncoder, custom_type_converters=[KeepNonIntegers()]
+                )
                 if isinstance(converter, JSONPlainPayloadConverter)
                 else converter
                 for converter in DefaultPayloadConverter.default_encoding_payload_converters

@@ -245,6 +245,9 @@ class Settings:
     product_feedback_channel: str = "#product-feedback"
     account_review_channel: str = "#account-reviews"
     account_history_event_limit: int = 8_000
+    max_cached_workflows: int = 1_000
+    """Workflows a worker keeps in memory (the SDK's sticky cache): 1,000 aged accounts take
+    about 0.7 GB above a worker's base (``make bench``), so the default keeps it under 1 GB."""
     health: HealthConfig = field(default_factory=HealthConfig)
     ops_channel: str = "#dealcycle-ops"
     """Where a failed effect is announced, with the command that fixes it."""
@@ -388,6 +391,7 @@ class Settings:
                 env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
             ),
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
+            max_cached_workflows=_int(env, "DEALCYCLE_MAX_CACHED_WORKFLOWS", 1_000),
             codec=CodecSettings.from_env(env),
             usage_feed=UsageFeedSettings.from_env(env),
             log_format=log_format,

@@ -180,6 +180,11 @@ def deal_closed(opportunity_id: str) -> StartSummary:
     return StartSummary(f"Deal closed: hand {opportunity_id} off", "")
 
 
+def opportunity_lookup(opportunity_id: str) -> StartSummary:
+    """``renewal-outcome … new_team``: the new team's Opportunity looked up in Salesforce."""
+    return StartSummary(f"Salesforce lookup: is there an Opportunity {opportunity_id}?", "")
+
+
 def usage_feed(every: str) -> StartSummary:
     return StartSummary(
         "Usage feed: analytics readings to each account's health",

@@ -7,7 +7,6 @@ Salesforce Account id (``001ACME``) or the workflow id (``account-001ACME``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import fields
@@ -61,6 +60,7 @@ from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from schemas.errors import RuleViolation
 from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
+from starter.opportunity_lookup import require_opportunity
 from starter.payloads import check_payload_size
 from starter.provenance import stamped
 from starter.queries import query_workflow
@@ -308,17 +308,15 @@ async def record_renewal_outcome(
     team_seats: int = 0,
     settings: Settings | None = None,
 ) -> str:
-    """With ``settings``, a new team's Opportunity is first looked up in Salesforce: the
-    expansion workflow it starts could not write to one that does not exist."""
-    if settings is not None and outcome == "new_team" and expansion_opportunity_id.strip():
-        from starter.intake import read_opportunity, salesforce_settings_for_cli
-
-        await asyncio.to_thread(
-            read_opportunity, salesforce_settings_for_cli(settings), expansion_opportunity_id
-        )
+    """With ``settings``, a new team's Opportunity is first looked up in Salesforce (by the
+    worker, on its session: one call): the expansion workflow it starts could not write to
+    one that does not exist."""
     request = RecordRenewalOutcome(
         outcome, actor, role, next_renewal_date, seats, expansion_opportunity_id, note, team_seats
     )
+    if settings is not None and outcome == "new_team" and expansion_opportunity_id.strip():
+        within_limits(stamped(request))
+        await require_opportunity(client, settings, expansion_opportunity_id)
     return await _update(client, account, "record_renewal_outcome", request)
 
 

@@ -844,7 +844,7 @@ def _add_account_commands(commands: Any) -> None:
                 expansion_opportunity_id=a.opportunity,
                 note=a.note,
                 team_seats=a.team_seats or 0,
-                settings=Settings.from_env(),
+                settings=_settings(),
             )
         ),
         "record how the renewal ended",

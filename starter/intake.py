@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 from temporalio.client import (
@@ -46,23 +45,6 @@ def salesforce_settings_for_cli(settings: Settings) -> Settings:
             " and no sandbox is running (`dealcycle run` starts one)"
         )
     return with_sandbox(settings, dict(read_endpoints(settings.state_dir).env))
-
-
-def read_opportunity(settings: Settings, opportunity_id: str) -> dict[str, Any]:
-    """Blocking: the Salesforce Opportunity, or a CommandError saying there is none."""
-    # Imported here: the other intake commands never call Salesforce from the CLI.
-    from simple_salesforce.exceptions import SalesforceResourceNotFound
-
-    from activities.salesforce import SalesforceConnector
-
-    connector = SalesforceConnector(settings.salesforce)
-    try:
-        opportunity: dict[str, Any] = connector.call(
-            lambda sf: connector.sobject(sf, "Opportunity").get(opportunity_id)
-        )
-    except SalesforceResourceNotFound:
-        raise CommandError(f"Salesforce has no Opportunity {opportunity_id!r}") from None
-    return opportunity
 
 
 DEAL_CLOSED_WAIT_SECONDS = 120.0

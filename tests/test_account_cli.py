@@ -6,6 +6,7 @@ client, so each test sees the update (by name), the request dataclass and the pr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -15,8 +16,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import (
+    ApplicationError,
+    TimeoutType,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.exceptions import TimeoutError as WorkflowTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.settings import Settings
@@ -49,8 +59,15 @@ from schemas.account import (
 )
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
+from schemas.opportunity_lookup import (
+    OPPORTUNITY_LOOKUP_ID_PREFIX,
+    OpportunityFound,
+    OpportunityLookup,
+)
+from schemas.start_summaries import opportunity_lookup
 from schemas.steps import SnoozeStep
 from starter import accounts, cli
+from starter import opportunity_lookup as opportunity_lookup_module
 from starter.provenance import cli_via
 from starter.tables import render_account
 from starter.trials import CommandError
@@ -76,9 +93,28 @@ class FakeTemporal:
     signals: list[tuple[str, str, object]] = field(default_factory=list)
     starts: list[tuple[object, dict[str, Any]]] = field(default_factory=list)
     connected: int = 0
+    opportunities: set[str] = field(default_factory=set)
+    """What the worker's Salesforce has, as ``OpportunityLookupWorkflow`` would answer."""
+    lookups: list[tuple[object, dict[str, Any]]] = field(default_factory=list)
+    no_worker: str = ""
+    """``waits``: no worker takes the lookup, which waits for ever; ``times-out``: the server
+    ends its run (its execution timeout) first."""
 
     def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
         return FakeHandle(self, workflow_id)
+
+    async def execute_workflow(
+        self, _run: object, lookup: OpportunityLookup, **options: Any
+    ) -> OpportunityFound:
+        self.lookups.append((lookup, options))
+        if self.no_worker == "waits":
+            await asyncio.Event().wait()
+        if self.no_worker == "times-out":
+            timeout = WorkflowTimeoutError(
+                "", type=TimeoutType.START_TO_CLOSE, last_heartbeat_details=[]
+            )
+            raise WorkflowFailureError(cause=timeout)
+        return OpportunityFound(lookup.opportunity_id, lookup.opportunity_id in self.opportunities)
 
     async def start_workflow(self, _run: object, start: object, **options: Any) -> None:
         if self.exists and self.status is WorkflowExecutionStatus.RUNNING:
@@ -863,24 +899,23 @@ NEW_TEAM = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def salesforce_env(monkeypatch: pytest.MonkeyPatch, salesforce_settings: Any) -> None:
-    """The CLI's Salesforce is the fake (as real credentials in the environment would be)."""
-    monkeypatch.setenv("SALESFORCE_LOGIN_URL", salesforce_settings.login_url)
-    monkeypatch.setenv("SALESFORCE_CLIENT_ID", salesforce_settings.client_id)
-    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", salesforce_settings.client_secret)
-    monkeypatch.setenv("SALESFORCE_USERNAME", salesforce_settings.username)
-    monkeypatch.setenv("SALESFORCE_PASSWORD", salesforce_settings.password)
-    monkeypatch.setenv("SALESFORCE_CA_BUNDLE", salesforce_settings.ca_bundle)
-    monkeypatch.setenv("SALESFORCE_AUTH", salesforce_settings.auth)
+def the_lookup(temporal: FakeTemporal, settings: Settings) -> OpportunityLookup:
+    """The one lookup the CLI asked of the worker, on the worker's task queue."""
+    [(lookup, options)] = temporal.lookups
+    assert options["task_queue"] == settings.task_queue
+    assert options["id"].startswith(f"{OPPORTUNITY_LOOKUP_ID_PREFIX}006NEWTEAM-")
+    assert options["static_summary"] == opportunity_lookup("006NEWTEAM").summary
+    assert isinstance(lookup, OpportunityLookup)
+    return lookup
 
 
 def test_a_new_team_outcome_names_an_opportunity_salesforce_has(
-    temporal: FakeTemporal, salesforce_env: None, salesforce_fake: Any
+    temporal: FakeTemporal, settings: Settings
 ) -> None:
-    salesforce_fake.add_record("Opportunity", {"Id": "006NEWTEAM", "Name": "Platform team"})
+    temporal.opportunities.add("006NEWTEAM")
 
     assert run(*NEW_TEAM) == 0
+    assert the_lookup(temporal, settings) == OpportunityLookup("006NEWTEAM")
     assert the_update(temporal) == (
         "account-001ACME",
         "record_renewal_outcome",
@@ -891,11 +926,31 @@ def test_a_new_team_outcome_names_an_opportunity_salesforce_has(
 
 
 def test_a_new_team_outcome_with_an_unknown_opportunity_is_refused_before_any_update(
-    temporal: FakeTemporal,
-    salesforce_env: None,
-    salesforce_fake: Any,
-    capsys: pytest.CaptureFixture[str],
+    temporal: FakeTemporal, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(*NEW_TEAM) == 1
     assert "Salesforce has no Opportunity '006NEWTEAM'" in capsys.readouterr().err
+    assert the_lookup(temporal, settings) == OpportunityLookup("006NEWTEAM")
+    assert temporal.updates == []
+
+
+@pytest.mark.parametrize("no_worker", ["waits", "times-out"])
+def test_a_new_team_outcome_no_worker_looks_up_says_so_and_sends_nothing(
+    temporal: FakeTemporal,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    no_worker: str,
+) -> None:
+    monkeypatch.setattr(opportunity_lookup_module, "LOOKUP_WAIT_SECONDS", 0.05)
+    temporal.no_worker = no_worker
+
+    assert run(*NEW_TEAM) == 1
+    assert (
+        "no worker looked up Opportunity 006NEWTEAM within 0.05 s (is `dealcycle worker` running on"
+        f" task queue {settings.task_queue!r}?); nothing was sent to the account"
+    ) in capsys.readouterr().err
+    [(_, options)] = temporal.lookups
+    # The run ends when the CLI stops waiting: nobody would read a later answer.
+    assert options["execution_timeout"] == timedelta(seconds=0.05)
     assert temporal.updates == []

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from schemas import search_attributes as sa
 from schemas.account import CompleteAccountStep, LifecycleStage, RecordRenewalOutcome
 from schemas.common import Role
 from schemas.opportunity import OpportunityKind, Stage
+from starter import accounts
+from starter.trials import CommandError
 from tests.support.accounts import AE, DAY, VE, advance_to, settle, start_account, state
 from workflows.account import AccountWorkflow
 from workflows.opportunity import OpportunityWorkflow
@@ -75,6 +78,104 @@ async def test_a_new_team_expansion_starts_its_own_opportunity_and_the_account_r
         assert after.renewals_completed == 1 and after.stage is LifecycleStage.ADOPTION
         assert after.renewal_date == before.renewal_date.replace(year=before.renewal_date.year + 1)
         assert any("renewed at" in m.text for m in slack_fake.messages_in("#customer-accounts"))
+
+
+def new_team_outcome(opportunity_id: str) -> dict[str, Any]:
+    """``dealcycle account renewal-outcome ACCOUNT new_team --opportunity … --team-seats 15``."""
+    return {
+        "actor": AE,
+        "role": Role.AE,
+        "expansion_opportunity_id": opportunity_id,
+        "team_seats": 15,
+    }
+
+
+async def test_a_new_team_outcome_reads_salesforce_once_with_the_workers_session(
+    harness_factory: Any, salesforce_fake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's check that the new team's Opportunity exists is one GET, sent by the worker
+    on the session it already holds: the CLI logs in to nothing."""
+    async with harness_factory() as harness:
+        account = await in_renewal_window(harness, salesforce_fake, "001ONECALL")
+        salesforce_fake.add_record("Opportunity", {"Id": "006ONECALL", "Name": "Data team"})
+        await settle(account)
+        assert salesforce_fake.calls_to(r"^/services/oauth2/token")  # the worker logged in
+        before = len(salesforce_fake.calls)
+        sent_after: list[int] = []
+        real_update = accounts._update
+
+        async def update(*args: Any) -> str:
+            sent_after.append(len(salesforce_fake.calls))
+            return await real_update(*args)
+
+        monkeypatch.setattr(accounts, "_update", update)
+        # Real time: waiting on the lookup, the test server would skip to the account's timers.
+        with harness.env.auto_time_skipping_disabled():
+            accepted = await accounts.record_renewal_outcome(
+                harness.client,
+                "001ONECALL",
+                "new_team",
+                settings=harness.settings,
+                **new_team_outcome("006ONECALL"),
+            )
+        assert "expansion opportunity 006ONECALL starts for a new team of 15" in accepted
+        checked = salesforce_fake.calls[before : sent_after[0]]
+        assert [call.method for call in checked] == ["GET"]
+        assert checked[0].path.endswith("/sobjects/Opportunity/006ONECALL")
+        await settle(account)
+        assert not salesforce_fake.calls_to(r"^/services/oauth2/token")[1:]
+
+
+async def test_a_new_team_outcome_naming_a_missing_opportunity_changes_nothing(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await in_renewal_window(harness, salesforce_fake, "001NOOPP")
+        await settle(account)
+        before = await state(account)
+        events = len((await account.fetch_history()).events)
+        with (
+            harness.env.auto_time_skipping_disabled(),
+            pytest.raises(CommandError, match=r"^Salesforce has no Opportunity '006MISSING'$"),
+        ):
+            await accounts.record_renewal_outcome(
+                harness.client,
+                "001NOOPP",
+                "new_team",
+                settings=harness.settings,
+                **new_team_outcome("006MISSING"),
+            )
+        assert salesforce_fake.calls_to(r"/sobjects/Opportunity/006MISSING$", "GET")
+        assert len((await account.fetch_history()).events) == events
+        after = await state(account)
+        assert (after.stage, after.renewals_completed) == (before.stage, 0)
+        assert after.renewal_date == before.renewal_date
+
+
+async def test_a_new_team_outcome_whose_lookup_salesforce_refuses_names_the_refusal(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.fail_next(
+        "GET", r"/sobjects/Opportunity/006DENIED$", 403, [{"errorCode": "INSUFFICIENT_ACCESS"}]
+    )
+    async with harness_factory() as harness:
+        with (
+            harness.env.auto_time_skipping_disabled(),
+            pytest.raises(
+                CommandError,
+                match=r"^the lookup of Opportunity 006DENIED in Salesforce failed:"
+                r" INSUFFICIENT_ACCESS: Salesforce refused the read of Opportunity 006DENIED",
+            ),
+        ):
+            await accounts.record_renewal_outcome(
+                harness.client,
+                "001DENIED",
+                "new_team",
+                settings=harness.settings,
+                **new_team_outcome("006DENIED"),
+            )
+        # Not retried: a refusal does not go away by asking again.
+        assert len(salesforce_fake.calls_to(r"/sobjects/Opportunity/006DENIED$")) == 1
 
 
 async def test_a_churned_account_ends_and_its_license_is_left_to_expire(

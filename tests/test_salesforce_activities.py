@@ -21,6 +21,7 @@ from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.fakes import SalesforceFake
 from dealcycle.settings import SalesforceSettings
 from schemas.effects import SalesforceFieldUpdate, SalesforceTaskRequest, SalesforceWriteResult
+from schemas.opportunity_lookup import OpportunityFound, OpportunityLookup
 from tests.support.fakes import stored_record
 
 BASE_DELAY = timedelta(milliseconds=10)
@@ -284,6 +285,45 @@ async def test_other_refusals_are_not_retryable(
         )
     assert raised.value.non_retryable and raised.value.type == "SalesforceRefused"
     assert "INSUFFICIENT_ACCESS" in raised.value.message
+
+
+async def test_an_opportunity_lookup_says_found_or_not_found_without_failing(
+    activities: SalesforceActivities, opportunity_id: str
+) -> None:
+    found = await ActivityEnvironment().run(
+        activities.look_up_opportunity, OpportunityLookup(opportunity_id)
+    )
+    assert found == OpportunityFound(opportunity_id, found=True, name="Acme")
+    missing = await ActivityEnvironment().run(
+        activities.look_up_opportunity, OpportunityLookup("0065g0000000zzzAAA")
+    )
+    assert missing == OpportunityFound("0065g0000000zzzAAA", found=False)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error_type", "retried"),
+    [
+        (403, "INSUFFICIENT_ACCESS", "SalesforceRefused", False),
+        (400, "MALFORMED_ID", "SalesforceInvalidRequest", False),
+        (503, "SERVER_UNAVAILABLE", "SalesforceUnavailable", True),
+    ],
+)
+async def test_an_opportunity_lookup_refused_is_not_retried_and_a_server_error_is(
+    activities: SalesforceActivities,
+    salesforce_fake: SalesforceFake,
+    opportunity_id: str,
+    status: int,
+    code: str,
+    error_type: str,
+    retried: bool,
+) -> None:
+    salesforce_fake.fail_next("GET", PATCH_OPPORTUNITY, status, [{"errorCode": code}])
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(
+            activities.look_up_opportunity, OpportunityLookup(opportunity_id)
+        )
+    assert (raised.value.type, raised.value.non_retryable) == (error_type, not retried)
+    assert f"the read of Opportunity {opportunity_id}" in raised.value.message
 
 
 @pytest.mark.parametrize(

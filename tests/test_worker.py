@@ -45,6 +45,7 @@ def test_every_activity_the_workflows_name_is_registered(
         "ClosedWonIntakeWorkflow",
         "RedAccountWorkflow",
         "UsageFeedWorkflow",
+        "OpportunityLookupWorkflow",
     }
 
 

@@ -348,6 +348,7 @@ class AccountWorkflow(OwedWorkHandlers):
         # effects in flight finish here (what waits is carried).
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._fx.idle())
         self._s.continued_as_new += 1
+        self._fx.carry_over()
         workflow.continue_as_new(
             AccountStart(
                 self._s.profile.account_id,

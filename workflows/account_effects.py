@@ -89,6 +89,10 @@ _HOW_TO_FINISH = {
 _DEFAULT_HOW = "dealcycle account step {account} {key} --by {owner} --role {role}"
 
 
+def _overdue(step: AccountStep, now: datetime) -> bool:
+    return step.due_at is not None and step.due_at < now
+
+
 def _date(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "-"
 
@@ -99,6 +103,7 @@ class AccountEffects:
         self.fx = fx
         self._published: dict[str, str] = {}
         self._published_typed: dict[str, object] = {}
+        self._publishing: tuple[object, ...] | None = None
         self.roster = RosterLookup(self._last_known_roster, self._remember_roster)
 
     def _last_known_roster(self) -> Roster:
@@ -176,6 +181,28 @@ class AccountEffects:
     def publish_search_attributes(self) -> None:
         s = self.s
         p = s.profile
+        renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
+        # What the attributes and the current details are made of: when none of it changed
+        # since the last publication of this run, neither did they (a run's first always goes).
+        now = workflow.now()
+        publishing = (
+            s.stage,
+            s.vitals.colour,
+            p.account_name,
+            p.ce_owner,
+            p.ae_owner,
+            p.region,
+            p.tier,
+            renewal_date,
+            *(
+                (step.key, step.title, step.owner, step.role, step.due_at, _overdue(step, now))
+                for step in s.steps
+                if step.status is StepStatus.PENDING
+            ),
+        )
+        if publishing == self._publishing:
+            return
+        self._publishing = publishing
         wanted = {
             sa.ACCOUNT_ID.name: p.account_id,
             sa.LIFECYCLE_STAGE.name: s.stage.value,
@@ -194,8 +221,7 @@ class AccountEffects:
         view = account_open_steps(s)
         publish_open_steps(view)
         typed: list[SearchAttributeUpdate[Any]] = []
-        renewal_date = s.renewal.renewal_date if s.renewal else p.renewal_date
-        renews = f"renews {renewal_date:%Y-%m-%d}" if renewal_date else ""
+        renews = f"renews {renewal_date.date().isoformat()}" if renewal_date else ""
         headline = start_summaries.line(p.account_name, start_summaries.tier(p.tier), renews)
         publish_current_details(headline, s.stage.value, view)
         if p.tier in (1, 2, 3) and self._published_typed.get("tier") != p.tier:

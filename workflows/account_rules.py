@@ -630,7 +630,8 @@ def next_named_wake_up(s: AccountSnapshot, now: datetime) -> summaries.WakeUp | 
     if brief is not None and s.next_check_in_at is not None:
         moments.append(
             summaries.WakeUp(
-                brief, summaries.moment(f"brief for the {s.next_check_in_at:%Y-%m-%d} check-in")
+                brief,
+                summaries.moment(f"brief for the {s.next_check_in_at.date().isoformat()} check-in"),
             )
         )
     for step in s.steps:

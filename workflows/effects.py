@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         SlackPostResult,
     )
     from workflows import summaries
+    from workflows.opportunity_lookup import LOOK_UP_OPPORTUNITY
     from workflows.owed_work import NOTIFY_FAILED_EFFECT, OwedWork
     from workflows.roster import LOOK_UP_ROSTER
 
@@ -69,6 +70,7 @@ ACTIVITY_NAMES = frozenset(
         GATHER_DAILY_DIGESTS,
         NOTIFY_FAILED_EFFECT,
         LOOK_UP_ROSTER,
+        LOOK_UP_OPPORTUNITY,
     }
 )
 

@@ -303,6 +303,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
                 await workflow.wait_condition(
                     lambda: workflow.all_handlers_finished() and self._fx.idle()
                 )
+                self._fx.carry_over()
                 workflow.continue_as_new(OpportunityInput(carried=s))
             await workflow.wait_condition(lambda: self._changed)
         await workflow.wait_condition(workflow.all_handlers_finished)

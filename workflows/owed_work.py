@@ -65,6 +65,10 @@ NOTIFY_FAILED_EFFECT = "notify_failed_effect"
 KEEP_RESOLVED = 20
 """How many done, expired and skipped effects a workflow keeps to show; the rest are forgotten
 (the state that owed them says they are done, so they are never owed again)."""
+KEEP_RESOLVED_CARRIED = 5
+"""How many of them a run hands to the next at continue-as-new: the carried state is in the
+history twice (the old run's last event, the new run's first), and the rest are in the old
+run's history."""
 MAX_CAUSE = 600
 
 
@@ -240,7 +244,6 @@ class OwedWork:
             lane=lane,
             summary=_clip(summary, 200),
             optional=policy.optional,
-            request=workflow.payload_converter().to_payload(argument).data.decode(),
             changed_at=workflow.now(),
         )
         self._book.append(effect)
@@ -318,6 +321,7 @@ class OwedWork:
         effect.changed_by = request.actor
         effect.reason = request.reason.strip()
         effect.request = ""
+        self._arguments.pop(effect.key, None)
         hook = self._hooks.pop(effect.key, None)
         if hook is not None:
             hook[0](None)
@@ -416,7 +420,7 @@ class OwedWork:
     async def _attempt(self, effect: Effect) -> None:
         policy = POLICIES[effect.kind]
         hook, result_type = self._hooks.get(effect.key, (None, None))
-        argument = self._arguments.pop(effect.key, None)
+        argument = self._arguments.get(effect.key)
         if argument is None:
             argument = RawValue(
                 Payload(metadata={"encoding": b"json/plain"}, data=effect.request.encode())
@@ -453,6 +457,7 @@ class OwedWork:
         effect.state = EffectState.DONE
         effect.changed_at = workflow.now()
         effect.request = ""
+        self._arguments.pop(effect.key, None)
         self._hooks.pop(effect.key, None)
         if hook is not None:
             hook(result)
@@ -467,8 +472,12 @@ class OwedWork:
         effect.cause = cause
         effect.changed_at = workflow.now()
         hook = self._hooks.get(effect.key)
+        if state is EffectState.EXPIRED and effect.optional:
+            self._arguments.pop(effect.key, None)
+            effect.request = ""
+        else:
+            self._write_down_request(effect)
         if state is EffectState.EXPIRED:
-            effect.request = "" if effect.optional else effect.request
             if hook is not None:
                 self._hooks.pop(effect.key)
                 hook[0](None)
@@ -509,14 +518,27 @@ class OwedWork:
                 " --reason … --by U…)"
             ),
         )
-        notice.request = workflow.payload_converter().to_payload(argument).data.decode()
         notice.changed_at = workflow.now()
         self._book.append(notice)
         self._by_key[key] = notice
         self._arguments[key] = argument
         self._resume.append(notice)
 
-    def _forget_resolved(self) -> None:
+    def carry_over(self) -> None:
+        """Before continue-as-new: keep the few last resolved effects only, and write down
+        the request of each one still owed."""
+        self._forget_resolved(KEEP_RESOLVED_CARRIED)
+        for effect in self._book:
+            self._write_down_request(effect)
+
+    def _write_down_request(self, effect: Effect) -> None:
+        """Keep the argument as JSON in the effect, for a retry that may come after this run.
+        Only then: most effects are done at their first attempt and never need it."""
+        argument = self._arguments.pop(effect.key, None)
+        if argument is not None and not effect.request:
+            effect.request = workflow.payload_converter().to_payload(argument).data.decode()
+
+    def _forget_resolved(self, keep: int = KEEP_RESOLVED) -> None:
         resolved = [
             e
             for e in self._book
@@ -525,7 +547,7 @@ class OwedWork:
         ]
         # The longest resolved go first, whatever order they were owed in.
         resolved.sort(key=lambda e: e.changed_at.timestamp() if e.changed_at else 0.0)
-        for effect in resolved[: max(0, len(resolved) - KEEP_RESOLVED)]:
+        for effect in resolved[: max(0, len(resolved) - keep)]:
             self._book.remove(effect)
             del self._by_key[effect.key]
 

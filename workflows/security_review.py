@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
     from workflows.slack_blocks import step_prompt_blocks, workflow_url
+    from workflows.summaries import utc_minute
     from workflows.todo_views import security_review_open_steps
     from workflows.visibility import (
         history_is_long,
@@ -67,7 +68,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return utc_minute(moment)
 
 
 def _mention(*members: str) -> str:
@@ -216,6 +217,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
                     lambda: workflow.all_handlers_finished() and self._fx.idle()
                 )
                 s.continued_as_new += 1
+                self._fx.carry_over()
                 workflow.continue_as_new(SecurityReviewInput(carried=s))
             await self._wake.until(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)

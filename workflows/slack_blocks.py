@@ -12,6 +12,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from workflows.summaries import utc_minute
+
 DONE_ACTION = "dealcycle_done"
 SNOOZE_ACTION = "dealcycle_snooze"
 OPEN_ACTION = "dealcycle_open"
@@ -97,7 +99,7 @@ def step_prompt_blocks(
 def slack_date(moment: datetime) -> str:
     """A moment each reader sees in their own time zone (Slack's date formatting), with the
     UTC time as the fallback."""
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    fallback = utc_minute(moment)
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 

@@ -14,6 +14,7 @@ from schemas import limits
 from schemas.common import StepStatus
 from schemas.errors import RuleViolation
 from schemas.steps import PostedPrompt, SnoozeStep
+from workflows.summaries import utc_minute
 
 REAL_DAY = 86_400
 SATURDAY = 5
@@ -100,7 +101,7 @@ def snooze(
     """Move the step's next reminder (due at ``next_reminder_at``, or now if that passed)
     by ``days``."""
     step.snoozed_until = business_days_after(max(next_reminder_at, now), days, day_seconds)
-    return f"{step.title}: next reminder {step.snoozed_until.strftime('%Y-%m-%d %H:%M UTC')}"
+    return f"{step.title}: next reminder {utc_minute(step.snoozed_until)}"
 
 
 def not_before_snooze(step: PromptedStep, at: datetime) -> datetime:

@@ -35,9 +35,18 @@ _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
+def utc_minute(moment: datetime) -> str:
+    """``2027-03-01 09:30 UTC``. Not ``strftime``: in the workflow sandbox each call of it goes
+    through the sandbox's import hook (it imports ``time``), a cost every wake-up paid."""
+    return f"{moment.date().isoformat()} {moment.hour:02d}:{moment.minute:02d} UTC"
+
+
 def first_sentence(text: str, limit: int = FIRST_SENTENCE_LIMIT) -> str:
     """The message's first sentence, Slack markup made plain (``<@U1>`` reads ``@U1``)."""
-    plain = _LINK.sub(r"\2", _MENTION.sub(r"@\1", " ".join(text.split())))
+    # Only the head can be shown: a brief or a plan runs to kilobytes, read on every post.
+    plain = " ".join(text[: limit * 4].split())
+    if "<" in plain:
+        plain = _LINK.sub(r"\2", _MENTION.sub(r"@\1", plain))
     return clip(_SENTENCE_END.split(plain, maxsplit=1)[0], limit)
 
 

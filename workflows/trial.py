@@ -239,6 +239,7 @@ class TrialWorkflow(OwedWorkHandlers):
                     lambda: workflow.all_handlers_finished() and self._fx.idle()
                 )
                 s.continued_as_new += 1
+                self._fx.carry_over()
                 workflow.continue_as_new(TrialInput(carried=s))
             await self._wake.until(lambda: self._changed, rules.next_named_wake_up(s))
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -309,7 +310,11 @@ class TrialWorkflow(OwedWorkHandlers):
         publish_search_attributes(self._published, wanted)
         view = trial_open_steps(s)
         publish_open_steps(view)
-        ends = f"ends {s.ends_at:%Y-%m-%d}" if s.ends_at else f"{rules.trial_length_days(s)} days"
+        ends = (
+            f"ends {s.ends_at.date().isoformat()}"
+            if s.ends_at
+            else f"{rules.trial_length_days(s)} days"
+        )
         headline = start_summaries.line("Trial", s.start.account_name, s.start.opportunity_id, ends)
         publish_current_details(headline, s.phase.value, view)
 

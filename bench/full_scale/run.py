@@ -58,6 +58,7 @@ from bench import year_of_accounts as calibration
 from bench.common import REPO_ROOT, MachineWatch, heading, run_main, target_line
 from bench.full_scale.figures import YearFigures, year_figures
 from bench.full_scale.side import ACCOUNT, BARE, Measure, SideResult, live_year, running_side
+from dealcycle.settings import Settings
 
 DEFAULT_ACCOUNTS = 1_000
 DEFAULT_YEAR_MINUTES = 6.0
@@ -73,6 +74,9 @@ BYTES_RATIO = 1.1
 EVENTS_PER_YEAR = 1_000
 SALESFORCE_PER_EVENT = 1.0
 MB_PER_1000_AGED = 150.0
+WORKER_MB = 1024.0
+"""The other form of the memory target: the documented cache size (``Settings``'
+``max_cached_workflows``, ``DEALCYCLE_MAX_CACHED_WORKFLOWS``) keeps a worker under 1 GB."""
 HAND_OFF_DEALS = 10_000
 HAND_OFF_SECONDS = 300.0
 
@@ -236,16 +240,28 @@ def report_targets(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Year
             " calls",
         )
     )
+    # The memory target has two forms: at most 150 MB per 1,000 aged accounts, or a documented
+    # cache size that keeps a worker under 1 GB. The first is a figure; the second is judged.
     aged = per_1000_mb(ours, "aged")
+    first_form = "met" if aged <= MB_PER_1000_AGED else "not met: see the next TARGET line"
+    print(
+        f"   FIGURE full scale: worker RSS per 1,000 aged cached accounts (dealcycle):"
+        f" {aged:.0f} MB (the memory target's first form, <= {MB_PER_1000_AGED:.0f} MB,"
+        f" {first_form})"
+    )
+    per_account_kb = (ours.aged.worker.rss_kb - ours.base.worker.rss_kb) / ours.count
+    cache = Settings.from_env({}).max_cached_workflows
+    full_cache_mb = (ours.base.worker.rss_kb + cache * per_account_kb) / MB
+    measured = "measured" if ours.count >= cache else f"from {ours.count:,} accounts"
     print(
         target_line(
-            "full scale: worker RSS per 1,000 aged cached accounts (dealcycle)",
-            aged,
-            MB_PER_1000_AGED,
+            f"full scale: worker RSS with its documented cache full ({cache:,} aged accounts,"
+            f" DEALCYCLE_MAX_CACHED_WORKFLOWS; {measured})",
+            full_cache_mb,
+            WORKER_MB,
             " MB",
         )
     )
-    per_account_kb = (ours.aged.worker.rss_kb - ours.base.worker.rss_kb) / ours.count
     if per_account_kb > 0:
         fits = int((GB_KB - ours.base.worker.rss_kb) / per_account_kb)
         print(

@@ -22,6 +22,7 @@ GROUP_NAMES = (
     "intake",
     "region",
     "owners",
+    "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which
 ``--checkout`` may take from elsewhere, so it is imported only once that is settled)."""

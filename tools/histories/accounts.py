@@ -30,6 +30,7 @@ from schemas.health import (
     red_account_workflow_id,
 )
 from schemas.intake import IntakeRun
+from schemas.opportunity_lookup import OpportunityLookup
 from tests.support.accounts import (
     AE,
     CE,
@@ -47,6 +48,7 @@ from tests.support.patience import settle
 from tools.histories.stack import Handle, Recorder
 from workflows.account import AccountWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
+from workflows.opportunity_lookup import OpportunityLookupWorkflow
 from workflows.red_account import RedAccountWorkflow
 
 MINUTE = timedelta(minutes=1)
@@ -231,6 +233,28 @@ async def intake(rec: Recorder) -> None:
         await rec.save(run, phase)
     account = await rec.started_by_now(account_workflow_id("001HHOOLI"))
     await rec.save(account, "two-deals-from-intake")
+
+
+async def opportunity_lookups(rec: Recorder) -> None:
+    """``renewal-outcome … new_team``'s lookup: an Opportunity Salesforce has, one it has not,
+    and a read Salesforce refuses (a 403 other than the rate limit: not retried)."""
+    salesforce = rec.sandbox.salesforce
+    salesforce.add_record("Opportunity", {"Id": "006HTEAM", "Name": "Platform team"})
+    salesforce.fail_next(
+        "GET",
+        r"/sobjects/Opportunity/006HDENIED$",
+        403,
+        [{"errorCode": "INSUFFICIENT_ACCESS", "message": "no access to this record"}],
+    )
+    for phase, opportunity_id in (
+        ("found", "006HTEAM"),
+        ("not-found", "006HNONE"),
+        ("refused", "006HDENIED"),
+    ):
+        run = await rec.start(
+            OpportunityLookupWorkflow.run, OpportunityLookup(opportunity_id), f"lookup-{phase}"
+        )
+        await rec.save(run, phase)
 
 
 async def hand_off(rec: Recorder, deal: AccountHandOff) -> None:
