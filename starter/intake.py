@@ -102,9 +102,7 @@ async def _opportunity_state(client: Client, opportunity_id: str) -> Opportunity
     """The owners only dealcycle knows (Slack members), from the deal's workflow if it ran
     here; None for a deal made outside dealcycle or one whose workflow cannot answer."""
     try:
-        handle = client.get_workflow_handle_for(
-            OpportunityWorkflow.run, opportunity_workflow_id(opportunity_id)
-        )
+        handle = client.get_workflow_handle(opportunity_workflow_id(opportunity_id))
         state: OpportunityState = await handle.query(OpportunityWorkflow.state)
     except (RPCError, WorkflowQueryFailedError) as err:
         log.info("deal_closed_from_salesforce_alone", opportunity=opportunity_id, why=str(err))
