@@ -22,6 +22,7 @@ because every history event of every workflow pays for them (``bench.full_scale`
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, get_type_hints
 
@@ -51,30 +52,42 @@ _NO_DEFAULT = object()
 
 
 @dataclasses.dataclass(frozen=True)
-class _Shape:
-    """What converting a dataclass needs, worked out once per class."""
+class _ReadShape:
+    """What reading a dataclass needs, worked out once per class."""
 
-    empty_defaults: tuple[tuple[str, Any], ...]
-    """Each field's name and its default when that is empty, else ``_NO_DEFAULT``."""
     hints: tuple[tuple[str, Any], ...]
     """Each field's name and type hint."""
     init: frozenset[str]
 
 
-_SHAPES: dict[type, _Shape] = {}
+# Weak: under the strict sandbox (tests, tools) every workflow run has its own copies of our
+# classes, which must not live on here. A race only works the same thing out twice.
+_EMPTY_DEFAULTS: weakref.WeakKeyDictionary[type, tuple[tuple[str, Any], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+_READ_SHAPES: weakref.WeakKeyDictionary[type, _ReadShape] = weakref.WeakKeyDictionary()
 
 
-def _shape(cls: type) -> _Shape:
-    shape = _SHAPES.get(cls)
+def _empty_defaults(cls: type) -> tuple[tuple[str, Any], ...]:
+    """Each field's name and its default when that is empty, else ``_NO_DEFAULT``. Writing
+    needs no type hints (nor resolves any, as the SDK's writing does not)."""
+    found = _EMPTY_DEFAULTS.get(cls)
+    if found is None:
+        found = tuple((field.name, _empty_default(field)) for field in dataclasses.fields(cls))
+        _EMPTY_DEFAULTS[cls] = found
+    return found
+
+
+def _read_shape(cls: type) -> _ReadShape:
+    shape = _READ_SHAPES.get(cls)
     if shape is None:
         fields = dataclasses.fields(cls)
         hints = get_type_hints(cls)
-        shape = _Shape(
-            tuple((field.name, _empty_default(field)) for field in fields),
+        shape = _ReadShape(
             tuple((field.name, hints[field.name]) for field in fields),
             frozenset(field.name for field in fields if field.init),
         )
-        _SHAPES[cls] = shape  # a race only computes the same shape twice
+        _READ_SHAPES[cls] = shape
     return shape
 
 
@@ -111,7 +124,7 @@ class CompactJSONEncoder(AdvancedJSONEncoder):
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
             return {
                 name: value
-                for name, default in _shape(type(o)).empty_defaults
+                for name, default in _empty_defaults(type(o))
                 if not _is_default(value := getattr(o, name), default)
             }
         return super().default(o)
@@ -133,7 +146,7 @@ class KeepNonIntegers(JSONTypeConverter):
     def _dataclass(self, hint: type, value: dict[str, Any]) -> Any:
         """As the SDK reads a dataclass (unknown keys ignored, a missing field left to the
         class, which raises if it has no default), with the hints resolved once."""
-        shape = _shape(hint)
+        shape = _read_shape(hint)
         init: dict[str, Any] = {}
         later: dict[str, Any] = {}
         for name, field_hint in shape.hints:

@@ -4,6 +4,7 @@ payloads written in full (the SDK's own converter, histories from before) read t
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,8 +91,20 @@ def test_type_hints_are_resolved_once_per_class(monkeypatch: pytest.MonkeyPatch)
         return original(cls)
 
     monkeypatch.setattr(payloads, "get_type_hints", counting)
-    monkeypatch.setattr(payloads, "_SHAPES", {})
+    monkeypatch.setattr(payloads, "_READ_SHAPES", weakref.WeakKeyDictionary())
     payload = OURS.to_payload(Sample("a", parent=Sample("b")))
     for _ in range(3):
         assert OURS.from_payload(payload, Sample) == Sample("a", parent=Sample("b"))
     assert calls == [Sample]
+
+
+@dataclass(frozen=True)
+class Unresolvable:
+    when: NameNotDefinedHere  # type: ignore[name-defined]  # noqa: F821
+    note: str = ""
+
+
+def test_writing_resolves_no_type_hints() -> None:
+    # As the SDK's writing: under the strict sandbox a class's hints may not resolve where it
+    # is written (the usage feed's delivery did not), and writing needs none.
+    assert written(Unresolvable(1)) == {"when": 1}
