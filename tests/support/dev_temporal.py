@@ -4,6 +4,7 @@ reads ``StepOwners`` (the to-do list, the digest) is tested here, on the real cl
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,10 +16,12 @@ from typing import Any
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
-from dealcycle.devtools.devserver import free_port, running_dev_server
+from dealcycle.devtools.devserver import DevServerError, free_port, running_dev_server
 from dealcycle.settings import Settings
 from schemas.search_attributes import registrations
 from tests.support.codec import TEST_DATA_CONVERTER
+
+PORT_ATTEMPTS = 3
 
 
 @dataclass
@@ -39,14 +42,28 @@ class DevHarness:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def dev_client(tmp_path_factory: Any) -> AsyncIterator[Client]:
-    state = Path(tmp_path_factory.mktemp("temporal-dev"))
-    async with running_dev_server(
-        state_dir=state,
-        port=free_port(),
-        ui_port=None,
-        search_attributes=registrations(),
-        log_file=state / "temporal.log",
-    ) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        for attempt in range(PORT_ATTEMPTS):
+            state = Path(tmp_path_factory.mktemp("temporal-dev"))
+            try:
+                server = await stack.enter_async_context(
+                    running_dev_server(
+                        state_dir=state,
+                        port=free_port(),
+                        ui_port=None,
+                        search_attributes=registrations(),
+                        log_file=state / "temporal.log",
+                    )
+                )
+            except DevServerError:
+                # A free port can be taken before the server binds it (test processes start
+                # servers side by side): another port, not another failure.
+                log = state / "temporal.log"
+                taken = log.exists() and "address already in use" in log.read_text(errors="replace")
+                if not taken or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                continue
+            break
         yield await Client.connect(
             server.target, namespace=server.namespace, data_converter=TEST_DATA_CONVERTER
         )
