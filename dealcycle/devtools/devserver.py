@@ -121,6 +121,11 @@ def ensure_port_free(host: str, port: int, *, what: str, hint: str) -> None:
         )
 
 
+def _port_taken(log_file: Path) -> bool:
+    """A port free when chosen was taken before the server bound it (the server's log says)."""
+    return "address already in use" in log_file.read_text(errors="replace")
+
+
 def _tail(path: Path | None, lines: int = _LOG_TAIL_LINES) -> str:
     if path is None or not path.exists():
         return "(no log)"
@@ -234,7 +239,7 @@ async def _connect_when_ready(
     last_error: BaseException | None = None
     while True:
         if process.returncode is not None:
-            raise DevServerError(
+            raise (PortInUseError if _port_taken(log_file) else DevServerError)(
                 f"the Temporal dev server exited with code {process.returncode} while "
                 f"starting; last lines of {log_file}:\n{_tail(log_file)}"
             )

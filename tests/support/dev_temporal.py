@@ -16,7 +16,7 @@ from typing import Any
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
-from dealcycle.devtools.devserver import DevServerError, free_port, running_dev_server
+from dealcycle.devtools.devserver import PortInUseError, free_port, running_dev_server
 from dealcycle.settings import Settings
 from schemas.search_attributes import registrations
 from tests.support.codec import TEST_DATA_CONVERTER
@@ -55,12 +55,9 @@ async def dev_client(tmp_path_factory: Any) -> AsyncIterator[Client]:
                         log_file=state / "temporal.log",
                     )
                 )
-            except DevServerError:
-                # A free port can be taken before the server binds it (test processes start
-                # servers side by side): another port, not another failure.
-                log = state / "temporal.log"
-                taken = log.exists() and "address already in use" in log.read_text(errors="replace")
-                if not taken or attempt == PORT_ATTEMPTS - 1:
+            except PortInUseError:
+                # Test processes start servers side by side: another port, not a failure.
+                if attempt == PORT_ATTEMPTS - 1:
                     raise
                 continue
             break
