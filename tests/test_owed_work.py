@@ -80,7 +80,7 @@ async def test_an_archived_channel_fails_the_post_not_the_trial_and_a_retry_land
         assert salesforce_fake.get_record("Opportunity", "006ARCHIVE")["Trial_Start_Date__c"]
         assert texts(slack_fake, CHANNEL) == []
         # Operations hear of it once, with the command that fixes it.
-        ops = texts(slack_fake, OPS)
+        ops = await ops_notices(slack_fake)
         assert len(ops) == 1
         assert "trial-006ARCHIVE" in ops[0] and "trial-started" in ops[0]
         assert "is_archived" in ops[0] and "dealcycle effects retry" in ops[0]
@@ -196,6 +196,16 @@ async def until_failed(handle: WorkflowHandle[Any, Any], name: str) -> EffectsVi
     raise AssertionError(f"{name} never failed: {view.effects}")
 
 
+async def ops_notices(slack_fake: Any) -> list[str]:
+    """What operations were told, once they were told something: the notice is an effect of
+    its own, owed when another failed, so it may come after the failure is visible."""
+    for _ in range(PATIENT_POLLS):
+        if ops := texts(slack_fake, OPS):
+            return ops
+        await asyncio.sleep(0.05)
+    return []
+
+
 async def until_done(handle: WorkflowHandle[Any, Any], name: str) -> EffectsView:
     for _ in range(PATIENT_POLLS):
         view = await effects_of(handle)
@@ -223,7 +233,7 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
         assert any(
             e.name == "post" and e.state == "failed" for e in (await case_state(case)).effects
         )
-        ops = texts(slack_fake, OPS)
+        ops = await ops_notices(slack_fake)
         assert len(ops) == 1 and case_id(account, 1) in ops[0] and "post" in ops[0]
         # The CE records a plan meanwhile: its reply waits for the thread, the row for its ts.
         await case.execute_update(
@@ -269,7 +279,7 @@ async def test_an_invalid_field_fails_the_stage_sync_not_the_opportunity(
         opportunity = await opportunity_state(opp)
         assert any(e.name == "stage/1" and e.state == "failed" for e in opportunity.effects)
         assert salesforce_fake.get_record("Opportunity", "006OPPFIELD").get("StageName") is None
-        assert len(texts(slack_fake, OPS)) == 1
+        assert len(await ops_notices(slack_fake)) == 1
 
         # The fault was one call: the field is there now.
         await opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/1", OPERATOR))
@@ -300,11 +310,7 @@ async def test_an_archived_channel_fails_the_security_review_announcement_not_th
             e.name == "announce/start" and e.state == "failed"
             for e in (await review_state(review)).effects
         )
-        # The notice to operations is an effect of its own, owed when the post failed.
-        for _ in range(PATIENT_POLLS):
-            if ops := texts(slack_fake, OPS):
-                break
-            await asyncio.sleep(0.05)
+        ops = await ops_notices(slack_fake)
         assert len(ops) == 1 and "security-review-006SECARCH" in ops[0]
         # The review itself goes on: its steps can be completed.
         await review.execute_update(
