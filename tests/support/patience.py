@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -21,10 +22,20 @@ from temporalio.testing import WorkflowEnvironment
 TRANSIENT_ATTEMPTS = 8
 """How often a test-helper RPC is tried before its transient error fails the test."""
 SETTLE_TIMEOUT = 60.0
-SETTLE_POLL = 0.05
-SETTLE_QUIET_POLLS = 3
+SETTLE_POLL = 0.02
+SETTLE_QUIET_POLLS = 5
+"""Settled takes this many unchanged polls in a row: 100 ms of quiet, long enough for what the
+server does on its own after a task (a child started, a signal delivered); the short poll
+notices sooner that a task or an activity has finished (settle is called hundreds of times)."""
 WIND_DOWN_TIMEOUT = 15.0
 """How long a test's teardown waits for a workflow's tasks in flight before terminating it."""
+BACKED_OFF_AFTER = timedelta(minutes=5)
+"""An activity attempt that started longer ago than this on the test server's clock is not
+running: a running attempt holds the clock (no skipping), so its age there is the real time it
+has run, and no attempt in the suite runs for minutes. The test server describes an activity
+waiting out its retry back-off as started (with its last attempt's start time); a back-off
+shorter than this is waited for, as a running attempt is."""
+
 
 T = TypeVar("T")
 
@@ -146,7 +157,11 @@ async def settle(handle: WorkflowHandle[Any, Any], within: float = SETTLE_TIMEOU
         await asyncio.sleep(SETTLE_POLL)
 
 
-async def wind_down(handle: WorkflowHandle[Any, Any], within: float = WIND_DOWN_TIMEOUT) -> None:
+async def wind_down(
+    handle: WorkflowHandle[Any, Any],
+    within: float = WIND_DOWN_TIMEOUT,
+    clock: Callable[[], Awaitable[datetime]] | None = None,
+) -> None:
     """Wait (at most ``within`` seconds, then give up quietly) until no task of the workflow is
     in flight: no activity running or about to be handed to the worker, no workflow task open.
 
@@ -154,7 +169,9 @@ async def wind_down(handle: WorkflowHandle[Any, Any], within: float = WIND_DOWN_
     time skipping while an activity or workflow task is outstanding, and a workflow terminated
     meanwhile never releases that lock: the next test's ``env.sleep`` then passes in real time
     until the activity's timeout fires on that real-time clock (30 to 150 s were measured). An
-    activity waiting out a retry back-off holds no lock and is not waited for.
+    activity waiting out a retry back-off holds no lock and is not waited for; ``clock`` (the
+    test server's time) tells one apart, since the test server describes it as started
+    (``BACKED_OFF_AFTER``). Without it such an activity is waited for until ``within``.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -162,14 +179,23 @@ async def wind_down(handle: WorkflowHandle[Any, Any], within: float = WIND_DOWN_
         description = await retry_transient(handle.describe)
         if description.status != WorkflowExecutionStatus.RUNNING:
             return
-        in_flight = [
-            activity
-            for activity in description.raw_description.pending_activities
-            if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-            or activity.attempt <= 1
-        ]
+        pending = description.raw_description.pending_activities
+        now = await clock() if clock is not None and pending else None
+        in_flight = [activity for activity in pending if _in_flight(activity, now)]
         if not in_flight:
             history = await retry_transient(handle.fetch_history)
             if not open_workflow_task(history.events):
                 return
         await asyncio.sleep(SETTLE_POLL)
+
+
+def _in_flight(activity: PendingActivityInfo, now: datetime | None) -> bool:
+    """Whether the activity is running or about to be handed to the worker (``wind_down``)."""
+    if activity.attempt <= 1:
+        return True
+    if activity.state != PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+        return False
+    if now is None or not activity.HasField("last_started_time"):
+        return True
+    started = activity.last_started_time.ToDatetime(tzinfo=UTC)
+    return now - started < BACKED_OFF_AFTER

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,19 +144,26 @@ def harness_factory(
             try:
                 yield harness
             finally:
-                await terminate_running(time_skipping_env.client, harness.started)
+                await terminate_running(
+                    time_skipping_env.client, harness.started, time_skipping_env.get_current_time
+                )
 
     return factory
 
 
-async def terminate_running(client: Client, handles: list[WorkflowHandle[Any, Any]]) -> None:
+async def terminate_running(
+    client: Client,
+    handles: list[WorkflowHandle[Any, Any]],
+    clock: Callable[[], Awaitable[datetime]] | None = None,
+) -> None:
     """The test server's clock is shared: a workflow left running (its worker gone) would hold
     the clock when its next timer fires, and every later test would hang.
 
     Children started by an opportunity outlive it (parent close policy: abandon), so they are
     found by their ids, which derive from the opportunity's. Each is first let finish the tasks
     it has in flight (``wind_down``): terminating one in the middle of an activity leaves the
-    test server's clock locked for the next test.
+    test server's clock locked for the next test. ``clock``, the test server's time, lets that
+    wait pass over an activity waiting out a retry back-off.
     """
     seen: set[str] = set()
     running: list[WorkflowHandle[Any, Any]] = []
@@ -178,6 +186,6 @@ async def terminate_running(client: Client, handles: list[WorkflowHandle[Any, An
             if description.status == WorkflowExecutionStatus.RUNNING:
                 running.append(target)
     for target in running:
-        await wind_down(target)
+        await wind_down(target, clock=clock)
     for target in running:
         await retry_transient(functools.partial(target.terminate, "test finished"))
