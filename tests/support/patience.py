@@ -14,13 +14,18 @@ from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
 from temporalio.api.workflow.v1 import PendingActivityInfo
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 TRANSIENT_ATTEMPTS = 8
 """How often a test-helper RPC is tried before its transient error fails the test."""
+LEAK_CHECK_AFTER = 3.0
+"""How long a skip may stand still before the test server is asked whether anything holds its
+clock (``patient_rpcs``)."""
 SETTLE_TIMEOUT = 60.0
 SETTLE_POLL = 0.02
 SETTLE_QUIET_POLLS = 5
@@ -84,8 +89,14 @@ def patient_rpcs(env: WorkflowEnvironment) -> None:
     sometimes breaks mid-call ("h2 protocol error"); the skip may or may not have happened,
     so the sleep is asked again for what remains up to the same moment, a bounded number of
     times, rather than failing the test.
+
+    The test server also leaks a time-skipping lock now and then (seen after a parent
+    completed while its child did, test_red_account_lifecycle): every later skip then stands
+    still until the client gives up on it (30 s). A skip that stands still while nothing holds
+    the clock (``_held_by_nobody``) gives the leaked lock back once.
     """
     sleep, current_time = env.sleep, env.get_current_time
+    client = env.client
 
     async def now(handle: WorkflowHandle[Any, Any] | None = None) -> datetime:
         return await retry_transient(functools.partial(current_time, handle))
@@ -98,7 +109,7 @@ def patient_rpcs(env: WorkflowEnvironment) -> None:
             if remaining <= timedelta(0):
                 return
             try:
-                await sleep(remaining)
+                await skip(remaining)
                 return
             except RPCError as error:
                 if not is_transient(error):
@@ -106,8 +117,47 @@ def patient_rpcs(env: WorkflowEnvironment) -> None:
             await asyncio.sleep(0.2)
         await sleep(max(target - await now(), timedelta(0)))
 
+    async def skip(remaining: timedelta) -> None:
+        started, loop = await now(), asyncio.get_running_loop()
+        began = loop.time()
+        skipping = asyncio.ensure_future(sleep(remaining))
+        try:
+            done, _ = await asyncio.wait({skipping}, timeout=LEAK_CHECK_AFTER)
+            if not done:
+                stood_still = await now() - started <= timedelta(seconds=loop.time() - began + 1)
+                if stood_still and not skipping.done() and await _held_by_nobody(client):
+                    await client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+            await skipping
+        finally:
+            skipping.cancel()
+
     env.sleep = sleep_until_there  # type: ignore[method-assign]
     env.get_current_time = now  # type: ignore[method-assign]
+
+
+async def _held_by_nobody(client: Client) -> bool:
+    """Whether no open workflow of the test server has a task in flight (no activity pending,
+    no workflow task open), so that nothing may hold its clock: a lock it still counts was
+    leaked. Any doubt (more workflows than one page) answers no."""
+    request = ListOpenWorkflowExecutionsRequest(namespace=client.namespace, maximum_page_size=1000)
+    listed = await retry_transient(
+        functools.partial(client.workflow_service.list_open_workflow_executions, request)
+    )
+    if listed.next_page_token:
+        return False
+    for execution in listed.executions:
+        handle = client.get_workflow_handle(
+            execution.execution.workflow_id, run_id=execution.execution.run_id
+        )
+        description = await retry_transient(handle.describe)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            continue
+        if description.raw_description.pending_activities:
+            return False
+        history = await retry_transient(handle.fetch_history)
+        if open_workflow_task(history.events):
+            return False
+    return True
 
 
 def open_workflow_task(events: Sequence[HistoryEvent]) -> bool:
