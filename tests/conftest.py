@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.order import file_order
+
 pytest_plugins = [
     "tests.support.fakes",
     "tests.support.databases",
@@ -22,11 +24,14 @@ def _on_real_clock(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Test files on a real clock first, each file's tests kept together and in order.
+    """Test files on a real clock first, then the longest first (``tests.support.order``),
+    each file's tests kept together and in order.
 
     ``make test`` hands whole files to its worker processes in this order (pytest-xdist,
-    ``--dist loadfile``); these files are the long ones (minutes of real time, mostly
-    waiting), so started first they overlap the rest instead of ending the run alone.
+    ``--dist loadfile``); the real-clock files are long ones (minutes of real time, mostly
+    waiting), so started first they overlap the rest instead of ending the run alone, and
+    the short files last fill in until both processes end together.
     """
     real_clock = {item.path for item in items if _on_real_clock(item)}
-    items.sort(key=lambda item: item.path not in real_clock)  # stable: order kept otherwise
+    # Stable: files alike keep their collection order, a file's tests their own.
+    items.sort(key=lambda item: file_order(item.path, item.path in real_clock))
