@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 # CPU, at least two, since much of the suite waits on servers and real clocks). Each file's
 # tests stay in one process (--dist loadfile): a module shares one time-skipping test server,
 # whose clock is global; --no-loadscope-reorder hands the files out in collection order
-# (tests/conftest.py puts the long real-clock ones first) instead of most tests first.
+# (tests/conftest.py puts the real-clock ones first, then the longest: tests/support/order.py)
+# instead of most tests first.
 # PYTEST_WORKERS=0 (or PYTEST_ARGS='-n0') runs all in one process.
 PYTEST_WORKERS ?= auto
 RUN_ARGS ?=
