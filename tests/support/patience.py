@@ -35,11 +35,12 @@ notices sooner that a task or an activity has finished (settle is called hundred
 WIND_DOWN_TIMEOUT = 15.0
 """How long a test's teardown waits for a workflow's tasks in flight before terminating it."""
 BACKED_OFF_AFTER = timedelta(minutes=5)
-"""An activity attempt that started longer ago than this on the test server's clock is not
-running: a running attempt holds the clock (no skipping), so its age there is the real time it
-has run, and no attempt in the suite runs for minutes. The test server describes an activity
-waiting out its retry back-off as started (with its last attempt's start time); a back-off
-shorter than this is waited for, as a running attempt is."""
+"""An activity attempt that started longer ago than this on the test server's clock is taken
+for one waiting out its retry back-off: the test server describes such an activity as started
+(with its last attempt's start time). Were the attempt running and holding the clock, the
+clock could not have skipped, so its age there would be the real time it has run (no attempt
+in the suite runs for minutes); one that holds no lock leaks none when terminated. A back-off
+shorter than this is waited for as a running attempt is."""
 
 
 T = TypeVar("T")
