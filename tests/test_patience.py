@@ -1,10 +1,12 @@
 """The test harness's waits on the time-skipping test server (``tests.support.patience``): a
-leaked time-skipping lock is given back once, and a teardown passes over an activity waiting
-out its retry back-off."""
+skip held back by a leaked time-skipping lock is asked again at once, and a teardown passes
+over an activity waiting out its retry back-off."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -35,16 +37,38 @@ async def time_skipping_locks(env: WorkflowEnvironment) -> int:
     return unlocked
 
 
-async def test_a_leaked_time_skipping_lock_is_given_back_once(
-    time_skipping_env: WorkflowEnvironment,
+async def test_a_skip_held_back_by_a_leaked_lock_is_asked_again_at_once(
+    time_skipping_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = time_skipping_env
+    service = env.client.test_service
+    asked: list[str] = []
+    original = service.unlock_time_skipping_with_sleep
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            response = await original(*args, **kwargs)
+        except asyncio.CancelledError:
+            asked.append("abandoned")
+            raise
+        except RPCError as error:
+            asked.append(f"failed: {error}")
+            raise
+        asked.append("done")
+        return response
+
+    monkeypatch.setattr(service, "unlock_time_skipping_with_sleep", recorded)
     locks = await time_skipping_locks(env)
-    await env.client.test_service.lock_time_skipping(LockTimeSkippingRequest())  # the leak
-    before = await env.get_current_time()
-    await env.sleep(DAY)
-    assert await env.get_current_time() - before >= DAY
-    assert await time_skipping_locks(env) == locks
+    await service.lock_time_skipping(LockTimeSkippingRequest())  # the leak
+    try:
+        before = await env.get_current_time()
+        await env.sleep(DAY)
+        assert await env.get_current_time() - before >= DAY
+        # Not left to the client's timeout ("Timeout expired" after 30 s).
+        assert asked == ["abandoned", "done"]
+        assert await time_skipping_locks(env) == locks + 1  # asking again unlocked nothing
+    finally:
+        await service.unlock_time_skipping(UnlockTimeSkippingRequest())  # the leak, undone
 
 
 def started_activity(attempt: int, started: datetime | None) -> PendingActivityInfo:

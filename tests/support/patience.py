@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -93,8 +92,9 @@ def patient_rpcs(env: WorkflowEnvironment) -> None:
 
     The test server also leaks a time-skipping lock now and then (seen after a parent
     completed while its child did, test_red_account_lifecycle): every later skip then stands
-    still until the client gives up on it (30 s). A skip that stands still while nothing holds
-    the clock (``_held_by_nobody``) gives the leaked lock back once.
+    still until the client gives up on it (30 s) and asks again, whose unlocking lets both go
+    through (each locks again when its time comes: the count is as it was). A skip that stands
+    still while nothing holds the clock (``_held_by_nobody``) is asked again at once instead.
     """
     sleep, current_time = env.sleep, env.get_current_time
     client = env.client
@@ -110,15 +110,18 @@ def patient_rpcs(env: WorkflowEnvironment) -> None:
             if remaining <= timedelta(0):
                 return
             try:
-                await skip(remaining)
-                return
+                if await skip(remaining):
+                    return
+                continue
             except RPCError as error:
                 if not is_transient(error):
                     raise
             await asyncio.sleep(0.2)
         await sleep(max(target - await now(), timedelta(0)))
 
-    async def skip(remaining: timedelta) -> None:
+    async def skip(remaining: timedelta) -> bool:
+        """Whether the skip got there; not when it stood still with nothing holding the clock
+        (a leaked lock): then it is asked again, as after the client's timeout."""
         started, loop = await now(), asyncio.get_running_loop()
         began = loop.time()
         skipping = asyncio.ensure_future(sleep(remaining))
@@ -127,8 +130,9 @@ def patient_rpcs(env: WorkflowEnvironment) -> None:
             if not done:
                 stood_still = await now() - started <= timedelta(seconds=loop.time() - began + 1)
                 if stood_still and not skipping.done() and await _held_by_nobody(client):
-                    await client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+                    return False
             await skipping
+            return True
         finally:
             skipping.cancel()
 
