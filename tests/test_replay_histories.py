@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import json
 import tokenize
 from collections import Counter
 from dataclasses import dataclass
@@ -46,6 +47,22 @@ def text_of(path: Path) -> str:
 @functools.cache
 def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(name_of(path), text_of(path))
+
+
+MARKER = "marker_recorded_event_attributes"
+
+
+@functools.cache
+def patches_of(path: Path) -> frozenset[str]:
+    """The ids of the patches whose markers the history has (the id is inside a payload, so
+    not in the file's text)."""
+    ids = set()
+    for event in load(path).events:
+        marker = event.marker_recorded_event_attributes
+        if event.HasField(MARKER) and marker.marker_name == "core_patch":
+            for payload in marker.details["patch-data"].payloads:
+                ids.add(json.loads(payload.data)["id"])
+    return frozenset(ids)
 
 
 async def replay(path: Path, runner: WorkflowRunner | None = None) -> BaseException | None:
@@ -182,7 +199,7 @@ async def test_without_its_guard_a_recorded_history_breaks(
     patched = workflow.patched
     monkeypatch.setattr(workflow, "patched", lambda id: id == patch_id or patched(id))
     # A history that has the patch's marker took the new path already: it cannot break.
-    candidates = [path for path in HISTORIES if patch_id not in text_of(path)]
+    candidates = [path for path in HISTORIES if patch_id not in patches_of(path)]
     # Replayed as the worker runs workflows (its sandbox passes our modules through): a quarter
     # of the strict sandbox's cost, and a broken replay is broken under either.
     for path in candidates:
@@ -192,3 +209,10 @@ async def test_without_its_guard_a_recorded_history_breaks(
         f"no recorded history breaks without the guard {patch_id!r}: record one from the"
         " commit before the change (docs/changing-workflows.md)"
     )
+
+
+def test_the_patches_of_a_history_are_read_from_its_markers() -> None:
+    year = HISTORIES_DIR / "quiet-effect-end" / "account-workflow-year-run-1.json"
+    before = HISTORIES_DIR / "account-before-kickoff-announcement.json"
+    assert "effect-end-wakes-main-loop-only-with-news" in patches_of(year)
+    assert "effect-end-wakes-main-loop-only-with-news" not in patches_of(before)
