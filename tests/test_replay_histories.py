@@ -49,9 +49,6 @@ def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(name_of(path), text_of(path))
 
 
-MARKER = "marker_recorded_event_attributes"
-
-
 @functools.cache
 def patches_of(path: Path) -> frozenset[str]:
     """The ids of the patches whose markers the history has (the id is inside a payload, so
@@ -59,7 +56,8 @@ def patches_of(path: Path) -> frozenset[str]:
     ids = set()
     for event in load(path).events:
         marker = event.marker_recorded_event_attributes
-        if event.HasField(MARKER) and marker.marker_name == "core_patch":
+        recorded = event.HasField("marker_recorded_event_attributes")
+        if recorded and marker.marker_name == "core_patch":
             for payload in marker.details["patch-data"].payloads:
                 ids.add(json.loads(payload.data)["id"])
     return frozenset(ids)
