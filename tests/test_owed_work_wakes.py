@@ -1,9 +1,11 @@
 """When a finished effect wakes its workflow's main loop (``QUIET_EFFECT_END_PATCH``).
 
 A main loop sleeps until something changes. An effect's result that reaches a hook changes
-the state, and a failure must be surfaced: both wake it. An effect done without a hook, or a
-lane that ran dry, changes nothing the loop reads, so it sleeps on; only the last effect in
-flight wakes it, and only when the owner says it waits for that (a churned account finishing).
+the state, and a failure must be surfaced: both wake it, unless the hook says the result is
+nothing the loop acts on now (it returns False: a step's prompt posted while the step is
+open). An effect done without a hook, or a lane that ran dry, changes nothing the loop reads,
+so it sleeps on; only the last effect in flight wakes it, and only when the owner says it
+waits for that (a churned account finishing).
 A run recorded before the patch wakes on every one (tests/test_replay_histories.py replays
 such runs, and proves the guard).
 """
@@ -34,6 +36,8 @@ async def note(text: str) -> str:
 class WakePlan:
     hooked: list[str] = field(default_factory=list)
     """Effects whose result a hook keeps; the others are owed without one."""
+    kept_quietly: list[str] = field(default_factory=list)
+    """Effects whose result a hook keeps, saying the main loop has no use for it now."""
     plain: list[str] = field(default_factory=list)
     wakes_when_idle: bool = False
 
@@ -56,7 +60,9 @@ class OwesEffects:
     @workflow.run
     async def run(self, plan: WakePlan) -> Woken:
         fx = OwedWork([], "wakes-test", self._woken, wakes_when_idle=lambda: plan.wakes_when_idle)
-        for n, name in enumerate([*plan.hooked, *plan.plain]):
+        hooks = {name: self._keep for name in plan.hooked}
+        hooks.update({name: self._keep_quietly for name in plan.kept_quietly})
+        for n, name in enumerate([*plan.hooked, *plan.kept_quietly, *plan.plain]):
             kind = EffectKind.REMINDER if n % 2 else EffectKind.RECORD
             await fx.owe(
                 fx.key(name),
@@ -65,15 +71,23 @@ class OwesEffects:
                 name,
                 lane=f"lane:{name}",
                 result_type=str,
-                then=self._kept.append if name in plan.hooked else None,
+                then=hooks.get(name),
             )
-        await workflow.wait_condition(lambda: fx.idle() and len(self._kept) == len(plan.hooked))
+        kept = len(plan.hooked) + len(plan.kept_quietly)
+        await workflow.wait_condition(lambda: fx.idle() and len(self._kept) == kept)
         # Whatever the last lane's end would wake comes in the activation it ended in.
         await workflow.sleep(timedelta(seconds=1))
         return Woken(self._wakes, sorted(self._kept))
 
     def _woken(self) -> None:
         self._wakes += 1
+
+    def _keep(self, result: str | None) -> None:
+        self._kept.append(result or "")
+
+    def _keep_quietly(self, result: str | None) -> bool:
+        self._kept.append(result or "")
+        return False
 
 
 async def woken(env: WorkflowEnvironment, task_queue: str, plan: WakePlan) -> Woken:
@@ -103,12 +117,14 @@ async def woken(env: WorkflowEnvironment, task_queue: str, plan: WakePlan) -> Wo
         (WakePlan(plain=["a", "b", "c"], wakes_when_idle=True), 1),
         (WakePlan(hooked=["a"], plain=["b", "c"]), 1),
         (WakePlan(hooked=["a", "b"], plain=["c"]), 2),
+        (WakePlan(kept_quietly=["a", "b"], plain=["c"]), 0),
+        (WakePlan(hooked=["a"], kept_quietly=["b"]), 1),
     ],
-    ids=["done-without-hooks", "waits-for-idle", "one-hook", "two-hooks"],
+    ids=["done-without-hooks", "waits-for-idle", "one-hook", "two-hooks", "quiet-hooks", "mixed"],
 )
 async def test_a_finished_effect_wakes_the_main_loop_only_with_news(
     time_skipping_env: WorkflowEnvironment, task_queue: str, plan: WakePlan, wakes: int
 ) -> None:
     result = await woken(time_skipping_env, task_queue, plan)
-    assert result.kept == [f"noted {name}" for name in sorted(plan.hooked)]
+    assert result.kept == [f"noted {name}" for name in sorted(plan.hooked + plan.kept_quietly)]
     assert result.wakes == wakes

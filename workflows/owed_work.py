@@ -175,7 +175,10 @@ def _child_failure(err: ChildWorkflowError) -> str:
     return _clip(f"{what} did not complete: {_describe(cause)}")
 
 
-Hook = Callable[[Any], None]
+Hook = Callable[[Any], bool | None]
+"""Gets an effect's result (None when it was skipped or expired). Returning False says the
+result changes nothing the main loop acts on now, so it need not wake (any other return wakes
+it)."""
 ChildRunner = Callable[["Effect", Any, "type | None"], Awaitable[Any]]
 """Starts the child an effect names (its ``activity``) with the argument, awaits it and returns
 its result; raises ``ChildWorkflowError`` when it fails."""
@@ -193,10 +196,10 @@ class OwedWork:
         run_child: ChildRunner | None = None,
         wakes_when_idle: Callable[[], bool] = lambda: True,
     ) -> None:
-        """``on_change`` wakes the owner's main loop: when an effect's result reached its
-        hook, an effect failed, a person retried or skipped one, and, when
-        ``wakes_when_idle()`` says the main loop waits for it, when the last effect in flight
-        finished."""
+        """``on_change`` wakes the owner's main loop: when an effect's result reached a hook
+        that had a use for it (``Hook``), an effect failed, a person retried or skipped one,
+        and, when ``wakes_when_idle()`` says the main loop waits for it, when the last effect
+        in flight finished."""
         self._run_child = run_child
         self._wakes_when_idle = wakes_when_idle
         self._book = book
@@ -474,10 +477,9 @@ class OwedWork:
         effect.request = ""
         self._arguments.pop(effect.key, None)
         self._hooks.pop(effect.key, None)
-        if hook is not None:
-            hook(result)
+        news = hook is not None and hook(result) is not False
         self._forget_resolved()
-        if not self._inline and (hook is not None or not self._quiet):
+        if not self._inline and (news or not self._quiet):
             # Inline, the main loop is the one awaiting: waking it again would change the
             # commands of a run recorded before owed work.
             self._on_change()
