@@ -27,7 +27,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowRunner
 
 from tests.support.codec import TEST_DATA_CONVERTER
-from tools.histories.stack import workflow_type_of
+from tools.histories.stack import read_history, workflow_type_of
 from worker import SHARED_MODULES_SANDBOX, WORKFLOWS
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
@@ -40,13 +40,8 @@ def name_of(path: Path) -> str:
 
 
 @functools.cache
-def text_of(path: Path) -> str:
-    return path.read_text()
-
-
-@functools.cache
 def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(name_of(path), text_of(path))
+    return read_history(path, name_of(path))
 
 
 @functools.cache
