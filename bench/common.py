@@ -31,6 +31,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from bench import bare_account_workflow, bare_trial_workflow
 from dealcycle.devtools.devserver import free_port, running_dev_server
+from dealcycle.devtools.interrupt import treat_sigterm_as_interrupt
 from dealcycle.devtools.test_server import find_test_server
 from schemas import search_attributes
 from schemas.common import Role
@@ -514,12 +515,14 @@ class Summary:
 
 
 def run_main(main: Coroutine[Any, Any, Any]) -> NoReturn:
-    """``asyncio.run(main)``, then exit without interpreter finalization.
+    """``asyncio.run(main)``, then exit without interpreter finalization. A SIGTERM stops it
+    as Ctrl-C does, stopping the servers it started.
 
     The Temporal client's Rust threads can outlive the event loop and abort a finalizing
     interpreter (temporalio/sdk-python#300); starter/cli.py exits the same way.
     """
     code = 0
+    treat_sigterm_as_interrupt()
     try:
         asyncio.run(main)
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from tests.support.codec import TEST_DATA_CONVERTER
 from workflows.account import UNIQUE_CASE_IDS_PATCH, AccountWorkflow
 from workflows.account_effects import KICKOFF_ANNOUNCEMENT_PATCH
 from workflows.local_first import LOCAL_FIRST_PATCH
-from workflows.owed_work import OWED_WORK_PATCH
+from workflows.owed_work import OWED_WORK_PATCH, QUIET_EFFECT_END_PATCH
 from workflows.step_prompts import SLACK_DONE_UPDATE_PATCH
 from workflows.visibility import TODO_ATTRIBUTES_PATCH
 from workflows.wake_up import KEEP_WAKE_UP_TIMER_PATCH
@@ -71,8 +71,9 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
     ]
     # Patches guard a new account, each marked once: the kickoff announcement, effects as
     # owed work, case ids unique to the account's run, the kickoff prompt marked done, the
-    # to-do list's search attributes, the wake-up timer kept while its deadline holds and
-    # Slack effects tried once in the workflow task.
+    # to-do list's search attributes, the wake-up timer kept while its deadline holds, Slack
+    # effects tried once in the workflow task and the main loop left asleep when an effect
+    # ends with no news.
     guards = (
         KICKOFF_ANNOUNCEMENT_PATCH,
         OWED_WORK_PATCH,
@@ -81,6 +82,7 @@ async def test_a_new_account_announces_itself_and_its_history_replays(
         TODO_ATTRIBUTES_PATCH,
         KEEP_WAKE_UP_TIMER_PATCH,
         LOCAL_FIRST_PATCH,
+        QUIET_EFFECT_END_PATCH,
     )
     assert len(markers) == len(guards)
     recorded = [marker.SerializeToString() for marker in markers]

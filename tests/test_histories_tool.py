@@ -11,7 +11,7 @@ from temporalio.worker import Replayer
 
 from tools.histories.__main__ import GROUP_NAMES, main
 from tools.histories.record import GROUPS, record
-from tools.histories.stack import kebab
+from tools.histories.stack import kebab, read_history
 from worker import WORKFLOWS
 
 
@@ -30,10 +30,7 @@ def test_a_checkout_that_is_not_one_is_refused(tmp_path: Path) -> None:
 
 
 def histories_in(folder: Path) -> dict[str, WorkflowHistory]:
-    return {
-        path.name: WorkflowHistory.from_json(path.stem, path.read_text())
-        for path in sorted(folder.glob("*.json"))
-    }
+    return {path.name: read_history(path, path.stem) for path in sorted(folder.glob("*.json"))}
 
 
 async def test_the_intake_group_records_histories_that_replay(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import json
 import tokenize
 from collections import Counter
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowRunner
 
 from tests.support.codec import TEST_DATA_CONVERTER
-from tools.histories.stack import workflow_type_of
+from tools.histories.stack import read_history, workflow_type_of
 from worker import SHARED_MODULES_SANDBOX, WORKFLOWS
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
@@ -39,13 +40,22 @@ def name_of(path: Path) -> str:
 
 
 @functools.cache
-def text_of(path: Path) -> str:
-    return path.read_text()
+def load(path: Path) -> WorkflowHistory:
+    return read_history(path, name_of(path))
 
 
 @functools.cache
-def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(name_of(path), text_of(path))
+def patches_of(path: Path) -> frozenset[str]:
+    """The ids of the patches whose markers the history has (the id is inside a payload, so
+    not in the file's text)."""
+    ids = set()
+    for event in load(path).events:
+        marker = event.marker_recorded_event_attributes
+        recorded = event.HasField("marker_recorded_event_attributes")
+        if recorded and marker.marker_name == "core_patch":
+            for payload in marker.details["patch-data"].payloads:
+                ids.add(json.loads(payload.data)["id"])
+    return frozenset(ids)
 
 
 async def replay(path: Path, runner: WorkflowRunner | None = None) -> BaseException | None:
@@ -182,7 +192,7 @@ async def test_without_its_guard_a_recorded_history_breaks(
     patched = workflow.patched
     monkeypatch.setattr(workflow, "patched", lambda id: id == patch_id or patched(id))
     # A history that has the patch's marker took the new path already: it cannot break.
-    candidates = [path for path in HISTORIES if patch_id not in text_of(path)]
+    candidates = [path for path in HISTORIES if patch_id not in patches_of(path)]
     # Replayed as the worker runs workflows (its sandbox passes our modules through): a quarter
     # of the strict sandbox's cost, and a broken replay is broken under either.
     for path in candidates:
@@ -192,3 +202,10 @@ async def test_without_its_guard_a_recorded_history_breaks(
         f"no recorded history breaks without the guard {patch_id!r}: record one from the"
         " commit before the change (docs/changing-workflows.md)"
     )
+
+
+def test_the_patches_of_a_history_are_read_from_its_markers() -> None:
+    year = HISTORIES_DIR / "quiet-effect-end" / "account-workflow-year-run-1.json"
+    before = HISTORIES_DIR / "account-before-kickoff-announcement.json"
+    assert "effect-end-wakes-main-loop-only-with-news" in patches_of(year)
+    assert "effect-end-wakes-main-loop-only-with-news" not in patches_of(before)

@@ -167,7 +167,7 @@ def test_a_slack_effect_says_who_hears_what_in_its_first_sentence() -> None:
         "message U0CE1: Hi."
     )
     rambling = post("#c", "word " * 100)
-    assert len(summaries.slack_post(rambling, EffectKind.ANNOUNCEMENT)) < 160
+    assert len(summaries.slack_post(rambling, EffectKind.ANNOUNCEMENT)) < 120
 
 
 def test_salesforce_and_license_effects_name_the_record() -> None:

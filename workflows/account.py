@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteOnboarding,
         CompleteProfile,
         ExpandSeats,
+        LifecycleStage,
         RecordFeatureRequest,
         RecordKickoffPlan,
         RecordRenewalAssessment,
@@ -89,7 +90,14 @@ class AccountWorkflow(OwedWorkHandlers):
         if not s.vitals.case_scope and workflow.patched(UNIQUE_CASE_IDS_PATCH):
             s.vitals.case_scope = health_rules.case_scope_of(s.effect_scope)
         self._s = s
-        self._fx = OwedWork(s.effects, s.effect_scope, self._mark_changed)
+        self._fx = OwedWork(
+            s.effects,
+            s.effect_scope,
+            self._mark_changed,
+            # The one thing an account's main loop waits for effects to end: a churned
+            # account finishing once all it owes is written.
+            wakes_when_idle=lambda: s.stage is LifecycleStage.CHURNED,
+        )
         self._effects = AccountEffects(s, self._fx)
 
     def _mark_changed(self) -> None:

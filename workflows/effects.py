@@ -107,7 +107,7 @@ async def post_slack(
     post: SlackPost,
     *,
     kind: EffectKind = EffectKind.ANNOUNCEMENT,
-    then: Callable[[SlackPostResult | None], None] | None = None,
+    then: Callable[[SlackPostResult | None], bool | None] | None = None,
 ) -> None:
     # One lane per channel (or person): posts to it keep their order, threads follow parents.
     await fx.owe(

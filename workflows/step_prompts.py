@@ -28,14 +28,18 @@ SLACK_DONE_UPDATE_PATCH = "slack-prompt-marked-done"
 """Runs recorded before it kept their prompts' buttons once a step was done."""
 
 
-def remember_prompt(step: PromptedStep) -> Callable[[SlackPostResult | None], None]:
-    """The ``then`` of a step's prompt: keeps where it was posted (nothing if it expired)."""
+def remember_prompt(step: PromptedStep) -> Callable[[SlackPostResult | None], bool]:
+    """The ``then`` of a step's prompt: keeps where it was posted (nothing if it expired).
 
-    def keep(result: SlackPostResult | None) -> None:
+    Its main loop has a use for the prompt at once only when the step closed while it was
+    being posted: it is then marked done. Otherwise the step's closing marks it, later."""
+
+    def keep(result: SlackPostResult | None) -> bool:
         if result is None or result.held_for_digest:  # expired, or held: no message to mark
-            return
+            return False
         step.prompts.append(PostedPrompt(result.channel, result.ts))
         del step.prompts[:-MAX_PROMPTS_KEPT]
+        return step.status in (StepStatus.DONE, StepStatus.SKIPPED)
 
     return keep
 

@@ -27,7 +27,9 @@ from schemas.effects import (
 from schemas.start_summaries import clip
 from schemas.todo import OpenStep
 
-FIRST_SENTENCE_LIMIT = 140
+FIRST_SENTENCE_LIMIT = 96
+"""Long enough for a step and its due date; the Web UI shows a summary on one line, and each
+is kept in the history beside its command (an account-year has a hundred)."""
 DETAILS_STEPS_SHOWN = 12
 STEP_TITLE_LIMIT = 80
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")

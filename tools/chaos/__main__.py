@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from dealcycle.devtools.interrupt import treat_sigterm_as_interrupt
 from tools.chaos.scenario import FULL, SHORT, run
 from tools.chaos.stack import REPO_ROOT
 
@@ -28,6 +29,7 @@ def main() -> int:
         plan = replace(plan, kills=args.kills)
     run_dir = args.run_dir or REPO_ROOT / ".dealcycle" / "chaos" / time.strftime("%Y%m%d-%H%M%S")
     print(f"chaos ({plan.name}): logs and databases in {run_dir}", flush=True)
+    treat_sigterm_as_interrupt()
     outcome = asyncio.run(run(plan, run_dir))
     print(outcome.report(), flush=True)
     return 0 if outcome.passed else 1

@@ -27,7 +27,6 @@ from schemas.health import (
     RecordActionPlan,
     RecordAsk,
     SetHealth,
-    red_account_workflow_id,
 )
 from schemas.intake import IntakeRun
 from schemas.opportunity_lookup import OpportunityLookup
@@ -117,7 +116,12 @@ async def accounts(rec: Recorder) -> None:
     await new_team.execute_update(
         AccountWorkflow.record_renewal_outcome,
         RecordRenewalOutcome(
-            "new_team", AE, Role.AE, expansion_opportunity_id="006HPLATFORM", note="platform"
+            "new_team",
+            AE,
+            Role.AE,
+            expansion_opportunity_id="006HPLATFORM",
+            new_team_seats=25,
+            note="platform",
         ),
     )
     expansion = await rec.started_by_now("opportunity-006HPLATFORM")
@@ -160,8 +164,13 @@ async def continued_as_new(rec: Recorder) -> None:
 # --- Red-account cases -------------------------------------------------------------------------
 
 
-async def case_of(rec: Recorder, account_id: str, number: int = 1) -> Handle:
-    return await rec.started_by_now(red_account_workflow_id(account_id, number))
+async def case_of(rec: Recorder, account: Handle) -> Handle:
+    """The account's open (else latest) red case, by the id the account gave it (its ids
+    carry the account run's scope since ``UNIQUE_CASE_IDS_PATCH``)."""
+    view = await account.query(AccountWorkflow.health)
+    case_id = view.open_case or view.latest_case
+    assert case_id, f"{account.id} opened no red case"
+    return await rec.started_by_now(case_id)
 
 
 async def readings(account: Handle, **values: float) -> None:
@@ -174,7 +183,7 @@ async def red_accounts(rec: Recorder) -> None:
     account = await open_account(rec, "001HRED", 200 * DAY)
     await readings(account, usage=80, adoption=75, sentiment=70)
     await readings(account, usage=20, adoption=30)  # red: a case opens
-    case = await case_of(rec, "001HRED")
+    case = await case_of(rec, account)
     await rec.save(account, "health-red-case-open")
     await rec.save(case, "opened")
 
@@ -207,7 +216,7 @@ async def red_accounts(rec: Recorder) -> None:
         AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
     )
     await settle(churning)
-    open_case = await case_of(rec, "001HREDCHURN")
+    open_case = await case_of(rec, churning)
     await churn(rec, churning, "no budget")
     await rec.save(churning, "churned-with-red-case-open")
     await rec.sleep(6 * DAY, open_case)

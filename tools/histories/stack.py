@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -36,6 +36,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 """This checkout: where the test server is installed (``make test-server``)."""
 
 Handle = WorkflowHandle[Any, Any]
+
+
+WORKFLOW_ID_KEY = "workflowId"
+"""Beside ``events`` in a recorded history's file: the id its workflow ran under. Replayed
+under another id, a workflow whose commands derive from its id (a red case's child workflow
+id hashes the account's workflow id) would not issue the commands it recorded."""
+
+
+def read_history(path: Path, default_id: str) -> WorkflowHistory:
+    """A recorded history, under the workflow id it was recorded with (``default_id`` for
+    files recorded before the id was kept, whose commands do not depend on it)."""
+    recorded = json.loads(path.read_text())
+    workflow_id = recorded.pop(WORKFLOW_ID_KEY, default_id)
+    return WorkflowHistory.from_json(workflow_id, recorded)
 
 
 def kebab(workflow_type: str) -> str:
@@ -127,7 +141,8 @@ class Recorder:
         if path in self.saved:
             raise ValueError(f"two histories would be saved as {path.name}")
         # Compact: the replay test reads them, people rarely do; half the size of indented.
-        compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
+        recorded = {WORKFLOW_ID_KEY: history.workflow_id, **json.loads(history.to_json())}
+        compact = json.dumps(recorded, separators=(",", ":"))
         path.write_text(compact + "\n")
         self.saved.append(path)
         print(f"  {path.name}: {len(history.events)} events", flush=True)
