@@ -7,6 +7,7 @@ person is told the workflow is not answering, and why when Temporal's records sa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,9 @@ from starter.errors import CommandError, one_line
 QUERY_TIMEOUT = timedelta(seconds=10)
 """A query answers in milliseconds when the workflow's worker is up; waiting longer than this
 only delays the explanation."""
+EXPLAIN_AFTER = timedelta(seconds=3)
+"""Unanswered this long, Temporal's records are read: when they say why (a failing task, a
+task queue no worker polls), that is the answer at once, not after ``QUERY_TIMEOUT``."""
 
 _NOT_ANSWERING = (
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -38,14 +42,22 @@ _RECENT_EVENTS = 50
 
 async def query_workflow(client: Client, handle: WorkflowHandle[Any, Any], query: Any) -> Any:
     """``handle.query(query)``, or a ``CommandError`` saying why the workflow did not answer."""
+    asking = asyncio.ensure_future(handle.query(query, rpc_timeout=QUERY_TIMEOUT))
     try:
-        return await handle.query(query, rpc_timeout=QUERY_TIMEOUT)
+        done, _ = await asyncio.wait({asking}, timeout=EXPLAIN_AFTER.total_seconds())
+        if not done:
+            early = await _why_not_answering(client, handle)
+            if early is not None and not asking.done():
+                raise CommandError(f"{handle.id} is not answering: {early}")
+        return await asking
     except WorkflowQueryFailedError as err:
         reason = one_line(err.message)
     except RPCError as err:
         if err.status not in _NOT_ANSWERING:
             raise
         reason = await _why_not_answering(client, handle) or _plain(err)
+    finally:
+        asking.cancel()
     raise CommandError(f"{handle.id} is not answering: {reason}") from None
 
 
