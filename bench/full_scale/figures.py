@@ -29,6 +29,35 @@ SALESFORCE_ACTIVITIES = frozenset(
     {effects.UPDATE_SALESFORCE_RECORD, effects.CREATE_SALESFORCE_TASK}
 )
 _ACTIVITY_SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+SUMMARIES = "the Web UI's summaries (user metadata)"
+RUN_INPUTS = "run inputs (start, continue-as-new)"
+ACTIVITY_INPUTS = "activity inputs"
+REST = "the rest"
+BYTE_PARTS = (SUMMARIES, RUN_INPUTS, ACTIVITY_INPUTS, REST)
+"""Where a history's bytes are, so a ratio of two sides can be read: the parts are disjoint
+and add up to the history's bytes."""
+
+
+def byte_parts(histories: Sequence[WorkflowHistory]) -> Counter[str]:
+    """The bytes of these runs' events by ``BYTE_PARTS``."""
+    parts: Counter[str] = Counter()
+    for history in histories:
+        for event in history.events:
+            size = event.ByteSize()
+            summaries = event.user_metadata.ByteSize()
+            inputs = 0
+            if event.HasField("workflow_execution_started_event_attributes"):
+                inputs = event.workflow_execution_started_event_attributes.input.ByteSize()
+                parts[RUN_INPUTS] += inputs
+            elif event.HasField("workflow_execution_continued_as_new_event_attributes"):
+                inputs = event.workflow_execution_continued_as_new_event_attributes.input.ByteSize()
+                parts[RUN_INPUTS] += inputs
+            elif event.event_type == _ACTIVITY_SCHEDULED:
+                inputs = event.activity_task_scheduled_event_attributes.input.ByteSize()
+                parts[ACTIVITY_INPUTS] += inputs
+            parts[SUMMARIES] += summaries
+            parts[REST] += size - summaries - inputs
+    return parts
 
 
 def within_year(
@@ -53,9 +82,15 @@ class YearFigures:
     bytes: float
     by_type: Counter[str]
     """Event counts by type, summed over the sample."""
+    by_part: Counter[str]
+    """History bytes by ``BYTE_PARTS``, summed over the sample."""
     business_events: float
     salesforce_calls: float
     runs: float
+
+    def part(self, name: str) -> float:
+        """Mean bytes per account-year of one of ``BYTE_PARTS``."""
+        return self.by_part[name] / self.accounts if self.accounts else 0.0
 
     @property
     def salesforce_per_business_event(self) -> float:
@@ -67,11 +102,13 @@ def year_figures(
 ) -> YearFigures:
     del origin  # each account's clock knows its origin
     by_type: Counter[str] = Counter()
+    by_part: Counter[str] = Counter()
     size = business = salesforce = runs = 0
     for histories, clock in zip(sampled, clocks, strict=True):
         year = within_year(histories, clock)
         counts, nbytes = tally(year)
         by_type += counts
+        by_part += byte_parts(year)
         size += nbytes
         runs += len(year)
         business += sum(
@@ -93,6 +130,7 @@ def year_figures(
         events=by_type["(all events)"] / n,
         bytes=size / n,
         by_type=by_type,
+        by_part=by_part,
         business_events=business / n,
         salesforce_calls=salesforce / n,
         runs=runs / n,

@@ -56,7 +56,7 @@ from datetime import timedelta
 
 from bench import year_of_accounts as calibration
 from bench.common import REPO_ROOT, MachineWatch, heading, run_main, target_line
-from bench.full_scale.figures import YearFigures, year_figures
+from bench.full_scale.figures import BYTE_PARTS, YearFigures, year_figures
 from bench.full_scale.side import ACCOUNT, BARE, Measure, SideResult, live_year, running_side
 from dealcycle.settings import Settings
 
@@ -139,6 +139,8 @@ def report_side_table(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Y
     row("  expected from the calibration", ours.expected_calls, bare.expected_calls, "{:12.0f}")
     row("history events per account-year", fo.events, fb.events)
     row("history bytes per account-year", fo.bytes, fb.bytes, "{:12.0f}")
+    for part in BYTE_PARTS:
+        row(f"  {part}", fo.part(part), fb.part(part), "{:12.0f}")
     row("  runs per account-year", fo.runs, fb.runs, "{:12.2f}")
     for name in (
         "WORKFLOW_TASK_COMPLETED",
@@ -224,6 +226,16 @@ def report_targets(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Year
             BYTES_RATIO,
         )
     )
+    # Where the difference is: bare has no summaries, and carries less across continue-as-new.
+    extra = fo.bytes - fb.bytes
+    if extra > 0:
+        shares = ", ".join(
+            f"{part} {(fo.part(part) - fb.part(part)) / 1000:+.1f} kB" for part in BYTE_PARTS
+        )
+        print(
+            f"   FIGURE full scale: dealcycle's {extra / 1000:.1f} kB more history bytes per"
+            f" account-year: {shares}"
+        )
     print(
         target_line(
             "full scale: history events per account-year (dealcycle)",
