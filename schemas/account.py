@@ -135,9 +135,17 @@ class AccountStart:
     """Where a customer brought in stands today."""
     cadence: str = ""
     """The check-in cadence of a customer brought in past kickoff (default monthly)."""
-    config: AccountConfig = field(default_factory=AccountConfig)
+    config: AccountConfig | None = None
+    """None: the defaults. A continued run leaves it out: its ``carried`` state has the
+    config, and the input of a continue-as-new is kept twice in history (the old run's last
+    event, the new run's first)."""
     carried: AccountSnapshot | None = None
     """The state, carried across continue-as-new."""
+
+    @property
+    def configured(self) -> AccountConfig:
+        """The config this start gives a new account."""
+        return self.config if self.config is not None else AccountConfig()
 
 
 # --- Updates (CE and AE actions) ------------------------------------------------------------

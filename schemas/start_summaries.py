@@ -69,7 +69,7 @@ def account(start: AccountStart) -> StartSummary:
     2027-03-01"."""
     p = start.profile
     if p is None and start.hand_offs:
-        return hand_off(start.hand_offs[0], term_days=start.config.durations.contract_term_days)
+        return hand_off(start.hand_offs[0], term_days=start.configured.durations.contract_term_days)
     renews = f"renews {_day(p.renewal_date)}" if p is not None and p.renewal_date else ""
     return StartSummary(
         line(start.account_name, tier(p.tier if p else 0), renews),

@@ -108,11 +108,17 @@ async def test_continue_as_new_drops_the_static_summary_and_the_current_details_
         assert description.run_id != first_run, "the account never continued as new"
 
         assert await description.static_summary() is None
+        # The continued run's config is the carried one, given once, not also beside it.
+        latest = h.client.get_workflow_handle(handle.id, run_id=description.run_id)
+        first = (await latest.fetch_history()).events[0]
+        [payload] = first.workflow_execution_started_event_attributes.input.payloads
+        [carried_start] = await h.client.data_converter.decode([payload], [dict])
+        assert "config" not in carried_start
+        assert carried_start["carried"]["config"]["history_event_limit"] == 60
         headline = f"Acme Corp · Tier 1 · renews {renewal:%Y-%m-%d}"
         assert (await current_details(handle)).startswith(f"**{headline}** · phase ")
         # The continued run's timers and activities still say what they are.
         await advance_to(h.env, handle, await h.env.get_current_time() + 4 * DAY)
-        latest = h.client.get_workflow_handle(handle.id, run_id=description.run_id)
         found = await event_summaries(h.client, latest)
         # The kickoff plan has escalated (reminded no more): the renewal window is next.
         assert of_type(found, "TIMER_STARTED")[-1] == "T-90 value exercise opens", found

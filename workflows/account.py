@@ -362,7 +362,6 @@ class AccountWorkflow(OwedWorkHandlers):
                 self._s.profile.account_id,
                 self._s.profile.account_name,
                 stage=self._s.stage,
-                config=self._s.config,
                 carried=self._s,
             )
         )

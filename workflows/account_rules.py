@@ -187,11 +187,11 @@ def check_start(start: AccountStart, now: datetime) -> None:
         and start.profile is not None
         and start.profile.renewal_date is not None
         and start.profile.renewal_date - now
-        > timedelta(days=start.config.durations.value_exercise_lead_days)
+        > timedelta(days=start.configured.durations.value_exercise_lead_days)
     ):
         problems.append(
             f"the renewal on {start.profile.renewal_date.date().isoformat()} is more than"
-            f" {start.config.durations.value_exercise_lead_days} days away: start at adoption"
+            f" {start.configured.durations.value_exercise_lead_days} days away: start at adoption"
         )
     if problems:
         raise RuleViolation("cannot start the account: " + "; ".join(problems))
@@ -202,7 +202,7 @@ def new_snapshot(start: AccountStart, now: datetime, effect_scope: str) -> Accou
     profile = start.profile or AccountProfile(start.account_id, start.account_name)
     s = AccountSnapshot(
         profile=profile,
-        config=start.config,
+        config=start.configured,
         effect_scope=effect_scope,
         stage=start.stage,
         started_at=now,
