@@ -5,6 +5,7 @@ seconds reaches its first quarter's plan, and its history replays to the same co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,10 +22,9 @@ from bench.bare_account_workflow import BareAccountWorkflow
 from bench.business_clock import MEMO_KEY, BusinessClock, BusinessClockRunner
 from bench.common import BENCH_SANDBOX, CE, bench_worker
 from bench.year_of_accounts import account_start, anchor_after
-from dealcycle.devtools.devserver import free_port, running_dev_server
 from schemas.account import AccountState, account_workflow_id
-from schemas.search_attributes import registrations
 from tests.support.accounts import a_plan
+from tests.support.dev_temporal import headless_dev_server
 from workflows.account import AccountWorkflow
 
 SCALE = 86_400 * 10
@@ -36,13 +36,8 @@ PATIENCE = timedelta(minutes=2)
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dev_client(tmp_path_factory: Any) -> AsyncIterator[Client]:
     state = Path(tmp_path_factory.mktemp("temporal-dev-clock"))
-    async with running_dev_server(
-        state_dir=state,
-        port=free_port(),
-        ui_port=None,
-        search_attributes=registrations(),
-        log_file=state / "temporal.log",
-    ) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        server = await headless_dev_server(stack, state)
         yield await Client.connect(server.target, namespace=server.namespace)
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -45,7 +46,7 @@ from tests.support.codec import (
     plain_payload_paths,
     readable_text,
 )
-from tests.support.dev_temporal import DevHarness, dev_client, dev_harness_factory
+from tests.support.dev_temporal import DevHarness, dev_client, dev_harness_factory, on_free_ports
 from tests.support.patience import settle
 from workflows.account import AccountWorkflow
 from workflows.account_rules import midnight, new_snapshot, quarter_of, quarter_start
@@ -313,16 +314,18 @@ async def test_a_dev_server_started_with_a_ui_codec_endpoint_tells_the_web_ui(
     tmp_path: Path,
 ) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"
-    async with (
-        running_dev_server(
-            state_dir=tmp_path,
-            port=free_port(),
-            ui_port=free_port(),
-            search_attributes=registrations(),
-            ui_codec_endpoint=endpoint,
-        ) as server,
-        aiohttp.ClientSession() as session,
-        session.get(f"{server.ui_url}/api/v1/settings") as response,
-    ):
+    async with contextlib.AsyncExitStack() as stack:
+        server = await on_free_ports(
+            stack,
+            lambda: running_dev_server(
+                state_dir=tmp_path,
+                port=free_port(),
+                ui_port=free_port(),
+                search_attributes=registrations(),
+                ui_codec_endpoint=endpoint,
+            ),
+        )
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        response = await stack.enter_async_context(session.get(f"{server.ui_url}/api/v1/settings"))
         settings = await response.json()
     assert settings["Codec"]["Endpoint"] == endpoint

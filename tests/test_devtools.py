@@ -6,6 +6,7 @@ installs; only the lookups use fake executables in temporary directories.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -34,6 +35,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from dealcycle.devtools import temporal_cli, test_server
 from dealcycle.devtools.devserver import (
     DevServerError,
+    DevServerInfo,
     PortInUseError,
     free_port,
     port_is_free,
@@ -41,6 +43,7 @@ from dealcycle.devtools.devserver import (
 )
 from dealcycle.devtools.postgres import LocalPostgres, conninfo
 from schemas.search_attributes import ALL_KEYS, registrations
+from tests.support.dev_temporal import PORT_ATTEMPTS, on_free_ports
 
 # -- finding the Temporal CLI ---------------------------------------------------------
 
@@ -370,6 +373,52 @@ async def test_dev_server_refuses_a_taken_port(tmp_path: Path) -> None:
                 state_dir=tmp_path, port=port, ui_port=None, search_attributes={}
             ):
                 pass
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something listens on."""
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        yield blocker.getsockname()[1]
+
+
+@pytest.mark.e2e
+async def test_a_test_server_whose_port_was_taken_starts_on_another(
+    tmp_path: Path, taken_port: int
+) -> None:
+    ports = iter([taken_port, free_port()])
+    chosen: list[int] = []
+
+    def start() -> contextlib.AbstractAsyncContextManager[DevServerInfo]:
+        chosen.append(next(ports))
+        return running_dev_server(
+            state_dir=tmp_path, port=chosen[-1], ui_port=None, search_attributes={}
+        )
+
+    async with contextlib.AsyncExitStack() as stack:
+        info = await on_free_ports(stack, start)
+        assert chosen[0] == taken_port and len(chosen) == 2
+        assert info.target == f"127.0.0.1:{chosen[1]}"
+        await Client.connect(info.target)
+
+
+@pytest.mark.e2e
+async def test_a_test_server_gives_up_after_its_attempts(tmp_path: Path, taken_port: int) -> None:
+    attempts = 0
+
+    def start() -> contextlib.AbstractAsyncContextManager[DevServerInfo]:
+        nonlocal attempts
+        attempts += 1
+        return running_dev_server(
+            state_dir=tmp_path, port=taken_port, ui_port=None, search_attributes={}
+        )
+
+    async with contextlib.AsyncExitStack() as stack:
+        with pytest.raises(PortInUseError):
+            await on_free_ports(stack, start)
+    assert attempts == PORT_ATTEMPTS
 
 
 @pytest.mark.e2e

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ import pytest
 from dealcycle.devtools.devserver import DevServerInfo, running_dev_server
 from schemas.search_attributes import registrations
 from tests.support.codec import TEST_CODEC_ENV, TEST_DATA_CONVERTER
+from tests.support.dev_temporal import on_free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -69,14 +71,18 @@ async def e2e_server(
     tmp_path: Path, env: dict[str, str], *, ui: bool = False
 ) -> AsyncIterator[DevServerInfo]:
     """The dev server of one test (its history under ``tmp_path``), its address in ``env``."""
-    async with running_dev_server(
-        state_dir=tmp_path / "temporal",
-        port=free_port(),
-        ui_port=free_port() if ui else None,
-        db_filename=tmp_path / "temporal" / "temporal.db",
-        search_attributes=registrations(),
-        log_file=tmp_path / "temporal.log",
-    ) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        server = await on_free_ports(
+            stack,
+            lambda: running_dev_server(
+                state_dir=tmp_path / "temporal",
+                port=free_port(),
+                ui_port=free_port() if ui else None,
+                db_filename=tmp_path / "temporal" / "temporal.db",
+                search_attributes=registrations(),
+                log_file=tmp_path / "temporal.log",
+            ),
+        )
         env["DEALCYCLE_TEMPORAL_ADDRESS"] = server.target
         yield server
 

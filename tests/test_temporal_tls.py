@@ -13,6 +13,7 @@ a subprocess.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import uuid
@@ -25,9 +26,8 @@ import pytest
 import pytest_asyncio
 
 from dealcycle.connection import TemporalUnreachable, connect
-from dealcycle.devtools.devserver import free_port, running_dev_server
 from dealcycle.settings import Settings
-from schemas.search_attributes import registrations
+from tests.support.dev_temporal import headless_dev_server
 from tests.support.tls_proxy import TLSMaterial, make_tls_material, tls_proxy
 
 DEALCYCLE = Path(sys.executable).with_name("dealcycle")
@@ -67,13 +67,8 @@ class SecuredServer:
 async def secured_server(tmp_path_factory: Any) -> AsyncIterator[SecuredServer]:
     state = Path(tmp_path_factory.mktemp("temporal-tls"))
     tls = make_tls_material(state / "pki")
-    async with running_dev_server(
-        state_dir=state,
-        port=free_port(),
-        ui_port=None,
-        search_attributes=registrations(),
-        log_file=state / "temporal.log",
-    ) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        server = await headless_dev_server(stack, state)
         async with tls_proxy(server.target, tls.server_context) as address:
             yield SecuredServer(address, tls, state)
 

@@ -7,21 +7,57 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
-from dealcycle.devtools.devserver import PortInUseError, free_port, running_dev_server
+from dealcycle.devtools.devserver import (
+    DevServerInfo,
+    PortInUseError,
+    free_port,
+    running_dev_server,
+)
 from dealcycle.settings import Settings
 from schemas.search_attributes import registrations
 from tests.support.codec import TEST_DATA_CONVERTER
 
 PORT_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+async def on_free_ports(
+    stack: contextlib.AsyncExitStack, start: Callable[[], AbstractAsyncContextManager[T]]
+) -> T:
+    """Enter ``start()`` on ``stack``; when a port it chose was taken before its server bound
+    it, call it again (it picks fresh ports): test processes start servers side by side, and a
+    free port is only free until someone binds it."""
+    for attempt in range(PORT_ATTEMPTS):
+        try:
+            return await stack.enter_async_context(start())
+        except PortInUseError:
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("PORT_ATTEMPTS is at least 1")
+
+
+async def headless_dev_server(stack: contextlib.AsyncExitStack, state: Path) -> DevServerInfo:
+    """A dev server without its Web UI, dealcycle's search attributes registered, its log and
+    state under ``state``, on free ports; stopped when ``stack`` closes."""
+    return await on_free_ports(
+        stack,
+        lambda: running_dev_server(
+            state_dir=state,
+            port=free_port(),
+            ui_port=None,
+            search_attributes=registrations(),
+            log_file=state / "temporal.log",
+        ),
+    )
 
 
 @dataclass
@@ -43,24 +79,7 @@ class DevHarness:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def dev_client(tmp_path_factory: Any) -> AsyncIterator[Client]:
     async with contextlib.AsyncExitStack() as stack:
-        for attempt in range(PORT_ATTEMPTS):
-            state = Path(tmp_path_factory.mktemp("temporal-dev"))
-            try:
-                server = await stack.enter_async_context(
-                    running_dev_server(
-                        state_dir=state,
-                        port=free_port(),
-                        ui_port=None,
-                        search_attributes=registrations(),
-                        log_file=state / "temporal.log",
-                    )
-                )
-            except PortInUseError:
-                # Test processes start servers side by side: another port, not a failure.
-                if attempt == PORT_ATTEMPTS - 1:
-                    raise
-                continue
-            break
+        server = await headless_dev_server(stack, Path(tmp_path_factory.mktemp("temporal-dev")))
         yield await Client.connect(
             server.target, namespace=server.namespace, data_converter=TEST_DATA_CONVERTER
         )

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowHandle
 from dealcycle.devtools.devserver import DevServerInfo, free_port, running_dev_server
 from schemas.search_attributes import registrations
 from tests.support.codec import running_codec_server
+from tests.support.dev_temporal import on_free_ports
 
 METADATA_QUERY = "__temporal_workflow_metadata"
 
@@ -65,6 +66,13 @@ async def dev_server_with_ui(state_dir: Path) -> AsyncIterator[DevServerInfo]:
     search attributes registered. The one place the browser tests start it. Payloads are
     encrypted in the tests: the UI decodes them, in the browser, through a codec server with the
     suite's key that answers the UI's origin (``--ui-codec-endpoint``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield await on_free_ports(stack, lambda: _dev_server_with_ui(state_dir))
+
+
+@contextlib.asynccontextmanager
+async def _dev_server_with_ui(state_dir: Path) -> AsyncIterator[DevServerInfo]:
+    # The codec server answers the UI's origin: both start again when a port was taken.
     ui_port = free_port()
     origin = f"http://127.0.0.1:{ui_port}"
     async with (
