@@ -63,7 +63,7 @@ from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from starter.opportunity_lookup import require_opportunity
 from starter.payloads import check_payload_size
 from starter.provenance import stamped
-from starter.queries import query_workflow
+from starter.queries import query_workflow, update_workflow
 from starter.tables import render_account
 from starter.trials import CommandError, within_limits, workflow_handle
 from workflows.account import AccountWorkflow
@@ -180,8 +180,8 @@ async def _update(client: Client, account: str, update: str, request: object) ->
     handle = await _running_account(client, account)
     check_payload_size(request)
     try:
-        accepted: AccountActionAccepted = await handle.execute_update(
-            update, request, result_type=AccountActionAccepted
+        accepted: AccountActionAccepted = await update_workflow(
+            client, handle, update, request, AccountActionAccepted
         )
     except WorkflowUpdateFailedError as err:
         reason = err.cause.message if isinstance(err.cause, ApplicationError) else str(err.cause)

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from schemas.effects import EffectsView, EffectView, RetryEffect, SkipEffect
 from starter.provenance import stamped
+from starter.queries import update_workflow
 from starter.trials import CommandError, within_limits, workflow_handle
 from workflows.owed_work import OwedWorkHandlers
 
@@ -90,7 +91,7 @@ async def change_effect(client: Client, workflow_id: str, request: RetryEffect |
         else OwedWorkHandlers.skip_effect
     )
     try:
-        accepted = await handle.execute_update(update, request)
+        accepted = await update_workflow(client, handle, update, request)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause)

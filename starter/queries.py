@@ -1,8 +1,12 @@
-"""Asking a workflow for its state, and saying why it does not answer when it does not.
+"""Asking a workflow for its state or sending it an action, and saying why it does not answer
+when it does not.
 
 A workflow whose task keeps failing (a bug, an input it cannot decode) or whose worker is gone
-cannot run a query; Temporal then times the query out or refuses it with a bare status. The
-person is told the workflow is not answering, and why when Temporal's records say.
+or stalled can neither answer a query nor take an update; Temporal then times the query out or
+refuses it with a bare status, and an update waits for ever. The person is told the workflow
+is not answering, and why when Temporal's records say; for an action, also that Temporal may
+still hand it to the workflow later, so that it is checked before it is sent again (a second
+send would be a second action).
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     GetWorkflowExecutionHistoryReverseRequest,
 )
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -31,6 +40,15 @@ only delays the explanation."""
 EXPLAIN_AFTER = timedelta(seconds=3)
 """Unanswered this long, Temporal's records are read: when they say why (a failing task, a
 task queue no worker polls), that is the answer at once, not after ``QUERY_TIMEOUT``."""
+
+UPDATE_PATIENCE = timedelta(seconds=30)
+"""An action (update) is taken in well under a second when the workflow's worker is up; a
+worker busy starting or catching up may take seconds. Past this, the person is told, not left
+waiting on a silent command."""
+MAY_STILL_LAND = (
+    "Temporal may still hand it to the workflow once its worker takes the workflow's task:"
+    " check with `dealcycle status {workflow_id}` before sending it again"
+)
 
 _NOT_ANSWERING = (
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -59,6 +77,46 @@ async def query_workflow(client: Client, handle: WorkflowHandle[Any, Any], query
     finally:
         asking.cancel()
     raise CommandError(f"{handle.id} is not answering: {reason}") from None
+
+
+async def update_workflow(
+    client: Client,
+    handle: WorkflowHandle[Any, Any],
+    update: Any,
+    request: object,
+    result_type: type | None = None,
+) -> Any:
+    """``handle.execute_update(update, request)``, or a ``CommandError`` saying the workflow
+    has not taken it (and why, when Temporal's records say) once that is clear: at once when a
+    reason is found after ``EXPLAIN_AFTER``, else after ``UPDATE_PATIENCE``. A rejection
+    (``WorkflowUpdateFailedError``) is raised as it came, for the caller to word."""
+    sending = asyncio.ensure_future(handle.execute_update(update, request, result_type=result_type))
+    # Cancelled, the SDK ends the send with its own error: retrieved here, or asyncio prints it.
+    sending.add_done_callback(lambda done: done.cancelled() or done.exception())
+    try:
+        done, _ = await asyncio.wait({sending}, timeout=EXPLAIN_AFTER.total_seconds())
+        reason: str | None = None
+        if not done:
+            reason = await _why_not_answering(client, handle)
+            if reason is None:
+                left = UPDATE_PATIENCE - EXPLAIN_AFTER
+                done, _ = await asyncio.wait({sending}, timeout=left.total_seconds())
+        if sending.done():
+            return sending.result()
+        reason = reason or (
+            f"it did not take the action within {UPDATE_PATIENCE.total_seconds():g} s"
+            " (its worker is stalled or overloaded)"
+        )
+    except RPCError as err:
+        if err.status not in _NOT_ANSWERING:
+            raise
+        reason = await _why_not_answering(client, handle) or one_line(err.message)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        reason = await _why_not_answering(client, handle) or "the update timed out"
+    finally:
+        sending.cancel()
+    later = MAY_STILL_LAND.format(workflow_id=handle.id)
+    raise CommandError(f"{handle.id} is not answering: {reason}. {later}") from None
 
 
 def _plain(err: RPCError) -> str:

@@ -42,7 +42,7 @@ from schemas.trial import (
 from starter.errors import CommandError as CommandError  # re-exported: commands import it from here
 from starter.payloads import check_payload_size
 from starter.provenance import stamped
-from starter.queries import query_workflow
+from starter.queries import query_workflow, update_workflow
 from starter.workflow_ids import check_workflow_id
 from workflows.trial import TrialWorkflow
 from workflows.trial_rules import check_start
@@ -174,7 +174,7 @@ async def act(
         raise CommandError(f"{workflow_id} is {status}; it accepts no more actions")
     check_payload_size(request)
     try:
-        accepted: dict[str, Any] = await handle.execute_update(update, request)
+        accepted: dict[str, Any] = await update_workflow(client, handle, update, request)
         return str(accepted["message"])
     except WorkflowUpdateFailedError as err:
         cause = err.cause
