@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import PollWorkflowTaskQueueRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from schemas.common import Role
 from schemas.effects import RetryEffect
@@ -25,13 +25,18 @@ from workflows.trial import TrialWorkflow
 __all__ = ["dev_client"]  # the dev-server fixture, shared
 
 
+async def idle(
+    client: Client, kind: str, workflow_id: str, task_queue: str
+) -> WorkflowHandle[Any, Any]:
+    """A workflow started on ``task_queue``, where no worker of ours polls."""
+    return await client.start_workflow(kind, id=workflow_id, task_queue=task_queue)
+
+
 async def test_a_workflow_no_worker_polls_for_is_explained_before_its_query_times_out(
     dev_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nobody = f"nobody-polls-{uuid.uuid4()}"
-    handle = await dev_client.start_workflow(
-        "TrialWorkflow", id=f"trial-IDLE-{uuid.uuid4()}", task_queue=nobody
-    )
+    handle = await idle(dev_client, "TrialWorkflow", f"trial-IDLE-{uuid.uuid4()}", nobody)
     # The explanation must come while the query is still unanswered: it is cancelled, not
     # timed out (by us, or by the server's own deadline for a query nobody takes).
     monkeypatch.setattr(queries, "QUERY_TIMEOUT", timedelta(hours=1))
@@ -63,9 +68,7 @@ async def test_an_action_no_worker_takes_is_explained_not_left_waiting(
     dev_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nobody = f"nobody-polls-{uuid.uuid4()}"
-    handle = await dev_client.start_workflow(
-        "TrialWorkflow", id=f"trial-IDLE-{uuid.uuid4()}", task_queue=nobody
-    )
+    handle = await idle(dev_client, "TrialWorkflow", f"trial-IDLE-{uuid.uuid4()}", nobody)
     monkeypatch.setattr(queries, "UPDATE_PATIENCE", timedelta(hours=1))
     started = asyncio.get_running_loop().time()
     with pytest.raises(CommandError) as refused:
@@ -122,7 +125,7 @@ async def test_every_cli_action_explains_a_workflow_no_worker_takes(
     suffix = uuid.uuid4().hex[:10].upper()
     kind = "AccountWorkflow" if command == "account step" else "TrialWorkflow"
     workflow_id = f"account-001{suffix}" if kind == "AccountWorkflow" else f"trial-006{suffix}"
-    handle = await dev_client.start_workflow(kind, id=workflow_id, task_queue=nobody)
+    handle = await idle(dev_client, kind, workflow_id, nobody)
     sending: Any
     if command == "account step":
         sending = accounts.complete_step(
