@@ -1101,8 +1101,9 @@ def _add_health_commands(commands: Any) -> None:
 
 def cmd_deal_closed(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
-        from starter.intake import deal_closed
+        from starter.intake import deal_closed, refuse_bad_opportunity_id
 
+        refuse_bad_opportunity_id(args.opportunity_id)
         print(await deal_closed(await _client(settings), settings, args.opportunity_id))
         return 0
 

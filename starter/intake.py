@@ -25,7 +25,7 @@ from schemas.account import HandOffResult
 from schemas.intake import CLOSED_WON_SCHEDULE_ID, DealClosed, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
 from starter.schedules import ensure_schedule
-from starter.trials import CommandError
+from starter.trials import CommandError, within_limits
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
 
@@ -51,6 +51,12 @@ DEAL_CLOSED_WAIT_SECONDS = 120.0
 """How long ``deal-closed`` waits for a worker to hand the deal off."""
 
 
+def refuse_bad_opportunity_id(opportunity_id: str) -> None:
+    """Refuse an id the intake run would refuse: refused here, before anything starts, not by
+    the run it would start (which would fail on it)."""
+    within_limits(IntakeRun(deal_closed=DealClosed(opportunity_id)))
+
+
 async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -> str:
     """Hand a Closed Won opportunity to its account's workflow; a repeat changes nothing.
     Says what happened: started, handed to the running account, or skipped and why.
@@ -58,6 +64,7 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
     The worker reads the deal (one SOQL query on its logged-in session: the CLI neither logs
     in to Salesforce nor reads it) and hands it off, in an intake run for this one deal.
     """
+    refuse_bad_opportunity_id(opportunity_id)
     known = await _opportunity_state(client, opportunity_id)
     named = DealClosed(
         opportunity_id,
@@ -94,7 +101,7 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
         started=decision.decision == "started",
         skipped=decision.why if decision.decision == "skipped" else "",
     ).describe(opportunity_id)
-    log.info("deal_closed", opportunity_id=opportunity_id, decision=decision.decision, why=message)
+    log.debug("deal_closed", opportunity_id=opportunity_id, decision=decision.decision, why=message)
     return message
 
 
@@ -105,7 +112,7 @@ async def _opportunity_state(client: Client, opportunity_id: str) -> Opportunity
         handle = client.get_workflow_handle(opportunity_workflow_id(opportunity_id))
         state: OpportunityState = await handle.query(OpportunityWorkflow.state)
     except (RPCError, WorkflowQueryFailedError) as err:
-        log.info("deal_closed_from_salesforce_alone", opportunity=opportunity_id, why=str(err))
+        log.debug("deal_closed_from_salesforce_alone", opportunity=opportunity_id, why=str(err))
         return None
     return state
 

@@ -157,6 +157,10 @@ def connections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Setting
         (["red", "show", ""], "ACCOUNT_ID|CASE_ID is empty"),
         (["deal-closed", ""], "OPPORTUNITY_ID is empty"),
         (
+            ["deal-closed", "bad id!"],
+            "opportunity_id: an id of letters, digits, . _ - (got 'bad id!')",
+        ),
+        (
             ["step", "complete", "", "user_survey", "--by", "U0AE00001", "--role", "AE"],
             "WORKFLOW_ID is empty",
         ),
