@@ -217,6 +217,17 @@ class SlackSettings:
         return bool(self.bot_token)
 
 
+def default_state_dir() -> Path:
+    """``.dealcycle`` of the checkout this code runs from, where ``make run`` keeps its state,
+    whatever the current directory (a command run from elsewhere would otherwise read, and
+    create, an empty database of its own); installed without a checkout, of the current
+    directory."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():
+        return root / ".dealcycle"
+    return Path(".dealcycle").absolute()
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -283,7 +294,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        state_dir = Path(env.get("DEALCYCLE_STATE_DIR") or ".dealcycle").absolute()
+        given = env.get("DEALCYCLE_STATE_DIR")
+        state_dir = Path(given).absolute() if given else default_state_dir()
         log_format = (env.get("DEALCYCLE_LOG_FORMAT") or "auto").lower()
         if log_format not in ("auto", "json", "console"):
             raise SettingsError(
