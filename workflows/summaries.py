@@ -43,12 +43,22 @@ def utc_minute(moment: datetime) -> str:
     return f"{moment.date().isoformat()} {moment.hour:02d}:{moment.minute:02d} UTC"
 
 
+def _mention_text(match: re.Match[str]) -> str:
+    return f"@{match.group(1)}"
+
+
+def _link_text(match: re.Match[str]) -> str:
+    return match.group(2)
+
+
 def first_sentence(text: str, limit: int = FIRST_SENTENCE_LIMIT) -> str:
     """The message's first sentence, Slack markup made plain (``<@U1>`` reads ``@U1``)."""
     # Only the head can be shown: a brief or a plan runs to kilobytes, read on every post.
     plain = " ".join(text[: limit * 4].split())
     if "<" in plain:
-        plain = _LINK.sub(r"\2", _MENTION.sub(r"@\1", plain))
+        # Functions, not templates: a template is parsed on each call, which in the workflow
+        # sandbox goes through its import hook.
+        plain = _LINK.sub(_link_text, _MENTION.sub(_mention_text, plain))
     return clip(_SENTENCE_END.split(plain, maxsplit=1)[0], limit)
 
 
