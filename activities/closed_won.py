@@ -74,7 +74,13 @@ def refusal(opportunity_id: str, records: list[dict[str, Any]]) -> str:
         return f"Salesforce has no Opportunity {opportunity_id!r}"
     stage = records[0].get("StageName")
     if stage != "Closed Won":
-        return f"{opportunity_id} is not Closed Won (it is {stage!r}); nothing was handed off"
+        # A record without a stage (null, or the field left out) is said so, not as "None".
+        has = (
+            f"it is {stage!r}"
+            if isinstance(stage, str) and stage.strip()
+            else "it has no StageName"
+        )
+        return f"{opportunity_id} is not Closed Won ({has}); nothing was handed off"
     if not records[0].get("AccountId"):
         return f"{opportunity_id} has no AccountId in Salesforce; nothing was handed off"
     return ""

@@ -115,9 +115,24 @@ async def test_deal_closed_refuses_an_open_or_unknown_opportunity(
             "StageName": "Stage 4 - Technical and Business Validation",
         },
     )
+    # A record without a stage at all (the demo data's DEMO-006-ACME, say).
+    salesforce_fake.add_record("Opportunity", {"Id": "006NOSTAGE", "AccountId": "001X"})
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006NULLSTAGE", "AccountId": "001X", "StageName": None}
+    )
     async with harness_factory() as harness:
-        with pytest.raises(CommandError, match="006NOTYET is not Closed Won"):
+        with pytest.raises(CommandError) as open_deal:
             await close_deal(harness, "006NOTYET")
+        assert str(open_deal.value) == (
+            "006NOTYET is not Closed Won (it is 'Stage 4 - Technical and Business Validation');"
+            " nothing was handed off"
+        )
+        for opportunity_id in ("006NOSTAGE", "006NULLSTAGE"):
+            with pytest.raises(CommandError) as no_stage:
+                await close_deal(harness, opportunity_id)
+            assert str(no_stage.value) == (
+                f"{opportunity_id} is not Closed Won (it has no StageName); nothing was handed off"
+            )
         with pytest.raises(CommandError, match="Salesforce has no Opportunity '006NOPE'"):
             await close_deal(harness, "006NOPE")
 

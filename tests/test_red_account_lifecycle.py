@@ -16,7 +16,13 @@ from schemas.health import RecordAsk, SetHealth
 from starter.health import record_ask
 from tests.support.accounts import AE, CE, DAY, advance_to, case_id, settle, start_account
 from tests.test_account_renewal_outcomes import in_renewal_window
-from tests.test_red_account_workflow import CHANNEL, case_handle, case_state, finished
+from tests.test_red_account_workflow import (
+    CHANNEL,
+    case_handle,
+    case_state,
+    finished,
+    set_red,
+)
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
 
@@ -31,11 +37,7 @@ async def test_churn_closes_the_open_case_and_nothing_posts_for_it_afterwards(
 ) -> None:
     async with harness_factory() as harness:
         account = await in_renewal_window(harness, salesforce_fake, "001LEAVING")
-        await account.execute_update(
-            AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
-        )
-        case = await case_handle(harness, account, 1)
-        await settle(case)
+        case = await set_red(harness, account)
         assert len(slack_fake.messages_in(CHANNEL)) == 1  # the case's post; no plan yet
         before = len(posts(slack_fake))
 

@@ -121,6 +121,26 @@ def test_recording_a_part_again_replaces_that_roles_part_and_keeps_the_other() -
     assert len(s.plans) == 2
 
 
+def test_an_identical_repeat_of_a_part_is_known_and_a_changed_part_is_new() -> None:
+    s = posted_snapshot()
+    assert rules.repeated_action_plan(s, plan(AE, Role.AE)) is None  # nothing to repeat yet
+    rules.apply_action_plan(s, plan(AE, Role.AE), T0)
+    # Spacing and the channel it came through do not make it another plan.
+    again = RecordActionPlan(
+        AE, Role.AE, " usage down 40% ", "an exec sponsor", "weekly office hours", via="slack"
+    )
+    assert rules.repeated_action_plan(s, again) == (
+        "AE part already recorded as given; nothing changed; waiting for the CE"
+    )
+    assert rules.repeated_action_plan(s, plan(AE, Role.AE, "usage down 50%")) is None
+    assert rules.repeated_action_plan(s, plan(CE, Role.CE)) is None  # the CE's is its own
+
+    rules.apply_action_plan(s, plan(CE, Role.CE), T0 + HOUR)
+    assert rules.repeated_action_plan(s, plan(CE, Role.CE)) == (
+        "CE part already recorded as given; nothing changed"
+    )
+
+
 def test_a_part_is_kept_trimmed_and_unposted() -> None:
     s = posted_snapshot()
     request = RecordActionPlan(AE, Role.AE, "  status  ", " needs ", "\tactions\n")

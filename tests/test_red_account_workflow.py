@@ -82,6 +82,18 @@ async def case_handle(harness: Any, account: Any, number: int) -> WorkflowHandle
     raise AssertionError(f"{handle.id} never started")
 
 
+async def set_red(
+    harness: Any, account: Any, by: str = AE, role: Role = Role.AE
+) -> WorkflowHandle[Any, Any]:
+    """The account's owner says red ("champion left"): its first case, settled."""
+    await account.execute_update(
+        AccountWorkflow.set_health, SetHealth("red", by, role, "champion left")
+    )
+    case = await case_handle(harness, account, 1)
+    await settle(case)
+    return case
+
+
 async def finished(handle: WorkflowHandle[Any, Any]) -> Any:
     """The case's result once it has completed (asked only then: the Java test server's
     long poll for a result can miss the completion)."""
@@ -206,11 +218,7 @@ async def test_a_red_signal_while_a_case_is_open_adds_to_it(
 ) -> None:
     async with harness_factory() as harness:
         account = await open_account(harness, salesforce_fake, "001AGAIN")
-        await account.execute_update(
-            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
-        )
-        case = await case_handle(harness, account, 1)
-        await settle(case)
+        case = await set_red(harness, account, CE, Role.CE)
         await readings(account, usage=10, adoption=10, sentiment=10)  # the score says red too
         # The monthly assessment raises risks and says red: it joins the open case.
         # Half a day off the case's daily reminder: a timer due just after the skip lands fires
@@ -281,6 +289,43 @@ async def test_bad_health_input_is_rejected_and_changes_nothing(
         )
         assert await case_state(case) == before
         assert len(thread(slack_fake)) == 1
+
+
+async def test_an_identical_plan_again_posts_nothing_and_a_changed_one_is_posted(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await open_account(harness, salesforce_fake, "001REPEAT")
+        case = await set_red(harness, account)
+        await effects_done(case)
+
+        def plan(status: str) -> RecordActionPlan:
+            return RecordActionPlan(AE, Role.AE, status, "help", "call", via="cli:someone")
+
+        first = await case.execute_update(RedAccountWorkflow.record_action_plan, plan("bad"))
+        assert first.message == "AE part recorded; waiting for the CE"
+        recorded = await effects_done(case)
+        # The command retried: accepted, and nothing changes or is posted.
+        again = await case.execute_update(RedAccountWorkflow.record_action_plan, plan("bad"))
+        assert again.message == (
+            "AE part already recorded as given; nothing changed; waiting for the CE"
+        )
+        assert not again.action_plan_complete
+        assert await effects_done(case) == recorded
+        posted = [text for text in thread(slack_fake) if text.startswith("Action plan from")]
+        assert posted == [
+            "Action plan from the AE <@U0AE00001>. Status: bad Needs: help Intended actions: call"
+        ]
+
+        # A changed plan from the same role is recorded and posted as before.
+        changed = await case.execute_update(RedAccountWorkflow.record_action_plan, plan("worse"))
+        assert changed.message == "AE part recorded; waiting for the CE"
+        await effects_done(case)
+        posted = [text for text in thread(slack_fake) if text.startswith("Action plan from")]
+        assert [text.split(" Needs:")[0] for text in posted] == [
+            "Action plan from the AE <@U0AE00001>. Status: bad",
+            "Action plan from the AE <@U0AE00001>. Status: worse",
+        ]
 
 
 async def test_a_worker_restart_in_the_middle_of_a_case_loses_and_repeats_nothing(

@@ -53,6 +53,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.wake_up import WakeUpTimer
 
 
+REPEATED_PLAN_PATCH = "red-plan-repeat-changes-nothing"
+"""Runs that started before: an identical repeat of a role's action plan replaces it and is
+posted in the case's thread again."""
+
+
 def _date(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "not set"
 
@@ -96,6 +101,11 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def record_action_plan(self, request: RecordActionPlan) -> CaseActionAccepted:
+        repeated = rules.repeated_action_plan(self._s, request)
+        if repeated is not None and workflow.patched(REPEATED_PLAN_PATCH):
+            # A retried command is harmless: the part stays as recorded (and posted once),
+            # the main loop is not woken for it.
+            return CaseActionAccepted(repeated, rules.action_plan_complete(self._s))
         message = rules.apply_action_plan(self._s, request, workflow.now())
         self._changed = True
         return CaseActionAccepted(message, rules.action_plan_complete(self._s))

@@ -87,6 +87,29 @@ def check_action_plan(s: RedAccountSnapshot, request: RecordActionPlan) -> None:
         _check_text(name.replace("_", " "), getattr(request, name))
 
 
+def repeated_action_plan(s: RedAccountSnapshot, request: RecordActionPlan) -> str | None:
+    """The answer to ``request`` when it repeats, word for word, the part its role recorded
+    last (a retried command, the form sent twice), or None when it says something new.
+
+    Only who and what are compared: when and through what it came do not make a new plan."""
+    check_action_plan(s, request)
+    recorded = next((entry for entry in s.plans if entry.role is request.role), None)
+    asked = (
+        request.actor,
+        request.current_status.strip(),
+        request.needs.strip(),
+        request.intended_actions.strip(),
+    )
+    if recorded is None or asked != (
+        recorded.actor,
+        recorded.current_status,
+        recorded.needs,
+        recorded.intended_actions,
+    ):
+        return None
+    return _and_waiting(s, f"{request.role.value} part already recorded as given; nothing changed")
+
+
 def apply_action_plan(s: RedAccountSnapshot, request: RecordActionPlan, now: datetime) -> str:
     check_action_plan(s, request)
     s.plans = [entry for entry in s.plans if entry.role is not request.role] + [
@@ -102,8 +125,14 @@ def apply_action_plan(s: RedAccountSnapshot, request: RecordActionPlan, now: dat
     ]
     if action_plan_complete(s):
         return "action plan complete: both the AE and the CE have recorded theirs"
-    waiting = ", ".join(role.value for role in missing_from(s))
-    return f"{request.role.value} part recorded; waiting for the {waiting}"
+    return _and_waiting(s, f"{request.role.value} part recorded")
+
+
+def _and_waiting(s: RedAccountSnapshot, message: str) -> str:
+    """``message``, and whose part is still missing, if any."""
+    if action_plan_complete(s):
+        return message
+    return f"{message}; waiting for the {', '.join(role.value for role in missing_from(s))}"
 
 
 def check_ask(s: RedAccountSnapshot, request: RecordAsk) -> None:

@@ -19,6 +19,7 @@ GROUP_NAMES = (
     "opportunity",
     "account",
     "red-account",
+    "red-plan-repeat",
     "intake",
     "region",
     "owners",

@@ -223,6 +223,27 @@ async def red_accounts(rec: Recorder) -> None:
     await rec.save(open_case, "after-account-churned")
 
 
+async def red_plan_repeated(rec: Recorder) -> None:
+    """A case whose AE sends the same action plan twice (a retried command), then the CE its
+    part. The code before ``REPEATED_PLAN_PATCH`` posted the repeat in the thread again;
+    today's changes nothing for it, so this run's post of the repeat is a command it does not
+    issue. The CE's part follows the task that took the repeat, so a replay compares it."""
+    account = await open_account(rec, "001HREDPLAN", 200 * DAY)
+    await account.execute_update(
+        AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
+    )
+    await settle(account)
+    case = await case_of(rec, account)
+    await settle(case)
+    for actor, role in ((AE, Role.AE), (AE, Role.AE), (CE, Role.CE)):
+        await case.execute_update(
+            RedAccountWorkflow.record_action_plan,
+            RecordActionPlan(actor, role, "bad", "help", "call"),
+        )
+        await settle(case)
+    await rec.save(case, "action-plan-repeated")
+
+
 # --- Closed-won intake -------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ GROUPS: dict[str, Scenario] = {
     "opportunity": presales.opportunities,
     "account": accounts.accounts,
     "red-account": accounts.red_accounts,
+    "red-plan-repeat": accounts.red_plan_repeated,
     "intake": accounts.intake,
     "region": accounts.region_later,
     "owners": accounts.owners_from_a_repeat,
