@@ -326,3 +326,28 @@ async def test_done_clicked_on_the_workflows_own_reminder_edits_that_reminder_on
         assert [block["type"] for block in message.blocks or []] == ["section"]
         assert len(chat_updates(slack_fake)) == 1
         assert len(await update_ids(handle)) == 1
+
+
+async def test_snoozes_add_up_to_fourteen_business_days_past_the_scheduled_reminder(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006SNOOZEMAX")
+        started = await harness.env.get_current_time()
+        day_seconds = harness.settings.durations.day_seconds
+        await handle.execute_update(TrialWorkflow.snooze_step, SnoozeStep("user_survey", AE, 10))
+        await handle.execute_update(TrialWorkflow.snooze_step, SnoozeStep("user_survey", CE, 4))
+        # Fourteen in all: one more business day, by anyone, is refused and changes nothing.
+        with pytest.raises(WorkflowUpdateFailedError) as raised:
+            await handle.execute_update(TrialWorkflow.snooze_step, SnoozeStep("user_survey", AE, 1))
+        assert isinstance(raised.value.cause, ApplicationError)
+        assert "snoozes add up to at most 14 business days" in raised.value.cause.message
+        # Its first reminder was due 8 days after the start; snoozed 14 business days from it.
+        usual = started + 8 * DAY
+        snoozed = business_days_after(usual, 14, day_seconds)
+        await harness.env.sleep(snoozed - started - HOUR)
+        await settle(handle)
+        assert reminders_for(slack_fake, AE, "User survey planning") == []
+        await harness.env.sleep(2 * HOUR)
+        await settle(handle)
+        assert len(reminders_for(slack_fake, AE, "User survey planning")) == 1

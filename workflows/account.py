@@ -190,7 +190,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @snooze_step.validator
     def _check_snooze_step(self, request: SnoozeStep) -> None:
-        account_snooze.check_snooze(self._s, request, workflow.now())
+        account_snooze.check_snooze_request(self._s, request, workflow.now())
 
     @workflow.update
     def complete_onboarding(self, request: CompleteOnboarding) -> AccountActionAccepted:

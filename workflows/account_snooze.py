@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from schemas.account import AccountSnapshot, AccountStep, LifecycleStage
 from schemas.common import StepStatus
@@ -23,6 +24,12 @@ def check_snooze(s: AccountSnapshot, request: SnoozeStep, now: datetime) -> Acco
     assert isinstance(checked, AccountStep)
     step_snooze.check_not_escalated(checked, checked.escalated)
     return checked
+
+
+def check_snooze_request(s: AccountSnapshot, request: SnoozeStep, now: datetime) -> None:
+    """The validator's check: ``check_snooze``, and how far the snooze would reach."""
+    step, day_seconds = check_snooze(s, request, now), s.config.durations.day_seconds
+    step_snooze.check_reach(step, partial(next_reminder_at, s), now, request.days, day_seconds)
 
 
 def apply_snooze(s: AccountSnapshot, request: SnoozeStep, now: datetime) -> str:

@@ -135,7 +135,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     @snooze_step.validator
     def _validate_snooze_step(self, request: SnoozeStep) -> None:
-        security_review_snooze.check_snooze(self._snapshot(), request, workflow.now())
+        security_review_snooze.check_snooze_request(self._snapshot(), request, workflow.now())
 
     @workflow.update
     def decline_first_pass(self, request: DeclineFirstPass) -> SecurityReviewAccepted:

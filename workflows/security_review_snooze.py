@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from schemas.errors import RuleViolation
 from schemas.security_review import SecurityReviewPhase, SecurityReviewSnapshot, SecurityStep
@@ -24,6 +25,12 @@ def check_snooze(s: SecurityReviewSnapshot, request: SnoozeStep, now: datetime) 
         raise RuleViolation(f"step {checked.key!r} waits on earlier steps: it is not reminded yet")
     step_snooze.check_not_escalated(checked, checked.escalated_to_leader)
     return checked
+
+
+def check_snooze_request(s: SecurityReviewSnapshot, request: SnoozeStep, now: datetime) -> None:
+    """The validator's check: ``check_snooze``, and how far the snooze would reach."""
+    step, day_seconds = check_snooze(s, request, now), s.start.durations.day_seconds
+    step_snooze.check_reach(step, partial(next_reminder_at, s), now, request.days, day_seconds)
 
 
 def apply_snooze(s: SecurityReviewSnapshot, request: SnoozeStep, now: datetime) -> str:

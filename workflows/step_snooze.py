@@ -1,14 +1,16 @@
 """Snoozing a step (``SnoozeStep``): its next reminder moves by business days.
 
-Pure rules (no Temporal): the workflows' validators call ``check_snooze``, their handlers
-``snooze``, and their reminder schedules read ``not_before_snooze``.
+Pure rules (no Temporal): the workflows' validators call ``check_snooze`` and
+``check_reach``, their handlers ``snooze``, and their reminder schedules read
+``not_before_snooze``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from schemas import limits
 from schemas.common import StepStatus
@@ -86,6 +88,35 @@ def check_snooze(
             + (f" or {roles}" if roles else "")
         )
     return step
+
+
+def check_reach(
+    step: PromptedStep,
+    next_reminder: Callable[[Any], datetime | None],
+    now: datetime,
+    days: int,
+    day_seconds: int,
+) -> None:
+    """Refuse a snooze that would put the step's next reminder more than ``MAX_SNOOZE_DAYS``
+    business days past the one its schedule alone gives (``next_reminder`` of the step without
+    its snooze): snoozes add up, and one after another would otherwise silence a step, past
+    its due date, for as long as anyone repeats them.
+
+    In the validators only: a handler replaying a run from before this bound takes what it
+    accepted then."""
+    snoozed_until = next_reminder(step)
+    scheduled_at = next_reminder(dataclasses.replace(cast(Any, step), snoozed_until=None))
+    if snoozed_until is None or scheduled_at is None:
+        return
+    reach = business_days_after(max(snoozed_until, now), days, day_seconds)
+    furthest = business_days_after(max(scheduled_at, now), limits.MAX_SNOOZE_DAYS, day_seconds)
+    if reach > furthest:
+        raise RuleViolation(
+            f"step {step.key!r} is snoozed until {utc_minute(max(snoozed_until, now))}:"
+            f" {days} more business day(s) would reach {utc_minute(reach)}; snoozes add up to"
+            f" at most {limits.MAX_SNOOZE_DAYS} business days past its scheduled reminder"
+            f" (until {utc_minute(furthest)})"
+        )
 
 
 def check_not_escalated(step: PromptedStep, escalated: bool) -> None:

@@ -175,7 +175,7 @@ class TrialWorkflow(OwedWorkHandlers):
 
     @snooze_step.validator
     def _validate_snooze_step(self, request: SnoozeStep) -> None:
-        rules.check_snooze(self._s, request, workflow.now())
+        rules.check_snooze_request(self._s, request, workflow.now())
 
     @workflow.signal
     def adopted_by_opportunity(self, adoption: AdoptedByOpportunity | None = None) -> None:

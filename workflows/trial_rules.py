@@ -8,6 +8,7 @@ without a server and a rejected action provably changes nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from schemas import limits
 from schemas.common import Role, StepStatus, TechnicalWinStatus
@@ -358,6 +359,12 @@ def check_snooze(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> TrialS
     checked = step_snooze.check_snooze(request, step, known, of_record, now)
     assert isinstance(checked, TrialStep)
     return checked
+
+
+def check_snooze_request(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> None:
+    """The validator's check: ``check_snooze``, and how far the snooze would reach."""
+    step, day_seconds = check_snooze(s, request, now), s.start.durations.day_seconds
+    step_snooze.check_reach(step, partial(next_reminder_at, s), now, request.days, day_seconds)
 
 
 def apply_snooze(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> str:
