@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import urllib.error
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -255,7 +255,10 @@ class SlackActivities:
             raise non_retryable(str(exc), "IdempotencyKeyConflict") from None
         if entry.done and entry.result is not None:
             activity.logger.info("Slack post %s already done; returning its result", key)
-            return SlackPostResult(**entry.result)
+            done = SlackPostResult(**entry.result)
+            # Found done by a first attempt, the post is another activity's (a digest run
+            # earlier the same day); by a retry, it may be this activity's own earlier attempt.
+            return replace(done, posted_before=True) if activity.info().attempt == 1 else done
         if await self._held_for_digest(post):
             held = SlackPostResult(channel=post.channel, ts="", held_for_digest=True)
             await asyncio.to_thread(self._ledger.finish, key, asdict(held))

@@ -31,17 +31,21 @@ class SettingsError(ValueError):
     """A configuration variable is missing or malformed; the message names it."""
 
 
+DURATION_FORM = "seconds or a number with s, m, h, d or w (e.g. 30m, 12h, 7d)"
+"""What ``parse_duration`` reads, for messages."""
+
+
 def parse_duration(name: str, raw: str) -> int:
-    """Seconds in ``raw``; ``name`` is the variable, for the error message."""
+    """Whole seconds in ``raw``, at least one; ``name`` is the variable, for the error message."""
     match = _DURATION.match(raw)
     if not match:
-        raise SettingsError(
-            f"{name}={raw!r} is not a duration: use seconds or a number with s, m, h, d or w"
-            " (e.g. 30m, 12h, 7d)"
-        )
+        raise SettingsError(f"{name}={raw!r} is not a duration: use {DURATION_FORM}")
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise SettingsError(f"{name}={raw!r} must be longer than zero")
+    if seconds < 1:
+        # Whole seconds are kept: a shorter one would be 0, which callers read as "not set".
+        raise SettingsError(f"{name}={raw!r} is shorter than the shortest duration, 1s")
     return int(seconds)
 
 

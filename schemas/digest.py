@@ -51,7 +51,9 @@ class DigestBatch:
 class DigestResult:
     day: str
     sent: list[str] = field(default_factory=list)
-    """Member ids whose digest DM was posted (or had been, earlier the same day)."""
+    """Member ids whose digest DM this run posted."""
     not_sent: list[str] = field(default_factory=list)
     """Member ids whose DM failed or expired (tomorrow's lists the same steps)."""
     nothing_due: list[str] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    """Member ids whose digest DM an earlier run posted the same day: not posted again."""

@@ -32,6 +32,9 @@ class SlackPostResult:
     ts: str
     held_for_digest: bool = False
     """A reminder DM not sent: its person takes reminders in the daily digest (``ts`` empty)."""
+    posted_before: bool = False
+    """Nothing posted now: another activity had already made this post (its key was done when
+    the first attempt came), e.g. a digest sent earlier the same day."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
-from dealcycle.settings import Settings, parse_duration
+from dealcycle.settings import DURATION_FORM, Settings, SettingsError, parse_duration
 from schemas.account import (
     CheckInCadence,
     LifecycleStage,
@@ -1110,6 +1110,17 @@ def cmd_deal_closed(args: argparse.Namespace) -> int:
     return _run(go)(args)
 
 
+def _interval(raw: str) -> int:
+    """An ``--every`` value in seconds, read as the settings read durations. A named type
+    raising ``ArgumentTypeError``: argparse shows its message, not "invalid <lambda> value"."""
+    try:
+        return parse_duration("--every", raw)
+    except SettingsError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an interval: give a duration of at least 1s, in {DURATION_FORM}"
+        ) from None
+
+
 def cmd_intake_schedule(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         from starter.intake import ensure_intake_schedule
@@ -1235,9 +1246,7 @@ def _add_intake_commands(commands: Any) -> None:
     schedule = intake.add_parser(
         "schedule", help="create or update the Temporal Schedule that polls"
     )
-    schedule.add_argument(
-        "--every", type=lambda raw: parse_duration("--every", raw), default=None, help="e.g. 5m"
-    )
+    schedule.add_argument("--every", type=_interval, default=None, help="e.g. 5m (at least 1s)")
     schedule.set_defaults(func=cmd_intake_schedule)
     intake.add_parser("run", help="poll once now").set_defaults(func=cmd_intake_run)
 

@@ -90,7 +90,10 @@ async def run_digest_once(client: Client, settings: Settings) -> DigestResult:
 
 
 def render_digest_result(result: DigestResult) -> str:
-    lines = [f"digest of {result.day}: {len(result.sent)} sent"]
+    already = (
+        f"; already sent today: {', '.join(result.already_sent)}" if result.already_sent else ""
+    )
+    lines = [f"digest of {result.day}: {len(result.sent)} sent{already}"]
     lines += [f"  sent to {member}" for member in result.sent]
     lines += [f"  NOT sent to {member} (failed or expired)" for member in result.not_sent]
     if result.nothing_due:

@@ -119,6 +119,22 @@ def test_the_traceback_comes_only_when_asked_for(
     assert capsys.readouterr().err == "dealcycle: rejected: no\n"
 
 
+@pytest.mark.parametrize("every", ["0m", "abc", "0.5s", "5 minutes"])
+def test_a_bad_intake_interval_is_a_usage_error_naming_the_form_and_bound(
+    capsys: pytest.CaptureFixture[str], every: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["intake", "schedule", "--every", every])
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "<lambda>" not in err
+    assert (
+        f"argument --every: {every!r} is not an interval: give a duration of at least 1s, in"
+        " seconds or a number with s, m, h, d or w (e.g. 30m, 12h, 7d)"
+    ) in err
+
+
 def test_an_interrupt_exits_130_saying_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert report(KeyboardInterrupt()) == INTERRUPTED == 130
     assert capsys.readouterr().err == ""

@@ -25,7 +25,7 @@ from dealcycle.settings import Settings, SettingsError
 from schemas.digest import DIGEST_SCHEDULE_ID, DigestResult, DigestRun
 from schemas.trial import TRIAL_PLANNING_ITEMS, TrialInput, TrialStart, trial_workflow_id
 from starter.cli import main
-from starter.digest import ensure_digest_schedule
+from starter.digest import ensure_digest_schedule, render_digest_result
 from tests.support.dev_temporal import dev_client, dev_harness_factory
 from tests.test_todo import listed, people, start_trial
 from workflows.digest import DailyDigestWorkflow
@@ -100,7 +100,17 @@ async def test_one_digest_dm_a_day_with_the_overdue_and_this_weeks_steps(
         first = await digest()
         again = await digest()  # the same day: nothing posted twice
 
-    assert first.sent == [ce] and again.sent == [ce] and first.not_sent == []
+    assert (first.sent, first.already_sent, first.not_sent) == ([ce], [], [])
+    # The second run posted nothing and says so: the DM it found was the first run's.
+    assert (again.sent, again.already_sent, again.not_sent) == ([], [ce], [])
+    assert render_digest_result(first).splitlines()[:2] == [
+        f"digest of {first.day}: 1 sent",
+        f"  sent to {ce}",
+    ]
+    assert render_digest_result(again).splitlines()[0] == (
+        f"digest of {again.day}: 0 sent; already sent today: {ce}"
+    )
+    assert f"sent to {ce}" not in render_digest_result(again)
     [text] = dms(slack_fake, ce)
     assert text.startswith(f"Your dealcycle digest for {first.day}: 0 overdue, 6 due this week.")
     ce_items = [item.title for item in TRIAL_PLANNING_ITEMS if item.lead.value == "CE"]

@@ -170,7 +170,9 @@ def test_1e21_active_users_are_refused() -> None:
 
 
 def test_renewal_dates_within_ten_years_are_accepted_and_later_ones_refused() -> None:
-    edge = NOW + timedelta(days=3650)
+    # Ten calendar years: here 3653 days, not 3650 (2028, 2032 and 2036 have a 29 February).
+    edge = datetime(2036, 12, 1, 9, 0, tzinfo=UTC)
+    assert edge - NOW == timedelta(days=3653)
     limits.check(CompleteProfile(AE, Role.AE, renewal_date=edge), NOW)
     message = refused(CompleteProfile(AE, Role.AE, renewal_date=edge + timedelta(seconds=1)))
     assert message.startswith("renewal_date: a date with a time zone, at most 10 years ahead")
@@ -178,10 +180,32 @@ def test_renewal_dates_within_ten_years_are_accepted_and_later_ones_refused() ->
     assert naive == "renewal_date: a date with a time zone (got 2027-01-01T00:00:00)"
 
 
+def test_the_day_before_the_tenth_anniversary_is_a_renewal_date_within_ten_years() -> None:
+    today = datetime(2026, 12, 7, 8, 53, tzinfo=UTC)
+    limits.check(
+        CompleteProfile(AE, Role.AE, renewal_date=datetime(2036, 12, 6, tzinfo=UTC)), today
+    )
+    limits.check(
+        CompleteProfile(AE, Role.AE, renewal_date=datetime(2036, 12, 7, tzinfo=UTC)), today
+    )
+    with pytest.raises(RuleViolation, match=r"at most 10 years ahead .*\(got 2036-12-08\)"):
+        limits.check(
+            CompleteProfile(AE, Role.AE, renewal_date=datetime(2036, 12, 8, tzinfo=UTC)), today
+        )
+
+
+def test_ten_years_from_29_february_end_on_28_february() -> None:
+    leap_day = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
+    assert limits.years_later(leap_day, 10) == datetime(2038, 2, 28, 12, 0, tzinfo=UTC)
+    assert limits.years_later(leap_day, -10) == datetime(2018, 2, 28, 12, 0, tzinfo=UTC)
+    assert limits.years_later(leap_day, 4) == datetime(2032, 2, 29, 12, 0, tzinfo=UTC)
+
+
 def test_signal_timestamps_stay_within_ten_years_either_way() -> None:
-    change = TechnicalWinChanged(TechnicalWinStatus.WON, CE, NOW - timedelta(days=3650))
+    ten_years_ago = datetime(2016, 12, 1, 9, 0, tzinfo=UTC)
+    change = TechnicalWinChanged(TechnicalWinStatus.WON, CE, ten_years_ago)
     limits.check(change, NOW)
-    late = dataclasses.replace(change, at=NOW - timedelta(days=3651))
+    late = dataclasses.replace(change, at=ten_years_ago - timedelta(seconds=1))
     assert refused(late).startswith("at: a date with a time zone, within 10 years of today")
 
 

@@ -76,7 +76,20 @@ async def test_posting_the_same_key_twice_posts_once(
     env = ActivityEnvironment()
     first = await env.run(activities.post_slack_message, red_alert())
     second = await env.run(activities.post_slack_message, red_alert())
-    assert first == second
+    assert not first.posted_before
+    assert second == dataclasses.replace(first, posted_before=True)  # another activity's post
+    assert len(slack_fake.messages) == 1
+
+
+async def test_a_retry_that_finds_its_own_post_done_does_not_call_it_posted_before(
+    activities: SlackActivities, slack_fake: SlackFake
+) -> None:
+    # Attempt 1 posted and finished the ledger, but its completion never reached Temporal:
+    # attempt 2 of the same activity finds the post done, and it is this activity's own.
+    first = await ActivityEnvironment().run(activities.post_slack_message, red_alert())
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+    assert await retry.run(activities.post_slack_message, red_alert()) == first
     assert len(slack_fake.messages) == 1
     assert posts(slack_fake) == [200]
 

@@ -179,6 +179,18 @@ def test_extension_moves_the_end_and_owes_a_new_key() -> None:
     assert s.trial_dates_version == 2
 
 
+def test_each_extension_key_is_matched_to_its_own_extension() -> None:
+    # Two extensions before either key is issued: each key's post states its own end and reason.
+    s = running_snapshot()
+    rules.apply_extend(s, ExtendTrial(5, "first", CE, Role.CE), T0 + DAY)
+    rules.apply_extend(s, ExtendTrial(2, "second", CE, Role.CE), T0 + 2 * DAY)
+    first, second = rules.extension_of_license(s, 1), rules.extension_of_license(s, 2)
+    assert (first.reason, first.new_end) == ("first", T0 + 35 * DAY)
+    assert (second.reason, second.new_end) == ("second", T0 + 37 * DAY)
+    with pytest.raises(ValueError, match="license 0 was not issued for an extension"):
+        rules.extension_of_license(s, 0)
+
+
 @pytest.mark.parametrize(
     ("days", "message"),
     [

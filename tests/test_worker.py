@@ -159,6 +159,10 @@ def test_health_weights_may_be_zero_or_a_hundred_and_the_thresholds_equal() -> N
             "DEALCYCLE_RED_ACCOUNT_SLA='0' must be longer than zero",
         ),
         (
+            {"DEALCYCLE_RED_ACCOUNT_SLA": "0.5s"},
+            "DEALCYCLE_RED_ACCOUNT_SLA='0.5s' is shorter than the shortest duration, 1s",
+        ),
+        (
             {"DEALCYCLE_RED_ACCOUNT_REMINDER": "daily"},
             "DEALCYCLE_RED_ACCOUNT_REMINDER='daily' is not a duration",
         ),

@@ -114,11 +114,7 @@ def next_month(label: str) -> str:
 def add_years(moment: datetime, days: int) -> datetime:
     """A contract term later; a term of whole years keeps the calendar date."""
     if days % 365 == 0:
-        years = days // 365
-        try:
-            return moment.replace(year=moment.year + years)
-        except ValueError:  # 29 February
-            return moment.replace(year=moment.year + years, day=28)
+        return limits.years_later(moment, days // 365)
     return moment + timedelta(days=days)
 
 

@@ -13,6 +13,7 @@ not retried by a person: tomorrow's digest lists the same steps.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from temporalio import workflow
@@ -20,7 +21,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from schemas import limits
     from schemas.digest import DigestBatch, DigestRequest, DigestResult, DigestRun, PersonDigest
-    from schemas.effects import Effect, EffectKind, EffectState, SlackPost
+    from schemas.effects import Effect, EffectKind, EffectState, SlackPost, SlackPostResult
     from schemas.todo import TodoItem
     from workflows import effects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
@@ -73,6 +74,12 @@ class DailyDigestWorkflow(OwedWorkHandlers):
             DigestBatch,
             summary=f"gather the digests of {day}",
         )
+        posted_before: set[str] = set()
+
+        def note(member_id: str, result: SlackPostResult | None) -> None:
+            if result is not None and result.posted_before:
+                posted_before.add(member_id)
+
         for person in batch.people:
             await effects.post_slack(
                 self._fx,
@@ -80,13 +87,20 @@ class DailyDigestWorkflow(OwedWorkHandlers):
                     digest_key(person.member_id, day), person.member_id, digest_text(person, day)
                 ),
                 kind=EffectKind.REMINDER,
+                then=functools.partial(note, person.member_id),
             )
         await workflow.wait_condition(self._fx.idle)
         states = {effect.key: effect.state for effect in self._book}
-        sent = [
+        done = [
             person.member_id
             for person in batch.people
             if states.get(digest_key(person.member_id, day)) is EffectState.DONE
         ]
-        not_sent = [person.member_id for person in batch.people if person.member_id not in sent]
-        return DigestResult(day, sent, not_sent, list(batch.nothing_due))
+        not_sent = [person.member_id for person in batch.people if person.member_id not in done]
+        return DigestResult(
+            day,
+            sent=[member for member in done if member not in posted_before],
+            not_sent=not_sent,
+            nothing_due=list(batch.nothing_due),
+            already_sent=[member for member in done if member in posted_before],
+        )

@@ -67,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import trial_rules as rules
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
-    from workflows.slack_blocks import step_prompt_blocks, workflow_url
+    from workflows.slack_blocks import slack_date, step_prompt_blocks, workflow_url
     from workflows.todo_views import trial_open_steps
     from workflows.visibility import (
         history_is_long,
@@ -338,14 +338,17 @@ class TrialWorkflow(OwedWorkHandlers):
                     grant,
                 )
             if grant.key_id and not grant.announced and not s.ended_with_opportunity:
-                reason = s.extensions[-1].reason if s.extensions else grant.reason
+                # The trial's end, not the key's expiry: the signer keeps a key valid for at
+                # least a day, so a short (demo) day makes the key outlive the trial.
+                extension = rules.extension_of_license(s, index)
                 await effects.post_slack(
                     self._fx,
                     SlackPost(
                         self._key("license-announcement", index),
                         s.start.announce_channel,
                         f"Trial for {s.start.account_name} ({s.start.opportunity_id}) extended to"
-                        f" {_date(grant.expires_at)}: {reason}. New trial key {grant.key_id}.",
+                        f" {slack_date(extension.new_end)}: {extension.reason}."
+                        f" New trial key {grant.key_id}.",
                     ),
                 )
                 grant.announced = True

@@ -225,6 +225,15 @@ def check_extend(s: TrialSnapshot, request: ExtendTrial) -> None:
         raise RuleViolation("an extension needs a reason")
 
 
+def extension_of_license(s: TrialSnapshot, index: int) -> TrialExtension:
+    """The extension that owed ``s.licenses[index]``. Each extension appends one grant and the
+    start's grant comes before any extension, so the last grants are the extensions', in order."""
+    first_extension_grant = len(s.licenses) - len(s.extensions)
+    if index < first_extension_grant:
+        raise ValueError(f"license {index} was not issued for an extension")
+    return s.extensions[index - first_extension_grant]
+
+
 def apply_extend(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> str:
     check_extend(s, request)
     assert s.ends_at is not None
