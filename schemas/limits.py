@@ -36,6 +36,8 @@ MAX_SEATS = 1_000_000
 MAX_DAYS = 365
 MAX_ACTIVE_USERS = 10_000_000
 MAX_AMOUNT = 1_000_000_000_000
+VERSION_CHARS = 100
+"""A usage report's product version; the CLI also refuses an empty one (no feed sends one)."""
 DATE_YEARS = 10
 TEN_YEARS_SECONDS = 10 * 365 * 86_400
 MAX_SNOOZE_DAYS = 14
@@ -256,7 +258,7 @@ LIMITS: dict[str, Limit] = {
     "health": WORD,
     "region": WORD,
     "deployment_type": WORD,
-    "version": Text(100),
+    "version": Text(VERSION_CHARS),
     "by": Text(ID_CHARS),
     "SnoozeStep.by": MEMBER,
     "via": VIA,

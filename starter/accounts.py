@@ -59,6 +59,7 @@ from schemas.account import (
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from schemas.errors import RuleViolation
+from schemas.limits import VERSION_CHARS
 from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from starter.opportunity_lookup import require_opportunity
 from starter.payloads import check_payload_size
@@ -361,6 +362,15 @@ async def report_usage(
     now: datetime | None = None,
 ) -> str:
     """Send the ``usage_reported`` signal (a feed: the workflow keeps the latest report)."""
+    # Only this command sends usage reports (the usage feed sends health readings), and it is
+    # told the version they run: an empty one is a mistake, not "unknown", and would be kept
+    # as the account's latest report (a signal cannot be refused) and shown in its briefs.
+    version = version.strip()
+    if not version:
+        raise CommandError(
+            f"rejected: version: the version the customer runs, 1 to {VERSION_CHARS}"
+            " characters (got an empty one)"
+        )
     report = UsageReport(active_users, version, list(open_support_items), now or datetime.now(UTC))
     within_limits(report)
     handle = await _running_account(client, account)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import (
@@ -154,6 +155,22 @@ def stored_marks(database_url: str, limit: int = MARKS_SHOWN) -> tuple[list[Usag
     return marks, total
 
 
+def analytics_line(settings: Settings) -> str:
+    """Which analytics database the feed reads. The runs read the worker's setting, not this
+    command's: with it unset here, `make run`'s worker reads the demo database it made (a bare
+    "not set" beside a run that read accounts), and any other worker's runs fail."""
+    if settings.usage_feed.configured:
+        return "  analytics database: set (DEALCYCLE_USAGE_FEED_URL)"
+    unset = "  analytics database: not set (DEALCYCLE_USAGE_FEED_URL)"
+    demo = demo_analytics_path(settings)
+    if demo.exists():
+        return (
+            f"{unset}; `make run`'s worker reads its demo analytics at {demo},"
+            " any other worker's runs fail saying so"
+        )
+    return f"{unset}: each run fails at once saying so"
+
+
 async def schedule_status(client: Client, settings: Settings) -> str:
     handle = client.get_schedule_handle(USAGE_FEED_SCHEDULE_ID)
     try:
@@ -166,8 +183,7 @@ async def schedule_status(client: Client, settings: Settings) -> str:
         f"Schedule {USAGE_FEED_SCHEDULE_ID}:"
         f" {'paused' if described.schedule.state.paused else 'running'},"
         f" every {timedelta(seconds=settings.usage_feed.interval_seconds)}",
-        f"  analytics database: {'set' if settings.usage_feed.configured else 'NOT SET'}"
-        " (DEALCYCLE_USAGE_FEED_URL)",
+        analytics_line(settings),
     ]
     for action in described.info.recent_actions[-5:]:
         run = getattr(action.action, "workflow_id", "")
@@ -248,6 +264,10 @@ def _demo_row(
     }
 
 
+def demo_analytics_path(settings: Settings) -> Path:
+    return settings.state_dir / DEMO_ANALYTICS_FILE
+
+
 def with_demo_usage_feed(settings: Settings) -> Settings:
     """Without ``DEALCYCLE_USAGE_FEED_URL``, a SQLite analytics database in the state
     directory, holding the demo accounts' last month, for the worker's feed to read."""
@@ -257,7 +277,7 @@ def with_demo_usage_feed(settings: Settings) -> Settings:
 
     if settings.usage_feed.configured:
         return settings
-    url = f"sqlite:///{settings.state_dir / DEMO_ANALYTICS_FILE}"
+    url = f"sqlite:///{demo_analytics_path(settings)}"
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(

@@ -263,6 +263,15 @@ async def test_a_new_ce_takes_over_open_work_and_both_are_told_once(
         assert accepted.message.startswith(f"{NEW_CE} is now the CE")
         await settle(account)
         view = await state(account)
+        # The outgoing CE asking again is told it is done (not that they may no longer ask).
+        with pytest.raises(WorkflowUpdateFailedError) as again:
+            await account.execute_update(
+                AccountWorkflow.reassign_owner, ReassignOwner(Role.CE, NEW_CE, CE)
+            )
+        assert str(again.value.cause) == (
+            f"RuleViolation: {NEW_CE} is already the account's CE; nothing to reassign"
+        )
+        assert await state(account) == view
         assert view.profile is not None and view.profile.ce_owner == NEW_CE
         assert open_step(view, "account_plan").owner == NEW_CE
         ce_steps = [step for step in view.open_steps if step.role == "CE"]

@@ -185,7 +185,7 @@ def test_a_reassignment_moves_only_the_roles_open_steps() -> None:
     ("request_", "message"),
     [
         (ReassignOwner(Role.AE, NEW_AE, CE), f"{CE} cannot reassign the AE"),
-        (ReassignOwner(Role.AE, AE, LEADER), f"{AE} is already the account's AE"),
+        (ReassignOwner(Role.AE, AE, LEADER), f"{AE} is already the account's AE; nothing to"),
         (ReassignOwner(Role.AE, CE, AE), "must be different people: U0CE00001 is the account's CE"),
         (ReassignOwner(Role.CE, "", CE), "name the new CE (--to)"),
     ],
@@ -194,6 +194,14 @@ def test_a_reassignment_is_refused_with_the_reason(request_: ReassignOwner, mess
     with pytest.raises(RuleViolation) as refused:
         changes.check_reassign_owner(adopted(), request_)
     assert message in refused.value.message
+
+
+def test_a_repeated_reassignment_by_the_outgoing_owner_says_it_is_done() -> None:
+    s = adopted()
+    changes.apply_reassign_owner(s, ReassignOwner(Role.AE, NEW_AE, AE), T0)
+    with pytest.raises(RuleViolation) as refused:
+        changes.check_reassign_owner(s, ReassignOwner(Role.AE, NEW_AE, AE))
+    assert refused.value.message == f"{NEW_AE} is already the account's AE; nothing to reassign"
 
 
 @pytest.mark.parametrize(

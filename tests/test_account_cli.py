@@ -377,6 +377,22 @@ def test_usage_sends_the_usage_signal(
     assert "42 active users on 3.2.1, 2 open support items" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("version", ["", "   "])
+def test_usage_without_a_version_is_refused_before_sending(
+    temporal: FakeTemporal, capsys: pytest.CaptureFixture[str], version: str
+) -> None:
+    # Only this command sends usage reports (the feed sends health readings): an empty
+    # version is a mistake, which the account would keep and show as "• Version: ".
+    code = run("usage", "001ACME", "--active-users", "5", "--version", version)
+
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "dealcycle: rejected: version: the version the customer runs, 1 to 100 characters"
+        " (got an empty one)\n"
+    )
+    assert temporal.signals == []
+
+
 @pytest.mark.parametrize(
     ("argv", "complaint"),
     [

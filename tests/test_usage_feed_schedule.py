@@ -20,14 +20,17 @@ from temporalio.client import (
 from dealcycle.db.engine import make_engine
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.models import UsageFeedMark
+from dealcycle.settings import Settings
 from dealcycle.usage_feed_settings import UsageFeedSettings
 from schemas.usage_feed import USAGE_FEED_SCHEDULE_ID, UsageFeedResult
 from starter.usage_feed import (
+    analytics_line,
     ensure_usage_feed_schedule,
     render_marks,
     render_usage_feed_result,
     schedule_status,
     stored_marks,
+    with_demo_usage_feed,
 )
 from tests.support.dev_temporal import dev_client, dev_harness_factory
 from tests.test_usage_feed import seed
@@ -64,6 +67,7 @@ async def test_the_schedule_runs_the_feed_and_status_shows_it(
 
             status = await schedule_status(dev_client, harness.settings)
             assert f"Schedule {USAGE_FEED_SCHEDULE_ID}: running, every 6:00:00" in status
+            assert "  analytics database: set (DEALCYCLE_USAGE_FEED_URL)" in status.splitlines()
             assert f"ran {datetime.now(UTC):%Y-%m-%d}" in status and run_id in status
 
             slower = replace(harness.settings, usage_feed=replace(feed, interval_seconds=86_400))
@@ -77,6 +81,25 @@ async def test_the_schedule_runs_the_feed_and_status_shows_it(
         finally:
             await handle.delete()
     assert "No usage feed schedule" in await schedule_status(dev_client, harness.settings)
+
+
+def test_status_names_the_demo_analytics_that_make_runs_worker_reads(tmp_path: Path) -> None:
+    unset = Settings.from_env({"DEALCYCLE_STATE_DIR": str(tmp_path / "state")})
+    unset.state_dir.mkdir()
+    assert analytics_line(unset) == (
+        "  analytics database: not set (DEALCYCLE_USAGE_FEED_URL): each run fails at once saying so"
+    )
+
+    # What `make run` gives its worker when the setting is unset: run-now reads this URL.
+    worker = with_demo_usage_feed(unset)
+    demo = worker.usage_feed.url.removeprefix("sqlite:///")
+
+    assert Path(demo).exists()
+    assert analytics_line(unset) == (
+        "  analytics database: not set (DEALCYCLE_USAGE_FEED_URL); `make run`'s worker reads"
+        f" its demo analytics at {demo}, any other worker's runs fail saying so"
+    )
+    assert analytics_line(worker) == "  analytics database: set (DEALCYCLE_USAGE_FEED_URL)"
 
 
 def test_status_lists_what_the_feed_last_sent_each_account(tmp_path: Path) -> None:

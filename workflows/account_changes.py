@@ -228,16 +228,18 @@ def check_reassign_owner(s: AccountSnapshot, request: ReassignOwner) -> str:
     leader = ce_leader(s)
     if not request.actor.strip():
         raise RuleViolation("say who you are (--by)")
+    new = request.new_owner
+    # Before who may reassign: the outgoing owner repeating a reassignment that went through is
+    # no longer the owner, and would be told they may not, rather than that it is done.
+    if new == current:
+        raise RuleViolation(f"{new} is already the account's {role.value}; nothing to reassign")
     if request.actor not in (current, leader):
         raise RuleViolation(
             f"{request.actor} cannot reassign the {role.value}: the outgoing {role.value}"
             f" ({current}) or the CE leader ({leader}) does"
         )
-    new = request.new_owner
     if not new.strip():
         raise RuleViolation(f"name the new {role.value} (--to)")
-    if new == current:
-        raise RuleViolation(f"{new} is already the account's {role.value}")
     other = Role.CE if role is Role.AE else Role.AE
     if new == _owner_of(s, other):
         raise RuleViolation(
