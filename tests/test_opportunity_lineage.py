@@ -17,6 +17,7 @@ from schemas.opportunity import (
     AbandonOpportunity,
     ChildLinkKind,
     CloseOpportunity,
+    CompleteTddPart,
     ConcludedByOpportunity,
     LinkTdd,
     OpportunityEnd,
@@ -24,6 +25,7 @@ from schemas.opportunity import (
     ReceiveQuestionnaire,
     RecordDealReview,
     StartOpportunityTrial,
+    TddPart,
 )
 from schemas.security_review import SecurityReviewPhase
 from schemas.trial import (
@@ -94,6 +96,17 @@ async def complete_planning(trial: WorkflowHandle[Any, Any]) -> None:
             TrialWorkflow.complete_step,
             CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead),
         )
+
+
+async def with_its_trial_planned(
+    harness: Any, salesforce_fake: Any, opportunity_id: str
+) -> tuple[Any, WorkflowHandle[Any, Any]]:
+    """An opportunity that started its trial, whose planning is complete."""
+    opp = await ready_for_a_trial(harness, salesforce_fake, opportunity_id)
+    await opp.execute_update(OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE))
+    trial = harness.client.get_workflow_handle_for(TrialWorkflow.run, f"trial-{opportunity_id}")
+    await complete_planning(trial)
+    return opp, trial
 
 
 async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
@@ -216,12 +229,7 @@ async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     async with harness_factory() as harness:
-        opp = await ready_for_a_trial(harness, salesforce_fake, "006LOST")
-        await opp.execute_update(
-            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
-        )
-        trial = harness.client.get_workflow_handle_for(TrialWorkflow.run, "trial-006LOST")
-        await complete_planning(trial)
+        opp, trial = await with_its_trial_planned(harness, salesforce_fake, "006LOST")
         answer = await opp.execute_update(
             OpportunityWorkflow.receive_questionnaire, ReceiveQuestionnaire(AE, Role.AE)
         )
@@ -286,6 +294,35 @@ async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the
             == "concluded_by_opportunity"
         ]
         assert len(conclusions) == 2
+
+
+async def test_closing_won_keeps_the_technical_win_the_opportunity_showed(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Nobody set a technical win in the trial: the opportunity said in progress while it ran,
+    and still says so once the close has ended the trial (whose result says not started)."""
+    async with harness_factory() as harness:
+        opp, trial = await with_its_trial_planned(harness, salesforce_fake, "006KEEP")
+        await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "running"))
+        for part in TddPart:
+            await opp.execute_update(
+                OpportunityWorkflow.complete_tdd_part, CompleteTddPart(part, CE, Role.CE)
+            )
+        assert (await view(opp)).technical_win is TechnicalWinStatus.IN_PROGRESS
+
+        await opp.execute_update(OpportunityWorkflow.close, CloseOpportunity(True, AE, Role.AE))
+        trial_result = await trial.result()
+        result = await opp.result()
+
+        assert trial_result.technical_win is TechnicalWinStatus.NOT_STARTED
+        assert result.technical_win is TechnicalWinStatus.IN_PROGRESS
+        state = await view(opp)
+        assert (state.trial_phase, state.technical_win) == (
+            "ended",
+            TechnicalWinStatus.IN_PROGRESS,
+        )
+        announced = [m.text for m in slack_fake.messages if "is Closed Won" in m.text]
+        assert announced == ["Globex (006KEEP) is Closed Won. Technical win: In progress."]
 
 
 async def test_abandoning_concludes_an_adopted_trial_and_a_standalone_trial_is_left_alone(
