@@ -39,6 +39,7 @@ from schemas.trial import (
     TrialStart,
     trial_workflow_id,
 )
+from starter.opportunities import start_opportunity_trial
 from starter.trials import CommandError, act
 from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.patience import settle
@@ -63,7 +64,7 @@ async def ready_for_a_trial(harness: Any, salesforce_fake: Any, opportunity_id: 
 
 
 async def start_trial_on_its_own(
-    harness: Any, salesforce_fake: Any, opportunity_id: str
+    harness: Any, salesforce_fake: Any, opportunity_id: str, ce_owner: str = CE
 ) -> WorkflowHandle[Any, Any]:
     """What `dealcycle trial start` does: a TrialWorkflow with no parent."""
     salesforce_fake.add_record("Opportunity", {"Id": opportunity_id, "Name": "Globex"})
@@ -74,7 +75,7 @@ async def start_trial_on_its_own(
                 opportunity_id=opportunity_id,
                 account_id="001GLOBEX",
                 account_name="Globex",
-                ce_owner=CE,
+                ce_owner=ce_owner,
                 ae_owner=AE,
                 durations=harness.settings.durations,
                 announce_channel="#dealcycle-trials",
@@ -120,15 +121,12 @@ async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
         )
         opp = await ready_for_a_trial(harness, salesforce_fake, "006ADOPT")
 
-        answer = await act(
-            harness.client,
-            opp.id,
-            "start_trial",
-            StartOpportunityTrial(CE, Role.CE),
-            ("OpportunityWorkflow",),
+        answer = await start_opportunity_trial(
+            harness.client, opp.id, StartOpportunityTrial(CE, Role.CE)
         )
 
         assert answer.startswith("adopted the running trial trial-006ADOPT")
+        assert "differ" not in answer  # the same CE and AE: nothing to say
         # The trial tells its adopter what a child tells its parent: the win it had, its phase.
         adopted = await eventually(
             lambda: _state_where(opp, lambda v: v.technical_win is TechnicalWinStatus.AT_RISK)
@@ -151,6 +149,30 @@ async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
                 StartOpportunityTrial(CE, Role.CE),
                 ("OpportunityWorkflow",),
             )
+
+
+async def test_adopting_a_trial_of_other_owners_says_who_they_are_and_changes_none(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    other_ce = "U0CE00001"
+    async with harness_factory() as harness:
+        trial = await start_trial_on_its_own(harness, salesforce_fake, "006OWNERS", other_ce)
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006OWNERS")
+
+        answer = await start_opportunity_trial(
+            harness.client, opp.id, StartOpportunityTrial(CE, Role.CE)
+        )
+
+        adopted, owners = answer.split("\n")
+        assert adopted.startswith("adopted the running trial trial-006OWNERS")
+        assert owners == (
+            "its owners differ from this opportunity's: the trial's CE is U0CE00001, this"
+            " opportunity's CE is U0CE00003. The trial's steps stay with its owners; nothing"
+            " was reassigned."
+        )
+        trial_state = await trial.query(TrialWorkflow.state)
+        assert trial_state.ce_owner == other_ce
+        assert {step.owner for step in trial_state.steps} == {other_ce, AE}
 
 
 async def test_a_trial_that_already_ended_is_refused_by_name_and_changes_nothing(
