@@ -65,6 +65,7 @@ from starter.license_commands import add_license_commands
 from starter.opportunities import (
     opportunity_start_for,
     start_opportunity,
+    start_opportunity_trial,
 )
 from starter.provenance import acting_via, cli_via
 from starter.roster_commands import add_roster_commands
@@ -437,6 +438,16 @@ def _stage(raw: str) -> Stage:
     raise argparse.ArgumentTypeError(f"unknown stage {raw!r}; the stages are: {names}")
 
 
+def cmd_opportunity_trial(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        request = StartOpportunityTrial(args.actor, Role(args.role), args.length_days)
+        client = await _client(settings)
+        print(await start_opportunity_trial(client, args.workflow_id, request))
+        return 0
+
+    return _run(go)(args)
+
+
 def _region(raw: str) -> str:
     if raw not in {region.value for region in Region}:
         valid = " or ".join(repr(region.value) for region in Region)
@@ -507,13 +518,14 @@ def _add_opportunity_commands(commands: Any) -> None:
         "record the technical deal review",
     )
     review.add_argument("--summary", required=True)
-    trial = action(
+    trial = opportunity.add_parser(
         "trial",
-        "start_trial",
-        lambda a: StartOpportunityTrial(a.actor, Role(a.role), a.length_days),
-        "start the opportunity's trial (a child TrialWorkflow), or adopt the one running",
+        help="start the opportunity's trial (a child TrialWorkflow), or adopt the one running",
     )
+    trial.add_argument("workflow_id")
+    _actor_arguments(trial)
     trial.add_argument("--length-days", type=int, default=None)
+    trial.set_defaults(func=cmd_opportunity_trial)
     action(
         "questionnaire",
         "receive_questionnaire",

@@ -25,14 +25,17 @@ from schemas.opportunity import (
     OpportunityInput,
     OpportunityStart,
     OpportunityState,
+    StartOpportunityTrial,
     opportunity_workflow_id,
 )
+from schemas.trial import TRIAL_WORKFLOW_TYPE, TrialState
 from starter.provenance import by_via
 from starter.queries import query_workflow
 from starter.tables import table, when
-from starter.trials import CommandError, workflow_handle
+from starter.trials import CommandError, act, workflow_handle
 from workflows.opportunity import OpportunityWorkflow
 from workflows.opportunity_rules import check_start
+from workflows.trial import TrialWorkflow
 
 
 def opportunity_start_for(settings: Settings, **fields: Any) -> OpportunityStart:
@@ -79,6 +82,45 @@ async def start_opportunity(client: Client, settings: Settings, start: Opportuni
             f"{workflow_id} already exists; see `dealcycle status {workflow_id}`"
         ) from None
     return workflow_id
+
+
+async def start_opportunity_trial(
+    client: Client, workflow_id: str, request: StartOpportunityTrial
+) -> str:
+    """``opportunity trial``: the workflow's answer (trial started, or adopted), and for an
+    adopted trial whose owners are not the opportunity's, who they are."""
+    answer = await act(client, workflow_id, "start_trial", request, (OPPORTUNITY_WORKFLOW_TYPE,))
+    return answer + await _adopted_owners_note(client, workflow_id)
+
+
+async def _adopted_owners_note(client: Client, workflow_id: str) -> str:
+    """An adopted trial keeps the CE and AE it was started with, and its steps stay theirs.
+    Those may not be the opportunity's: said by name, a person can reassign them (nothing is
+    reassigned here, and the workflow cannot compare: it knows the trial only by its id)."""
+    handle, _ = await workflow_handle(client, workflow_id, (OPPORTUNITY_WORKFLOW_TYPE,))
+    opportunity: OpportunityState = await query_workflow(client, handle, OpportunityWorkflow.state)
+    link = opportunity.trial_link
+    if link is None or link.how is not ChildLinkKind.ADOPTED:
+        return ""
+    try:
+        trial_handle, _ = await workflow_handle(client, link.workflow_id, (TRIAL_WORKFLOW_TYPE,))
+        trial: TrialState = await query_workflow(client, trial_handle, TrialWorkflow.state)
+    except CommandError as err:  # the adoption stands; only the comparison is missing
+        return f"\ncould not compare the trial's owners with this opportunity's: {err}"
+    differ = [
+        f"the trial's {role} is {theirs}, this opportunity's {role} is {ours}"
+        for role, theirs, ours in (
+            ("CE", trial.ce_owner, opportunity.ce_owner),
+            ("AE", trial.ae_owner, opportunity.ae_owner),
+        )
+        if theirs != ours
+    ]
+    if not differ:
+        return ""
+    return (
+        "\nits owners differ from this opportunity's: " + "; ".join(differ) + "."
+        " The trial's steps stay with its owners; nothing was reassigned."
+    )
 
 
 async def render_opportunity_status(

@@ -17,6 +17,7 @@ from schemas.opportunity import (
     AbandonOpportunity,
     ChildLinkKind,
     CloseOpportunity,
+    CompleteTddPart,
     ConcludedByOpportunity,
     LinkTdd,
     OpportunityEnd,
@@ -24,6 +25,7 @@ from schemas.opportunity import (
     ReceiveQuestionnaire,
     RecordDealReview,
     StartOpportunityTrial,
+    TddPart,
 )
 from schemas.security_review import SecurityReviewPhase
 from schemas.trial import (
@@ -37,6 +39,7 @@ from schemas.trial import (
     TrialStart,
     trial_workflow_id,
 )
+from starter.opportunities import start_opportunity_trial
 from starter.trials import CommandError, act
 from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.patience import settle
@@ -61,7 +64,7 @@ async def ready_for_a_trial(harness: Any, salesforce_fake: Any, opportunity_id: 
 
 
 async def start_trial_on_its_own(
-    harness: Any, salesforce_fake: Any, opportunity_id: str
+    harness: Any, salesforce_fake: Any, opportunity_id: str, ce_owner: str = CE
 ) -> WorkflowHandle[Any, Any]:
     """What `dealcycle trial start` does: a TrialWorkflow with no parent."""
     salesforce_fake.add_record("Opportunity", {"Id": opportunity_id, "Name": "Globex"})
@@ -72,7 +75,7 @@ async def start_trial_on_its_own(
                 opportunity_id=opportunity_id,
                 account_id="001GLOBEX",
                 account_name="Globex",
-                ce_owner=CE,
+                ce_owner=ce_owner,
                 ae_owner=AE,
                 durations=harness.settings.durations,
                 announce_channel="#dealcycle-trials",
@@ -96,6 +99,17 @@ async def complete_planning(trial: WorkflowHandle[Any, Any]) -> None:
         )
 
 
+async def with_its_trial_planned(
+    harness: Any, salesforce_fake: Any, opportunity_id: str
+) -> tuple[Any, WorkflowHandle[Any, Any]]:
+    """An opportunity that started its trial, whose planning is complete."""
+    opp = await ready_for_a_trial(harness, salesforce_fake, opportunity_id)
+    await opp.execute_update(OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE))
+    trial = harness.client.get_workflow_handle_for(TrialWorkflow.run, f"trial-{opportunity_id}")
+    await complete_planning(trial)
+    return opp, trial
+
+
 async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
     harness_factory: Any, salesforce_fake: Any
 ) -> None:
@@ -107,15 +121,12 @@ async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
         )
         opp = await ready_for_a_trial(harness, salesforce_fake, "006ADOPT")
 
-        answer = await act(
-            harness.client,
-            opp.id,
-            "start_trial",
-            StartOpportunityTrial(CE, Role.CE),
-            ("OpportunityWorkflow",),
+        answer = await start_opportunity_trial(
+            harness.client, opp.id, StartOpportunityTrial(CE, Role.CE)
         )
 
         assert answer.startswith("adopted the running trial trial-006ADOPT")
+        assert "differ" not in answer  # the same CE and AE: nothing to say
         # The trial tells its adopter what a child tells its parent: the win it had, its phase.
         adopted = await eventually(
             lambda: _state_where(opp, lambda v: v.technical_win is TechnicalWinStatus.AT_RISK)
@@ -138,6 +149,30 @@ async def test_an_opportunity_adopts_the_trial_already_running_for_its_deal(
                 StartOpportunityTrial(CE, Role.CE),
                 ("OpportunityWorkflow",),
             )
+
+
+async def test_adopting_a_trial_of_other_owners_says_who_they_are_and_changes_none(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    other_ce = "U0CE00001"
+    async with harness_factory() as harness:
+        trial = await start_trial_on_its_own(harness, salesforce_fake, "006OWNERS", other_ce)
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006OWNERS")
+
+        answer = await start_opportunity_trial(
+            harness.client, opp.id, StartOpportunityTrial(CE, Role.CE)
+        )
+
+        adopted, owners = answer.split("\n")
+        assert adopted.startswith("adopted the running trial trial-006OWNERS")
+        assert owners == (
+            "its owners differ from this opportunity's: the trial's CE is U0CE00001, this"
+            " opportunity's CE is U0CE00003. The trial's steps stay with its owners; nothing"
+            " was reassigned."
+        )
+        trial_state = await trial.query(TrialWorkflow.state)
+        assert trial_state.ce_owner == other_ce
+        assert {step.owner for step in trial_state.steps} == {other_ce, AE}
 
 
 async def test_a_trial_that_already_ended_is_refused_by_name_and_changes_nothing(
@@ -216,12 +251,7 @@ async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     async with harness_factory() as harness:
-        opp = await ready_for_a_trial(harness, salesforce_fake, "006LOST")
-        await opp.execute_update(
-            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
-        )
-        trial = harness.client.get_workflow_handle_for(TrialWorkflow.run, "trial-006LOST")
-        await complete_planning(trial)
+        opp, trial = await with_its_trial_planned(harness, salesforce_fake, "006LOST")
         answer = await opp.execute_update(
             OpportunityWorkflow.receive_questionnaire, ReceiveQuestionnaire(AE, Role.AE)
         )
@@ -286,6 +316,35 @@ async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the
             == "concluded_by_opportunity"
         ]
         assert len(conclusions) == 2
+
+
+async def test_closing_won_keeps_the_technical_win_the_opportunity_showed(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Nobody set a technical win in the trial: the opportunity said in progress while it ran,
+    and still says so once the close has ended the trial (whose result says not started)."""
+    async with harness_factory() as harness:
+        opp, trial = await with_its_trial_planned(harness, salesforce_fake, "006KEEP")
+        await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "running"))
+        for part in TddPart:
+            await opp.execute_update(
+                OpportunityWorkflow.complete_tdd_part, CompleteTddPart(part, CE, Role.CE)
+            )
+        assert (await view(opp)).technical_win is TechnicalWinStatus.IN_PROGRESS
+
+        await opp.execute_update(OpportunityWorkflow.close, CloseOpportunity(True, AE, Role.AE))
+        trial_result = await trial.result()
+        result = await opp.result()
+
+        assert trial_result.technical_win is TechnicalWinStatus.NOT_STARTED
+        assert result.technical_win is TechnicalWinStatus.IN_PROGRESS
+        state = await view(opp)
+        assert (state.trial_phase, state.technical_win) == (
+            "ended",
+            TechnicalWinStatus.IN_PROGRESS,
+        )
+        announced = [m.text for m in slack_fake.messages if "is Closed Won" in m.text]
+        assert announced == ["Globex (006KEEP) is Closed Won. Technical win: In progress."]
 
 
 async def test_abandoning_concludes_an_adopted_trial_and_a_standalone_trial_is_left_alone(

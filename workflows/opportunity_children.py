@@ -6,7 +6,9 @@ The rules:
 - **Start.** Asked for a trial (or sent a questionnaire), the opportunity starts the child under
   the deal's id (``trial-{opportunity}``, ``security-review-{opportunity}``) as owed work of kind
   ``child_workflow``: the effect lasts as long as the child, and the child's result (the
-  technical win, the answers) becomes the opportunity's in the same step that ends the effect.
+  technical win, the answers) becomes the opportunity's in the same step that ends the effect;
+  but a trial that ended with no technical win set (not started) leaves the opportunity's (the
+  in progress it set when it started the trial) as it is.
   A child that fails, is terminated or times out is a failed effect of the opportunity (its
   ``effects`` query, ``NeedsAttention``, a notice to operations), and the opportunity's view
   says so (``trial_phase`` "failed"); ``dealcycle effects retry`` starts it again under the
@@ -32,8 +34,9 @@ What it cannot see: an adopted child is not the opportunity's child, so a termin
 not reported (its normal end is, by its signal).
 
 Guards: ``OPPORTUNITY_CHILDREN_PATCH`` (how a child is started and awaited, and the update
-that waits) and ``OPPORTUNITY_CONCLUDES_CHILDREN_PATCH`` (the conclusion signals); histories
-from before either keep the old commands.
+that waits), ``OPPORTUNITY_CONCLUDES_CHILDREN_PATCH`` (the conclusion signals) and
+``OPPORTUNITY_KEEPS_TECHNICAL_WIN_PATCH`` (the trial's unset technical win taken or not: the
+search attribute upserted or not); histories from before any of them keep the old commands.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         TrialStart,
         trial_workflow_id,
     )
+    from workflows import opportunity_rules
     from workflows.owed_work import OwedWork
     from workflows.security_review import SecurityReviewWorkflow
     from workflows.trial import TrialWorkflow
@@ -83,6 +87,9 @@ OPPORTUNITY_CHILDREN_PATCH = "opportunity-children-as-owed-work"
 """Before it, a child was started inline and awaited by a task whose failure was only logged."""
 OPPORTUNITY_CONCLUDES_CHILDREN_PATCH = "opportunity-concludes-children"
 """Before it, closing or abandoning left the trial and the security review running."""
+OPPORTUNITY_KEEPS_TECHNICAL_WIN_PATCH = "opportunity-keeps-technical-win"
+"""Before it, a trial that ended with no technical win set reset the opportunity's in progress
+to not started (upserting the search attribute): closing a deal did so to every such trial."""
 FAILED_PHASE = "failed"
 
 _END_OF = {
@@ -226,7 +233,9 @@ class OpportunityChildren:
         assert link is not None
         link.ended = True
         if isinstance(result, TrialResult):
-            s.technical_win = result.technical_win
+            kept = opportunity_rules.keeps_its_technical_win(s, result.technical_win)
+            if not (kept and workflow.patched(OPPORTUNITY_KEEPS_TECHNICAL_WIN_PATCH)):
+                s.technical_win = result.technical_win
             s.trial_phase = TrialPhase.ENDED.value
         elif isinstance(result, SecurityReviewResult):
             s.security_review_answered = result.answered_at is not None

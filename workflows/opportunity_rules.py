@@ -246,6 +246,19 @@ def request_trial(s: OpportunitySnapshot, request: StartOpportunityTrial) -> Non
     s.trial_length_days = request.length_days
 
 
+def keeps_its_technical_win(s: OpportunitySnapshot, told: TechnicalWinStatus) -> bool:
+    """Whether the opportunity keeps its technical win over the one its trial ended with.
+
+    Not started there means nobody set one in the trial: every change set there was already
+    told by signal, before the trial's end. The opportunity then keeps what it says (the in
+    progress it set when it started the trial), or closing the deal, which ends the trial,
+    would reset it to not started after the close announced it in progress."""
+    return (
+        told is TechnicalWinStatus.NOT_STARTED
+        and s.technical_win is not TechnicalWinStatus.NOT_STARTED
+    )
+
+
 def _linked_message(link: ChildLink, name: str) -> str:
     if link.how is ChildLinkKind.REFUSED:
         raise RuleViolation(link.why)
