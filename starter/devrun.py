@@ -272,6 +272,21 @@ def _slack_page_if_sandbox(
         yield page
 
 
+def slack_app_env(
+    environ: Mapping[str, str], sandbox_env: Mapping[str, str] | None, effective: Settings
+) -> dict[str, str]:
+    """The Slack app's environment: the worker's server, Web UI, sandbox and state. The state
+    directory is given, not left to the child to work out: the app records red-account asks
+    in the database the worker reads."""
+    return {
+        **environ,
+        **(sandbox_env or {}),
+        "DEALCYCLE_TEMPORAL_ADDRESS": effective.temporal_address,
+        "DEALCYCLE_TEMPORAL_UI_URL": effective.temporal_ui_url,
+        "DEALCYCLE_STATE_DIR": str(effective.state_dir),
+    }
+
+
 async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None = None) -> int:
     environ = _with_demo_timings(os.environ if environ is None else environ)
     settings = Settings.from_env(environ)
@@ -305,12 +320,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
             metrics = MetricsExport.start(effective.metrics)
             client = await connect(effective)
             activities = await asyncio.to_thread(build_activities, effective)
-            app_env = {
-                **environ,
-                **(sandbox_env or {}),
-                "DEALCYCLE_TEMPORAL_ADDRESS": server.target,
-                "DEALCYCLE_TEMPORAL_UI_URL": effective.temporal_ui_url,
-            }
+            app_env = slack_app_env(environ, sandbox_env, effective)
             async with (
                 build_worker(client, effective, activities),
                 metrics.levels(client, WORKFLOWS),

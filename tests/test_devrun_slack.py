@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from dealcycle.fakes import SlackFake
+from dealcycle.settings import Settings
+from starter.devrun import slack_app_env
 from starter.devrun_slack import running_slack_app, slack_app_available
 
 
@@ -42,3 +46,20 @@ async def test_make_run_starts_the_slack_app_on_the_sandbox_and_stops_it(
         assert banner == f"Socket Mode, log {log_file}"
         assert await app_connections(slack_fake, 1) == 1, log_file.read_text()
     assert await app_connections(slack_fake, 0) == 0
+
+
+def test_the_slack_app_is_given_the_workers_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app records red-account asks in the worker's database: told where, not left to work
+    it out from a directory or an import path of its own."""
+    monkeypatch.delenv("DEALCYCLE_STATE_DIR", raising=False)
+    worker = replace(
+        Settings.from_env({"DEALCYCLE_STATE_DIR": str(tmp_path / "state")}),
+        temporal_address="127.0.0.1:7999",
+    )
+    env = slack_app_env({"PATH": "/usr/bin"}, {"SLACK_BOT_TOKEN": "xoxb-sandbox"}, worker)
+    assert env["DEALCYCLE_STATE_DIR"] == str(tmp_path / "state")
+    assert Settings.from_env(env).database_url == worker.database_url
+    assert env["DEALCYCLE_TEMPORAL_ADDRESS"] == "127.0.0.1:7999"
+    assert (env["SLACK_BOT_TOKEN"], env["PATH"]) == ("xoxb-sandbox", "/usr/bin")
