@@ -75,3 +75,53 @@ async def test_the_home_tab_lists_my_steps_and_opens_the_form_a_step_needs(
     (todo,) = slack_fake.ephemerals_for(ce)
     assert todo.text.startswith("*Your to-do list*: ")
     assert todo.blocks is not None and len(todo.blocks) > 1
+
+
+async def test_a_done_click_on_the_home_tab_refreshes_it_and_a_stale_one_says_why(
+    dev_harness_factory: Any, slack_fake: SlackFake
+) -> None:
+    """The Home tab has no channel for an ephemeral answer: the tab is published again, the
+    answer above the list."""
+    ce, ae = people()
+    tag = ce[-8:]
+    async with dev_harness_factory() as h:
+        trial = await start_trial(h, f"006D{tag}", ce, ae)
+        await listed(h.client, ce, {trial.id}, datetime.now(UTC))
+        async with app_in("http", h, slack_fake):
+            await fake_control(slack_fake.url, "home", {"user": ce})
+            home = await published_home(slack_fake, ce)
+            block = next(
+                block
+                for block in home.view["blocks"]
+                if block.get("accessory", {}).get("action_id") == "dealcycle_done"
+            )
+            click = {
+                "user": ce,
+                "view_id": home.id,
+                "action_id": "dealcycle_done",
+                "block_id": block["block_id"],
+                "value": block["accessory"]["value"],
+            }
+            step = json.loads(block["accessory"]["value"])["step"]
+
+            await fake_control(slack_fake.url, "click", click)
+
+            async def without_the_step() -> OpenView | None:
+                shown = slack_fake.views.home(ce)
+                steps = {
+                    json.loads(shown_block["accessory"]["value"]).get("step")
+                    for shown_block in (shown.view["blocks"] if shown else [])
+                    if "value" in shown_block.get("accessory", {})
+                }
+                return shown if shown is not None and step not in steps else None
+
+            await eventually(without_the_step)
+            await fake_control(slack_fake.url, "click", click)  # the button as it was
+
+            async def with_a_notice() -> str | None:
+                shown = slack_fake.views.home(ce)
+                first = shown.view["blocks"][0].get("text", {}).get("text", "") if shown else ""
+                return first if "already done" in first else None
+
+            notice = await eventually(with_a_notice)
+    assert f"is already done by <@{ce}>" in notice and notice.endswith("nothing changed")

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from starter.errors import CommandError
 from starter.slack.deps import SlackAppDeps
+from starter.slack.home import publish_home
 from starter.slack.steps import ButtonTarget, NotActionable, complete, read_step, workflow_class
 
 DONE = "dealcycle_done"
@@ -63,6 +64,7 @@ class Click:
         self.value: str = action.get("value") or ""
         self.action_ts: str = action.get("action_ts") or ""
         self.trigger_id: str = body.get("trigger_id") or ""
+        self.on_home: bool = (body.get("view") or {}).get("type") == "home"
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -76,7 +78,11 @@ class Click:
 
     async def answer(self, client: AsyncWebClient, deps: SlackAppDeps, text: str | None) -> None:
         """Tell the clicker alone; ``None``: the click changed the step, which its message
-        shows once the workflow updates it."""
+        shows once the workflow updates it. A click on the App Home has no channel: the tab is
+        published again, the answer above the list, which now shows what the click did."""
+        if self.on_home and self.user:
+            await publish_home(client, deps, self.user, text)
+            return
         if text is None or not self.channel or not self.user:
             return
         try:

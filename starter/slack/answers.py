@@ -141,9 +141,14 @@ def todo_blocks(todo: TodoList) -> list[dict[str, Any]]:
     return blocks
 
 
-def home_view(todo: TodoList) -> dict[str, Any]:
-    """The App Home tab (``views.publish``)."""
-    return {"type": "home", "callback_id": "dealcycle_home", "blocks": todo_blocks(todo)}
+def home_view(todo: TodoList, notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab (``views.publish``); ``notice`` above the list: the answer to a button
+    clicked on the tab, which has no channel for an ephemeral message."""
+    blocks = todo_blocks(todo)
+    if notice:
+        # As the ephemeral answer it stands for: the app's own mrkdwn (mentions), not escaped.
+        blocks = [mrkdwn(notice), *blocks]
+    return {"type": "home", "callback_id": "dealcycle_home", "blocks": blocks}
 
 
 def problem_blocks(message: str) -> list[dict[str, Any]]:

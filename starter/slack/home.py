@@ -21,13 +21,19 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
     async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        user = str(event.get("user", ""))
-        try:
-            todo = await todo_for(deps.client, user, deps.now())
-        except (CommandError, RPCError, RuleViolation) as err:
-            # The tab still says something: why the list is not there, as the CLI would.
-            problem = err.message if isinstance(err, RuleViolation) else describe(err)
-            await client.views_publish(user_id=user, view=problem_view(problem))
-            return
-        await client.views_publish(user_id=user, view=home_view(todo))
-        deps.log.info("slack.home.published", user=user, steps=len(todo.items))
+        await publish_home(client, deps, str(event.get("user", "")))
+
+
+async def publish_home(
+    client: AsyncWebClient, deps: SlackAppDeps, user: str, notice: str | None = None
+) -> None:
+    """Publish ``user``'s to-do list on their App Home, ``notice`` above it."""
+    try:
+        todo = await todo_for(deps.client, user, deps.now())
+    except (CommandError, RPCError, RuleViolation) as err:
+        # The tab still says something: why the list is not there, as the CLI would.
+        problem = err.message if isinstance(err, RuleViolation) else describe(err)
+        await client.views_publish(user_id=user, view=problem_view(problem))
+        return
+    await client.views_publish(user_id=user, view=home_view(todo, notice))
+    deps.log.info("slack.home.published", user=user, steps=len(todo.items))
