@@ -5,7 +5,7 @@ the operating-system user running it. The CLI's ``main`` declares it for the com
 (``acting_via``); every request sent through ``act``, the account updates and the effect
 commands is stamped with it (``stamped``), and the workflows keep it beside the actor in their
 audit entries, completed steps and red-case entries (``U0CE00001 via cli:alice``). Requests
-sent by other callers (the Slack app, tests) carry their own ``via`` or none.
+sent by the Slack app are stamped ``slack`` (``from_slack``); tests carry their own or none.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from schemas import limits
 
 CLI_PREFIX = "cli:"
+SLACK_VIA = "slack"
 T = TypeVar("T")
 _VIA: ContextVar[str] = ContextVar("dealcycle_via", default="")
 
@@ -56,3 +57,9 @@ def stamped(request: T) -> T:
         return request
     changed: Any = dataclasses.replace(request, via=via)  # type: ignore[type-var]
     return changed  # type: ignore[no-any-return]
+
+
+def from_slack(request: T) -> T:
+    """``request`` stamped as sent by the Slack app (its ``via``, when it has one to fill)."""
+    with acting_via(SLACK_VIA):
+        return stamped(request)

@@ -83,7 +83,6 @@ async def test_done_on_account_steps(
             json.loads(raw) for raw in await accepted_update_inputs(account) if '"step"' in raw
         ]
         assert completions == [
-            # No ``via`` (empty, so left out of the payload): not from the CLI (the actor is
-            # Slack's verified user).
-            {"step": step.key, "actor": CE, "role": "CE", "note": "done from Slack"}
+            # Sent by the Slack app (the actor is Slack's verified user).
+            {"step": step.key, "actor": CE, "role": "CE", "note": "done from Slack", "via": "slack"}
         ]

@@ -20,6 +20,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from starter.errors import CommandError
+from starter.provenance import from_slack
 from starter.slack.deps import SlackAppDeps
 from starter.slack.home import publish_home
 from starter.slack.steps import ButtonTarget, NotActionable, complete, read_step, workflow_class
@@ -150,7 +151,9 @@ async def _snooze(deps: SlackAppDeps, click: Click) -> str | None:
             return step.already_done()
         # Who may snooze (the owner, or the AE or CE of record) is the workflow's to say.
         answer = await handle.execute_update(
-            update, request_type(step=target.step, by=click.user, days=1), id=click.update_id
+            update,
+            from_slack(request_type(step=target.step, by=click.user, days=1)),
+            id=click.update_id,
         )
     except (NotActionable, CommandError) as err:
         return str(err)

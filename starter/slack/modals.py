@@ -25,6 +25,7 @@ from schemas.common import Role
 from schemas.health import RED_ACCOUNT_WORKFLOW_TYPE, RedAccountState
 from starter.errors import CommandError, describe
 from starter.payloads import check_payload_size
+from starter.provenance import from_slack
 from starter.queries import query_workflow
 from starter.slack.deps import SlackAppDeps
 from starter.slack.modal_forms import (
@@ -116,7 +117,7 @@ async def submit(
         else:
             account: AccountState = await query_workflow(client, handle, AccountWorkflow.state)
             ae_owner = account.profile.ae_owner if account.profile else ""
-        request = spec.build(values, user, _role_of(user, ae_owner), context)
+        request = from_slack(spec.build(values, user, _role_of(user, ae_owner), context))
         errors = bound_errors(spec, request, now)
         if errors:
             raise Refused(errors)

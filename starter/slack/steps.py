@@ -19,6 +19,7 @@ from schemas.account import CompleteAccountStep
 from schemas.common import Role
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import CompleteStep
+from starter.provenance import from_slack
 from starter.queries import query_workflow
 from workflows.account import AccountWorkflow
 from workflows.opportunity import OpportunityWorkflow
@@ -151,25 +152,25 @@ async def complete(
         if target.kind == "trial":
             answer: Any = await handle.execute_update(
                 TrialWorkflow.complete_step,
-                CompleteStep(target.step, actor, role or Role.CE, note),
+                from_slack(CompleteStep(target.step, actor, role or Role.CE, note)),
                 id=update_id,
             )
         elif target.kind == "account":
             answer = await handle.execute_update(
                 AccountWorkflow.complete_step,
-                CompleteAccountStep(target.step, actor, role or Role.CE, note),
+                from_slack(CompleteAccountStep(target.step, actor, role or Role.CE, note)),
                 id=update_id,
             )
         elif target.kind == "opportunity":
             answer = await handle.execute_update(
                 OpportunityWorkflow.complete_step,
-                CompleteStep(target.step, actor, role or Role.CE, note),
+                from_slack(CompleteStep(target.step, actor, role or Role.CE, note)),
                 id=update_id,
             )
         elif target.kind == "security_review":
             answer = await handle.execute_update(
                 SecurityReviewWorkflow.complete_step,
-                CompleteSecurityStep(target.step, actor, note),
+                from_slack(CompleteSecurityStep(target.step, actor, note)),
                 id=update_id,
             )
         else:
