@@ -165,7 +165,7 @@ async def start_account(client: Client, settings: Settings, **profile: Any) -> s
 # --- Updates -----------------------------------------------------------------------------------
 
 
-async def _running_account(client: Client, account: str) -> WorkflowHandle[Any, Any]:
+async def running_account(client: Client, account: str) -> WorkflowHandle[Any, Any]:
     workflow_id = workflow_id_for(account)
     handle, description = await workflow_handle(client, workflow_id, (ACCOUNT_WORKFLOW_TYPE,))
     if description.status is not WorkflowExecutionStatus.RUNNING:
@@ -178,7 +178,7 @@ async def _update(client: Client, account: str, update: str, request: object) ->
     """Send a CE/AE action; a rejection (nothing written) names the workflow's reason."""
     request = stamped(request)
     within_limits(request)
-    handle = await _running_account(client, account)
+    handle = await running_account(client, account)
     check_payload_size(request)
     try:
         accepted: AccountActionAccepted = await update_workflow(
@@ -373,7 +373,7 @@ async def report_usage(
         )
     report = UsageReport(active_users, version, list(open_support_items), now or datetime.now(UTC))
     within_limits(report)
-    handle = await _running_account(client, account)
+    handle = await running_account(client, account)
     await handle.signal(USAGE_REPORTED_SIGNAL, report)
     return (
         f"sent usage to {handle.id}: {active_users} active users on {version},"

@@ -29,7 +29,7 @@ from schemas.health import (
     SetHealth,
     red_account_workflow_id,
 )
-from starter.accounts import WORKFLOW_ID_PREFIX, _running_account, _update, workflow_id_for
+from starter.accounts import WORKFLOW_ID_PREFIX, _update, running_account, workflow_id_for
 from starter.queries import query_workflow
 from starter.tables import render_health, render_red_case, render_tracker
 from starter.trials import CommandError, act, within_limits, workflow_handle
@@ -109,7 +109,7 @@ async def send_health_signals(client: Client, account: str, signals: Sequence[He
     """Send each reading as the ``health_signal`` signal, in order."""
     if not signals:
         raise CommandError(f"no readings to send; give --reading INPUT=VALUE ({INPUTS})")
-    handle = await _running_account(client, account)
+    handle = await running_account(client, account)
     for signal in signals:
         await handle.signal(HEALTH_SIGNAL, signal)
     sent = ", ".join(f"{signal.input} {signal.value:g}" for signal in signals)

@@ -409,3 +409,21 @@ async def test_a_red_case_reminder_offers_the_action_plan_form_that_records_the_
             CE,
             "run an adoption workshop",
         )
+
+
+async def test_a_form_for_no_account_is_refused_before_it_opens_and_garbage_is_named(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, AE, "kickoff 001NOSUCH")
+            await command(slack_fake, AE, "frobnicate <!channel>")
+
+        no_form, garbage = slack_fake.ephemerals_for(AE)
+        assert slack_fake.views.stack(AE) == []
+        assert "there is no workflow 'account-001NOSUCH'" in no_form.text
+        assert garbage.blocks is not None
+        said = garbage.blocks[0]["text"]["text"]
+        assert said == "`frobnicate` is not a `/dealcycle` command."
+        assert "/dealcycle todo" in garbage.blocks[1]["text"]["text"]

@@ -17,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from starter.accounts import render_account_status, workflow_id_for
+from schemas.start_summaries import clip
+from starter.accounts import render_account_status, running_account, workflow_id_for
 from starter.errors import CommandError, describe
 from starter.health import _health_view
 from starter.slack.answers import (
@@ -25,6 +26,7 @@ from starter.slack.answers import (
     account_answer,
     answer_text,
     button_value,
+    escape,
     health_answer,
     mrkdwn,
     problem_blocks,
@@ -71,7 +73,9 @@ async def form_context(client: Client, name: ModalName, account: str) -> dict[st
         return button_value(view.open_case, "red_account", "action_plan") | {
             "subject": view.account_name
         }
-    return button_value(workflow_id_for(account), "account")
+    # Refused before the form opens, not once it is filled in.
+    handle = await running_account(client, account)
+    return button_value(handle.id, "account")
 
 
 async def answer(deps: SlackAppDeps, slack: AsyncWebClient, command: Mapping[str, Any]) -> Blocks:
@@ -99,6 +103,11 @@ async def answer(deps: SlackAppDeps, slack: AsyncWebClient, command: Mapping[str
             context["step"] = f"account-plan-{words[2]}"
         await open_modal(slack, str(command.get("trigger_id", "")), spec, context)
         return []
+    if subcommand:
+        return [
+            mrkdwn(f"`{escape(clip(subcommand, 40))}` is not a `{COMMAND}` command."),
+            mrkdwn(USAGE),
+        ]
     return [mrkdwn(USAGE)]
 
 
