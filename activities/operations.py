@@ -7,6 +7,7 @@ from temporalio import activity
 
 from activities.slack import SlackActivities
 from schemas.effects import FailedEffectNotice, SlackPost, SlackPostResult
+from workflows.mrkdwn import escape
 
 
 class OperationsActivities:
@@ -27,9 +28,10 @@ class OperationsActivities:
 
 
 def notice_text(notice: FailedEffectNotice, workflows_url: str) -> str:
-    what = f" ({notice.summary})" if notice.summary else ""
+    # The summary and the cause quote what the effect carried (names, reasons people typed).
+    what = f" ({escape(notice.summary)})" if notice.summary else ""
     return (
         f":warning: {notice.workflow_type} {notice.workflow_id}: effect {notice.effect}"
-        f" {notice.state}{what}. Cause: {notice.cause or 'unknown'}."
+        f" {notice.state}{what}. Cause: {escape(notice.cause or 'unknown')}."
         f" {notice.fix}. {workflows_url}/{notice.workflow_id}"
     )

@@ -43,6 +43,7 @@ from schemas.common import Role, StepStatus
 from schemas.errors import RuleViolation
 from workflows import account_rules as rules
 from workflows import health_rules
+from workflows.mrkdwn import escape
 
 RENEWAL_WORK = (StepKind.VALUE_REALIZATION, StepKind.RENEWAL_PROPOSAL, StepKind.RENEWAL_OUTCOME)
 
@@ -52,7 +53,8 @@ def _day(moment: datetime | None) -> str:
 
 
 def _name(s: AccountSnapshot) -> str:
-    return f"{s.profile.account_name} ({s.profile.account_id})"
+    """The account as the notices (Slack posts) name it: its name is Salesforce's or typed."""
+    return escape(f"{s.profile.account_name} ({s.profile.account_id})")
 
 
 def _new_change(s: AccountSnapshot) -> AccountChange:
@@ -190,13 +192,13 @@ def _tell_renewal_move(
 ) -> None:
     what = (
         f"The renewal of {_name(s)} moved from {_day(old)} to {_day(new)}"
-        f" (by <@{request.actor}>: {request.reason.strip()})."
+        f" (by <@{request.actor}>: {escape(request.reason.strip())})."
     )
     change.notices.append(OwedNotice(s.config.announce_channel, what))
     by_owner: dict[str, list[str]] = {}
     for step, was in moved:
         by_owner.setdefault(step.owner, []).append(
-            f"{step.title}: now due {_day(step.due_at)} (was {_day(was)})"
+            f"{escape(step.title)}: now due {_day(step.due_at)} (was {_day(was)})"
         )
     for owner, lines in by_owner.items():
         change.notices.append(
@@ -268,10 +270,12 @@ def apply_reassign_owner(s: AccountSnapshot, request: ReassignOwner, now: dateti
         if revision is not None:
             change.tasks.append(revision)
     why = f": {request.reason.strip()}" if request.reason.strip() else ""
+    # The notices are Slack posts; the account's own note keeps the reason as typed.
+    told_why = escape(why)
     case = health_rules.tell_case_of_owners(
         s.vitals, s.profile.ae_owner, s.profile.ce_owner, request.actor, request.reason.strip(), now
     )
-    open_work = [f"{step.title} (due {_day(step.due_at)})" for step in moved]
+    open_work = [f"{escape(step.title)} (due {_day(step.due_at)})" for step in moved]
     if case is not None:
         open_work.append(f"the {role.value}'s part of the open red-account case {case}")
     work = "; ".join(open_work) or "none"
@@ -279,12 +283,12 @@ def apply_reassign_owner(s: AccountSnapshot, request: ReassignOwner, now: dateti
         OwedNotice(
             old,
             f"You are no longer the {role.value} of {_name(s)}: <@{new}> takes over"
-            f" (by <@{request.actor}>{why}). Your open work there is now theirs: {work}.",
+            f" (by <@{request.actor}>{told_why}). Your open work there is now theirs: {work}.",
         ),
         OwedNotice(
             new,
             f"You are now the {role.value} of {_name(s)}, after <@{old}> (by"
-            f" <@{request.actor}>{why}). Open work now yours: {work}. See it with"
+            f" <@{request.actor}>{told_why}). Open work now yours: {work}. See it with"
             f" `dealcycle account show {s.profile.account_id}`.",
         ),
     ]

@@ -56,6 +56,7 @@ from schemas.roster import Roster
 from workflows import account_rules as rules
 from workflows import effects, health_rules, step_prompts
 from workflows.account_change_effects import write_account_changes
+from workflows.mrkdwn import escape
 from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
 from workflows.slack_blocks import step_prompt_blocks, workflow_url
@@ -124,7 +125,8 @@ class AccountEffects:
 
     @property
     def _name(self) -> str:
-        return f"{self.s.profile.account_name} ({self.s.profile.account_id})"
+        # Only ever shown in Slack: the name comes from Salesforce or the CLI as typed.
+        return escape(f"{self.s.profile.account_name} ({self.s.profile.account_id})")
 
     async def catch_up(self) -> None:
         """Do everything the state says is owed, until nothing is."""
@@ -299,7 +301,7 @@ class AccountEffects:
             SlackPost(
                 self._key("license", grant.number, "announcement"),
                 s.profile.ce_owner or s.config.announce_channel,
-                f"New license key {grant.key_id} for {self._name} ({grant.reason}):"
+                f"New license key {grant.key_id} for {self._name} ({escape(grant.reason)}):"
                 f" {grant.seats} seats, valid until {_date(grant.expires_at)}."
                 " The signed key is in the license_keys table; check it with"
                 " `dealcycle license verify`.",
@@ -361,7 +363,7 @@ class AccountEffects:
                     s.profile.ce_owner,
                     f"Onboarding started for {self._name}: production is ready. Until it"
                     " completes, this onboarding plan is the customer's roadmap: "
-                    + ", ".join(step.title.removeprefix("Training: ") for step in trainings)
+                    + ", ".join(escape(step.title.removeprefix("Training: ")) for step in trainings)
                     + f". Mark each training with: dealcycle account step"
                     f" {s.profile.account_id} training-101 --by {s.profile.ce_owner} --role CE",
                 ),
@@ -377,7 +379,7 @@ class AccountEffects:
                 self._step_prompt(
                     self._key("step", step.key, "announcement"),
                     step,
-                    f"{step.title} for {self._name}: due {_date(step.due_at)}.",
+                    f"{escape(step.title)} for {self._name}: due {_date(step.due_at)}.",
                 ),
                 then=step_prompts.remember_prompt(step),
             )
@@ -403,7 +405,7 @@ class AccountEffects:
                 self._step_prompt(
                     self._step_key(step, "reminder", step.reminders_sent + 1),
                     step,
-                    f"Overdue: {step.title} for {self._name} was due {_date(step.due_at)}.",
+                    f"Overdue: {escape(step.title)} for {self._name} was due {_date(step.due_at)}.",
                 ),
                 kind=EffectKind.REMINDER,
                 then=step_prompts.remember_prompt(step),
@@ -419,7 +421,7 @@ class AccountEffects:
                 SlackPost(
                     self._step_key(step, "escalation"),
                     (await self.roster.current()).ce_leader,
-                    f"Escalation: {step.title} for {self._name} is overdue since"
+                    f"Escalation: {escape(step.title)} for {self._name} is overdue since"
                     f" {_date(step.due_at)}; <@{step.owner}> was reminded"
                     f" {step.reminders_sent} times.",
                 ),
@@ -457,18 +459,23 @@ class AccountEffects:
                 f"• Usage: {usage.active_users} active users of {s.profile.seats} seats"
                 f" (reported {_date(usage.reported_at)})"
             )
-            lines.append(f"• Version: {usage.version}")
-            lines.append("• Open support items: " + ("; ".join(usage.open_support_items) or "none"))
+            lines.append(f"• Version: {escape(usage.version)}")
+            lines.append(
+                "• Open support items: "
+                + ("; ".join(escape(item) for item in usage.open_support_items) or "none")
+            )
         requests = s.feature_requests[-5:]
         lines.append(
             "• Feature requests: "
-            + ("; ".join(f"#{entry.number} {entry.title}" for entry in requests) or "none")
+            + ("; ".join(f"#{entry.number} {escape(entry.title)}" for entry in requests) or "none")
         )
         open_steps = [step for step in s.steps if step.status is StepStatus.PENDING]
         if open_steps:
             lines.append(
                 "• Open work: "
-                + "; ".join(f"{step.title} (due {_date(step.due_at)})" for step in open_steps[:5])
+                + "; ".join(
+                    f"{escape(step.title)} (due {_date(step.due_at)})" for step in open_steps[:5]
+                )
             )
         return "\n".join(lines)
 
@@ -523,18 +530,19 @@ class AccountEffects:
         if submission.tier == 1:
             channel = s.config.account_review_channel
             text = (
-                f"Tier 1 account plan for {self._name}, {plan.quarter}: {plan.link}"
+                f"Tier 1 account plan for {self._name}, {plan.quarter}: {escape(plan.link)}"
                 f" For the 2:2 review on"
                 f" {_date(rules.day_of_quarter(plan.quarter, d.two_two_review_day_of_quarter))}"
                 f" and the internal QBR on"
                 f" {_date(rules.day_of_quarter(plan.quarter, d.internal_qbr_day_of_quarter))}."
-                f" Next steps: {plan.next_steps}"
+                f" Next steps: {escape(plan.next_steps)}"
             )
         else:
             channel = (await self.roster.current()).ce_leader
             text = (
                 f"Tier {submission.tier} account plan for {self._name}, {plan.quarter}, for your"
-                f" 1:1 with <@{s.profile.ce_owner}>: {plan.link} Next steps: {plan.next_steps}"
+                f" 1:1 with <@{s.profile.ce_owner}>: {escape(plan.link)}"
+                f" Next steps: {escape(plan.next_steps)}"
             )
         await effects.post_slack(
             self.fx, SlackPost(self._key("plan", version, "share"), channel, text)
@@ -562,14 +570,14 @@ class AccountEffects:
                 ),
                 f"record feature request #{entry.number}",
             )
-            detail = f" {entry.detail}" if entry.detail else ""
+            detail = f" {escape(entry.detail)}" if entry.detail else ""
             await effects.post_slack(
                 self.fx,
                 SlackPost(
                     self._key("feature-request", entry.number, "share"),
                     s.config.product_feedback_channel,
                     f"Feature request #{entry.number} from {self._name} (Tier"
-                    f" {s.profile.tier}), via <@{entry.actor}>: {entry.title}.{detail}",
+                    f" {s.profile.tier}), via <@{entry.actor}>: {escape(entry.title)}.{detail}",
                 ),
             )
             entry.recorded = True
@@ -683,7 +691,7 @@ class AccountEffects:
                 f" recorded by <@{renewal.outcome_by}>): {s.profile.seats} seats until"
                 f" {_date(renewal.next_renewal_date)}."
             )
-        note = f" {renewal.outcome_note}" if renewal.outcome_note else ""
+        note = f" {escape(renewal.outcome_note)}" if renewal.outcome_note else ""
         await effects.post_slack(
             self.fx,
             SlackPost(

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.effects import Effect, EffectKind, EffectState, SlackPost, SlackPostResult
     from schemas.todo import TodoItem
     from workflows import effects
+    from workflows.mrkdwn import escape
     from workflows.owed_work import OwedWork, OwedWorkHandlers
 
 DIGEST_SCOPE = "digest"
@@ -34,7 +35,10 @@ def _when(moment: datetime | None) -> str:
 
 
 def _line(item: TodoItem) -> str:
-    return f"• {item.title}: {item.name}, due {_when(item.due_at)} ({item.workflow_id} {item.step})"
+    return (
+        f"• {escape(item.title)}: {escape(item.name)}, due {_when(item.due_at)}"
+        f" ({item.workflow_id} {item.step})"
+    )
 
 
 def digest_text(person: PersonDigest, day: str) -> str:

@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects
     from workflows import opportunity_rules as rules
+    from workflows.mrkdwn import escape
     from workflows.opportunity_children import (
         OpportunityChildren,
         children_patched,
@@ -464,13 +465,14 @@ class OpportunityWorkflow(OwedWorkHandlers):
         s = self._s
         if s.status not in (OpportunityStatus.WON, OpportunityStatus.LOST) or s.close_announced:
             return
-        reason = f": {s.closed_reason}" if s.closed_reason else ""
+        reason = f": {escape(s.closed_reason)}" if s.closed_reason else ""
         await effects.post_slack(
             self._fx,
             SlackPost(
                 self._key("close", s.stage_version),
                 s.start.announce_channel,
-                f"{s.start.account_name} ({s.start.opportunity_id}) is {s.stage.value}{reason}."
+                f"{escape(s.start.account_name)} ({s.start.opportunity_id})"
+                f" is {s.stage.value}{reason}."
                 f" Technical win: {s.technical_win.label}.",
             ),
         )

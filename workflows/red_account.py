@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows import red_account_rules as rules
     from workflows.metrics import count
+    from workflows.mrkdwn import escape
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
@@ -221,10 +222,11 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 SlackPost(
                     self._key("post"),
                     start.config.red_accounts_channel,
-                    f":red_circle: {start.account_name} ({start.account_id}) is red."
+                    f":red_circle: {escape(start.account_name)} ({start.account_id}) is red."
                     f" Tier {start.tier}, renewal {_date(start.renewal_date)},"
                     f" AE <@{start.ae_owner}>, CE <@{start.ce_owner}>."
-                    f" Why: {start.reason}. Case {start.case_id}: {start.account_workflow_url}"
+                    f" Why: {escape(start.reason)}. Case {start.case_id}:"
+                    f" {start.account_workflow_url}"
                     f" AE and CE: record status, needs and intended actions with"
                     f" `dealcycle red plan {start.account_id}`; asks of the business go in"
                     " this thread.",
@@ -260,14 +262,15 @@ class RedAccountWorkflow(OwedWorkHandlers):
                     await self._reply(
                         f"plan/{entry.role.value}/{entry.at.isoformat()}",
                         f"Action plan from the {entry.role.value} <@{entry.actor}>."
-                        f" Status: {entry.current_status} Needs: {entry.needs}"
-                        f" Intended actions: {entry.intended_actions}",
+                        f" Status: {escape(entry.current_status)} Needs: {escape(entry.needs)}"
+                        f" Intended actions: {escape(entry.intended_actions)}",
                     )
                     entry.posted = True
             for ask in s.asks:
                 if not ask.posted:
                     await self._reply(
-                        f"ask/{ask.number}", f"Ask #{ask.number} (<@{ask.actor}>): {ask.text}"
+                        f"ask/{ask.number}",
+                        f"Ask #{ask.number} (<@{ask.actor}>): {escape(ask.text)}",
                     )
                     ask.posted = True
             for note in s.notes:
@@ -303,7 +306,7 @@ class RedAccountWorkflow(OwedWorkHandlers):
             await self._reply(
                 "escalation",
                 f"Escalation to <@{leader}>: the action plan for"
-                f" {start.account_name} is past its SLA; still missing from {missing}.",
+                f" {escape(start.account_name)} is past its SLA; still missing from {missing}.",
             )
             s.escalation_posted = True
         if s.tracker_opened:
@@ -316,8 +319,8 @@ class RedAccountWorkflow(OwedWorkHandlers):
             await self._reply(
                 "resolution",
                 f":large_{'green' if s.resolved_colour.value == 'green' else 'yellow'}_circle:"
-                f" Resolved: {start.account_name} is {s.resolved_colour.value} again"
-                f" ({s.resolved_by}: {s.resolution_reason}).",
+                f" Resolved: {escape(start.account_name)} is {s.resolved_colour.value} again"
+                f" ({s.resolved_by}: {escape(s.resolution_reason)}).",
             )
             s.resolution_posted = True
         if s.resolution_posted and s.tracker_opened and not s.tracker_closed:

@@ -28,6 +28,7 @@ from schemas.health import (
     RedAccountState,
 )
 from workflows import summaries
+from workflows.mrkdwn import escape
 
 
 def check_start(start: RedAccountCaseStart, now: datetime) -> None:
@@ -183,7 +184,7 @@ def _note(s: RedAccountSnapshot, text: str) -> None:
 
 
 def _why(signal: CaseSignal) -> str:
-    return f" ({signal.reason.strip()})" if signal.reason.strip() else ""
+    return f" ({escape(signal.reason.strip())})" if signal.reason.strip() else ""
 
 
 def _follow_owners(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
@@ -204,7 +205,8 @@ def _follow_owners(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
     # The outgoing owner is named, not mentioned: the account told them; the thread's
     # reminders are the new owner's from now on.
     lines = [
-        f"<@{new}> is now the {role.value} of {start.account_name}, after {old or 'nobody'}"
+        f"<@{new}> is now the {role.value} of {escape(start.account_name)},"
+        f" after {old or 'nobody'}"
         f"{_why(signal)}."
         + (f" The {role.value}'s part of the action plan is theirs." if role in missing else "")
         for role, old, new in handed
@@ -221,7 +223,8 @@ def _follow_renewal(s: RedAccountSnapshot, signal: CaseSignal) -> bool:
     was = old.date().isoformat() if old else "not set"
     _note(
         s,
-        f"The renewal of {s.start.account_name} moved to {new.date().isoformat()} (was {was})"
+        f"The renewal of {escape(s.start.account_name)} moved to {new.date().isoformat()}"
+        f" (was {was})"
         f"{_why(signal)}.",
     )
     return True

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.todo import OpenSteps
     from workflows import effects, security_review_snooze, step_prompts
     from workflows import security_review_rules as rules
+    from workflows.mrkdwn import escape
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.roster import RosterLookup
     from workflows.signals import accepted
@@ -296,7 +297,8 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     def _subject(self) -> str:
         s = self._snapshot()
-        return f"security review for {s.start.account_name} ({s.start.opportunity_id})"
+        # Only ever shown in Slack posts: the name is Salesforce's.
+        return f"security review for {escape(s.start.account_name)} ({s.start.opportunity_id})"
 
     async def _announce_start(self) -> None:
         s = self._snapshot()
@@ -334,7 +336,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
                 self._key("announce", "security-pm"),
                 s.start.announce_channel,
                 f"The {self._subject()} is escalated to the Security PM <@{pm}> by"
-                f" <@{escalation.actor}>: {escalation.reason}. Answers are now due"
+                f" <@{escalation.actor}>: {escape(escalation.reason)}. Answers are now due"
                 f" {_when(escalation.new_due_at)} (was {_when(escalation.previous_due_at)})."
                 f" {_mention(s.start.ae_owner, s.start.ce_owner, s.security_ce, pm)}",
             ),
@@ -362,7 +364,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         s = self._snapshot()
         workflow_id = workflow.info().workflow_id
         prompt = (
-            f"Overdue: {step.title!r} of the {self._subject()} was due"
+            f"Overdue: {escape(repr(step.title))} of the {self._subject()} was due"
             f" {_when(step.due_at)}; the answers are due {_when(s.due_at)}."
         )
         blocks = step_prompt_blocks(
@@ -389,7 +391,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
             SlackPost(
                 self._key("leader-escalation", step.key),
                 s.start.announce_channel,
-                f"Escalation to the CE leader <@{leader}>: {step.title!r} of"
+                f"Escalation to the CE leader <@{leader}>: {escape(repr(step.title))} of"
                 f" the {self._subject()} was due {_when(step.due_at)} and is still open after"
                 f" {step.reminders_sent} reminder(s) to <@{step.owner}> ({step.role.value})."
                 f" The answers are due {_when(s.due_at)}.",

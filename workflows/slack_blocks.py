@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from workflows.mrkdwn import escape
 from workflows.summaries import utc_minute
 
 DONE_ACTION = "dealcycle_done"
@@ -104,11 +105,14 @@ def slack_date(moment: datetime) -> str:
 
 
 def done_text(title: str, subject: str, by: str, at: datetime) -> str:
-    return f"✅ {title} for {subject}: done by <@{by}> at {slack_date(at)}"
+    """``subject`` is the caller's mrkdwn (its names already escaped); ``by`` a member id."""
+    return f"✅ {escape(title)} for {subject}: done by <@{by}> at {slack_date(at)}"
 
 
 def closed_text(title: str, subject: str, why: str) -> str:
-    return f"☑️ {title} for {subject}: closed ({why})" if why else f"☑️ {title} for {subject}: closed"
+    """``why`` is the note typed when the step was closed."""
+    closed = f"☑️ {escape(title)} for {subject}: closed"
+    return f"{closed} ({escape(why)})" if why else closed
 
 
 def closed_blocks(text: str) -> list[dict[str, Any]]:

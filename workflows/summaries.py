@@ -26,6 +26,7 @@ from schemas.effects import (
 )
 from schemas.start_summaries import clip
 from schemas.todo import OpenStep
+from workflows.mrkdwn import unescape
 
 FIRST_SENTENCE_LIMIT = 96
 """Long enough for a step and its due date; the Web UI shows a summary on one line, and each
@@ -59,6 +60,8 @@ def first_sentence(text: str, limit: int = FIRST_SENTENCE_LIMIT) -> str:
         # Functions, not templates: a template is parsed on each call, which in the workflow
         # sandbox goes through its import hook.
         plain = _LINK.sub(_link_text, _MENTION.sub(_mention_text, plain))
+    # After the markup: an escaped ``&lt;!channel&gt;`` someone typed reads as they typed it.
+    plain = unescape(plain)
     return clip(_SENTENCE_END.split(plain, maxsplit=1)[0], limit)
 
 

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import effects, step_prompts
     from workflows import trial_rules as rules
+    from workflows.mrkdwn import escape
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
     from workflows.slack_blocks import slack_date, step_prompt_blocks, workflow_url
@@ -288,7 +289,7 @@ class TrialWorkflow(OwedWorkHandlers):
             self._fx,
             s.steps,
             lambda step, ts: self._key("step", step.key, "prompt", ts, "done"),
-            f"the {s.start.account_name} trial",
+            f"the {escape(s.start.account_name)} trial",
         )
         if s.phase is TrialPhase.ENDED:
             await self._record_outcome()
@@ -346,8 +347,9 @@ class TrialWorkflow(OwedWorkHandlers):
                     SlackPost(
                         self._key("license-announcement", index),
                         s.start.announce_channel,
-                        f"Trial for {s.start.account_name} ({s.start.opportunity_id}) extended to"
-                        f" {slack_date(extension.new_end)}: {extension.reason}."
+                        f"Trial for {escape(s.start.account_name)}"
+                        f" ({s.start.opportunity_id}) extended to"
+                        f" {slack_date(extension.new_end)}: {escape(extension.reason)}."
                         f" New trial key {grant.key_id}.",
                     ),
                 )
@@ -378,7 +380,7 @@ class TrialWorkflow(OwedWorkHandlers):
             return
         assert s.ends_at is not None
         override = (
-            f" Started by override of <@{s.override.actor}>: {s.override.reason}"
+            f" Started by override of <@{s.override.actor}>: {escape(s.override.reason)}"
             f" (skipped: {', '.join(s.override.skipped_steps)})."
             if s.override
             else ""
@@ -388,7 +390,7 @@ class TrialWorkflow(OwedWorkHandlers):
             SlackPost(
                 self._key("trial-started"),
                 s.start.announce_channel,
-                f"Trial started for {s.start.account_name} ({s.start.opportunity_id}):"
+                f"Trial started for {escape(s.start.account_name)} ({s.start.opportunity_id}):"
                 f" {rules.trial_length_days(s)} days, ends {_date(s.ends_at)}."
                 f" CE <@{s.start.ce_owner}>, AE <@{s.start.ae_owner}>.{override}",
             ),
@@ -409,14 +411,15 @@ class TrialWorkflow(OwedWorkHandlers):
                     {"Technical_Win_Status__c": change.status.label},
                 ),
             )
-            note = f" {change.note}" if change.note else ""
+            note = f" {escape(change.note)}" if change.note else ""
             if not s.ended_with_opportunity:
                 await effects.post_slack(
                     self._fx,
                     SlackPost(
                         self._key("technical-win", index, "slack"),
                         s.start.announce_channel,
-                        f"Technical win for {s.start.account_name} ({s.start.opportunity_id}):"
+                        f"Technical win for {escape(s.start.account_name)}"
+                        f" ({s.start.opportunity_id}):"
                         f" {change.status.label} (set by <@{change.actor}>).{note}",
                     ),
                 )
@@ -473,7 +476,8 @@ class TrialWorkflow(OwedWorkHandlers):
             s.check_in_prompted = True
             return
         prompt = (
-            f"Mid-trial check-in for {s.start.account_name} ({s.start.opportunity_id}) is due"
+            f"Mid-trial check-in for {escape(s.start.account_name)}"
+            f" ({s.start.opportunity_id}) is due"
             f" by {_date(step.due_at)}."
         )
         await effects.post_slack(
@@ -501,7 +505,7 @@ class TrialWorkflow(OwedWorkHandlers):
         for step in rules.reminders_due(s, now):
             assert step.due_at is not None
             prompt = (
-                f"Overdue: {step.title!r} for the {s.start.account_name} trial"
+                f"Overdue: {escape(repr(step.title))} for the {escape(s.start.account_name)} trial"
                 f" ({s.start.opportunity_id}) was due {_date(step.due_at)}."
             )
             await effects.post_slack(
@@ -572,7 +576,7 @@ class TrialWorkflow(OwedWorkHandlers):
         )
         if not s.ended_with_opportunity:
             how = (
-                f" (concluded early by <@{s.concluded_by}>: {s.conclusion_reason})"
+                f" (concluded early by <@{s.concluded_by}>: {escape(str(s.conclusion_reason))})"
                 if s.concluded_by
                 else ""
             )
@@ -581,7 +585,7 @@ class TrialWorkflow(OwedWorkHandlers):
                 SlackPost(
                     self._key("outcome", "slack"),
                     s.start.announce_channel,
-                    f"Trial ended for {s.start.account_name} ({s.start.opportunity_id}):"
+                    f"Trial ended for {escape(s.start.account_name)} ({s.start.opportunity_id}):"
                     f" {s.outcome.value.replace('_', ' ')}{how}.",
                 ),
             )

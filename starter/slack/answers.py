@@ -15,6 +15,7 @@ from schemas.health import HealthView
 from schemas.todo import TodoItem, TodoList
 from starter.slack.modal_forms import ModalName, open_button, plain
 from starter.slack.modal_specs import MODALS, modal_for_step
+from workflows.mrkdwn import escape
 
 DONE_ACTION = "dealcycle_done"
 SECTION_CHARS = 3_000
@@ -24,11 +25,6 @@ USAGE = (
     "`/dealcycle todo` · `/dealcycle account ACCOUNT` · `/dealcycle health ACCOUNT`\n"
     "Forms: `/dealcycle kickoff|assessment|plan|feature|set-health|action-plan ACCOUNT`"
 )
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, so text never turns into a mention or a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def mrkdwn(text: str) -> dict[str, Any]:

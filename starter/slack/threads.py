@@ -28,6 +28,7 @@ from starter.errors import CommandError
 from starter.provenance import from_slack
 from starter.queries import query_workflow
 from starter.slack.deps import SlackAppDeps
+from workflows.mrkdwn import escape
 from workflows.red_account import RedAccountWorkflow
 
 _OPEN = "open"
@@ -107,7 +108,7 @@ async def record(
     if role is None:
         return (
             f"not recorded as an ask: only <@{state.ae_owner}> (AE) or <@{state.ce_owner}> (CE)"
-            f" of {state.account_name} record asks on this case"
+            f" of {escape(state.account_name)} record asks on this case"
         )
     request = from_slack(
         RecordAsk(
@@ -124,7 +125,7 @@ async def record(
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        return f"not recorded as an ask: {reason}"
+        return f"not recorded as an ask: {escape(reason)}"
     deps.log.info("ask recorded from thread", case_id=case_id, user=reply.user, answer=answer)
     return None
 
