@@ -26,7 +26,6 @@ from starter.slack.answers import (
     account_answer,
     answer_text,
     button_value,
-    escape,
     health_answer,
     mrkdwn,
     problem_blocks,
@@ -39,6 +38,7 @@ from starter.slack.modals import open_modal
 from starter.tables import render_health
 from starter.todo import todo_for
 from starter.workflow_ids import check_workflow_id
+from workflows.mrkdwn import escape
 
 COMMAND = "/dealcycle"
 ACK_WITHIN = 2.0
