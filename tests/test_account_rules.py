@@ -426,8 +426,12 @@ def test_the_first_plan_is_for_the_quarter_after_onboarding_and_opens_with_that_
     rules.advance(s, ONBOARDED)
     rules.advance(s, datetime(2027, 3, 31, 23, 59, 59, tzinfo=UTC))
     assert step_keys(s, StepKind.ACCOUNT_PLAN) == []
-    with pytest.raises(RuleViolation, match=r"no account plan is open for 2027-Q2; open: none"):
+    # Not open yet: when it opens, not "the first is for" the very quarter asked for.
+    with pytest.raises(RuleViolation) as not_yet:
         rules.check_account_plan(s, make_plan("2027-Q2"))
+    assert not_yet.value.message == (
+        "no account plan is open for 2027-Q2 (it opens 2027-04-01); open: none"
+    )
 
     april = datetime(2027, 4, 1, tzinfo=UTC)
     rules.advance(s, april)
@@ -437,8 +441,11 @@ def test_the_first_plan_is_for_the_quarter_after_onboarding_and_opens_with_that_
     assert plan.created_at == april and plan.due_at == datetime(2027, 4, 10, tzinfo=UTC)
     assert s.planned_quarters == ["2027-Q2"]
 
-    with pytest.raises(RuleViolation, match="no account plan is open for 2027-Q1"):
+    with pytest.raises(RuleViolation) as before_the_first:
         rules.check_account_plan(s, make_plan("2027-Q1"))
+    assert before_the_first.value.message == (
+        "no account plan is open for 2027-Q1; open: account-plan-2027-Q2 (the first is for 2027-Q2)"
+    )
     reply = rules.apply_account_plan(s, make_plan("2027-Q2"), april + 2 * DAY)
     assert reply == "2027-Q2 account plan recorded; shared with the CE leader (1:1)"
     assert plan.status is StepStatus.DONE and plan.completed_by == CE

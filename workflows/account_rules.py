@@ -919,10 +919,14 @@ def check_account_plan(s: AccountSnapshot, request: SubmitAccountPlan) -> Accoun
         )
     step = _find(s, f"account-plan-{request.quarter}")
     if step is None:
+        first = s.first_planning_quarter
+        later = first is not None and parse_quarter(request.quarter) >= parse_quarter(first)
         raise RuleViolation(
-            f"no account plan is open for {request.quarter}; open: "
+            f"no account plan is open for {request.quarter}"
+            + (f" (it opens {quarter_start(request.quarter).date().isoformat()})" if later else "")
+            + "; open: "
             + (", ".join(x.key for x in _open_of(s, StepKind.ACCOUNT_PLAN)) or "none")
-            + f" (the first is for {s.first_planning_quarter})"
+            + ("" if later else f" (the first is for {first})")
         )
     if step.status is StepStatus.SKIPPED:
         raise RuleViolation(f"the {request.quarter} plan is closed ({step.note})")
