@@ -345,6 +345,10 @@ async def test_closing_won_keeps_the_technical_win_the_opportunity_showed(
         )
         announced = [m.text for m in slack_fake.messages if "is Closed Won" in m.text]
         assert announced == ["Globex (006KEEP) is Closed Won. Technical win: In progress."]
+        # Salesforce is told the trial's outcome, not a technical win nobody set in it.
+        record = salesforce_fake.get_record("Opportunity", "006KEEP")
+        assert record["Trial_Outcome__c"] == trial_result.outcome.value
+        assert record.get("Technical_Win_Status__c") is None
 
 
 async def test_abandoning_concludes_an_adopted_trial_and_a_standalone_trial_is_left_alone(

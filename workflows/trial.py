@@ -30,7 +30,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from schemas import limits, start_summaries
     from schemas import search_attributes as sa
-    from schemas.common import StepStatus
+    from schemas.common import StepStatus, TechnicalWinStatus
     from schemas.effects import (
         EffectKind,
         LicenseRequest,
@@ -562,16 +562,16 @@ class TrialWorkflow(OwedWorkHandlers):
             ),
             f"record the {s.outcome.value} outcome of the trial",
         )
+        fields: dict[str, str | int | float | bool | None] = {"Trial_Outcome__c": s.outcome.value}
+        if s.technical_win is not TechnicalWinStatus.NOT_STARTED:
+            # Not started: nobody set one in the trial, which has nothing to tell. Writing it
+            # would overwrite what the opportunity says (in progress since it started the
+            # trial) when closing the deal ends the trial.
+            fields["Technical_Win_Status__c"] = s.technical_win.label
         await effects.update_salesforce(
             self._fx,
             SalesforceFieldUpdate(
-                self._key("outcome", "salesforce"),
-                "Opportunity",
-                s.start.opportunity_id,
-                {
-                    "Trial_Outcome__c": s.outcome.value,
-                    "Technical_Win_Status__c": s.technical_win.label,
-                },
+                self._key("outcome", "salesforce"), "Opportunity", s.start.opportunity_id, fields
             ),
         )
         if not s.ended_with_opportunity:
