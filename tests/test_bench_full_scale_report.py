@@ -98,6 +98,19 @@ def test_the_extra_bytes_are_shown_by_part(capsys: pytest.CaptureFixture[str]) -
     assert f"{SUMMARIES} +20.0 kB" in line and f"{REST} +20.0 kB" in line
 
 
+def test_the_bytes_ratio_is_also_shown_without_the_summaries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report_targets(
+        side("account", 100, 10.0, 110.0),
+        side("bare", 100, 10.0, 90.0),
+        figures(150_000.0, summaries=40_000.0),
+        figures(100_000.0),
+    )
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "without the" in line]
+    assert line.endswith("(dealcycle / bare): 1.10x")
+
+
 def _payload(size: int) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=b"x" * size)
 
