@@ -21,7 +21,7 @@ from temporalio.client import WorkflowHandle
 from dealcycle.fakes import SlackFake
 from dealcycle.fakes.slack_chat import Ephemeral
 from dealcycle.fakes.slack_views import OpenView
-from schemas.account import LifecycleStage
+from schemas.account import LifecycleStage, RecordKickoffPlan
 from schemas.common import Role
 from schemas.health import HealthView, SetHealth
 from starter.slack import commands
@@ -427,3 +427,48 @@ async def test_a_form_for_no_account_is_refused_before_it_opens_and_garbage_is_n
         said = garbage.blocks[0]["text"]["text"]
         assert said == "`frobnicate` is not a `/dealcycle` command."
         assert "/dealcycle todo" in garbage.blocks[1]["text"]["text"]
+
+
+async def test_a_done_steps_form_is_refused_before_it_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
+) -> None:
+    """The kickoff prompt's "Fill in…" opens the form while the step is open; once the kickoff
+    is recorded, a click on the same old button says so instead of opening a form that its
+    submission would find refused."""
+    async with harness_factory() as harness:
+        account = await started_account(harness, salesforce_fake)
+        button = open_button(
+            MODALS[ModalName.KICKOFF],
+            "Fill in…",
+            button_value(WORKFLOW_ID, "account", "kickoff-plan"),
+        )
+        posted = slack_client.chat_postMessage(
+            channel=CHANNEL,
+            text="Kickoff plan",
+            blocks=[{"type": "actions", "block_id": "kickoff", "elements": [button]}],
+        )
+        click = {
+            "user": CE,
+            "channel": str(posted["channel"]),
+            "ts": str(posted["ts"]),
+            "action_id": "dealcycle_open_modal_kickoff",
+        }
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", click)
+            await open_view(slack_fake, CE, "dealcycle_modal_kickoff")
+            await account.execute_update(
+                AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(CE, Role.CE, "monthly")
+            )
+            await settle(account)
+            await fake_control(slack_fake.url, "click", click)
+
+            async def told() -> list[Ephemeral] | None:
+                return slack_fake.ephemerals_for(CE) or None
+
+            (answer,) = await eventually(told)
+
+        assert answer.text == (
+            f"step 'kickoff-plan' is no longer open on {WORKFLOW_ID} (done, or replaced by a"
+            " newer one); nothing to fill in"
+        )
+        assert len(slack_fake.views.stack(CE)) == 1  # only the form of the first click

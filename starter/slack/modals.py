@@ -27,6 +27,7 @@ from starter.errors import CommandError, describe
 from starter.payloads import check_payload_size
 from starter.provenance import from_slack
 from starter.queries import query_workflow
+from starter.slack.actions import Click
 from starter.slack.deps import SlackAppDeps
 from starter.slack.modal_forms import (
     CALLBACK_PREFIX,
@@ -42,6 +43,7 @@ from starter.slack.modal_forms import (
     rejection_errors,
 )
 from starter.slack.modal_specs import MODALS, spec_for_action, spec_for_callback
+from starter.slack.steps import ButtonTarget, read_step
 from starter.trials import workflow_handle
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -86,6 +88,30 @@ async def open_modal(
     await slack.views_open(
         trigger_id=trigger_id, view=modal_view(spec, context, initial_values(spec, context))
     )
+
+
+async def closed_step(deps: SlackAppDeps, context: Mapping[str, str]) -> str | None:
+    """Why the form of an account step must not open: the step is done, or no longer open (an
+    old prompt's button). None: open it. The workflow still judges the submission; this only
+    spares someone filling in a form that would be refused."""
+    if context.get("kind") != "account" or not context.get("step"):
+        return None
+    target = ButtonTarget(context["workflow_id"], context["step"], "account")
+    try:
+        step = await read_step(
+            deps.client, deps.client.get_workflow_handle(target.workflow_id), target
+        )
+    except CommandError as err:
+        # The workflow cannot answer (no worker, a failing task): the form would fail too.
+        return str(err)
+    except RPCError:
+        return None  # the submission says what is wrong
+    if step is None:
+        return (
+            f"step '{target.step}' is no longer open on {target.workflow_id} (done, or replaced"
+            " by a newer one); nothing to fill in"
+        )
+    return step.already_done() if step.done else None
 
 
 def _role_of(user: str, ae_owner: str) -> Role:
@@ -150,6 +176,10 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
             if spec is None or not context:
                 deps.log.warning("slack.modal.unknown_button", action_id=action.get("action_id"))
                 continue
+            refusal = await closed_step(deps, context)
+            if refusal is not None:
+                await Click.of(body).answer(client, deps, refusal)
+                return
             await open_modal(client, str(body.get("trigger_id", "")), spec, context)
             return
 
