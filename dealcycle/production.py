@@ -164,3 +164,15 @@ def refuse_sandbox(settings: Settings) -> None:
     """``--sandbox`` (the local fakes) has no place in production."""
     if settings.deployment.production:
         raise _error("DEALCYCLE_ENV=production: --sandbox (the local fakes) is not allowed")
+
+
+def refuse_dev_run(settings: Settings) -> None:
+    """``dealcycle run`` is the laptop path: its own dev server, the demo's timings (a trial day
+    of a minute, reminders every few minutes) and demo trials, which with production's
+    credentials would reach real customers' Salesforce records and Slack channels."""
+    if settings.deployment.production:
+        raise _error(
+            "DEALCYCLE_ENV=production: `dealcycle run` (a dev server, demo timings and demo"
+            " trials) is for a laptop only; run `dealcycle worker` against your Temporal"
+            " cluster (see the README's Production)"
+        )

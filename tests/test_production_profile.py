@@ -147,13 +147,17 @@ def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
 
 
 def _run_worker_command(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *argv: str) -> int:
+    return _run_command(monkeypatch, env, "worker", *argv)
+
+
+def _run_command(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *argv: str) -> int:
     for name in list(env):
         monkeypatch.setenv(name, env[name])
     for name in ("SLACK_BOT_TOKEN", "DEALCYCLE_CODEC", "DEALCYCLE_CODEC_KEYS"):
         if name not in env:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
-    return cli.main(["worker", *argv])
+    return cli.main(list(argv))
 
 
 def test_dealcycle_worker_exits_1_naming_the_variable_without_starting_the_fakes(
@@ -177,3 +181,23 @@ def test_dealcycle_worker_sandbox_is_refused_in_production(
     assert _run_worker_command(monkeypatch, production_env, "--sandbox") == 1
     assert "--sandbox (the local fakes) is not allowed" in capsys.readouterr().err
     assert not endpoints_path(production_env["DEALCYCLE_STATE_DIR"]).exists()
+
+
+def test_dealcycle_run_is_refused_in_production(
+    production_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Every credential is set, so no sandbox would be asked for: `run` went on to a dev server,
+    # the demo's minute-long days and demo trials, against the real Salesforce and Slack.
+    from starter import devrun
+
+    def no_dev_server(**_kwargs: object) -> None:
+        raise AssertionError("the dev server was started")
+
+    monkeypatch.setattr(devrun, "running_dev_server", no_dev_server)
+    monkeypatch.setattr(devrun, "configure_logging", lambda *_args: None)
+    assert _run_command(monkeypatch, production_env, "run") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dealcycle: DEALCYCLE_ENV=production: `dealcycle run`")
+    assert "run `dealcycle worker`" in err
