@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from dealcycle.settings import Settings
@@ -123,6 +124,15 @@ class DeploymentProfile:
                 )
         if "SALESFORCE_JWT_KEY_FILE" in SALESFORCE_AUTH_MODES[self.salesforce_auth]:
             problems += _missing_file(have, "SALESFORCE_JWT_KEY_FILE")
+        for name, url in (
+            ("SALESFORCE_LOGIN_URL", settings.salesforce.login_url),
+            ("SLACK_API_URL", settings.slack.api_url),
+        ):
+            if url and urlsplit(url).scheme != "https":
+                problems.append(
+                    f"{name}={url} must be an https:// URL (credentials and tokens would cross"
+                    " the network in clear text)"
+                )
         key = settings.license_private_key_file
         if not key.is_file():
             problems.append(

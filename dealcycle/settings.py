@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dealcycle.codec import CodecSettings
 from dealcycle.connection import TemporalConnection
@@ -100,6 +101,15 @@ def _hour(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default, minimum=0)
     if value > 23:
         raise SettingsError(f"{name}={value} is not an hour of the day (0 to 23, UTC)")
+    return value
+
+
+def _url(name: str, value: str, example: str) -> str:
+    """An http(s) URL (or nothing); one without its scheme (``login.salesforce.com``) is refused
+    here, where the client would fail every call with it as a network error, retried for days."""
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise SettingsError(f"{name}={value!r} is not a URL: write it whole, like {example}")
     return value
 
 
@@ -240,7 +250,11 @@ class SalesforceSettings:
                 " (jwt is the default; password only for the local sandbox)"
             )
         return cls(
-            login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
+            login_url=_url(
+                "SALESFORCE_LOGIN_URL",
+                (env.get("SALESFORCE_LOGIN_URL") or "").strip().rstrip("/"),
+                "https://login.salesforce.com",
+            ),
             client_id=env.get("SALESFORCE_CLIENT_ID") or "",
             client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
             username=env.get("SALESFORCE_USERNAME") or "",
@@ -432,7 +446,11 @@ class Settings:
             salesforce=SalesforceSettings.from_env(env),
             slack=SlackSettings(
                 bot_token=env.get("SLACK_BOT_TOKEN") or "",
-                api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
+                api_url=_url(
+                    "SLACK_API_URL",
+                    (env.get("SLACK_API_URL") or "").strip() or "https://slack.com/api/",
+                    "https://slack.com/api/",
+                ),
                 signing_secret=env.get("SLACK_SIGNING_SECRET") or "",
                 trial_channel=_text(env, "DEALCYCLE_TRIAL_CHANNEL", "#dealcycle-trials", CHANNEL),
             ),

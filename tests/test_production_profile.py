@@ -99,6 +99,36 @@ def test_sqlite_is_not_a_production_database(production_env: dict[str, str]) -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SALESFORCE_LOGIN_URL", "http://login.salesforce.com"),
+        ("SLACK_API_URL", "http://slack.com/api/"),
+    ],
+)
+def test_credentials_never_travel_in_plain_http(
+    production_env: dict[str, str], variable: str, value: str
+) -> None:
+    # The client secret, the password or the JWT assertion (Salesforce) and the bot token
+    # (Slack) would cross the network readable by anyone on the way.
+    production_env[variable] = value
+    assert f"{variable}={value} must be an https:// URL" in refusal(production_env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SALESFORCE_LOGIN_URL", "login.salesforce.com"),
+        ("SALESFORCE_LOGIN_URL", "mydomain.my.salesforce.com/"),
+        ("SLACK_API_URL", "slack.com/api"),
+    ],
+)
+def test_a_url_without_its_scheme_is_refused_when_read(variable: str, value: str) -> None:
+    # Else every Salesforce write retried "unreachable (MissingSchema)" for its three-day budget.
+    with pytest.raises(SettingsError, match=f"{variable}='{value.rstrip('/')}' is not a URL"):
+        Settings.from_env({variable: value})
+
+
 def test_the_license_signing_key_must_exist(production_env: dict[str, str]) -> None:
     Path(production_env["DEALCYCLE_LICENSE_PRIVATE_KEY_FILE"]).unlink()
     message = refusal(production_env)
