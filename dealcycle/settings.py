@@ -66,8 +66,10 @@ def parse_duration(name: str, raw: str) -> int:
 # the variable, instead of failing every workflow start (a hand-off included) later.
 MAX_DURATION_SECONDS = CONFIG_SECONDS.high
 """The longest duration a workflow takes (ten years)."""
-MAX_CONTRACT_TERM_DAYS = DATE_YEARS * 365
-"""A renewal date must be within ``DATE_YEARS`` of today: so must a first one, one term ahead."""
+MAX_SETTING_DAYS = DATE_YEARS * 365
+"""A count of days the workflows add to a date: a renewal date must be within ``DATE_YEARS`` of
+today (so must a first one, one contract term ahead), and millions of days overflow Python's
+dates inside a workflow task, which then fails for ever (a stuck workflow)."""
 
 
 def _int(
@@ -395,14 +397,20 @@ class Settings:
                 env, "DEALCYCLE_ESCALATE_AFTER_REMINDERS", defaults.escalate_after_reminders
             ),
             contract_term_days=_int(
-                env, "DEALCYCLE_CONTRACT_TERM_DAYS", 365, maximum=MAX_CONTRACT_TERM_DAYS
+                env, "DEALCYCLE_CONTRACT_TERM_DAYS", 365, maximum=MAX_SETTING_DAYS
             ),
             check_in_brief_lead_seconds=_duration(
                 env, "DEALCYCLE_CHECK_IN_BRIEF_LEAD", defaults.check_in_brief_lead_seconds
             ),
-            value_exercise_lead_days=_int(env, "DEALCYCLE_VALUE_EXERCISE_LEAD_DAYS", 90),
-            renewal_proposal_lead_days=_int(env, "DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", 45),
-            renewal_assessment_due_days=_int(env, "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", 7),
+            value_exercise_lead_days=_int(
+                env, "DEALCYCLE_VALUE_EXERCISE_LEAD_DAYS", 90, maximum=MAX_SETTING_DAYS
+            ),
+            renewal_proposal_lead_days=_int(
+                env, "DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", 45, maximum=MAX_SETTING_DAYS
+            ),
+            renewal_assessment_due_days=_int(
+                env, "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", 7, maximum=MAX_SETTING_DAYS
+            ),
             internal_qbr_day_of_quarter=_day_of_quarter(
                 env, "DEALCYCLE_INTERNAL_QBR_DAY", defaults.internal_qbr_day_of_quarter
             ),
@@ -415,7 +423,9 @@ class Settings:
             qbr_due_day_of_quarter=_day_of_quarter(
                 env, "DEALCYCLE_QBR_DUE_DAY", defaults.qbr_due_day_of_quarter
             ),
-            kickoff_plan_due_days=_int(env, "DEALCYCLE_KICKOFF_PLAN_DUE_DAYS", 14),
+            kickoff_plan_due_days=_int(
+                env, "DEALCYCLE_KICKOFF_PLAN_DUE_DAYS", 14, maximum=MAX_SETTING_DAYS
+            ),
         )
         roster = SecurityRoster(
             us_west_apac=_text(env, "DEALCYCLE_SECURITY_CE_US_WEST_APAC", "U0SECWEST1", MEMBER),
