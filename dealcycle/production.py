@@ -109,7 +109,7 @@ class DeploymentProfile:
         database = have.get("DATABASE_URL", "")
         if not database:
             problems.append("DATABASE_URL is not set (PostgreSQL: postgresql+psycopg://…)")
-        elif not database.startswith("postgresql"):
+        elif not _is_postgresql(database):
             scheme = database.split(":", 1)[0]
             problems.append(
                 f"DATABASE_URL must be PostgreSQL (postgresql+psycopg://…), not {scheme}"
@@ -147,6 +147,13 @@ class DeploymentProfile:
                 )
             problems += _missing_file(have, "DEALCYCLE_CODEC_KEYS_FILE")
         return problems
+
+
+def _is_postgresql(url: str) -> bool:
+    """``postgresql[+driver]://`` or ``postgres://`` (what hosted services hand out, which the
+    engine sends to psycopg: ``dealcycle.db.engine``)."""
+    scheme = url.split(":", 1)[0]
+    return scheme == "postgres" or scheme == "postgresql" or scheme.startswith("postgresql+")
 
 
 def _missing_file(have: Mapping[str, str], name: str) -> list[str]:

@@ -129,6 +129,17 @@ def test_a_url_without_its_scheme_is_refused_when_read(variable: str, value: str
         Settings.from_env({variable: value})
 
 
+@pytest.mark.parametrize(
+    "url", ["postgres://dealcycle:pw@db/dealcycle", "postgresql://dealcycle:pw@db/dealcycle"]
+)
+def test_every_postgresql_url_the_engine_takes_is_a_production_database(
+    production_env: dict[str, str], url: str
+) -> None:
+    # postgres:// is what hosted PostgreSQL services hand out; the engine sends it to psycopg.
+    production_env["DATABASE_URL"] = url
+    require_production_credentials(Settings.from_env(production_env))
+
+
 def test_the_license_signing_key_must_exist(production_env: dict[str, str]) -> None:
     Path(production_env["DEALCYCLE_LICENSE_PRIVATE_KEY_FILE"]).unlink()
     message = refusal(production_env)
