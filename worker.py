@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -118,9 +120,19 @@ class ActivityRegistry:
         ]
 
 
+def _usable_database(database_url: str) -> Engine:
+    """The engine on ``database_url``, migrated; else stop naming ``DATABASE_URL`` with the
+    driver's reason (which never holds the URL, so never its password)."""
+    try:
+        upgrade_to_head(database_url)
+        return make_engine(database_url)
+    except (SQLAlchemyError, ValueError, ImportError) as err:
+        cause = str(getattr(err, "orig", None) or err).splitlines()[0]
+        raise SystemExit(f"the worker cannot start: DATABASE_URL: {cause}") from None
+
+
 def build_activities(settings: Settings) -> ActivityRegistry:
-    upgrade_to_head(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = _usable_database(settings.database_url)
     ledger = IdempotencyLedger(engine)
     ensure_signing_key(settings.license_private_key_file, settings.license_public_key_file)
     signer = LicenseSigner(load_private_key(settings.license_private_key_file))

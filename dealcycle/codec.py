@@ -166,7 +166,9 @@ class CodecSettings:
     server_host: str = "127.0.0.1"
     """Where ``dealcycle codec-server`` binds (compose: 0.0.0.0 inside its container)."""
     server_token: str = field(default="", repr=False)
-    cors_origins: tuple[str, ...] = ("http://localhost:8233",)
+    cors_origins: tuple[str, ...] = ("http://localhost:8233", "http://127.0.0.1:8233")
+    """The dev server's Web UI under both names: the CLI's links say localhost, and
+    ``dealcycle server`` and ``make run`` print 127.0.0.1 (a browser sends either origin)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CodecSettings:

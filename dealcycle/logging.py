@@ -22,6 +22,10 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+SLACK_BOLT_LOGGER = "dealcycle.slack.bolt"
+"""The Slack app's bolt logger, which its Socket Mode client logs through too: at debug, every
+envelope received whole (the request's verification token, its ``response_url``, what people
+typed), so it never logs below info."""
 # Keys that must never reach a log line, whoever passes them.
 _SECRET_KEYS = frozenset(
     {
@@ -99,6 +103,7 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
     # Client libraries log request details (and, at debug, headers with tokens).
     for noisy in ("urllib3", "simple_salesforce", "slack_sdk", "alembic"):
         logging.getLogger(noisy).setLevel(max(_LEVELS[level], logging.WARNING))
+    logging.getLogger(SLACK_BOLT_LOGGER).setLevel(max(_LEVELS[level], logging.INFO))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

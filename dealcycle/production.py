@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from dealcycle.settings import Settings
@@ -108,7 +109,7 @@ class DeploymentProfile:
         database = have.get("DATABASE_URL", "")
         if not database:
             problems.append("DATABASE_URL is not set (PostgreSQL: postgresql+psycopg://…)")
-        elif not database.startswith("postgresql"):
+        elif not _is_postgresql(database):
             scheme = database.split(":", 1)[0]
             problems.append(
                 f"DATABASE_URL must be PostgreSQL (postgresql+psycopg://…), not {scheme}"
@@ -123,6 +124,15 @@ class DeploymentProfile:
                 )
         if "SALESFORCE_JWT_KEY_FILE" in SALESFORCE_AUTH_MODES[self.salesforce_auth]:
             problems += _missing_file(have, "SALESFORCE_JWT_KEY_FILE")
+        for name, url in (
+            ("SALESFORCE_LOGIN_URL", settings.salesforce.login_url),
+            ("SLACK_API_URL", settings.slack.api_url),
+        ):
+            if url and urlsplit(url).scheme != "https":
+                problems.append(
+                    f"{name}={url} must be an https:// URL (credentials and tokens would cross"
+                    " the network in clear text)"
+                )
         key = settings.license_private_key_file
         if not key.is_file():
             problems.append(
@@ -137,6 +147,13 @@ class DeploymentProfile:
                 )
             problems += _missing_file(have, "DEALCYCLE_CODEC_KEYS_FILE")
         return problems
+
+
+def _is_postgresql(url: str) -> bool:
+    """``postgresql[+driver]://`` or ``postgres://`` (what hosted services hand out, which the
+    engine sends to psycopg: ``dealcycle.db.engine``)."""
+    scheme = url.split(":", 1)[0]
+    return scheme == "postgres" or scheme == "postgresql" or scheme.startswith("postgresql+")
 
 
 def _missing_file(have: Mapping[str, str], name: str) -> list[str]:
@@ -164,3 +181,15 @@ def refuse_sandbox(settings: Settings) -> None:
     """``--sandbox`` (the local fakes) has no place in production."""
     if settings.deployment.production:
         raise _error("DEALCYCLE_ENV=production: --sandbox (the local fakes) is not allowed")
+
+
+def refuse_dev_run(settings: Settings) -> None:
+    """``dealcycle run`` is the laptop path: its own dev server, the demo's timings (a trial day
+    of a minute, reminders every few minutes) and demo trials, which with production's
+    credentials would reach real customers' Salesforce records and Slack channels."""
+    if settings.deployment.production:
+        raise _error(
+            "DEALCYCLE_ENV=production: `dealcycle run` (a dev server, demo timings and demo"
+            " trials) is for a laptop only; run `dealcycle worker` against your Temporal"
+            " cluster (see the README's Production)"
+        )

@@ -10,7 +10,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dealcycle.codec import CodecSettings
 from dealcycle.connection import TemporalConnection
@@ -21,6 +23,16 @@ from dealcycle.usage_feed_settings import UsageFeedSettings
 from schemas.account import AccountConfig
 from schemas.common import Durations, SecurityRoster
 from schemas.health import HealthConfig
+from schemas.limits import (
+    CHANNEL,
+    CONFIG_SECONDS,
+    DATE_YEARS,
+    DAYS,
+    HISTORY_EVENTS,
+    MEMBER,
+    URL,
+    Text,
+)
 from schemas.roster import Roster
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -49,7 +61,24 @@ def parse_duration(name: str, raw: str) -> int:
     return int(seconds)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+# The workflows check their inputs against schemas.limits: a setting they are started with is
+# held to the same bounds here, so a value out of them stops the process that reads it, naming
+# the variable, instead of failing every workflow start (a hand-off included) later.
+MAX_DURATION_SECONDS = CONFIG_SECONDS.high
+"""The longest duration a workflow takes (ten years)."""
+MAX_SETTING_DAYS = DATE_YEARS * 365
+"""A count of days the workflows add to a date: a renewal date must be within ``DATE_YEARS`` of
+today (so must a first one, one contract term ahead), and millions of days overflow Python's
+dates inside a workflow task, which then fails for ever (a stuck workflow)."""
+
+
+def _int(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    minimum: int = 1,
+    maximum: int = CONFIG_SECONDS.high,
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -57,8 +86,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={raw!r} must be from {minimum} to {maximum}")
+    return value
+
+
+def _text(env: Mapping[str, str], name: str, default: str, limit: Text) -> str:
+    value = env.get(name) or default
+    problem = limit.problem(value, datetime.now(UTC))
+    if problem:
+        raise SettingsError(f"{name} must be {problem}")
     return value
 
 
@@ -69,9 +106,27 @@ def _hour(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _url(name: str, value: str, example: str) -> str:
+    """An http(s) URL (or nothing); one without its scheme (``login.salesforce.com``) is refused
+    here, where the client would fail every call with it as a network error, retried for days."""
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise SettingsError(f"{name}={value!r} is not a URL: write it whole, like {example}")
+    return value
+
+
 def _duration(env: Mapping[str, str], name: str, default: int) -> int:
+    """A duration a workflow is started with: at most ``MAX_DURATION_SECONDS``."""
     raw = env.get(name)
-    return default if raw is None or raw == "" else parse_duration(name, raw)
+    if raw is None or raw == "":
+        return default
+    seconds = parse_duration(name, raw)
+    if seconds > MAX_DURATION_SECONDS:
+        raise SettingsError(
+            f"{name}={raw!r} is longer than the longest, {MAX_DURATION_SECONDS // 86400}d"
+            " (ten years)"
+        )
+    return seconds
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -123,7 +178,7 @@ def _health(env: Mapping[str, str]) -> HealthConfig:
         sentiment_weight=weights["sentiment"],
         green_at=green_at,
         yellow_at=yellow_at,
-        red_accounts_channel=env.get("DEALCYCLE_RED_ACCOUNTS_CHANNEL") or "#red-accounts",
+        red_accounts_channel=_text(env, "DEALCYCLE_RED_ACCOUNTS_CHANNEL", "#red-accounts", CHANNEL),
         action_plan_sla_seconds=_duration(
             env, "DEALCYCLE_RED_ACCOUNT_SLA", defaults.action_plan_sla_seconds
         ),
@@ -197,7 +252,11 @@ class SalesforceSettings:
                 " (jwt is the default; password only for the local sandbox)"
             )
         return cls(
-            login_url=(env.get("SALESFORCE_LOGIN_URL") or "").rstrip("/"),
+            login_url=_url(
+                "SALESFORCE_LOGIN_URL",
+                (env.get("SALESFORCE_LOGIN_URL") or "").strip().rstrip("/"),
+                "https://login.salesforce.com",
+            ),
             client_id=env.get("SALESFORCE_CLIENT_ID") or "",
             client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
             username=env.get("SALESFORCE_USERNAME") or "",
@@ -312,7 +371,9 @@ class Settings:
             )
         defaults = Durations()
         durations = Durations(
-            trial_length_days=_int(env, "DEALCYCLE_TRIAL_LENGTH_DAYS", defaults.trial_length_days),
+            trial_length_days=_int(
+                env, "DEALCYCLE_TRIAL_LENGTH_DAYS", defaults.trial_length_days, maximum=DAYS.high
+            ),
             planning_item_due_seconds=_duration(
                 env, "DEALCYCLE_PLANNING_ITEM_DUE", defaults.planning_item_due_seconds
             ),
@@ -335,13 +396,21 @@ class Settings:
             escalate_after_reminders=_int(
                 env, "DEALCYCLE_ESCALATE_AFTER_REMINDERS", defaults.escalate_after_reminders
             ),
-            contract_term_days=_int(env, "DEALCYCLE_CONTRACT_TERM_DAYS", 365),
+            contract_term_days=_int(
+                env, "DEALCYCLE_CONTRACT_TERM_DAYS", 365, maximum=MAX_SETTING_DAYS
+            ),
             check_in_brief_lead_seconds=_duration(
                 env, "DEALCYCLE_CHECK_IN_BRIEF_LEAD", defaults.check_in_brief_lead_seconds
             ),
-            value_exercise_lead_days=_int(env, "DEALCYCLE_VALUE_EXERCISE_LEAD_DAYS", 90),
-            renewal_proposal_lead_days=_int(env, "DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", 45),
-            renewal_assessment_due_days=_int(env, "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", 7),
+            value_exercise_lead_days=_int(
+                env, "DEALCYCLE_VALUE_EXERCISE_LEAD_DAYS", 90, maximum=MAX_SETTING_DAYS
+            ),
+            renewal_proposal_lead_days=_int(
+                env, "DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", 45, maximum=MAX_SETTING_DAYS
+            ),
+            renewal_assessment_due_days=_int(
+                env, "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", 7, maximum=MAX_SETTING_DAYS
+            ),
             internal_qbr_day_of_quarter=_day_of_quarter(
                 env, "DEALCYCLE_INTERNAL_QBR_DAY", defaults.internal_qbr_day_of_quarter
             ),
@@ -354,13 +423,15 @@ class Settings:
             qbr_due_day_of_quarter=_day_of_quarter(
                 env, "DEALCYCLE_QBR_DUE_DAY", defaults.qbr_due_day_of_quarter
             ),
-            kickoff_plan_due_days=_int(env, "DEALCYCLE_KICKOFF_PLAN_DUE_DAYS", 14),
+            kickoff_plan_due_days=_int(
+                env, "DEALCYCLE_KICKOFF_PLAN_DUE_DAYS", 14, maximum=MAX_SETTING_DAYS
+            ),
         )
         roster = SecurityRoster(
-            us_west_apac=env.get("DEALCYCLE_SECURITY_CE_US_WEST_APAC") or "U0SECWEST1",
-            us_east_emea=env.get("DEALCYCLE_SECURITY_CE_US_EAST_EMEA") or "U0SECEAST1",
-            security_pm=env.get("DEALCYCLE_SECURITY_PM") or "U0SECPM01",
-            ce_leader=env.get("DEALCYCLE_CE_LEADER") or "U0CELEAD1",
+            us_west_apac=_text(env, "DEALCYCLE_SECURITY_CE_US_WEST_APAC", "U0SECWEST1", MEMBER),
+            us_east_emea=_text(env, "DEALCYCLE_SECURITY_CE_US_EAST_EMEA", "U0SECEAST1", MEMBER),
+            security_pm=_text(env, "DEALCYCLE_SECURITY_PM", "U0SECPM01", MEMBER),
+            ce_leader=_text(env, "DEALCYCLE_CE_LEADER", "U0CELEAD1", MEMBER),
         )
         connection = TemporalConnection.from_env(env)
         return cls(
@@ -370,8 +441,8 @@ class Settings:
             temporal_connection=connection,
             deployment=DeploymentProfile.from_env(env),
             task_queue=env.get("DEALCYCLE_TASK_QUEUE") or "dealcycle",
-            temporal_ui_url=(
-                env.get("DEALCYCLE_TEMPORAL_UI_URL") or "http://localhost:8233"
+            temporal_ui_url=_text(
+                env, "DEALCYCLE_TEMPORAL_UI_URL", "http://localhost:8233", URL
             ).rstrip("/"),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{state_dir / 'dealcycle.db'}",
             license_private_key_file=Path(
@@ -385,26 +456,34 @@ class Settings:
             salesforce=SalesforceSettings.from_env(env),
             slack=SlackSettings(
                 bot_token=env.get("SLACK_BOT_TOKEN") or "",
-                api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
+                api_url=_url(
+                    "SLACK_API_URL",
+                    (env.get("SLACK_API_URL") or "").strip() or "https://slack.com/api/",
+                    "https://slack.com/api/",
+                ),
                 signing_secret=env.get("SLACK_SIGNING_SECRET") or "",
-                trial_channel=env.get("DEALCYCLE_TRIAL_CHANNEL") or "#dealcycle-trials",
+                trial_channel=_text(env, "DEALCYCLE_TRIAL_CHANNEL", "#dealcycle-trials", CHANNEL),
             ),
             durations=durations,
             security_roster=roster,
             intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
             intake=IntakeSettings.from_env(env),
             digest_hour=_hour(env, "DEALCYCLE_DIGEST_HOUR", 8),
-            value_engineering=env.get("DEALCYCLE_VALUE_ENGINEERING") or "U0VALUEENG1",
-            account_channel=env.get("DEALCYCLE_ACCOUNT_CHANNEL") or "#customer-accounts",
-            product_feedback_channel=(
-                env.get("DEALCYCLE_PRODUCT_FEEDBACK_CHANNEL") or "#product-feedback"
+            value_engineering=_text(env, "DEALCYCLE_VALUE_ENGINEERING", "U0VALUEENG1", MEMBER),
+            account_channel=_text(env, "DEALCYCLE_ACCOUNT_CHANNEL", "#customer-accounts", CHANNEL),
+            product_feedback_channel=_text(
+                env, "DEALCYCLE_PRODUCT_FEEDBACK_CHANNEL", "#product-feedback", CHANNEL
             ),
-            account_review_channel=(
-                env.get("DEALCYCLE_ACCOUNT_REVIEW_CHANNEL") or "#account-reviews"
+            account_review_channel=_text(
+                env, "DEALCYCLE_ACCOUNT_REVIEW_CHANNEL", "#account-reviews", CHANNEL
             ),
             health=_health(env),
             account_history_event_limit=_int(
-                env, "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", 8_000, minimum=500
+                env,
+                "DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT",
+                8_000,
+                minimum=500,
+                maximum=HISTORY_EVENTS.high,
             ),
             ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
             max_cached_workflows=_int(env, "DEALCYCLE_MAX_CACHED_WORKFLOWS", 1_000),

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.limits import FEED_ATTEMPT_SECONDS
+
 DAY_SECONDS = 86_400
 USAGE_FEED_DEFAULT_QUERY = (
     "SELECT account_id, day, usage, adoption, sentiment FROM account_health_daily"
@@ -68,9 +70,7 @@ class UsageFeedSettings:
             staleness_days=_days(env, "DEALCYCLE_USAGE_FEED_STALENESS", 7),
             lookback_days=_days(env, "DEALCYCLE_USAGE_FEED_LOOKBACK", 7),
             page_size=_whole(env, "DEALCYCLE_USAGE_FEED_PAGE_SIZE", 500, 10_000),
-            attempt_timeout_seconds=min(
-                _seconds(env, "DEALCYCLE_USAGE_FEED_TIMEOUT", 300), DAY_SECONDS
-            ),
+            attempt_timeout_seconds=_attempt_timeout(env, "DEALCYCLE_USAGE_FEED_TIMEOUT", 300),
         )
 
 
@@ -79,6 +79,19 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
 
     raw = env.get(name) or ""
     return parse_duration(name, raw) if raw else default
+
+
+def _attempt_timeout(env: Mapping[str, str], name: str, default: int) -> int:
+    """As ``UsageFeedRun.attempt_timeout_seconds`` allows (its workflow refuses a run outside)."""
+    from dealcycle.settings import SettingsError
+
+    seconds = _seconds(env, name, default)
+    if not FEED_ATTEMPT_SECONDS.low <= seconds <= FEED_ATTEMPT_SECONDS.high:
+        raise SettingsError(
+            f"{name}={env.get(name)!r} must be from {FEED_ATTEMPT_SECONDS.low}s to"
+            f" {FEED_ATTEMPT_SECONDS.high // DAY_SECONDS}d"
+        )
+    return seconds
 
 
 def _days(env: Mapping[str, str], name: str, default: int) -> int:

@@ -195,6 +195,7 @@ SEATS = Whole(1, MAX_SEATS)
 SEATS_OR_UNKNOWN = Whole(0, MAX_SEATS)
 DAYS = Whole(1, MAX_DAYS)
 HISTORY_EVENTS = Whole(20, 50_000)
+FEED_ATTEMPT_SECONDS = Whole(10, 86_400)
 CONFIG_SECONDS = Whole(0, TEN_YEARS_SECONDS)
 PLAN_SECTION = Items(20, Text(1_000))
 TRUSTED = Trusted()
@@ -295,7 +296,7 @@ LIMITS: dict[str, Limit] = {
     "UsageFeedRun.staleness_days": DAYS,
     "UsageFeedRun.lookback_days": DAYS,
     "UsageFeedRun.page_size": Whole(1, 10_000),
-    "UsageFeedRun.attempt_timeout_seconds": Whole(10, 86_400),
+    "UsageFeedRun.attempt_timeout_seconds": FEED_ATTEMPT_SECONDS,
     "Durations.*": CONFIG_SECONDS,
     "Durations.trial_length_days": DAYS,
     "HealthConfig.usage_weight": Real(0, 100),

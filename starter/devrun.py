@@ -21,7 +21,7 @@ from typing import Any
 from dealcycle.devtools.devserver import running_dev_server
 from dealcycle.fakes.slack_page import SlackPage
 from dealcycle.logging import configure_logging, get_logger
-from dealcycle.production import refuse_sandbox, require_production_credentials
+from dealcycle.production import refuse_dev_run, refuse_sandbox, require_production_credentials
 from dealcycle.settings import Settings
 from schemas.common import Role, TechnicalWinStatus
 from schemas.search_attributes import registrations
@@ -290,6 +290,7 @@ def slack_app_env(
 async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None = None) -> int:
     environ = _with_demo_timings(os.environ if environ is None else environ)
     settings = Settings.from_env(environ)
+    refuse_dev_run(settings)
     configure_logging(settings.log_format, settings.log_level)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     from dealcycle.metrics import MetricsExport

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from dealcycle.codec import PayloadDecryptionError
 from dealcycle.settings import Settings, SettingsError
 
 INTERRUPTED = 130
@@ -83,7 +84,7 @@ def _rpc_message(err: RPCError) -> str:
 
 def describe(err: BaseException) -> str:
     """The line for ``err``, without the ``dealcycle:`` prefix."""
-    if isinstance(err, CommandError | SettingsError):
+    if isinstance(err, CommandError | SettingsError | PayloadDecryptionError):
         return str(err)
     if isinstance(err, RPCError):
         return _rpc_message(err)

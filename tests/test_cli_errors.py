@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
+from dealcycle.codec import PayloadDecryptionError
 from dealcycle.settings import Settings
 from schemas.common import DeploymentType, Region, StepStatus
 from schemas.intake import IntakeResult
@@ -70,6 +71,11 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
         (
             RPCError("WorkflowId length exceeds limit.", RPCStatusCode.INVALID_ARGUMENT, b""),
             "the Temporal server refused the request (INVALID_ARGUMENT): WorkflowId length",
+        ),
+        (
+            # Reading a workflow without the key it was written with: a setting to fix.
+            PayloadDecryptionError("payload encrypted with key id 'k1', which is not among"),
+            "dealcycle: payload encrypted with key id 'k1', which is not among",
         ),
         (CommandError("rejected: no"), "rejected: no"),
         (FileNotFoundError(2, "No such file or directory", "plan.json"), "directory: plan.json"),

@@ -161,7 +161,7 @@ def test_settings_default_off_on_in_production_and_on_needs_a_key(tmp_path: Path
     assert server.server_port == 9000 and server.server_token == "s3cret"
     assert server.server_host == "0.0.0.0" and CodecSettings().server_host == "127.0.0.1"
     assert server.cors_origins == ("https://ui.example.com", "http://localhost:8233")
-    assert CodecSettings().cors_origins == ("http://localhost:8233",)
+    assert CodecSettings().cors_origins == ("http://localhost:8233", "http://127.0.0.1:8233")
     assert "s3cret" not in repr(server) and NEW.line().split("=", 1)[1] not in repr(production)
 
 

@@ -15,7 +15,7 @@ import pytest_asyncio
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from dealcycle.codec import KEY_ID_METADATA, EncryptionCodec, new_key
+from dealcycle.codec import KEY_ID_METADATA, CodecSettings, EncryptionCodec, new_key
 from dealcycle.codec_server import CodecServerError, serve_codec
 from dealcycle.devtools.devserver import free_port
 from tests.support.codec import running_codec_server
@@ -176,3 +176,18 @@ def _proto(payload: dict[str, Any]) -> Payload:
 def _wire(payload: Payload) -> dict[str, Any]:
     answer: dict[str, Any] = json_format.MessageToDict(payload)
     return answer
+
+
+@pytest.mark.parametrize(
+    "ui",
+    [
+        "http://127.0.0.1:8233",  # what `dealcycle server` and `make run` print for the Web UI
+        "http://localhost:8233",  # the README's and the CLI's links (DEALCYCLE_TEMPORAL_UI_URL)
+    ],
+)
+async def test_the_default_origins_let_the_dev_servers_web_ui_read_the_answers(ui: str) -> None:
+    default_origins = CodecSettings.from_env({}).cors_origins
+    async with running_codec_server(token=TOKEN, cors_origins=default_origins) as url:
+        status, headers, _ = await post(f"{url}/decode", wire([json_payload(1)]), origin=ui)
+    assert status == 200
+    assert headers.get("Access-Control-Allow-Origin") == ui

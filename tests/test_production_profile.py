@@ -99,6 +99,47 @@ def test_sqlite_is_not_a_production_database(production_env: dict[str, str]) -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SALESFORCE_LOGIN_URL", "http://login.salesforce.com"),
+        ("SLACK_API_URL", "http://slack.com/api/"),
+    ],
+)
+def test_credentials_never_travel_in_plain_http(
+    production_env: dict[str, str], variable: str, value: str
+) -> None:
+    # The client secret, the password or the JWT assertion (Salesforce) and the bot token
+    # (Slack) would cross the network readable by anyone on the way.
+    production_env[variable] = value
+    assert f"{variable}={value} must be an https:// URL" in refusal(production_env)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SALESFORCE_LOGIN_URL", "login.salesforce.com"),
+        ("SALESFORCE_LOGIN_URL", "mydomain.my.salesforce.com/"),
+        ("SLACK_API_URL", "slack.com/api"),
+    ],
+)
+def test_a_url_without_its_scheme_is_refused_when_read(variable: str, value: str) -> None:
+    # Else every Salesforce write retried "unreachable (MissingSchema)" for its three-day budget.
+    with pytest.raises(SettingsError, match=f"{variable}='{value.rstrip('/')}' is not a URL"):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://dealcycle:pw@db/dealcycle", "postgresql://dealcycle:pw@db/dealcycle"]
+)
+def test_every_postgresql_url_the_engine_takes_is_a_production_database(
+    production_env: dict[str, str], url: str
+) -> None:
+    # postgres:// is what hosted PostgreSQL services hand out; the engine sends it to psycopg.
+    production_env["DATABASE_URL"] = url
+    require_production_credentials(Settings.from_env(production_env))
+
+
 def test_the_license_signing_key_must_exist(production_env: dict[str, str]) -> None:
     Path(production_env["DEALCYCLE_LICENSE_PRIVATE_KEY_FILE"]).unlink()
     message = refusal(production_env)
@@ -147,13 +188,17 @@ def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
 
 
 def _run_worker_command(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *argv: str) -> int:
+    return _run_command(monkeypatch, env, "worker", *argv)
+
+
+def _run_command(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *argv: str) -> int:
     for name in list(env):
         monkeypatch.setenv(name, env[name])
     for name in ("SLACK_BOT_TOKEN", "DEALCYCLE_CODEC", "DEALCYCLE_CODEC_KEYS"):
         if name not in env:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
-    return cli.main(["worker", *argv])
+    return cli.main(list(argv))
 
 
 def test_dealcycle_worker_exits_1_naming_the_variable_without_starting_the_fakes(
@@ -177,3 +222,23 @@ def test_dealcycle_worker_sandbox_is_refused_in_production(
     assert _run_worker_command(monkeypatch, production_env, "--sandbox") == 1
     assert "--sandbox (the local fakes) is not allowed" in capsys.readouterr().err
     assert not endpoints_path(production_env["DEALCYCLE_STATE_DIR"]).exists()
+
+
+def test_dealcycle_run_is_refused_in_production(
+    production_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Every credential is set, so no sandbox would be asked for: `run` went on to a dev server,
+    # the demo's minute-long days and demo trials, against the real Salesforce and Slack.
+    from starter import devrun
+
+    def no_dev_server(**_kwargs: object) -> None:
+        raise AssertionError("the dev server was started")
+
+    monkeypatch.setattr(devrun, "running_dev_server", no_dev_server)
+    monkeypatch.setattr(devrun, "configure_logging", lambda *_args: None)
+    assert _run_command(monkeypatch, production_env, "run") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dealcycle: DEALCYCLE_ENV=production: `dealcycle run`")
+    assert "run `dealcycle worker`" in err

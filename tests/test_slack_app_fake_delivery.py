@@ -4,14 +4,18 @@ replies in a red case's thread, as they would in Slack."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import structlog
 from slack_sdk import WebClient
 
+from dealcycle.logging import configure_logging
 from schemas.common import Role, StepStatus
 from schemas.health import RedAccountState, SetHealth
 from tests.support.accounts import AE, CE
@@ -110,3 +114,47 @@ async def test_a_reply_in_the_fakes_red_case_thread_is_an_ask(
 
         assert [(ask.actor, ask.text) for ask in view.asks] == [(AE, "exec call")]
         assert view.asks[0].permalink.startswith("https://")
+
+
+async def test_debug_logs_of_the_socket_mode_app_hold_no_request_secrets(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    # Socket Mode logs every envelope it receives at debug: the request's verification token,
+    # its response_url (anyone holding it may post in the conversation for 30 minutes) and
+    # what people typed. DEALCYCLE_LOG_LEVEL=debug must not put them in the log.
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging("json", "debug", stream=stream)
+    try:
+        async with harness_factory() as harness:
+            handle = await start(harness, salesforce_fake, "006FAKELOGS")
+            value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+            posted = slack_client.chat_postMessage(
+                channel=CHANNEL,
+                text=f"{CE_STEP.title} is due",
+                blocks=done_button_blocks(value, f"{CE_STEP.title} is due"),
+            )
+            click = {
+                "channel": posted["channel"],
+                "ts": posted["ts"],
+                "action_id": "dealcycle_done",
+            }
+            async with app_in("socket", harness, slack_fake):
+                clicked = await fake_control(slack_fake.url, "click", {**click, "user": CE})
+
+                async def done() -> bool | None:
+                    status = await step_status(handle, CE_STEP.key)
+                    return True if status is StepStatus.DONE else None
+
+                await eventually(done)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        structlog.reset_defaults()
+    logged = stream.getvalue()
+    assert "has been established" in logged  # Socket Mode logs its (info) lines
+    payload = clicked["payload"]
+    assert payload["token"] not in logged
+    assert payload["response_url"] not in logged
+    assert payload["trigger_id"] not in logged

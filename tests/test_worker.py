@@ -179,3 +179,23 @@ def test_bad_health_settings_are_rejected_naming_the_variable(
 def test_a_health_weight_without_a_value_is_rejected(weights: str) -> None:
     with pytest.raises(SettingsError, match="DEALCYCLE_HEALTH_WEIGHTS"):
         Settings.from_env({"DEALCYCLE_HEALTH_WEIGHTS": weights})
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "postgresql+psycopg://dealcycle:hunter2-pw@127.0.0.1:1/dealcycle",  # nothing listens
+        "postgresql+psycopg://dealcycle:hunter2-pw@127.0.0.1:notaport/dealcycle",
+        "not a url",
+    ],
+)
+def test_a_database_the_worker_cannot_use_stops_it_naming_database_url(
+    test_settings: Any, database_url: str
+) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(SystemExit) as stopped:
+        build_activities(replace(test_settings, database_url=database_url))
+    message = str(stopped.value)
+    assert message.startswith("the worker cannot start: DATABASE_URL: "), message
+    assert "hunter2" not in message

@@ -25,6 +25,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from dealcycle.logging import SLACK_BOLT_LOGGER
 from dealcycle.settings import Settings
 from starter.errors import CommandError
 from starter.slack.deps import SlackAppDeps
@@ -82,7 +83,7 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
     app = AsyncApp(
         client=client,
         signing_secret=slack.signing_secret,
-        logger=logging.getLogger("dealcycle.slack.bolt"),
+        logger=logging.getLogger(SLACK_BOLT_LOGGER),
     )
     for name in FEATURE_MODULES:
         module = _feature(name)

@@ -1,0 +1,85 @@
+"""Settings the workflows are started with are held to the workflows' own input bounds
+(``schemas.limits``) when they are read: a value out of them stops the command or the worker
+naming the variable and its bound, instead of being accepted and then failing every start of a
+workflow (a Closed Won hand-off included) with the name of a field the operator never set."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dealcycle.settings import Settings, SettingsError
+from schemas import limits
+from starter.trials import trial_start_for
+from starter.usage_feed import usage_feed_run
+
+LONG_CHANNEL = "#" + "c" * 79
+"""80 characters, the longest channel name a workflow takes."""
+
+# (variable, the largest value the workflows take, a value just past it, what the error says)
+BOUNDS = [
+    ("DEALCYCLE_TRIAL_LENGTH_DAYS", "365", "366", "must be from 1 to 365"),
+    ("DEALCYCLE_ACCOUNT_HISTORY_EVENT_LIMIT", "50000", "50001", "must be from 500 to 50000"),
+    ("DEALCYCLE_CONTRACT_TERM_DAYS", "3650", "3651", "must be from 1 to 3650"),
+    ("DEALCYCLE_KICKOFF_PLAN_DUE_DAYS", "3650", "3000000", "must be from 1 to 3650"),
+    ("DEALCYCLE_VALUE_EXERCISE_LEAD_DAYS", "3650", "3000000", "must be from 1 to 3650"),
+    ("DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", "3650", "3000000", "must be from 1 to 3650"),
+    ("DEALCYCLE_DAY_LENGTH", "3650d", "3651d", "longer than the longest, 3650d"),
+    ("DEALCYCLE_PLANNING_ITEM_DUE", "3650d", "3651d", "longer than the longest, 3650d"),
+    ("DEALCYCLE_OVERDUE_REMINDER_REPEAT", "3650d", "3651d", "longer than the longest, 3650d"),
+    ("DEALCYCLE_SECURITY_REVIEW_DUE", "3650d", "3651d", "longer than the longest, 3650d"),
+    ("DEALCYCLE_RED_ACCOUNT_SLA", "3650d", "3651d", "longer than the longest, 3650d"),
+    ("DEALCYCLE_RED_ACCOUNT_REMINDER", "3650d", "3651d", "longer than the longest, 3650d"),
+    ("DEALCYCLE_ACCOUNT_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
+    ("DEALCYCLE_TRIAL_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
+    ("DEALCYCLE_RED_ACCOUNTS_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
+    ("DEALCYCLE_SECURITY_PM", "U0PM", "pm-bob", "a Slack member id"),
+    ("DEALCYCLE_CE_LEADER", "W0LEAD", "lead@example.com", "a Slack member id"),
+    ("DEALCYCLE_VALUE_ENGINEERING", "U0VE", "value-eng", "a Slack member id"),
+    ("DEALCYCLE_USAGE_FEED_TIMEOUT", "1d", "2d", "must be from 10s to 1d"),
+]
+
+
+def _workflow_input_problems(settings: Settings) -> list[str]:
+    """What the workflows would refuse in the inputs these settings start them with."""
+    now = datetime.now(UTC)
+    found = limits.problems(settings.account_config(), now)
+    found += limits.problems(usage_feed_run(settings), now)
+    renewal = now + timedelta(days=settings.durations.contract_term_days)
+    found += filter(None, [limits.RENEWAL.problem(renewal, now)])
+    trial_start_for(  # raises on a start the trial would refuse
+        settings,
+        opportunity_id="OPP-1",
+        account_id="ACC-1",
+        account_name="Acme",
+        ce_owner="U0CE1",
+        ae_owner="U0AE1",
+    )
+    return found
+
+
+@pytest.mark.parametrize(("variable", "largest", "past", "says"), BOUNDS)
+def test_the_largest_value_a_workflow_takes_is_accepted(
+    variable: str, largest: str, past: str, says: str
+) -> None:
+    assert _workflow_input_problems(Settings.from_env({variable: largest})) == []
+
+
+@pytest.mark.parametrize(("variable", "largest", "past", "says"), BOUNDS)
+def test_a_value_past_it_is_refused_naming_the_variable_and_the_bound(
+    variable: str, largest: str, past: str, says: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: past})
+    assert str(refused.value).startswith(variable)
+    assert says in str(refused.value)
+
+
+def test_a_feed_timeout_under_ten_seconds_is_refused() -> None:
+    with pytest.raises(SettingsError, match="DEALCYCLE_USAGE_FEED_TIMEOUT='5s' must be from 10s"):
+        Settings.from_env({"DEALCYCLE_USAGE_FEED_TIMEOUT": "5s"})
+
+
+def test_the_defaults_are_within_every_bound() -> None:
+    assert _workflow_input_problems(Settings.from_env({})) == []
