@@ -24,6 +24,7 @@ and a child that fails, is terminated or times out is a failed effect like any o
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         EffectView,
         FailedEffectNotice,
         RetryEffect,
+        SalesforceFieldUpdate,
         SkipEffect,
     )
     from schemas.errors import RuleViolation
@@ -66,6 +68,9 @@ QUIET_EFFECT_END_PATCH = "effect-end-wakes-main-loop-only-with-news"
 loop, which then found nothing new to do in most passes (an account-year: 195 passes, 112
 with this). Waking it later moves where such a run's continue-as-new and completion fall."""
 NOTIFY_FAILED_EFFECT = "notify_failed_effect"
+SALESFORCE_FIELD_UPDATE = "update_salesforce_record"
+"""The activity of a Salesforce field update (``workflows.effects.UPDATE_SALESFORCE_RECORD``,
+which imports this module)."""
 KEEP_RESOLVED = 20
 """How many done, expired and skipped effects a workflow keeps to show; the rest are forgotten
 (the state that owed them says they are done, so they are never owed again)."""
@@ -217,6 +222,10 @@ class OwedWork:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._published_attention: bool | None = None
+        # Salesforce field writes of this run, in the order owed, and per record the latest
+        # that landed for each field: a retry must not put back a value written over since.
+        self._write_order: dict[str, int] = {}
+        self._landed: dict[str, dict[str, tuple[int, str]]] = {}
 
     # --- What the main loop calls ------------------------------------------------------------
 
@@ -263,6 +272,8 @@ class OwedWork:
         self._book.append(effect)
         self._by_key[key] = effect
         self._arguments[key] = argument
+        if isinstance(argument, SalesforceFieldUpdate):
+            self._write_order[key] = len(self._write_order)
         if then is not None:
             self._hooks[key] = (then, result_type)
         await self._start(effect)
@@ -306,10 +317,58 @@ class OwedWork:
         return self._by_key.get(name_or_key) or self._by_key.get(self.key(name_or_key))
 
     def check_retry(self, request: RetryEffect) -> Effect:
+        """The validator's check: the handler's, and no newer value would be overwritten."""
+        effect = self._retryable(request)
+        newer = self._written_since(effect)
+        if newer:
+            record = effect.lane.removeprefix("salesforce:").replace("/", " ")
+            names = sorted(set(newer.values()))
+            raise RuleViolation(
+                f"effect {effect.name} is out of date: {', '.join(sorted(newer))} of {record}"
+                f" was written since by {', '.join(names)}, and a retry would put back the"
+                f" older value; skip it instead: dealcycle effects skip"
+                f" {workflow.info().workflow_id} {effect.name} --reason … --by U…"
+            )
+        return effect
+
+    def _retryable(self, request: RetryEffect) -> Effect:
         return self._failed_or_expired(request, request.effect, request.actor, "retried")
 
+    def _fields_written(self, effect: Effect) -> set[str]:
+        """The Salesforce fields a field update sets (none for any other effect)."""
+        argument = self._arguments.get(effect.key)
+        if isinstance(argument, SalesforceFieldUpdate):
+            return set(argument.fields)
+        if effect.activity != SALESFORCE_FIELD_UPDATE or not effect.request:
+            return set()
+        written = json.loads(effect.request).get("fields")
+        return set(written) if isinstance(written, dict) else set()
+
+    def _written_since(self, effect: Effect) -> dict[str, str]:
+        """Each field of ``effect`` that a later write to the same record set since (landed,
+        or owed and still running: it lands before a retry, which joins the lane's end), with
+        that write's name. An effect carried from an earlier run is older than this run's."""
+        fields = self._fields_written(effect)
+        if not fields:
+            return {}
+        order = self._write_order.get(effect.key, -1)
+        newer = {
+            name: by
+            for name, (later, by) in self._landed.get(effect.lane, {}).items()
+            if name in fields and later > order
+        }
+        for other in self._book:
+            if (
+                other.lane == effect.lane
+                and other.state is EffectState.PENDING
+                and self._write_order.get(other.key, -1) > order
+            ):
+                newer.update(dict.fromkeys(self._fields_written(other) & fields, other.name))
+        return newer
+
     def retry(self, request: RetryEffect) -> EffectActionAccepted:
-        effect = self.check_retry(request)
+        # Not ``check_retry``: a retry accepted by an earlier validator replays as it ran.
+        effect = self._retryable(request)
         effect.state = EffectState.PENDING
         effect.runs += 1
         effect.changed_at = workflow.now()
@@ -475,6 +534,7 @@ class OwedWork:
         effect.state = EffectState.DONE
         effect.changed_at = workflow.now()
         effect.request = ""
+        self._note_landed(effect)
         self._arguments.pop(effect.key, None)
         self._hooks.pop(effect.key, None)
         news = hook is not None and hook(result) is not False
@@ -483,6 +543,15 @@ class OwedWork:
             # Inline, the main loop is the one awaiting: waking it again would change the
             # commands of a run recorded before owed work.
             self._on_change()
+
+    def _note_landed(self, effect: Effect) -> None:
+        order = self._write_order.get(effect.key)
+        if order is None:
+            return
+        landed = self._landed.setdefault(effect.lane, {})
+        for name in self._fields_written(effect):
+            if order > landed.get(name, (-1, ""))[0]:
+                landed[name] = (order, effect.name)
 
     def _failed(self, effect: Effect, state: EffectState, cause: str) -> None:
         effect.state = state
