@@ -158,6 +158,34 @@ def test_stages_do_not_move_backwards_without_reopen() -> None:
     )
 
 
+def test_reopening_past_the_stage_it_left_passes_the_same_gates_as_advancing() -> None:
+    s = snapshot()
+    rules.apply_abandon(s, AbandonOpportunity(AE, Role.AE, "went dark"), NOW)
+    for stage in (Stage.SOLUTION, Stage.NEGOTIATION):
+        rejected(
+            s,
+            lambda stage=stage: rules.apply_reopen(
+                s, ReopenOpportunity(AE, Role.AE, "back", stage), NOW
+            ),
+            f"cannot reopen it at {stage.value}: needs a Technical Design Document linked",
+        )
+    rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "back", Stage.QUALIFICATION), NOW)
+    rules.apply_link_tdd(s, LinkTdd(TDD, CE, Role.CE), NOW)
+    rules.apply_close(s, CloseOpportunity(False, AE, Role.AE, "lost again"), NOW)
+    rejected(
+        s,
+        lambda: rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "x", Stage.NEGOTIATION), NOW),
+        "needs the TDD's trial_design and production_design complete",
+    )
+    rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "back", Stage.SOLUTION), NOW)
+    assert s.stage is Stage.SOLUTION
+    # Where it was, it may always go back to, gates or not (it may have started there).
+    t = snapshot(stage=Stage.VALIDATION)
+    rules.apply_close(t, CloseOpportunity(False, AE, Role.AE, "lost"), NOW)
+    rules.apply_reopen(t, ReopenOpportunity(AE, Role.AE, "back"), NOW)
+    assert (t.status, t.stage) == (OpportunityStatus.OPEN, Stage.VALIDATION)
+
+
 def test_wrong_person_or_role_is_rejected() -> None:
     s = snapshot()
     rejected(

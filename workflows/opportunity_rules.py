@@ -379,6 +379,10 @@ def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
             f"the opportunity is open in {s.stage.value};"
             " reopen only moves it back to an earlier stage"
         )
+    # Past the stage it left, the gates hold as for `advance` (where it was, it may go back).
+    missing = missing_for(s, target) if target.rank > current.rank else []
+    if missing:
+        raise RuleViolation(f"cannot reopen it at {target.value}: needs " + "; ".join(missing))
     return target
 
 
