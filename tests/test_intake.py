@@ -10,7 +10,7 @@ from temporalio.client import WorkflowFailureError
 
 from schemas.account import AccountState, account_workflow_id
 from schemas.intake import IntakeRun
-from starter.intake import deal_closed, intake_schedule
+from starter.intake import deal_closed, intake_schedule, run_intake_once
 from starter.trials import CommandError
 from workflows.account import AccountWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
@@ -135,6 +135,31 @@ async def test_deal_closed_refuses_an_open_or_unknown_opportunity(
             )
         with pytest.raises(CommandError, match="Salesforce has no Opportunity '006NOPE'"):
             await close_deal(harness, "006NOPE")
+
+
+async def test_a_failed_hand_off_or_intake_run_says_why_salesforce_refused(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """Not "Activity task failed" nor an internal error: Salesforce's own reason."""
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006REFUSED", "AccountId": "001X", "StageName": "Closed Won"}
+    )
+    malformed = [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}]
+    async with harness_factory() as harness:
+        salesforce_fake.fail_next("GET", r"/query", 400, malformed)
+        with pytest.raises(CommandError) as closed:
+            await close_deal(harness, "006REFUSED")
+        assert str(closed.value).startswith("the hand-off of 006REFUSED failed: ")
+        assert "MALFORMED_QUERY" in str(closed.value)
+
+        salesforce_fake.fail_next("GET", r"/query", 400, malformed)
+        with harness.env.auto_time_skipping_disabled(), pytest.raises(CommandError) as run:
+            await run_intake_once(
+                harness.client, harness.settings, IntakeRun(first_poll_lookback_days=36500)
+            )
+        assert str(run.value).startswith("the intake run failed: ")
+        assert "MALFORMED_QUERY" in str(run.value)
+        assert "the next run reads the same deals again" in str(run.value)
 
 
 def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(
