@@ -182,7 +182,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         rules.request_trial(self._s, request)
         self._changed = True
         await workflow.wait_condition(self._kids.trial_decided)
-        return self._accepted(rules.trial_linked(self._s, request.actor, workflow.now()))
+        return self._accepted(
+            rules.trial_linked(self._s, request.actor, workflow.now(), request.via)
+        )
 
     @start_trial.validator
     def _validate_start_trial(self, request: StartOpportunityTrial) -> None:
@@ -196,7 +198,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         rules.request_security_review(self._s, request)
         self._changed = True
         await workflow.wait_condition(self._kids.security_review_decided)
-        return self._accepted(rules.security_review_linked(self._s, request.actor, workflow.now()))
+        return self._accepted(
+            rules.security_review_linked(self._s, request.actor, workflow.now(), request.via)
+        )
 
     @receive_questionnaire.validator
     def _validate_receive_questionnaire(self, request: ReceiveQuestionnaire) -> None:

@@ -271,16 +271,16 @@ def _linked_message(link: ChildLink, name: str) -> str:
     return f"started the {name} {link.workflow_id}"
 
 
-def trial_linked(s: OpportunitySnapshot, actor: str, now: datetime) -> str:
+def trial_linked(s: OpportunitySnapshot, actor: str, now: datetime, via: str = "") -> str:
     """What became of the trial asked for (refused: a violation, and nothing is recorded)."""
     assert s.trial_link is not None
-    return _audit(s, now, actor, _linked_message(s.trial_link, "trial"))
+    return _audit(s, now, actor, _linked_message(s.trial_link, "trial"), via)
 
 
-def security_review_linked(s: OpportunitySnapshot, actor: str, now: datetime) -> str:
+def security_review_linked(s: OpportunitySnapshot, actor: str, now: datetime, via: str = "") -> str:
     assert s.security_review_link is not None
     message = _linked_message(s.security_review_link, "security review")
-    return _audit(s, now, actor, f"received the customer's security questionnaire; {message}")
+    return _audit(s, now, actor, f"received the customer's security questionnaire; {message}", via)
 
 
 def check_questionnaire(s: OpportunitySnapshot, request: ReceiveQuestionnaire) -> None:
