@@ -88,15 +88,17 @@ async def start_opportunity_trial(
     client: Client, workflow_id: str, request: StartOpportunityTrial
 ) -> str:
     """``opportunity trial``: the workflow's answer (trial started, or adopted), and for an
-    adopted trial whose owners are not the opportunity's, who they are."""
+    adopted trial whose owners are not the opportunity's, who they are; for one adopted when a
+    length was asked for, that the length was not applied."""
     answer = await act(client, workflow_id, "start_trial", request, (OPPORTUNITY_WORKFLOW_TYPE,))
-    return answer + await _adopted_owners_note(client, workflow_id)
+    return answer + await _adopted_note(client, workflow_id, request.length_days)
 
 
-async def _adopted_owners_note(client: Client, workflow_id: str) -> str:
+async def _adopted_note(client: Client, workflow_id: str, length_days: int | None) -> str:
     """An adopted trial keeps the CE and AE it was started with, and its steps stay theirs.
     Those may not be the opportunity's: said by name, a person can reassign them (nothing is
-    reassigned here, and the workflow cannot compare: it knows the trial only by its id)."""
+    reassigned here, and the workflow cannot compare: it knows the trial only by its id).
+    It keeps its length too: a ``--length-days`` asked for is said not to be applied."""
     handle, _ = await workflow_handle(client, workflow_id, (OPPORTUNITY_WORKFLOW_TYPE,))
     opportunity: OpportunityState = await query_workflow(client, handle, OpportunityWorkflow.state)
     link = opportunity.trial_link
@@ -115,12 +117,21 @@ async def _adopted_owners_note(client: Client, workflow_id: str) -> str:
         )
         if theirs != ours
     ]
-    if not differ:
-        return ""
-    return (
-        "\nits owners differ from this opportunity's: " + "; ".join(differ) + "."
-        " The trial's steps stay with its owners; nothing was reassigned."
-    )
+    note = ""
+    if differ:
+        note += (
+            "\nits owners differ from this opportunity's: " + "; ".join(differ) + "."
+            " The trial's steps stay with its owners; nothing was reassigned."
+        )
+    if length_days is not None:
+        ends = f" (it ends {trial.ends_at:%Y-%m-%d %H:%M} UTC)" if trial.ends_at else ""
+        when = "" if trial.ends_at else " once it runs"
+        note += (
+            f"\n--length-days {length_days} was not applied: an adopted trial keeps the length"
+            f" it was started with{ends}; `dealcycle trial extend {trial.workflow_id}` moves"
+            f" its end{when}."
+        )
+    return note
 
 
 async def render_opportunity_status(

@@ -175,6 +175,26 @@ async def test_adopting_a_trial_of_other_owners_says_who_they_are_and_changes_no
         assert {step.owner for step in trial_state.steps} == {other_ce, AE}
 
 
+async def test_adopting_a_trial_says_the_length_asked_for_was_not_applied(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        trial = await start_trial_on_its_own(harness, salesforce_fake, "006LENGTH")
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006LENGTH")
+
+        answer = await start_opportunity_trial(
+            harness.client, opp.id, StartOpportunityTrial(CE, Role.CE, length_days=20)
+        )
+
+        adopted, length = answer.split("\n")
+        assert adopted.startswith("adopted the running trial trial-006LENGTH")
+        assert length == (
+            "--length-days 20 was not applied: an adopted trial keeps the length it was started"
+            " with; `dealcycle trial extend trial-006LENGTH` moves its end once it runs."
+        )
+        assert (await trial.query(TrialWorkflow.state)).ends_at is None
+
+
 async def test_a_trial_that_already_ended_is_refused_by_name_and_changes_nothing(
     harness_factory: Any, salesforce_fake: Any
 ) -> None:
