@@ -164,9 +164,7 @@ def test_reopening_past_the_stage_it_left_passes_the_same_gates_as_advancing() -
     for stage in (Stage.SOLUTION, Stage.NEGOTIATION):
         rejected(
             s,
-            lambda stage=stage: rules.apply_reopen(
-                s, ReopenOpportunity(AE, Role.AE, "back", stage), NOW
-            ),
+            lambda stage=stage: rules.check_reopen(s, ReopenOpportunity(AE, Role.AE, "x", stage)),
             f"cannot reopen it at {stage.value}: needs a Technical Design Document linked",
         )
     rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "back", Stage.QUALIFICATION), NOW)
@@ -174,14 +172,18 @@ def test_reopening_past_the_stage_it_left_passes_the_same_gates_as_advancing() -
     rules.apply_close(s, CloseOpportunity(False, AE, Role.AE, "lost again"), NOW)
     rejected(
         s,
-        lambda: rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "x", Stage.NEGOTIATION), NOW),
+        lambda: rules.check_reopen(s, ReopenOpportunity(AE, Role.AE, "x", Stage.NEGOTIATION)),
         "needs the TDD's trial_design and production_design complete",
+    )
+    assert rules.check_reopen(s, ReopenOpportunity(AE, Role.AE, "x", Stage.SOLUTION)) is (
+        Stage.SOLUTION
     )
     rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "back", Stage.SOLUTION), NOW)
     assert s.stage is Stage.SOLUTION
     # Where it was, it may always go back to, gates or not (it may have started there).
     t = snapshot(stage=Stage.VALIDATION)
     rules.apply_close(t, CloseOpportunity(False, AE, Role.AE, "lost"), NOW)
+    assert rules.check_reopen(t, ReopenOpportunity(AE, Role.AE, "back")) is Stage.VALIDATION
     rules.apply_reopen(t, ReopenOpportunity(AE, Role.AE, "back"), NOW)
     assert (t.status, t.stage) == (OpportunityStatus.OPEN, Stage.VALIDATION)
 

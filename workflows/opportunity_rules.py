@@ -363,6 +363,19 @@ def apply_abandon(s: OpportunitySnapshot, request: AbandonOpportunity, now: date
 
 
 def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
+    """The validator's check: the handler's, and past the stage it left, the stage gates as
+    for `advance` (where it was, it may go back to)."""
+    target = _reopen_target(s, request)
+    current = s.last_open_stage or s.stage if s.stage.closed else s.stage
+    missing = missing_for(s, target) if target.rank > current.rank else []
+    if missing:
+        raise RuleViolation(f"cannot reopen it at {target.value}: needs " + "; ".join(missing))
+    return target
+
+
+def _reopen_target(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
+    """The handler's check. Not the gates: a reopen accepted before they were checked replays
+    as it ran (a handler that refuses it now would not issue the commands its history has)."""
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
         raise RuleViolation("reopening needs a reason")
@@ -379,15 +392,11 @@ def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
             f"the opportunity is open in {s.stage.value};"
             " reopen only moves it back to an earlier stage"
         )
-    # Past the stage it left, the gates hold as for `advance` (where it was, it may go back).
-    missing = missing_for(s, target) if target.rank > current.rank else []
-    if missing:
-        raise RuleViolation(f"cannot reopen it at {target.value}: needs " + "; ".join(missing))
     return target
 
 
 def apply_reopen(s: OpportunitySnapshot, request: ReopenOpportunity, now: datetime) -> str:
-    target = check_reopen(s, request)
+    target = _reopen_target(s, request)
     previous = s.stage
     s.status = OpportunityStatus.OPEN
     s.stage = target
