@@ -29,6 +29,7 @@ from schemas.opportunity import (
     opportunity_workflow_id,
 )
 from schemas.trial import TRIAL_WORKFLOW_TYPE, TrialState
+from starter.effects import effects_section
 from starter.provenance import by_via
 from starter.queries import query_workflow
 from starter.tables import table, when
@@ -215,4 +216,7 @@ async def _child_summary(client: Client, workflow_id: str) -> str:
         ]
         for step in steps
     ]
-    return header + "\n" + table(["STEP", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY"], rows)
+    summary = header + "\n" + table(["STEP", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY"], rows)
+    # Its failed writes too, with how to retry them: not only `dealcycle effects list` says.
+    effects = await effects_section(client, workflow_id)
+    return summary + "\n" + effects if effects else summary

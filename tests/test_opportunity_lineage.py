@@ -39,7 +39,7 @@ from schemas.trial import (
     TrialStart,
     trial_workflow_id,
 )
-from starter.opportunities import start_opportunity_trial
+from starter.opportunities import render_opportunity_status, start_opportunity_trial
 from starter.trials import CommandError, act
 from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.patience import settle
@@ -193,6 +193,32 @@ async def test_adopting_a_trial_says_the_length_asked_for_was_not_applied(
             " with; `dealcycle trial extend trial-006LENGTH` moves its end once it runs."
         )
         assert (await trial.query(TrialWorkflow.state)).ends_at is None
+
+
+async def test_the_opportunitys_status_shows_its_trials_failed_effects(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """`dealcycle status opportunity-…` shows the trial's steps: a write the trial could not
+    make is shown there too, with how to retry it, not only by `effects list`."""
+    async with harness_factory() as harness:
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006KIDFAIL")
+        await start_opportunity_trial(harness.client, opp.id, StartOpportunityTrial(CE, Role.CE))
+        trial = harness.client.get_workflow_handle(trial_workflow_id("006KIDFAIL"))
+        slack_fake.archive_channel("#dealcycle-trials")
+        await trial.execute_update(
+            TrialWorkflow.start_with_override, StartTrialOverride(CE, Role.CE, "customer ready")
+        )
+
+        async def failed() -> bool:
+            view = await trial.query(TrialWorkflow.effects)
+            return any(e.name == "trial-started" and e.state == "failed" for e in view.effects)
+
+        await eventually(failed)
+        shown = await render_opportunity_status(harness.client, opp.id, "http://ui", "default")
+    trial_part = shown[shown.index("trial-006KIDFAIL  TrialWorkflow") :]
+    assert "Failed effects (1), needs attention:" in trial_part
+    assert "why: SlackPostRejected: is_archived" in trial_part
+    assert "dealcycle effects retry trial-006KIDFAIL trial-started" in trial_part
 
 
 async def test_a_trial_that_already_ended_is_refused_by_name_and_changes_nothing(
