@@ -8,11 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
 from schemas.common import Role, TechnicalWinStatus
-from schemas.effects import RetryEffect
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.opportunity import (
     AbandonOpportunity,
     ChildLinkKind,
@@ -290,6 +291,40 @@ async def test_a_cancelled_trial_is_a_failed_effect_and_a_retry_starts_it_again(
         description = await trial.describe()
         assert description.status == WorkflowExecutionStatus.RUNNING
         assert description.run_id != first_run
+        assert not (await opp.query(OpportunityWorkflow.effects)).needs_attention
+
+
+async def test_a_failed_trial_of_a_closed_opportunity_is_not_started_again_by_a_retry(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """Closed lost, the deal needs no trial: a retry would start one, and its reminders."""
+    async with harness_factory() as harness:
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006DEADKID")
+        await opp.execute_update(
+            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
+        )
+        trial = harness.client.get_workflow_handle("trial-006DEADKID")
+        await settle(trial)
+        await trial.cancel()  # as above: the test server does not report a termination
+        await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "failed"))
+        await opp.execute_update(
+            OpportunityWorkflow.close, CloseOpportunity(False, AE, Role.AE, "no budget")
+        )
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await opp.execute_update(
+                OpportunityWorkflow.retry_effect, RetryEffect("child/trial", "U0OPS0001")
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.message == (
+            "the opportunity is closed (Closed Lost): it needs its trial no more, and a retry"
+            " would start it again; skip it instead: dealcycle effects skip"
+            " opportunity-006DEADKID child/trial --reason … --by U…"
+        )
+        assert (await trial.describe()).status == WorkflowExecutionStatus.CANCELED
+        await opp.execute_update(
+            OpportunityWorkflow.skip_effect, SkipEffect("child/trial", "deal lost", "U0OPS0001")
+        )
         assert not (await opp.query(OpportunityWorkflow.effects)).needs_attention
 
 

@@ -316,6 +316,17 @@ def apply_questionnaire(
     )
 
 
+def child_retry_refused(s: OpportunitySnapshot, child: str) -> str:
+    """Why a failed trial or security review is not to be started again (empty: it may be)."""
+    if s.status is OpportunityStatus.OPEN:
+        return ""
+    where = "abandoned" if s.status is OpportunityStatus.ABANDONED else f"closed ({s.stage.value})"
+    return (
+        f"the opportunity is {where}: it needs its {child} no more, and a retry would start"
+        " it again"
+    )
+
+
 # --- Close, abandon, reopen ------------------------------------------------------------------
 
 

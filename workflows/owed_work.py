@@ -200,12 +200,15 @@ class OwedWork:
         fix_command: Callable[[str], str] | None = None,
         run_child: ChildRunner | None = None,
         wakes_when_idle: Callable[[], bool] = lambda: True,
+        refuses_retry: Callable[[Effect], str] = lambda _: "",
     ) -> None:
         """``on_change`` wakes the owner's main loop: when an effect's result reached a hook
         that had a use for it (``Hook``), an effect failed, a person retried or skipped one,
         and, when ``wakes_when_idle()`` says the main loop waits for it, when the last effect
-        in flight finished."""
+        in flight finished. ``refuses_retry(effect)``: why the owner's state wants that effect
+        no more (empty: a retry is welcome); checked by the retry's validator alone."""
         self._run_child = run_child
+        self._refuses_retry = refuses_retry
         self._wakes_when_idle = wakes_when_idle
         self._book = book
         self._by_key = {effect.key: effect for effect in book}
@@ -317,19 +320,29 @@ class OwedWork:
         return self._by_key.get(name_or_key) or self._by_key.get(self.key(name_or_key))
 
     def check_retry(self, request: RetryEffect) -> Effect:
-        """The validator's check: the handler's, and no newer value would be overwritten."""
+        """The validator's check: the handler's, the owner still wants the effect, and no newer
+        value would be overwritten."""
         effect = self._retryable(request)
+        if why := self._refuses_retry(effect):
+            raise self._skip_instead(effect, why)
         newer = self._written_since(effect)
         if newer:
             record = effect.lane.removeprefix("salesforce:").replace("/", " ")
             names = sorted(set(newer.values()))
-            raise RuleViolation(
+            raise self._skip_instead(
+                effect,
                 f"effect {effect.name} is out of date: {', '.join(sorted(newer))} of {record}"
                 f" was written since by {', '.join(names)}, and a retry would put back the"
-                f" older value; skip it instead: dealcycle effects skip"
-                f" {workflow.info().workflow_id} {effect.name} --reason … --by U…"
+                " older value",
             )
         return effect
+
+    @staticmethod
+    def _skip_instead(effect: Effect, why: str) -> RuleViolation:
+        return RuleViolation(
+            f"{why}; skip it instead: dealcycle effects skip {workflow.info().workflow_id}"
+            f" {effect.name} --reason … --by U…"
+        )
 
     def _retryable(self, request: RetryEffect) -> Effect:
         return self._failed_or_expired(request, request.effect, request.actor, "retried")
