@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
 
 from schemas.account import AccountState, account_workflow_id
 from schemas.intake import IntakeRun
@@ -160,6 +161,37 @@ async def test_a_failed_hand_off_or_intake_run_says_why_salesforce_refused(
         assert str(run.value).startswith("the intake run failed: ")
         assert "MALFORMED_QUERY" in str(run.value)
         assert "the next run reads the same deals again" in str(run.value)
+
+
+async def test_a_deal_the_account_would_drop_is_refused_by_name_and_starts_no_account(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """A CloseDate typed 2062: the account's workflow would drop the hand-off (its bounds), so
+    the deal is not handed off, and no empty account is started: the field and bound said."""
+    salesforce_fake.add_record(
+        "Opportunity",
+        {
+            "Id": "006TYPO",
+            "AccountId": "001TYPO",
+            "StageName": "Closed Won",
+            "CloseDate": "2062-12-01",
+        },
+    )
+    async with harness_factory() as harness:
+        with pytest.raises(CommandError) as refused:
+            await close_deal(harness, "006TYPO")
+        assert str(refused.value).startswith(
+            "the hand-off of 006TYPO failed: Salesforce's Opportunity 006TYPO cannot be handed"
+            " off: closed_at: a date with a time zone, within 10 years of today (got 2062-12-01"
+        )
+        with pytest.raises(RPCError, match="not found"):
+            await harness.client.get_workflow_handle(account_workflow_id("001TYPO")).describe()
+
+        run = await run_intake(harness, "typo")
+        assert run.handed_off == [] and [f.opportunity_id for f in run.failed] == ["006TYPO"]
+        assert "closed_at: a date with a time zone" in run.failed[0].why
+        with pytest.raises(RPCError, match="not found"):
+            await harness.client.get_workflow_handle(account_workflow_id("001TYPO")).describe()
 
 
 def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(
