@@ -17,6 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from dealcycle.settings import Settings
 from schemas import search_attributes as sa
 from schemas import start_summaries
+from schemas.effects import EffectView
 from schemas.errors import RuleViolation
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
@@ -154,9 +155,13 @@ async def render_opportunity_status(
     ]
     if state.closed_reason:
         lines.append(f"Reason       {state.closed_reason}")
-    for label, link in (("Trial", state.trial_link), ("Security", state.security_review_link)):
+    for label, link, key in (
+        ("Trial", state.trial_link, "child/trial"),
+        ("Security", state.security_review_link, "child/security-review"),
+    ):
         if link is not None:
-            lines.append(f"{label:<12} {_link_line(link)}")
+            effect = next((e for e in state.effects if e.name == key), None)
+            lines.append(f"{label:<12} {_link_line(link, effect)}")
     lines.append("")
     lines.append(
         table(
@@ -180,12 +185,16 @@ async def render_opportunity_status(
     return "\n".join(lines)
 
 
-def _link_line(link: ChildLink) -> str:
-    """How the opportunity came by a child, and what became of it."""
+def _link_line(link: ChildLink, effect: EffectView | None = None) -> str:
+    """How the opportunity came by a child, and what became of it (a failed one given up with
+    `effects skip` is said to be: the effects list no longer names it)."""
     parts = [f"{link.workflow_id} ({link.how.value})"]
     if link.how is ChildLinkKind.REFUSED:
         parts.append(link.why)
-    if link.failed:
+    if link.failed and effect is not None and effect.state == "skipped":
+        by = f" by {effect.changed_by}" if effect.changed_by else ""
+        parts.append(f"FAILED: {link.failed}; given up{by}: {effect.reason}")
+    elif link.failed:
         parts.append(f"FAILED: {link.failed} (see `dealcycle effects list`)")
     if link.concluded:
         parts.append(f"concluded: {link.concluded}")

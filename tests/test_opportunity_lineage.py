@@ -326,6 +326,11 @@ async def test_a_failed_trial_of_a_closed_opportunity_is_not_started_again_by_a_
             OpportunityWorkflow.skip_effect, SkipEffect("child/trial", "deal lost", "U0OPS0001")
         )
         assert not (await opp.query(OpportunityWorkflow.effects)).needs_attention
+        # Its status says so, not to look in `effects list`, which names it no more.
+        shown = await render_opportunity_status(harness.client, opp.id, "http://ui", "default")
+    [trial_line] = [line for line in shown.splitlines() if line.startswith("Trial ")]
+    assert "; given up by U0OPS0001: deal lost" in trial_line
+    assert "effects list" not in trial_line
 
 
 async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the_reason(
