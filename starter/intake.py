@@ -171,6 +171,11 @@ def render_intake_result(result: IntakeResult) -> str:
         f"handed off: {', '.join(result.handed_off) or 'none'}{more}",
         f"skipped: {', '.join(result.skipped) or 'none'}",
     ]
+    if result.without_account:
+        lines.append(
+            f"no account: {', '.join(result.without_account)} (Closed Won with no AccountId in"
+            " Salesforce: nothing to hand it to; once it has one, a run hands it off)"
+        )
     for failed in result.failed:
         lines.append(
             f"  {failed.opportunity_id}  NOT handed off (the next run tries again): {failed.why}"

@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from schemas.account import AccountState, account_workflow_id
 from schemas.intake import IntakeRun
-from starter.intake import deal_closed, intake_schedule, run_intake_once
+from starter.intake import deal_closed, intake_schedule, render_intake_result, run_intake_once
 from starter.trials import CommandError
 from workflows.account import AccountWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
@@ -192,6 +192,20 @@ async def test_a_deal_the_account_would_drop_is_refused_by_name_and_starts_no_ac
         assert "closed_at: a date with a time zone" in run.failed[0].why
         with pytest.raises(RPCError, match="not found"):
             await harness.client.get_workflow_handle(account_workflow_id("001TYPO")).describe()
+
+
+async def test_a_closed_won_deal_with_no_account_is_named_by_the_run_not_passed_over(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record("Opportunity", {"Id": "006NOACC", "StageName": "Closed Won"})
+    async with harness_factory() as harness:
+        run = await run_intake(harness, "no-account")
+    assert (run.handed_off, run.without_account) == ([], ["006NOACC"])
+    shown = render_intake_result(run)
+    assert (
+        "no account: 006NOACC (Closed Won with no AccountId in Salesforce: nothing to hand it"
+        " to; once it has one, a run hands it off)"
+    ) in shown
 
 
 def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(
