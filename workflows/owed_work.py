@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         FailedEffectNotice,
         RetryEffect,
         SalesforceFieldUpdate,
+        SalesforceTaskRequest,
         SkipEffect,
     )
     from schemas.errors import RuleViolation
@@ -71,6 +72,9 @@ NOTIFY_FAILED_EFFECT = "notify_failed_effect"
 SALESFORCE_FIELD_UPDATE = "update_salesforce_record"
 """The activity of a Salesforce field update (``workflows.effects.UPDATE_SALESFORCE_RECORD``,
 which imports this module)."""
+SALESFORCE_TASK_UPSERT = "create_salesforce_task"
+"""The activity of a Salesforce Task upsert (``workflows.effects.CREATE_SALESFORCE_TASK``)."""
+SALESFORCE_WRITES = (SALESFORCE_FIELD_UPDATE, SALESFORCE_TASK_UPSERT)
 KEEP_RESOLVED = 20
 """How many done, expired and skipped effects a workflow keeps to show; the rest are forgotten
 (the state that owed them says they are done, so they are never owed again)."""
@@ -275,7 +279,7 @@ class OwedWork:
         self._book.append(effect)
         self._by_key[key] = effect
         self._arguments[key] = argument
-        if isinstance(argument, SalesforceFieldUpdate):
+        if isinstance(argument, SalesforceFieldUpdate | SalesforceTaskRequest):
             self._write_order[key] = len(self._write_order)
         if then is not None:
             self._hooks[key] = (then, result_type)
@@ -328,12 +332,16 @@ class OwedWork:
         newer = self._written_since(effect)
         if newer:
             record = effect.lane.removeprefix("salesforce:").replace("/", " ")
+            what = (
+                ", ".join(sorted(newer))
+                if effect.activity == SALESFORCE_TASK_UPSERT
+                else f"{', '.join(sorted(newer))} of {record}"
+            )
             names = sorted(set(newer.values()))
             raise self._skip_instead(
                 effect,
-                f"effect {effect.name} is out of date: {', '.join(sorted(newer))} of {record}"
-                f" was written since by {', '.join(names)}, and a retry would put back the"
-                " older value",
+                f"effect {effect.name} is out of date: {what} was written since by"
+                f" {', '.join(names)}, and a retry would put back the older value",
             )
         return effect
 
@@ -348,13 +356,19 @@ class OwedWork:
         return self._failed_or_expired(request, request.effect, request.actor, "retried")
 
     def _fields_written(self, effect: Effect) -> set[str]:
-        """The Salesforce fields a field update sets (none for any other effect)."""
+        """What a Salesforce write sets: a field update its fields, a Task upsert its Task (a
+        revision, ``task_key``, the Task written first); nothing for any other effect."""
         argument = self._arguments.get(effect.key)
         if isinstance(argument, SalesforceFieldUpdate):
             return set(argument.fields)
-        if effect.activity != SALESFORCE_FIELD_UPDATE or not effect.request:
+        if isinstance(argument, SalesforceTaskRequest):
+            return {f"the Task {argument.task_key or argument.idempotency_key}"}
+        if effect.activity not in SALESFORCE_WRITES or not effect.request:
             return set()
-        written = json.loads(effect.request).get("fields")
+        request = json.loads(effect.request)
+        if effect.activity == SALESFORCE_TASK_UPSERT:
+            return {f"the Task {request.get('task_key') or request.get('idempotency_key')}"}
+        written = request.get("fields")
         return set(written) if isinstance(written, dict) else set()
 
     def _written_since(self, effect: Effect) -> dict[str, str]:
