@@ -188,6 +188,21 @@ def test_reopening_past_the_stage_it_left_passes_the_same_gates_as_advancing() -
     assert (t.status, t.stage) == (OpportunityStatus.OPEN, Stage.VALIDATION)
 
 
+def test_a_tdd_link_needs_a_host_and_no_spaces() -> None:
+    s = snapshot()
+    for url, why in (
+        ("https://", "the TDD link needs a host: 'https://'"),
+        ("https:///tdd", "the TDD link needs a host: 'https:///tdd'"),
+        (
+            "https://docs.example.com/a b",
+            "the TDD link has spaces in it: 'https://docs.example.com/a b'",
+        ),
+        ("https://docs.example.com/\n<!channel>", "the TDD link has spaces in it"),
+    ):
+        rejected(s, lambda url=url: rules.check_link_tdd_request(s, LinkTdd(url, CE, Role.CE)), why)
+    rules.check_link_tdd_request(s, LinkTdd(TDD, CE, Role.CE))
+
+
 def test_wrong_person_or_role_is_rejected() -> None:
     s = snapshot()
     rejected(

@@ -164,7 +164,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
     @link_tdd.validator
     def _validate_link_tdd(self, request: LinkTdd) -> None:
         limits.check(request, workflow.now())
-        rules.check_link_tdd(self._s, request)
+        rules.check_link_tdd_request(self._s, request)
 
     @workflow.update
     def complete_tdd_part(self, request: CompleteTddPart) -> OpportunityAccepted:

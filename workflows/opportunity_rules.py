@@ -7,6 +7,7 @@ return a sentence for the person who acted.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from schemas import limits
 from schemas.common import Role, StepStatus, TechnicalWinStatus
@@ -168,6 +169,16 @@ def check_link_tdd(s: OpportunitySnapshot, request: LinkTdd) -> None:
     _check_actor(s, request.actor, request.role)
     if not request.url.startswith(("https://", "http://")):
         raise RuleViolation(f"the TDD link must be an http(s) URL, not {request.url!r}")
+
+
+def check_link_tdd_request(s: OpportunitySnapshot, request: LinkTdd) -> None:
+    """The validator's check: the handler's, and a link that leads somewhere (a host, no
+    spaces). Not the handler's: a link accepted before this was checked replays as it ran."""
+    check_link_tdd(s, request)
+    if any(character.isspace() for character in request.url):
+        raise RuleViolation(f"the TDD link has spaces in it: {request.url!r}")
+    if not urlsplit(request.url).hostname:
+        raise RuleViolation(f"the TDD link needs a host: {request.url!r}")
 
 
 def apply_link_tdd(s: OpportunitySnapshot, request: LinkTdd, now: datetime) -> str:
