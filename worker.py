@@ -43,7 +43,7 @@ from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.migrate import upgrade_to_head
 from dealcycle.db.preferences import ReminderPreferences
-from dealcycle.licensing import LicenseSigner, ensure_signing_key, load_private_key
+from dealcycle.licensing import LicenseSigner, ensure_signing_key
 from dealcycle.logging import get_logger
 from dealcycle.metrics import MetricsExport
 from dealcycle.payloads import data_converter_for, with_data_converter
@@ -135,7 +135,7 @@ def build_activities(settings: Settings) -> ActivityRegistry:
     engine = _usable_database(settings.database_url)
     ledger = IdempotencyLedger(engine)
     ensure_signing_key(settings.license_private_key_file, settings.license_public_key_file)
-    signer = LicenseSigner(load_private_key(settings.license_private_key_file))
+    signer = LicenseSigner.from_file(settings.license_private_key_file)
     slack_client = build_slack_client(settings.slack)
     try:
         check_slack_scopes(slack_client)

@@ -20,14 +20,15 @@ that closed before it (or the same moment) is skipped, and the result says why.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from dealcycle.metrics import count_in_activity
-from schemas import start_summaries
+from schemas import limits, start_summaries
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
@@ -45,12 +46,29 @@ TRIES_PER_DEAL = 3
 """A deal's hand-off is tried this often within one page (a signal-with-start repeats
 harmlessly) before it is reported failed and the watermark stays before it."""
 RETRY_DELAY_SECONDS = 0.5
+HAND_OFF_REFUSED = "HandOffRefused"
+
+
+def refuse_out_of_bounds(deal: AccountHandOff) -> None:
+    """A deal the account's workflow would drop (its signal's bounds: a CloseDate typed 2062)
+    or could not start with (an account id that is no id) is not handed off: sent, it would
+    start an empty account, or one that fails at once, and the deal would be lost."""
+    found = limits.problems(deal, datetime.now(UTC))
+    if found:
+        raise ApplicationError(
+            f"Salesforce's Opportunity {deal.opportunity_id} cannot be handed off: "
+            + "; ".join(found)
+            + "; fix it in Salesforce (the intake reads the deal again once it changes)",
+            type=HAND_OFF_REFUSED,
+            non_retryable=True,
+        )
 
 
 async def hand_off(
     client: Client, task_queue: str, request: HandOffRequest, config: AccountConfig
 ) -> HandOffResult:
     deal = request.hand_off
+    refuse_out_of_bounds(deal)
     workflow_id = account_workflow_id(deal.account_id)
     try:
         handle = await _signal_with_start(
@@ -141,7 +159,10 @@ async def hand_off_page(
                 try:
                     result = await hand_off(client, task_queue, HandOffRequest(deal), config)
                 except Exception as exc:  # reported in the outcome, tried again next run
-                    why = f"{type(exc).__name__}: {exc}"[:500]
+                    refused = isinstance(exc, ApplicationError) and exc.type == HAND_OFF_REFUSED
+                    why = str(exc)[:500] if refused else f"{type(exc).__name__}: {exc}"[:500]
+                    if refused:  # the deal's data: no use trying again before it changes
+                        break
                     continue
                 count_in_activity(HAND_OFFS, outcome=_outcome(result))
                 return DealOutcome(
@@ -151,9 +172,7 @@ async def hand_off_page(
                     result.skipped,
                     skipped=bool(result.skipped),
                 )
-            activity.logger.warning(
-                "hand-off of %s failed %d times: %s", deal.opportunity_id, TRIES_PER_DEAL, why
-            )
+            activity.logger.warning("hand-off of %s failed: %s", deal.opportunity_id, why)
             return DealOutcome(
                 deal.opportunity_id, account_workflow_id(deal.account_id), failed=why
             )

@@ -162,18 +162,39 @@ def _b64decode(part: str, what: str) -> bytes:
 
 
 class LicenseSigner:
-    """Signs license payloads. Holds the private key; its repr never shows it."""
+    """Signs license payloads. Holds the private key; its repr never shows it.
 
-    __slots__ = ("_private_key",)
+    Made ``from_file``, it reads the key file again when the file changed (``dealcycle license
+    keygen --force`` while the worker runs): a key signed with the replaced key would not
+    verify with the new public key."""
+
+    __slots__ = ("_path", "_private_key", "_stamp")
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         if not isinstance(private_key, Ed25519PrivateKey):
             raise TypeError("LicenseSigner needs an Ed25519 private key")
         self._private_key = private_key
+        self._path: Path | None = None
+        self._stamp: tuple[int, int, int] | None = None
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> LicenseSigner:
+        signer = cls(load_private_key(path))
+        signer._path = Path(path)
+        signer._stamp = _file_stamp(signer._path)
+        return signer
+
+    def _current_key(self) -> Ed25519PrivateKey:
+        if self._path is not None:
+            stamp = _file_stamp(self._path)
+            if stamp != self._stamp:
+                self._private_key = load_private_key(self._path)
+                self._stamp = stamp
+        return self._private_key
 
     @property
     def public_key(self) -> Ed25519PublicKey:
-        return self._private_key.public_key()
+        return self._current_key().public_key()
 
     @property
     def fingerprint(self) -> str:
@@ -181,7 +202,7 @@ class LicenseSigner:
 
     def sign(self, payload: LicensePayload) -> str:
         raw = payload.to_json_bytes()
-        signature = self._private_key.sign(raw)
+        signature = self._current_key().sign(raw)
         return f"{KEY_PREFIX}.{_b64encode(raw)}.{_b64encode(signature)}"
 
     def __repr__(self) -> str:
@@ -298,6 +319,12 @@ def generate_signing_key(
     _install(_private_pem(private_key), private_path, 0o600, overwrite=overwrite)
     _install(_public_pem(public_key), public_path, 0o644, overwrite=True)
     return public_key
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when the file is replaced or rewritten (keygen writes a new file)."""
+    status = path.stat()
+    return status.st_ino, status.st_mtime_ns, status.st_size
 
 
 def load_private_key(path: Path | str) -> Ed25519PrivateKey:

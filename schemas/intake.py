@@ -168,3 +168,6 @@ class IntakeResult:
     pages: int = 0
     refused: str = ""
     """Why the deal ``deal-closed`` named was not handed off."""
+    without_account: list[str] = field(default_factory=list)
+    """Closed Won opportunities read with no ``AccountId`` (nothing to hand them to), up to a
+    few hundred: the watermark moves past them, and Salesforce's fix brings them back."""

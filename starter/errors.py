@@ -12,7 +12,8 @@ import sys
 import traceback
 from collections.abc import Mapping
 
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.codec import PayloadDecryptionError
@@ -33,6 +34,17 @@ def one_line(text: str, limit: int = _MAX_LINE) -> str:
     """Server messages may echo a 5,000-character input or span lines; the line stays short."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def failure_reason(err: WorkflowFailureError) -> str:
+    """Why a workflow the CLI ran failed: its activity's own message ("Activity task failed"
+    and "Workflow execution failed" say nothing)."""
+    cause: BaseException | None = err.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause or err)
 
 
 def debug_requested(env: Mapping[str, str] | None = None) -> bool:

@@ -24,6 +24,7 @@ from schemas import start_summaries
 from schemas.account import HandOffResult
 from schemas.intake import CLOSED_WON_SCHEDULE_ID, DealClosed, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
+from starter.errors import failure_reason
 from starter.schedules import ensure_schedule
 from starter.trials import CommandError, within_limits
 from workflows.intake import ClosedWonIntakeWorkflow
@@ -92,7 +93,8 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
             f" hand-off runs when one starts: workflow {workflow_id}"
         ) from None
     except WorkflowFailureError as err:
-        raise CommandError(f"the hand-off of {opportunity_id} failed: {err.cause or err}") from None
+        why = failure_reason(err)
+        raise CommandError(f"the hand-off of {opportunity_id} failed: {why}") from None
     if result.refused:
         raise CommandError(result.refused)
     [decision] = result.decisions
@@ -146,13 +148,19 @@ async def ensure_intake_schedule(client: Client, settings: Settings, every: time
 async def run_intake_once(
     client: Client, settings: Settings, run: IntakeRun | None = None
 ) -> IntakeResult:
-    result: IntakeResult = await client.execute_workflow(
-        ClosedWonIntakeWorkflow.run,
-        run or IntakeRun(),
-        id=f"{CLOSED_WON_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
-        task_queue=settings.task_queue,
-        static_summary=start_summaries.closed_won_intake("once, by hand").summary,
-    )
+    try:
+        result: IntakeResult = await client.execute_workflow(
+            ClosedWonIntakeWorkflow.run,
+            run or IntakeRun(),
+            id=f"{CLOSED_WON_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
+            task_queue=settings.task_queue,
+            static_summary=start_summaries.closed_won_intake("once, by hand").summary,
+        )
+    except WorkflowFailureError as err:
+        raise CommandError(
+            f"the intake run failed: {failure_reason(err)}; the watermark stays before what it"
+            " did not hand off, so the next run reads the same deals again"
+        ) from None
     return result
 
 
@@ -163,6 +171,11 @@ def render_intake_result(result: IntakeResult) -> str:
         f"handed off: {', '.join(result.handed_off) or 'none'}{more}",
         f"skipped: {', '.join(result.skipped) or 'none'}",
     ]
+    if result.without_account:
+        lines.append(
+            f"no account: {', '.join(result.without_account)} (Closed Won with no AccountId in"
+            " Salesforce: nothing to hand it to; once it has one, a run hands it off)"
+        )
     for failed in result.failed:
         lines.append(
             f"  {failed.opportunity_id}  NOT handed off (the next run tries again): {failed.why}"

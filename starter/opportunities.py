@@ -17,6 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from dealcycle.settings import Settings
 from schemas import search_attributes as sa
 from schemas import start_summaries
+from schemas.effects import EffectView
 from schemas.errors import RuleViolation
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
@@ -29,6 +30,7 @@ from schemas.opportunity import (
     opportunity_workflow_id,
 )
 from schemas.trial import TRIAL_WORKFLOW_TYPE, TrialState
+from starter.effects import effects_section
 from starter.provenance import by_via
 from starter.queries import query_workflow
 from starter.tables import table, when
@@ -88,15 +90,17 @@ async def start_opportunity_trial(
     client: Client, workflow_id: str, request: StartOpportunityTrial
 ) -> str:
     """``opportunity trial``: the workflow's answer (trial started, or adopted), and for an
-    adopted trial whose owners are not the opportunity's, who they are."""
+    adopted trial whose owners are not the opportunity's, who they are; for one adopted when a
+    length was asked for, that the length was not applied."""
     answer = await act(client, workflow_id, "start_trial", request, (OPPORTUNITY_WORKFLOW_TYPE,))
-    return answer + await _adopted_owners_note(client, workflow_id)
+    return answer + await _adopted_note(client, workflow_id, request.length_days)
 
 
-async def _adopted_owners_note(client: Client, workflow_id: str) -> str:
+async def _adopted_note(client: Client, workflow_id: str, length_days: int | None) -> str:
     """An adopted trial keeps the CE and AE it was started with, and its steps stay theirs.
     Those may not be the opportunity's: said by name, a person can reassign them (nothing is
-    reassigned here, and the workflow cannot compare: it knows the trial only by its id)."""
+    reassigned here, and the workflow cannot compare: it knows the trial only by its id).
+    It keeps its length too: a ``--length-days`` asked for is said not to be applied."""
     handle, _ = await workflow_handle(client, workflow_id, (OPPORTUNITY_WORKFLOW_TYPE,))
     opportunity: OpportunityState = await query_workflow(client, handle, OpportunityWorkflow.state)
     link = opportunity.trial_link
@@ -115,12 +119,21 @@ async def _adopted_owners_note(client: Client, workflow_id: str) -> str:
         )
         if theirs != ours
     ]
-    if not differ:
-        return ""
-    return (
-        "\nits owners differ from this opportunity's: " + "; ".join(differ) + "."
-        " The trial's steps stay with its owners; nothing was reassigned."
-    )
+    note = ""
+    if differ:
+        note += (
+            "\nits owners differ from this opportunity's: " + "; ".join(differ) + "."
+            " The trial's steps stay with its owners; nothing was reassigned."
+        )
+    if length_days is not None:
+        ends = f" (it ends {trial.ends_at:%Y-%m-%d %H:%M} UTC)" if trial.ends_at else ""
+        when = "" if trial.ends_at else " once it runs"
+        note += (
+            f"\n--length-days {length_days} was not applied: an adopted trial keeps the length"
+            f" it was started with{ends}; `dealcycle trial extend {trial.workflow_id}` moves"
+            f" its end{when}."
+        )
+    return note
 
 
 async def render_opportunity_status(
@@ -142,9 +155,13 @@ async def render_opportunity_status(
     ]
     if state.closed_reason:
         lines.append(f"Reason       {state.closed_reason}")
-    for label, link in (("Trial", state.trial_link), ("Security", state.security_review_link)):
+    for label, link, key in (
+        ("Trial", state.trial_link, "child/trial"),
+        ("Security", state.security_review_link, "child/security-review"),
+    ):
         if link is not None:
-            lines.append(f"{label:<12} {_link_line(link)}")
+            effect = next((e for e in state.effects if e.name == key), None)
+            lines.append(f"{label:<12} {_link_line(link, effect)}")
     lines.append("")
     lines.append(
         table(
@@ -168,12 +185,16 @@ async def render_opportunity_status(
     return "\n".join(lines)
 
 
-def _link_line(link: ChildLink) -> str:
-    """How the opportunity came by a child, and what became of it."""
+def _link_line(link: ChildLink, effect: EffectView | None = None) -> str:
+    """How the opportunity came by a child, and what became of it (a failed one given up with
+    `effects skip` is said to be: the effects list no longer names it)."""
     parts = [f"{link.workflow_id} ({link.how.value})"]
     if link.how is ChildLinkKind.REFUSED:
         parts.append(link.why)
-    if link.failed:
+    if link.failed and effect is not None and effect.state == "skipped":
+        by = f" by {effect.changed_by}" if effect.changed_by else ""
+        parts.append(f"FAILED: {link.failed}; given up{by}: {effect.reason}")
+    elif link.failed:
         parts.append(f"FAILED: {link.failed} (see `dealcycle effects list`)")
     if link.concluded:
         parts.append(f"concluded: {link.concluded}")
@@ -204,4 +225,7 @@ async def _child_summary(client: Client, workflow_id: str) -> str:
         ]
         for step in steps
     ]
-    return header + "\n" + table(["STEP", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY"], rows)
+    summary = header + "\n" + table(["STEP", "OWNER", "DUE (UTC)", "STATUS", "COMPLETED BY"], rows)
+    # Its failed writes too, with how to retry them: not only `dealcycle effects list` says.
+    effects = await effects_section(client, workflow_id)
+    return summary + "\n" + effects if effects else summary

@@ -12,7 +12,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as WorkflowTimeoutError
 
 from dealcycle.settings import Settings
@@ -22,6 +21,7 @@ from schemas.opportunity_lookup import (
     OpportunityFound,
     OpportunityLookup,
 )
+from starter.errors import failure_reason
 from starter.trials import CommandError, within_limits
 from workflows.opportunity_lookup import OpportunityLookupWorkflow
 
@@ -62,19 +62,10 @@ async def require_opportunity(
     except WorkflowFailureError as err:
         if isinstance(err.cause, WorkflowTimeoutError):
             raise no_worker from None
+        why = failure_reason(err)
         raise CommandError(
-            f"the lookup of Opportunity {opportunity_id} in Salesforce failed: {_reason(err)}"
+            f"the lookup of Opportunity {opportunity_id} in Salesforce failed: {why}"
         ) from None
     if not found.found:
         raise CommandError(f"Salesforce has no Opportunity {opportunity_id!r}")
     return found
-
-
-def _reason(err: WorkflowFailureError) -> str:
-    """The activity's own message ("Activity task failed" says nothing)."""
-    cause: BaseException | None = err.cause
-    while isinstance(cause, ActivityError) and cause.cause is not None:
-        cause = cause.cause
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause or err)

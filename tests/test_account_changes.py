@@ -25,6 +25,7 @@ from schemas.account import (
 )
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
+from schemas.effects import RetryEffect
 from schemas.opportunity import (
     AdvanceStage,
     CloseOpportunity,
@@ -195,6 +196,46 @@ async def test_a_renewal_moved_six_months_later_carries_the_open_value_exercise(
         assert new_tag in late
         assert all(old_tag not in task["Subject"] for task in salesforce_fake.records("Task"))
         assert len(tasks_about(salesforce_fake, "Renewal proposal")) == 1
+
+
+async def test_a_task_revision_revised_again_since_is_not_retried_over_the_newer_one(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The first move's revision of the value exercise's Task failed; the second move's landed.
+    A retry of the first would put the Task back on the first move's due date: refused."""
+    invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'ActivityDate'"}]
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001TWICE", 60 * DAY, LifecycleStage.RENEWAL
+        )
+        old = midnight(await harness.env.get_current_time() + 60 * DAY)
+        await settle(account)
+        [task] = tasks_about(salesforce_fake, "Value-realization")
+        salesforce_fake.fail_next("PATCH", r"/sobjects/Task/", 400, invalid, count=1)
+        first, second = midnight(old + 30 * DAY), midnight(old + 60 * DAY)
+        await account.execute_update(
+            AccountWorkflow.move_renewal_date, MoveRenewalDate(first, AE, Role.AE, "first")
+        )
+        await settle(account)
+        failed = [e.name for e in (await state(account)).effects if e.state == "failed"]
+        assert failed, (await state(account)).effects
+        await account.execute_update(
+            AccountWorkflow.move_renewal_date, MoveRenewalDate(second, AE, Role.AE, "second")
+        )
+        await settle(account)
+        [moved] = tasks_about(salesforce_fake, "Value-realization")
+        due = (second - 60 * DAY).date().isoformat()
+        assert moved["ActivityDate"] == due
+
+        for name in failed:
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await account.execute_update(
+                    AccountWorkflow.retry_effect, RetryEffect(name, "U0OPS0001")
+                )
+            assert "the Task account-001TWICE/" in str(refused.value.cause), name
+            assert "was written since by change/2/task/" in str(refused.value.cause), name
+        [kept] = tasks_about(salesforce_fake, "Value-realization")
+        assert (kept["Id"], kept["ActivityDate"]) == (task["Id"], due)
 
 
 async def test_a_renewal_date_move_is_checked_before_anything_changes(

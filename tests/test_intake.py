@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
 
 from schemas.account import AccountState, account_workflow_id
 from schemas.intake import IntakeRun
-from starter.intake import deal_closed, intake_schedule
+from starter.intake import deal_closed, intake_schedule, render_intake_result, run_intake_once
 from starter.trials import CommandError
 from workflows.account import AccountWorkflow
 from workflows.intake import ClosedWonIntakeWorkflow
@@ -135,6 +136,76 @@ async def test_deal_closed_refuses_an_open_or_unknown_opportunity(
             )
         with pytest.raises(CommandError, match="Salesforce has no Opportunity '006NOPE'"):
             await close_deal(harness, "006NOPE")
+
+
+async def test_a_failed_hand_off_or_intake_run_says_why_salesforce_refused(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """Not "Activity task failed" nor an internal error: Salesforce's own reason."""
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006REFUSED", "AccountId": "001X", "StageName": "Closed Won"}
+    )
+    malformed = [{"errorCode": "MALFORMED_QUERY", "message": "unexpected token"}]
+    async with harness_factory() as harness:
+        salesforce_fake.fail_next("GET", r"/query", 400, malformed)
+        with pytest.raises(CommandError) as closed:
+            await close_deal(harness, "006REFUSED")
+        assert str(closed.value).startswith("the hand-off of 006REFUSED failed: ")
+        assert "MALFORMED_QUERY" in str(closed.value)
+
+        salesforce_fake.fail_next("GET", r"/query", 400, malformed)
+        with harness.env.auto_time_skipping_disabled(), pytest.raises(CommandError) as run:
+            await run_intake_once(
+                harness.client, harness.settings, IntakeRun(first_poll_lookback_days=36500)
+            )
+        assert str(run.value).startswith("the intake run failed: ")
+        assert "MALFORMED_QUERY" in str(run.value)
+        assert "the next run reads the same deals again" in str(run.value)
+
+
+async def test_a_deal_the_account_would_drop_is_refused_by_name_and_starts_no_account(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """A CloseDate typed 2062: the account's workflow would drop the hand-off (its bounds), so
+    the deal is not handed off, and no empty account is started: the field and bound said."""
+    salesforce_fake.add_record(
+        "Opportunity",
+        {
+            "Id": "006TYPO",
+            "AccountId": "001TYPO",
+            "StageName": "Closed Won",
+            "CloseDate": "2062-12-01",
+        },
+    )
+    async with harness_factory() as harness:
+        with pytest.raises(CommandError) as refused:
+            await close_deal(harness, "006TYPO")
+        assert str(refused.value).startswith(
+            "the hand-off of 006TYPO failed: Salesforce's Opportunity 006TYPO cannot be handed"
+            " off: closed_at: a date with a time zone, within 10 years of today (got 2062-12-01"
+        )
+        with pytest.raises(RPCError, match="not found"):
+            await harness.client.get_workflow_handle(account_workflow_id("001TYPO")).describe()
+
+        run = await run_intake(harness, "typo")
+        assert run.handed_off == [] and [f.opportunity_id for f in run.failed] == ["006TYPO"]
+        assert "closed_at: a date with a time zone" in run.failed[0].why
+        with pytest.raises(RPCError, match="not found"):
+            await harness.client.get_workflow_handle(account_workflow_id("001TYPO")).describe()
+
+
+async def test_a_closed_won_deal_with_no_account_is_named_by_the_run_not_passed_over(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    salesforce_fake.add_record("Opportunity", {"Id": "006NOACC", "StageName": "Closed Won"})
+    async with harness_factory() as harness:
+        run = await run_intake(harness, "no-account")
+    assert (run.handed_off, run.without_account) == ([], ["006NOACC"])
+    shown = render_intake_result(run)
+    assert (
+        "no account: 006NOACC (Closed Won with no AccountId in Salesforce: nothing to hand it"
+        " to; once it has one, a run hands it off)"
+    ) in shown
 
 
 def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(

@@ -404,6 +404,27 @@ def test_keygen_refuses_to_replace_a_key_without_force(
     assert settings.license_private_key_file.read_bytes() != before
 
 
+def test_a_worker_signs_with_the_key_that_keygen_force_put_in_place_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The worker's signer is made once, at start; a key replaced while it runs (``keygen
+    --force``) signs the next keys, or they would not verify with the key that replaced it."""
+    settings = _settings(tmp_path)
+    _run(["license", "keygen"], settings)
+    signer = LicenseSigner.from_file(settings.license_private_key_file)
+    before = signer.sign(_payload())
+    verify_license_key(before, load_public_key(settings.license_public_key_file))
+
+    assert _run(["license", "keygen", "--force"], settings) == 0
+    after = signer.sign(_payload())
+
+    new_public = load_public_key(settings.license_public_key_file)
+    assert verify_license_key(after, new_public) == _payload()
+    with pytest.raises(InvalidLicenseKey):
+        verify_license_key(before, new_public)
+    assert signer.fingerprint == public_key_fingerprint(new_public)
+
+
 def test_license_without_a_subcommand_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         _run(["license"], _settings(tmp_path))

@@ -8,11 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
 from schemas.common import Role, TechnicalWinStatus
-from schemas.effects import RetryEffect
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.opportunity import (
     AbandonOpportunity,
     ChildLinkKind,
@@ -39,7 +40,7 @@ from schemas.trial import (
     TrialStart,
     trial_workflow_id,
 )
-from starter.opportunities import start_opportunity_trial
+from starter.opportunities import render_opportunity_status, start_opportunity_trial
 from starter.trials import CommandError, act
 from tests.support.codec import TEST_DATA_CONVERTER
 from tests.support.patience import settle
@@ -175,6 +176,52 @@ async def test_adopting_a_trial_of_other_owners_says_who_they_are_and_changes_no
         assert {step.owner for step in trial_state.steps} == {other_ce, AE}
 
 
+async def test_adopting_a_trial_says_the_length_asked_for_was_not_applied(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        trial = await start_trial_on_its_own(harness, salesforce_fake, "006LENGTH")
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006LENGTH")
+
+        answer = await start_opportunity_trial(
+            harness.client, opp.id, StartOpportunityTrial(CE, Role.CE, length_days=20)
+        )
+
+        adopted, length = answer.split("\n")
+        assert adopted.startswith("adopted the running trial trial-006LENGTH")
+        assert length == (
+            "--length-days 20 was not applied: an adopted trial keeps the length it was started"
+            " with; `dealcycle trial extend trial-006LENGTH` moves its end once it runs."
+        )
+        assert (await trial.query(TrialWorkflow.state)).ends_at is None
+
+
+async def test_the_opportunitys_status_shows_its_trials_failed_effects(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """`dealcycle status opportunity-…` shows the trial's steps: a write the trial could not
+    make is shown there too, with how to retry it, not only by `effects list`."""
+    async with harness_factory() as harness:
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006KIDFAIL")
+        await start_opportunity_trial(harness.client, opp.id, StartOpportunityTrial(CE, Role.CE))
+        trial = harness.client.get_workflow_handle(trial_workflow_id("006KIDFAIL"))
+        slack_fake.archive_channel("#dealcycle-trials")
+        await trial.execute_update(
+            TrialWorkflow.start_with_override, StartTrialOverride(CE, Role.CE, "customer ready")
+        )
+
+        async def failed() -> bool:
+            view = await trial.query(TrialWorkflow.effects)
+            return any(e.name == "trial-started" and e.state == "failed" for e in view.effects)
+
+        await eventually(failed)
+        shown = await render_opportunity_status(harness.client, opp.id, "http://ui", "default")
+    trial_part = shown[shown.index("trial-006KIDFAIL  TrialWorkflow") :]
+    assert "Failed effects (1), needs attention:" in trial_part
+    assert "why: SlackPostRejected: is_archived" in trial_part
+    assert "dealcycle effects retry trial-006KIDFAIL trial-started" in trial_part
+
+
 async def test_a_trial_that_already_ended_is_refused_by_name_and_changes_nothing(
     harness_factory: Any, salesforce_fake: Any
 ) -> None:
@@ -245,6 +292,45 @@ async def test_a_cancelled_trial_is_a_failed_effect_and_a_retry_starts_it_again(
         assert description.status == WorkflowExecutionStatus.RUNNING
         assert description.run_id != first_run
         assert not (await opp.query(OpportunityWorkflow.effects)).needs_attention
+
+
+async def test_a_failed_trial_of_a_closed_opportunity_is_not_started_again_by_a_retry(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """Closed lost, the deal needs no trial: a retry would start one, and its reminders."""
+    async with harness_factory() as harness:
+        opp = await ready_for_a_trial(harness, salesforce_fake, "006DEADKID")
+        await opp.execute_update(
+            OpportunityWorkflow.start_trial, StartOpportunityTrial(CE, Role.CE)
+        )
+        trial = harness.client.get_workflow_handle("trial-006DEADKID")
+        await settle(trial)
+        await trial.cancel()  # as above: the test server does not report a termination
+        await eventually(lambda: _state_where(opp, lambda v: v.trial_phase == "failed"))
+        await opp.execute_update(
+            OpportunityWorkflow.close, CloseOpportunity(False, AE, Role.AE, "no budget")
+        )
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await opp.execute_update(
+                OpportunityWorkflow.retry_effect, RetryEffect("child/trial", "U0OPS0001")
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.message == (
+            "the opportunity is closed (Closed Lost): it needs its trial no more, and a retry"
+            " would start it again; skip it instead: dealcycle effects skip"
+            " opportunity-006DEADKID child/trial --reason … --by U…"
+        )
+        assert (await trial.describe()).status == WorkflowExecutionStatus.CANCELED
+        await opp.execute_update(
+            OpportunityWorkflow.skip_effect, SkipEffect("child/trial", "deal lost", "U0OPS0001")
+        )
+        assert not (await opp.query(OpportunityWorkflow.effects)).needs_attention
+        # Its status says so, not to look in `effects list`, which names it no more.
+        shown = await render_opportunity_status(harness.client, opp.id, "http://ui", "default")
+    [trial_line] = [line for line in shown.splitlines() if line.startswith("Trial ")]
+    assert "; given up by U0OPS0001: deal lost" in trial_line
+    assert "effects list" not in trial_line
 
 
 async def test_closing_lost_concludes_the_trial_and_the_security_review_with_the_reason(

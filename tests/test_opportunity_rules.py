@@ -158,6 +158,51 @@ def test_stages_do_not_move_backwards_without_reopen() -> None:
     )
 
 
+def test_reopening_past_the_stage_it_left_passes_the_same_gates_as_advancing() -> None:
+    s = snapshot()
+    rules.apply_abandon(s, AbandonOpportunity(AE, Role.AE, "went dark"), NOW)
+    for stage in (Stage.SOLUTION, Stage.NEGOTIATION):
+        rejected(
+            s,
+            lambda stage=stage: rules.check_reopen(s, ReopenOpportunity(AE, Role.AE, "x", stage)),
+            f"cannot reopen it at {stage.value}: needs a Technical Design Document linked",
+        )
+    rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "back", Stage.QUALIFICATION), NOW)
+    rules.apply_link_tdd(s, LinkTdd(TDD, CE, Role.CE), NOW)
+    rules.apply_close(s, CloseOpportunity(False, AE, Role.AE, "lost again"), NOW)
+    rejected(
+        s,
+        lambda: rules.check_reopen(s, ReopenOpportunity(AE, Role.AE, "x", Stage.NEGOTIATION)),
+        "needs the TDD's trial_design and production_design complete",
+    )
+    assert rules.check_reopen(s, ReopenOpportunity(AE, Role.AE, "x", Stage.SOLUTION)) is (
+        Stage.SOLUTION
+    )
+    rules.apply_reopen(s, ReopenOpportunity(AE, Role.AE, "back", Stage.SOLUTION), NOW)
+    assert s.stage is Stage.SOLUTION
+    # Where it was, it may always go back to, gates or not (it may have started there).
+    t = snapshot(stage=Stage.VALIDATION)
+    rules.apply_close(t, CloseOpportunity(False, AE, Role.AE, "lost"), NOW)
+    assert rules.check_reopen(t, ReopenOpportunity(AE, Role.AE, "back")) is Stage.VALIDATION
+    rules.apply_reopen(t, ReopenOpportunity(AE, Role.AE, "back"), NOW)
+    assert (t.status, t.stage) == (OpportunityStatus.OPEN, Stage.VALIDATION)
+
+
+def test_a_tdd_link_needs_a_host_and_no_spaces() -> None:
+    s = snapshot()
+    for url, why in (
+        ("https://", "the TDD link needs a host: 'https://'"),
+        ("https:///tdd", "the TDD link needs a host: 'https:///tdd'"),
+        (
+            "https://docs.example.com/a b",
+            "the TDD link has spaces in it: 'https://docs.example.com/a b'",
+        ),
+        ("https://docs.example.com/\n<!channel>", "the TDD link has spaces in it"),
+    ):
+        rejected(s, lambda url=url: rules.check_link_tdd_request(s, LinkTdd(url, CE, Role.CE)), why)
+    rules.check_link_tdd_request(s, LinkTdd(TDD, CE, Role.CE))
+
+
 def test_wrong_person_or_role_is_rejected() -> None:
     s = snapshot()
     rejected(

@@ -15,9 +15,11 @@ from schemas import search_attributes as sa
 from schemas.common import Role
 from schemas.effects import EffectsView, RetryEffect, SkipEffect
 from schemas.health import RecordActionPlan, SetHealth
+from schemas.opportunity import CloseOpportunity, ReopenOpportunity
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import TrialPhase
 from tests.support.accounts import AE, case_id, settle
+from tests.test_opportunity_workflow import AE as AE_OPP
 from tests.test_opportunity_workflow import opportunity_state, start_opportunity
 from tests.test_red_account_workflow import CHANNEL as RED_CHANNEL
 from tests.test_red_account_workflow import case_handle, case_state, open_account
@@ -325,3 +327,39 @@ async def test_an_archived_channel_fails_the_security_review_announcement_not_th
         posted = texts(slack_fake, CHANNEL)
         assert len(posted) == 1 and posted[0].startswith("Security questionnaire received")
         assert await needs_attention(review) is False
+
+
+async def test_a_retry_that_would_put_back_an_older_salesforce_value_is_refused(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Closing it lost failed to sync; it was reopened since, and that stage did land. A retry
+    of the old write would set Closed Lost over the open stage: refused, saying why."""
+    invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'Closed_Lost_Reason__c'"}]
+    async with harness_factory() as harness:
+        opp = await start_opportunity(harness, salesforce_fake, "006STALE")
+        await until_done(opp, "stage/1")
+        salesforce_fake.fail_next("PATCH", r"/sobjects/Opportunity/006STALE", 400, invalid)
+        await opp.execute_update(
+            OpportunityWorkflow.close, CloseOpportunity(False, AE_OPP, Role.AE, "went dark")
+        )
+        await until_failed(opp, "stage/2")
+        await opp.execute_update(
+            OpportunityWorkflow.reopen, ReopenOpportunity(AE_OPP, Role.AE, "back in play")
+        )
+        await until_done(opp, "stage/3")
+
+        await refused(
+            opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/2", OPERATOR)),
+            "StageName of Opportunity 006STALE was written since by stage/3",
+        )
+        record = salesforce_fake.get_record("Opportunity", "006STALE")
+        assert record["StageName"] == "Stage 1 - Discovery"
+        assert by_name(await effects_of(opp), "stage/2").state == "failed"
+        # What the refusal says to do instead.
+        await opp.execute_update(
+            OpportunityWorkflow.skip_effect, SkipEffect("stage/2", "superseded", OPERATOR)
+        )
+        assert await needs_attention(opp) is False
+        assert salesforce_fake.get_record("Opportunity", "006STALE")["StageName"] == (
+            "Stage 1 - Discovery"
+        )

@@ -13,11 +13,16 @@ import pytest
 from schemas import limits
 from schemas.common import Role
 from schemas.errors import RuleViolation
+from schemas.opportunity import LinkTdd, ReceiveQuestionnaire, StartOpportunityTrial
 from schemas.trial import CompleteStep, TrialInput, TrialStart, trial_workflow_id
 from starter.cli import main
 from starter.provenance import acting_via, stamped
 from tests.support.accounts import start_account
+from tests.test_opportunity_workflow import AE as OPP_AE
+from tests.test_opportunity_workflow import CE as OPP_CE
+from tests.test_opportunity_workflow import start_opportunity
 from workflows.account import AccountWorkflow
+from workflows.opportunity import OpportunityWorkflow
 from workflows.trial import TrialWorkflow
 
 CE, AE = "U0CE00001", "U0AE00001"
@@ -98,6 +103,30 @@ async def test_an_account_action_from_the_cli_is_audited_with_where_it_came_from
     [entry] = [e for e in state.recent_activity if "kickoff" in e.action]
     assert (entry.actor, entry.via) == (CE, VIA)
     assert f"{CE} via {VIA}" in shown
+
+
+async def test_an_opportunitys_trial_and_security_review_keep_where_they_were_asked_from(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as h:
+        opp = await start_opportunity(h, salesforce_fake, "006VIAKIDS", complex_engagement=False)
+        await opp.execute_update(
+            OpportunityWorkflow.link_tdd,
+            LinkTdd("https://docs.example.com/tdd", OPP_CE, Role.CE, via=VIA),
+        )
+        await opp.execute_update(
+            OpportunityWorkflow.start_trial, StartOpportunityTrial(OPP_CE, Role.CE, via=VIA)
+        )
+        await opp.execute_update(
+            OpportunityWorkflow.receive_questionnaire,
+            ReceiveQuestionnaire(OPP_AE, Role.AE, via=VIA),
+        )
+        state = await opp.query(OpportunityWorkflow.state)
+    assert [(e.actor, e.via) for e in state.audit] == [
+        (OPP_CE, VIA),
+        (OPP_CE, VIA),
+        (OPP_AE, VIA),
+    ], state.audit
 
 
 def test_via_is_stamped_only_where_unset_and_is_bounded() -> None:

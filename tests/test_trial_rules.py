@@ -10,6 +10,7 @@ import pytest
 from schemas.common import Durations, Role, StepStatus, TechnicalWinStatus
 from schemas.errors import RuleViolation
 from schemas.opportunity import ConcludedByOpportunity, OpportunityEnd
+from schemas.steps import SnoozeStep
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -337,3 +338,21 @@ def test_the_opportunity_concludes_its_trial_once_and_no_other_may() -> None:
     )
     assert rules.reminders_due(s, T0 + timedelta(days=60)) == []
     assert rules.next_wake_up(s) is None
+
+
+def test_a_step_not_reminded_yet_or_any_more_is_named_as_such_not_as_unknown() -> None:
+    planning = make_snapshot()
+    with pytest.raises(RuleViolation) as check_in:
+        rules.check_snooze(planning, SnoozeStep(MID_TRIAL_CHECK_IN.key, CE), T0)
+    assert check_in.value.message == (
+        "step 'mid_trial_check_in' is not reminded now: the mid-trial check-in is, once the"
+        " trial runs"
+    )
+    running = running_snapshot()
+    with pytest.raises(RuleViolation) as item:
+        rules.check_snooze(running, SnoozeStep("user_survey", AE), T0)
+    assert item.value.message == (
+        "step 'user_survey' is not reminded now: the planning items are, until the trial starts"
+    )
+    with pytest.raises(RuleViolation, match="unknown step 'nope'; the open steps are"):
+        rules.check_snooze(running, SnoozeStep("nope", AE), T0)

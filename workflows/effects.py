@@ -28,13 +28,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import summaries
     from workflows.opportunity_lookup import LOOK_UP_OPPORTUNITY
-    from workflows.owed_work import NOTIFY_FAILED_EFFECT, OwedWork
+    from workflows.owed_work import (
+        NOTIFY_FAILED_EFFECT,
+        SALESFORCE_FIELD_UPDATE,
+        SALESFORCE_TASK_UPSERT,
+        OwedWork,
+    )
     from workflows.roster import LOOK_UP_ROSTER
 
 POST_SLACK_MESSAGE = "post_slack_message"
 UPDATE_SLACK_MESSAGE = "update_slack_message"
-UPDATE_SALESFORCE_RECORD = "update_salesforce_record"
-CREATE_SALESFORCE_TASK = "create_salesforce_task"
+UPDATE_SALESFORCE_RECORD = SALESFORCE_FIELD_UPDATE
+CREATE_SALESFORCE_TASK = SALESFORCE_TASK_UPSERT
 ISSUE_LICENSE_KEY = "issue_license_key"
 RECORD_TRIAL_OUTCOME = "record_trial_outcome"
 HAND_OFF_CLOSED_DEAL = "hand_off_closed_deal"

@@ -82,6 +82,7 @@ class _Tally:
     skipped: list[str] = field(default_factory=list)
     decisions: list[HandOffDecision] = field(default_factory=list)
     failed: list[FailedHandOff] = field(default_factory=list)
+    without_account: list[str] = field(default_factory=list)
     left_out: int = 0
     count: int = 0
     pages: int = 0
@@ -112,6 +113,7 @@ class _Tally:
             decisions_left_out=self.left_out,
             handed_off_count=self.count,
             pages=self.pages,
+            without_account=self.without_account,
         )
 
 
@@ -150,6 +152,8 @@ async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, boo
             summary=f"Salesforce: Closed Won since {since:%Y-%m-%d %H:%M:%S}",
         )
         tally.pages += 1
+        room = LISTED_DEALS - len(tally.without_account)
+        tally.without_account.extend(batch.without_account[: max(0, room)])
         if batch.read == 0 or batch.last_modified is None:
             return tally.result(saved.value), False
         fresh = [

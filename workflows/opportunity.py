@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas import limits, start_summaries
     from schemas import search_attributes as sa
     from schemas.account import AccountHandOff, HandOffRequest, HandOffResult
-    from schemas.effects import EffectKind, SalesforceFieldUpdate, SlackPost
+    from schemas.effects import Effect, EffectKind, SalesforceFieldUpdate, SlackPost
     from schemas.errors import RuleViolation
     from schemas.opportunity import (
         AbandonOpportunity,
@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         security_review_workflow_id,
     )
     from schemas.trial import (
+        TRIAL_WORKFLOW_TYPE,
         CompleteStep,
         TrialInput,
         TrialPhase,
@@ -116,12 +117,21 @@ class OpportunityWorkflow(OwedWorkHandlers):
                 self._s.effect_scope,
                 self._mark_changed,
                 run_child=self._kids.run_child,
+                refuses_retry=self._refuses_retry,
             )
         else:
             self._fx = OwedWork([], info.workflow_id, self._mark_changed)
 
     def _mark_changed(self) -> None:
         self._changed = True
+
+    def _refuses_retry(self, effect: Effect) -> str:
+        """A closed or abandoned deal wants its failed trial or security review no more: a
+        retry would start it again, and its announcements and reminders (reopened, it may)."""
+        if effect.kind is not EffectKind.CHILD_WORKFLOW:
+            return ""
+        child = "trial" if effect.activity == TRIAL_WORKFLOW_TYPE else "security review"
+        return rules.child_retry_refused(self._s, child)
 
     # --- Updates -----------------------------------------------------------------------------
 
@@ -154,7 +164,7 @@ class OpportunityWorkflow(OwedWorkHandlers):
     @link_tdd.validator
     def _validate_link_tdd(self, request: LinkTdd) -> None:
         limits.check(request, workflow.now())
-        rules.check_link_tdd(self._s, request)
+        rules.check_link_tdd_request(self._s, request)
 
     @workflow.update
     def complete_tdd_part(self, request: CompleteTddPart) -> OpportunityAccepted:
@@ -182,7 +192,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         rules.request_trial(self._s, request)
         self._changed = True
         await workflow.wait_condition(self._kids.trial_decided)
-        return self._accepted(rules.trial_linked(self._s, request.actor, workflow.now()))
+        return self._accepted(
+            rules.trial_linked(self._s, request.actor, workflow.now(), request.via)
+        )
 
     @start_trial.validator
     def _validate_start_trial(self, request: StartOpportunityTrial) -> None:
@@ -196,7 +208,9 @@ class OpportunityWorkflow(OwedWorkHandlers):
         rules.request_security_review(self._s, request)
         self._changed = True
         await workflow.wait_condition(self._kids.security_review_decided)
-        return self._accepted(rules.security_review_linked(self._s, request.actor, workflow.now()))
+        return self._accepted(
+            rules.security_review_linked(self._s, request.actor, workflow.now(), request.via)
+        )
 
     @receive_questionnaire.validator
     def _validate_receive_questionnaire(self, request: ReceiveQuestionnaire) -> None:

@@ -7,6 +7,7 @@ return a sentence for the person who acted.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from schemas import limits
 from schemas.common import Role, StepStatus, TechnicalWinStatus
@@ -170,6 +171,16 @@ def check_link_tdd(s: OpportunitySnapshot, request: LinkTdd) -> None:
         raise RuleViolation(f"the TDD link must be an http(s) URL, not {request.url!r}")
 
 
+def check_link_tdd_request(s: OpportunitySnapshot, request: LinkTdd) -> None:
+    """The validator's check: the handler's, and a link that leads somewhere (a host, no
+    spaces). Not the handler's: a link accepted before this was checked replays as it ran."""
+    check_link_tdd(s, request)
+    if any(character.isspace() for character in request.url):
+        raise RuleViolation(f"the TDD link has spaces in it: {request.url!r}")
+    if not urlsplit(request.url).hostname:
+        raise RuleViolation(f"the TDD link needs a host: {request.url!r}")
+
+
 def apply_link_tdd(s: OpportunitySnapshot, request: LinkTdd, now: datetime) -> str:
     check_link_tdd(s, request)
     s.tdd_url = request.url
@@ -271,16 +282,16 @@ def _linked_message(link: ChildLink, name: str) -> str:
     return f"started the {name} {link.workflow_id}"
 
 
-def trial_linked(s: OpportunitySnapshot, actor: str, now: datetime) -> str:
+def trial_linked(s: OpportunitySnapshot, actor: str, now: datetime, via: str = "") -> str:
     """What became of the trial asked for (refused: a violation, and nothing is recorded)."""
     assert s.trial_link is not None
-    return _audit(s, now, actor, _linked_message(s.trial_link, "trial"))
+    return _audit(s, now, actor, _linked_message(s.trial_link, "trial"), via)
 
 
-def security_review_linked(s: OpportunitySnapshot, actor: str, now: datetime) -> str:
+def security_review_linked(s: OpportunitySnapshot, actor: str, now: datetime, via: str = "") -> str:
     assert s.security_review_link is not None
     message = _linked_message(s.security_review_link, "security review")
-    return _audit(s, now, actor, f"received the customer's security questionnaire; {message}")
+    return _audit(s, now, actor, f"received the customer's security questionnaire; {message}", via)
 
 
 def check_questionnaire(s: OpportunitySnapshot, request: ReceiveQuestionnaire) -> None:
@@ -313,6 +324,17 @@ def apply_questionnaire(
     s.security_review_requested = True
     return _audit(
         s, now, request.actor, "received the customer's security questionnaire", request.via
+    )
+
+
+def child_retry_refused(s: OpportunitySnapshot, child: str) -> str:
+    """Why a failed trial or security review is not to be started again (empty: it may be)."""
+    if s.status is OpportunityStatus.OPEN:
+        return ""
+    where = "abandoned" if s.status is OpportunityStatus.ABANDONED else f"closed ({s.stage.value})"
+    return (
+        f"the opportunity is {where}: it needs its {child} no more, and a retry would start"
+        " it again"
     )
 
 
@@ -363,6 +385,19 @@ def apply_abandon(s: OpportunitySnapshot, request: AbandonOpportunity, now: date
 
 
 def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
+    """The validator's check: the handler's, and past the stage it left, the stage gates as
+    for `advance` (where it was, it may go back to)."""
+    target = _reopen_target(s, request)
+    current = s.last_open_stage or s.stage if s.stage.closed else s.stage
+    missing = missing_for(s, target) if target.rank > current.rank else []
+    if missing:
+        raise RuleViolation(f"cannot reopen it at {target.value}: needs " + "; ".join(missing))
+    return target
+
+
+def _reopen_target(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
+    """The handler's check. Not the gates: a reopen accepted before they were checked replays
+    as it ran (a handler that refuses it now would not issue the commands its history has)."""
     _check_actor(s, request.actor, request.role)
     if not request.reason.strip():
         raise RuleViolation("reopening needs a reason")
@@ -383,7 +418,7 @@ def check_reopen(s: OpportunitySnapshot, request: ReopenOpportunity) -> Stage:
 
 
 def apply_reopen(s: OpportunitySnapshot, request: ReopenOpportunity, now: datetime) -> str:
-    target = check_reopen(s, request)
+    target = _reopen_target(s, request)
     previous = s.stage
     s.status = OpportunityStatus.OPEN
     s.stage = target

@@ -24,6 +24,7 @@ and a child that fails, is terminated or times out is a failed effect like any o
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ with workflow.unsafe.imports_passed_through():
         EffectView,
         FailedEffectNotice,
         RetryEffect,
+        SalesforceFieldUpdate,
+        SalesforceTaskRequest,
         SkipEffect,
     )
     from schemas.errors import RuleViolation
@@ -66,6 +69,12 @@ QUIET_EFFECT_END_PATCH = "effect-end-wakes-main-loop-only-with-news"
 loop, which then found nothing new to do in most passes (an account-year: 195 passes, 112
 with this). Waking it later moves where such a run's continue-as-new and completion fall."""
 NOTIFY_FAILED_EFFECT = "notify_failed_effect"
+SALESFORCE_FIELD_UPDATE = "update_salesforce_record"
+"""The activity of a Salesforce field update (``workflows.effects.UPDATE_SALESFORCE_RECORD``,
+which imports this module)."""
+SALESFORCE_TASK_UPSERT = "create_salesforce_task"
+"""The activity of a Salesforce Task upsert (``workflows.effects.CREATE_SALESFORCE_TASK``)."""
+SALESFORCE_WRITES = (SALESFORCE_FIELD_UPDATE, SALESFORCE_TASK_UPSERT)
 KEEP_RESOLVED = 20
 """How many done, expired and skipped effects a workflow keeps to show; the rest are forgotten
 (the state that owed them says they are done, so they are never owed again)."""
@@ -195,12 +204,15 @@ class OwedWork:
         fix_command: Callable[[str], str] | None = None,
         run_child: ChildRunner | None = None,
         wakes_when_idle: Callable[[], bool] = lambda: True,
+        refuses_retry: Callable[[Effect], str] = lambda _: "",
     ) -> None:
         """``on_change`` wakes the owner's main loop: when an effect's result reached a hook
         that had a use for it (``Hook``), an effect failed, a person retried or skipped one,
         and, when ``wakes_when_idle()`` says the main loop waits for it, when the last effect
-        in flight finished."""
+        in flight finished. ``refuses_retry(effect)``: why the owner's state wants that effect
+        no more (empty: a retry is welcome); checked by the retry's validator alone."""
         self._run_child = run_child
+        self._refuses_retry = refuses_retry
         self._wakes_when_idle = wakes_when_idle
         self._book = book
         self._by_key = {effect.key: effect for effect in book}
@@ -217,6 +229,10 @@ class OwedWork:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._published_attention: bool | None = None
+        # Salesforce field writes of this run, in the order owed, and per record the latest
+        # that landed for each field: a retry must not put back a value written over since.
+        self._write_order: dict[str, int] = {}
+        self._landed: dict[str, dict[str, tuple[int, str]]] = {}
 
     # --- What the main loop calls ------------------------------------------------------------
 
@@ -263,6 +279,8 @@ class OwedWork:
         self._book.append(effect)
         self._by_key[key] = effect
         self._arguments[key] = argument
+        if isinstance(argument, SalesforceFieldUpdate | SalesforceTaskRequest):
+            self._write_order[key] = len(self._write_order)
         if then is not None:
             self._hooks[key] = (then, result_type)
         await self._start(effect)
@@ -306,10 +324,78 @@ class OwedWork:
         return self._by_key.get(name_or_key) or self._by_key.get(self.key(name_or_key))
 
     def check_retry(self, request: RetryEffect) -> Effect:
+        """The validator's check: the handler's, the owner still wants the effect, and no newer
+        value would be overwritten."""
+        effect = self._retryable(request)
+        if why := self._refuses_retry(effect):
+            raise self._skip_instead(effect, why)
+        newer = self._written_since(effect)
+        if newer:
+            record = effect.lane.removeprefix("salesforce:").replace("/", " ")
+            what = (
+                ", ".join(sorted(newer))
+                if effect.activity == SALESFORCE_TASK_UPSERT
+                else f"{', '.join(sorted(newer))} of {record}"
+            )
+            names = sorted(set(newer.values()))
+            raise self._skip_instead(
+                effect,
+                f"effect {effect.name} is out of date: {what} was written since by"
+                f" {', '.join(names)}, and a retry would put back the older value",
+            )
+        return effect
+
+    @staticmethod
+    def _skip_instead(effect: Effect, why: str) -> RuleViolation:
+        return RuleViolation(
+            f"{why}; skip it instead: dealcycle effects skip {workflow.info().workflow_id}"
+            f" {effect.name} --reason … --by U…"
+        )
+
+    def _retryable(self, request: RetryEffect) -> Effect:
         return self._failed_or_expired(request, request.effect, request.actor, "retried")
 
+    def _fields_written(self, effect: Effect) -> set[str]:
+        """What a Salesforce write sets: a field update its fields, a Task upsert its Task (a
+        revision, ``task_key``, the Task written first); nothing for any other effect."""
+        argument = self._arguments.get(effect.key)
+        if isinstance(argument, SalesforceFieldUpdate):
+            return set(argument.fields)
+        if isinstance(argument, SalesforceTaskRequest):
+            return {f"the Task {argument.task_key or argument.idempotency_key}"}
+        if effect.activity not in SALESFORCE_WRITES or not effect.request:
+            return set()
+        request = json.loads(effect.request)
+        if effect.activity == SALESFORCE_TASK_UPSERT:
+            return {f"the Task {request.get('task_key') or request.get('idempotency_key')}"}
+        written = request.get("fields")
+        return set(written) if isinstance(written, dict) else set()
+
+    def _written_since(self, effect: Effect) -> dict[str, str]:
+        """Each field of ``effect`` that a later write to the same record set since (landed,
+        or owed and still running: it lands before a retry, which joins the lane's end), with
+        that write's name. An effect carried from an earlier run is older than this run's."""
+        fields = self._fields_written(effect)
+        if not fields:
+            return {}
+        order = self._write_order.get(effect.key, -1)
+        newer = {
+            name: by
+            for name, (later, by) in self._landed.get(effect.lane, {}).items()
+            if name in fields and later > order
+        }
+        for other in self._book:
+            if (
+                other.lane == effect.lane
+                and other.state is EffectState.PENDING
+                and self._write_order.get(other.key, -1) > order
+            ):
+                newer.update(dict.fromkeys(self._fields_written(other) & fields, other.name))
+        return newer
+
     def retry(self, request: RetryEffect) -> EffectActionAccepted:
-        effect = self.check_retry(request)
+        # Not ``check_retry``: a retry accepted by an earlier validator replays as it ran.
+        effect = self._retryable(request)
         effect.state = EffectState.PENDING
         effect.runs += 1
         effect.changed_at = workflow.now()
@@ -475,6 +561,7 @@ class OwedWork:
         effect.state = EffectState.DONE
         effect.changed_at = workflow.now()
         effect.request = ""
+        self._note_landed(effect)
         self._arguments.pop(effect.key, None)
         self._hooks.pop(effect.key, None)
         news = hook is not None and hook(result) is not False
@@ -483,6 +570,15 @@ class OwedWork:
             # Inline, the main loop is the one awaiting: waking it again would change the
             # commands of a run recorded before owed work.
             self._on_change()
+
+    def _note_landed(self, effect: Effect) -> None:
+        order = self._write_order.get(effect.key)
+        if order is None:
+            return
+        landed = self._landed.setdefault(effect.lane, {})
+        for name in self._fields_written(effect):
+            if order > landed.get(name, (-1, ""))[0]:
+                landed[name] = (order, effect.name)
 
     def _failed(self, effect: Effect, state: EffectState, cause: str) -> None:
         effect.state = state

@@ -364,6 +364,13 @@ def check_snooze(s: TrialSnapshot, request: SnoozeStep, now: datetime) -> TrialS
     remindable = _remindable(s)
     step = next((item for item in remindable if item.key == request.step), None)
     known = [item.key for item in remindable if item.status is StepStatus.PENDING]
+    if step is None and any(item.key == request.step for item in s.steps):
+        when = (
+            "the mid-trial check-in is, once the trial runs"
+            if s.phase is TrialPhase.PLANNING
+            else "the planning items are, until the trial starts"
+        )
+        raise RuleViolation(f"step {request.step!r} is not reminded now: {when}")
     of_record = {"AE": s.start.ae_owner, "CE": s.start.ce_owner}
     checked = step_snooze.check_snooze(request, step, known, of_record, now)
     assert isinstance(checked, TrialStep)
