@@ -42,7 +42,9 @@ async def app_in(mode: str, harness: Any, slack_fake: Any) -> AsyncIterator[None
     """The app connected to the fake over Socket Mode, or serving HTTP at the URL the fake
     delivers to."""
     if mode == "socket":
-        async with socket_mode_app(harness.client, harness.settings, slack_fake.app_token):
+        async with socket_mode_app(
+            harness.client, harness.settings, slack_fake.app_token, slack_fake
+        ):
             yield
         return
     async with served_app(harness.client, harness.settings) as app:

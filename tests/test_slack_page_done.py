@@ -43,7 +43,9 @@ async def test_done_clicked_in_the_page_completes_the_trial_step_once_by_the_cli
         await harness.env.sleep(timedelta(days=8, hours=1))
         [reminder] = [m for m in slack_fake.messages_in(AE) if STEP_TITLE in m.text]
 
-        async with socket_mode_app(harness.client, harness.settings, slack_fake.app_token):
+        async with socket_mode_app(
+            harness.client, harness.settings, slack_fake.app_token, slack_fake
+        ):
             page = await browser.new_page()
             await open_as(page, sandbox_page.url, AE, AE)
             message = page.locator(f'.message[data-ts="{reminder.ts}"]')

@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
+from dealcycle.fakes import SlackFake
 from dealcycle.settings import Settings
 from starter.slack.app import EVENTS_PATH, build_app, http_application
 from starter.slack.deps import SlackAppDeps
@@ -154,12 +155,20 @@ async def accepted_update_inputs(handle: WorkflowHandle[Any, Any]) -> list[str]:
 
 @asynccontextmanager
 async def socket_mode_app(
-    client: Client, settings: Settings, app_token: str
+    client: Client, settings: Settings, app_token: str, fake: SlackFake | None = None
 ) -> AsyncIterator[None]:
-    """The app connected to the fake over Socket Mode until the block ends."""
+    """The app connected to the fake over Socket Mode until the block ends. With ``fake``, not
+    before the fake counts the connection: the client's handshake can end before the fake's
+    side has taken it, and a click sent in between found no app (409)."""
     deps = SlackAppDeps(client=client, settings=settings)
     handler = AsyncSocketModeHandler(build_app(deps), app_token)
     await handler.connect_async()  # type: ignore[no-untyped-call]
+    if fake is not None:
+
+        async def counted() -> bool | None:
+            return True if fake.app.socket.connected else None
+
+        await eventually(counted)
     try:
         yield
     finally:
