@@ -535,6 +535,21 @@ def test_a_customer_brought_in_late_in_the_renewal_window_gets_a_proposal_due_to
     assert find(s, f"renewal-outcome-{RENEWAL_TAG}").due_at == RENEWAL
 
 
+def test_onboarding_that_ends_inside_the_renewal_window_leaves_the_account_in_renewal() -> None:
+    # A slow customer: onboarding began in time and ends after the window opened (T-90).
+    s = make_snapshot()
+    record_kickoff(s)
+    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 2 * DAY)
+    rules.advance(s, WINDOW_OPENS + DAY)
+    assert s.stage is LifecycleStage.ONBOARDING
+    assert step_keys(s, StepKind.VALUE_REALIZATION) == [f"value-realization-{RENEWAL_TAG}"]
+    complete_onboarding(s, WINDOW_OPENS + 10 * DAY)
+    rules.advance(s, WINDOW_OPENS + 10 * DAY)
+    assert s.stage is LifecycleStage.RENEWAL
+    assert rules.state_view(s, WINDOW_OPENS + 10 * DAY).stage is LifecycleStage.RENEWAL
+    assert len(step_keys(s, StepKind.VALUE_REALIZATION)) == 1
+
+
 def test_a_renewal_call_before_the_window_opens_is_rejected() -> None:
     s = make_snapshot(stage=LifecycleStage.ADOPTION)
     rules.advance(s, WINDOW_OPENS - DAY)

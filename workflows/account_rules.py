@@ -485,8 +485,10 @@ def _open_renewal_window(s: AccountSnapshot, now: datetime) -> None:
         return
     tag = _renewal_tag(s)
     if _find(s, f"value-realization-{tag}") is not None:
-        if s.renewal.carried_work and s.stage is LifecycleStage.ADOPTION:
-            s.stage = LifecycleStage.RENEWAL  # a moved date's window reopens with its work
+        # The window is open and its work too: a moved date's window reopening with its work,
+        # or onboarding that ended inside the window (it opened while the customer onboarded).
+        if s.stage is LifecycleStage.ADOPTION:
+            s.stage = LifecycleStage.RENEWAL
         return
     d = s.config.durations
     renewal_date = s.renewal.renewal_date
