@@ -1337,6 +1337,18 @@ def test_compact_keeps_only_open_work_and_unwritten_records() -> None:
     assert len(s.audit) == rules.AUDIT_KEPT and s.audit[-1].action == "entry 29"
 
 
+def test_compaction_keeps_the_accounts_current_key_in_view() -> None:
+    s = onboarded_snapshot()
+    s.licenses[0].key_id, s.licenses[0].announced = "key-1", True
+    rules.apply_expand_seats(s, ExpandSeats(80, AE, Role.AE, "platform team"), ONBOARDED)
+    s.licenses[1].key_id, s.licenses[1].announced = "key-2", True
+    rules.compact(s)  # history grew long: continue-as-new
+    # The status still names the key the customer runs on (the newest), and only it.
+    assert rules.state_view(s, ONBOARDED).license_key_ids == ["key-2"]
+    rules.compact(s)
+    assert [grant.number for grant in s.licenses] == [2]
+
+
 def test_compaction_inside_the_renewal_window_keeps_the_value_exercise_done() -> None:
     s = window_snapshot()
     complete_value_exercise(s)

@@ -1143,7 +1143,14 @@ def compact(s: AccountSnapshot) -> None:
         for step in s.steps
         if step.status is StepStatus.PENDING or any(step.key.endswith(tag) for tag in current)
     ]
-    s.licenses = [grant for grant in s.licenses if grant.key_id is None or not grant.announced]
+    # The newest key issued stays: it is the one the customer runs on, and the status names it.
+    issued = [grant for grant in s.licenses if grant.key_id is not None]
+    current = issued[-1] if issued else None
+    s.licenses = [
+        grant
+        for grant in s.licenses
+        if grant.key_id is None or not grant.announced or grant is current
+    ]
     s.plans = [plan for plan in s.plans if not plan.recorded]
     kept_done = [entry for entry in s.feature_requests if entry.recorded][-FEATURE_REQUESTS_KEPT:]
     s.feature_requests = kept_done + [e for e in s.feature_requests if not e.recorded]
