@@ -264,6 +264,7 @@ class AccountWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         rules.check_renewal_outcome(self._s, request, workflow.now())
         changes.check_new_team_seats(self._s, request)
+        changes.check_outcome_fields(self._s, request)
 
     @workflow.update
     def move_renewal_date(self, request: MoveRenewalDate) -> AccountActionAccepted:

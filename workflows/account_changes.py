@@ -317,3 +317,22 @@ def check_new_team_seats(s: AccountSnapshot, request: RecordRenewalOutcome) -> N
             f"{seats} seats and a new team of {request.new_team_seats} would pass"
             f" {limits.MAX_SEATS} seats"
         )
+
+
+def check_outcome_fields(s: AccountSnapshot, request: RecordRenewalOutcome) -> None:
+    """What an outcome is given must be its own: a value it would ignore is refused, not
+    dropped (``--seats 80`` on a plain renewal is a downsell the account cannot record). Asked
+    for by the validator only, as ``check_new_team_seats``: outcomes accepted before replay."""
+    outcome = request.outcome
+    if request.seats and outcome != RenewalOutcome.SEAT_EXPANSION.value:
+        raise RuleViolation(
+            f"seats ({request.seats}) belong to a seat_expansion outcome: {outcome} keeps the"
+            f" account's {s.profile.seats} seats (a new team's go in --team-seats)"
+        )
+    if request.expansion_opportunity_id.strip() and outcome != RenewalOutcome.NEW_TEAM.value:
+        raise RuleViolation(
+            f"an expansion opportunity ({request.expansion_opportunity_id.strip()}) belongs to"
+            f" a new_team outcome, not {outcome}"
+        )
+    if request.next_renewal_date is not None and outcome == RenewalOutcome.CHURNED.value:
+        raise RuleViolation("a churned customer has no next renewal date")
