@@ -465,6 +465,22 @@ def test_a_later_quarter_supersedes_an_unfinished_plan_and_qbr() -> None:
         rules.check_account_plan(s, make_plan("2027-Q2"))
 
 
+def test_a_past_quarters_plan_is_closed_before_and_after_a_continue_as_new() -> None:
+    s = onboarded_snapshot()
+    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    rules.apply_account_plan(s, make_plan("2027-Q2"), datetime(2027, 4, 2, tzinfo=UTC))
+    rules.check_plan_quarter_current(s, make_plan("2027-Q2"))  # its quarter: may be replaced
+    rules.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    with pytest.raises(RuleViolation, match="the 2027-Q2 plan is closed: its quarter is over"):
+        rules.check_plan_quarter_current(s, make_plan("2027-Q2"))
+    rules.compact(s)  # the finished Q2 step is let go of
+    with pytest.raises(RuleViolation) as compacted:
+        rules.check_account_plan(s, make_plan("2027-Q2"))
+    assert compacted.value.message == (
+        "no account plan is open for 2027-Q2 (its quarter is over); open: account-plan-2027-Q3"
+    )
+
+
 def test_monthly_renewal_assessments_start_the_month_after_onboarding() -> None:
     s = onboarded_snapshot()
     assert s.assessed_months == ["2027-02"]

@@ -236,6 +236,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_account_plan(self, request: SubmitAccountPlan) -> None:
         limits.check(request, workflow.now())
         rules.check_account_plan(self._s, request)
+        rules.check_plan_quarter_current(self._s, request)
 
     @workflow.update
     def record_renewal_assessment(self, request: RecordRenewalAssessment) -> AccountActionAccepted:

@@ -922,17 +922,38 @@ def check_account_plan(s: AccountSnapshot, request: SubmitAccountPlan) -> Accoun
     step = _find(s, f"account-plan-{request.quarter}")
     if step is None:
         first = s.first_planning_quarter
-        later = first is not None and parse_quarter(request.quarter) >= parse_quarter(first)
+        since_first = first is not None and parse_quarter(request.quarter) >= parse_quarter(first)
+        # A quarter already opened whose finished plan a continue-as-new let go of: over.
+        over = since_first and _quarter_is_over(s, request.quarter)
+        opens = f" (it opens {quarter_start(request.quarter).date().isoformat()})"
         raise RuleViolation(
             f"no account plan is open for {request.quarter}"
-            + (f" (it opens {quarter_start(request.quarter).date().isoformat()})" if later else "")
+            + (" (its quarter is over)" if over else opens if since_first else "")
             + "; open: "
             + (", ".join(x.key for x in _open_of(s, StepKind.ACCOUNT_PLAN)) or "none")
-            + ("" if later else f" (the first is for {first})")
+            + ("" if since_first else f" (the first is for {first})")
         )
     if step.status is StepStatus.SKIPPED:
         raise RuleViolation(f"the {request.quarter} plan is closed ({step.note})")
     return step
+
+
+def _quarter_is_over(s: AccountSnapshot, quarter: str) -> bool:
+    """A later quarter's plan has opened since."""
+    latest = s.planned_quarters[-1] if s.planned_quarters else None
+    return latest is not None and parse_quarter(quarter) < parse_quarter(latest)
+
+
+def check_plan_quarter_current(s: AccountSnapshot, request: SubmitAccountPlan) -> None:
+    """A plan is replaced only while its quarter is the current one: a past quarter's, sent
+    again, would write its next steps and link over the current plan's in Salesforce. Asked
+    for by the validator only: replacements accepted before replay as they were."""
+    if _quarter_is_over(s, request.quarter):
+        raise RuleViolation(
+            f"the {request.quarter} plan is closed: its quarter is over and the"
+            f" {s.planned_quarters[-1]} plan is the current one (its next steps and link are"
+            " the ones in Salesforce)"
+        )
 
 
 def apply_account_plan(s: AccountSnapshot, request: SubmitAccountPlan, now: datetime) -> str:
