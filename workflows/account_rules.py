@@ -1166,11 +1166,11 @@ def compact(s: AccountSnapshot) -> None:
     ]
     # The newest key issued stays: it is the one the customer runs on, and the status names it.
     issued = [grant for grant in s.licenses if grant.key_id is not None]
-    current = issued[-1] if issued else None
+    current_key = issued[-1] if issued else None
     s.licenses = [
         grant
         for grant in s.licenses
-        if grant.key_id is None or not grant.announced or grant is current
+        if grant.key_id is None or not grant.announced or grant is current_key
     ]
     s.plans = [plan for plan in s.plans if not plan.recorded]
     kept_done = [entry for entry in s.feature_requests if entry.recorded][-FEATURE_REQUESTS_KEPT:]
