@@ -277,13 +277,18 @@ class AccountWorkflow(OwedWorkHandlers):
         changes.check_move_renewal_date(self._s, request, workflow.now())
 
     @workflow.update
-    def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
+    async def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
+        # Only a request the validator could not refuse before this existed looks the roster
+        # up (the outgoing owner or the leader the account knew apply at once, as they did).
+        if changes.leader_to_look_up(self._s, request):
+            await self._effects.roster.current()  # remembered: the rules read the leader
         return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
 
     @reassign_owner.validator
     def _check_reassign_owner(self, request: ReassignOwner) -> None:
         limits.check(request, workflow.now())
-        changes.check_reassign_owner(self._s, request)
+        # Who may (the CE leader of the day) is the handler's to check, after the roster.
+        changes.check_reassign_owner(self._s, request, leader_known=False)
 
     @workflow.update
     def expand_seats(self, request: ExpandSeats) -> AccountActionAccepted:
