@@ -664,6 +664,28 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     assert stage_of(s) is LifecycleStage.RENEWAL
 
 
+def test_the_months_open_assessments_name_the_next_renewal_once_this_one_is_decided() -> None:
+    s = onboarded_snapshot()
+    decided = RENEWAL - 10 * DAY
+    rules.advance(s, decided)
+    complete_value_exercise(s, decided)
+    assert [step.title for step in rules._open_of(s, StepKind.RENEWAL_ASSESSMENT)] == [
+        "2027-08 renewal health assessment (the 2027-09-01 renewal): relationship and"
+        " business risks",
+        "2027-08 renewal health assessment (the 2027-09-01 renewal): technical risks",
+    ]
+    rules.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
+    rules.start_next_cycle(s)
+    view = rules.state_view(s, decided)
+    assert view.renewal_date == datetime(2028, 9, 1, tzinfo=UTC)
+    assessments = [step for step in view.open_steps if step.kind == "renewal_assessment"]
+    assert [step.title for step in assessments] == [
+        "2027-08 renewal health assessment (the 2028-09-01 renewal): relationship and"
+        " business risks",
+        "2027-08 renewal health assessment (the 2028-09-01 renewal): technical risks",
+    ]
+
+
 def test_a_renewal_may_name_its_next_date_and_a_seat_expansion_its_seats() -> None:
     s = window_snapshot()
     complete_value_exercise(s)

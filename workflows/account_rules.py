@@ -1141,9 +1141,13 @@ def start_next_cycle(s: AccountSnapshot) -> None:
     renewal = s.renewal
     assert renewal is not None and renewal.next_renewal_date is not None
     tag = _renewal_tag(s)
+    following = renewal.next_renewal_date.date().isoformat()
     for step in s.steps:
         if step.key.endswith(tag) and step.status is StepStatus.PENDING:
             _skip(step, f"the {tag} renewal was decided")
+        elif step.kind is StepKind.RENEWAL_ASSESSMENT and step.status is StepStatus.PENDING:
+            # This month's assessment is of the account's health for its next renewal now.
+            step.title = step.title.replace(f"(the {tag} renewal)", f"(the {following} renewal)")
     s.renewal = RenewalCycle(renewal.next_renewal_date)
     s.renewals_completed += 1
     s.cycle += 1
