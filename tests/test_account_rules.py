@@ -369,6 +369,35 @@ def test_an_incomplete_profile_waits_for_the_profile() -> None:
     assert len(s.licenses) == 1
 
 
+def test_an_old_deals_past_renewal_date_is_replaced_before_the_profile_completes() -> None:
+    # The intake hands off a deal closed 14 months ago (edited in Salesforce): no owners, and
+    # a renewal date one term after its close, already past.
+    old_deal = make_hand_off(ae_owner="", ce_owner="", closed_at=T0 - 425 * DAY)
+    s = make_snapshot(with_profile=False, hand_offs=[old_deal])
+    assert rules.missing_profile(s) == ["AE", "CE"]
+    assert s.profile.renewal_date is not None and s.profile.renewal_date < T0
+    owners_only = CompleteProfile(AE, Role.AE, ae_owner=AE, ce_owner=CE)
+    before = copy.deepcopy(s)
+    with pytest.raises(RuleViolation) as refused:
+        rules.check_profile_renewal_ahead(s, owners_only, T0)
+    assert refused.value.message == (
+        "cannot complete the profile: its renewal date 2026-11-06 (one contract term after the"
+        " deal's close) is in the past (today is 2027-01-05); give the current one"
+        " (--renewal-date)"
+    )
+    assert s == before
+    # An owner alone leaves the profile incomplete: nothing opens yet, nothing to refuse.
+    rules.check_profile_renewal_ahead(s, CompleteProfile(AE, Role.AE, ae_owner=AE), T0)
+
+    current = CompleteProfile(AE, Role.AE, ae_owner=AE, ce_owner=CE, renewal_date=RENEWAL)
+    rules.check_profile_renewal_ahead(s, current, T0)
+    assert rules.apply_complete_profile(s, current, T0) == "profile complete"
+    rules.advance(s, T0)
+    assert s.renewal is not None and s.renewal.renewal_date == RENEWAL
+    assert [grant.expires_at for grant in s.licenses] == [RENEWAL]
+    assert step_keys(s, StepKind.VALUE_REALIZATION) == []
+
+
 def test_kickoff_plan_completes_the_kickoff_step_and_onboarding_opens_the_trainings() -> None:
     s = make_snapshot()
     rules.advance(s, T0)

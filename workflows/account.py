@@ -227,6 +227,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_complete_profile(self, request: CompleteProfile) -> None:
         limits.check(request, workflow.now())
         rules.check_complete_profile(self._s, request, workflow.now())
+        rules.check_profile_renewal_ahead(self._s, request, workflow.now())
 
     @workflow.update
     def submit_account_plan(self, request: SubmitAccountPlan) -> AccountActionAccepted:

@@ -291,6 +291,8 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
     if not any(given.values()):
         raise RuleViolation("nothing to fill in: give tier, seats, AE, CE or renewal date")
     missing = set(missing_profile(s))
+    if _past_renewal(s, now) is not None:
+        missing.add("renewal date")  # a stale one (an old deal's close + a term) is replaced
     already = [name for name, set_ in given.items() if set_ and name not in missing]
     if already:
         commands = dict.fromkeys(f"`dealcycle account {_CHANGED_BY[name]}`" for name in already)
@@ -320,16 +322,46 @@ _CHANGED_BY = {
 }
 
 
+def _past_renewal(s: AccountSnapshot, now: datetime) -> datetime | None:
+    """The renewal date of a profile not complete yet, when it has passed: one contract term
+    after the close of a deal handed off long after (an old deal edited in Salesforce)."""
+    renewal = s.profile.renewal_date
+    if renewal is None or renewal > now or not missing_profile(s):
+        return None
+    return renewal
+
+
+def check_profile_renewal_ahead(
+    s: AccountSnapshot, request: CompleteProfile, now: datetime
+) -> None:
+    """A profile is not completed with a renewal date that has passed: completing it opens the
+    kickoff, whose key would expire on that date, and the whole renewal window, overdue. Asked
+    for by the validator only: completions accepted before replay as they were."""
+    past = _past_renewal(s, now)
+    if past is None or request.renewal_date is not None:
+        return
+    if not missing_profile(replace(s, profile=_completed(s.profile, request))):
+        raise RuleViolation(
+            f"cannot complete the profile: its renewal date {past.date().isoformat()} (one"
+            f" contract term after the deal's close) is in the past (today is"
+            f" {now.date().isoformat()}); give the current one (--renewal-date)"
+        )
+
+
+def _completed(p: AccountProfile, request: CompleteProfile) -> AccountProfile:
+    return replace(
+        p,
+        tier=request.tier or p.tier,
+        seats=request.seats or p.seats,
+        ae_owner=request.ae_owner or p.ae_owner,
+        ce_owner=request.ce_owner or p.ce_owner,
+        renewal_date=request.renewal_date or p.renewal_date,
+    )
+
+
 def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: datetime) -> str:
     check_complete_profile(s, request, now)
-    s.profile = replace(
-        s.profile,
-        tier=request.tier or s.profile.tier,
-        seats=request.seats or s.profile.seats,
-        ae_owner=request.ae_owner or s.profile.ae_owner,
-        ce_owner=request.ce_owner or s.profile.ce_owner,
-        renewal_date=request.renewal_date or s.profile.renewal_date,
-    )
+    s.profile = _completed(s.profile, request)
     _profile_changed(s)
     _audit(s, now, request.actor, "completed the profile", request.via)
     still = missing_profile(s)
