@@ -347,12 +347,18 @@ async def test_the_ce_leader_of_the_day_reassigns_an_accounts_ce(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     async with harness_factory() as harness:
+        # In its renewal window: it looked the roster up as it started (to give the value
+        # exercise), and has slept since.
         account = await open_account(
-            harness, salesforce_fake, "001LEADROT", stage=LifecycleStage.ADOPTION
+            harness,
+            salesforce_fake,
+            "001LEADROT",
+            renewal_in=60 * DAY,
+            stage=LifecycleStage.RENEWAL,
         )
         rotate(harness, ce_leader=NEW_LEADER)
         # The CE left; the new CE leader hands the account to another CE. The account has not
-        # needed its CE leader since the rotation: it knew only the settings' one.
+        # needed its CE leader since the rotation: it knew only the one before.
         accepted = await account.execute_update(
             AccountWorkflow.reassign_owner,
             ReassignOwner(Role.CE, NEW_CE, NEW_LEADER, "the CE left"),

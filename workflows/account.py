@@ -282,7 +282,7 @@ class AccountWorkflow(OwedWorkHandlers):
         # Only a request the validator could not refuse before this existed looks the roster
         # up (the outgoing owner or the leader the account knew apply at once, as they did).
         if changes.leader_to_look_up(self._s, request):
-            await self._effects.roster.current()  # remembered: the rules read the leader
+            await self._effects.roster.of_today()  # remembered: the rules read the leader
         return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
 
     @reassign_owner.validator
