@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.roster import rotate_roster
 from dealcycle.db.engine import make_engine
-from schemas.account import LifecycleStage
+from schemas.account import CompleteAccountStep, LifecycleStage, RecordRenewalCall
 from schemas.account_changes import ReassignOwner
 from schemas.common import DeploymentType, Region, Role
 from schemas.health import SetHealth
@@ -381,3 +381,36 @@ async def test_the_ce_leader_of_the_day_reassigns_an_accounts_ce(
             )
         await settle(account)
         assert await account.query(AccountWorkflow.state) == view
+
+
+async def test_value_engineering_of_the_day_does_an_exercise_opened_before_the_rotation(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await open_account(
+            harness, salesforce_fake, "001VEGONE", renewal_in=60 * DAY, stage=LifecycleStage.RENEWAL
+        )
+        view = await account.query(AccountWorkflow.state)
+        [exercise] = [step for step in view.open_steps if step.kind == "value_realization"]
+        assert exercise.owner == VE
+        # The VE moves on before doing it; the renewal waits for the exercise.
+        rotate(harness, value_engineering=NEW_VE)
+        with pytest.raises(WorkflowUpdateFailedError) as someone_else:
+            await account.execute_update(
+                AccountWorkflow.complete_step, CompleteAccountStep(exercise.key, AE, Role.AE)
+            )
+        assert str(someone_else.value.cause) == (
+            f"RuleViolation: step {exercise.key!r} is owned by {VE}, not {AE}"
+        )
+        accepted = await account.execute_update(
+            AccountWorkflow.complete_step,
+            CompleteAccountStep(exercise.key, NEW_VE, Role.CE, "exercise run with the champion"),
+        )
+        assert accepted.message == f"{exercise.key} done"
+        view = await account.query(AccountWorkflow.state)
+        assert view.value_exercise_done
+        assert not [step for step in view.open_steps if step.kind == "value_realization"]
+        called = await account.execute_update(
+            AccountWorkflow.record_renewal_call, RecordRenewalCall(AE, Role.AE)
+        )
+        assert called.message == "first renewal call recorded"

@@ -176,13 +176,20 @@ class AccountWorkflow(OwedWorkHandlers):
         rules.check_production_ready(self._s, request)
 
     @workflow.update
-    def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
+    async def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
+        # Only a request the validator refused before this existed looks the roster up (a
+        # value exercise done by someone other than its owner); the rest apply at once.
+        if rules.value_engineering_to_look_up(self._s, request):
+            roster = await self._effects.roster.of_today()
+            rules.take_over_value_exercise(
+                self._s, request, roster.value_engineering, workflow.now()
+            )
         return self._accepted(rules.apply_complete_step(self._s, request, workflow.now()))
 
     @complete_step.validator
     def _check_complete_step(self, request: CompleteAccountStep) -> None:
         limits.check(request, workflow.now())
-        rules.check_complete_step(self._s, request)
+        rules.check_complete_step(self._s, request, value_engineering_known=False)
 
     @workflow.update(name=SNOOZE_STEP_UPDATE)
     def snooze_step(self, request: SnoozeStep) -> AccountActionAccepted:

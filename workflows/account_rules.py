@@ -821,7 +821,13 @@ def _finish_onboarding(s: AccountSnapshot, now: datetime) -> None:
     s.assessed_months = [month_of(now)]
 
 
-def check_complete_step(s: AccountSnapshot, request: CompleteAccountStep) -> AccountStep:
+def check_complete_step(
+    s: AccountSnapshot, request: CompleteAccountStep, *, value_engineering_known: bool = True
+) -> AccountStep:
+    """The step, or why ``request`` cannot complete it. ``value_engineering_known=False`` (the
+    validator, which cannot look the roster up) leaves a value exercise done by someone other
+    than its owner to the handler, which asks the roster first
+    (``value_engineering_to_look_up``)."""
     _check_churned(s)
     step = _find(s, request.step)
     if step is None:
@@ -838,11 +844,37 @@ def check_complete_step(s: AccountSnapshot, request: CompleteAccountStep) -> Acc
         )
     if step.status is StepStatus.SKIPPED:
         raise RuleViolation(f"step {step.key!r} is closed ({step.note})")
-    if request.actor != step.owner:
+    deferred = not value_engineering_known and step.kind is StepKind.VALUE_REALIZATION
+    if request.actor != step.owner and not deferred:
         raise RuleViolation(
             f"step {step.key!r} is owned by {step.owner}, not {request.actor or 'nobody'}"
         )
     return step
+
+
+def value_engineering_to_look_up(s: AccountSnapshot, request: CompleteAccountStep) -> bool:
+    """Whether only the roster of the day can say if the actor may do this value exercise:
+    it is open and someone else's (Value Engineering may have rotated since it was given)."""
+    step = _find(s, request.step)
+    return (
+        step is not None
+        and step.kind is StepKind.VALUE_REALIZATION
+        and step.status is StepStatus.PENDING
+        and request.actor != step.owner
+        and s.stage is not LifecycleStage.CHURNED
+    )
+
+
+def take_over_value_exercise(
+    s: AccountSnapshot, request: CompleteAccountStep, value_engineering: str, now: datetime
+) -> None:
+    """Value Engineering of the day takes over an open exercise given to their predecessor
+    (the roster rotated since); anyone else leaves it as it is."""
+    step = _find(s, request.step)
+    if step is None or request.actor != value_engineering or request.actor == step.owner:
+        return
+    _audit(s, now, request.actor, f"took over {step.key} from {step.owner} (Value Engineering)")
+    step.owner = request.actor
 
 
 _COMPLETED_BY_OWN_ACTION = {
