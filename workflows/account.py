@@ -63,6 +63,9 @@ UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
 HANDOFF_FILLS_GAPS_PATCH = "repeated-hand-off-fills-gaps"
 """Runs that started before: a repeat of a known deal is dropped, even when it brings what
 the account does not know (the owners the intake could not read)."""
+CASE_LEARNS_OWNERS_PATCH = "open-case-learns-the-profiles-owners"
+"""Runs that started before: a red-account case opened before the account's AE and CE were
+known is not told them when a hand-off or the profile names them (it stays without owners)."""
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -114,6 +117,7 @@ class AccountWorkflow(OwedWorkHandlers):
         checked = accepted(DEAL_CLOSED_SIGNAL, hand_off, AccountHandOff)
         if checked is None or self._invalid is not None:
             return
+        owners = self._owners()
         # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
         if hand_off_gaps.known_deal(self._s, checked.opportunity_id) is None:
             self._changed |= rules.apply_hand_off(self._s, checked, workflow.now())
@@ -122,6 +126,20 @@ class AccountWorkflow(OwedWorkHandlers):
         ):
             # A completed profile opens the kickoff: commands a run from before never issued.
             self._changed |= hand_off_gaps.apply_repeat(self._s, checked, workflow.now())
+        self._tell_case_of_owners(owners, f"deal {checked.opportunity_id} named them")
+
+    def _owners(self) -> tuple[str, str]:
+        return self._s.profile.ae_owner, self._s.profile.ce_owner
+
+    def _tell_case_of_owners(self, before: tuple[str, str], why: str) -> None:
+        """An open case learns the AE and CE the profile has come to know (a case opened
+        before they were named has none: nobody could record its action plan)."""
+        s = self._s
+        ae, ce = self._owners()
+        if s.vitals.open_case is None or (ae, ce) == before or not (ae and ce):
+            return
+        if workflow.patched(CASE_LEARNS_OWNERS_PATCH):
+            health_rules.tell_case_of_owners(s.vitals, ae, ce, "dealcycle", why, workflow.now())
 
     @workflow.signal(name=USAGE_REPORTED_SIGNAL)
     def usage_reported(self, report: UsageReport | None = None) -> None:
@@ -228,7 +246,10 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def complete_profile(self, request: CompleteProfile) -> AccountActionAccepted:
-        return self._accepted(rules.apply_complete_profile(self._s, request, workflow.now()))
+        owners = self._owners()
+        message = rules.apply_complete_profile(self._s, request, workflow.now())
+        self._tell_case_of_owners(owners, f"the profile, completed by {request.actor}")
+        return self._accepted(message)
 
     @complete_profile.validator
     def _check_complete_profile(self, request: CompleteProfile) -> None:
