@@ -221,6 +221,46 @@ def test_a_new_teams_seats_are_checked(outcome: str, team_seats: int, message: s
     assert message in refused.value.message
 
 
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (
+            RecordRenewalOutcome("renewed", AE, Role.AE, seats=40),
+            "seats (40) belong to a seat_expansion outcome: renewed keeps the account's 50 seats",
+        ),
+        (
+            RecordRenewalOutcome("churned", AE, Role.AE, seats=40),
+            "seats (40) belong to a seat_expansion outcome",
+        ),
+        (
+            RecordRenewalOutcome("renewed", AE, Role.AE, expansion_opportunity_id="006T"),
+            "an expansion opportunity (006T) belongs to a new_team outcome, not renewed",
+        ),
+        (
+            RecordRenewalOutcome("churned", AE, Role.AE, next_renewal_date=RENEWAL + 365 * DAY),
+            "a churned customer has no next renewal date",
+        ),
+    ],
+)
+def test_what_an_outcome_would_ignore_is_refused(
+    request_: RecordRenewalOutcome, message: str
+) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        changes.check_outcome_fields(adopted(), request_)
+    assert message in refused.value.message
+
+
+def test_an_outcome_given_only_its_own_fields_is_accepted() -> None:
+    s = adopted()
+    for request in (
+        RecordRenewalOutcome("renewed", AE, Role.AE, next_renewal_date=RENEWAL + 365 * DAY),
+        RecordRenewalOutcome("seat_expansion", AE, Role.AE, seats=80),
+        RecordRenewalOutcome("new_team", AE, Role.AE, expansion_opportunity_id="006T"),
+        RecordRenewalOutcome("churned", AE, Role.AE),
+    ):
+        changes.check_outcome_fields(s, request)
+
+
 def test_an_open_red_case_is_told_of_new_owners_and_a_moved_renewal_once_each() -> None:
     s = in_window()
     s.vitals.open_case = "red-account-001A-1-abc"

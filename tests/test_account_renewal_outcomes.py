@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from schemas import search_attributes as sa
 from schemas.account import CompleteAccountStep, LifecycleStage, RecordRenewalOutcome
@@ -176,6 +176,27 @@ async def test_a_new_team_outcome_whose_lookup_salesforce_refuses_names_the_refu
             )
         # Not retried: a refusal does not go away by asking again.
         assert len(salesforce_fake.calls_to(r"/sobjects/Opportunity/006DENIED$")) == 1
+
+
+async def test_a_plain_renewal_given_fewer_seats_is_refused_not_renewed_at_the_old_count(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await in_renewal_window(harness, salesforce_fake, "001DOWNSELL")
+        await settle(account)
+        before = await state(account)
+        # The customer renews with 80 of its 100 seats: `renewal-outcome renewed --seats 80`.
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await account.execute_update(
+                AccountWorkflow.record_renewal_outcome,
+                RecordRenewalOutcome("renewed", AE, Role.AE, seats=80),
+            )
+        assert "seats (80) belong to a seat_expansion outcome: renewed keeps the account's" in (
+            str(refused.value.cause)
+        )
+        await settle(account)
+        assert await state(account) == before
+        assert not [m for m in slack_fake.messages if "renewed at" in m.text]
 
 
 async def test_a_churned_account_ends_and_its_license_is_left_to_expire(

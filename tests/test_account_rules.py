@@ -369,6 +369,35 @@ def test_an_incomplete_profile_waits_for_the_profile() -> None:
     assert len(s.licenses) == 1
 
 
+def test_an_old_deals_past_renewal_date_is_replaced_before_the_profile_completes() -> None:
+    # The intake hands off a deal closed 14 months ago (edited in Salesforce): no owners, and
+    # a renewal date one term after its close, already past.
+    old_deal = make_hand_off(ae_owner="", ce_owner="", closed_at=T0 - 425 * DAY)
+    s = make_snapshot(with_profile=False, hand_offs=[old_deal])
+    assert rules.missing_profile(s) == ["AE", "CE"]
+    assert s.profile.renewal_date is not None and s.profile.renewal_date < T0
+    owners_only = CompleteProfile(AE, Role.AE, ae_owner=AE, ce_owner=CE)
+    before = copy.deepcopy(s)
+    with pytest.raises(RuleViolation) as refused:
+        rules.check_profile_renewal_ahead(s, owners_only, T0)
+    assert refused.value.message == (
+        "cannot complete the profile: its renewal date 2026-11-06 (one contract term after the"
+        " deal's close) is in the past (today is 2027-01-05); give the current one"
+        " (--renewal-date)"
+    )
+    assert s == before
+    # An owner alone leaves the profile incomplete: nothing opens yet, nothing to refuse.
+    rules.check_profile_renewal_ahead(s, CompleteProfile(AE, Role.AE, ae_owner=AE), T0)
+
+    current = CompleteProfile(AE, Role.AE, ae_owner=AE, ce_owner=CE, renewal_date=RENEWAL)
+    rules.check_profile_renewal_ahead(s, current, T0)
+    assert rules.apply_complete_profile(s, current, T0) == "profile complete"
+    rules.advance(s, T0)
+    assert s.renewal is not None and s.renewal.renewal_date == RENEWAL
+    assert [grant.expires_at for grant in s.licenses] == [RENEWAL]
+    assert step_keys(s, StepKind.VALUE_REALIZATION) == []
+
+
 def test_kickoff_plan_completes_the_kickoff_step_and_onboarding_opens_the_trainings() -> None:
     s = make_snapshot()
     rules.advance(s, T0)
@@ -465,6 +494,22 @@ def test_a_later_quarter_supersedes_an_unfinished_plan_and_qbr() -> None:
         rules.check_account_plan(s, make_plan("2027-Q2"))
 
 
+def test_a_past_quarters_plan_is_closed_before_and_after_a_continue_as_new() -> None:
+    s = onboarded_snapshot()
+    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    rules.apply_account_plan(s, make_plan("2027-Q2"), datetime(2027, 4, 2, tzinfo=UTC))
+    rules.check_plan_quarter_current(s, make_plan("2027-Q2"))  # its quarter: may be replaced
+    rules.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    with pytest.raises(RuleViolation, match="the 2027-Q2 plan is closed: its quarter is over"):
+        rules.check_plan_quarter_current(s, make_plan("2027-Q2"))
+    rules.compact(s)  # the finished Q2 step is let go of
+    with pytest.raises(RuleViolation) as compacted:
+        rules.check_account_plan(s, make_plan("2027-Q2"))
+    assert compacted.value.message == (
+        "no account plan is open for 2027-Q2 (its quarter is over); open: account-plan-2027-Q3"
+    )
+
+
 def test_monthly_renewal_assessments_start_the_month_after_onboarding() -> None:
     s = onboarded_snapshot()
     assert s.assessed_months == ["2027-02"]
@@ -533,6 +578,21 @@ def test_a_customer_brought_in_late_in_the_renewal_window_gets_a_proposal_due_to
     # Thirty days would pass the renewal: the exercise is due by the renewal date at the latest.
     assert find(s, f"value-realization-{RENEWAL_TAG}").due_at == RENEWAL
     assert find(s, f"renewal-outcome-{RENEWAL_TAG}").due_at == RENEWAL
+
+
+def test_onboarding_that_ends_inside_the_renewal_window_leaves_the_account_in_renewal() -> None:
+    # A slow customer: onboarding began in time and ends after the window opened (T-90).
+    s = make_snapshot()
+    record_kickoff(s)
+    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 2 * DAY)
+    rules.advance(s, WINDOW_OPENS + DAY)
+    assert s.stage is LifecycleStage.ONBOARDING
+    assert step_keys(s, StepKind.VALUE_REALIZATION) == [f"value-realization-{RENEWAL_TAG}"]
+    complete_onboarding(s, WINDOW_OPENS + 10 * DAY)
+    rules.advance(s, WINDOW_OPENS + 10 * DAY)
+    assert s.stage is LifecycleStage.RENEWAL
+    assert rules.state_view(s, WINDOW_OPENS + 10 * DAY).stage is LifecycleStage.RENEWAL
+    assert len(step_keys(s, StepKind.VALUE_REALIZATION)) == 1
 
 
 def test_a_renewal_call_before_the_window_opens_is_rejected() -> None:
@@ -631,6 +691,28 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     rules.advance(s, following - 90 * DAY)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == ["value-realization-2028-09-01"]
     assert stage_of(s) is LifecycleStage.RENEWAL
+
+
+def test_the_months_open_assessments_name_the_next_renewal_once_this_one_is_decided() -> None:
+    s = onboarded_snapshot()
+    decided = RENEWAL - 10 * DAY
+    rules.advance(s, decided)
+    complete_value_exercise(s, decided)
+    assert [step.title for step in rules._open_of(s, StepKind.RENEWAL_ASSESSMENT)] == [
+        "2027-08 renewal health assessment (the 2027-09-01 renewal): relationship and"
+        " business risks",
+        "2027-08 renewal health assessment (the 2027-09-01 renewal): technical risks",
+    ]
+    rules.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
+    rules.start_next_cycle(s)
+    view = rules.state_view(s, decided)
+    assert view.renewal_date == datetime(2028, 9, 1, tzinfo=UTC)
+    assessments = [step for step in view.open_steps if step.kind == "renewal_assessment"]
+    assert [step.title for step in assessments] == [
+        "2027-08 renewal health assessment (the 2028-09-01 renewal): relationship and"
+        " business risks",
+        "2027-08 renewal health assessment (the 2028-09-01 renewal): technical risks",
+    ]
 
 
 def test_a_renewal_may_name_its_next_date_and_a_seat_expansion_its_seats() -> None:
@@ -1320,6 +1402,18 @@ def test_compact_keeps_only_open_work_and_unwritten_records() -> None:
     rules.compact(s)
     assert s.plans == []
     assert len(s.audit) == rules.AUDIT_KEPT and s.audit[-1].action == "entry 29"
+
+
+def test_compaction_keeps_the_accounts_current_key_in_view() -> None:
+    s = onboarded_snapshot()
+    s.licenses[0].key_id, s.licenses[0].announced = "key-1", True
+    rules.apply_expand_seats(s, ExpandSeats(80, AE, Role.AE, "platform team"), ONBOARDED)
+    s.licenses[1].key_id, s.licenses[1].announced = "key-2", True
+    rules.compact(s)  # history grew long: continue-as-new
+    # The status still names the key the customer runs on (the newest), and only it.
+    assert rules.state_view(s, ONBOARDED).license_key_ids == ["key-2"]
+    rules.compact(s)
+    assert [grant.number for grant in s.licenses] == [2]
 
 
 def test_compaction_inside_the_renewal_window_keeps_the_value_exercise_done() -> None:

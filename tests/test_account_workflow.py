@@ -49,7 +49,7 @@ from tests.support.accounts import (
     state,
 )
 from workflows.account import AccountWorkflow
-from workflows.account_rules import add_years, midnight
+from workflows.account_rules import add_years, midnight, quarter_of
 
 
 async def start_account(
@@ -309,3 +309,46 @@ async def test_bad_input_is_rejected_and_changes_nothing(
 
         await assert_only_workflow_tasks_since(handle, before)
         assert await state(handle) == before_state
+
+
+async def test_a_past_quarters_plan_sent_again_leaves_salesforce_with_the_current_plan(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness, salesforce_fake, "001PLANS", 300 * DAY, stage=LifecycleStage.ADOPTION, tier=2
+        )
+        now = await harness.env.get_current_time()
+        quarter = datetime(now.year, (now.month - 1) // 3 * 3 + 1, 1, tzinfo=UTC)
+        first, second = (add_quarters(quarter, n) for n in (1, 2))
+        await advance_to(harness, handle, first + DAY)
+        first_label = quarter_of(first)
+        await handle.execute_update(AccountWorkflow.submit_account_plan, a_plan(first_label))
+        await advance_to(harness, handle, second + DAY)
+        second_label = quarter_of(second)
+        # The current quarter's plan is replaced as often as the CE likes.
+        for _ in range(2):
+            await handle.execute_update(AccountWorkflow.submit_account_plan, a_plan(second_label))
+        await settle(handle)
+        account = salesforce_fake.get_record("Account", "001PLANS")
+        assert account["Notes_Next_Steps__c"] == a_plan(second_label).next_steps
+        before = await state(handle)
+
+        # Last quarter's, sent again (a typo fixed), would put its next steps back on top.
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(AccountWorkflow.submit_account_plan, a_plan(first_label))
+        assert str(refused.value.cause) == (
+            f"RuleViolation: the {first_label} plan is closed: its quarter is over and the"
+            f" {second_label} plan is the current one (its next steps and link are the ones in"
+            " Salesforce)"
+        )
+        await settle(handle)
+        assert await state(handle) == before
+        account = salesforce_fake.get_record("Account", "001PLANS")
+        assert account["Notes_Next_Steps__c"] == a_plan(second_label).next_steps
+        assert account["Account_Plan_Link__c"] == a_plan(second_label).link
+
+
+def add_quarters(quarter: datetime, n: int) -> datetime:
+    month = quarter.month - 1 + 3 * n
+    return datetime(quarter.year + month // 12, month % 12 + 1, 1, tzinfo=UTC)

@@ -13,12 +13,15 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from activities.red_accounts import get_red_account_case
 from dealcycle.db.engine import make_engine
+from schemas.account import AccountHandOff, AccountStart, CompleteProfile, account_workflow_id
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import CustomerHealth, Role
 from schemas.health import (
     OWNERS_CHANGED_CASE_SIGNAL_KIND,
     RENEWAL_MOVED_CASE_SIGNAL_KIND,
     CaseSignal,
+    HealthSignal,
+    Reading,
     RecordActionPlan,
     SetHealth,
 )
@@ -152,3 +155,50 @@ async def test_a_moved_renewal_date_reaches_the_open_case(
         [note] = [text for text in thread(slack_fake) if "moved to" in text]
         assert f"moved to {moved_to.date().isoformat()} (was {was.date().isoformat()})" in note
         assert "co-terming" in note
+
+
+async def test_a_case_opened_before_the_account_had_owners_gets_them_with_the_profile(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        # The intake hands off a new customer (Salesforce knows no Slack members), and the
+        # usage feed finds it barely used: red, before anyone named its AE and CE.
+        now = await harness.env.get_current_time()
+        salesforce_fake.add_record("Account", {"Id": "001NOBODY", "Name": "NewCo"})
+        deal = AccountHandOff("006NOBODY", "001NOBODY", "NewCo", "new", 50, "", "", 2, "", now)
+        started = await harness.client.start_workflow(
+            AccountWorkflow.run,
+            AccountStart(
+                "001NOBODY", "NewCo", hand_offs=[deal], config=harness.settings.account_config()
+            ),
+            id=account_workflow_id("001NOBODY"),
+            task_queue=harness.task_queue,
+        )
+        account = harness.client.get_workflow_handle_for(
+            AccountWorkflow.run, started.id, first_execution_run_id=started.result_run_id
+        )
+        harness.track(account)
+        await account.signal(
+            AccountWorkflow.health_signal,
+            HealthSignal(
+                "usage", 5, "feed", more=[Reading("adoption", 3), Reading("sentiment", 40)]
+            ),
+        )
+        case = await case_handle(harness, account, 1)
+        assert ((await case_state(case)).ae_owner, (await case_state(case)).ce_owner) == ("", "")
+
+        await account.execute_update(
+            AccountWorkflow.complete_profile,
+            CompleteProfile(CE_LEADER, Role.CE, ae_owner=AE, ce_owner=CE),
+        )
+        await settle(account)
+        await settle(case)
+        view = await case_state(case)
+        assert (view.ae_owner, view.ce_owner) == (AE, CE)
+        accepted = await case.execute_update(
+            RedAccountWorkflow.record_action_plan,
+            RecordActionPlan(AE, Role.AE, "just started", "an admin", "onboarding push"),
+        )
+        assert accepted.message == "AE part recorded; waiting for the CE"
+        told = [text for text in thread(slack_fake) if "is now the AE of NewCo" in text]
+        assert len(told) == 1 and f"<@{CE}> is now the CE" in told[0]

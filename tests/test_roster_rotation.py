@@ -20,7 +20,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.roster import rotate_roster
 from dealcycle.db.engine import make_engine
-from schemas.account import LifecycleStage
+from schemas.account import CompleteAccountStep, LifecycleStage, RecordRenewalCall
+from schemas.account_changes import ReassignOwner
 from schemas.common import DeploymentType, Region, Role
 from schemas.health import SetHealth
 from schemas.opportunity import (
@@ -60,6 +61,7 @@ from workflows.security_review import SecurityReviewWorkflow
 
 OPS = "U0OPS0001"
 NEW_LEADER, NEW_VE = "U0NEWLEAD1", "U0VALUEENG2"
+NEW_CE = "U0CE00002"
 OLD_WEST_CE, NEW_WEST_CE = "U0SECWEST1", "U0SECWEST2"
 OLD_PM, NEW_PM = "U0SECPM01", "U0SECPM02"
 CHANNEL = "#dealcycle-trials"
@@ -339,3 +341,76 @@ async def test_a_tier_2_plan_is_shared_with_the_ce_leader_of_the_day(
         [shared] = [t for t in texts(slack_fake, NEW_LEADER) if "account plan for" in t]
         assert "Tier 2 account plan" in shared and "1:1" in shared
         assert texts(slack_fake, CE_LEADER) == told_before
+
+
+async def test_the_ce_leader_of_the_day_reassigns_an_accounts_ce(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        # In its renewal window: it looked the roster up as it started (to give the value
+        # exercise), and has slept since.
+        account = await open_account(
+            harness,
+            salesforce_fake,
+            "001LEADROT",
+            renewal_in=60 * DAY,
+            stage=LifecycleStage.RENEWAL,
+        )
+        rotate(harness, ce_leader=NEW_LEADER)
+        # The CE left; the new CE leader hands the account to another CE. The account has not
+        # needed its CE leader since the rotation: it knew only the one before.
+        accepted = await account.execute_update(
+            AccountWorkflow.reassign_owner,
+            ReassignOwner(Role.CE, NEW_CE, NEW_LEADER, "the CE left"),
+        )
+        assert accepted.message.startswith(f"{NEW_CE} is now the CE")
+        await settle(account)
+        view = await account.query(AccountWorkflow.state)
+        assert view.profile is not None and view.profile.ce_owner == NEW_CE
+        assert [t for t in texts(slack_fake, NEW_CE) if "now the CE" in t]
+
+        # The leader who rotated out no longer may; someone who never led, never could.
+        for actor in (CE_LEADER, AE):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await account.execute_update(
+                    AccountWorkflow.reassign_owner, ReassignOwner(Role.CE, CE, actor)
+                )
+            assert str(refused.value.cause) == (
+                f"RuleViolation: {actor} cannot reassign the CE: the outgoing CE ({NEW_CE})"
+                f" or the CE leader ({NEW_LEADER}) does"
+            )
+        await settle(account)
+        assert await account.query(AccountWorkflow.state) == view
+
+
+async def test_value_engineering_of_the_day_does_an_exercise_opened_before_the_rotation(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await open_account(
+            harness, salesforce_fake, "001VEGONE", renewal_in=60 * DAY, stage=LifecycleStage.RENEWAL
+        )
+        view = await account.query(AccountWorkflow.state)
+        [exercise] = [step for step in view.open_steps if step.kind == "value_realization"]
+        assert exercise.owner == VE
+        # The VE moves on before doing it; the renewal waits for the exercise.
+        rotate(harness, value_engineering=NEW_VE)
+        with pytest.raises(WorkflowUpdateFailedError) as someone_else:
+            await account.execute_update(
+                AccountWorkflow.complete_step, CompleteAccountStep(exercise.key, AE, Role.AE)
+            )
+        assert str(someone_else.value.cause) == (
+            f"RuleViolation: step {exercise.key!r} is owned by {VE}, not {AE}"
+        )
+        accepted = await account.execute_update(
+            AccountWorkflow.complete_step,
+            CompleteAccountStep(exercise.key, NEW_VE, Role.CE, "exercise run with the champion"),
+        )
+        assert accepted.message == f"{exercise.key} done"
+        view = await account.query(AccountWorkflow.state)
+        assert view.value_exercise_done
+        assert not [step for step in view.open_steps if step.kind == "value_realization"]
+        called = await account.execute_update(
+            AccountWorkflow.record_renewal_call, RecordRenewalCall(AE, Role.AE)
+        )
+        assert called.message == "first renewal call recorded"

@@ -63,6 +63,9 @@ UNIQUE_CASE_IDS_PATCH = "red-account-case-ids-unique-per-account"
 HANDOFF_FILLS_GAPS_PATCH = "repeated-hand-off-fills-gaps"
 """Runs that started before: a repeat of a known deal is dropped, even when it brings what
 the account does not know (the owners the intake could not read)."""
+CASE_LEARNS_OWNERS_PATCH = "open-case-learns-the-profiles-owners"
+"""Runs that started before: a red-account case opened before the account's AE and CE were
+known is not told them when a hand-off or the profile names them (it stays without owners)."""
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -114,6 +117,7 @@ class AccountWorkflow(OwedWorkHandlers):
         checked = accepted(DEAL_CLOSED_SIGNAL, hand_off, AccountHandOff)
         if checked is None or self._invalid is not None:
             return
+        owners = self._owners()
         # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
         if hand_off_gaps.known_deal(self._s, checked.opportunity_id) is None:
             self._changed |= rules.apply_hand_off(self._s, checked, workflow.now())
@@ -122,6 +126,20 @@ class AccountWorkflow(OwedWorkHandlers):
         ):
             # A completed profile opens the kickoff: commands a run from before never issued.
             self._changed |= hand_off_gaps.apply_repeat(self._s, checked, workflow.now())
+        self._tell_case_of_owners(owners, f"deal {checked.opportunity_id} named them")
+
+    def _owners(self) -> tuple[str, str]:
+        return self._s.profile.ae_owner, self._s.profile.ce_owner
+
+    def _tell_case_of_owners(self, before: tuple[str, str], why: str) -> None:
+        """An open case learns the AE and CE the profile has come to know (a case opened
+        before they were named has none: nobody could record its action plan)."""
+        s = self._s
+        ae, ce = self._owners()
+        if s.vitals.open_case is None or (ae, ce) == before or not (ae and ce):
+            return
+        if workflow.patched(CASE_LEARNS_OWNERS_PATCH):
+            health_rules.tell_case_of_owners(s.vitals, ae, ce, "dealcycle", why, workflow.now())
 
     @workflow.signal(name=USAGE_REPORTED_SIGNAL)
     def usage_reported(self, report: UsageReport | None = None) -> None:
@@ -176,13 +194,20 @@ class AccountWorkflow(OwedWorkHandlers):
         rules.check_production_ready(self._s, request)
 
     @workflow.update
-    def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
+    async def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
+        # Only a request the validator refused before this existed looks the roster up (a
+        # value exercise done by someone other than its owner); the rest apply at once.
+        if rules.value_engineering_to_look_up(self._s, request):
+            roster = await self._effects.roster.of_today()
+            rules.take_over_value_exercise(
+                self._s, request, roster.value_engineering, workflow.now()
+            )
         return self._accepted(rules.apply_complete_step(self._s, request, workflow.now()))
 
     @complete_step.validator
     def _check_complete_step(self, request: CompleteAccountStep) -> None:
         limits.check(request, workflow.now())
-        rules.check_complete_step(self._s, request)
+        rules.check_complete_step(self._s, request, value_engineering_known=False)
 
     @workflow.update(name=SNOOZE_STEP_UPDATE)
     def snooze_step(self, request: SnoozeStep) -> AccountActionAccepted:
@@ -221,12 +246,16 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def complete_profile(self, request: CompleteProfile) -> AccountActionAccepted:
-        return self._accepted(rules.apply_complete_profile(self._s, request, workflow.now()))
+        owners = self._owners()
+        message = rules.apply_complete_profile(self._s, request, workflow.now())
+        self._tell_case_of_owners(owners, f"the profile, completed by {request.actor}")
+        return self._accepted(message)
 
     @complete_profile.validator
     def _check_complete_profile(self, request: CompleteProfile) -> None:
         limits.check(request, workflow.now())
         rules.check_complete_profile(self._s, request, workflow.now())
+        rules.check_profile_renewal_ahead(self._s, request, workflow.now())
 
     @workflow.update
     def submit_account_plan(self, request: SubmitAccountPlan) -> AccountActionAccepted:
@@ -236,6 +265,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_account_plan(self, request: SubmitAccountPlan) -> None:
         limits.check(request, workflow.now())
         rules.check_account_plan(self._s, request)
+        rules.check_plan_quarter_current(self._s, request)
 
     @workflow.update
     def record_renewal_assessment(self, request: RecordRenewalAssessment) -> AccountActionAccepted:
@@ -264,6 +294,7 @@ class AccountWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         rules.check_renewal_outcome(self._s, request, workflow.now())
         changes.check_new_team_seats(self._s, request)
+        changes.check_outcome_fields(self._s, request)
 
     @workflow.update
     def move_renewal_date(self, request: MoveRenewalDate) -> AccountActionAccepted:
@@ -275,13 +306,18 @@ class AccountWorkflow(OwedWorkHandlers):
         changes.check_move_renewal_date(self._s, request, workflow.now())
 
     @workflow.update
-    def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
+    async def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
+        # Only a request the validator could not refuse before this existed looks the roster
+        # up (the outgoing owner or the leader the account knew apply at once, as they did).
+        if changes.leader_to_look_up(self._s, request):
+            await self._effects.roster.of_today()  # remembered: the rules read the leader
         return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
 
     @reassign_owner.validator
     def _check_reassign_owner(self, request: ReassignOwner) -> None:
         limits.check(request, workflow.now())
-        changes.check_reassign_owner(self._s, request)
+        # Who may (the CE leader of the day) is the handler's to check, after the roster.
+        changes.check_reassign_owner(self._s, request, leader_known=False)
 
     @workflow.update
     def expand_seats(self, request: ExpandSeats) -> AccountActionAccepted:

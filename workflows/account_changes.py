@@ -217,8 +217,19 @@ def _owner_of(s: AccountSnapshot, role: Role) -> str:
     return s.profile.ae_owner if role is Role.AE else s.profile.ce_owner
 
 
-def check_reassign_owner(s: AccountSnapshot, request: ReassignOwner) -> str:
-    """The outgoing owner, or why the role cannot change hands so."""
+def leader_to_look_up(s: AccountSnapshot, request: ReassignOwner) -> bool:
+    """Whether only the roster of the day can say if the actor may reassign: they are neither
+    the outgoing owner nor the CE leader the account last knew (the roster may have rotated
+    since; the account looks it up only when it needs one of its people)."""
+    return request.actor not in (_owner_of(s, Role(request.role)), ce_leader(s))
+
+
+def check_reassign_owner(
+    s: AccountSnapshot, request: ReassignOwner, *, leader_known: bool = True
+) -> str:
+    """The outgoing owner, or why the role cannot change hands so. ``leader_known=False`` (the
+    validator, which cannot look the roster up) leaves who may to the handler, which asks the
+    roster first when ``leader_to_look_up``."""
     rules.check_not_churned(s)
     role = Role(request.role)
     current = _owner_of(s, role)
@@ -235,7 +246,7 @@ def check_reassign_owner(s: AccountSnapshot, request: ReassignOwner) -> str:
     # no longer the owner, and would be told they may not, rather than that it is done.
     if new == current:
         raise RuleViolation(f"{new} is already the account's {role.value}; nothing to reassign")
-    if request.actor not in (current, leader):
+    if leader_known and request.actor not in (current, leader):
         raise RuleViolation(
             f"{request.actor} cannot reassign the {role.value}: the outgoing {role.value}"
             f" ({current}) or the CE leader ({leader}) does"
@@ -317,3 +328,22 @@ def check_new_team_seats(s: AccountSnapshot, request: RecordRenewalOutcome) -> N
             f"{seats} seats and a new team of {request.new_team_seats} would pass"
             f" {limits.MAX_SEATS} seats"
         )
+
+
+def check_outcome_fields(s: AccountSnapshot, request: RecordRenewalOutcome) -> None:
+    """What an outcome is given must be its own: a value it would ignore is refused, not
+    dropped (``--seats 80`` on a plain renewal is a downsell the account cannot record). Asked
+    for by the validator only, as ``check_new_team_seats``: outcomes accepted before replay."""
+    outcome = request.outcome
+    if request.seats and outcome != RenewalOutcome.SEAT_EXPANSION.value:
+        raise RuleViolation(
+            f"seats ({request.seats}) belong to a seat_expansion outcome: {outcome} keeps the"
+            f" account's {s.profile.seats} seats (a new team's go in --team-seats)"
+        )
+    if request.expansion_opportunity_id.strip() and outcome != RenewalOutcome.NEW_TEAM.value:
+        raise RuleViolation(
+            f"an expansion opportunity ({request.expansion_opportunity_id.strip()}) belongs to"
+            f" a new_team outcome, not {outcome}"
+        )
+    if request.next_renewal_date is not None and outcome == RenewalOutcome.CHURNED.value:
+        raise RuleViolation("a churned customer has no next renewal date")

@@ -291,6 +291,8 @@ def check_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
     if not any(given.values()):
         raise RuleViolation("nothing to fill in: give tier, seats, AE, CE or renewal date")
     missing = set(missing_profile(s))
+    if _past_renewal(s, now) is not None:
+        missing.add("renewal date")  # a stale one (an old deal's close + a term) is replaced
     already = [name for name, set_ in given.items() if set_ and name not in missing]
     if already:
         commands = dict.fromkeys(f"`dealcycle account {_CHANGED_BY[name]}`" for name in already)
@@ -320,16 +322,46 @@ _CHANGED_BY = {
 }
 
 
+def _past_renewal(s: AccountSnapshot, now: datetime) -> datetime | None:
+    """The renewal date of a profile not complete yet, when it has passed: one contract term
+    after the close of a deal handed off long after (an old deal edited in Salesforce)."""
+    renewal = s.profile.renewal_date
+    if renewal is None or renewal > now or not missing_profile(s):
+        return None
+    return renewal
+
+
+def check_profile_renewal_ahead(
+    s: AccountSnapshot, request: CompleteProfile, now: datetime
+) -> None:
+    """A profile is not completed with a renewal date that has passed: completing it opens the
+    kickoff, whose key would expire on that date, and the whole renewal window, overdue. Asked
+    for by the validator only: completions accepted before replay as they were."""
+    past = _past_renewal(s, now)
+    if past is None or request.renewal_date is not None:
+        return
+    if not missing_profile(replace(s, profile=_completed(s.profile, request))):
+        raise RuleViolation(
+            f"cannot complete the profile: its renewal date {past.date().isoformat()} (one"
+            f" contract term after the deal's close) is in the past (today is"
+            f" {now.date().isoformat()}); give the current one (--renewal-date)"
+        )
+
+
+def _completed(p: AccountProfile, request: CompleteProfile) -> AccountProfile:
+    return replace(
+        p,
+        tier=request.tier or p.tier,
+        seats=request.seats or p.seats,
+        ae_owner=request.ae_owner or p.ae_owner,
+        ce_owner=request.ce_owner or p.ce_owner,
+        renewal_date=request.renewal_date or p.renewal_date,
+    )
+
+
 def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: datetime) -> str:
     check_complete_profile(s, request, now)
-    s.profile = replace(
-        s.profile,
-        tier=request.tier or s.profile.tier,
-        seats=request.seats or s.profile.seats,
-        ae_owner=request.ae_owner or s.profile.ae_owner,
-        ce_owner=request.ce_owner or s.profile.ce_owner,
-        renewal_date=request.renewal_date or s.profile.renewal_date,
-    )
+    s.profile = _completed(s.profile, request)
     _profile_changed(s)
     _audit(s, now, request.actor, "completed the profile", request.via)
     still = missing_profile(s)
@@ -485,8 +517,10 @@ def _open_renewal_window(s: AccountSnapshot, now: datetime) -> None:
         return
     tag = _renewal_tag(s)
     if _find(s, f"value-realization-{tag}") is not None:
-        if s.renewal.carried_work and s.stage is LifecycleStage.ADOPTION:
-            s.stage = LifecycleStage.RENEWAL  # a moved date's window reopens with its work
+        # The window is open and its work too: a moved date's window reopening with its work,
+        # or onboarding that ended inside the window (it opened while the customer onboarded).
+        if s.stage is LifecycleStage.ADOPTION:
+            s.stage = LifecycleStage.RENEWAL
         return
     d = s.config.durations
     renewal_date = s.renewal.renewal_date
@@ -787,7 +821,13 @@ def _finish_onboarding(s: AccountSnapshot, now: datetime) -> None:
     s.assessed_months = [month_of(now)]
 
 
-def check_complete_step(s: AccountSnapshot, request: CompleteAccountStep) -> AccountStep:
+def check_complete_step(
+    s: AccountSnapshot, request: CompleteAccountStep, *, value_engineering_known: bool = True
+) -> AccountStep:
+    """The step, or why ``request`` cannot complete it. ``value_engineering_known=False`` (the
+    validator, which cannot look the roster up) leaves a value exercise done by someone other
+    than its owner to the handler, which asks the roster first
+    (``value_engineering_to_look_up``)."""
     _check_churned(s)
     step = _find(s, request.step)
     if step is None:
@@ -804,11 +844,37 @@ def check_complete_step(s: AccountSnapshot, request: CompleteAccountStep) -> Acc
         )
     if step.status is StepStatus.SKIPPED:
         raise RuleViolation(f"step {step.key!r} is closed ({step.note})")
-    if request.actor != step.owner:
+    deferred = not value_engineering_known and step.kind is StepKind.VALUE_REALIZATION
+    if request.actor != step.owner and not deferred:
         raise RuleViolation(
             f"step {step.key!r} is owned by {step.owner}, not {request.actor or 'nobody'}"
         )
     return step
+
+
+def value_engineering_to_look_up(s: AccountSnapshot, request: CompleteAccountStep) -> bool:
+    """Whether only the roster of the day can say if the actor may do this value exercise:
+    it is open and someone else's (Value Engineering may have rotated since it was given)."""
+    step = _find(s, request.step)
+    return (
+        step is not None
+        and step.kind is StepKind.VALUE_REALIZATION
+        and step.status is StepStatus.PENDING
+        and request.actor != step.owner
+        and s.stage is not LifecycleStage.CHURNED
+    )
+
+
+def take_over_value_exercise(
+    s: AccountSnapshot, request: CompleteAccountStep, value_engineering: str, now: datetime
+) -> None:
+    """Value Engineering of the day takes over an open exercise given to their predecessor
+    (the roster rotated since); anyone else leaves it as it is."""
+    step = _find(s, request.step)
+    if step is None or request.actor != value_engineering or request.actor == step.owner:
+        return
+    _audit(s, now, request.actor, f"took over {step.key} from {step.owner} (Value Engineering)")
+    step.owner = request.actor
 
 
 _COMPLETED_BY_OWN_ACTION = {
@@ -920,17 +986,38 @@ def check_account_plan(s: AccountSnapshot, request: SubmitAccountPlan) -> Accoun
     step = _find(s, f"account-plan-{request.quarter}")
     if step is None:
         first = s.first_planning_quarter
-        later = first is not None and parse_quarter(request.quarter) >= parse_quarter(first)
+        since_first = first is not None and parse_quarter(request.quarter) >= parse_quarter(first)
+        # A quarter already opened whose finished plan a continue-as-new let go of: over.
+        over = since_first and _quarter_is_over(s, request.quarter)
+        opens = f" (it opens {quarter_start(request.quarter).date().isoformat()})"
         raise RuleViolation(
             f"no account plan is open for {request.quarter}"
-            + (f" (it opens {quarter_start(request.quarter).date().isoformat()})" if later else "")
+            + (" (its quarter is over)" if over else opens if since_first else "")
             + "; open: "
             + (", ".join(x.key for x in _open_of(s, StepKind.ACCOUNT_PLAN)) or "none")
-            + ("" if later else f" (the first is for {first})")
+            + ("" if since_first else f" (the first is for {first})")
         )
     if step.status is StepStatus.SKIPPED:
         raise RuleViolation(f"the {request.quarter} plan is closed ({step.note})")
     return step
+
+
+def _quarter_is_over(s: AccountSnapshot, quarter: str) -> bool:
+    """A later quarter's plan has opened since."""
+    latest = s.planned_quarters[-1] if s.planned_quarters else None
+    return latest is not None and parse_quarter(quarter) < parse_quarter(latest)
+
+
+def check_plan_quarter_current(s: AccountSnapshot, request: SubmitAccountPlan) -> None:
+    """A plan is replaced only while its quarter is the current one: a past quarter's, sent
+    again, would write its next steps and link over the current plan's in Salesforce. Asked
+    for by the validator only: replacements accepted before replay as they were."""
+    if _quarter_is_over(s, request.quarter):
+        raise RuleViolation(
+            f"the {request.quarter} plan is closed: its quarter is over and the"
+            f" {s.planned_quarters[-1]} plan is the current one (its next steps and link are"
+            " the ones in Salesforce)"
+        )
 
 
 def apply_account_plan(s: AccountSnapshot, request: SubmitAccountPlan, now: datetime) -> str:
@@ -1118,9 +1205,13 @@ def start_next_cycle(s: AccountSnapshot) -> None:
     renewal = s.renewal
     assert renewal is not None and renewal.next_renewal_date is not None
     tag = _renewal_tag(s)
+    following = renewal.next_renewal_date.date().isoformat()
     for step in s.steps:
         if step.key.endswith(tag) and step.status is StepStatus.PENDING:
             _skip(step, f"the {tag} renewal was decided")
+        elif step.kind is StepKind.RENEWAL_ASSESSMENT and step.status is StepStatus.PENDING:
+            # This month's assessment is of the account's health for its next renewal now.
+            step.title = step.title.replace(f"(the {tag} renewal)", f"(the {following} renewal)")
     s.renewal = RenewalCycle(renewal.next_renewal_date)
     s.renewals_completed += 1
     s.cycle += 1
@@ -1141,7 +1232,14 @@ def compact(s: AccountSnapshot) -> None:
         for step in s.steps
         if step.status is StepStatus.PENDING or any(step.key.endswith(tag) for tag in current)
     ]
-    s.licenses = [grant for grant in s.licenses if grant.key_id is None or not grant.announced]
+    # The newest key issued stays: it is the one the customer runs on, and the status names it.
+    issued = [grant for grant in s.licenses if grant.key_id is not None]
+    current_key = issued[-1] if issued else None
+    s.licenses = [
+        grant
+        for grant in s.licenses
+        if grant.key_id is None or not grant.announced or grant is current_key
+    ]
     s.plans = [plan for plan in s.plans if not plan.recorded]
     kept_done = [entry for entry in s.feature_requests if entry.recorded][-FEATURE_REQUESTS_KEPT:]
     s.feature_requests = kept_done + [e for e in s.feature_requests if not e.recorded]

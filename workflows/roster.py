@@ -55,6 +55,12 @@ class RosterLookup:
     def new_wake_up(self) -> None:
         self._this_wake_up = None
 
+    async def of_today(self) -> Roster:
+        """The roster asked again, whatever this wake-up knows: for an update handler, which
+        may run long after its main loop last woke (and looked)."""
+        self._this_wake_up = None
+        return await self.current()
+
     async def current(self) -> Roster:
         if self._this_wake_up is not None:
             return self._this_wake_up

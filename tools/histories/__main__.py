@@ -23,6 +23,7 @@ GROUP_NAMES = (
     "intake",
     "region",
     "owners",
+    "case-owners",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

@@ -370,3 +370,30 @@ async def owners_from_a_repeat(rec: Recorder) -> None:
     )
     await settle(account)
     await rec.save(account, "owners-from-a-repeated-deal")
+
+
+# --- A red case opened before the account's owners were known ------------------------------------
+
+
+async def case_before_owners(rec: Recorder) -> None:
+    """An account handed off by the intake (no AE, no CE) that a reading turns red: its case
+    opens without owners. Then ``dealcycle account profile`` names them. The code before
+    ``CASE_LEARNS_OWNERS_PATCH`` told the case nothing (nobody could record its action plan);
+    today's signals it the owners, a command this run did not issue. The kickoff the completed
+    profile opens follows in the same task, so a replay compares it."""
+    account_id = "001HNOBODY"
+    now = await rec.env.get_current_time()
+    # As the intake reads it: Salesforce knows no Slack members.
+    deal = AccountHandOff("006HNOBODY", account_id, "Nobody Yet", "new", 40, "", "", 2, "", now)
+    await hand_off(rec, deal)
+    account = rec.handle(account_workflow_id(account_id))
+    await readings(account, usage=5, adoption=3, sentiment=40)
+    await settle(account)
+    case = await case_of(rec, account)
+    await settle(case)
+    await account.execute_update(
+        AccountWorkflow.complete_profile,
+        CompleteProfile(CE_LEADER, Role.CE, ae_owner=AE, ce_owner=CE),
+    )
+    await settle(account)
+    await rec.save(account, "case-opened-before-the-owners")
