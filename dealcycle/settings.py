@@ -66,6 +66,8 @@ def parse_duration(name: str, raw: str) -> int:
 # the variable, instead of failing every workflow start (a hand-off included) later.
 MAX_DURATION_SECONDS = CONFIG_SECONDS.high
 """The longest duration a workflow takes (ten years)."""
+MAX_INTAKE_INTERVAL_SECONDS = 86_400
+"""The Closed Won intake polls at least daily: a won deal waits at most a day for its account."""
 MAX_SETTING_DAYS = DATE_YEARS * 365
 """A count of days the workflows add to a date: a renewal date must be within ``DATE_YEARS`` of
 today (so must a first one, one contract term ahead), and millions of days overflow Python's
@@ -125,6 +127,16 @@ def _duration(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(
             f"{name}={raw!r} is longer than the longest, {MAX_DURATION_SECONDS // 86400}d"
             " (ten years)"
+        )
+    return seconds
+
+
+def _intake_interval(env: Mapping[str, str]) -> int:
+    seconds = _duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300)
+    if seconds > MAX_INTAKE_INTERVAL_SECONDS:
+        raise SettingsError(
+            f"DEALCYCLE_INTAKE_INTERVAL={env['DEALCYCLE_INTAKE_INTERVAL']!r} is longer than a"
+            " day, the longest wait for a won deal"
         )
     return seconds
 
@@ -466,7 +478,7 @@ class Settings:
             ),
             durations=durations,
             security_roster=roster,
-            intake_interval_seconds=_duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300),
+            intake_interval_seconds=_intake_interval(env),
             intake=IntakeSettings.from_env(env),
             digest_hour=_hour(env, "DEALCYCLE_DIGEST_HOUR", 8),
             value_engineering=_text(env, "DEALCYCLE_VALUE_ENGINEERING", "U0VALUEENG1", MEMBER),

@@ -15,7 +15,13 @@ from typing import Any, NoReturn
 
 from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
-from dealcycle.settings import DURATION_FORM, Settings, SettingsError, parse_duration
+from dealcycle.settings import (
+    DURATION_FORM,
+    MAX_INTAKE_INTERVAL_SECONDS,
+    Settings,
+    SettingsError,
+    parse_duration,
+)
 from schemas.account import (
     CheckInCadence,
     LifecycleStage,
@@ -1126,11 +1132,14 @@ def _interval(raw: str) -> int:
     """An ``--every`` value in seconds, read as the settings read durations. A named type
     raising ``ArgumentTypeError``: argparse shows its message, not "invalid <lambda> value"."""
     try:
-        return parse_duration("--every", raw)
+        seconds = parse_duration("--every", raw)
     except SettingsError:
+        seconds = 0
+    if not 1 <= seconds <= MAX_INTAKE_INTERVAL_SECONDS:
         raise argparse.ArgumentTypeError(
-            f"{raw!r} is not an interval: give a duration of at least 1s, in {DURATION_FORM}"
-        ) from None
+            f"{raw!r} is not an interval: give a duration from 1s to 1d, in {DURATION_FORM}"
+        )
+    return seconds
 
 
 def cmd_intake_schedule(args: argparse.Namespace) -> int:
@@ -1258,7 +1267,7 @@ def _add_intake_commands(commands: Any) -> None:
     schedule = intake.add_parser(
         "schedule", help="create or update the Temporal Schedule that polls"
     )
-    schedule.add_argument("--every", type=_interval, default=None, help="e.g. 5m (at least 1s)")
+    schedule.add_argument("--every", type=_interval, default=None, help="e.g. 5m (1s to 1d)")
     schedule.set_defaults(func=cmd_intake_schedule)
     intake.add_parser("run", help="poll once now").set_defaults(func=cmd_intake_run)
 

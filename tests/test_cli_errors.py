@@ -125,7 +125,7 @@ def test_the_traceback_comes_only_when_asked_for(
     assert capsys.readouterr().err == "dealcycle: rejected: no\n"
 
 
-@pytest.mark.parametrize("every", ["0m", "abc", "0.5s", "5 minutes"])
+@pytest.mark.parametrize("every", ["0m", "abc", "0.5s", "5 minutes", "25h", "100000d"])
 def test_a_bad_intake_interval_is_a_usage_error_naming_the_form_and_bound(
     capsys: pytest.CaptureFixture[str], every: str
 ) -> None:
@@ -136,7 +136,7 @@ def test_a_bad_intake_interval_is_a_usage_error_naming_the_form_and_bound(
     assert exit_info.value.code == 2
     assert "<lambda>" not in err
     assert (
-        f"argument --every: {every!r} is not an interval: give a duration of at least 1s, in"
+        f"argument --every: {every!r} is not an interval: give a duration from 1s to 1d, in"
         " seconds or a number with s, m, h, d or w (e.g. 30m, 12h, 7d)"
     ) in err
 

@@ -56,6 +56,9 @@ def test_settings_reject_a_bad_duration_naming_the_variable() -> None:
 
     with pytest.raises(SettingsError, match="DEALCYCLE_INTAKE_INTERVAL='soon' is not a duration"):
         Settings.from_env({"DEALCYCLE_INTAKE_INTERVAL": "soon"})
+    with pytest.raises(SettingsError, match="DEALCYCLE_INTAKE_INTERVAL='2d' is longer than a day"):
+        Settings.from_env({"DEALCYCLE_INTAKE_INTERVAL": "2d"})
+    assert Settings.from_env({"DEALCYCLE_INTAKE_INTERVAL": "1d"}).intake_interval_seconds == 86_400
 
 
 # --- Health settings -------------------------------------------------------------------------
