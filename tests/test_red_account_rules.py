@@ -502,3 +502,14 @@ def test_a_moved_renewal_date_is_the_cases_and_a_resolved_case_follows_nothing()
     rules.apply_case_signal(s, CaseSignal("resolved", CustomerHealth.GREEN, AE, "ok", T0, CASE))
     assert not rules.apply_case_signal(s, owners(AE, NEW_CE))
     assert s.start.ce_owner == CE
+
+
+def test_the_resolution_post_names_the_score_or_the_person_once() -> None:
+    assert rules.resolution_post("Acme <Labs>", "green", "score", "score 82 (usage 90)") == (
+        ":large_green_circle: Resolved: Acme &lt;Labs&gt; is green again (by the score 82"
+        " (usage 90))."
+    )
+    assert rules.resolution_post("Acme", "yellow", "U0AE1", "champion back <!channel>") == (
+        ":large_yellow_circle: Resolved: Acme is yellow again (<@U0AE1>: champion back"
+        " &lt;!channel&gt;)."
+    )

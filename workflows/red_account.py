@@ -318,9 +318,12 @@ class RedAccountWorkflow(OwedWorkHandlers):
             assert s.resolved_colour is not None
             await self._reply(
                 "resolution",
-                f":large_{'green' if s.resolved_colour.value == 'green' else 'yellow'}_circle:"
-                f" Resolved: {escape(start.account_name)} is {s.resolved_colour.value} again"
-                f" ({s.resolved_by}: {escape(s.resolution_reason)}).",
+                rules.resolution_post(
+                    start.account_name,
+                    s.resolved_colour.value,
+                    s.resolved_by or "",
+                    s.resolution_reason,
+                ),
             )
             s.resolution_posted = True
         if s.resolution_posted and s.tracker_opened and not s.tracker_closed:

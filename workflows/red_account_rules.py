@@ -314,3 +314,11 @@ def state_view(s: RedAccountSnapshot) -> RedAccountState:
         ce_owner=s.start.ce_owner,
         renewal_date=s.start.renewal_date,
     )
+
+
+def resolution_post(account_name: str, colour: str, by: str, reason: str) -> str:
+    """The thread's last word: the account is ``colour`` again, by the score (its reason says
+    the score) or by the person who set it."""
+    circle = "green" if colour == "green" else "yellow"
+    why = f"by the {escape(reason)}" if by == "score" else f"<@{by}>: {escape(reason)}"
+    return f":large_{circle}_circle: Resolved: {escape(account_name)} is {colour} again ({why})."
