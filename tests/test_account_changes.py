@@ -238,6 +238,40 @@ async def test_a_task_revision_revised_again_since_is_not_retried_over_the_newer
         assert (kept["Id"], kept["ActivityDate"]) == (task["Id"], due)
 
 
+async def test_a_step_re_keyed_by_a_move_is_completed_by_the_key_its_prompt_carries(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The value exercise's first prompt (a Done button) names the old date's key: after the
+    move it still completes the step, now keyed by the new date."""
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001MOVEKEY", 60 * DAY, LifecycleStage.RENEWAL
+        )
+        began = await harness.env.get_current_time()
+        old = midnight(began + 60 * DAY)
+        opened_as = open_step(await state(account), "value_realization").key
+        new = midnight(old + 120 * DAY)
+        await account.execute_update(
+            AccountWorkflow.move_renewal_date, MoveRenewalDate(new, AE, Role.AE, "late signature")
+        )
+        await settle(account)
+
+        done = await account.execute_update(
+            AccountWorkflow.complete_step, CompleteAccountStep(opened_as, VE, Role.CE)
+        )
+
+        new_key = f"value-realization-{new.date().isoformat()}"
+        assert done.message == f"{new_key} done"
+        view = await state(account)
+        assert [step.key for step in view.open_steps if step.kind == "value_realization"] == []
+        assert view.value_exercise_done
+        with pytest.raises(WorkflowUpdateFailedError) as again:
+            await account.execute_update(
+                AccountWorkflow.complete_step, CompleteAccountStep(opened_as, VE, Role.CE)
+            )
+        assert f"step {new_key!r} was already completed by {VE}" in str(again.value.cause)
+
+
 async def test_a_renewal_date_move_is_checked_before_anything_changes(
     harness_factory: Any, salesforce_fake: Any
 ) -> None:

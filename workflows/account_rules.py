@@ -829,7 +829,7 @@ def check_complete_step(
     than its owner to the handler, which asks the roster first
     (``value_engineering_to_look_up``)."""
     _check_churned(s)
-    step = _find(s, request.step)
+    step = _named(s, request.step)
     if step is None:
         open_keys = ", ".join(x.key for x in s.steps if x.status is StepStatus.PENDING) or "none"
         raise RuleViolation(f"unknown step {request.step!r}; the open steps are: {open_keys}")
@@ -855,7 +855,7 @@ def check_complete_step(
 def value_engineering_to_look_up(s: AccountSnapshot, request: CompleteAccountStep) -> bool:
     """Whether only the roster of the day can say if the actor may do this value exercise:
     it is open and someone else's (Value Engineering may have rotated since it was given)."""
-    step = _find(s, request.step)
+    step = _named(s, request.step)
     return (
         step is not None
         and step.kind is StepKind.VALUE_REALIZATION
@@ -870,7 +870,7 @@ def take_over_value_exercise(
 ) -> None:
     """Value Engineering of the day takes over an open exercise given to their predecessor
     (the roster rotated since); anyone else leaves it as it is."""
-    step = _find(s, request.step)
+    step = _named(s, request.step)
     if step is None or request.actor != value_engineering or request.actor == step.owner:
         return
     _audit(s, now, request.actor, f"took over {step.key} from {step.owner} (Value Engineering)")
@@ -1376,6 +1376,15 @@ def state_view(s: AccountSnapshot, now: datetime) -> AccountState:
 
 def _find(s: AccountSnapshot, key: str) -> AccountStep | None:
     return next((step for step in s.steps if step.key == key), None)
+
+
+def _named(s: AccountSnapshot, key: str) -> AccountStep | None:
+    """The step a person names: by its key, or by the key it was opened under before a moved
+    renewal date re-keyed it (the Done button of its first prompt still carries that one)."""
+    found = _find(s, key)
+    if found is not None or not key:
+        return found
+    return next((step for step in s.steps if step.opened_as == key), None)
 
 
 def _open_of(s: AccountSnapshot, kind: StepKind) -> list[AccountStep]:
