@@ -111,4 +111,5 @@ class Durations:
     qbr_due_day_of_quarter: int = 80
     """The customer QBR step is due this day of the quarter."""
     kickoff_plan_due_days: int = 14
-    """The kickoff plan is due this long after the account's workflow starts."""
+    """The kickoff plan is due this long after the account has its owners: its workflow's start,
+    or the moment its profile became complete when that is later."""

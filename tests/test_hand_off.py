@@ -1,7 +1,8 @@
 """The hand-off of a won deal on the time-skipping test server: it carries what the deal knew
 (read in one SOQL query), a repeat of the deal from its opportunity brings the owners the
-intake could not read, an old deal of a churned account starts nothing, and an account that
-cannot answer a query holds up nothing."""
+intake could not read, a kickoff whose owners came weeks late is due counted from them, an
+old deal of a churned account starts nothing, and an account that cannot answer a query
+holds up nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
@@ -19,14 +21,16 @@ from schemas import search_attributes as sa
 from schemas.account import (
     ACCOUNT_WORKFLOW_TYPE,
     DEAL_CLOSED_SIGNAL,
+    AccountHandOff,
     AccountState,
+    CompleteProfile,
     HandOffRequest,
     RecordRenewalOutcome,
     account_workflow_id,
 )
 from schemas.common import Role
 from starter.intake import render_intake_result
-from tests.support.accounts import AE, CE, DAY, settle
+from tests.support.accounts import AE, CE, CE_LEADER, DAY, advance_to, settle
 from tests.test_account_renewal_outcomes import in_renewal_window
 from tests.test_intake import close_deal
 from tests.test_intake import run_intake as run_intake_skipping_time
@@ -207,6 +211,68 @@ async def test_the_opportunitys_hand_off_after_the_intakes_brings_the_owners(
         filled = [entry.action for entry in again_view.recent_activity if "again" in entry.action]
         assert filled == ["deal 006OWNED handed off again: filled in AE, CE"]
         assert [message.text for message in slack_fake.messages_in(CE)] == to_ce
+
+
+@pytest.mark.parametrize("named_by", ["profile", "opportunity"])
+async def test_a_kickoff_whose_owners_came_weeks_late_is_due_from_when_they_came(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, named_by: str
+) -> None:
+    account_id = f"001LATE{named_by.upper()}"
+    salesforce_fake.add_record("Account", {"Id": account_id, "Name": "Late Owners Ltd"})
+    async with harness_factory() as harness:
+        config = harness.settings.account_config()
+        durations = config.durations
+        start = await harness.env.get_current_time()
+        # As the intake hands it off: Salesforce knows no Slack members, so no AE, no CE.
+        deal = AccountHandOff(
+            f"006LATE{named_by.upper()}",
+            account_id,
+            "Late Owners Ltd",
+            "new",
+            30,
+            "",
+            "",
+            2,
+            "",
+            start,
+        )
+        await hand_off(harness.client, harness.task_queue, HandOffRequest(deal), config)
+        assert (await account_state(harness, account_id)).missing_profile == ["AE", "CE"]
+
+        # Three weeks on, past the kickoff's days counted from the hand-off, the owners are
+        # named: by the CE leader (`dealcycle account profile`) or the opportunity's hand-off.
+        await harness.env.sleep(durations.kickoff_plan_due_days * DAY + 7 * DAY)
+        account = harness.client.get_workflow_handle_for(
+            AccountWorkflow.run, account_workflow_id(account_id)
+        )
+        if named_by == "profile":
+            await account.execute_update(
+                AccountWorkflow.complete_profile,
+                CompleteProfile(CE_LEADER, Role.CE, ae_owner=AE, ce_owner=CE),
+            )
+        else:
+            named = HandOffRequest(replace(deal, ae_owner=AE, ce_owner=CE))
+            await hand_off(harness.client, harness.task_queue, named, config)
+        owned = await harness.env.get_current_time()
+        view = await account_state(harness, account_id)
+        [kickoff] = [step for step in view.open_steps if step.key == "kickoff-plan"]
+        due = midnight_of(owned) + durations.kickoff_plan_due_days * DAY
+        assert (kickoff.owner, kickoff.due_at, kickoff.overdue) == (CE, due, False)
+
+        def overdue_to_ce() -> list[str]:
+            texts = [message.text for message in slack_fake.messages_in(CE)]
+            return [text for text in texts if "Overdue" in text or "overdue" in text]
+
+        # Nothing overdue reaches the new CE (nor escalates) before the kickoff's days pass.
+        reminded_at = due + timedelta(seconds=durations.overdue_reminder_delay_seconds)
+        await advance_to(harness.env, account, reminded_at - timedelta(minutes=5))
+        view = await account_state(harness, account_id)
+        [kickoff] = [step for step in view.open_steps if step.key == "kickoff-plan"]
+        assert (kickoff.reminders_sent, kickoff.escalated) == (0, False)
+        assert overdue_to_ce() == []
+        # Then the kickoff is reminded as any step is: from its own due date.
+        await advance_to(harness.env, account, reminded_at + timedelta(minutes=5))
+        assert len(overdue_to_ce()) == 1, overdue_to_ce()
 
 
 async def churn(harness: Any, account: Any) -> None:

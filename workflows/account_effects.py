@@ -69,6 +69,10 @@ from workflows.visibility import (
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
 CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
+KICKOFF_DUE_FROM_OWNERS_PATCH = "kickoff-due-from-owners"
+"""Runs that started before: the kickoff plan of an account whose owners came after its start
+(a hand-off without them, then ``dealcycle account profile`` or the opportunity's hand-off) is
+due counted from the start, overdue at once for a CE named too late."""
 
 # The Slack app's form (starter/slack/modal_forms.ModalName) that records such a step.
 _FORMS = {
@@ -133,7 +137,7 @@ class AccountEffects:
         s = self.s
         self.roster.new_wake_up()
         await self.fx.resume()
-        rules.advance(s, workflow.now())
+        rules.advance(s, workflow.now(), self._kickoff_counts_from())
         self.publish_search_attributes()
         await self._sync_profile()
         await self._announce_kickoff()
@@ -156,6 +160,17 @@ class AccountEffects:
         await self._sync_health()
         self.publish_search_attributes()
         self.fx.publish_attention()
+
+    def _kickoff_counts_from(self) -> datetime | None:
+        """When the days of a kickoff plan opening now count from: the moment the account
+        has its owners (now), when that is a later day than its start (None: the start)."""
+        now = workflow.now()
+        # Asked only when the due date differs: the runs before took the start's.
+        if rules.kickoff_due_from_owners(self.s, now) and workflow.patched(
+            KICKOFF_DUE_FROM_OWNERS_PATCH
+        ):
+            return now
+        return None
 
     def owes_renewal_restart(self) -> bool:
         renewal = self.s.renewal

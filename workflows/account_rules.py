@@ -373,21 +373,42 @@ def apply_complete_profile(s: AccountSnapshot, request: CompleteProfile, now: da
 # --- Time-driven work ------------------------------------------------------------------------
 
 
-def advance(s: AccountSnapshot, now: datetime) -> None:
-    """Create the work that time brings, up to ``now``."""
+def advance(s: AccountSnapshot, now: datetime, kickoff_counts_from: datetime | None = None) -> None:
+    """Create the work that time brings, up to ``now``.
+
+    The kickoff plan opening now is due ``kickoff_plan_due_days`` after
+    ``kickoff_counts_from`` (the start of the account's workflow when not given)."""
     if s.stage is LifecycleStage.CHURNED or missing_profile(s):
         return
     if s.renewal is None:
         assert s.profile.renewal_date is not None
         s.renewal = RenewalCycle(s.profile.renewal_date)
-    if s.stage is LifecycleStage.KICKOFF and _find(s, KICKOFF_PLAN_STEP) is None and not s.kickoff:
-        _open_kickoff(s, now)
+    if opens_kickoff(s):
+        _open_kickoff(s, now, kickoff_counts_from or s.started_at)
     _open_quarters(s, now)
     _open_assessments(s, now)
     _open_renewal_window(s, now)
 
 
-def _open_kickoff(s: AccountSnapshot, now: datetime) -> None:
+def opens_kickoff(s: AccountSnapshot) -> bool:
+    """Whether ``advance`` opens the kickoff plan: the account has its owners (its profile is
+    complete) and is in kickoff with no kickoff plan, recorded or asked for."""
+    return (
+        s.stage is LifecycleStage.KICKOFF
+        and not missing_profile(s)
+        and _find(s, KICKOFF_PLAN_STEP) is None
+        and not s.kickoff
+    )
+
+
+def kickoff_due_from_owners(s: AccountSnapshot, now: datetime) -> bool:
+    """Whether the kickoff plan opening ``now`` would fall due on another day counted from
+    ``now`` (when the account got its owners) than from its workflow's start: a profile
+    completed on a later day than the hand-off that started it."""
+    return opens_kickoff(s) and midnight(now) > midnight(s.started_at)
+
+
+def _open_kickoff(s: AccountSnapshot, now: datetime, counts_from: datetime) -> None:
     d = s.config.durations
     p = s.profile
     _add_step(
@@ -399,7 +420,7 @@ def _open_kickoff(s: AccountSnapshot, now: datetime) -> None:
             " upcoming initiatives",
             owner=p.ce_owner,
             role=Role.CE.value,
-            due_at=midnight(s.started_at) + timedelta(days=d.kickoff_plan_due_days),
+            due_at=midnight(counts_from) + timedelta(days=d.kickoff_plan_due_days),
             created_at=now,
             salesforce_task=True,
         ),

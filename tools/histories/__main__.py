@@ -24,6 +24,7 @@ GROUP_NAMES = (
     "region",
     "owners",
     "case-owners",
+    "kickoff-due",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

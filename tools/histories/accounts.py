@@ -397,3 +397,27 @@ async def case_before_owners(rec: Recorder) -> None:
     )
     await settle(account)
     await rec.save(account, "case-opened-before-the-owners")
+
+
+# --- The kickoff of an account whose owners came weeks after its hand-off ---------------------
+
+
+async def kickoff_after_late_owners(rec: Recorder) -> None:
+    """An account handed off by the intake (no AE, no CE), its owners named by ``dealcycle
+    account profile`` three weeks later. The code before ``KICKOFF_DUE_FROM_OWNERS_PATCH``
+    counted the kickoff plan's days from the hand-off: the CE's step opened overdue, reminded
+    at once. Today's counts them from the owners: due two weeks on, no reminder, a command this
+    run issued and today's does not."""
+    account_id = "001HLATEOWNERS"
+    now = await rec.env.get_current_time()
+    # As the intake reads it: Salesforce knows no Slack members.
+    deal = AccountHandOff("006HLATEOWNERS", account_id, "Owned Late", "new", 60, "", "", 2, "", now)
+    await hand_off(rec, deal)
+    account = rec.handle(account_workflow_id(account_id))
+    await rec.sleep(21 * DAY, account)
+    await account.execute_update(
+        AccountWorkflow.complete_profile,
+        CompleteProfile(CE_LEADER, Role.CE, ae_owner=AE, ce_owner=CE),
+    )
+    await settle(account)
+    await rec.save(account, "kickoff-after-late-owners")

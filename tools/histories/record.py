@@ -21,6 +21,7 @@ GROUPS: dict[str, Scenario] = {
     "region": accounts.region_later,
     "owners": accounts.owners_from_a_repeat,
     "case-owners": accounts.case_before_owners,
+    "kickoff-due": accounts.kickoff_after_late_owners,
     "opportunity-lookup": accounts.opportunity_lookups,
 }
 """Each group runs on its own test server (a fresh clock), fakes and database."""
