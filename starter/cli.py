@@ -1153,6 +1153,16 @@ def cmd_intake_schedule(args: argparse.Namespace) -> int:
     return _run(go)(args)
 
 
+def cmd_intake_status(args: argparse.Namespace) -> int:
+    async def go(settings: Settings) -> int:
+        from starter.intake import intake_status
+
+        print(await intake_status(await _client(settings)))
+        return 0
+
+    return _run(go)(args)
+
+
 def cmd_intake_run(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         from starter.intake import render_intake_result, run_intake_once
@@ -1270,6 +1280,9 @@ def _add_intake_commands(commands: Any) -> None:
     schedule.add_argument("--every", type=_interval, default=None, help="e.g. 5m (1s to 1d)")
     schedule.set_defaults(func=cmd_intake_schedule)
     intake.add_parser("run", help="poll once now").set_defaults(func=cmd_intake_run)
+    intake.add_parser(
+        "status", help="the schedule, its next poll and what its last polls did (or why not)"
+    ).set_defaults(func=cmd_intake_status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

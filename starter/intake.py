@@ -9,15 +9,17 @@ import structlog
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from dealcycle.settings import Settings
 from schemas import start_summaries
@@ -188,3 +190,78 @@ def render_intake_result(result: IntakeResult) -> str:
         )
     lines.append(f"watermark: {result.watermark.isoformat() if result.watermark else '-'}")
     return "\n".join(lines)
+
+
+POLLS_SHOWN = 5
+
+
+async def intake_status(client: Client, polls: int = POLLS_SHOWN) -> str:
+    """The intake schedule as operations need it: its interval, whether it is paused, its next
+    poll, and what its last ``polls`` polls did, a failed one with Salesforce's reason (the
+    Temporal Web UI is otherwise the only place that says a scheduled poll failed)."""
+    handle = client.get_schedule_handle(CLOSED_WON_SCHEDULE_ID)
+    try:
+        described = await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise CommandError(
+                f"there is no schedule {CLOSED_WON_SCHEDULE_ID}: `dealcycle intake schedule`"
+                " creates it (`dealcycle run` does it for the sandbox)"
+            ) from None
+        raise
+    schedule, info = described.schedule, described.info
+    every = ", ".join(str(interval.every) for interval in schedule.spec.intervals) or "?"
+    upcoming = info.next_action_times[0] if info.next_action_times else None
+    head = f"schedule {CLOSED_WON_SCHEDULE_ID}: a Closed Won poll every {every}"
+    if schedule.state.paused:
+        head += f"; PAUSED ({schedule.state.note or 'no note'})"
+    elif upcoming is not None:
+        head += f"; next poll {_minute(upcoming)}"
+    recent = [
+        action
+        for action in reversed(info.recent_actions)
+        if isinstance(action.action, ScheduleActionExecutionStartWorkflow)
+    ][:polls]
+    if not recent:
+        return f"{head}\nno poll has run yet"
+    lines = [head, f"last {len(recent)} poll(s), newest first:"]
+    outcomes = []
+    for action in recent:
+        started = action.action
+        assert isinstance(started, ScheduleActionExecutionStartWorkflow)
+        outcome = await _poll_outcome(client, started.workflow_id, started.first_execution_run_id)
+        outcomes.append(outcome)
+        lines.append(f"  {_minute(action.started_at)}  {outcome}")
+    failing = [outcome.startswith("FAILED") for outcome in outcomes]
+    streak = failing.index(False) if False in failing else len(failing)
+    if streak:
+        lines.append(
+            f"the last {streak} poll(s) failed: fix the cause; the watermark stays before what"
+            " was not handed off, so the next poll reads the same deals again"
+        )
+    return "\n".join(lines)
+
+
+def _minute(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+async def _poll_outcome(client: Client, workflow_id: str, run_id: str) -> str:
+    """One scheduled poll: running, what it handed off, or why it failed (following its
+    continue-as-new to the last page)."""
+    handle = client.get_workflow_handle_for(ClosedWonIntakeWorkflow.run, workflow_id, run_id=run_id)
+    try:
+        described = await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return "gone (past the namespace's retention)"
+        raise
+    if described.status is WorkflowExecutionStatus.RUNNING:
+        return "running"
+    try:
+        result = await handle.result()
+    except WorkflowFailureError as err:
+        return f"FAILED: {failure_reason(err)}"
+    return f"handed off {len(result.handed_off)}, skipped {len(result.skipped)}" + (
+        f", {len(result.without_account)} with no account" if result.without_account else ""
+    )

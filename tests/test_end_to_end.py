@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -361,6 +362,24 @@ async def test_cli_runs_an_opportunity_with_its_children_and_hands_it_off(
         assert _wait(lambda: "006SCHED" in cli(e2e_env, "status", "account-001SCHED").stdout, 60)
         repeat = cli(e2e_env, "deal-closed", "006SCHED")
         assert "handed 006SCHED to account-001SCHED, already running" in repeat.stdout
+
+        # Operations see what the scheduled polls did, and why one failed, from the CLI.
+        def polls() -> str:
+            done = cli(e2e_env, "intake", "status")
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        status = polls()
+        assert "schedule closed-won-intake: a Closed Won poll every 0:00:02; next poll" in status
+        # The poll that handed 006SCHED off (and 006CLI, won before the schedule existed).
+        assert re.search(r"UTC  handed off [1-9]\d*, skipped 0\n", status), status
+        salesforce_fake.expire_sessions()
+        salesforce_fake.invalid_grant_next(2)  # the next two polls cannot log in
+        assert _wait(lambda: "poll(s) failed: fix the cause" in polls(), 60)
+        failed = [line for line in polls().splitlines() if "FAILED" in line]
+        assert failed and all("invalid_grant" in line for line in failed), failed
+        # Once Salesforce takes the login again, a poll completes and no failure streak shows.
+        assert _wait(lambda: "failed: fix the cause" not in polls(), 60)
 
 
 # --- The CLI never prints a traceback ----------------------------------------------------------
