@@ -588,7 +588,9 @@ class MachineWatch:
 def target_line(label: str, measured: float, target: float, unit: str = "x") -> str:
     """``label: measured (target ≤ target) ratio … MET/MISSED``; lower is better."""
     verdict = "MET" if measured <= target else "MISSED"
+    # Three figures, but never an exponent: 1086 events, not 1.09e+03.
+    shown = f"{measured:.0f}" if abs(measured) >= 1000 else f"{measured:.3g}"
     return (
-        f"   TARGET {label}: {measured:.3g}{unit}  (target <= {target:g}{unit}, "
+        f"   TARGET {label}: {shown}{unit}  (target <= {target:g}{unit}, "
         f"{measured / target:.2f} of target)  {verdict}"
     )

@@ -4,6 +4,7 @@ are, from made-up events."""
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 
 import pytest
@@ -12,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from bench.full_scale import run as full_scale_run
 from bench.full_scale.figures import (
     ACTIVITY_INPUTS,
     BYTE_PARTS,
@@ -140,3 +142,39 @@ def test_a_historys_bytes_split_into_parts_that_add_up() -> None:
     assert 300 < parts[ACTIVITY_INPUTS] < 300 + 50
     assert 80 + 40 < parts[SUMMARIES] < 80 + 40 + 100
     assert 0 < parts[REST] < 100
+
+
+@pytest.mark.parametrize(
+    ("stdout", "code", "verdict"),
+    [
+        (
+            "   FIGURE daily usage feed: 212 history events a year added to an account (53 ...)\n",
+            0,
+            "(dealcycle, 686 + 212 the feed adds): 898 events  (target <= 1000 events,"
+            " 0.90 of target)  MET",
+        ),
+        (
+            "   FIGURE daily usage feed: 400 history events a year added to an account (90 ...)\n",
+            0,
+            "1086 events  (target <= 1000 events, 1.09 of target)  MISSED",
+        ),
+        ("Traceback ...\n", 1, "not measured (bench.daily_feed_events exited 1)  MISSED"),
+    ],
+)
+def test_the_daily_feed_target_adds_what_the_feed_year_measured(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdout: str,
+    code: int,
+    verdict: str,
+) -> None:
+    def feed_year(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        assert command[1:] == ["-m", "bench.daily_feed_events"]
+        return subprocess.CompletedProcess(command, code, stdout)
+
+    monkeypatch.setattr(full_scale_run.subprocess, "run", feed_year)
+    full_scale_run.daily_feed(686.0)
+
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "TARGET" in line]
+    assert "history events per account-year with the daily usage feed" in line
+    assert line.endswith(verdict)

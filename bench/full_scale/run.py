@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import re
 import subprocess
 import sys
 import time
@@ -298,6 +299,39 @@ def report_targets(ours: SideResult, bare: SideResult, fo: YearFigures, fb: Year
     )
 
 
+_FEED_FIGURE = re.compile(r"FIGURE daily usage feed: (\d+) history events a year added")
+
+
+def daily_feed(events: float) -> None:
+    """The events target with the daily usage feed: the account-year measured here, plus what
+    a year of the real feed adds to an account (``bench.daily_feed_events``, measured now)."""
+    process = subprocess.run(
+        [sys.executable, "-m", "bench.daily_feed_events"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    sys.stdout.write(process.stdout)
+    found = _FEED_FIGURE.search(process.stdout)
+    if process.returncode != 0 or found is None:
+        print(
+            "   TARGET full scale: history events per account-year with the daily usage feed:"
+            f" not measured (bench.daily_feed_events exited {process.returncode})  MISSED"
+        )
+        return
+    added = int(found.group(1))
+    print(
+        target_line(
+            f"full scale: history events per account-year with the daily usage feed (dealcycle,"
+            f" {events:.0f} + {added} the feed adds)",
+            events + added,
+            EVENTS_PER_YEAR,
+            " events",
+        )
+    )
+
+
 def hand_off(deals: int) -> None:
     """Deal hand-off throughput, from ``bench.deal_hand_off`` (the intake's own bench)."""
     if importlib.util.find_spec("bench.deal_hand_off") is None:
@@ -348,6 +382,8 @@ async def main_async(args: argparse.Namespace) -> None:
     print(watch.report())
     report_side_table(ours, bare, fo, fb)
     report_targets(ours, bare, fo, fb)
+    if args.daily_feed:
+        daily_feed(fo.events)
     if args.hand_off_deals:
         hand_off(args.hand_off_deals)
     print(f"   FIGURE full scale: whole run {time.monotonic() - started:.0f}s wall")
@@ -380,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=SAMPLE,
         help=f"accounts per side whose histories are counted (default {SAMPLE})",
+    )
+    parser.add_argument(
+        "--no-daily-feed",
+        dest="daily_feed",
+        action="store_false",
+        help="skip the year of the daily usage feed (its events target is then not printed)",
     )
     parser.add_argument(
         "--hand-off-deals",
