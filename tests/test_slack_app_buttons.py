@@ -170,3 +170,39 @@ async def test_snooze_is_answered_even_where_the_workflow_has_no_snooze(
             assert await update_ids(handle) == []
         else:
             assert await update_ids(handle) != []
+
+
+async def test_a_click_on_a_closed_or_missing_workflow_is_answered_and_changes_nothing(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # An old prompt's buttons outlive its workflow: the update's bare "not found" left the
+    # clicker without any answer.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKCLOSED")
+        await handle.terminate("the deal was lost")
+        channel, ts = await prompt_ts(slack_client)
+        closed = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        missing = {"workflow_id": "trial-006NOSUCHDEAL", "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            for action, value in ((DONE, closed), (SNOOZE, closed), (DONE, missing)):
+                click = block_actions(CE, channel, ts, action, value)
+                assert await app.deliver(interaction_body(click)) == 200
+
+            async def answered() -> list[str] | None:
+                answers = ephemerals_to(slack_fake, CE)
+                return answers if len(answers) == 3 else None
+
+            answers = await eventually(answered)
+
+        assert sorted(answers) == sorted(
+            [
+                f"{handle.id} is terminated; it accepts no more actions",
+                f"{handle.id} is terminated; it accepts no more actions",
+                "there is no workflow 'trial-006NOSUCHDEAL'",
+            ]
+        )
+        assert await update_ids(handle) == []

@@ -18,12 +18,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
-from starter.errors import CommandError
+from starter.errors import CommandError, describe
 from starter.provenance import from_slack
 from starter.slack.deps import SlackAppDeps
 from starter.slack.home import publish_home
 from starter.slack.steps import ButtonTarget, NotActionable, complete, read_step, workflow_class
+from starter.trials import running_workflow
 
 DONE = "dealcycle_done"
 SNOOZE = "dealcycle_snooze"
@@ -106,7 +108,9 @@ async def _handle(
         raise NotActionable("this click names no Slack user")
     target = ButtonTarget.parse(click.value)
     workflow_class(target.kind)
-    return deps.client.get_workflow_handle(target.workflow_id), target
+    # A click on an old message of a workflow that has closed, or was never there: said so,
+    # not left unanswered by the update's bare "not found".
+    return await running_workflow(deps.client, target.workflow_id), target
 
 
 async def _done(deps: SlackAppDeps, click: Click) -> str | None:
@@ -128,6 +132,8 @@ async def _done(deps: SlackAppDeps, click: Click) -> str | None:
         )
     except (NotActionable, CommandError) as err:
         return str(err)
+    except RPCError as err:
+        return describe(err)
     deps.log.info(
         "step done from slack",
         user=click.user,
@@ -157,6 +163,8 @@ async def _snooze(deps: SlackAppDeps, click: Click) -> str | None:
         )
     except (NotActionable, CommandError) as err:
         return str(err)
+    except RPCError as err:
+        return describe(err)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         return cause.message if isinstance(cause, ApplicationError) else str(cause)

@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -44,7 +44,7 @@ from starter.slack.modal_forms import (
 )
 from starter.slack.modal_specs import MODALS, spec_for_action, spec_for_callback
 from starter.slack.steps import ButtonTarget, read_step
-from starter.trials import workflow_handle
+from starter.trials import running_workflow
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
 
@@ -131,12 +131,7 @@ async def submit(
         raise Refused({first: "this form lost the workflow it was for; open it again"})
     values = read_values(spec, (view.get("state") or {}).get("values") or {})
     try:
-        handle, description = await workflow_handle(
-            client, context["workflow_id"], (target.workflow_type,)
-        )
-        if description.status is not WorkflowExecutionStatus.RUNNING:
-            closed = description.status.name.lower() if description.status else "closed"
-            raise CommandError(f"{handle.id} is {closed}; it takes no more actions")
+        handle = await running_workflow(client, context["workflow_id"], (target.workflow_type,))
         if target.workflow_type == RED_ACCOUNT_WORKFLOW_TYPE:
             case: RedAccountState = await query_workflow(client, handle, RedAccountWorkflow.state)
             ae_owner = case.ae_owner
