@@ -122,3 +122,40 @@ def test_an_ask_from_the_thread_keeps_its_time_and_link_and_is_not_posted_again(
         (1, asked_at, True, link),
         (2, T0 + HOUR, False, ""),
     ]
+
+
+async def test_a_reply_also_sent_to_the_channel_or_with_a_file_is_an_ask_too(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # Slack marks a reply ticked "Also send to #red-accounts" as subtype thread_broadcast, and
+    # one carrying a file as file_share: both are a person's words in the case's thread, and
+    # were dropped without a word with the edits and joins.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        account = await open_account(harness, salesforce_fake, "001THREADSUB")
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+        )
+        case = await case_handle(harness, account, 1)
+        tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
+        assert tracked is not None and tracked.slack_ts
+        channel = slack_fake.channel_id("#red-accounts")
+        thread = tracked.slack_ts
+        async with served_app(harness.client, harness.settings) as app:
+            broadcast = message_event(
+                AE, channel, thread, "exec sponsor call", subtype="thread_broadcast"
+            )
+            with_file = message_event(
+                CE, channel, thread, "usage export attached", subtype="file_share"
+            )
+            for body in (broadcast, with_file):
+                assert await app.deliver(body, json_body=True) == 200
+
+            async def recorded() -> RedAccountState | None:
+                view: RedAccountState = await case.query(RedAccountWorkflow.state)
+                return view if len(view.asks) == 2 else None
+
+            view = await eventually(recorded)
+
+        assert sorted((ask.actor, ask.text) for ask in view.asks) == sorted(
+            [(AE, "exec sponsor call"), (CE, "usage export attached")]
+        )

@@ -31,6 +31,8 @@ from workflows.mrkdwn import escape
 from workflows.red_account import RedAccountWorkflow
 
 _OPEN = "open"
+PERSONS_SUBTYPES = (None, "thread_broadcast", "file_share")
+"""A person's reply: a plain one, one also sent to the channel, one carrying a file."""
 
 
 def register(app: AsyncApp, deps: SlackAppDeps) -> None:
@@ -64,7 +66,7 @@ class ThreadReply:
 
     @classmethod
     def of(cls, event: dict[str, Any], bot_user_id: str | None) -> ThreadReply | None:
-        if event.get("bot_id") or event.get("subtype"):
+        if event.get("bot_id") or event.get("subtype") not in PERSONS_SUBTYPES:
             # bot_message, message_changed, message_deleted, channel_join...: not a person's ask
             return None
         user, thread_ts, ts = event.get("user"), event.get("thread_ts"), event.get("ts")
