@@ -13,6 +13,7 @@ from dealcycle.db.engine import make_engine
 from dealcycle.fakes.slack_chat import permalink
 from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState, SetHealth
+from starter.provenance import SLACK_VIA
 from tests.support.accounts import AE, CE, settle
 from tests.support.slack_app import eventually, served_app, update_ids, with_signing_secret
 from tests.test_red_account_rules import HOUR, T0, posted_snapshot
@@ -96,6 +97,7 @@ async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
 
         [ask] = view.asks
         assert (ask.actor, ask.text) == (AE, "We need an exec sponsor call this week")
+        assert ask.via == SLACK_VIA  # as every other action sent by the app
         sent = json.loads(asked)["event"]["ts"]
         assert ask.at == datetime.fromtimestamp(float(sent), UTC)
         assert ask.permalink == permalink(channel, reply.ts, thread)

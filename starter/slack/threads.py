@@ -25,6 +25,7 @@ from dealcycle.db.models import RedAccountCase
 from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState
 from starter.errors import CommandError
+from starter.provenance import from_slack
 from starter.queries import query_workflow
 from starter.slack.deps import SlackAppDeps
 from workflows.mrkdwn import escape
@@ -111,8 +112,10 @@ async def record(
             f"not recorded as an ask: only <@{state.ae_owner}> (AE) or <@{state.ce_owner}> (CE)"
             f" of {escape(state.account_name)} record asks on this case"
         )
-    request = RecordAsk(
-        reply.user, role, reply.text, at=reply.at, permalink=await _permalink(client, reply)
+    request = from_slack(
+        RecordAsk(
+            reply.user, role, reply.text, at=reply.at, permalink=await _permalink(client, reply)
+        )
     )
     try:
         answer = await handle.execute_update(
