@@ -472,3 +472,30 @@ async def test_a_done_steps_form_is_refused_before_it_opens(
             " newer one); nothing to fill in"
         )
         assert len(slack_fake.views.stack(CE)) == 1  # only the form of the first click
+
+
+async def test_a_form_slack_rate_limits_opens_on_retry_and_one_that_cannot_open_says_so(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
+) -> None:
+    """Slack answers 429 with Retry-After: the app's client waits and opens the form (it gave
+    up at once: the click did nothing). A form Slack refuses to open (an expired trigger) is
+    said so to the clicker, not left as a click that did nothing."""
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        click = {**post_set_health_button(slack_client), "action_id": "dealcycle_open_modal_health"}
+        async with app_in("http", harness, slack_fake):
+            slack_fake.rate_limit_next(retry_after=1, api_method="views.open")
+            await fake_control(slack_fake.url, "click", {**click, "user": CE})
+            await open_view(slack_fake, CE, "dealcycle_modal_health")
+            slack_fake.error_next("expired_trigger_id", api_method="views.open")
+            await fake_control(slack_fake.url, "click", {**click, "user": AE})
+
+            async def told() -> list[Ephemeral] | None:
+                return slack_fake.ephemerals_for(AE) or None
+
+            (answer,) = await eventually(told)
+
+        assert answer.text == (
+            "the form did not open (Slack answered expired_trigger_id); click the button again"
+        )
+        assert slack_fake.views.stack(AE) == []

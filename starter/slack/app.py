@@ -23,6 +23,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dealcycle.logging import SLACK_BOLT_LOGGER
@@ -79,7 +83,10 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
     ``SLACK_API_URL`` (the fake in development and tests)."""
     require_slack(deps.settings)
     slack = deps.settings.slack
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    # Slack answers 429 with Retry-After; slack-sdk retries only connection errors unless told:
+    # without this a rate-limited views.open or ephemeral answer was a click that did nothing.
+    retries = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=1)]
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=retries)
     app = AsyncApp(
         client=client,
         signing_secret=slack.signing_secret,

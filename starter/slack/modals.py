@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import DataConverter
@@ -175,7 +176,16 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
             if refusal is not None:
                 await Click.of(body).answer(client, deps, refusal)
                 return
-            await open_modal(client, str(body.get("trigger_id", "")), spec, context)
+            try:
+                await open_modal(client, str(body.get("trigger_id", "")), spec, context)
+            except SlackApiError as err:
+                error = err.response.get("error") or f"HTTP {err.response.status_code}"
+                deps.log.warning("slack.modal.not_opened", modal=spec.name.value, error=error)
+                await Click.of(body).answer(
+                    client,
+                    deps,
+                    f"the form did not open (Slack answered {error}); click the button again",
+                )
             return
 
     @app.view(_callback_pattern())
