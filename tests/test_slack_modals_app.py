@@ -320,17 +320,22 @@ def plan_answers(quarter: str) -> dict[str, Any]:
     }
 
 
+async def account_planning(harness: Any, salesforce_fake: Any) -> tuple[Handle, str]:
+    """The account in adoption, moved into the next quarter: its account plan step open."""
+    handle = await started_account(harness, salesforce_fake, LifecycleStage.ADOPTION)
+    now = await harness.env.get_current_time()
+    month = ((now.month - 1) // 3 + 1) * 3 + 1
+    next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
+    await advance_to(harness.env, handle, next_quarter + timedelta(hours=1))
+    step = next(s for s in (await state(handle)).open_steps if s.kind == "account_plan")
+    return handle, step.key.removeprefix("account-plan-")
+
+
 async def test_the_account_plan_form_submits_the_quarters_plan_and_names_missing_sections(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
     async with harness_factory() as harness:
-        handle = await started_account(harness, salesforce_fake, LifecycleStage.ADOPTION)
-        now = await harness.env.get_current_time()
-        month = ((now.month - 1) // 3 + 1) * 3 + 1
-        next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
-        await advance_to(harness.env, handle, next_quarter + timedelta(hours=1))
-        step = next(s for s in (await state(handle)).open_steps if s.kind == "account_plan")
-        quarter = step.key.removeprefix("account-plan-")
+        handle, quarter = await account_planning(harness, salesforce_fake)
         async with app_in("http", harness, slack_fake):
             await command(slack_fake, CE, f"plan {ACCOUNT_ID} {quarter}")
             form = await open_view(slack_fake, CE, "dealcycle_modal_account_plan")
@@ -499,3 +504,30 @@ async def test_a_form_slack_rate_limits_opens_on_retry_and_one_that_cannot_open_
             "the form did not open (Slack answered expired_trigger_id); click the button again"
         )
         assert slack_fake.views.stack(AE) == []
+
+
+async def test_a_plan_command_for_a_done_quarter_or_no_quarter_is_refused_before_it_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """``/dealcycle plan ACCOUNT QUARTER`` opened the form of a quarter already submitted (to
+    be refused once filled in), and a word that is no quarter answered "internal error" (a
+    long one) or opened a form for it."""
+    async with harness_factory() as harness:
+        handle, quarter = await account_planning(harness, salesforce_fake)
+        await handle.execute_update(AccountWorkflow.submit_account_plan, a_plan(quarter))
+        await settle(handle)
+        async with app_in("http", harness, slack_fake):
+            for text in (quarter, "<@U0AE00001|alice>", "Q" * 4000):
+                await command(slack_fake, CE, f"plan {ACCOUNT_ID} {text}")
+
+        done, mention, long = (answer.text for answer in slack_fake.ephemerals_for(CE))
+        assert slack_fake.views.stack(CE) == []
+        assert done == (
+            f"⚠️ step 'account-plan-{quarter}' is no longer open on {WORKFLOW_ID} (done, or"
+            " replaced by a newer one); nothing to fill in"
+        )
+        assert mention == (
+            "⚠️ quarter '&lt;@U0AE00001|alice&gt;' is not like 2027-Q2:"
+            " `/dealcycle plan ACCOUNT 2027-Q2`"
+        )
+        assert long.startswith("⚠️ quarter 'QQQQ") and "internal error" not in long
