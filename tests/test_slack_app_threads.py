@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from temporalio.client import WorkflowHandle
+
 from activities.red_accounts import get_red_account_case
 from dealcycle.db.engine import make_engine
 from dealcycle.fakes.slack_chat import permalink
@@ -58,19 +60,27 @@ def message_event(
     )
 
 
+async def red_case_thread(
+    harness: Any, salesforce_fake: Any, slack_fake: Any, account_id: str
+) -> tuple[WorkflowHandle[Any, Any], str, str]:
+    """A red case of a new account: its handle, and its #red-accounts post's channel and ts."""
+    account = await open_account(harness, salesforce_fake, account_id)
+    await account.execute_update(
+        AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+    )
+    case = await case_handle(harness, account, 1)
+    tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
+    assert tracked is not None and tracked.slack_ts
+    return case, slack_fake.channel_id("#red-accounts"), tracked.slack_ts
+
+
 async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
 ) -> None:
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        account = await open_account(harness, salesforce_fake, "001THREAD")
-        await account.execute_update(
-            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREAD"
         )
-        case = await case_handle(harness, account, 1)
-        tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
-        assert tracked is not None and tracked.slack_ts
-        channel = slack_fake.channel_id("#red-accounts")
-        thread = tracked.slack_ts
         async with served_app(harness.client, harness.settings) as app:
             ignored = [
                 message_event(AE, channel, thread, "from a bot", bot_id="B0OTHER"),
@@ -133,15 +143,9 @@ async def test_a_reply_also_sent_to_the_channel_or_with_a_file_is_an_ask_too(
     # one carrying a file as file_share: both are a person's words in the case's thread, and
     # were dropped without a word with the edits and joins.
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        account = await open_account(harness, salesforce_fake, "001THREADSUB")
-        await account.execute_update(
-            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADSUB"
         )
-        case = await case_handle(harness, account, 1)
-        tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
-        assert tracked is not None and tracked.slack_ts
-        channel = slack_fake.channel_id("#red-accounts")
-        thread = tracked.slack_ts
         async with served_app(harness.client, harness.settings) as app:
             broadcast = message_event(
                 AE, channel, thread, "exec sponsor call", subtype="thread_broadcast"
@@ -160,4 +164,29 @@ async def test_a_reply_also_sent_to_the_channel_or_with_a_file_is_an_ask_too(
 
         assert sorted((ask.actor, ask.text) for ask in view.asks) == sorted(
             [(AE, "exec sponsor call"), (CE, "usage export attached")]
+        )
+
+
+async def test_an_ask_the_case_cannot_take_is_told_to_its_author(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # The Tracker still lists the case as open while its workflow has ended (terminated by
+    # an operator): the AE's reply was dropped with an error in the log, and the AE, who
+    # had asked, was told nothing.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADGONE"
+        )
+        await case.terminate("by an operator")
+        async with served_app(harness.client, harness.settings) as app:
+            asked = message_event(AE, channel, thread, "exec sponsor call")
+            assert await app.deliver(asked, json_body=True) == 200
+
+            async def told() -> list[str] | None:
+                return ephemerals_to(slack_fake, AE) or None
+
+            [answer] = await eventually(told)
+
+        assert answer == (
+            f"not recorded as an ask: {case.id} is terminated; it accepts no more actions"
         )

@@ -19,15 +19,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from dealcycle.db.engine import make_engine
 from dealcycle.db.models import RedAccountCase
 from schemas.common import Role
-from schemas.health import RecordAsk, RedAccountState
-from starter.errors import CommandError
+from schemas.health import RED_ACCOUNT_WORKFLOW_TYPE, RecordAsk, RedAccountState
+from starter.errors import CommandError, describe
 from starter.provenance import from_slack
 from starter.queries import query_workflow
 from starter.slack.deps import SlackAppDeps
+from starter.trials import running_workflow
 from workflows.mrkdwn import escape
 from workflows.red_account import RedAccountWorkflow
 
@@ -99,12 +101,13 @@ async def record(
     deps: SlackAppDeps, client: AsyncWebClient, case_id: str, reply: ThreadReply
 ) -> str | None:
     """Record the reply as an ask; what to tell its author when it is not recorded."""
-    handle = deps.client.get_workflow_handle(case_id)
     try:
+        handle = await running_workflow(deps.client, case_id, (RED_ACCOUNT_WORKFLOW_TYPE,))
         state: RedAccountState = await query_workflow(deps.client, handle, RedAccountWorkflow.state)
-    except CommandError as err:
+    except (CommandError, RPCError) as err:
+        # The case has ended, or is not answering: its author is told the ask is not there.
         deps.log.warning("red-account thread reply not recorded", case_id=case_id, error=str(err))
-        return None
+        return f"not recorded as an ask: {escape(describe(err))}"
     roles = {state.ce_owner: Role.CE, state.ae_owner: Role.AE}
     role = roles.get(reply.user)
     if role is None:
@@ -128,6 +131,8 @@ async def record(
         cause = err.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
         return f"not recorded as an ask: {escape(reason)}"
+    except RPCError as err:
+        return f"not recorded as an ask: {escape(describe(err))}"
     deps.log.info("ask recorded from thread", case_id=case_id, user=reply.user, answer=answer)
     return None
 
