@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import aiohttp
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -67,6 +69,7 @@ class Click:
         self.value: str = action.get("value") or ""
         self.action_ts: str = action.get("action_ts") or ""
         self.trigger_id: str = body.get("trigger_id") or ""
+        self.response_url: str = body.get("response_url") or ""
         self.on_home: bool = (body.get("view") or {}).get("type") == "home"
 
     @classmethod
@@ -92,13 +95,27 @@ class Click:
             await client.chat_postEphemeral(
                 channel=self.channel, user=self.user, text=text, thread_ts=self.thread_ts
             )
+            return
         except SlackApiError as err:
-            deps.log.warning(
-                "ephemeral answer not delivered",
-                user=self.user,
-                channel=self.channel,
-                error=err.response.get("error"),
+            error = err.response.get("error")
+        # chat.postEphemeral needs the bot in the conversation (not so in a DM between two
+        # people, or a channel it left); the click's response_url answers wherever it was.
+        if await self._respond(text):
+            return
+        deps.log.warning(
+            "ephemeral answer not delivered", user=self.user, channel=self.channel, error=error
+        )
+
+    async def _respond(self, text: str) -> bool:
+        if not self.response_url:
+            return False
+        try:
+            answer = await AsyncWebhookClient(self.response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
             )
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+        return answer.status_code == 200
 
 
 async def _handle(
