@@ -71,6 +71,9 @@ class Click:
         self.trigger_id: str = body.get("trigger_id") or ""
         self.response_url: str = body.get("response_url") or ""
         self.on_home: bool = (body.get("view") or {}).get("type") == "home"
+        self.on_ephemeral: bool = bool(container.get("is_ephemeral"))
+        """A button of an ephemeral message (the ``/dealcycle todo`` list): no workflow edits
+        it once the step is done, so the clicker is told."""
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -84,8 +87,9 @@ class Click:
 
     async def answer(self, client: AsyncWebClient, deps: SlackAppDeps, text: str | None) -> None:
         """Tell the clicker alone; ``None``: the click changed the step, which its message
-        shows once the workflow updates it. A click on the App Home has no channel: the tab is
-        published again, the answer above the list, which now shows what the click did."""
+        shows once the workflow updates it (a click on an ephemeral message is told instead).
+        A click on the App Home has no channel: the tab is published again, the answer above
+        the list, which now shows what the click did."""
         if self.on_home and self.user:
             await publish_home(client, deps, self.user, text)
             return
@@ -159,7 +163,7 @@ async def _done(deps: SlackAppDeps, click: Click) -> str | None:
         update_id=click.update_id,
         answer=message,
     )
-    return None
+    return f"✅ {message}" if click.on_ephemeral else None
 
 
 async def _snooze(deps: SlackAppDeps, click: Click) -> str | None:
