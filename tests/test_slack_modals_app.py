@@ -500,9 +500,7 @@ async def test_a_form_slack_rate_limits_opens_on_retry_and_one_that_cannot_open_
 
             (answer,) = await eventually(told)
 
-        assert answer.text == (
-            "the form did not open (Slack answered expired_trigger_id); click the button again"
-        )
+        assert answer.text == "the form did not open (Slack answered expired_trigger_id); try again"
         assert slack_fake.views.stack(AE) == []
 
 
@@ -531,3 +529,22 @@ async def test_a_plan_command_for_a_done_quarter_or_no_quarter_is_refused_before
             " `/dealcycle plan ACCOUNT 2027-Q2`"
         )
         assert long.startswith("⚠️ quarter 'QQQQ") and "internal error" not in long
+
+
+async def test_a_form_command_whose_form_slack_will_not_open_says_so(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """A command answered after its trigger expired (a slow workflow) gets
+    ``expired_trigger_id`` from views.open: said in a line, not as "internal error:
+    SlackApiError" with the API's URL and raw answer."""
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            slack_fake.error_next("expired_trigger_id", api_method="views.open")
+            await command(slack_fake, AE, f"set-health {ACCOUNT_ID}")
+
+        (answer,) = slack_fake.ephemerals_for(AE)
+        assert answer.text == (
+            "⚠️ the form did not open (Slack answered expired_trigger_id); try again"
+        )
+        assert slack_fake.views.stack(AE) == []

@@ -85,10 +85,15 @@ class Refused(Exception):
 async def open_modal(
     slack: AsyncWebClient, trigger_id: str, spec: ModalSpec, context: Mapping[str, str]
 ) -> None:
-    """``views.open`` within the trigger's three seconds; ``context`` names the workflow."""
-    await slack.views_open(
-        trigger_id=trigger_id, view=modal_view(spec, context, initial_values(spec, context))
-    )
+    """``views.open`` within the trigger's three seconds; ``context`` names the workflow. A
+    form Slack will not open (an expired trigger) is a ``CommandError`` saying so."""
+    try:
+        await slack.views_open(
+            trigger_id=trigger_id, view=modal_view(spec, context, initial_values(spec, context))
+        )
+    except SlackApiError as err:
+        error = err.response.get("error") or f"HTTP {err.response.status_code}"
+        raise CommandError(f"the form did not open (Slack answered {error}); try again") from None
 
 
 async def closed_step(deps: SlackAppDeps, context: Mapping[str, str]) -> str | None:
@@ -178,14 +183,9 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
                 return
             try:
                 await open_modal(client, str(body.get("trigger_id", "")), spec, context)
-            except SlackApiError as err:
-                error = err.response.get("error") or f"HTTP {err.response.status_code}"
-                deps.log.warning("slack.modal.not_opened", modal=spec.name.value, error=error)
-                await Click.of(body).answer(
-                    client,
-                    deps,
-                    f"the form did not open (Slack answered {error}); click the button again",
-                )
+            except CommandError as err:
+                deps.log.warning("slack.modal.not_opened", modal=spec.name.value, error=str(err))
+                await Click.of(body).answer(client, deps, str(err))
             return
 
     @app.view(_callback_pattern())
