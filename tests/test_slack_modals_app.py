@@ -9,7 +9,9 @@ acknowledgement (``response_action``) and applies it to the open view as Slack w
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +26,7 @@ from dealcycle.fakes.slack_views import OpenView
 from schemas.account import LifecycleStage, RecordKickoffPlan
 from schemas.common import Role
 from schemas.health import HealthView, SetHealth
-from starter.slack import commands
+from starter.slack import commands, modals
 from starter.slack.answers import button_value
 from starter.slack.modal_forms import ModalName, open_button
 from starter.slack.modal_specs import MODALS
@@ -548,3 +550,66 @@ async def test_a_form_command_whose_form_slack_will_not_open_says_so(
             "⚠️ the form did not open (Slack answered expired_trigger_id); try again"
         )
         assert slack_fake.views.stack(AE) == []
+
+
+async def test_a_slow_submission_is_acknowledged_in_time_and_the_form_then_says_what_happened(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: SlackFake,
+    slack_client: WebClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A submission the workflow takes longer than Slack's three seconds to answer was
+    acknowledged late: Slack showed "We had some trouble connecting" over a form whose action
+    had been recorded, inviting a second, edited, submission. It is acknowledged with a
+    "Recording…" form in time, which then shows the workflow's answer."""
+    real_submit = modals.submit
+
+    async def slow_submit(*args: Any) -> str:
+        await asyncio.sleep(4)
+        return await real_submit(*args)
+
+    monkeypatch.setattr(modals, "submit", slow_submit)
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        message = post_set_health_button(slack_client)
+        async with app_in("http", harness, slack_fake):
+            await fake_control(
+                slack_fake.url,
+                "click",
+                {**message, "user": CE, "action_id": "dealcycle_open_modal_health"},
+            )
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            started = time.monotonic()
+            answer = await submit(slack_fake, CE, view, health("yellow", "the champion left"))
+            acknowledged_after = time.monotonic() - started
+
+            async def recorded() -> str | None:
+                (shown,) = slack_fake.views.stack(CE)
+                text = str(shown.view["blocks"][0]["text"]["text"])
+                return text if text.startswith("✅ ") else None
+
+            await eventually(recorded, attempts=200)
+            # Refused late: the form can no longer mark its fields, it says why instead.
+            await fake_control(
+                slack_fake.url,
+                "click",
+                {**message, "user": STRANGER, "action_id": "dealcycle_open_modal_health"},
+            )
+            theirs = await open_view(slack_fake, STRANGER, "dealcycle_modal_health")
+            await submit(slack_fake, STRANGER, theirs, health("red", "looks bad"))
+
+            async def refused() -> str | None:
+                (shown,) = slack_fake.views.stack(STRANGER)
+                text = str(shown.view["blocks"][0]["text"]["text"])
+                return text if text.startswith("⚠️ ") else None
+
+            refusal = await eventually(refused, attempts=200)
+
+        assert acknowledged_after < 3, acknowledged_after
+        assert answer["response_action"] == "update", answer
+        assert "Recording" in answer["view"]["blocks"][0]["text"]["text"]
+        assert refusal.startswith("⚠️ Not recorded; open the form again:\n• ")
+        assert f"{STRANGER} is not the account's CE ({CE} is)" in refusal
+        assert (await health_of(handle)).colour == "yellow"
+        assert len(await accepted_updates(handle)) == 1

@@ -6,6 +6,7 @@ submission becomes the workflow's Update, sent by typed reference with the verif
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Mapping
@@ -38,8 +39,10 @@ from starter.slack.modal_forms import (
     context_from_button,
     done_view,
     initial_values,
+    late_refusal_view,
     metadata_of,
     modal_view,
+    pending_view,
     read_values,
     rejection_errors,
 )
@@ -72,6 +75,11 @@ TARGETS: dict[ModalName, ModalTarget] = {
         ACCOUNT_WORKFLOW_TYPE, AccountWorkflow.record_feature_request
     ),
 }
+
+
+ACK_WITHIN = 2.0
+"""Seconds a submission waits for the workflow before it is acknowledged without its answer
+(Slack allows three)."""
 
 
 class Refused(Exception):
@@ -189,29 +197,53 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
             return
 
     @app.view(_callback_pattern())
-    async def on_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_submission(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         spec = spec_for_callback(str(view.get("callback_id", "")))
         user = str((body.get("user") or {}).get("id", ""))
         if spec is None:
             await ack()
             return
+        work = asyncio.ensure_future(_outcome(deps, spec, view, user))
+        done, _ = await asyncio.wait({work}, timeout=ACK_WITHIN)
+        if work in done:
+            await ack(**work.result())
+            return
+        # Slack gives up after three seconds ("We had some trouble connecting") while the
+        # workflow may still record it: acknowledged now, the form shows the answer later.
+        await ack(response_action="update", view=pending_view(spec))
+        answer = await work
+        final = answer.get("view") or late_refusal_view(spec, answer.get("errors") or {})
         try:
-            message = await submit(deps.client, spec, view, user, deps.now())
-        except Refused as refused:
-            deps.log.info(
-                "slack.modal.refused", modal=spec.name.value, user=user, blocks=list(refused.errors)
+            await client.views_update(view_id=str(view.get("id") or ""), view=final)
+        except SlackApiError as err:
+            deps.log.warning(
+                "slack.modal.answer_not_shown",
+                modal=spec.name.value,
+                error=err.response.get("error"),
             )
-            await ack(response_action="errors", errors=refused.errors)
-            return
-        except Exception:
-            # Slack shows a bare "We had some trouble connecting" for a failed request: the
-            # person is told on the form instead, and the cause goes to the log.
-            deps.log.exception("slack.modal.failed", modal=spec.name.value, user=user)
-            failed = {spec.fields[0].name: "dealcycle failed to record this; try again later"}
-            await ack(response_action="errors", errors=failed)
-            return
-        deps.log.info("slack.modal.submitted", modal=spec.name.value, user=user)
-        await ack(response_action="update", view=done_view(spec, message))
+
+
+async def _outcome(
+    deps: SlackAppDeps, spec: ModalSpec, view: Mapping[str, Any], user: str
+) -> dict[str, Any]:
+    """The acknowledgement of a submission: its field errors, or the form saying it is done."""
+    try:
+        message = await submit(deps.client, spec, view, user, deps.now())
+    except Refused as refused:
+        deps.log.info(
+            "slack.modal.refused", modal=spec.name.value, user=user, blocks=list(refused.errors)
+        )
+        return {"response_action": "errors", "errors": refused.errors}
+    except Exception:
+        # Slack shows a bare "We had some trouble connecting" for a failed request: the
+        # person is told on the form instead, and the cause goes to the log.
+        deps.log.exception("slack.modal.failed", modal=spec.name.value, user=user)
+        failed = {spec.fields[0].name: "dealcycle failed to record this; try again later"}
+        return {"response_action": "errors", "errors": failed}
+    deps.log.info("slack.modal.submitted", modal=spec.name.value, user=user)
+    return {"response_action": "update", "view": done_view(spec, message)}
 
 
 def _open_pattern() -> re.Pattern[str]:
