@@ -80,6 +80,8 @@ TARGETS: dict[ModalName, ModalTarget] = {
 ACK_WITHIN = 2.0
 """Seconds a submission waits for the workflow before it is acknowledged without its answer
 (Slack allows three)."""
+ACK_SETTLE = 1.0
+"""Seconds between that acknowledgement and the form's update with the answer."""
 
 
 class Refused(Exception):
@@ -213,6 +215,9 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
         # Slack gives up after three seconds ("We had some trouble connecting") while the
         # workflow may still record it: acknowledged now, the form shows the answer later.
         await ack(response_action="update", view=pending_view(spec))
+        # The acknowledgement leaves after ack() returns: an update sent at once could reach
+        # Slack before it, and be replaced by "Recording…".
+        await asyncio.sleep(ACK_SETTLE)
         answer = await work
         final = answer.get("view") or late_refusal_view(spec, answer.get("errors") or {})
         try:
