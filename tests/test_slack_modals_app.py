@@ -613,3 +613,25 @@ async def test_a_slow_submission_is_acknowledged_in_time_and_the_form_then_says_
         assert f"{STRANGER} is not the account's CE ({CE} is)" in refusal
         assert (await health_of(handle)).colour == "yellow"
         assert len(await accepted_updates(handle)) == 1
+
+
+async def test_a_kickoff_command_after_the_kickoff_is_refused_before_the_form_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """As the kickoff prompt's own button: the form of a kickoff already recorded is not
+    opened to be refused once filled in."""
+    async with harness_factory() as harness:
+        account = await started_account(harness, salesforce_fake)
+        await account.execute_update(
+            AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(CE, Role.CE, "monthly")
+        )
+        await settle(account)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, CE, f"kickoff {ACCOUNT_ID}")
+
+        (answer,) = slack_fake.ephemerals_for(CE)
+        assert slack_fake.views.stack(CE) == []
+        assert answer.text == (
+            f"⚠️ step 'kickoff-plan' is no longer open on {WORKFLOW_ID} (done, or replaced by a"
+            " newer one); nothing to fill in"
+        )

@@ -39,7 +39,7 @@ from starter.slack.modals import closed_step, open_modal
 from starter.tables import render_health
 from starter.todo import todo_for
 from starter.workflow_ids import check_workflow_id
-from workflows.account_rules import parse_quarter
+from workflows.account_rules import KICKOFF_PLAN_STEP, parse_quarter
 from workflows.mrkdwn import escape
 
 COMMAND = "/dealcycle"
@@ -113,10 +113,12 @@ async def answer(deps: SlackAppDeps, slack: AsyncWebClient, command: Mapping[str
         context = await form_context(deps.client, spec.name, account)
         if spec.name is ModalName.ACCOUNT_PLAN and len(words) > 2:
             context["step"] = f"account-plan-{_quarter(words[2])}"
-            # As from a prompt's button: a quarter already submitted is said so, not a form.
-            refusal = await closed_step(deps, context)
-            if refusal is not None:
-                raise CommandError(refusal)
+        if spec.name is ModalName.KICKOFF:
+            context["step"] = KICKOFF_PLAN_STEP
+        # As from a prompt's button: a step already done is said so, not a form to refuse.
+        refusal = await closed_step(deps, context)
+        if refusal is not None:
+            raise CommandError(refusal)
         await open_modal(slack, str(command.get("trigger_id", "")), spec, context)
         return []
     if subcommand:
