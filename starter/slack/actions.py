@@ -140,7 +140,7 @@ async def _done(deps: SlackAppDeps, click: Click) -> str | None:
         step = await read_step(deps.client, handle, target)
         if step is not None and step.done:
             return step.already_done()
-        if step is not None and click.user != step.owner:
+        if step is not None and click.user != step.owner and step.owner_alone:
             deps.log.info(
                 "slack click refused: not the step's owner",
                 user=click.user,
