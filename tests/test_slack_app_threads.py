@@ -4,7 +4,9 @@ in another thread and a stranger's reply record nothing (the stranger is told wh
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +19,13 @@ from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState, SetHealth
 from starter.provenance import SLACK_VIA
 from tests.support.accounts import AE, CE, settle
-from tests.support.slack_app import eventually, served_app, update_ids, with_signing_secret
+from tests.support.slack_app import (
+    eventually,
+    served_app,
+    sign,
+    update_ids,
+    with_signing_secret,
+)
 from tests.test_red_account_rules import HOUR, T0, posted_snapshot
 from tests.test_red_account_workflow import case_handle, open_account
 from tests.test_slack_app_buttons import STRANGER, ephemerals_to
@@ -190,3 +198,33 @@ async def test_an_ask_the_case_cannot_take_is_told_to_its_author(
         assert answer == (
             f"not recorded as an ask: {case.id} is terminated; it accepts no more actions"
         )
+
+
+async def test_an_event_slack_delivers_again_is_handled_once(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # Slack retries an event it saw no answer to in time (X-Slack-Retry-Num, the same
+    # event_id): the ask was recorded once by its update id, but the stranger was told twice.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADAGAIN"
+        )
+        async with served_app(harness.client, harness.settings) as app:
+            stranger = message_event(STRANGER, channel, thread, "me too")
+            for retry in range(3):
+                headers = sign(stranger, int(time.time()) - retry)
+                if retry:
+                    headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "timeout"}
+                assert await app.post(stranger, headers, json_body=True) == 200
+            then = message_event(STRANGER, channel, thread, "and me")
+            assert await app.deliver(then, json_body=True) == 200
+
+            async def both() -> list[str] | None:
+                told = ephemerals_to(slack_fake, STRANGER)
+                return told if len(told) >= 2 else None
+
+            await eventually(both)
+            await asyncio.sleep(0.5)  # a third answer would be there by now
+
+        assert len(ephemerals_to(slack_fake, STRANGER)) == 2  # once for each reply
+        assert (await case.query(RedAccountWorkflow.state)).asks == []
