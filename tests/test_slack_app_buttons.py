@@ -230,3 +230,33 @@ async def test_done_from_an_ephemeral_to_do_list_says_it_is_done(
         assert await step_status(handle, CE_STEP.key) is StepStatus.DONE
         assert answer.startswith("✅ "), answer
         assert CE_STEP.key in answer or CE_STEP.title in answer, answer
+
+
+async def test_a_home_tab_click_is_answered_even_when_the_list_cannot_be_read(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # The tab is the only place a Home click is answered; when the to-do list cannot be read
+    # (here: this test server has no visibility), the tab said why, and dropped the answer.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKHOMEDOWN")
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            click = block_actions(STRANGER, "", "", DONE, value)
+            click["container"] = {"type": "view", "view_id": "V0HOME"}
+            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+            del click["channel"], click["message"], click["response_url"]
+            assert await app.deliver(interaction_body(click)) == 200
+
+            async def published() -> list[dict[str, Any]] | None:
+                home = slack_fake.views.home(STRANGER)
+                return list(home.view["blocks"]) if home is not None else None
+
+            blocks = await eventually(published)
+
+        texts = [block["text"]["text"] for block in blocks]
+        assert texts[0] == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert texts[1].startswith("⚠️ ")
