@@ -128,6 +128,25 @@ def post_set_health_button(slack_client: WebClient) -> dict[str, str]:
     return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
 
 
+def form_button_click(
+    slack_client: WebClient, name: ModalName, value: dict[str, str], user: str = CE
+) -> dict[str, str]:
+    """A message carrying the button that opens ``name``'s form; ``user``'s click on it."""
+    spec = MODALS[name]
+    button = open_button(spec, "Fill in…", value)
+    posted = slack_client.chat_postMessage(
+        channel=CHANNEL,
+        text=spec.title,
+        blocks=[{"type": "actions", "block_id": "form", "elements": [button]}],
+    )
+    return {
+        "user": user,
+        "channel": str(posted["channel"]),
+        "ts": str(posted["ts"]),
+        "action_id": spec.open_action_id,
+    }
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_health_modal_submitted_sets_the_health_by_the_submitter(
     mode: str,
@@ -444,22 +463,9 @@ async def test_a_done_steps_form_is_refused_before_it_opens(
     submission would find refused."""
     async with harness_factory() as harness:
         account = await started_account(harness, salesforce_fake)
-        button = open_button(
-            MODALS[ModalName.KICKOFF],
-            "Fill in…",
-            button_value(WORKFLOW_ID, "account", "kickoff-plan"),
+        click = form_button_click(
+            slack_client, ModalName.KICKOFF, button_value(WORKFLOW_ID, "account", "kickoff-plan")
         )
-        posted = slack_client.chat_postMessage(
-            channel=CHANNEL,
-            text="Kickoff plan",
-            blocks=[{"type": "actions", "block_id": "kickoff", "elements": [button]}],
-        )
-        click = {
-            "user": CE,
-            "channel": str(posted["channel"]),
-            "ts": str(posted["ts"]),
-            "action_id": "dealcycle_open_modal_kickoff",
-        }
         async with app_in("http", harness, slack_fake):
             await fake_control(slack_fake.url, "click", click)
             await open_view(slack_fake, CE, "dealcycle_modal_kickoff")
@@ -635,3 +641,30 @@ async def test_a_kickoff_command_after_the_kickoff_is_refused_before_the_form_op
             f"⚠️ step 'kickoff-plan' is no longer open on {WORKFLOW_ID} (done, or replaced by a"
             " newer one); nothing to fill in"
         )
+
+
+async def test_the_form_of_a_closed_case_is_refused_before_it_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
+) -> None:
+    """An old reminder's "Action plan" button of a case that has closed opened the form, to be
+    refused once filled in ("… takes no more actions")."""
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        case_id = "red-account-001SLKMODAL-1"
+        await harness.client.start_workflow(
+            "NoSuchWorkflowType", id=case_id, task_queue="nobody-polls-this"
+        )
+        await harness.client.get_workflow_handle(case_id).terminate("closed")
+        click = form_button_click(
+            slack_client, ModalName.ACTION_PLAN, button_value(case_id, "red_account", "action_plan")
+        )
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", click)
+
+            async def told() -> list[Ephemeral] | None:
+                return slack_fake.ephemerals_for(CE) or None
+
+            (answer,) = await eventually(told, attempts=100)
+
+        assert answer.text == f"{case_id} is terminated; it accepts no more actions"
+        assert slack_fake.views.stack(CE) == []
