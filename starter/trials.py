@@ -155,6 +155,18 @@ async def workflow_handle(
     return handle, description
 
 
+async def running_workflow(
+    client: Client, workflow_id: str, expected_types: tuple[str, ...] = ()
+) -> WorkflowHandle[Any, Any]:
+    """The workflow's handle, or a ``CommandError`` when there is none or it has closed (an
+    action sent to it would fail with a bare "not found")."""
+    handle, description = await workflow_handle(client, workflow_id, expected_types)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        status = description.status.name.lower() if description.status else "closed"
+        raise CommandError(f"{workflow_id} is {status}; it accepts no more actions")
+    return handle
+
+
 async def act(
     client: Client,
     workflow_id: str,
@@ -168,10 +180,7 @@ async def act(
     """
     request = stamped(request)
     within_limits(request)
-    handle, description = await workflow_handle(client, workflow_id, expected_types)
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        status = description.status.name.lower() if description.status else "closed"
-        raise CommandError(f"{workflow_id} is {status}; it accepts no more actions")
+    handle = await running_workflow(client, workflow_id, expected_types)
     check_payload_size(request)
     try:
         accepted: dict[str, Any] = await update_workflow(client, handle, update, request)

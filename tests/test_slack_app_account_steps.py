@@ -9,9 +9,9 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from schemas.account import AccountState, RecordKickoffPlan, ReportProductionReady
+from schemas.account import AccountState, LifecycleStage, RecordKickoffPlan, ReportProductionReady
 from schemas.common import Role
-from tests.support.accounts import AE, CE, DAY, settle, start_account
+from tests.support.accounts import AE, CE, DAY, VE, settle, start_account
 from tests.support.slack_app import (
     accepted_update_inputs,
     done_button_blocks,
@@ -19,7 +19,8 @@ from tests.support.slack_app import (
     fake_control,
     served_app,
 )
-from tests.test_slack_app_buttons import ephemerals_to
+from tests.test_roster_rotation import NEW_VE, open_account, rotate
+from tests.test_slack_app_buttons import answers_to, ephemerals_to
 from workflows.account import AccountWorkflow
 
 CHANNEL = "#customer-accounts"
@@ -86,3 +87,43 @@ async def test_done_on_account_steps(
             # Sent by the Slack app (the actor is Slack's verified user).
             {"step": step.key, "actor": CE, "role": "CE", "note": "done from Slack", "via": "slack"}
         ]
+
+
+async def test_value_engineering_of_the_day_marks_an_exercise_done_from_slack(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    # The workflow lets Value Engineering of the day do an exercise given to their
+    # predecessor (the roster rotated since); the app refused the click first ("only <@VE>
+    # may mark this done"), so the exercise could be recorded from the CLI alone.
+    async with harness_factory() as harness:
+        account = await open_account(
+            harness,
+            salesforce_fake,
+            "001SLACKVE",
+            renewal_in=60 * DAY,
+            stage=LifecycleStage.RENEWAL,
+        )
+        view: AccountState = await account.query(AccountWorkflow.state)
+        [exercise] = [step for step in view.open_steps if step.kind == "value_realization"]
+        assert exercise.owner == VE
+        rotate(harness, value_engineering=NEW_VE)
+        value = {"workflow_id": account.id, "step": exercise.key, "kind": "account"}
+        posted = slack_client.chat_postMessage(
+            channel=CHANNEL, text=exercise.key, blocks=done_button_blocks(value, exercise.key)
+        )
+        click = {"channel": posted["channel"], "ts": posted["ts"], "action_id": "dealcycle_done"}
+        async with served_app(harness.client, harness.settings) as app:
+            await fake_control(slack_fake.url, "app", {"request_url": app.url})
+            await fake_control(slack_fake.url, "click", {**click, "user": AE})
+            [not_theirs] = await answers_to(slack_fake, AE)
+            await fake_control(slack_fake.url, "click", {**click, "user": NEW_VE})
+
+            async def done() -> AccountState | None:
+                state: AccountState = await account.query(AccountWorkflow.state)
+                return state if state.value_exercise_done else None
+
+            await eventually(done)
+
+        # Anyone else is still refused, by the workflow, which knows who may.
+        assert not_theirs == f"step {exercise.key!r} is owned by {VE}, not {AE}"
+        assert ephemerals_to(slack_fake, NEW_VE) == []

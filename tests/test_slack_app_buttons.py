@@ -38,6 +38,16 @@ def ephemerals_to(slack_fake: Any, user: str) -> list[str]:
     ]
 
 
+async def answers_to(slack_fake: Any, user: str, count: int = 1) -> list[str]:
+    """The app's ephemeral answers to ``user``, once there are ``count`` of them."""
+
+    async def answered() -> list[str] | None:
+        answers = ephemerals_to(slack_fake, user)
+        return answers if len(answers) >= count else None
+
+    return await eventually(answered)
+
+
 async def prompt_ts(slack_client: WebClient) -> tuple[str, str]:
     """The channel id and ts of a message carrying the step's buttons (where it comes from
     does not matter to the app: the button's value names the step)."""
@@ -75,10 +85,7 @@ async def test_done_click_completes_the_step_once_and_a_second_click_is_already_
             second = block_actions(CE, channel, ts, DONE, value)
             assert await app.deliver(interaction_body(second)) == 200
 
-            async def answered() -> list[str] | None:
-                return ephemerals_to(slack_fake, CE) or None
-
-            [answer] = await eventually(answered)
+            [answer] = await answers_to(slack_fake, CE)
 
         assert answer.startswith(f"{CE_STEP.title} is already done by <@{CE}>")
         view = await state(handle)
@@ -136,10 +143,7 @@ async def test_a_rejected_update_answers_with_the_validators_reason(
             click = block_actions(CE, channel, ts, DONE, value)
             assert await app.deliver(interaction_body(click)) == 200
 
-            async def answered() -> list[str] | None:
-                return ephemerals_to(slack_fake, CE) or None
-
-            [answer] = await eventually(answered)
+            [answer] = await answers_to(slack_fake, CE)
 
         assert answer.startswith("unknown step 'no_such_step'; the steps are: technical_landscape")
         assert await update_ids(handle) == []
@@ -160,13 +164,99 @@ async def test_snooze_is_answered_even_where_the_workflow_has_no_snooze(
             click = block_actions(CE, channel, ts, SNOOZE, value)
             assert await app.deliver(interaction_body(click)) == 200
 
-            async def answered() -> list[str] | None:
-                return ephemerals_to(slack_fake, CE) or None
-
-            [answer] = await eventually(answered)
+            [answer] = await answers_to(slack_fake, CE)
 
         if getattr(TrialWorkflow, "snooze_step", None) is None:
             assert answer.startswith("snooze is not available")
             assert await update_ids(handle) == []
         else:
             assert await update_ids(handle) != []
+
+
+async def test_a_click_on_a_closed_or_missing_workflow_is_answered_and_changes_nothing(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # An old prompt's buttons outlive its workflow: the update's bare "not found" left the
+    # clicker without any answer.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKCLOSED")
+        await handle.terminate("the deal was lost")
+        channel, ts = await prompt_ts(slack_client)
+        closed = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        missing = {"workflow_id": "trial-006NOSUCHDEAL", "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            for action, value in ((DONE, closed), (SNOOZE, closed), (DONE, missing)):
+                click = block_actions(CE, channel, ts, action, value)
+                assert await app.deliver(interaction_body(click)) == 200
+
+            answers = await answers_to(slack_fake, CE, 3)
+
+        assert sorted(answers) == sorted(
+            [
+                f"{handle.id} is terminated; it accepts no more actions",
+                f"{handle.id} is terminated; it accepts no more actions",
+                "there is no workflow 'trial-006NOSUCHDEAL'",
+            ]
+        )
+        assert await update_ids(handle) == []
+
+
+async def test_done_from_an_ephemeral_to_do_list_says_it_is_done(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # The workflow edits its own prompt once a step is done, not the ephemeral list
+    # `/dealcycle todo` answered with: Done there completed the step and showed nothing, so
+    # the list looked as if the click had been lost.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKTODO")
+        channel, ts = await prompt_ts(slack_client)
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            click = block_actions(CE, channel, ts, DONE, value)
+            click["container"]["is_ephemeral"] = True
+            del click["message"]  # Slack sends no message for an ephemeral one
+            assert await app.deliver(interaction_body(click)) == 200
+
+            [answer] = await answers_to(slack_fake, CE)
+
+        assert await step_status(handle, CE_STEP.key) is StepStatus.DONE
+        assert answer.startswith("✅ "), answer
+        assert CE_STEP.key in answer or CE_STEP.title in answer, answer
+
+
+async def test_a_home_tab_click_is_answered_even_when_the_list_cannot_be_read(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # The tab is the only place a Home click is answered; when the to-do list cannot be read
+    # (here: this test server has no visibility), the tab said why, and dropped the answer.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKHOMEDOWN")
+        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        async with served_app(harness.client, harness.settings) as app:
+            click = block_actions(STRANGER, "", "", DONE, value)
+            click["container"] = {"type": "view", "view_id": "V0HOME"}
+            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+            del click["channel"], click["message"], click["response_url"]
+            assert await app.deliver(interaction_body(click)) == 200
+
+            async def published() -> list[dict[str, Any]] | None:
+                home = slack_fake.views.home(STRANGER)
+                return list(home.view["blocks"]) if home is not None else None
+
+            blocks = await eventually(published)
+
+        texts = [block["text"]["text"] for block in blocks]
+        assert texts[0] == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert texts[1].startswith("⚠️ ")

@@ -52,19 +52,23 @@ async def app_in(mode: str, harness: Any, slack_fake: Any) -> AsyncIterator[None
         yield
 
 
+def prompt_click(slack_client: WebClient, workflow_id: str) -> dict[str, Any]:
+    """A prompt of the trial's CE step with its Done button, posted; what clicks Done on it."""
+    value = {"workflow_id": workflow_id, "step": CE_STEP.key, "kind": "trial"}
+    text = f"{CE_STEP.title} is due"
+    posted = slack_client.chat_postMessage(
+        channel=CHANNEL, text=text, blocks=done_button_blocks(value, text)
+    )
+    return {"channel": posted["channel"], "ts": posted["ts"], "action_id": "dealcycle_done"}
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_done_clicked_in_the_fake_completes_the_step_once_by_the_clicker(
     mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
 ) -> None:
     async with harness_factory() as harness:
         handle = await start(harness, salesforce_fake, f"006FAKE{mode.upper()}")
-        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
-        posted = slack_client.chat_postMessage(
-            channel=CHANNEL,
-            text=f"{CE_STEP.title} is due",
-            blocks=done_button_blocks(value, f"{CE_STEP.title} is due"),
-        )
-        click = {"channel": posted["channel"], "ts": posted["ts"], "action_id": "dealcycle_done"}
+        click = prompt_click(slack_client, handle.id)
         async with app_in(mode, harness, slack_fake):
             stranger = await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
             first = await fake_control(slack_fake.url, "click", {**click, "user": CE})
@@ -131,17 +135,7 @@ async def test_debug_logs_of_the_socket_mode_app_hold_no_request_secrets(
     try:
         async with harness_factory() as harness:
             handle = await start(harness, salesforce_fake, "006FAKELOGS")
-            value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
-            posted = slack_client.chat_postMessage(
-                channel=CHANNEL,
-                text=f"{CE_STEP.title} is due",
-                blocks=done_button_blocks(value, f"{CE_STEP.title} is due"),
-            )
-            click = {
-                "channel": posted["channel"],
-                "ts": posted["ts"],
-                "action_id": "dealcycle_done",
-            }
+            click = prompt_click(slack_client, handle.id)
             async with app_in("socket", harness, slack_fake):
                 clicked = await fake_control(slack_fake.url, "click", {**click, "user": CE})
 
@@ -160,3 +154,27 @@ async def test_debug_logs_of_the_socket_mode_app_hold_no_request_secrets(
     assert payload["token"] not in logged
     assert payload["response_url"] not in logged
     assert payload["trigger_id"] not in logged
+
+
+async def test_a_refusal_slack_will_not_post_ephemerally_goes_through_the_response_url(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    # The bot is not in the conversation of the message clicked (a to-do list answered in a
+    # DM between two people, a channel it was removed from): chat.postEphemeral answers
+    # channel_not_found, and the stranger was told nothing. The click's response_url works
+    # wherever the click was.
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006FAKENOTIN")
+        click = prompt_click(slack_client, handle.id)
+        async with app_in("http", harness, slack_fake):
+            slack_fake.error_next("channel_not_found", api_method="chat.postEphemeral")
+            await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+
+            async def told() -> list[Any] | None:
+                return slack_fake.ephemerals_for(STRANGER) or None
+
+            [answer] = await eventually(told)
+
+        assert answer.text == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert answer.channel == click["channel"]
+        assert await step_status(handle, CE_STEP.key) is StepStatus.PENDING

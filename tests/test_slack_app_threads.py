@@ -4,17 +4,28 @@ in another thread and a stranger's reply record nothing (the stranger is told wh
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
+
+from temporalio.client import WorkflowHandle
 
 from activities.red_accounts import get_red_account_case
 from dealcycle.db.engine import make_engine
 from dealcycle.fakes.slack_chat import permalink
 from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState, SetHealth
+from starter.provenance import SLACK_VIA
 from tests.support.accounts import AE, CE, settle
-from tests.support.slack_app import eventually, served_app, update_ids, with_signing_secret
+from tests.support.slack_app import (
+    eventually,
+    served_app,
+    sign,
+    update_ids,
+    with_signing_secret,
+)
 from tests.test_red_account_rules import HOUR, T0, posted_snapshot
 from tests.test_red_account_workflow import case_handle, open_account
 from tests.test_slack_app_buttons import STRANGER, ephemerals_to
@@ -57,19 +68,27 @@ def message_event(
     )
 
 
+async def red_case_thread(
+    harness: Any, salesforce_fake: Any, slack_fake: Any, account_id: str
+) -> tuple[WorkflowHandle[Any, Any], str, str]:
+    """A red case of a new account: its handle, and its #red-accounts post's channel and ts."""
+    account = await open_account(harness, salesforce_fake, account_id)
+    await account.execute_update(
+        AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+    )
+    case = await case_handle(harness, account, 1)
+    tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
+    assert tracked is not None and tracked.slack_ts
+    return case, slack_fake.channel_id("#red-accounts"), tracked.slack_ts
+
+
 async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
 ) -> None:
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        account = await open_account(harness, salesforce_fake, "001THREAD")
-        await account.execute_update(
-            AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREAD"
         )
-        case = await case_handle(harness, account, 1)
-        tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
-        assert tracked is not None and tracked.slack_ts
-        channel = slack_fake.channel_id("#red-accounts")
-        thread = tracked.slack_ts
         async with served_app(harness.client, harness.settings) as app:
             ignored = [
                 message_event(AE, channel, thread, "from a bot", bot_id="B0OTHER"),
@@ -96,6 +115,7 @@ async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
 
         [ask] = view.asks
         assert (ask.actor, ask.text) == (AE, "We need an exec sponsor call this week")
+        assert ask.via == SLACK_VIA  # as every other action sent by the app
         sent = json.loads(asked)["event"]["ts"]
         assert ask.at == datetime.fromtimestamp(float(sent), UTC)
         assert ask.permalink == permalink(channel, reply.ts, thread)
@@ -122,3 +142,89 @@ def test_an_ask_from_the_thread_keeps_its_time_and_link_and_is_not_posted_again(
         (1, asked_at, True, link),
         (2, T0 + HOUR, False, ""),
     ]
+
+
+async def test_a_reply_also_sent_to_the_channel_or_with_a_file_is_an_ask_too(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # Slack marks a reply ticked "Also send to #red-accounts" as subtype thread_broadcast, and
+    # one carrying a file as file_share: both are a person's words in the case's thread, and
+    # were dropped without a word with the edits and joins.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADSUB"
+        )
+        async with served_app(harness.client, harness.settings) as app:
+            broadcast = message_event(
+                AE, channel, thread, "exec sponsor call", subtype="thread_broadcast"
+            )
+            with_file = message_event(
+                CE, channel, thread, "usage export attached", subtype="file_share"
+            )
+            for body in (broadcast, with_file):
+                assert await app.deliver(body, json_body=True) == 200
+
+            async def recorded() -> RedAccountState | None:
+                view: RedAccountState = await case.query(RedAccountWorkflow.state)
+                return view if len(view.asks) == 2 else None
+
+            view = await eventually(recorded)
+
+        assert sorted((ask.actor, ask.text) for ask in view.asks) == sorted(
+            [(AE, "exec sponsor call"), (CE, "usage export attached")]
+        )
+
+
+async def test_an_ask_the_case_cannot_take_is_told_to_its_author(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # The Tracker still lists the case as open while its workflow has ended (terminated by
+    # an operator): the AE's reply was dropped with an error in the log, and the AE, who
+    # had asked, was told nothing.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADGONE"
+        )
+        await case.terminate("by an operator")
+        async with served_app(harness.client, harness.settings) as app:
+            asked = message_event(AE, channel, thread, "exec sponsor call")
+            assert await app.deliver(asked, json_body=True) == 200
+
+            async def told() -> list[str] | None:
+                return ephemerals_to(slack_fake, AE) or None
+
+            [answer] = await eventually(told)
+
+        assert answer == (
+            f"not recorded as an ask: {case.id} is terminated; it accepts no more actions"
+        )
+
+
+async def test_an_event_slack_delivers_again_is_handled_once(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # Slack retries an event it saw no answer to in time (X-Slack-Retry-Num, the same
+    # event_id): the ask was recorded once by its update id, but the stranger was told twice.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADAGAIN"
+        )
+        async with served_app(harness.client, harness.settings) as app:
+            stranger = message_event(STRANGER, channel, thread, "me too")
+            for retry in range(3):
+                headers = sign(stranger, int(time.time()) - retry)
+                if retry:
+                    headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "timeout"}
+                assert await app.post(stranger, headers, json_body=True) == 200
+            then = message_event(STRANGER, channel, thread, "and me")
+            assert await app.deliver(then, json_body=True) == 200
+
+            async def both() -> list[str] | None:
+                told = ephemerals_to(slack_fake, STRANGER)
+                return told if len(told) >= 2 else None
+
+            await eventually(both)
+            await asyncio.sleep(0.5)  # a third answer would be there by now
+
+        assert len(ephemerals_to(slack_fake, STRANGER)) == 2  # once for each reply
+        assert (await case.query(RedAccountWorkflow.state)).asks == []

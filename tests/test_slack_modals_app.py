@@ -9,7 +9,9 @@ acknowledgement (``response_action``) and applies it to the open view as Slack w
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +26,7 @@ from dealcycle.fakes.slack_views import OpenView
 from schemas.account import LifecycleStage, RecordKickoffPlan
 from schemas.common import Role
 from schemas.health import HealthView, SetHealth
-from starter.slack import commands
+from starter.slack import commands, modals
 from starter.slack.answers import button_value
 from starter.slack.modal_forms import ModalName, open_button
 from starter.slack.modal_specs import MODALS
@@ -124,6 +126,25 @@ def post_set_health_button(slack_client: WebClient) -> dict[str, str]:
         blocks=[{"type": "actions", "block_id": "health", "elements": [button]}],
     )
     return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+
+def form_button_click(
+    slack_client: WebClient, name: ModalName, value: dict[str, str], user: str = CE
+) -> dict[str, str]:
+    """A message carrying the button that opens ``name``'s form; ``user``'s click on it."""
+    spec = MODALS[name]
+    button = open_button(spec, "Fill in…", value)
+    posted = slack_client.chat_postMessage(
+        channel=CHANNEL,
+        text=spec.title,
+        blocks=[{"type": "actions", "block_id": "form", "elements": [button]}],
+    )
+    return {
+        "user": user,
+        "channel": str(posted["channel"]),
+        "ts": str(posted["ts"]),
+        "action_id": spec.open_action_id,
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -320,17 +341,22 @@ def plan_answers(quarter: str) -> dict[str, Any]:
     }
 
 
+async def account_planning(harness: Any, salesforce_fake: Any) -> tuple[Handle, str]:
+    """The account in adoption, moved into the next quarter: its account plan step open."""
+    handle = await started_account(harness, salesforce_fake, LifecycleStage.ADOPTION)
+    now = await harness.env.get_current_time()
+    month = ((now.month - 1) // 3 + 1) * 3 + 1
+    next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
+    await advance_to(harness.env, handle, next_quarter + timedelta(hours=1))
+    step = next(s for s in (await state(handle)).open_steps if s.kind == "account_plan")
+    return handle, step.key.removeprefix("account-plan-")
+
+
 async def test_the_account_plan_form_submits_the_quarters_plan_and_names_missing_sections(
     harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
 ) -> None:
     async with harness_factory() as harness:
-        handle = await started_account(harness, salesforce_fake, LifecycleStage.ADOPTION)
-        now = await harness.env.get_current_time()
-        month = ((now.month - 1) // 3 + 1) * 3 + 1
-        next_quarter = datetime(now.year + (month > 12), (month - 1) % 12 + 1, 1, tzinfo=UTC)
-        await advance_to(harness.env, handle, next_quarter + timedelta(hours=1))
-        step = next(s for s in (await state(handle)).open_steps if s.kind == "account_plan")
-        quarter = step.key.removeprefix("account-plan-")
+        handle, quarter = await account_planning(harness, salesforce_fake)
         async with app_in("http", harness, slack_fake):
             await command(slack_fake, CE, f"plan {ACCOUNT_ID} {quarter}")
             form = await open_view(slack_fake, CE, "dealcycle_modal_account_plan")
@@ -437,22 +463,9 @@ async def test_a_done_steps_form_is_refused_before_it_opens(
     submission would find refused."""
     async with harness_factory() as harness:
         account = await started_account(harness, salesforce_fake)
-        button = open_button(
-            MODALS[ModalName.KICKOFF],
-            "Fill in…",
-            button_value(WORKFLOW_ID, "account", "kickoff-plan"),
+        click = form_button_click(
+            slack_client, ModalName.KICKOFF, button_value(WORKFLOW_ID, "account", "kickoff-plan")
         )
-        posted = slack_client.chat_postMessage(
-            channel=CHANNEL,
-            text="Kickoff plan",
-            blocks=[{"type": "actions", "block_id": "kickoff", "elements": [button]}],
-        )
-        click = {
-            "user": CE,
-            "channel": str(posted["channel"]),
-            "ts": str(posted["ts"]),
-            "action_id": "dealcycle_open_modal_kickoff",
-        }
         async with app_in("http", harness, slack_fake):
             await fake_control(slack_fake.url, "click", click)
             await open_view(slack_fake, CE, "dealcycle_modal_kickoff")
@@ -472,3 +485,186 @@ async def test_a_done_steps_form_is_refused_before_it_opens(
             " newer one); nothing to fill in"
         )
         assert len(slack_fake.views.stack(CE)) == 1  # only the form of the first click
+
+
+async def test_a_form_slack_rate_limits_opens_on_retry_and_one_that_cannot_open_says_so(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
+) -> None:
+    """Slack answers 429 with Retry-After: the app's client waits and opens the form (it gave
+    up at once: the click did nothing). A form Slack refuses to open (an expired trigger) is
+    said so to the clicker, not left as a click that did nothing."""
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        click = {**post_set_health_button(slack_client), "action_id": "dealcycle_open_modal_health"}
+        async with app_in("http", harness, slack_fake):
+            slack_fake.rate_limit_next(retry_after=1, api_method="views.open")
+            await fake_control(slack_fake.url, "click", {**click, "user": CE})
+            await open_view(slack_fake, CE, "dealcycle_modal_health")
+            slack_fake.error_next("expired_trigger_id", api_method="views.open")
+            await fake_control(slack_fake.url, "click", {**click, "user": AE})
+
+            async def told() -> list[Ephemeral] | None:
+                return slack_fake.ephemerals_for(AE) or None
+
+            (answer,) = await eventually(told)
+
+        assert answer.text == "the form did not open (Slack answered expired_trigger_id); try again"
+        assert slack_fake.views.stack(AE) == []
+
+
+async def test_a_plan_command_for_a_done_quarter_or_no_quarter_is_refused_before_it_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """``/dealcycle plan ACCOUNT QUARTER`` opened the form of a quarter already submitted (to
+    be refused once filled in), and a word that is no quarter answered "internal error" (a
+    long one) or opened a form for it."""
+    async with harness_factory() as harness:
+        handle, quarter = await account_planning(harness, salesforce_fake)
+        await handle.execute_update(AccountWorkflow.submit_account_plan, a_plan(quarter))
+        await settle(handle)
+        async with app_in("http", harness, slack_fake):
+            for text in (quarter, "<@U0AE00001|alice>", "Q" * 4000):
+                await command(slack_fake, CE, f"plan {ACCOUNT_ID} {text}")
+
+        done, mention, long = (answer.text for answer in slack_fake.ephemerals_for(CE))
+        assert slack_fake.views.stack(CE) == []
+        assert done == (
+            f"⚠️ step 'account-plan-{quarter}' is no longer open on {WORKFLOW_ID} (done, or"
+            " replaced by a newer one); nothing to fill in"
+        )
+        assert mention == (
+            "⚠️ quarter '&lt;@U0AE00001|alice&gt;' is not like 2027-Q2:"
+            " `/dealcycle plan ACCOUNT 2027-Q2`"
+        )
+        assert long.startswith("⚠️ quarter 'QQQQ") and "internal error" not in long
+
+
+async def test_a_form_command_whose_form_slack_will_not_open_says_so(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """A command answered after its trigger expired (a slow workflow) gets
+    ``expired_trigger_id`` from views.open: said in a line, not as "internal error:
+    SlackApiError" with the API's URL and raw answer."""
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        async with app_in("http", harness, slack_fake):
+            slack_fake.error_next("expired_trigger_id", api_method="views.open")
+            await command(slack_fake, AE, f"set-health {ACCOUNT_ID}")
+
+        (answer,) = slack_fake.ephemerals_for(AE)
+        assert answer.text == (
+            "⚠️ the form did not open (Slack answered expired_trigger_id); try again"
+        )
+        assert slack_fake.views.stack(AE) == []
+
+
+async def test_a_slow_submission_is_acknowledged_in_time_and_the_form_then_says_what_happened(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: SlackFake,
+    slack_client: WebClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A submission the workflow takes longer than Slack's three seconds to answer was
+    acknowledged late: Slack showed "We had some trouble connecting" over a form whose action
+    had been recorded, inviting a second, edited, submission. It is acknowledged with a
+    "Recording…" form in time, which then shows the workflow's answer."""
+    real_submit = modals.submit
+
+    async def slow_submit(*args: Any) -> str:
+        await asyncio.sleep(4)
+        return await real_submit(*args)
+
+    monkeypatch.setattr(modals, "submit", slow_submit)
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        message = post_set_health_button(slack_client)
+        async with app_in("http", harness, slack_fake):
+            await fake_control(
+                slack_fake.url,
+                "click",
+                {**message, "user": CE, "action_id": "dealcycle_open_modal_health"},
+            )
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            started = time.monotonic()
+            answer = await submit(slack_fake, CE, view, health("yellow", "the champion left"))
+            acknowledged_after = time.monotonic() - started
+
+            async def recorded() -> str | None:
+                (shown,) = slack_fake.views.stack(CE)
+                text = str(shown.view["blocks"][0]["text"]["text"])
+                return text if text.startswith("✅ ") else None
+
+            await eventually(recorded, attempts=200)
+            # Refused late: the form can no longer mark its fields, it says why instead.
+            await fake_control(
+                slack_fake.url,
+                "click",
+                {**message, "user": STRANGER, "action_id": "dealcycle_open_modal_health"},
+            )
+            theirs = await open_view(slack_fake, STRANGER, "dealcycle_modal_health")
+            await submit(slack_fake, STRANGER, theirs, health("red", "looks bad"))
+
+            async def refused() -> str | None:
+                (shown,) = slack_fake.views.stack(STRANGER)
+                text = str(shown.view["blocks"][0]["text"]["text"])
+                return text if text.startswith("⚠️ ") else None
+
+            refusal = await eventually(refused, attempts=200)
+
+        assert acknowledged_after < 3, acknowledged_after
+        assert answer["response_action"] == "update", answer
+        assert "Recording" in answer["view"]["blocks"][0]["text"]["text"]
+        assert refusal.startswith("⚠️ Not recorded; open the form again:\n• ")
+        assert f"{STRANGER} is not the account's CE ({CE} is)" in refusal
+        assert (await health_of(handle)).colour == "yellow"
+        assert len(await accepted_updates(handle)) == 1
+
+
+async def test_a_kickoff_command_after_the_kickoff_is_refused_before_the_form_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """As the kickoff prompt's own button: the form of a kickoff already recorded is not
+    opened to be refused once filled in."""
+    async with harness_factory() as harness:
+        account = await started_account(harness, salesforce_fake)
+        await account.execute_update(
+            AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(CE, Role.CE, "monthly")
+        )
+        await settle(account)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, CE, f"kickoff {ACCOUNT_ID}")
+
+        (answer,) = slack_fake.ephemerals_for(CE)
+        assert slack_fake.views.stack(CE) == []
+        assert answer.text == (
+            f"⚠️ step 'kickoff-plan' is no longer open on {WORKFLOW_ID} (done, or replaced by a"
+            " newer one); nothing to fill in"
+        )
+
+
+async def test_the_form_of_a_closed_case_is_refused_before_it_opens(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake, slack_client: WebClient
+) -> None:
+    """An old reminder's "Action plan" button of a case that has closed opened the form, to be
+    refused once filled in ("… takes no more actions")."""
+    async with harness_factory() as harness:
+        await started_account(harness, salesforce_fake)
+        case_id = "red-account-001SLKMODAL-1"
+        await harness.client.start_workflow(
+            "NoSuchWorkflowType", id=case_id, task_queue="nobody-polls-this"
+        )
+        await harness.client.get_workflow_handle(case_id).terminate("closed")
+        click = form_button_click(
+            slack_client, ModalName.ACTION_PLAN, button_value(case_id, "red_account", "action_plan")
+        )
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", click)
+
+            async def told() -> list[Ephemeral] | None:
+                return slack_fake.ephemerals_for(CE) or None
+
+            (answer,) = await eventually(told, attempts=100)
+
+        assert answer.text == f"{case_id} is terminated; it accepts no more actions"
+        assert slack_fake.views.stack(CE) == []

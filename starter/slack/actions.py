@@ -12,18 +12,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import aiohttp
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
-from starter.errors import CommandError
+from starter.errors import CommandError, describe
 from starter.provenance import from_slack
 from starter.slack.deps import SlackAppDeps
 from starter.slack.home import publish_home
 from starter.slack.steps import ButtonTarget, NotActionable, complete, read_step, workflow_class
+from starter.trials import running_workflow
 
 DONE = "dealcycle_done"
 SNOOZE = "dealcycle_snooze"
@@ -65,7 +69,11 @@ class Click:
         self.value: str = action.get("value") or ""
         self.action_ts: str = action.get("action_ts") or ""
         self.trigger_id: str = body.get("trigger_id") or ""
+        self.response_url: str = body.get("response_url") or ""
         self.on_home: bool = (body.get("view") or {}).get("type") == "home"
+        self.on_ephemeral: bool = bool(container.get("is_ephemeral"))
+        """A button of an ephemeral message (the ``/dealcycle todo`` list): no workflow edits
+        it once the step is done, so the clicker is told."""
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -79,8 +87,9 @@ class Click:
 
     async def answer(self, client: AsyncWebClient, deps: SlackAppDeps, text: str | None) -> None:
         """Tell the clicker alone; ``None``: the click changed the step, which its message
-        shows once the workflow updates it. A click on the App Home has no channel: the tab is
-        published again, the answer above the list, which now shows what the click did."""
+        shows once the workflow updates it (a click on an ephemeral message is told instead).
+        A click on the App Home has no channel: the tab is published again, the answer above
+        the list, which now shows what the click did."""
         if self.on_home and self.user:
             await publish_home(client, deps, self.user, text)
             return
@@ -90,13 +99,27 @@ class Click:
             await client.chat_postEphemeral(
                 channel=self.channel, user=self.user, text=text, thread_ts=self.thread_ts
             )
+            return
         except SlackApiError as err:
-            deps.log.warning(
-                "ephemeral answer not delivered",
-                user=self.user,
-                channel=self.channel,
-                error=err.response.get("error"),
+            error = err.response.get("error")
+        # chat.postEphemeral needs the bot in the conversation (not so in a DM between two
+        # people, or a channel it left); the click's response_url answers wherever it was.
+        if await self._respond(text):
+            return
+        deps.log.warning(
+            "ephemeral answer not delivered", user=self.user, channel=self.channel, error=error
+        )
+
+    async def _respond(self, text: str) -> bool:
+        if not self.response_url:
+            return False
+        try:
+            answer = await AsyncWebhookClient(self.response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
             )
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+        return answer.status_code == 200
 
 
 async def _handle(
@@ -106,7 +129,9 @@ async def _handle(
         raise NotActionable("this click names no Slack user")
     target = ButtonTarget.parse(click.value)
     workflow_class(target.kind)
-    return deps.client.get_workflow_handle(target.workflow_id), target
+    # A click on an old message of a workflow that has closed, or was never there: said so,
+    # not left unanswered by the update's bare "not found".
+    return await running_workflow(deps.client, target.workflow_id), target
 
 
 async def _done(deps: SlackAppDeps, click: Click) -> str | None:
@@ -115,7 +140,7 @@ async def _done(deps: SlackAppDeps, click: Click) -> str | None:
         step = await read_step(deps.client, handle, target)
         if step is not None and step.done:
             return step.already_done()
-        if step is not None and click.user != step.owner:
+        if step is not None and click.user != step.owner and step.owner_alone:
             deps.log.info(
                 "slack click refused: not the step's owner",
                 user=click.user,
@@ -128,6 +153,8 @@ async def _done(deps: SlackAppDeps, click: Click) -> str | None:
         )
     except (NotActionable, CommandError) as err:
         return str(err)
+    except RPCError as err:
+        return describe(err)
     deps.log.info(
         "step done from slack",
         user=click.user,
@@ -136,7 +163,7 @@ async def _done(deps: SlackAppDeps, click: Click) -> str | None:
         update_id=click.update_id,
         answer=message,
     )
-    return None
+    return f"✅ {message}" if click.on_ephemeral else None
 
 
 async def _snooze(deps: SlackAppDeps, click: Click) -> str | None:
@@ -157,6 +184,8 @@ async def _snooze(deps: SlackAppDeps, click: Click) -> str | None:
         )
     except (NotActionable, CommandError) as err:
         return str(err)
+    except RPCError as err:
+        return describe(err)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         return cause.message if isinstance(cause, ApplicationError) else str(cause)

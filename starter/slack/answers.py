@@ -140,7 +140,10 @@ def todo_blocks(todo: TodoList) -> list[dict[str, Any]]:
 def home_view(todo: TodoList, notice: str | None = None) -> dict[str, Any]:
     """The App Home tab (``views.publish``); ``notice`` above the list: the answer to a button
     clicked on the tab, which has no channel for an ephemeral message."""
-    blocks = todo_blocks(todo)
+    return _home(todo_blocks(todo), notice)
+
+
+def _home(blocks: list[dict[str, Any]], notice: str | None) -> dict[str, Any]:
     if notice:
         # As the ephemeral answer it stands for: the app's own mrkdwn (mentions), not escaped.
         blocks = [mrkdwn(notice), *blocks]
@@ -151,9 +154,10 @@ def problem_blocks(message: str) -> list[dict[str, Any]]:
     return [mrkdwn(f"⚠️ {escape(message)}")]
 
 
-def problem_view(message: str) -> dict[str, Any]:
-    """The App Home tab when the to-do list cannot be read."""
-    return {"type": "home", "callback_id": "dealcycle_home", "blocks": problem_blocks(message)}
+def problem_view(message: str, notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab when the to-do list cannot be read; ``notice`` (a click's answer, as in
+    ``home_view``) above it."""
+    return _home(problem_blocks(message), notice)
 
 
 def answer_text(blocks: Sequence[Mapping[str, Any]]) -> str:

@@ -14,15 +14,22 @@ import asyncio
 import importlib
 import logging
 import os
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dealcycle.logging import SLACK_BOLT_LOGGER
@@ -33,6 +40,8 @@ from starter.slack.verification import RequestGuard
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
+EVENTS_REMEMBERED = 10_000
+"""Event ids kept to recognise Slack's retries (it retries three times within minutes)."""
 FEATURE_MODULES = (
     "starter.slack.actions",
     "starter.slack.threads",
@@ -79,17 +88,56 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
     ``SLACK_API_URL`` (the fake in development and tests)."""
     require_slack(deps.settings)
     slack = deps.settings.slack
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    # Slack answers 429 with Retry-After; slack-sdk retries only connection errors unless told:
+    # without this a rate-limited views.open or ephemeral answer was a click that did nothing.
+    retries = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=1)]
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=retries)
     app = AsyncApp(
         client=client,
         signing_secret=slack.signing_secret,
         logger=logging.getLogger(SLACK_BOLT_LOGGER),
     )
+    app.middleware(_once_per_event(RecentIds()))
     for name in FEATURE_MODULES:
         module = _feature(name)
         if module is not None:
             module.register(app, deps)
     return app
+
+
+class RecentIds:
+    """The last ``size`` ids seen, to tell a repeat from a new one."""
+
+    def __init__(self, size: int = EVENTS_REMEMBERED) -> None:
+        self._size = size
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, key: str) -> bool:
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return True
+
+
+def _once_per_event(seen: RecentIds) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Slack delivers an event again (``X-Slack-Retry-Num`` over HTTP, ``retry_attempt`` over
+    Socket Mode) when its acknowledgement came late or not at all: the same ``event_id``,
+    acknowledged and not handled a second time (a stranger's thread reply was answered twice).
+    """
+
+    async def once(
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and event_id and not seen.first_time(event_id):
+            log.info("slack event delivered again: not handled twice", event_id=event_id)
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    return once
 
 
 def _feature(name: str) -> ModuleType | None:

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from schemas.errors import RuleViolation
 from schemas.start_summaries import clip
 from starter.accounts import render_account_status, running_account, workflow_id_for
 from starter.errors import CommandError, describe
@@ -34,10 +35,11 @@ from starter.slack.answers import (
 from starter.slack.deps import SlackAppDeps
 from starter.slack.modal_forms import ModalName, ModalSpec
 from starter.slack.modal_specs import MODALS
-from starter.slack.modals import open_modal
+from starter.slack.modals import closed_step, open_modal
 from starter.tables import render_health
 from starter.todo import todo_for
 from starter.workflow_ids import check_workflow_id
+from workflows.account_rules import KICKOFF_PLAN_STEP, parse_quarter
 from workflows.mrkdwn import escape
 
 COMMAND = "/dealcycle"
@@ -58,6 +60,16 @@ def _account_argument(words: list[str], usage: str) -> str:
     if len(words) < 2:
         raise CommandError(f"which account? `{COMMAND} {usage}`")
     return check_workflow_id(words[1], "the account", "001ACME or account-001ACME")
+
+
+def _quarter(word: str) -> str:
+    try:
+        parse_quarter(word)
+    except RuleViolation:
+        raise CommandError(
+            f"quarter {clip(word, 40)!r} is not like 2027-Q2: `{COMMAND} plan ACCOUNT 2027-Q2`"
+        ) from None
+    return word
 
 
 async def todo_answer(deps: SlackAppDeps, user: str) -> Blocks:
@@ -100,7 +112,13 @@ async def answer(deps: SlackAppDeps, slack: AsyncWebClient, command: Mapping[str
         spec: ModalSpec = MODALS[FORMS[subcommand]]
         context = await form_context(deps.client, spec.name, account)
         if spec.name is ModalName.ACCOUNT_PLAN and len(words) > 2:
-            context["step"] = f"account-plan-{words[2]}"
+            context["step"] = f"account-plan-{_quarter(words[2])}"
+        if spec.name is ModalName.KICKOFF:
+            context["step"] = KICKOFF_PLAN_STEP
+        # As from a prompt's button: a step already done is said so, not a form to refuse.
+        refusal = await closed_step(deps, context)
+        if refusal is not None:
+            raise CommandError(refusal)
         await open_modal(slack, str(command.get("trigger_id", "")), spec, context)
         return []
     if subcommand:

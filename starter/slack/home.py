@@ -33,7 +33,7 @@ async def publish_home(
     except (CommandError, RPCError, RuleViolation) as err:
         # The tab still says something: why the list is not there, as the CLI would.
         problem = err.message if isinstance(err, RuleViolation) else describe(err)
-        await client.views_publish(user_id=user, view=problem_view(problem))
+        await client.views_publish(user_id=user, view=problem_view(problem, notice))
         return
     await client.views_publish(user_id=user, view=home_view(todo, notice))
     deps.log.info("slack.home.published", user=user, steps=len(todo.items))

@@ -199,14 +199,29 @@ def modal_view(
 
 def done_view(spec: ModalSpec, message: str) -> dict[str, Any]:
     """What the modal turns into once the workflow accepted the submission."""
+    return notice_view(spec, f"✅ {message}")
+
+
+def pending_view(spec: ModalSpec) -> dict[str, Any]:
+    """The modal while a slow workflow takes the submission (Slack waits three seconds)."""
+    return notice_view(spec, "⏳ Recording… this form shows dealcycle's answer in a moment.")
+
+
+def late_refusal_view(spec: ModalSpec, errors: Mapping[str, str]) -> dict[str, Any]:
+    """A refusal that came after the form was acknowledged: it can no longer mark the fields,
+    so it says what was refused, and that nothing was recorded."""
+    labels = {field.name: field.label for field in spec.fields}
+    lines = [f"• {labels.get(name, name)}: {problem}" for name, problem in errors.items()]
+    return notice_view(spec, "⚠️ Not recorded; open the form again:\n" + "\n".join(lines))
+
+
+def notice_view(spec: ModalSpec, text: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": spec.callback_id,
         "title": plain(spec.title, SLACK_TITLE_CHARS),
         "close": plain("Close", SLACK_TITLE_CHARS),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"✅ {message}", 3_000)}}
-        ],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 3_000)}}],
     }
 
 

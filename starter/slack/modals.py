@@ -6,6 +6,7 @@ submission becomes the workflow's Update, sent by typed reference with the verif
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Mapping
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -37,14 +39,16 @@ from starter.slack.modal_forms import (
     context_from_button,
     done_view,
     initial_values,
+    late_refusal_view,
     metadata_of,
     modal_view,
+    pending_view,
     read_values,
     rejection_errors,
 )
 from starter.slack.modal_specs import MODALS, spec_for_action, spec_for_callback
 from starter.slack.steps import ButtonTarget, read_step
-from starter.trials import workflow_handle
+from starter.trials import running_workflow
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
 
@@ -73,6 +77,13 @@ TARGETS: dict[ModalName, ModalTarget] = {
 }
 
 
+ACK_WITHIN = 2.0
+"""Seconds a submission waits for the workflow before it is acknowledged without its answer
+(Slack allows three)."""
+ACK_SETTLE = 1.0
+"""Seconds between that acknowledgement and the form's update with the answer."""
+
+
 class Refused(Exception):
     """The submission is not sent, or the workflow refused it: ``errors`` by block."""
 
@@ -84,23 +95,32 @@ class Refused(Exception):
 async def open_modal(
     slack: AsyncWebClient, trigger_id: str, spec: ModalSpec, context: Mapping[str, str]
 ) -> None:
-    """``views.open`` within the trigger's three seconds; ``context`` names the workflow."""
-    await slack.views_open(
-        trigger_id=trigger_id, view=modal_view(spec, context, initial_values(spec, context))
-    )
+    """``views.open`` within the trigger's three seconds; ``context`` names the workflow. A
+    form Slack will not open (an expired trigger) is a ``CommandError`` saying so."""
+    try:
+        await slack.views_open(
+            trigger_id=trigger_id, view=modal_view(spec, context, initial_values(spec, context))
+        )
+    except SlackApiError as err:
+        error = err.response.get("error") or f"HTTP {err.response.status_code}"
+        raise CommandError(f"the form did not open (Slack answered {error}); try again") from None
 
 
 async def closed_step(deps: SlackAppDeps, context: Mapping[str, str]) -> str | None:
-    """Why the form of an account step must not open: the step is done, or no longer open (an
-    old prompt's button). None: open it. The workflow still judges the submission; this only
-    spares someone filling in a form that would be refused."""
+    """Why the form must not open: its workflow has closed, or its account step is done or no
+    longer open (an old prompt's button). None: open it. The workflow still judges the
+    submission; this only spares someone filling in a form that would be refused."""
+    try:
+        handle = await running_workflow(deps.client, context.get("workflow_id", ""))
+    except CommandError as err:
+        return str(err)
+    except RPCError:
+        return None  # the submission says what is wrong
     if context.get("kind") != "account" or not context.get("step"):
         return None
     target = ButtonTarget(context["workflow_id"], context["step"], "account")
     try:
-        step = await read_step(
-            deps.client, deps.client.get_workflow_handle(target.workflow_id), target
-        )
+        step = await read_step(deps.client, handle, target)
     except CommandError as err:
         # The workflow cannot answer (no worker, a failing task): the form would fail too.
         return str(err)
@@ -131,12 +151,7 @@ async def submit(
         raise Refused({first: "this form lost the workflow it was for; open it again"})
     values = read_values(spec, (view.get("state") or {}).get("values") or {})
     try:
-        handle, description = await workflow_handle(
-            client, context["workflow_id"], (target.workflow_type,)
-        )
-        if description.status is not WorkflowExecutionStatus.RUNNING:
-            closed = description.status.name.lower() if description.status else "closed"
-            raise CommandError(f"{handle.id} is {closed}; it takes no more actions")
+        handle = await running_workflow(client, context["workflow_id"], (target.workflow_type,))
         if target.workflow_type == RED_ACCOUNT_WORKFLOW_TYPE:
             case: RedAccountState = await query_workflow(client, handle, RedAccountWorkflow.state)
             ae_owner = case.ae_owner
@@ -180,33 +195,64 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
             if refusal is not None:
                 await Click.of(body).answer(client, deps, refusal)
                 return
-            await open_modal(client, str(body.get("trigger_id", "")), spec, context)
+            try:
+                await open_modal(client, str(body.get("trigger_id", "")), spec, context)
+            except CommandError as err:
+                deps.log.warning("slack.modal.not_opened", modal=spec.name.value, error=str(err))
+                await Click.of(body).answer(client, deps, str(err))
             return
 
     @app.view(_callback_pattern())
-    async def on_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_submission(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         spec = spec_for_callback(str(view.get("callback_id", "")))
         user = str((body.get("user") or {}).get("id", ""))
         if spec is None:
             await ack()
             return
+        work = asyncio.ensure_future(_outcome(deps, spec, view, user))
+        done, _ = await asyncio.wait({work}, timeout=ACK_WITHIN)
+        if work in done:
+            await ack(**work.result())
+            return
+        # Slack gives up after three seconds ("We had some trouble connecting") while the
+        # workflow may still record it: acknowledged now, the form shows the answer later.
+        await ack(response_action="update", view=pending_view(spec))
+        # The acknowledgement leaves after ack() returns: an update sent at once could reach
+        # Slack before it, and be replaced by "Recording…".
+        await asyncio.sleep(ACK_SETTLE)
+        answer = await work
+        final = answer.get("view") or late_refusal_view(spec, answer.get("errors") or {})
         try:
-            message = await submit(deps.client, spec, view, user, deps.now())
-        except Refused as refused:
-            deps.log.info(
-                "slack.modal.refused", modal=spec.name.value, user=user, blocks=list(refused.errors)
+            await client.views_update(view_id=str(view.get("id") or ""), view=final)
+        except SlackApiError as err:
+            deps.log.warning(
+                "slack.modal.answer_not_shown",
+                modal=spec.name.value,
+                error=err.response.get("error"),
             )
-            await ack(response_action="errors", errors=refused.errors)
-            return
-        except Exception:
-            # Slack shows a bare "We had some trouble connecting" for a failed request: the
-            # person is told on the form instead, and the cause goes to the log.
-            deps.log.exception("slack.modal.failed", modal=spec.name.value, user=user)
-            failed = {spec.fields[0].name: "dealcycle failed to record this; try again later"}
-            await ack(response_action="errors", errors=failed)
-            return
-        deps.log.info("slack.modal.submitted", modal=spec.name.value, user=user)
-        await ack(response_action="update", view=done_view(spec, message))
+
+
+async def _outcome(
+    deps: SlackAppDeps, spec: ModalSpec, view: Mapping[str, Any], user: str
+) -> dict[str, Any]:
+    """The acknowledgement of a submission: its field errors, or the form saying it is done."""
+    try:
+        message = await submit(deps.client, spec, view, user, deps.now())
+    except Refused as refused:
+        deps.log.info(
+            "slack.modal.refused", modal=spec.name.value, user=user, blocks=list(refused.errors)
+        )
+        return {"response_action": "errors", "errors": refused.errors}
+    except Exception:
+        # Slack shows a bare "We had some trouble connecting" for a failed request: the
+        # person is told on the form instead, and the cause goes to the log.
+        deps.log.exception("slack.modal.failed", modal=spec.name.value, user=user)
+        failed = {spec.fields[0].name: "dealcycle failed to record this; try again later"}
+        return {"response_action": "errors", "errors": failed}
+    deps.log.info("slack.modal.submitted", modal=spec.name.value, user=user)
+    return {"response_action": "update", "view": done_view(spec, message)}
 
 
 def _open_pattern() -> re.Pattern[str]:

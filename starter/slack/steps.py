@@ -15,7 +15,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from schemas.account import CompleteAccountStep
+from schemas.account import CompleteAccountStep, StepKind
 from schemas.common import Role
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import CompleteStep
@@ -77,6 +77,10 @@ class StepOfRecord:
     done: bool
     completed_by: str | None
     completed_at: datetime | None
+    owner_alone: bool = True
+    """``False`` where the workflow may let someone else act: a value exercise is Value
+    Engineering's of the day, whom the workflow asks the roster for (its owner may have
+    rotated away). The app then leaves the judging to it."""
 
     def who_may_act(self) -> str:
         return f"only <@{self.owner}> ({self.role_name}) of {self.subject} may mark this done"
@@ -119,6 +123,7 @@ async def read_step(
                     view.status == "done",
                     view.completed_by,
                     None,
+                    owner_alone=view.kind != StepKind.VALUE_REALIZATION.value,
                 )
         return None
     for step in state.steps:

@@ -19,18 +19,23 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from dealcycle.db.engine import make_engine
 from dealcycle.db.models import RedAccountCase
 from schemas.common import Role
-from schemas.health import RecordAsk, RedAccountState
-from starter.errors import CommandError
+from schemas.health import RED_ACCOUNT_WORKFLOW_TYPE, RecordAsk, RedAccountState
+from starter.errors import CommandError, describe
+from starter.provenance import from_slack
 from starter.queries import query_workflow
 from starter.slack.deps import SlackAppDeps
+from starter.trials import running_workflow
 from workflows.mrkdwn import escape
 from workflows.red_account import RedAccountWorkflow
 
 _OPEN = "open"
+PERSONS_SUBTYPES = (None, "thread_broadcast", "file_share")
+"""A person's reply: a plain one, one also sent to the channel, one carrying a file."""
 
 
 def register(app: AsyncApp, deps: SlackAppDeps) -> None:
@@ -64,7 +69,7 @@ class ThreadReply:
 
     @classmethod
     def of(cls, event: dict[str, Any], bot_user_id: str | None) -> ThreadReply | None:
-        if event.get("bot_id") or event.get("subtype"):
+        if event.get("bot_id") or event.get("subtype") not in PERSONS_SUBTYPES:
             # bot_message, message_changed, message_deleted, channel_join...: not a person's ask
             return None
         user, thread_ts, ts = event.get("user"), event.get("thread_ts"), event.get("ts")
@@ -96,12 +101,13 @@ async def record(
     deps: SlackAppDeps, client: AsyncWebClient, case_id: str, reply: ThreadReply
 ) -> str | None:
     """Record the reply as an ask; what to tell its author when it is not recorded."""
-    handle = deps.client.get_workflow_handle(case_id)
     try:
+        handle = await running_workflow(deps.client, case_id, (RED_ACCOUNT_WORKFLOW_TYPE,))
         state: RedAccountState = await query_workflow(deps.client, handle, RedAccountWorkflow.state)
-    except CommandError as err:
+    except (CommandError, RPCError) as err:
+        # The case has ended, or is not answering: its author is told the ask is not there.
         deps.log.warning("red-account thread reply not recorded", case_id=case_id, error=str(err))
-        return None
+        return f"not recorded as an ask: {escape(describe(err))}"
     roles = {state.ce_owner: Role.CE, state.ae_owner: Role.AE}
     role = roles.get(reply.user)
     if role is None:
@@ -109,8 +115,10 @@ async def record(
             f"not recorded as an ask: only <@{state.ae_owner}> (AE) or <@{state.ce_owner}> (CE)"
             f" of {escape(state.account_name)} record asks on this case"
         )
-    request = RecordAsk(
-        reply.user, role, reply.text, at=reply.at, permalink=await _permalink(client, reply)
+    request = from_slack(
+        RecordAsk(
+            reply.user, role, reply.text, at=reply.at, permalink=await _permalink(client, reply)
+        )
     )
     try:
         answer = await handle.execute_update(
@@ -123,6 +131,8 @@ async def record(
         cause = err.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
         return f"not recorded as an ask: {escape(reason)}"
+    except RPCError as err:
+        return f"not recorded as an ask: {escape(describe(err))}"
     deps.log.info("ask recorded from thread", case_id=case_id, user=reply.user, answer=answer)
     return None
 
