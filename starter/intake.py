@@ -249,7 +249,7 @@ def _minute(moment: datetime) -> str:
 async def _poll_outcome(client: Client, workflow_id: str, run_id: str) -> str:
     """One scheduled poll: running, what it handed off, or why it failed (following its
     continue-as-new to the last page)."""
-    handle = client.get_workflow_handle_for(ClosedWonIntakeWorkflow.run, workflow_id, run_id=run_id)
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=IntakeResult)
     try:
         described = await handle.describe()
     except RPCError as err:
@@ -259,7 +259,7 @@ async def _poll_outcome(client: Client, workflow_id: str, run_id: str) -> str:
     if described.status is WorkflowExecutionStatus.RUNNING:
         return "running"
     try:
-        result = await handle.result()
+        result: IntakeResult = await handle.result()
     except WorkflowFailureError as err:
         return f"FAILED: {failure_reason(err)}"
     return f"handed off {len(result.handed_off)}, skipped {len(result.skipped)}" + (
