@@ -15,7 +15,9 @@ PYTEST_ARGS ?=
 # whose clock is global; --no-loadscope-reorder hands the files out in collection order
 # (tests/conftest.py puts the real-clock ones first, then the longest: tests/support/order.py)
 # instead of most tests first.
-# PYTEST_WORKERS=0 (or PYTEST_ARGS='-n0') runs all in one process.
+# PYTEST_WORKERS=0 (or PYTEST_ARGS='-n0') runs all in one process. A test process that dies
+# (a segfault) ends the run with its test named, not a replacement: xdist 3.8's --dist loadfile
+# can wait for ever after replacing a crashed process (pytest-xdist#1378; seen here once).
 PYTEST_WORKERS ?= auto
 RUN_ARGS ?=
 BENCH_ARGS ?=
@@ -63,7 +65,7 @@ run: bootstrap temporal-cli
 	$(VENV)/bin/dealcycle run $(RUN_ARGS)
 
 test: bootstrap temporal-cli test-server postgres chromium
-	$(VENV)/bin/pytest -n $(call test_workers) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(call test_workers) --dist loadfile --no-loadscope-reorder --max-worker-restart=0 $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
