@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from schemas.errors import RuleViolation
 from schemas.start_summaries import clip
-from starter.accounts import render_account_status, running_account, workflow_id_for
+from starter.accounts import render_account_status, workflow_id_for
 from starter.errors import CommandError, describe
 from starter.health import _health_view
 from starter.slack.answers import (
@@ -85,9 +85,8 @@ async def form_context(client: Client, name: ModalName, account: str) -> dict[st
         return button_value(view.open_case, "red_account", "action_plan") | {
             "subject": view.account_name
         }
-    # Refused before the form opens, not once it is filled in.
-    handle = await running_account(client, account)
-    return button_value(handle.id, "account")
+    # A missing or closed account is refused before the form opens (``closed_step``).
+    return button_value(workflow_id_for(account), "account")
 
 
 async def answer(deps: SlackAppDeps, slack: AsyncWebClient, command: Mapping[str, Any]) -> Blocks:

@@ -110,19 +110,16 @@ async def closed_step(deps: SlackAppDeps, context: Mapping[str, str]) -> str | N
     """Why the form must not open: its workflow has closed, or its account step is done or no
     longer open (an old prompt's button). None: open it. The workflow still judges the
     submission; this only spares someone filling in a form that would be refused."""
+    workflow_id = context.get("workflow_id", "")
+    target = ButtonTarget(workflow_id, context.get("step", ""), "account")
     try:
-        handle = await running_workflow(deps.client, context.get("workflow_id", ""))
-    except CommandError as err:
-        return str(err)
-    except RPCError:
-        return None  # the submission says what is wrong
-    if context.get("kind") != "account" or not context.get("step"):
-        return None
-    target = ButtonTarget(context["workflow_id"], context["step"], "account")
-    try:
+        handle = await running_workflow(deps.client, workflow_id)
+        if context.get("kind") != "account" or not target.step:
+            return None
         step = await read_step(deps.client, handle, target)
     except CommandError as err:
-        # The workflow cannot answer (no worker, a failing task): the form would fail too.
+        # No such workflow, closed, or unable to answer (no worker, a failing task): the
+        # form would fail too.
         return str(err)
     except RPCError:
         return None  # the submission says what is wrong
