@@ -117,27 +117,20 @@ def _url(name: str, value: str, example: str) -> str:
     return value
 
 
-def _duration(env: Mapping[str, str], name: str, default: int) -> int:
-    """A duration a workflow is started with: at most ``MAX_DURATION_SECONDS``."""
+_TEN_YEARS = (MAX_DURATION_SECONDS, f"the longest, {MAX_DURATION_SECONDS // 86400}d (ten years)")
+
+
+def _duration(
+    env: Mapping[str, str], name: str, default: int, longest: tuple[int, str] = _TEN_YEARS
+) -> int:
+    """A duration a workflow is started with: at most ``longest`` (seconds, and how it is
+    named in the refusal), ``MAX_DURATION_SECONDS`` unless the setting has a shorter one."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     seconds = parse_duration(name, raw)
-    if seconds > MAX_DURATION_SECONDS:
-        raise SettingsError(
-            f"{name}={raw!r} is longer than the longest, {MAX_DURATION_SECONDS // 86400}d"
-            " (ten years)"
-        )
-    return seconds
-
-
-def _intake_interval(env: Mapping[str, str]) -> int:
-    seconds = _duration(env, "DEALCYCLE_INTAKE_INTERVAL", 300)
-    if seconds > MAX_INTAKE_INTERVAL_SECONDS:
-        raise SettingsError(
-            f"DEALCYCLE_INTAKE_INTERVAL={env['DEALCYCLE_INTAKE_INTERVAL']!r} is longer than a"
-            " day, the longest wait for a won deal"
-        )
+    if seconds > longest[0]:
+        raise SettingsError(f"{name}={raw!r} is longer than {longest[1]}")
     return seconds
 
 
@@ -478,7 +471,12 @@ class Settings:
             ),
             durations=durations,
             security_roster=roster,
-            intake_interval_seconds=_intake_interval(env),
+            intake_interval_seconds=_duration(
+                env,
+                "DEALCYCLE_INTAKE_INTERVAL",
+                300,
+                (MAX_INTAKE_INTERVAL_SECONDS, "a day, the longest wait for a won deal"),
+            ),
             intake=IntakeSettings.from_env(env),
             digest_hour=_hour(env, "DEALCYCLE_DIGEST_HOUR", 8),
             value_engineering=_text(env, "DEALCYCLE_VALUE_ENGINEERING", "U0VALUEENG1", MEMBER),
