@@ -24,6 +24,16 @@ def opportunity_workflow_id(opportunity_id: str) -> str:
     return f"opportunity-{opportunity_id}"
 
 
+TRIAL_CHILD = "trial"
+SECURITY_REVIEW_CHILD = "security-review"
+
+
+def child_effect_name(child: str) -> str:
+    """The name of the owed effect that runs the opportunity's ``child`` (``TRIAL_CHILD``,
+    ``SECURITY_REVIEW_CHILD``), as ``dealcycle effects`` and the status show it."""
+    return f"child/{child}"
+
+
 class OpportunityKind(StrEnum):
     NEW = "new"
     EXPANSION = "expansion"

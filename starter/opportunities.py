@@ -21,12 +21,15 @@ from schemas.effects import EffectView
 from schemas.errors import RuleViolation
 from schemas.opportunity import (
     OPPORTUNITY_WORKFLOW_TYPE,
+    SECURITY_REVIEW_CHILD,
+    TRIAL_CHILD,
     ChildLink,
     ChildLinkKind,
     OpportunityInput,
     OpportunityStart,
     OpportunityState,
     StartOpportunityTrial,
+    child_effect_name,
     opportunity_workflow_id,
 )
 from schemas.trial import TRIAL_WORKFLOW_TYPE, TrialState
@@ -156,8 +159,8 @@ async def render_opportunity_status(
     if state.closed_reason:
         lines.append(f"Reason       {state.closed_reason}")
     for label, link, key in (
-        ("Trial", state.trial_link, "child/trial"),
-        ("Security", state.security_review_link, "child/security-review"),
+        ("Trial", state.trial_link, child_effect_name(TRIAL_CHILD)),
+        ("Security", state.security_review_link, child_effect_name(SECURITY_REVIEW_CHILD)),
     ):
         if link is not None:
             effect = next((e for e in state.effects if e.name == key), None)

@@ -55,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
     from schemas.common import TechnicalWinStatus
     from schemas.effects import Effect, EffectKind
     from schemas.opportunity import (
+        SECURITY_REVIEW_CHILD,
+        TRIAL_CHILD,
         AdoptedByOpportunity,
         ChildLink,
         ChildLinkKind,
@@ -62,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         OpportunityEnd,
         OpportunitySnapshot,
         OpportunityStatus,
+        child_effect_name,
     )
     from schemas.security_review import (
         SECURITY_REVIEW_WORKFLOW_TYPE,
@@ -120,10 +123,10 @@ class OpportunityChildren:
         self._s = s
         self._mark_changed = mark_changed
         opportunity = s.start.opportunity_id
-        self._trial = _Child("trial", "trial", trial_workflow_id(opportunity), TrialResult)
+        self._trial = _Child("trial", TRIAL_CHILD, trial_workflow_id(opportunity), TrialResult)
         self._review = _Child(
             "security review",
-            "security-review",
+            SECURITY_REVIEW_CHILD,
             security_review_workflow_id(opportunity),
             SecurityReviewResult,
         )
@@ -142,7 +145,7 @@ class OpportunityChildren:
 
     async def _owe(self, fx: OwedWork, child: _Child, workflow_type: str, argument: object) -> None:
         await fx.owe(
-            fx.key("child", child.key),
+            fx.key(child_effect_name(child.key)),
             EffectKind.CHILD_WORKFLOW,
             workflow_type,
             argument,
