@@ -55,6 +55,11 @@ async def prompt_ts(slack_client: WebClient) -> tuple[str, str]:
     return str(posted["channel"]), str(posted["ts"])
 
 
+def ce_step_value(workflow_id: str) -> dict[str, str]:
+    """The button value of the trial's CE step, as its prompt carries it."""
+    return {"workflow_id": workflow_id, "step": CE_STEP.key, "kind": "trial"}
+
+
 async def step_status(handle: Any, key: str) -> StepStatus:
     view: TrialState = await state(handle)
     return next(step.status for step in view.steps if step.key == key)
@@ -70,7 +75,7 @@ async def test_done_click_completes_the_step_once_and_a_second_click_is_already_
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
         handle = await start(harness, salesforce_fake, "006SLACKDONE")
         channel, ts = await prompt_ts(slack_client)
-        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(CE, channel, ts, DONE, value)
             # Slack repeats a delivery it saw no answer to: the same payload, signed anew
@@ -108,7 +113,7 @@ async def test_a_strangers_click_is_refused_with_who_may_act_and_changes_nothing
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
         handle = await start(harness, salesforce_fake, "006SLACKSTRANGER")
         channel, ts = await prompt_ts(slack_client)
-        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
             for user in (STRANGER, AE):
                 click = block_actions(user, channel, ts, DONE, value)
@@ -159,7 +164,7 @@ async def test_snooze_is_answered_even_where_the_workflow_has_no_snooze(
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
         handle = await start(harness, salesforce_fake, "006SLACKSNOOZE")
         channel, ts = await prompt_ts(slack_client)
-        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(CE, channel, ts, SNOOZE, value)
             assert await app.deliver(interaction_body(click)) == 200
@@ -186,7 +191,7 @@ async def test_a_click_on_a_closed_or_missing_workflow_is_answered_and_changes_n
         handle = await start(harness, salesforce_fake, "006SLACKCLOSED")
         await handle.terminate("the deal was lost")
         channel, ts = await prompt_ts(slack_client)
-        closed = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        closed = ce_step_value(handle.id)
         missing = {"workflow_id": "trial-006NOSUCHDEAL", "step": CE_STEP.key, "kind": "trial"}
         async with served_app(harness.client, harness.settings) as app:
             for action, value in ((DONE, closed), (SNOOZE, closed), (DONE, missing)):
@@ -218,7 +223,7 @@ async def test_done_from_an_ephemeral_to_do_list_says_it_is_done(
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
         handle = await start(harness, salesforce_fake, "006SLACKTODO")
         channel, ts = await prompt_ts(slack_client)
-        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(CE, channel, ts, DONE, value)
             click["container"]["is_ephemeral"] = True
@@ -243,7 +248,7 @@ async def test_a_home_tab_click_is_answered_even_when_the_list_cannot_be_read(
     # (here: this test server has no visibility), the tab said why, and dropped the answer.
     async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
         handle = await start(harness, salesforce_fake, "006SLACKHOMEDOWN")
-        value = {"workflow_id": handle.id, "step": CE_STEP.key, "kind": "trial"}
+        value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(STRANGER, "", "", DONE, value)
             click["container"] = {"type": "view", "view_id": "V0HOME"}
