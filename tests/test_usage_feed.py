@@ -141,7 +141,9 @@ async def test_the_declining_account_turns_red_from_its_rows_alone_and_a_rerun_s
         seed(engine, [(STABLE, (today + timedelta(days=1)).isoformat(), 5, 5, 5)])
         engine.dispose()
 
-        first = await run_as_scheduled(harness, "first")
+        # The clock is held: an account's next timer is hours away, and a skip to it late in
+        # the day would move the second run's window a day on.
+        first = await run_as_scheduled(harness, "first", hold_clock=True)
 
         for account in accounts.values():
             await settle(account)
@@ -161,7 +163,8 @@ async def test_the_declining_account_turns_red_from_its_rows_alone_and_a_rerun_s
         assert (first.accounts_signalled, first.unknown_accounts) == (2, 1)
         assert first.rows_out_of_bounds == 2 and first.pages >= 2
 
-        again = await run_as_scheduled(harness, "again")
+        again = await run_as_scheduled(harness, "again", hold_clock=True)
+        assert again.until == first.until == today.isoformat()
 
         # Only the unknown account is still new (it keeps no mark until it exists).
         assert (again.accounts_with_new_rows, again.unknown_accounts) == (1, 1)
