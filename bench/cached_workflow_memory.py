@@ -57,7 +57,7 @@ from schemas.account import (
     account_workflow_id,
 )
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 from workflows.trial import TrialWorkflow
 
 TARGET_MB_PER_1000 = 150.0

@@ -69,7 +69,7 @@ from schemas.account import (
 )
 from schemas.common import Role
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 from workflows.trial import TrialWorkflow
 
 TARGET_P99_RATIO = 1.5

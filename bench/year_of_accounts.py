@@ -72,7 +72,7 @@ from schemas.common import Role
 from tests.support.accounts import a_plan, run_histories
 from tests.support.patience import settle
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 
 DAY = timedelta(days=1)
 YEAR = 365 * DAY

@@ -68,7 +68,7 @@ from starter.queries import query_workflow, update_workflow
 from starter.tables import render_account
 from starter.trials import CommandError, within_limits, workflow_handle
 from workflows.account import AccountWorkflow
-from workflows.account_rules import check_start
+from workflows.account_profile_rules import check_start
 
 WORKFLOW_ID_PREFIX = account_workflow_id("")
 

@@ -48,7 +48,7 @@ from tests.support.accounts import (
     state,
 )
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 from workflows.opportunity import OpportunityWorkflow
 
 NEW_CE = "U0CE00002"

@@ -19,7 +19,10 @@ from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role, StepStatus
 from schemas.errors import RuleViolation
 from workflows import account_changes as changes
-from workflows import account_rules as rules
+from workflows.account_profile_rules import new_snapshot
+from workflows.account_renewal_rules import apply_renewal_outcome
+from workflows.account_schedule import advance, next_wake_up, reminders_due, value_exercise_done
+from workflows.account_steps import apply_complete_step, grant_license
 
 CE, AE, NEW_AE = "U0CE00001", "U0AE00001", "U0AE00002"
 VE = AccountConfig().value_engineering
@@ -33,14 +36,14 @@ T0 = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
 def adopted(at: datetime = T0) -> AccountSnapshot:
     profile = AccountProfile("001A", "Acme", 2, "US West / APAC", AE, CE, 50, RENEWAL)
     start = AccountStart("001A", "Acme", profile=profile, stage=LifecycleStage.ADOPTION)
-    s = rules.new_snapshot(start, at, "account-001A/run1")
-    rules.advance(s, at)
+    s = new_snapshot(start, at, "account-001A/run1")
+    advance(s, at)
     return s
 
 
 def in_window() -> AccountSnapshot:
     s = adopted()
-    rules.advance(s, WINDOW_OPENS + DAY)
+    advance(s, WINDOW_OPENS + DAY)
     for step in s.steps:
         step.announced = True  # as the main loop would have, with their Tasks
     return s
@@ -61,10 +64,10 @@ def test_moving_a_date_whose_window_is_not_open_moves_the_window() -> None:
     assert (
         message == "renewal moved from 2027-09-01 to 2027-10-31; a new key valid until then follows"
     )
-    rules.advance(s, WINDOW_OPENS + DAY)
+    advance(s, WINDOW_OPENS + DAY)
     assert renewal_steps(s) == [] and s.stage is LifecycleStage.ADOPTION
-    assert rules.next_wake_up(s, WINDOW_OPENS + DAY) is not None
-    rules.advance(s, later - 90 * DAY)
+    assert next_wake_up(s, WINDOW_OPENS + DAY) is not None
+    advance(s, later - 90 * DAY)
     assert renewal_steps(s) == [
         "renewal-outcome-2027-10-31",
         "renewal-proposal-2027-10-31",
@@ -78,14 +81,14 @@ def test_an_earlier_date_opens_its_window_at_once_and_issues_no_new_key() -> Non
     s = adopted()
     earlier = T0.replace(hour=0) + 60 * DAY
     assert "new key" not in move(s, earlier, T0)
-    rules.advance(s, T0)
+    advance(s, T0)
     assert "value-realization-2027-03-06" in renewal_steps(s)
     assert s.stage is LifecycleStage.RENEWAL and s.licenses == []
 
 
 def test_a_key_not_issued_yet_is_issued_for_the_moved_date_and_no_other() -> None:
     s = adopted()
-    rules.grant_license(s, "seat expansion", 60)
+    grant_license(s, "seat expansion", 60)
     move(s, RENEWAL + 30 * DAY, T0)
     assert [(grant.reason, grant.expires_at) for grant in s.licenses] == [
         ("seat expansion", RENEWAL + 30 * DAY)
@@ -94,18 +97,18 @@ def test_a_key_not_issued_yet_is_issued_for_the_moved_date_and_no_other() -> Non
 
 def test_a_done_value_exercise_is_carried_done_and_not_opened_again() -> None:
     s = in_window()
-    rules.apply_complete_step(
+    apply_complete_step(
         s, CompleteAccountStep("value-realization-2027-09-01", VE, Role.CE), WINDOW_OPENS + DAY
     )
     later = RENEWAL + 120 * DAY
     move(s, later, WINDOW_OPENS + 2 * DAY)
     assert s.stage is LifecycleStage.ADOPTION
-    rules.advance(s, later - 89 * DAY)
+    advance(s, later - 89 * DAY)
     value = [step for step in s.steps if step.key.startswith("value-realization")]
     assert [(step.key, step.status) for step in value] == [
         ("value-realization-2027-12-30", StepStatus.DONE)
     ]
-    assert rules.value_exercise_done(s) and s.stage is LifecycleStage.RENEWAL
+    assert value_exercise_done(s) and s.stage is LifecycleStage.RENEWAL
 
 
 def test_moving_there_and_back_never_repeats_a_reminder_key() -> None:
@@ -133,7 +136,7 @@ def test_a_carried_step_starts_its_reminders_over() -> None:
     value.reminders_sent, value.last_reminded_at, value.escalated = 2, late, True
     move(s, RENEWAL + 30 * DAY, late)
     assert (value.reminders_sent, value.last_reminded_at, value.escalated) == (0, None, False)
-    assert value not in rules.reminders_due(s, late + DAY)
+    assert value not in reminders_due(s, late + DAY)
 
 
 @pytest.mark.parametrize(
@@ -155,10 +158,8 @@ def test_a_move_out_of_bounds_is_refused(to: datetime, at: datetime, message: st
 def test_a_decided_renewal_cannot_move() -> None:
     s = in_window()
     at = WINDOW_OPENS + 2 * DAY
-    rules.apply_complete_step(
-        s, CompleteAccountStep("value-realization-2027-09-01", VE, Role.CE), at
-    )
-    rules.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), at)
+    apply_complete_step(s, CompleteAccountStep("value-realization-2027-09-01", VE, Role.CE), at)
+    apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), at)
     with pytest.raises(RuleViolation) as refused:
         move(s, RENEWAL + 30 * DAY, at)
     assert "already decided (renewed)" in refused.value.message

@@ -37,7 +37,25 @@ from schemas.account import (
 )
 from schemas.common import Durations, Role, StepStatus
 from schemas.errors import RuleViolation
-from workflows import account_rules as rules
+from workflows import account_onboarding_rules as onboarding
+from workflows import account_plan_rules as plans
+from workflows import account_profile_rules as profile_rules
+from workflows import account_renewal_rules as renewals
+from workflows import account_schedule as schedule
+from workflows import account_steps as steps
+from workflows import account_views as views
+from workflows.account_calendar import (
+    add_years,
+    day_of_quarter,
+    month_of,
+    month_start,
+    next_month,
+    next_quarter,
+    parse_quarter,
+    plan_due_at,
+    quarter_of,
+    quarter_start,
+)
 
 T0 = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
 ONBOARDED = datetime(2027, 2, 10, 15, 0, tzinfo=UTC)
@@ -83,7 +101,7 @@ def make_start(
 
 
 def make_snapshot(*, now: datetime = T0, **start_overrides: Any) -> AccountSnapshot:
-    return rules.new_snapshot(make_start(**start_overrides), now, SCOPE)
+    return profile_rules.new_snapshot(make_start(**start_overrides), now, SCOPE)
 
 
 def make_hand_off(**overrides: Any) -> AccountHandOff:
@@ -104,16 +122,16 @@ def make_hand_off(**overrides: Any) -> AccountHandOff:
 
 
 def record_kickoff(s: AccountSnapshot, cadence: str = "weekly", at: datetime = T0 + DAY) -> None:
-    rules.advance(s, at)
-    rules.apply_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, cadence), at)
+    schedule.advance(s, at)
+    onboarding.apply_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, cadence), at)
 
 
 def complete_onboarding(s: AccountSnapshot, at: datetime = ONBOARDED) -> None:
     if s.production_ready_at is None:
-        rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), at - 14 * DAY)
+        onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), at - 14 * DAY)
     for step in [x for x in s.steps if x.kind is StepKind.TRAINING]:
-        rules.apply_complete_step(s, CompleteAccountStep(step.key, CE, Role.CE), at)
-    rules.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), at)
+        steps.apply_complete_step(s, CompleteAccountStep(step.key, CE, Role.CE), at)
+    onboarding.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), at)
 
 
 def onboarded_snapshot(
@@ -128,12 +146,12 @@ def onboarded_snapshot(
 def window_snapshot(at: datetime = WINDOW_OPENS, **start_overrides: Any) -> AccountSnapshot:
     """A customer brought in at adoption, advanced into its renewal window."""
     s = make_snapshot(stage=LifecycleStage.ADOPTION, **start_overrides)
-    rules.advance(s, at)
+    schedule.advance(s, at)
     return s
 
 
 def complete_value_exercise(s: AccountSnapshot, at: datetime = WINDOW_OPENS + DAY) -> None:
-    rules.apply_complete_step(
+    steps.apply_complete_step(
         s, CompleteAccountStep(f"value-realization-{RENEWAL_TAG}", VE, Role.CE), at
     )
 
@@ -165,7 +183,7 @@ def step_keys(s: AccountSnapshot, kind: StepKind) -> list[str]:
 
 
 def find(s: AccountSnapshot, key: str) -> AccountStep:
-    step = rules._find(s, key)
+    step = steps.find(s, key)
     assert step is not None, f"no step {key!r}; steps: {[x.key for x in s.steps]}"
     return step
 
@@ -186,7 +204,7 @@ def find(s: AccountSnapshot, key: str) -> AccountStep:
     ],
 )
 def test_quarter_of_is_the_utc_calendar_quarter(moment: datetime, quarter: str) -> None:
-    assert rules.quarter_of(moment) == quarter
+    assert quarter_of(moment) == quarter
 
 
 @pytest.mark.parametrize(
@@ -201,9 +219,9 @@ def test_quarter_of_is_the_utc_calendar_quarter(moment: datetime, quarter: str) 
 def test_quarter_start_is_midnight_utc_of_the_quarters_first_day(
     quarter: str, start: datetime
 ) -> None:
-    assert rules.quarter_start(quarter) == start
-    assert rules.quarter_of(start) == quarter
-    assert rules.quarter_of(start - SECOND) != quarter
+    assert quarter_start(quarter) == start
+    assert quarter_of(start) == quarter
+    assert quarter_of(start - SECOND) != quarter
 
 
 @pytest.mark.parametrize(
@@ -217,13 +235,13 @@ def test_quarter_start_is_midnight_utc_of_the_quarters_first_day(
     ],
 )
 def test_next_quarter_rolls_q4_into_the_next_years_q1(quarter: str, following: str) -> None:
-    assert rules.next_quarter(quarter) == following
+    assert next_quarter(quarter) == following
 
 
 @pytest.mark.parametrize("label", ["2027-Q5", "2027-Q0", "2027Q2", "Q2-2027", "27-Q2", ""])
 def test_a_malformed_quarter_is_rejected(label: str) -> None:
     with pytest.raises(RuleViolation, match="is not like 2027-Q2"):
-        rules.parse_quarter(label)
+        parse_quarter(label)
 
 
 @pytest.mark.parametrize(
@@ -238,7 +256,7 @@ def test_a_malformed_quarter_is_rejected(label: str) -> None:
     ],
 )
 def test_day_of_quarter_counts_from_one(quarter: str, day: int, expected: datetime) -> None:
-    assert rules.day_of_quarter(quarter, day) == expected
+    assert day_of_quarter(quarter, day) == expected
 
 
 @pytest.mark.parametrize(
@@ -246,14 +264,12 @@ def test_day_of_quarter_counts_from_one(quarter: str, day: int, expected: dateti
     [("2027-01", "2027-02"), ("2027-11", "2027-12"), ("2027-12", "2028-01")],
 )
 def test_next_month_rolls_december_into_january(month: str, following: str) -> None:
-    assert rules.next_month(month) == following
-    assert rules.month_start(following) == datetime(
-        int(following[:4]), int(following[5:]), 1, tzinfo=UTC
-    )
+    assert next_month(month) == following
+    assert month_start(following) == datetime(int(following[:4]), int(following[5:]), 1, tzinfo=UTC)
 
 
 def test_month_of_is_zero_padded() -> None:
-    assert rules.month_of(datetime(2027, 3, 9, tzinfo=UTC)) == "2027-03"
+    assert month_of(datetime(2027, 3, 9, tzinfo=UTC)) == "2027-03"
 
 
 @pytest.mark.parametrize(
@@ -274,7 +290,7 @@ def test_month_of_is_zero_padded() -> None:
 def test_add_years_keeps_the_calendar_date_for_whole_years(
     moment: datetime, days: int, expected: datetime
 ) -> None:
-    assert rules.add_years(moment, days) == expected
+    assert add_years(moment, days) == expected
 
 
 # --- Plan due dates by tier ------------------------------------------------------------------
@@ -282,22 +298,22 @@ def test_add_years_keeps_the_calendar_date_for_whole_years(
 
 def test_tier_1_plans_are_due_on_the_internal_qbr_day_tiers_2_and_3_early_in_the_quarter() -> None:
     s = make_snapshot()
-    tier_1 = rules.plan_due_at("2027-Q2", 1, s)
+    tier_1 = plan_due_at("2027-Q2", 1, s)
     assert tier_1 == datetime(2027, 4, 21, tzinfo=UTC)
-    assert tier_1 == rules.day_of_quarter("2027-Q2", Durations().internal_qbr_day_of_quarter)
-    assert rules.plan_due_at("2027-Q2", 2, s) == datetime(2027, 4, 10, tzinfo=UTC)
-    assert rules.plan_due_at("2027-Q2", 3, s) == datetime(2027, 4, 10, tzinfo=UTC)
-    assert tier_1 != rules.plan_due_at("2027-Q2", 2, s)
-    assert rules.plan_due_at("2027-Q4", 1, s) == datetime(2027, 10, 21, tzinfo=UTC)
-    assert rules.plan_due_at("2027-Q4", 3, s) == datetime(2027, 10, 10, tzinfo=UTC)
+    assert tier_1 == day_of_quarter("2027-Q2", Durations().internal_qbr_day_of_quarter)
+    assert plan_due_at("2027-Q2", 2, s) == datetime(2027, 4, 10, tzinfo=UTC)
+    assert plan_due_at("2027-Q2", 3, s) == datetime(2027, 4, 10, tzinfo=UTC)
+    assert tier_1 != plan_due_at("2027-Q2", 2, s)
+    assert plan_due_at("2027-Q4", 1, s) == datetime(2027, 10, 21, tzinfo=UTC)
+    assert plan_due_at("2027-Q4", 3, s) == datetime(2027, 10, 10, tzinfo=UTC)
 
 
 def test_plan_due_days_come_from_the_configuration() -> None:
     durations = Durations(internal_qbr_day_of_quarter=30, tier_2_3_plan_due_day_of_quarter=5)
     s = make_snapshot(durations=durations)
-    assert rules.plan_due_at("2027-Q3", 1, s) == datetime(2027, 7, 30, tzinfo=UTC)
-    assert rules.plan_due_at("2027-Q3", 2, s) == datetime(2027, 7, 5, tzinfo=UTC)
-    assert rules.plan_due_at("2027-Q3", 3, s) == datetime(2027, 7, 5, tzinfo=UTC)
+    assert plan_due_at("2027-Q3", 1, s) == datetime(2027, 7, 30, tzinfo=UTC)
+    assert plan_due_at("2027-Q3", 2, s) == datetime(2027, 7, 5, tzinfo=UTC)
+    assert plan_due_at("2027-Q3", 3, s) == datetime(2027, 7, 5, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -312,14 +328,14 @@ def test_the_quarters_plan_step_is_due_by_the_accounts_tier(
     tier: int, due: datetime, audience: str
 ) -> None:
     s = onboarded_snapshot(tier=tier)
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     plan = find(s, "account-plan-2027-Q2")
     assert plan.due_at == due
     assert plan.owner == CE and plan.role == "CE"
     assert f"Tier {tier}" in plan.title
     qbr = find(s, "qbr-2027-Q2")
     assert qbr.due_at == datetime(2027, 6, 19, tzinfo=UTC)  # day 80
-    message = rules.apply_account_plan(s, make_plan(), datetime(2027, 4, 5, tzinfo=UTC))
+    message = plans.apply_account_plan(s, make_plan(), datetime(2027, 4, 5, tzinfo=UTC))
     assert audience in message
     assert s.plans[-1].tier == tier
 
@@ -333,7 +349,7 @@ def test_custom_plan_due_days_reach_the_plan_steps() -> None:
     tier_1 = onboarded_snapshot(tier=1, durations=durations)
     tier_2 = onboarded_snapshot(tier=2, durations=durations)
     for s in (tier_1, tier_2):
-        rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+        schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
         assert find(s, "qbr-2027-Q2").due_at == datetime(2027, 5, 30, tzinfo=UTC)
     assert find(tier_1, "account-plan-2027-Q2").due_at == datetime(2027, 4, 30, tzinfo=UTC)
     assert find(tier_2, "account-plan-2027-Q2").due_at == datetime(2027, 4, 5, tzinfo=UTC)
@@ -345,27 +361,29 @@ def test_custom_plan_due_days_reach_the_plan_steps() -> None:
 def test_a_complete_profile_opens_the_kickoff_plan_step_and_owes_one_key() -> None:
     s = make_snapshot()
     assert s.steps == [] and s.licenses == []
-    rules.advance(s, T0)
-    assert step_keys(s, StepKind.KICKOFF_PLAN) == [rules.KICKOFF_PLAN_STEP]
-    step = find(s, rules.KICKOFF_PLAN_STEP)
+    schedule.advance(s, T0)
+    assert step_keys(s, StepKind.KICKOFF_PLAN) == [onboarding.KICKOFF_PLAN_STEP]
+    step = find(s, onboarding.KICKOFF_PLAN_STEP)
     assert step.owner == CE and step.role == "CE" and step.salesforce_task
     assert step.due_at == datetime(2027, 1, 19, tzinfo=UTC)  # midnight of the start + 14 days
     assert s.licenses == [LicenseGrant(1, "kickoff", 50, RENEWAL)]
     assert s.renewal is not None and s.renewal.renewal_date == RENEWAL
-    rules.advance(s, T0 + 3 * DAY)
+    schedule.advance(s, T0 + 3 * DAY)
     assert len(s.steps) == 1 and len(s.licenses) == 1
 
 
 def test_an_incomplete_profile_waits_for_the_profile() -> None:
     s = make_snapshot(with_profile=False, hand_offs=[make_hand_off(tier=0)])
-    assert rules.missing_profile(s) == ["tier"]
-    rules.advance(s, T0 + 30 * DAY)
+    assert steps.missing_profile(s) == ["tier"]
+    schedule.advance(s, T0 + 30 * DAY)
     assert s.steps == [] and s.licenses == [] and s.renewal is None
-    assert rules.next_wake_up(s, T0) is None
-    message = rules.apply_complete_profile(s, CompleteProfile(CE, Role.CE, tier=1), T0 + DAY)
+    assert schedule.next_wake_up(s, T0) is None
+    message = profile_rules.apply_complete_profile(
+        s, CompleteProfile(CE, Role.CE, tier=1), T0 + DAY
+    )
     assert message == "profile complete"
-    rules.advance(s, T0 + DAY)
-    assert step_keys(s, StepKind.KICKOFF_PLAN) == [rules.KICKOFF_PLAN_STEP]
+    schedule.advance(s, T0 + DAY)
+    assert step_keys(s, StepKind.KICKOFF_PLAN) == [onboarding.KICKOFF_PLAN_STEP]
     assert len(s.licenses) == 1
 
 
@@ -374,12 +392,12 @@ def test_an_old_deals_past_renewal_date_is_replaced_before_the_profile_completes
     # a renewal date one term after its close, already past.
     old_deal = make_hand_off(ae_owner="", ce_owner="", closed_at=T0 - 425 * DAY)
     s = make_snapshot(with_profile=False, hand_offs=[old_deal])
-    assert rules.missing_profile(s) == ["AE", "CE"]
+    assert steps.missing_profile(s) == ["AE", "CE"]
     assert s.profile.renewal_date is not None and s.profile.renewal_date < T0
     owners_only = CompleteProfile(AE, Role.AE, ae_owner=AE, ce_owner=CE)
     before = copy.deepcopy(s)
     with pytest.raises(RuleViolation) as refused:
-        rules.check_profile_renewal_ahead(s, owners_only, T0)
+        profile_rules.check_profile_renewal_ahead(s, owners_only, T0)
     assert refused.value.message == (
         "cannot complete the profile: its renewal date 2026-11-06 (one contract term after the"
         " deal's close) is in the past (today is 2027-01-05); give the current one"
@@ -387,12 +405,12 @@ def test_an_old_deals_past_renewal_date_is_replaced_before_the_profile_completes
     )
     assert s == before
     # An owner alone leaves the profile incomplete: nothing opens yet, nothing to refuse.
-    rules.check_profile_renewal_ahead(s, CompleteProfile(AE, Role.AE, ae_owner=AE), T0)
+    profile_rules.check_profile_renewal_ahead(s, CompleteProfile(AE, Role.AE, ae_owner=AE), T0)
 
     current = CompleteProfile(AE, Role.AE, ae_owner=AE, ce_owner=CE, renewal_date=RENEWAL)
-    rules.check_profile_renewal_ahead(s, current, T0)
-    assert rules.apply_complete_profile(s, current, T0) == "profile complete"
-    rules.advance(s, T0)
+    profile_rules.check_profile_renewal_ahead(s, current, T0)
+    assert profile_rules.apply_complete_profile(s, current, T0) == "profile complete"
+    schedule.advance(s, T0)
     assert s.renewal is not None and s.renewal.renewal_date == RENEWAL
     assert [grant.expires_at for grant in s.licenses] == [RENEWAL]
     assert step_keys(s, StepKind.VALUE_REALIZATION) == []
@@ -400,13 +418,13 @@ def test_an_old_deals_past_renewal_date_is_replaced_before_the_profile_completes
 
 def test_kickoff_plan_completes_the_kickoff_step_and_onboarding_opens_the_trainings() -> None:
     s = make_snapshot()
-    rules.advance(s, T0)
-    rules.apply_kickoff_plan(
+    schedule.advance(s, T0)
+    onboarding.apply_kickoff_plan(
         s, RecordKickoffPlan(CE, Role.CE, "Bi-Weekly", ["Security use case"]), T0 + DAY
     )
-    assert find(s, rules.KICKOFF_PLAN_STEP).status is StepStatus.DONE
+    assert find(s, onboarding.KICKOFF_PLAN_STEP).status is StepStatus.DONE
     assert s.cadence is not None and s.cadence.value == "bi-weekly"
-    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 5 * DAY)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 5 * DAY)
     assert s.stage is LifecycleStage.ONBOARDING
     assert step_keys(s, StepKind.TRAINING) == [
         "training-101",
@@ -415,7 +433,7 @@ def test_kickoff_plan_completes_the_kickoff_step_and_onboarding_opens_the_traini
         "training-security-use-case",
     ]
     with pytest.raises(RuleViolation, match="while trainings are open: training-101"):
-        rules.check_complete_onboarding(s, CompleteOnboarding(CE, Role.CE))
+        onboarding.check_complete_onboarding(s, CompleteOnboarding(CE, Role.CE))
 
 
 # --- First plan only after onboarding --------------------------------------------------------
@@ -424,46 +442,46 @@ def test_kickoff_plan_completes_the_kickoff_step_and_onboarding_opens_the_traini
 def test_no_account_plan_before_onboarding_completes_even_across_quarters() -> None:
     s = make_snapshot()
     record_kickoff(s)
-    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 5 * DAY)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 5 * DAY)
     for moment in (
         datetime(2027, 4, 1, tzinfo=UTC),
         datetime(2027, 7, 1, tzinfo=UTC),
         datetime(2027, 7, 20, tzinfo=UTC),
     ):
-        rules.advance(s, moment)
+        schedule.advance(s, moment)
     assert step_keys(s, StepKind.ACCOUNT_PLAN) == []
     assert step_keys(s, StepKind.QBR) == []
     assert step_keys(s, StepKind.RENEWAL_ASSESSMENT) == []
     assert s.planned_quarters == [] and s.first_planning_quarter is None
     before = copy.deepcopy(s)
     with pytest.raises(RuleViolation, match="after onboarding completes"):
-        rules.apply_account_plan(s, make_plan("2027-Q3"), datetime(2027, 7, 20, tzinfo=UTC))
+        plans.apply_account_plan(s, make_plan("2027-Q3"), datetime(2027, 7, 20, tzinfo=UTC))
     assert s == before
 
 
 def test_the_first_plan_is_for_the_quarter_after_onboarding_and_opens_with_that_quarter() -> None:
     s = make_snapshot()
     record_kickoff(s)
-    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 5 * DAY)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 5 * DAY)
     for step in [x for x in s.steps if x.kind is StepKind.TRAINING]:
-        rules.apply_complete_step(s, CompleteAccountStep(step.key, CE, Role.CE), ONBOARDED)
-    message = rules.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), ONBOARDED)
+        steps.apply_complete_step(s, CompleteAccountStep(step.key, CE, Role.CE), ONBOARDED)
+    message = onboarding.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), ONBOARDED)
     assert message == "onboarding complete; the first account plan is for 2027-Q2, due 2027-04-10"
     assert s.stage is LifecycleStage.ADOPTION
     assert s.first_planning_quarter == "2027-Q2"
 
-    rules.advance(s, ONBOARDED)
-    rules.advance(s, datetime(2027, 3, 31, 23, 59, 59, tzinfo=UTC))
+    schedule.advance(s, ONBOARDED)
+    schedule.advance(s, datetime(2027, 3, 31, 23, 59, 59, tzinfo=UTC))
     assert step_keys(s, StepKind.ACCOUNT_PLAN) == []
     # Not open yet: when it opens, not "the first is for" the very quarter asked for.
     with pytest.raises(RuleViolation) as not_yet:
-        rules.check_account_plan(s, make_plan("2027-Q2"))
+        plans.check_account_plan(s, make_plan("2027-Q2"))
     assert not_yet.value.message == (
         "no account plan is open for 2027-Q2 (it opens 2027-04-01); open: none"
     )
 
     april = datetime(2027, 4, 1, tzinfo=UTC)
-    rules.advance(s, april)
+    schedule.advance(s, april)
     assert step_keys(s, StepKind.ACCOUNT_PLAN) == ["account-plan-2027-Q2"]
     assert step_keys(s, StepKind.QBR) == ["qbr-2027-Q2"]
     plan = find(s, "account-plan-2027-Q2")
@@ -471,11 +489,11 @@ def test_the_first_plan_is_for_the_quarter_after_onboarding_and_opens_with_that_
     assert s.planned_quarters == ["2027-Q2"]
 
     with pytest.raises(RuleViolation) as before_the_first:
-        rules.check_account_plan(s, make_plan("2027-Q1"))
+        plans.check_account_plan(s, make_plan("2027-Q1"))
     assert before_the_first.value.message == (
         "no account plan is open for 2027-Q1; open: account-plan-2027-Q2 (the first is for 2027-Q2)"
     )
-    reply = rules.apply_account_plan(s, make_plan("2027-Q2"), april + 2 * DAY)
+    reply = plans.apply_account_plan(s, make_plan("2027-Q2"), april + 2 * DAY)
     assert reply == "2027-Q2 account plan recorded; shared with the CE leader (1:1)"
     assert plan.status is StepStatus.DONE and plan.completed_by == CE
     assert s.plans_submitted == 1 and s.plans[-1].version == 1
@@ -483,28 +501,28 @@ def test_the_first_plan_is_for_the_quarter_after_onboarding_and_opens_with_that_
 
 def test_a_later_quarter_supersedes_an_unfinished_plan_and_qbr() -> None:
     s = onboarded_snapshot()
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
-    rules.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
     assert step_keys(s, StepKind.ACCOUNT_PLAN) == ["account-plan-2027-Q2", "account-plan-2027-Q3"]
     for key in ("account-plan-2027-Q2", "qbr-2027-Q2"):
         assert find(s, key).status is StepStatus.SKIPPED
         assert find(s, key).note == "missed: superseded by 2027-Q3"
     assert find(s, "account-plan-2027-Q3").status is StepStatus.PENDING
     with pytest.raises(RuleViolation, match=r"the 2027-Q2 plan is closed \(missed"):
-        rules.check_account_plan(s, make_plan("2027-Q2"))
+        plans.check_account_plan(s, make_plan("2027-Q2"))
 
 
 def test_a_past_quarters_plan_is_closed_before_and_after_a_continue_as_new() -> None:
     s = onboarded_snapshot()
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
-    rules.apply_account_plan(s, make_plan("2027-Q2"), datetime(2027, 4, 2, tzinfo=UTC))
-    rules.check_plan_quarter_current(s, make_plan("2027-Q2"))  # its quarter: may be replaced
-    rules.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    plans.apply_account_plan(s, make_plan("2027-Q2"), datetime(2027, 4, 2, tzinfo=UTC))
+    plans.check_plan_quarter_current(s, make_plan("2027-Q2"))  # its quarter: may be replaced
+    schedule.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
     with pytest.raises(RuleViolation, match="the 2027-Q2 plan is closed: its quarter is over"):
-        rules.check_plan_quarter_current(s, make_plan("2027-Q2"))
-    rules.compact(s)  # the finished Q2 step is let go of
+        plans.check_plan_quarter_current(s, make_plan("2027-Q2"))
+    renewals.compact(s)  # the finished Q2 step is let go of
     with pytest.raises(RuleViolation) as compacted:
-        rules.check_account_plan(s, make_plan("2027-Q2"))
+        plans.check_account_plan(s, make_plan("2027-Q2"))
     assert compacted.value.message == (
         "no account plan is open for 2027-Q2 (its quarter is over); open: account-plan-2027-Q3"
     )
@@ -513,9 +531,9 @@ def test_a_past_quarters_plan_is_closed_before_and_after_a_continue_as_new() -> 
 def test_monthly_renewal_assessments_start_the_month_after_onboarding() -> None:
     s = onboarded_snapshot()
     assert s.assessed_months == ["2027-02"]
-    rules.advance(s, datetime(2027, 2, 28, 23, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 2, 28, 23, tzinfo=UTC))
     assert step_keys(s, StepKind.RENEWAL_ASSESSMENT) == []
-    rules.advance(s, datetime(2027, 3, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 3, 1, tzinfo=UTC))
     assert step_keys(s, StepKind.RENEWAL_ASSESSMENT) == [
         "renewal-assessment-2027-03-ae",
         "renewal-assessment-2027-03-ce",
@@ -523,7 +541,7 @@ def test_monthly_renewal_assessments_start_the_month_after_onboarding() -> None:
     ae, ce = (find(s, f"renewal-assessment-2027-03-{r}") for r in ("ae", "ce"))
     assert (ae.owner, ae.role, ce.owner, ce.role) == (AE, "AE", CE, "CE")
     assert ae.due_at == ce.due_at == datetime(2027, 3, 8, tzinfo=UTC)
-    rules.advance(s, datetime(2027, 4, 2, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 2, tzinfo=UTC))
     assert find(s, "renewal-assessment-2027-03-ae").status is StepStatus.SKIPPED
     assert find(s, "renewal-assessment-2027-04-ce").status is StepStatus.PENDING
     assert s.assessed_months == ["2027-02", "2027-03", "2027-04"]
@@ -534,12 +552,12 @@ def test_monthly_renewal_assessments_start_the_month_after_onboarding() -> None:
 
 def test_the_value_realization_step_opens_90_days_before_the_renewal() -> None:
     s = make_snapshot(stage=LifecycleStage.ADOPTION)
-    rules.advance(s, RENEWAL - 91 * DAY)
+    schedule.advance(s, RENEWAL - 91 * DAY)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == []
     assert s.stage is LifecycleStage.ADOPTION
-    assert rules.renewal_window_opens_at(s) == WINDOW_OPENS
+    assert schedule.renewal_window_opens_at(s) == WINDOW_OPENS
 
-    rules.advance(s, RENEWAL - 90 * DAY)
+    schedule.advance(s, RENEWAL - 90 * DAY)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == [f"value-realization-{RENEWAL_TAG}"]
     value = find(s, f"value-realization-{RENEWAL_TAG}")
     assert value.owner == VE == "U0VALUEENG1" and value.role == "VE"
@@ -549,7 +567,7 @@ def test_the_value_realization_step_opens_90_days_before_the_renewal() -> None:
     outcome = find(s, f"renewal-outcome-{RENEWAL_TAG}")
     assert outcome.owner == AE and outcome.due_at == RENEWAL
     assert stage_of(s) is LifecycleStage.RENEWAL
-    rules.advance(s, RENEWAL - 80 * DAY)
+    schedule.advance(s, RENEWAL - 80 * DAY)
     assert len(step_keys(s, StepKind.VALUE_REALIZATION)) == 1
 
 
@@ -557,10 +575,10 @@ def test_the_value_realization_lead_comes_from_the_configuration() -> None:
     s = make_snapshot(
         stage=LifecycleStage.ADOPTION, durations=Durations(value_exercise_lead_days=120)
     )
-    rules.advance(s, RENEWAL - 121 * DAY)
+    schedule.advance(s, RENEWAL - 121 * DAY)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == []
     opened = RENEWAL - 120 * DAY + timedelta(hours=15)
-    rules.advance(s, opened)
+    schedule.advance(s, opened)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == [f"value-realization-{RENEWAL_TAG}"]
     # Due 30 days from the midnight of the day it opened; the proposal 45 days before renewal.
     value = find(s, f"value-realization-{RENEWAL_TAG}")
@@ -572,7 +590,7 @@ def test_the_value_realization_lead_comes_from_the_configuration() -> None:
 def test_a_customer_brought_in_late_in_the_renewal_window_gets_a_proposal_due_today() -> None:
     now = RENEWAL - 20 * DAY + timedelta(hours=10)
     s = make_snapshot(stage=LifecycleStage.RENEWAL, now=now)
-    rules.advance(s, now)
+    schedule.advance(s, now)
     assert stage_of(s) is LifecycleStage.RENEWAL
     assert find(s, f"renewal-proposal-{RENEWAL_TAG}").due_at == datetime(2027, 8, 12, tzinfo=UTC)
     # Thirty days would pass the renewal: the exercise is due by the renewal date at the latest.
@@ -584,27 +602,27 @@ def test_onboarding_that_ends_inside_the_renewal_window_leaves_the_account_in_re
     # A slow customer: onboarding began in time and ends after the window opened (T-90).
     s = make_snapshot()
     record_kickoff(s)
-    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 2 * DAY)
-    rules.advance(s, WINDOW_OPENS + DAY)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 2 * DAY)
+    schedule.advance(s, WINDOW_OPENS + DAY)
     assert s.stage is LifecycleStage.ONBOARDING
     assert step_keys(s, StepKind.VALUE_REALIZATION) == [f"value-realization-{RENEWAL_TAG}"]
     complete_onboarding(s, WINDOW_OPENS + 10 * DAY)
-    rules.advance(s, WINDOW_OPENS + 10 * DAY)
+    schedule.advance(s, WINDOW_OPENS + 10 * DAY)
     assert s.stage is LifecycleStage.RENEWAL
-    assert rules.state_view(s, WINDOW_OPENS + 10 * DAY).stage is LifecycleStage.RENEWAL
+    assert views.state_view(s, WINDOW_OPENS + 10 * DAY).stage is LifecycleStage.RENEWAL
     assert len(step_keys(s, StepKind.VALUE_REALIZATION)) == 1
 
 
 def test_a_renewal_call_before_the_window_opens_is_rejected() -> None:
     s = make_snapshot(stage=LifecycleStage.ADOPTION)
-    rules.advance(s, WINDOW_OPENS - DAY)
+    schedule.advance(s, WINDOW_OPENS - DAY)
     before = copy.deepcopy(s)
     with pytest.raises(
         RuleViolation,
         match=r"belongs to the renewal window, which opens 2027-06-03 \(90 days before the"
         r" 2027-09-01 renewal\)",
     ):
-        rules.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE), WINDOW_OPENS - DAY)
+        renewals.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE), WINDOW_OPENS - DAY)
     assert s == before
 
 
@@ -614,34 +632,34 @@ def test_renewal_call_and_outcome_wait_for_the_value_exercise() -> None:
     step_named = re.escape(f"value-realization-{RENEWAL_TAG} ({VE}) is not done")
     before = copy.deepcopy(s)
     with pytest.raises(RuleViolation, match="waits for the value-realization exercise: "):
-        rules.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE), now)
+        renewals.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE), now)
     with pytest.raises(RuleViolation, match=step_named):
-        rules.check_renewal_call(s, RecordRenewalCall(CE, Role.CE), now)
+        renewals.check_renewal_call(s, RecordRenewalCall(CE, Role.CE), now)
     with pytest.raises(RuleViolation, match="no renewal outcome before the value-real"):
-        rules.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), now)
+        renewals.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), now)
     with pytest.raises(RuleViolation, match=step_named):
-        rules.check_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), now)
+        renewals.check_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), now)
     assert s == before
-    assert not rules.value_exercise_done(s)
+    assert not schedule.value_exercise_done(s)
 
     with pytest.raises(RuleViolation, match=f"owned by {VE}, not {CE}"):
-        rules.check_complete_step(
+        steps.check_complete_step(
             s, CompleteAccountStep(f"value-realization-{RENEWAL_TAG}", CE, Role.CE)
         )
     complete_value_exercise(s, now)
-    assert rules.value_exercise_done(s)
-    assert rules.state_view(s, now).value_exercise_done
+    assert schedule.value_exercise_done(s)
+    assert views.state_view(s, now).value_exercise_done
 
-    rules.check_renewal_call(s, RecordRenewalCall(CE, Role.CE), now)
-    assert rules.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE), now) == (
+    renewals.check_renewal_call(s, RecordRenewalCall(CE, Role.CE), now)
+    assert renewals.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE), now) == (
         "first renewal call recorded"
     )
     assert s.renewal is not None and s.renewal.first_call_at == now
-    assert rules.apply_renewal_call(s, RecordRenewalCall(CE, Role.CE), now + DAY) == (
+    assert renewals.apply_renewal_call(s, RecordRenewalCall(CE, Role.CE), now + DAY) == (
         "renewal call recorded"
     )
     assert s.renewal.first_call_at == now
-    outcome = rules.check_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), now)
+    outcome = renewals.check_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), now)
     assert outcome.value == "renewed"
 
 
@@ -653,7 +671,7 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     complete_value_exercise(s)
     granted = len(s.licenses)
     decided = RENEWAL - 10 * DAY
-    message = rules.apply_renewal_outcome(
+    message = renewals.apply_renewal_outcome(
         s, RecordRenewalOutcome("renewed", AE, Role.AE, note="signed"), decided
     )
     following = datetime(2028, 9, 1, tzinfo=UTC)
@@ -672,11 +690,11 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     assert s.renewal.next_renewal_date == following
     assert find(s, f"renewal-outcome-{RENEWAL_TAG}").status is StepStatus.DONE
     with pytest.raises(RuleViolation, match="already decided: renewed"):
-        rules.check_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
+        renewals.check_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
 
     pending_before = {step.key for step in s.steps if step.status is StepStatus.PENDING}
     assert f"renewal-proposal-{RENEWAL_TAG}" in pending_before
-    rules.start_next_cycle(s)
+    renewals.start_next_cycle(s)
     assert s.renewal.renewal_date == following and s.renewal.outcome is None
     assert (s.cycle, s.renewals_completed) == (1, 1)
     assert s.stage is LifecycleStage.ADOPTION
@@ -686,9 +704,9 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     assert keys == pending_before - {f"renewal-proposal-{RENEWAL_TAG}"}
 
     # The next window opens 90 days before the new date, with its own value exercise.
-    rules.advance(s, following - 91 * DAY)
+    schedule.advance(s, following - 91 * DAY)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == []
-    rules.advance(s, following - 90 * DAY)
+    schedule.advance(s, following - 90 * DAY)
     assert step_keys(s, StepKind.VALUE_REALIZATION) == ["value-realization-2028-09-01"]
     assert stage_of(s) is LifecycleStage.RENEWAL
 
@@ -696,16 +714,16 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
 def test_the_months_open_assessments_name_the_next_renewal_once_this_one_is_decided() -> None:
     s = onboarded_snapshot()
     decided = RENEWAL - 10 * DAY
-    rules.advance(s, decided)
+    schedule.advance(s, decided)
     complete_value_exercise(s, decided)
-    assert [step.title for step in rules._open_of(s, StepKind.RENEWAL_ASSESSMENT)] == [
+    assert [step.title for step in steps.open_of(s, StepKind.RENEWAL_ASSESSMENT)] == [
         "2027-08 renewal health assessment (the 2027-09-01 renewal): relationship and"
         " business risks",
         "2027-08 renewal health assessment (the 2027-09-01 renewal): technical risks",
     ]
-    rules.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
-    rules.start_next_cycle(s)
-    view = rules.state_view(s, decided)
+    renewals.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
+    renewals.start_next_cycle(s)
+    view = views.state_view(s, decided)
     assert view.renewal_date == datetime(2028, 9, 1, tzinfo=UTC)
     assessments = [step for step in view.open_steps if step.kind == "renewal_assessment"]
     assert [step.title for step in assessments] == [
@@ -719,7 +737,7 @@ def test_a_renewal_may_name_its_next_date_and_a_seat_expansion_its_seats() -> No
     s = window_snapshot()
     complete_value_exercise(s)
     following = datetime(2029, 3, 1, tzinfo=UTC)
-    message = rules.apply_renewal_outcome(
+    message = renewals.apply_renewal_outcome(
         s,
         RecordRenewalOutcome("seat_expansion", AE, Role.AE, next_renewal_date=following, seats=80),
         RENEWAL - 5 * DAY,
@@ -733,8 +751,8 @@ def test_a_new_team_renewal_needs_the_expansion_opportunity() -> None:
     s = window_snapshot()
     complete_value_exercise(s)
     with pytest.raises(RuleViolation, match="needs the Salesforce Opportunity"):
-        rules.check_renewal_outcome(s, RecordRenewalOutcome("new_team", AE, Role.AE), RENEWAL)
-    message = rules.apply_renewal_outcome(
+        renewals.check_renewal_outcome(s, RecordRenewalOutcome("new_team", AE, Role.AE), RENEWAL)
+    message = renewals.apply_renewal_outcome(
         s, RecordRenewalOutcome("new_team", AE, Role.AE, expansion_opportunity_id=" 006X "), RENEWAL
     )
     assert message.endswith("expansion opportunity 006X starts")
@@ -747,7 +765,7 @@ def test_a_churned_customer_gets_no_new_key_and_its_open_work_is_closed() -> Non
     granted = list(s.licenses)
     pending = [step.key for step in s.steps if step.status is StepStatus.PENDING]
     assert pending
-    message = rules.apply_renewal_outcome(
+    message = renewals.apply_renewal_outcome(
         s, RecordRenewalOutcome("churned", AE, Role.AE), RENEWAL - DAY
     )
     assert message == f"churned at the {RENEWAL_TAG} renewal; the license is left to expire"
@@ -759,26 +777,26 @@ def test_a_churned_customer_gets_no_new_key_and_its_open_work_is_closed() -> Non
             assert find(s, key).status is StepStatus.SKIPPED
             assert find(s, key).note == "the customer churned"
     assert s.next_check_in_at is None
-    assert rules.next_wake_up(s, RENEWAL) is None
+    assert schedule.next_wake_up(s, RENEWAL) is None
     steps_before = copy.deepcopy(s.steps)
-    rules.advance(s, RENEWAL + 200 * DAY)
+    schedule.advance(s, RENEWAL + 200 * DAY)
     assert s.steps == steps_before
     with pytest.raises(RuleViolation, match="Acme churned; nothing more to record"):
-        rules.check_expand_seats(s, ExpandSeats(60, AE, Role.AE, "more"))
+        profile_rules.check_expand_seats(s, ExpandSeats(60, AE, Role.AE, "more"))
 
 
 def test_next_wake_up_is_the_earliest_moment_time_changes_something() -> None:
     s = onboarded_snapshot(cadence="as-needed")
-    rules.advance(s, ONBOARDED)
-    assert rules.next_wake_up(s, ONBOARDED) == datetime(2027, 3, 1, tzinfo=UTC)  # assessments
-    rules.advance(s, datetime(2027, 3, 1, tzinfo=UTC))
+    schedule.advance(s, ONBOARDED)
+    assert schedule.next_wake_up(s, ONBOARDED) == datetime(2027, 3, 1, tzinfo=UTC)  # assessments
+    schedule.advance(s, datetime(2027, 3, 1, tzinfo=UTC))
     # The March assessments are due on the 8th: their first reminder is the 9th.
-    assert rules.next_wake_up(s, datetime(2027, 3, 1, tzinfo=UTC)) == datetime(
+    assert schedule.next_wake_up(s, datetime(2027, 3, 1, tzinfo=UTC)) == datetime(
         2027, 3, 9, tzinfo=UTC
     )
     late = make_snapshot(stage=LifecycleStage.ADOPTION, cadence="as-needed", now=WINDOW_OPENS - DAY)
-    rules.advance(late, WINDOW_OPENS - DAY)
-    assert rules.next_wake_up(late, WINDOW_OPENS - DAY) == WINDOW_OPENS  # the renewal window
+    schedule.advance(late, WINDOW_OPENS - DAY)
+    assert schedule.next_wake_up(late, WINDOW_OPENS - DAY) == WINDOW_OPENS  # the renewal window
 
 
 # --- Bad input -------------------------------------------------------------------------------
@@ -791,9 +809,9 @@ def test_a_start_with_a_renewal_date_in_the_past_is_rejected() -> None:
         "cannot start the account: renewal date 2026-12-01 is in the past (today is 2027-01-05)"
     )
     with pytest.raises(RuleViolation, match=message):
-        rules.check_start(start, T0)
+        profile_rules.check_start(start, T0)
     with pytest.raises(RuleViolation, match=message):
-        rules.new_snapshot(start, T0, SCOPE)
+        profile_rules.new_snapshot(start, T0, SCOPE)
     assert start == before
 
 
@@ -820,12 +838,12 @@ def test_a_start_with_a_renewal_date_in_the_past_is_rejected() -> None:
 )
 def test_bad_starts_are_rejected(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(RuleViolation, match=re.escape(message)):
-        rules.check_start(make_start(**overrides), T0)
+        profile_rules.check_start(make_start(**overrides), T0)
 
 
 def kickoff_stage() -> AccountSnapshot:
     s = make_snapshot()
-    rules.advance(s, T0)
+    schedule.advance(s, T0)
     return s
 
 
@@ -845,25 +863,25 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "unknown cadence at kickoff",
         kickoff_stage,
-        lambda s: rules.apply_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "daily"), T0),
+        lambda s: onboarding.apply_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "daily"), T0),
         f"unknown check-in cadence 'daily'; use one of {CADENCES}",
     ),
     (
         "unknown cadence change",
         adopted,
-        lambda s: rules.apply_change_cadence(s, ChangeCadence("fortnightly", CE, Role.CE), T0),
+        lambda s: onboarding.apply_change_cadence(s, ChangeCadence("fortnightly", CE, Role.CE), T0),
         f"unknown check-in cadence 'fortnightly'; use one of {CADENCES}",
     ),
     (
         "same cadence",
         adopted,
-        lambda s: rules.apply_change_cadence(s, ChangeCadence("weekly", CE, Role.CE), T0),
+        lambda s: onboarding.apply_change_cadence(s, ChangeCadence("weekly", CE, Role.CE), T0),
         "check-ins are already weekly",
     ),
     (
         "outcome before the value exercise",
         in_window,
-        lambda s: rules.apply_renewal_outcome(
+        lambda s: renewals.apply_renewal_outcome(
             s, RecordRenewalOutcome("renewed", AE, Role.AE), WINDOW_OPENS
         ),
         f"no renewal outcome before the value-realization exercise: value-realization-"
@@ -872,7 +890,7 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "unknown renewal outcome",
         in_window,
-        lambda s: rules.apply_renewal_outcome(
+        lambda s: renewals.apply_renewal_outcome(
             s, RecordRenewalOutcome("extended", AE, Role.AE), WINDOW_OPENS
         ),
         "unknown renewal outcome 'extended'; use one of renewed, seat_expansion, new_team, churned",
@@ -880,25 +898,25 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "seat expansion with fewer seats",
         adopted,
-        lambda s: rules.apply_expand_seats(s, ExpandSeats(40, AE, Role.AE, "shrink"), T0),
+        lambda s: profile_rules.apply_expand_seats(s, ExpandSeats(40, AE, Role.AE, "shrink"), T0),
         "a seat expansion needs more seats than today's 50, not 40",
     ),
     (
         "seat expansion with the same seats",
         adopted,
-        lambda s: rules.apply_expand_seats(s, ExpandSeats(50, AE, Role.AE, "same"), T0),
+        lambda s: profile_rules.apply_expand_seats(s, ExpandSeats(50, AE, Role.AE, "same"), T0),
         "a seat expansion needs more seats than today's 50, not 50",
     ),
     (
         "seat expansion without a reason",
         adopted,
-        lambda s: rules.apply_expand_seats(s, ExpandSeats(60, AE, Role.AE, " "), T0),
+        lambda s: profile_rules.apply_expand_seats(s, ExpandSeats(60, AE, Role.AE, " "), T0),
         "a seat expansion needs a reason",
     ),
     (
         "renewal seat expansion with fewer seats",
         lambda: _with_value_exercise(window_snapshot()),
-        lambda s: rules.apply_renewal_outcome(
+        lambda s: renewals.apply_renewal_outcome(
             s, RecordRenewalOutcome("seat_expansion", AE, Role.AE, seats=30), RENEWAL
         ),
         "a seat expansion needs more seats than today's 50, not 30",
@@ -906,7 +924,7 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "renewal seat expansion with the same seats",
         lambda: _with_value_exercise(window_snapshot()),
-        lambda s: rules.apply_renewal_outcome(
+        lambda s: renewals.apply_renewal_outcome(
             s, RecordRenewalOutcome("seat_expansion", AE, Role.AE, seats=50), RENEWAL
         ),
         "a seat expansion needs more seats than today's 50, not 50",
@@ -914,7 +932,7 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "next renewal date not after this renewal",
         lambda: _with_value_exercise(window_snapshot()),
-        lambda s: rules.apply_renewal_outcome(
+        lambda s: renewals.apply_renewal_outcome(
             s, RecordRenewalOutcome("renewed", AE, Role.AE, next_renewal_date=RENEWAL), RENEWAL
         ),
         "the next renewal date 2027-09-01 must be after 2027-09-01",
@@ -922,61 +940,63 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "actor who is not the CE",
         kickoff_stage,
-        lambda s: rules.apply_kickoff_plan(s, RecordKickoffPlan(AE, Role.CE, "weekly"), T0),
+        lambda s: onboarding.apply_kickoff_plan(s, RecordKickoffPlan(AE, Role.CE, "weekly"), T0),
         f"{AE} is not the account's CE ({CE} is)",
     ),
     (
         "kickoff plan by the AE",
         kickoff_stage,
-        lambda s: rules.apply_kickoff_plan(s, RecordKickoffPlan(AE, Role.AE, "weekly"), T0),
+        lambda s: onboarding.apply_kickoff_plan(s, RecordKickoffPlan(AE, Role.AE, "weekly"), T0),
         "the kickoff plan is recorded by the CE",
     ),
     (
         "actor who is not the AE",
         lambda: _with_value_exercise(window_snapshot()),
-        lambda s: rules.apply_renewal_call(s, RecordRenewalCall("U0STRANGER", Role.AE), RENEWAL),
+        lambda s: renewals.apply_renewal_call(s, RecordRenewalCall("U0STRANGER", Role.AE), RENEWAL),
         f"U0STRANGER is not the account's AE ({AE} is)",
     ),
     (
         "nameless actor",
         adopted,
-        lambda s: rules.apply_change_tier(s, ChangeTier(1, " ", Role.CE, "bigger"), T0),
+        lambda s: plans.apply_change_tier(s, ChangeTier(1, " ", Role.CE, "bigger"), T0),
         "say who you are (--by)",
     ),
     (
         "tier 4",
         adopted,
-        lambda s: rules.apply_change_tier(s, ChangeTier(4, CE, Role.CE, "bigger"), T0),
+        lambda s: plans.apply_change_tier(s, ChangeTier(4, CE, Role.CE, "bigger"), T0),
         "tier must be 1, 2 or 3, not 4",
     ),
     (
         "tier change to the same tier",
         adopted,
-        lambda s: rules.apply_change_tier(s, ChangeTier(2, CE, Role.CE, "same"), T0),
+        lambda s: plans.apply_change_tier(s, ChangeTier(2, CE, Role.CE, "same"), T0),
         "the account is already tier 2 from next quarter",
     ),
     (
         "tier change without a reason",
         adopted,
-        lambda s: rules.apply_change_tier(s, ChangeTier(1, CE, Role.CE, ""), T0),
+        lambda s: plans.apply_change_tier(s, ChangeTier(1, CE, Role.CE, ""), T0),
         "a tier change needs a reason",
     ),
     (
         "profile tier 4",
         lambda: make_snapshot(with_profile=False, hand_offs=[make_hand_off(tier=0)]),
-        lambda s: rules.check_complete_profile(s, CompleteProfile(CE, Role.CE, tier=4), T0),
+        lambda s: profile_rules.check_complete_profile(s, CompleteProfile(CE, Role.CE, tier=4), T0),
         "cannot complete the profile: tier must be 1, 2 or 3, not 4",
     ),
     (
         "profile field already known",
         lambda: make_snapshot(with_profile=False, hand_offs=[make_hand_off(tier=0)]),
-        lambda s: rules.check_complete_profile(s, CompleteProfile(CE, Role.CE, seats=70), T0),
+        lambda s: profile_rules.check_complete_profile(
+            s, CompleteProfile(CE, Role.CE, seats=70), T0
+        ),
         "already known: seats; to change it use `dealcycle account seats`",
     ),
     (
         "profile renewal date already known",
         adopted,
-        lambda s: rules.check_complete_profile(
+        lambda s: profile_rules.check_complete_profile(
             s, CompleteProfile(AE, Role.AE, ce_owner="U0CE00002", renewal_date=RENEWAL + DAY), T0
         ),
         "already known: CE, renewal date; to change it use `dealcycle account reassign`,"
@@ -985,13 +1005,13 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "unknown step",
         adopted,
-        lambda s: rules.apply_complete_step(s, CompleteAccountStep("nope", CE, Role.CE), T0),
+        lambda s: steps.apply_complete_step(s, CompleteAccountStep("nope", CE, Role.CE), T0),
         "unknown step 'nope'; the open steps are: ",
     ),
     (
         "plan step completed by hand",
         lambda: _advanced(adopted(), datetime(2027, 4, 1, tzinfo=UTC)),
-        lambda s: rules.apply_complete_step(
+        lambda s: steps.apply_complete_step(
             s, CompleteAccountStep("account-plan-2027-Q2", CE, Role.CE), T0
         ),
         "is completed by submitting the plan",
@@ -999,25 +1019,25 @@ BAD_INPUT: list[tuple[str, Callable[[], AccountSnapshot], Action, str]] = [
     (
         "plan health",
         lambda: _advanced(adopted(), datetime(2027, 4, 1, tzinfo=UTC)),
-        lambda s: rules.apply_account_plan(s, make_plan(health="purple"), T0),
+        lambda s: plans.apply_account_plan(s, make_plan(health="purple"), T0),
         "plan health 'purple' must be green, yellow or red",
     ),
     (
         "plan link",
         lambda: _advanced(adopted(), datetime(2027, 4, 1, tzinfo=UTC)),
-        lambda s: rules.apply_account_plan(s, make_plan(link="docs/plan"), T0),
+        lambda s: plans.apply_account_plan(s, make_plan(link="docs/plan"), T0),
         "plan link 'docs/plan' must be an http(s) URL",
     ),
     (
         "onboarding twice",
         adopted,
-        lambda s: rules.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), T0),
+        lambda s: onboarding.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), T0),
         "onboarding was already completed on 2027-02-10",
     ),
     (
         "kickoff twice",
         adopted,
-        lambda s: rules.apply_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"), T0),
+        lambda s: onboarding.apply_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"), T0),
         "the kickoff plan was already recorded by U0CE00001 on 2027-01-06",
     ),
 ]
@@ -1029,7 +1049,7 @@ def _with_value_exercise(s: AccountSnapshot) -> AccountSnapshot:
 
 
 def _advanced(s: AccountSnapshot, now: datetime) -> AccountSnapshot:
-    rules.advance(s, now)
+    schedule.advance(s, now)
     return s
 
 
@@ -1050,7 +1070,7 @@ def test_bad_input_is_rejected_with_a_clear_message_and_changes_nothing(
 
 def test_a_plan_with_missing_sections_names_each_one_and_changes_nothing() -> None:
     s = adopted()
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     gaps = make_plan(
         contacts=PlanContacts(" ", "Erin Buyer", "Ada Advocate", "Al Admin"),
         risks=["", "  "],
@@ -1058,7 +1078,7 @@ def test_a_plan_with_missing_sections_names_each_one_and_changes_nothing() -> No
     )
     before = copy.deepcopy(s)
     with pytest.raises(RuleViolation, match=re.escape(MISSING_SECTIONS + "nothing was")):
-        rules.apply_account_plan(s, gaps, datetime(2027, 4, 2, tzinfo=UTC))
+        plans.apply_account_plan(s, gaps, datetime(2027, 4, 2, tzinfo=UTC))
     assert s == before
     everything_missing = make_plan(
         contacts=PlanContacts("", "", "", ""),
@@ -1079,7 +1099,7 @@ def test_a_plan_with_missing_sections_names_each_one_and_changes_nothing() -> No
             " product_feedback_themes, objectives, health, next_steps, link;"
         ),
     ):
-        rules.check_account_plan(s, everything_missing)
+        plans.check_account_plan(s, everything_missing)
     assert s == before
 
 
@@ -1088,38 +1108,38 @@ def test_a_plan_with_missing_sections_names_each_one_and_changes_nothing() -> No
 
 def test_a_tier_change_takes_effect_from_the_next_quarter() -> None:
     s = onboarded_snapshot(tier=2)
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     q2_plan = find(s, "account-plan-2027-Q2")
     assert q2_plan.due_at == datetime(2027, 4, 10, tzinfo=UTC)
     version = s.profile_version
 
-    message = rules.apply_change_tier(
+    message = plans.apply_change_tier(
         s, ChangeTier(1, AE, Role.AE, "strategic account"), datetime(2027, 5, 15, tzinfo=UTC)
     )
     assert message == "tier 1 takes effect from 2027-Q3"
     assert (s.next_tier, s.next_tier_from) == (1, "2027-Q3")
     assert s.profile.tier == 2
     assert q2_plan.due_at == datetime(2027, 4, 10, tzinfo=UTC) and "Tier 2" in q2_plan.title
-    view = rules.state_view(s, datetime(2027, 5, 15, tzinfo=UTC))
+    view = views.state_view(s, datetime(2027, 5, 15, tzinfo=UTC))
     assert (view.next_tier, view.next_tier_from) == (1, "2027-Q3")
     with pytest.raises(RuleViolation, match="already tier 1 from next quarter"):
-        rules.check_change_tier(
+        plans.check_change_tier(
             s, ChangeTier(1, CE, Role.CE, "again"), datetime(2027, 5, 16, tzinfo=UTC)
         )
 
-    rules.advance(s, datetime(2027, 6, 30, 23, 59, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 6, 30, 23, 59, tzinfo=UTC))
     assert s.profile.tier == 2 and s.next_tier == 1
 
-    rules.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
     assert s.profile.tier == 1
-    after = rules.state_view(s, datetime(2027, 7, 1, tzinfo=UTC))
+    after = views.state_view(s, datetime(2027, 7, 1, tzinfo=UTC))
     assert (after.next_tier, after.next_tier_from) == (None, None)
     assert s.profile_version == version + 1
     q3_plan = find(s, "account-plan-2027-Q3")
     assert q3_plan.due_at == datetime(2027, 7, 21, tzinfo=UTC)
     assert "Tier 1" in q3_plan.title
     assert q2_plan.due_at == datetime(2027, 4, 10, tzinfo=UTC)
-    reply = rules.apply_account_plan(s, make_plan("2027-Q3"), datetime(2027, 7, 2, tzinfo=UTC))
+    reply = plans.apply_account_plan(s, make_plan("2027-Q3"), datetime(2027, 7, 2, tzinfo=UTC))
     assert reply.endswith("shared with the 2:2 review and the internal QBR")
     assert s.plans[-1].tier == 1
 
@@ -1127,12 +1147,12 @@ def test_a_tier_change_takes_effect_from_the_next_quarter() -> None:
 def test_a_tier_change_before_onboarding_applies_to_the_first_plan() -> None:
     s = make_snapshot(tier=3)
     record_kickoff(s)
-    rules.apply_change_tier(
+    plans.apply_change_tier(
         s, ChangeTier(1, CE, Role.CE, "grew"), datetime(2027, 1, 20, tzinfo=UTC)
     )
     assert s.next_tier_from == "2027-Q2"
     complete_onboarding(s)
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     assert s.profile.tier == 1
     assert find(s, "account-plan-2027-Q2").due_at == datetime(2027, 4, 21, tzinfo=UTC)
 
@@ -1148,16 +1168,16 @@ def _send_reminder(step: AccountStep, now: datetime) -> None:
 
 def test_an_overdue_plan_is_reminded_then_repeated_then_escalated() -> None:
     s = onboarded_snapshot()
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     plan = find(s, "account-plan-2027-Q2")
     due = datetime(2027, 4, 10, tzinfo=UTC)
     assert plan.due_at == due
 
     def reminded(now: datetime) -> bool:
-        return plan in rules.reminders_due(s, now)
+        return plan in schedule.reminders_due(s, now)
 
     def escalated(now: datetime) -> bool:
-        return plan in rules.escalations_due(s, now)
+        return plan in schedule.escalations_due(s, now)
 
     assert not reminded(due) and not reminded(due + DAY - SECOND)
     assert reminded(due + DAY) and not escalated(due + DAY)
@@ -1174,20 +1194,20 @@ def test_an_overdue_plan_is_reminded_then_repeated_then_escalated() -> None:
     plan.escalated = True
     assert not escalated(due + 30 * DAY) and not reminded(due + 30 * DAY)
 
-    view = next(v for v in rules.state_view(s, due + 6 * DAY).open_steps if v.key == plan.key)
+    view = next(v for v in views.state_view(s, due + 6 * DAY).open_steps if v.key == plan.key)
     assert view.overdue and view.status == "overdue" and view.escalated
     assert view.reminders_sent == 2
 
 
 def test_a_plan_done_in_time_is_never_reminded() -> None:
     s = onboarded_snapshot()
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
-    rules.apply_account_plan(s, make_plan(), datetime(2027, 4, 9, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    plans.apply_account_plan(s, make_plan(), datetime(2027, 4, 9, tzinfo=UTC))
     plan = find(s, "account-plan-2027-Q2")
     later = datetime(2027, 4, 20, tzinfo=UTC)
-    assert plan not in rules.reminders_due(s, later)
+    assert plan not in schedule.reminders_due(s, later)
     plan.reminders_sent = 5
-    assert plan not in rules.escalations_due(s, later)
+    assert plan not in schedule.escalations_due(s, later)
 
 
 def test_reminder_timing_and_escalation_count_come_from_the_configuration() -> None:
@@ -1197,28 +1217,28 @@ def test_reminder_timing_and_escalation_count_come_from_the_configuration() -> N
         escalate_after_reminders=3,
     )
     s = make_snapshot(durations=durations)
-    rules.advance(s, T0)
-    step = find(s, rules.KICKOFF_PLAN_STEP)
+    schedule.advance(s, T0)
+    step = find(s, onboarding.KICKOFF_PLAN_STEP)
     due = datetime(2027, 1, 19, tzinfo=UTC)
     hour = timedelta(hours=1)
-    assert rules.next_wake_up(s, T0) == due + hour
-    assert rules.reminders_due(s, due + hour - SECOND) == []
-    assert rules.reminders_due(s, due + hour) == [step]
+    assert schedule.next_wake_up(s, T0) == due + hour
+    assert schedule.reminders_due(s, due + hour - SECOND) == []
+    assert schedule.reminders_due(s, due + hour) == [step]
     moment = due + hour
     for sent in range(1, 4):
         _send_reminder(step, moment)
         assert step.reminders_sent == sent
-        assert rules.next_wake_up(s, moment) == moment + 2 * hour
-        assert rules.reminders_due(s, moment + 2 * hour - SECOND) == []
+        assert schedule.next_wake_up(s, moment) == moment + 2 * hour
+        assert schedule.reminders_due(s, moment + 2 * hour - SECOND) == []
         moment += 2 * hour
         if sent < 3:
-            assert rules.reminders_due(s, moment) == [step]
-            assert rules.escalations_due(s, moment) == []
-    assert rules.reminders_due(s, moment) == []
-    assert rules.escalations_due(s, moment) == [step]
+            assert schedule.reminders_due(s, moment) == [step]
+            assert schedule.escalations_due(s, moment) == []
+    assert schedule.reminders_due(s, moment) == []
+    assert schedule.escalations_due(s, moment) == [step]
     step.escalated = True
-    assert rules.escalations_due(s, moment + 10 * hour) == []
-    assert rules.next_wake_up(s, moment) == WINDOW_OPENS  # the escalated step no longer wakes
+    assert schedule.escalations_due(s, moment + 10 * hour) == []
+    assert schedule.next_wake_up(s, moment) == WINDOW_OPENS  # the escalated step no longer wakes
 
 
 # --- Check-in briefs -------------------------------------------------------------------------
@@ -1230,18 +1250,18 @@ def test_weekly_check_ins_get_a_brief_a_day_before_each() -> None:
     record_kickoff(s, "weekly", kickoff_at)
     first = kickoff_at + 7 * DAY
     assert s.next_check_in_at == first
-    assert rules.check_in_brief_at(s) == first - DAY
-    assert rules.next_wake_up(s, kickoff_at) == first - DAY
-    assert not rules.check_in_brief_due(s, first - DAY - SECOND)
-    assert rules.check_in_brief_due(s, first - DAY)
+    assert schedule.check_in_brief_at(s) == first - DAY
+    assert schedule.next_wake_up(s, kickoff_at) == first - DAY
+    assert not schedule.check_in_brief_due(s, first - DAY - SECOND)
+    assert schedule.check_in_brief_due(s, first - DAY)
 
-    rules.after_check_in_brief(s)
+    schedule.after_check_in_brief(s)
     assert s.check_ins_briefed == 1
     assert s.next_check_in_at == first + 7 * DAY
-    assert not rules.check_in_brief_due(s, first)
-    assert not rules.check_in_brief_due(s, first + 6 * DAY - SECOND)
-    assert rules.check_in_brief_due(s, first + 6 * DAY)
-    rules.after_check_in_brief(s)
+    assert not schedule.check_in_brief_due(s, first)
+    assert not schedule.check_in_brief_due(s, first + 6 * DAY - SECOND)
+    assert schedule.check_in_brief_due(s, first + 6 * DAY)
+    schedule.after_check_in_brief(s)
     assert s.next_check_in_at == first + 14 * DAY and s.check_ins_briefed == 2
 
 
@@ -1249,18 +1269,18 @@ def test_the_brief_lead_comes_from_the_configuration() -> None:
     s = make_snapshot(durations=Durations(check_in_brief_lead_seconds=2 * 3600))
     record_kickoff(s, "bi-weekly", T0)
     assert s.next_check_in_at == T0 + 14 * DAY
-    assert rules.check_in_brief_at(s) == T0 + 14 * DAY - timedelta(hours=2)
-    rules.after_check_in_brief(s)
+    assert schedule.check_in_brief_at(s) == T0 + 14 * DAY - timedelta(hours=2)
+    schedule.after_check_in_brief(s)
     assert s.next_check_in_at == T0 + 28 * DAY
-    assert rules.check_in_brief_at(s) == T0 + 28 * DAY - timedelta(hours=2)
+    assert schedule.check_in_brief_at(s) == T0 + 28 * DAY - timedelta(hours=2)
 
 
 def test_as_needed_check_ins_have_no_briefs() -> None:
     s = make_snapshot()
     record_kickoff(s, "as-needed")
-    assert s.next_check_in_at is None and rules.check_in_brief_at(s) is None
-    assert not rules.check_in_brief_due(s, T0 + 365 * DAY)
-    rules.after_check_in_brief(s)
+    assert s.next_check_in_at is None and schedule.check_in_brief_at(s) is None
+    assert not schedule.check_in_brief_due(s, T0 + 365 * DAY)
+    schedule.after_check_in_brief(s)
     assert s.next_check_in_at is None
 
 
@@ -1268,17 +1288,19 @@ def test_changing_the_cadence_reschedules_the_check_ins() -> None:
     s = make_snapshot()
     record_kickoff(s, "weekly", T0)
     changed = T0 + 3 * DAY
-    message = rules.apply_change_cadence(s, ChangeCadence("Monthly ", CE, Role.CE), changed)
+    message = onboarding.apply_change_cadence(s, ChangeCadence("Monthly ", CE, Role.CE), changed)
     assert message == "check-ins are now monthly; next check-in 2027-02-05"
     assert s.next_check_in_at == changed + 28 * DAY
-    assert rules.check_in_brief_at(s) == changed + 27 * DAY
-    assert not rules.check_in_brief_due(s, T0 + 6 * DAY)  # the weekly one is gone
+    assert schedule.check_in_brief_at(s) == changed + 27 * DAY
+    assert not schedule.check_in_brief_due(s, T0 + 6 * DAY)  # the weekly one is gone
 
-    message = rules.apply_change_cadence(s, ChangeCadence("as-needed", AE, Role.AE), changed + DAY)
+    message = onboarding.apply_change_cadence(
+        s, ChangeCadence("as-needed", AE, Role.AE), changed + DAY
+    )
     assert message == "check-ins are now as-needed; check-ins as needed, no schedule"
-    assert s.next_check_in_at is None and rules.check_in_brief_at(s) is None
+    assert s.next_check_in_at is None and schedule.check_in_brief_at(s) is None
 
-    rules.apply_change_cadence(s, ChangeCadence("bi-weekly", CE, Role.CE), changed + 2 * DAY)
+    onboarding.apply_change_cadence(s, ChangeCadence("bi-weekly", CE, Role.CE), changed + 2 * DAY)
     assert s.next_check_in_at == changed + 16 * DAY
 
 
@@ -1286,7 +1308,7 @@ def test_the_cadence_cannot_change_before_the_kickoff_plan() -> None:
     s = kickoff_stage()
     before = copy.deepcopy(s)
     with pytest.raises(RuleViolation, match="set by the kickoff plan: record it first"):
-        rules.apply_change_cadence(s, ChangeCadence("weekly", CE, Role.CE), T0)
+        onboarding.apply_change_cadence(s, ChangeCadence("weekly", CE, Role.CE), T0)
     assert s == before
 
 
@@ -1315,7 +1337,7 @@ def test_a_hand_off_fills_an_empty_profile() -> None:
         seats=50,
         renewal_date=datetime(2028, 1, 4, tzinfo=UTC),  # midnight of the close + one term
     )
-    assert rules.missing_profile(s) == []
+    assert steps.missing_profile(s) == []
     assert s.profile_version == 2
     assert [h.opportunity_id for h in s.hand_offs] == ["006A"]
     assert s.licenses == []  # the key comes with the kickoff
@@ -1344,7 +1366,7 @@ def test_the_same_opportunity_twice_changes_nothing() -> None:
     s = make_snapshot(with_profile=False, hand_offs=[make_hand_off()])
     before = copy.deepcopy(s)
     again = make_hand_off(kind="expansion", seats=99, tier=1)
-    assert rules.apply_hand_off(s, again, T0 + DAY) is False
+    assert profile_rules.apply_hand_off(s, again, T0 + DAY) is False
     assert s == before
 
 
@@ -1353,7 +1375,7 @@ def test_an_expansion_deal_on_an_established_account_adds_seats_and_a_key() -> N
     version = s.profile_version
     granted = len(s.licenses)
     expansion = make_hand_off(opportunity_id="006B", kind="expansion", seats=20, tier=1)
-    assert rules.apply_hand_off(s, expansion, T0 + 40 * DAY) is True
+    assert profile_rules.apply_hand_off(s, expansion, T0 + 40 * DAY) is True
     assert s.profile.seats == 70
     assert s.profile.tier == 2 and s.profile.region == "US West / APAC"  # not overwritten
     assert len(s.licenses) == granted + 1
@@ -1366,15 +1388,15 @@ def test_an_expansion_deal_on_an_established_account_adds_seats_and_a_key() -> N
 def test_a_non_expansion_deal_on_an_established_account_adds_no_seats() -> None:
     s = adopted()
     granted = list(s.licenses)
-    assert rules.apply_hand_off(s, make_hand_off(opportunity_id="006C", kind="renewal"), T0)
+    assert profile_rules.apply_hand_off(s, make_hand_off(opportunity_id="006C", kind="renewal"), T0)
     assert s.profile.seats == 50 and s.licenses == granted
 
 
 def test_an_expansion_deal_before_the_profile_is_complete_still_adds_its_seats() -> None:
     s = make_snapshot(with_profile=False, hand_offs=[make_hand_off(tier=0)])
-    assert rules.missing_profile(s) == ["tier"]
+    assert steps.missing_profile(s) == ["tier"]
     expansion = make_hand_off(opportunity_id="006B", kind="expansion", seats=20, tier=0)
-    assert rules.apply_hand_off(s, expansion, T0 + DAY) is True
+    assert profile_rules.apply_hand_off(s, expansion, T0 + DAY) is True
     assert s.profile.seats == 70
 
 
@@ -1383,14 +1405,14 @@ def test_an_expansion_deal_before_the_profile_is_complete_still_adds_its_seats()
 
 def test_compact_keeps_only_open_work_and_unwritten_records() -> None:
     s = onboarded_snapshot()
-    rules.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
-    rules.apply_account_plan(s, make_plan(), datetime(2027, 4, 2, tzinfo=UTC))
+    schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
+    plans.apply_account_plan(s, make_plan(), datetime(2027, 4, 2, tzinfo=UTC))
     s.licenses[0].key_id, s.licenses[0].announced = "key-1", True
     s.licenses.append(LicenseGrant(99, "issued, not announced", 5, RENEWAL, "key-99"))
     for i in range(30):
-        rules._audit(s, T0, CE, f"entry {i}")
+        steps.audit(s, T0, CE, f"entry {i}")
     pending = [step.key for step in s.steps if step.status is StepStatus.PENDING]
-    rules.compact(s)
+    renewals.compact(s)
     # Open work stays, and so does this quarter's finished plan (it may be resubmitted).
     assert [step.key for step in s.steps if step.status is StepStatus.PENDING] == pending
     assert {step.key for step in s.steps if step.status is not StepStatus.PENDING} == {
@@ -1399,30 +1421,30 @@ def test_compact_keeps_only_open_work_and_unwritten_records() -> None:
     assert [grant.number for grant in s.licenses] == [99]
     assert len(s.plans) == 1  # not recorded yet
     s.plans[0].recorded = True
-    rules.compact(s)
+    renewals.compact(s)
     assert s.plans == []
-    assert len(s.audit) == rules.AUDIT_KEPT and s.audit[-1].action == "entry 29"
+    assert len(s.audit) == steps.AUDIT_KEPT and s.audit[-1].action == "entry 29"
 
 
 def test_compaction_keeps_the_accounts_current_key_in_view() -> None:
     s = onboarded_snapshot()
     s.licenses[0].key_id, s.licenses[0].announced = "key-1", True
-    rules.apply_expand_seats(s, ExpandSeats(80, AE, Role.AE, "platform team"), ONBOARDED)
+    profile_rules.apply_expand_seats(s, ExpandSeats(80, AE, Role.AE, "platform team"), ONBOARDED)
     s.licenses[1].key_id, s.licenses[1].announced = "key-2", True
-    rules.compact(s)  # history grew long: continue-as-new
+    renewals.compact(s)  # history grew long: continue-as-new
     # The status still names the key the customer runs on (the newest), and only it.
-    assert rules.state_view(s, ONBOARDED).license_key_ids == ["key-2"]
-    rules.compact(s)
+    assert views.state_view(s, ONBOARDED).license_key_ids == ["key-2"]
+    renewals.compact(s)
     assert [grant.number for grant in s.licenses] == [2]
 
 
 def test_compaction_inside_the_renewal_window_keeps_the_value_exercise_done() -> None:
     s = window_snapshot()
     complete_value_exercise(s)
-    assert rules.value_exercise_done(s)
-    rules.compact(s)  # history grew long: continue-as-new
-    rules.advance(s, WINDOW_OPENS + 2 * DAY)
-    assert rules.value_exercise_done(s)
+    assert schedule.value_exercise_done(s)
+    renewals.compact(s)  # history grew long: continue-as-new
+    schedule.advance(s, WINDOW_OPENS + 2 * DAY)
+    assert schedule.value_exercise_done(s)
     assert [
         step.key
         for step in s.steps
@@ -1433,21 +1455,21 @@ def test_compaction_inside_the_renewal_window_keeps_the_value_exercise_done() ->
 def test_state_view_shows_the_roadmap_while_onboarding_and_issued_keys() -> None:
     s = make_snapshot()
     record_kickoff(s)
-    rules.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 2 * DAY)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + 2 * DAY)
     s.licenses[0].key_id = "key-1"
-    view = rules.state_view(s, T0 + 3 * DAY)
+    view = views.state_view(s, T0 + 3 * DAY)
     assert view.stage is LifecycleStage.ONBOARDING
     assert [v.key for v in view.roadmap] == ["training-101", "training-102", "training-admin"]
     assert view.license_key_ids == ["key-1"]
     assert view.cadence == "weekly" and view.renewal_date == RENEWAL
     assert view.missing_profile == [] and not view.value_exercise_done
     complete_onboarding(s)
-    assert rules.state_view(s, ONBOARDED).roadmap == []
+    assert views.state_view(s, ONBOARDED).roadmap == []
 
 
 def test_a_customer_brought_in_past_kickoff_has_no_kickoff_plan_to_record() -> None:
     s = make_snapshot(stage=LifecycleStage.ADOPTION)
     before = copy.deepcopy(s)
     with pytest.raises(RuleViolation, match="brought in past kickoff"):
-        rules.check_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"))
+        onboarding.check_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"))
     assert s == before

@@ -49,7 +49,7 @@ from tests.support.accounts import (
     state,
 )
 from workflows.account import AccountWorkflow
-from workflows.account_rules import add_years, midnight, quarter_of
+from workflows.account_calendar import add_years, midnight, quarter_of
 
 
 async def start_account(

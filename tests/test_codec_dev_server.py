@@ -49,7 +49,8 @@ from tests.support.codec import (
 from tests.support.dev_temporal import DevHarness, dev_client, dev_harness_factory, on_free_ports
 from tests.support.patience import settle
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight, new_snapshot, quarter_of, quarter_start
+from workflows.account_calendar import midnight, quarter_of, quarter_start
+from workflows.account_profile_rules import new_snapshot
 from workflows.trial import TrialWorkflow
 
 __all__ = ["dev_client", "dev_harness_factory"]  # the dev-server fixtures, shared

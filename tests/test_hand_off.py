@@ -35,7 +35,7 @@ from tests.test_account_renewal_outcomes import in_renewal_window
 from tests.test_intake import close_deal
 from tests.test_intake import run_intake as run_intake_skipping_time
 from workflows.account import AccountWorkflow
-from workflows.account_rules import add_years
+from workflows.account_calendar import add_years
 
 
 async def run_intake(harness: Any, name: str) -> Any:

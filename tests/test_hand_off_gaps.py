@@ -8,8 +8,11 @@ from datetime import timedelta
 
 from schemas.account import AccountSnapshot, LifecycleStage
 from tests.test_account_rules import AE, CE, T0, make_hand_off, make_snapshot
-from workflows import account_rules as rules
 from workflows import hand_off_gaps as gaps
+from workflows.account_onboarding_rules import KICKOFF_PLAN_STEP
+from workflows.account_profile_rules import apply_hand_off
+from workflows.account_schedule import advance
+from workflows.account_steps import missing_profile
 
 LATER = T0 + timedelta(hours=2)
 FROM_INTAKE = make_hand_off(ae_owner="", ce_owner="", deployment_type="", amount=80000.0)
@@ -18,9 +21,9 @@ FROM_INTAKE = make_hand_off(ae_owner="", ce_owner="", deployment_type="", amount
 
 def handed_off_by_the_intake() -> AccountSnapshot:
     s = make_snapshot(with_profile=False)
-    assert rules.apply_hand_off(s, FROM_INTAKE, T0)
-    rules.advance(s, T0)
-    assert rules.missing_profile(s) == ["AE", "CE"]
+    assert apply_hand_off(s, FROM_INTAKE, T0)
+    advance(s, T0)
+    assert missing_profile(s) == ["AE", "CE"]
     return s
 
 
@@ -45,8 +48,8 @@ def test_the_opportunitys_repeat_fills_the_owners_and_the_kickoff_opens_with_one
         "cloud",
     )
     assert repeats(s) == ["deal 006A handed off again: filled in AE, CE, deployment"]
-    rules.advance(s, LATER)
-    [kickoff] = [step for step in s.steps if step.key == rules.KICKOFF_PLAN_STEP]
+    advance(s, LATER)
+    [kickoff] = [step for step in s.steps if step.key == KICKOFF_PLAN_STEP]
     assert kickoff.owner == CE
     assert [grant.seats for grant in s.licenses] == [50]
 
@@ -54,14 +57,14 @@ def test_the_opportunitys_repeat_fills_the_owners_and_the_kickoff_opens_with_one
     for again in (from_opportunity, FROM_INTAKE):
         assert not gaps.fills_gaps(s, again)
         assert not gaps.apply_repeat(s, again, LATER)
-    rules.advance(s, LATER)
+    advance(s, LATER)
     assert [grant.seats for grant in s.licenses] == [50]
     assert len(repeats(s)) == 1 and s.profile_version == version + 1
 
 
 def test_a_repeat_never_overwrites_what_the_account_knows() -> None:
     s = make_snapshot(with_profile=False)
-    assert rules.apply_hand_off(s, make_hand_off(ce_owner="", deployment_type="managed"), T0)
+    assert apply_hand_off(s, make_hand_off(ce_owner="", deployment_type="managed"), T0)
     known = s.profile
     other = make_hand_off(
         ae_owner="U0OTHERAE",
@@ -79,18 +82,18 @@ def test_a_repeat_never_overwrites_what_the_account_knows() -> None:
 def test_a_repeat_fills_an_unknown_tier_seats_and_region() -> None:
     s = make_snapshot(with_profile=False)
     bare = make_hand_off(ae_owner="", ce_owner="", tier=0, seats=0, region="")
-    assert rules.apply_hand_off(s, bare, T0)
+    assert apply_hand_off(s, bare, T0)
     assert gaps.apply_repeat(s, make_hand_off(ae_owner="", ce_owner=""), LATER)
     assert (s.profile.tier, s.profile.seats, s.profile.region) == (2, 50, "US East / EMEA")
     assert repeats(s) == ["deal 006A handed off again: filled in tier, seats, region"]
-    assert rules.missing_profile(s) == ["AE", "CE"]
+    assert missing_profile(s) == ["AE", "CE"]
 
 
 def test_a_repeated_expansion_adds_no_seats_and_grants_no_key() -> None:
     s = make_snapshot()  # established: 50 seats, its kickoff key owed
-    rules.advance(s, T0)
+    advance(s, T0)
     expansion = make_hand_off(opportunity_id="006MORE", kind="expansion", seats=20, region="")
-    assert rules.apply_hand_off(s, expansion, T0)
+    assert apply_hand_off(s, expansion, T0)
     assert (s.profile.seats, len(s.licenses)) == (70, 2)
     # The region was known from the start; the repeat knows nothing else the account lacks.
     assert not gaps.apply_repeat(s, replace(expansion, region="US East / EMEA"), LATER)

@@ -29,7 +29,7 @@ from starter.tables import render_red_case
 from tests.support.accounts import AE, CE, CE_LEADER, DAY, advance_to, case_id, settle
 from tests.test_red_account_workflow import CHANNEL, case_handle, case_state, open_account
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 from workflows.red_account import RedAccountWorkflow
 
 NEW_CE = "U0CE00002"

@@ -32,7 +32,7 @@ from tests.test_slack_app_buttons import CE_STEP
 from tests.test_slack_app_fake_delivery import app_in
 from tests.test_trial_workflow import AE, CE, start
 from workflows.account import AccountWorkflow
-from workflows.account_rules import KICKOFF_PLAN_STEP
+from workflows.account_onboarding_rules import KICKOFF_PLAN_STEP
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.step_snooze import business_days_after
 from workflows.trial import TrialWorkflow

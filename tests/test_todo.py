@@ -38,7 +38,7 @@ from starter.cli import main
 from starter.todo import todo_for
 from tests.support.dev_temporal import DevHarness, dev_client, dev_harness_factory
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 from workflows.red_account import RedAccountWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow

@@ -23,7 +23,7 @@ from tests.support.accounts import AE, CE
 from tests.support.browser import browser, needs_chromium
 from tests.support.patience import settle
 from tests.support.web_ui import current_details, dev_server_with_ui, event_summaries, of_type
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 
 # Fixtures, imported for the tests' parameters.
 __all__ = ["browser"]

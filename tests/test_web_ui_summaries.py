@@ -17,7 +17,7 @@ from tests.support.accounts import AE, CE, DAY, advance_to, case_id
 from tests.support.patience import settle
 from tests.support.web_ui import current_details, event_summaries, of_type
 from workflows.account import AccountWorkflow
-from workflows.account_rules import midnight
+from workflows.account_calendar import midnight
 
 ACCOUNT = "001WEBUI1"
 

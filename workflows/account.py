@@ -1,9 +1,10 @@
 """``AccountWorkflow``: one customer account, for years: kickoff, onboarding, check-ins,
 quarterly planning, QBRs and the renewal cycle.
 
-Updates only change state (rules in ``account_rules``); the main loop owns every side effect
-(``account_effects``). The module stays thin because the sandbox re-runs it for each cached
-workflow. It continues as new at each renewal, and whenever its history grows long.
+Updates only change state (rules in the ``account_*_rules`` modules and ``account_steps``);
+the main loop owns every side effect (``account_effects``). The module stays thin because the
+sandbox re-runs it for each cached workflow. It continues as new at each renewal, and
+whenever its history grows long.
 """
 
 from __future__ import annotations
@@ -50,8 +51,15 @@ with workflow.unsafe.imports_passed_through():
     from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
     from schemas.todo import OpenSteps
     from workflows import account_changes as changes
-    from workflows import account_rules as rules
+    from workflows import account_feedback_rules as feedback
+    from workflows import account_onboarding_rules as onboarding
+    from workflows import account_plan_rules as plans
+    from workflows import account_profile_rules as profile_rules
+    from workflows import account_renewal_rules as renewals
+    from workflows import account_schedule as schedule
     from workflows import account_snooze, hand_off_gaps, health_rules
+    from workflows import account_steps as steps
+    from workflows import account_views as views
     from workflows.account_effects import AccountEffects
     from workflows.owed_work import OwedWork, OwedWorkHandlers
     from workflows.signals import accepted
@@ -81,7 +89,7 @@ class AccountWorkflow(OwedWorkHandlers):
         else:
             info = workflow.info()
             try:
-                s = rules.new_snapshot(
+                s = profile_rules.new_snapshot(
                     start, workflow.now(), f"{info.workflow_id}/{info.first_execution_run_id}"
                 )
             except RuleViolation as err:
@@ -120,7 +128,7 @@ class AccountWorkflow(OwedWorkHandlers):
         owners = self._owners()
         # Hand-offs arrive at least once (CLI, schedule, opportunity): one per deal is kept.
         if hand_off_gaps.known_deal(self._s, checked.opportunity_id) is None:
-            self._changed |= rules.apply_hand_off(self._s, checked, workflow.now())
+            self._changed |= profile_rules.apply_hand_off(self._s, checked, workflow.now())
         elif hand_off_gaps.fills_gaps(self._s, checked) and workflow.patched(
             HANDOFF_FILLS_GAPS_PATCH
         ):
@@ -145,7 +153,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def usage_reported(self, report: UsageReport | None = None) -> None:
         checked = accepted(USAGE_REPORTED_SIGNAL, report, UsageReport)
         if checked is not None and self._invalid is None:
-            rules.apply_usage(self._s, checked, workflow.now())
+            feedback.apply_usage(self._s, checked, workflow.now())
 
     @workflow.signal(name=HEALTH_SIGNAL)
     def health_signal(self, signal: HealthSignal | None = None) -> None:
@@ -162,7 +170,7 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.query
     def state(self) -> AccountState:
-        view = rules.state_view(self._s, workflow.now())
+        view = views.state_view(self._s, workflow.now())
         return dataclasses.replace(view, effects=self._fx.view().effects)
 
     @workflow.query
@@ -171,43 +179,43 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.query
     def health(self) -> HealthView:
-        return rules.health_view(self._s)
+        return views.health_view(self._s)
 
     # --- Updates (CE and AE actions) ---------------------------------------------------------
 
     @workflow.update
     def record_kickoff_plan(self, request: RecordKickoffPlan) -> AccountActionAccepted:
-        return self._accepted(rules.apply_kickoff_plan(self._s, request, workflow.now()))
+        return self._accepted(onboarding.apply_kickoff_plan(self._s, request, workflow.now()))
 
     @record_kickoff_plan.validator
     def _check_kickoff_plan(self, request: RecordKickoffPlan) -> None:
         limits.check(request, workflow.now())
-        rules.check_kickoff_plan(self._s, request)
+        onboarding.check_kickoff_plan(self._s, request)
 
     @workflow.update
     def report_production_ready(self, request: ReportProductionReady) -> AccountActionAccepted:
-        return self._accepted(rules.apply_production_ready(self._s, request, workflow.now()))
+        return self._accepted(onboarding.apply_production_ready(self._s, request, workflow.now()))
 
     @report_production_ready.validator
     def _check_production_ready(self, request: ReportProductionReady) -> None:
         limits.check(request, workflow.now())
-        rules.check_production_ready(self._s, request)
+        onboarding.check_production_ready(self._s, request)
 
     @workflow.update
     async def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
         # Only a request the validator refused before this existed looks the roster up (a
         # value exercise done by someone other than its owner); the rest apply at once.
-        if rules.value_engineering_to_look_up(self._s, request):
+        if steps.value_engineering_to_look_up(self._s, request):
             roster = await self._effects.roster.of_today()
-            rules.take_over_value_exercise(
+            steps.take_over_value_exercise(
                 self._s, request, roster.value_engineering, workflow.now()
             )
-        return self._accepted(rules.apply_complete_step(self._s, request, workflow.now()))
+        return self._accepted(steps.apply_complete_step(self._s, request, workflow.now()))
 
     @complete_step.validator
     def _check_complete_step(self, request: CompleteAccountStep) -> None:
         limits.check(request, workflow.now())
-        rules.check_complete_step(self._s, request, value_engineering_known=False)
+        steps.check_complete_step(self._s, request, value_engineering_known=False)
 
     @workflow.update(name=SNOOZE_STEP_UPDATE)
     def snooze_step(self, request: SnoozeStep) -> AccountActionAccepted:
@@ -219,80 +227,82 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def complete_onboarding(self, request: CompleteOnboarding) -> AccountActionAccepted:
-        return self._accepted(rules.apply_complete_onboarding(self._s, request, workflow.now()))
+        return self._accepted(
+            onboarding.apply_complete_onboarding(self._s, request, workflow.now())
+        )
 
     @complete_onboarding.validator
     def _check_complete_onboarding(self, request: CompleteOnboarding) -> None:
         limits.check(request, workflow.now())
-        rules.check_complete_onboarding(self._s, request)
+        onboarding.check_complete_onboarding(self._s, request)
 
     @workflow.update
     def change_cadence(self, request: ChangeCadence) -> AccountActionAccepted:
-        return self._accepted(rules.apply_change_cadence(self._s, request, workflow.now()))
+        return self._accepted(onboarding.apply_change_cadence(self._s, request, workflow.now()))
 
     @change_cadence.validator
     def _check_change_cadence(self, request: ChangeCadence) -> None:
         limits.check(request, workflow.now())
-        rules.check_change_cadence(self._s, request)
+        onboarding.check_change_cadence(self._s, request)
 
     @workflow.update
     def change_tier(self, request: ChangeTier) -> AccountActionAccepted:
-        return self._accepted(rules.apply_change_tier(self._s, request, workflow.now()))
+        return self._accepted(plans.apply_change_tier(self._s, request, workflow.now()))
 
     @change_tier.validator
     def _check_change_tier(self, request: ChangeTier) -> None:
         limits.check(request, workflow.now())
-        rules.check_change_tier(self._s, request, workflow.now())
+        plans.check_change_tier(self._s, request, workflow.now())
 
     @workflow.update
     def complete_profile(self, request: CompleteProfile) -> AccountActionAccepted:
         owners = self._owners()
-        message = rules.apply_complete_profile(self._s, request, workflow.now())
+        message = profile_rules.apply_complete_profile(self._s, request, workflow.now())
         self._tell_case_of_owners(owners, f"the profile, completed by {request.actor}")
         return self._accepted(message)
 
     @complete_profile.validator
     def _check_complete_profile(self, request: CompleteProfile) -> None:
         limits.check(request, workflow.now())
-        rules.check_complete_profile(self._s, request, workflow.now())
-        rules.check_profile_renewal_ahead(self._s, request, workflow.now())
+        profile_rules.check_complete_profile(self._s, request, workflow.now())
+        profile_rules.check_profile_renewal_ahead(self._s, request, workflow.now())
 
     @workflow.update
     def submit_account_plan(self, request: SubmitAccountPlan) -> AccountActionAccepted:
-        return self._accepted(rules.apply_account_plan(self._s, request, workflow.now()))
+        return self._accepted(plans.apply_account_plan(self._s, request, workflow.now()))
 
     @submit_account_plan.validator
     def _check_account_plan(self, request: SubmitAccountPlan) -> None:
         limits.check(request, workflow.now())
-        rules.check_account_plan(self._s, request)
-        rules.check_plan_quarter_current(self._s, request)
+        plans.check_account_plan(self._s, request)
+        plans.check_plan_quarter_current(self._s, request)
 
     @workflow.update
     def record_renewal_assessment(self, request: RecordRenewalAssessment) -> AccountActionAccepted:
-        return self._accepted(rules.apply_renewal_assessment(self._s, request, workflow.now()))
+        return self._accepted(renewals.apply_renewal_assessment(self._s, request, workflow.now()))
 
     @record_renewal_assessment.validator
     def _check_renewal_assessment(self, request: RecordRenewalAssessment) -> None:
         limits.check(request, workflow.now())
-        rules.check_renewal_assessment(self._s, request)
+        renewals.check_renewal_assessment(self._s, request)
 
     @workflow.update
     def record_renewal_call(self, request: RecordRenewalCall) -> AccountActionAccepted:
-        return self._accepted(rules.apply_renewal_call(self._s, request, workflow.now()))
+        return self._accepted(renewals.apply_renewal_call(self._s, request, workflow.now()))
 
     @record_renewal_call.validator
     def _check_renewal_call(self, request: RecordRenewalCall) -> None:
         limits.check(request, workflow.now())
-        rules.check_renewal_call(self._s, request, workflow.now())
+        renewals.check_renewal_call(self._s, request, workflow.now())
 
     @workflow.update
     def record_renewal_outcome(self, request: RecordRenewalOutcome) -> AccountActionAccepted:
-        return self._accepted(rules.apply_renewal_outcome(self._s, request, workflow.now()))
+        return self._accepted(renewals.apply_renewal_outcome(self._s, request, workflow.now()))
 
     @record_renewal_outcome.validator
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
         limits.check(request, workflow.now())
-        rules.check_renewal_outcome(self._s, request, workflow.now())
+        renewals.check_renewal_outcome(self._s, request, workflow.now())
         changes.check_new_team_seats(self._s, request)
         changes.check_outcome_fields(self._s, request)
 
@@ -321,21 +331,21 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def expand_seats(self, request: ExpandSeats) -> AccountActionAccepted:
-        return self._accepted(rules.apply_expand_seats(self._s, request, workflow.now()))
+        return self._accepted(profile_rules.apply_expand_seats(self._s, request, workflow.now()))
 
     @expand_seats.validator
     def _check_expand_seats(self, request: ExpandSeats) -> None:
         limits.check(request, workflow.now())
-        rules.check_expand_seats(self._s, request)
+        profile_rules.check_expand_seats(self._s, request)
 
     @workflow.update
     def record_feature_request(self, request: RecordFeatureRequest) -> AccountActionAccepted:
-        return self._accepted(rules.apply_feature_request(self._s, request, workflow.now()))
+        return self._accepted(feedback.apply_feature_request(self._s, request, workflow.now()))
 
     @record_feature_request.validator
     def _check_feature_request(self, request: RecordFeatureRequest) -> None:
         limits.check(request, workflow.now())
-        rules.check_feature_request(self._s, request)
+        feedback.check_feature_request(self._s, request)
 
     @workflow.update
     def set_health(self, request: SetHealth) -> AccountActionAccepted:
@@ -344,7 +354,7 @@ class AccountWorkflow(OwedWorkHandlers):
         colour = health_rules.apply_set_health(
             s.vitals, request, p.ae_owner, p.ce_owner, workflow.now()
         )
-        rules.note(
+        steps.audit(
             s,
             workflow.now(),
             request.actor,
@@ -359,7 +369,7 @@ class AccountWorkflow(OwedWorkHandlers):
     @set_health.validator
     def _check_set_health(self, request: SetHealth) -> None:
         limits.check(request, workflow.now())
-        rules.check_not_churned(self._s)
+        steps.check_not_churned(self._s)
         p = self._s.profile
         health_rules.check_set_health(self._s.vitals, request, p.ae_owner, p.ce_owner)
 
@@ -376,14 +386,14 @@ class AccountWorkflow(OwedWorkHandlers):
             if self._effects.finished():
                 break
             if self._effects.owes_renewal_restart():
-                rules.start_next_cycle(s)
+                renewals.start_next_cycle(s)
                 await self._continue_as_new(start)
             # The configured size is a ceiling: one loop's writes must still fit under it.
             if history_is_long(s.config.history_event_limit * 9 // 10):
-                rules.compact(s)
+                renewals.compact(s)
                 await self._continue_as_new(start)
             await self._wake.until(
-                lambda: self._changed, rules.next_named_wake_up(s, workflow.now())
+                lambda: self._changed, schedule.next_named_wake_up(s, workflow.now())
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
 

@@ -12,10 +12,11 @@
   their Salesforce Tasks; both people are told, once. An open red-account case is told too
   (once, as it is of a moved renewal date): its open parts and reminders follow.
 - A new team's expansion gives its own seat count: its opportunity starts with those seats and
-  winning it adds exactly them (``account_rules.apply_hand_off`` adds a won expansion's seats).
+  winning it adds exactly them (``account_profile_rules.apply_hand_off`` adds a won expansion's
+  seats).
 
 Checks only read (the validators call them); applies call their check first, as in
-``account_rules``.
+the ``account_*_rules`` modules.
 """
 
 from __future__ import annotations
@@ -41,8 +42,17 @@ from schemas.account_changes import (
 )
 from schemas.common import Role, StepStatus
 from schemas.errors import RuleViolation
-from workflows import account_rules as rules
 from workflows import health_rules
+from workflows.account_calendar import add_years, midnight
+from workflows.account_schedule import VALUE_EXERCISE_DUE_DAYS, renewal_window_opens_at
+from workflows.account_steps import (
+    audit,
+    check_actor,
+    check_not_churned,
+    check_profile_complete,
+    grant_license,
+    profile_changed,
+)
 from workflows.mrkdwn import escape
 
 RENEWAL_WORK = (StepKind.VALUE_REALIZATION, StepKind.RENEWAL_PROPOSAL, StepKind.RENEWAL_OUTCOME)
@@ -82,9 +92,9 @@ def check_move_renewal_date(
     s: AccountSnapshot, request: MoveRenewalDate, now: datetime
 ) -> datetime:
     """The new renewal date (midnight UTC), or why it cannot move there."""
-    rules.check_not_churned(s)
-    rules.check_actor(s, request.actor, request.role)
-    rules.check_profile_complete(s, "move the renewal date")
+    check_not_churned(s)
+    check_actor(s, request.actor, request.role)
+    check_profile_complete(s, "move the renewal date")
     if not request.reason.strip():
         raise RuleViolation(
             "moving the renewal date needs a reason (a co-terming, a late signature, a"
@@ -92,7 +102,7 @@ def check_move_renewal_date(
         )
     if request.renewal_date.utcoffset() is None:
         raise RuleViolation("the new renewal date must carry a time zone")
-    new = rules.midnight(request.renewal_date.astimezone(UTC))
+    new = midnight(request.renewal_date.astimezone(UTC))
     current = current_renewal_date(s)
     if new == current:
         raise RuleViolation(f"the renewal is already on {_day(new)}")
@@ -100,7 +110,7 @@ def check_move_renewal_date(
         raise RuleViolation(
             f"the new renewal date {_day(new)} is not in the future (today is {_day(now)})"
         )
-    latest = rules.add_years(rules.midnight(now), 365 * limits.RENEWAL_MOVE_YEARS)
+    latest = add_years(midnight(now), 365 * limits.RENEWAL_MOVE_YEARS)
     if new > latest:
         raise RuleViolation(
             f"the new renewal date {_day(new)} is more than {limits.RENEWAL_MOVE_YEARS} years"
@@ -118,10 +128,10 @@ def _carried_due(s: AccountSnapshot, step: AccountStep, new: datetime, now: date
     """Where ``step`` would be due had the window opened for ``new``."""
     d = s.config.durations
     if step.kind is StepKind.VALUE_REALIZATION:
-        opened = max(rules.midnight(now), new - timedelta(days=d.value_exercise_lead_days))
-        return min(opened + timedelta(days=rules.VALUE_EXERCISE_DUE_DAYS), new)
+        opened = max(midnight(now), new - timedelta(days=d.value_exercise_lead_days))
+        return min(opened + timedelta(days=VALUE_EXERCISE_DUE_DAYS), new)
     if step.kind is StepKind.RENEWAL_PROPOSAL:
-        return max(new - timedelta(days=d.renewal_proposal_lead_days), rules.midnight(now))
+        return max(new - timedelta(days=d.renewal_proposal_lead_days), midnight(now))
     return new
 
 
@@ -133,7 +143,7 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
     if s.renewal is not None:
         s.renewal.renewal_date = new
     s.profile = replace(s.profile, renewal_date=new)
-    rules.profile_changed(s)
+    profile_changed(s)
     change = _new_change(s)
     moved: list[tuple[AccountStep, datetime | None]] = []
     carried = False
@@ -159,7 +169,7 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
             change.tasks.append(revision)
     if carried and s.renewal is not None:
         s.renewal.carried_work = True
-        opens = rules.renewal_window_opens_at(s)
+        opens = renewal_window_opens_at(s)
         if s.stage is LifecycleStage.RENEWAL and opens is not None and now < opens:
             s.stage = LifecycleStage.ADOPTION  # until the new date's window opens
     unissued = [grant for grant in s.licenses if grant.key_id is None]
@@ -167,10 +177,10 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
         grant.expires_at = new
     keyed = new > old and not unissued
     if keyed:
-        rules.grant_license(s, f"renewal date moved to {new_tag}", s.profile.seats)
+        grant_license(s, f"renewal date moved to {new_tag}", s.profile.seats)
     health_rules.tell_case_of_renewal(s.vitals, new, request.actor, request.reason.strip(), now)
     _tell_renewal_move(s, change, request, old, new, moved)
-    rules.note(
+    audit(
         s,
         now,
         request.actor,
@@ -230,7 +240,7 @@ def check_reassign_owner(
     """The outgoing owner, or why the role cannot change hands so. ``leader_known=False`` (the
     validator, which cannot look the roster up) leaves who may to the handler, which asks the
     roster first when ``leader_to_look_up``."""
-    rules.check_not_churned(s)
+    check_not_churned(s)
     role = Role(request.role)
     current = _owner_of(s, role)
     if not current:
@@ -303,7 +313,7 @@ def apply_reassign_owner(s: AccountSnapshot, request: ReassignOwner, now: dateti
             f" `dealcycle account show {s.profile.account_id}`.",
         ),
     ]
-    rules.note(s, now, request.actor, f"{role.value} {old} -> {new}{why}", request.via)
+    audit(s, now, request.actor, f"{role.value} {old} -> {new}{why}", request.via)
     return f"{new} is now the {role.value}; {len(moved)} open step(s) moved from {old}"
 
 

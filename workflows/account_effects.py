@@ -53,9 +53,18 @@ from schemas.opportunity import (
     opportunity_workflow_id,
 )
 from schemas.roster import Roster
-from workflows import account_rules as rules
 from workflows import effects, health_rules, step_prompts
+from workflows.account_calendar import day_of_quarter
 from workflows.account_change_effects import write_account_changes
+from workflows.account_schedule import (
+    advance,
+    after_check_in_brief,
+    check_in_brief_due,
+    escalations_due,
+    kickoff_due_from_owners,
+    reminders_due,
+)
+from workflows.account_steps import missing_profile
 from workflows.mrkdwn import escape
 from workflows.owed_work import OwedWork
 from workflows.roster import RosterLookup
@@ -137,7 +146,7 @@ class AccountEffects:
         s = self.s
         self.roster.new_wake_up()
         await self.fx.resume()
-        rules.advance(s, workflow.now(), self._kickoff_counts_from())
+        advance(s, workflow.now(), self._kickoff_counts_from())
         self.publish_search_attributes()
         await self._sync_profile()
         await self._announce_kickoff()
@@ -166,9 +175,7 @@ class AccountEffects:
         has its owners (now), when that is a later day than its start (None: the start)."""
         now = workflow.now()
         # Asked only when the due date differs: the runs before took the start's.
-        if rules.kickoff_due_from_owners(self.s, now) and workflow.patched(
-            KICKOFF_DUE_FROM_OWNERS_PATCH
-        ):
+        if kickoff_due_from_owners(self.s, now) and workflow.patched(KICKOFF_DUE_FROM_OWNERS_PATCH):
             return now
         return None
 
@@ -254,7 +261,7 @@ class AccountEffects:
 
     async def _sync_profile(self) -> None:
         s = self.s
-        if s.profile_synced >= s.profile_version or rules.missing_profile(s):
+        if s.profile_synced >= s.profile_version or missing_profile(s):
             return
         version = s.profile_version
         p = s.profile
@@ -272,7 +279,7 @@ class AccountEffects:
 
     async def _announce_kickoff(self) -> None:
         s = self.s
-        if s.kickoff_announced or rules.missing_profile(s):
+        if s.kickoff_announced or missing_profile(s):
             return
         # Added after accounts were running: their histories have no such post.
         if workflow.patched(KICKOFF_ANNOUNCEMENT_PATCH):
@@ -414,7 +421,7 @@ class AccountEffects:
 
     async def _send_reminders(self) -> None:
         now = workflow.now()
-        for step in rules.reminders_due(self.s, now):
+        for step in reminders_due(self.s, now):
             await effects.post_slack(
                 self.fx,
                 self._step_prompt(
@@ -430,7 +437,7 @@ class AccountEffects:
 
     async def _escalate(self) -> None:
         s = self.s
-        for step in rules.escalations_due(s, workflow.now()):
+        for step in escalations_due(s, workflow.now()):
             await effects.post_slack(
                 self.fx,
                 SlackPost(
@@ -447,7 +454,7 @@ class AccountEffects:
 
     async def _brief_check_in(self) -> None:
         s = self.s
-        if not rules.check_in_brief_due(s, workflow.now()):
+        if not check_in_brief_due(s, workflow.now()):
             return
         await effects.post_slack(
             self.fx,
@@ -458,7 +465,7 @@ class AccountEffects:
             ),
             kind=EffectKind.REMINDER,
         )
-        rules.after_check_in_brief(s)
+        after_check_in_brief(s)
 
     def _brief_text(self) -> str:
         s = self.s
@@ -547,9 +554,9 @@ class AccountEffects:
             text = (
                 f"Tier 1 account plan for {self._name}, {plan.quarter}: {escape(plan.link)}"
                 f" For the 2:2 review on"
-                f" {_date(rules.day_of_quarter(plan.quarter, d.two_two_review_day_of_quarter))}"
+                f" {_date(day_of_quarter(plan.quarter, d.two_two_review_day_of_quarter))}"
                 f" and the internal QBR on"
-                f" {_date(rules.day_of_quarter(plan.quarter, d.internal_qbr_day_of_quarter))}."
+                f" {_date(day_of_quarter(plan.quarter, d.internal_qbr_day_of_quarter))}."
                 f" Next steps: {escape(plan.next_steps)}"
             )
         else:

@@ -10,7 +10,7 @@ from schemas.common import StepStatus
 from schemas.errors import RuleViolation
 from schemas.steps import SnoozeStep
 from workflows import step_snooze
-from workflows.account_rules import next_reminder_at
+from workflows.account_schedule import next_reminder_at
 
 
 def check_snooze(s: AccountSnapshot, request: SnoozeStep, now: datetime) -> AccountStep:

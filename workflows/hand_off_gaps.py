@@ -1,6 +1,6 @@
 """A repeated hand-off of a known deal fills in what the account still does not know.
 
-The account keeps one hand-off per deal (``account_rules.apply_hand_off``), and a deal comes
+The account keeps one hand-off per deal (``account_profile_rules.apply_hand_off``), and a deal comes
 more than once: the Closed Won intake reads it from Salesforce, the opportunity's workflow
 hands it off when it closes won, the CLI's ``deal-closed`` may send it again. They do not know
 the same things: Salesforce has no Slack members, so the intake's hand-off has no AE or CE,
@@ -12,7 +12,7 @@ tier``, ``reassign`` and the others change those), no seats are added and no lic
 (the first hand-off of the deal did that, once), and a repeat that brings nothing new changes
 nothing. What it fills is audited once, by the repeat that filled it.
 
-Pure functions over ``AccountSnapshot``, as ``account_rules``.
+Pure functions over ``AccountSnapshot``, as the ``account_*_rules`` modules.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from schemas.account import AccountHandOff, AccountProfile, AccountSnapshot, LifecycleStage
-from workflows import account_rules as rules
+from workflows.account_steps import audit, missing_profile, profile_changed
 
 
 def known_deal(s: AccountSnapshot, opportunity_id: str) -> AccountHandOff | None:
@@ -57,8 +57,8 @@ def apply_repeat(s: AccountSnapshot, repeat: AccountHandOff, now: datetime) -> b
     )
     s.hand_offs = [merged if known is kept else known for known in s.hand_offs]
     s.profile = profile
-    rules.profile_changed(s)
-    rules.audit(
+    profile_changed(s)
+    audit(
         s,
         now,
         "hand-off",
@@ -104,4 +104,4 @@ def _deployment_unknown(s: AccountSnapshot) -> bool:
     """The profile reads self-hosted until told otherwise, so "unknown" is: no deal said it,
     and the profile is still incomplete. A complete profile was brought in with its deployment
     (``dealcycle account start``) or has been read as it is since; a repeat does not change it."""
-    return not any(kept.deployment_type for kept in s.hand_offs) and bool(rules.missing_profile(s))
+    return not any(kept.deployment_type for kept in s.hand_offs) and bool(missing_profile(s))

@@ -39,7 +39,8 @@ from starter.slack.modals import closed_step, open_modal
 from starter.tables import render_health
 from starter.todo import todo_for
 from starter.workflow_ids import check_workflow_id
-from workflows.account_rules import KICKOFF_PLAN_STEP, parse_quarter
+from workflows.account_calendar import parse_quarter
+from workflows.account_onboarding_rules import KICKOFF_PLAN_STEP
 from workflows.mrkdwn import escape
 
 COMMAND = "/dealcycle"

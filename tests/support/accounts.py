@@ -40,7 +40,7 @@ from schemas.account import (
 from schemas.common import Role
 from tests.support.patience import settle
 from workflows.account import AccountWorkflow
-from workflows.account_rules import add_years, midnight
+from workflows.account_calendar import add_years, midnight
 
 CE, AE, VE = "U0CE00001", "U0AE00001", "U0VALUEENG1"
 CE_LEADER = "U0CELEAD1"
