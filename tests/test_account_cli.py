@@ -66,7 +66,7 @@ from schemas.opportunity_lookup import (
 )
 from schemas.start_summaries import opportunity_lookup
 from schemas.steps import SnoozeStep
-from starter import accounts, cli
+from starter import accounts, cli, cli_common
 from starter import opportunity_lookup as opportunity_lookup_module
 from starter.provenance import cli_via
 from starter.tables import render_account
@@ -160,9 +160,9 @@ def temporal(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> FakeTempora
         fake.connected += 1
         return fake
 
-    monkeypatch.setattr(cli, "_client", connect)
-    monkeypatch.setattr(cli, "_settings", lambda: settings)
-    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(cli_common, "connect", connect)
+    monkeypatch.setattr(cli_common, "read_settings", lambda: settings)
+    monkeypatch.setattr(cli_common, "configure_logging", lambda *_args: None)
     return fake
 
 

@@ -20,7 +20,7 @@ from schemas.security_review import (
     SecurityRole,
     SecurityStepView,
 )
-from starter import cli
+from starter import cli, cli_common
 from starter.errors import BROKEN_PIPE, INTERRUPTED, CommandError, describe, one_line, report
 from starter.payloads import MAX_PAYLOAD_BYTES, check_payload_size
 from starter.tables import render_intake, render_security_review
@@ -160,9 +160,9 @@ def connections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Setting
         attempts.append(settings)
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(cli, "_client", connect)
-    monkeypatch.setattr(cli, "_settings", lambda: settings)
-    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(cli_common, "connect", connect)
+    monkeypatch.setattr(cli_common, "read_settings", lambda: settings)
+    monkeypatch.setattr(cli_common, "configure_logging", lambda *_args: None)
     monkeypatch.delenv("DEALCYCLE_LOG_LEVEL", raising=False)
     return attempts
 

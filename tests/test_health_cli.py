@@ -44,7 +44,7 @@ from schemas.health import (
     TrackerClose,
     TrackerOpen,
 )
-from starter import cli, health
+from starter import cli, cli_common, health
 from starter.health import parse_reading
 from starter.provenance import cli_via
 from starter.tables import render_health, render_red_case, render_tracker, span
@@ -188,9 +188,9 @@ def temporal(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> FakeTempora
         fake.connected += 1
         return fake
 
-    monkeypatch.setattr(cli, "_client", connect)
-    monkeypatch.setattr(cli, "_settings", lambda: settings)
-    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(cli_common, "connect", connect)
+    monkeypatch.setattr(cli_common, "read_settings", lambda: settings)
+    monkeypatch.setattr(cli_common, "configure_logging", lambda *_args: None)
     return fake
 
 

@@ -10,7 +10,7 @@ import pytest
 from dealcycle.fakes import endpoints_path
 from dealcycle.production import require_production_credentials
 from dealcycle.settings import Settings, SettingsError
-from starter import cli
+from starter import cli, cli_common
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def _run_command(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *argv: st
     for name in ("SLACK_BOT_TOKEN", "DEALCYCLE_CODEC", "DEALCYCLE_CODEC_KEYS"):
         if name not in env:
             monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(cli_common, "configure_logging", lambda *_args: None)
     return cli.main(list(argv))
 
 

@@ -18,7 +18,7 @@ from schemas.common import Role
 from schemas.security_review import CompleteSecurityStep
 from schemas.steps import SNOOZE_STEP_UPDATE, SnoozeStep
 from schemas.trial import CompleteStep
-from starter import cli
+from starter import cli, cli_common
 from starter.trials import CommandError, act
 from tests.support.accounts import AE as ACCOUNT_AE
 from tests.support.accounts import CE as ACCOUNT_CE
@@ -253,9 +253,9 @@ def test_trial_snooze_parses_into_the_update(monkeypatch: pytest.MonkeyPatch) ->
     async def connect(_settings: object) -> object:
         return object()
 
-    monkeypatch.setattr(cli, "act", fake_act)
-    monkeypatch.setattr(cli, "_client", connect)
-    monkeypatch.setattr(cli, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(cli_common, "act", fake_act)
+    monkeypatch.setattr(cli_common, "connect", connect)
+    monkeypatch.setattr(cli_common, "configure_logging", lambda *_args: None)
     argv = ["trial", "snooze", "trial-006X", "user_survey", "--by", AE, "--days", "2"]
     assert cli.main(argv) == 0
     assert sent == [("trial-006X", "snooze_step", SnoozeStep("user_survey", AE, 2))]
