@@ -195,7 +195,7 @@ async def test_an_unreadable_warehouse_fails_the_run_and_the_next_run_carries_on
         engine = make_engine(analytics)
         seed(engine, [stable_day(STABLE, today - timedelta(days=1), 0)])
         engine.dispose()
-        result = await run_as_scheduled(harness, "up")
+        result = await run_as_scheduled(harness, "up", hold_clock=True)  # today stays today
 
         assert result.accounts_signalled == 1
         await settle(account)
