@@ -20,4 +20,3 @@ async def test_short_chaos_run_has_nothing_to_report(tmp_path: Path) -> None:
     assert outcome.server_restarts == 1, report
     assert outcome.findings.posts > 0, report
     assert outcome.passed, report
-    assert outcome.seconds < 150, report
