@@ -125,6 +125,13 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 parse_count = whole_number(1)
 
 
+def parse_port(raw: str) -> int:
+    """A TCP port to listen on, refused here rather than as the socket's ``OverflowError``."""
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port (1 to 65535)")
+    return int(raw)
+
+
 # --- Account commands (the account, renewal, health and red-account groups) --------------------
 
 AccountCall = Callable[[Any], Awaitable[str]]
