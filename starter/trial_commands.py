@@ -22,6 +22,7 @@ from starter.cli_common import (
     actor_arguments,
     client,
     cmd_status,
+    parse_count,
     run,
     snooze_arguments,
     update_command,
@@ -162,7 +163,9 @@ def add_trial_commands(commands: Any) -> None:
 
     listing = trial.add_parser("list", help="list trials (from Temporal's visibility)")
     listing.add_argument("--stage", choices=["planning", "running", "ended"])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--limit", type=parse_count, default=50, help="at most this many trials (default 50)"
+    )
     listing.set_defaults(func=cmd_trial_list)
 
 

@@ -78,6 +78,8 @@ def test_out_of_bounds_input_is_refused_naming_the_field_and_nothing_is_sent(
           "--role", "AE"], "--days"),
         (["account", "usage", "001ACME", "--active-users", "1e21", "--version", "5.2"],
          "--active-users"),
+        (["trial", "list", "--limit", "0"], "--limit"),
+        (["trial", "list", "--limit", "-1"], "--limit"),
     ],
 )  # fmt: skip
 def test_numbers_that_are_not_whole_are_usage_errors_before_connecting(
