@@ -23,6 +23,7 @@ from starter.cli_common import (
     client,
     cmd_status,
     parse_count,
+    parse_name,
     run,
     snooze_arguments,
     update_command,
@@ -99,7 +100,7 @@ def add_trial_commands(commands: Any) -> None:
     start = trial.add_parser("start", help="start a trial for an opportunity")
     start.add_argument("--opportunity", required=True, help="Salesforce Opportunity id")
     start.add_argument("--account", required=True, help="Salesforce Account id")
-    start.add_argument("--account-name", required=True)
+    start.add_argument("--account-name", required=True, type=parse_name)
     start.add_argument("--ce", required=True, help="the CE's Slack member id")
     start.add_argument("--ae", required=True, help="the AE's Slack member id")
     start.add_argument("--seats", type=int, default=25)
