@@ -500,7 +500,7 @@ class Settings:
                 minimum=500,
                 maximum=HISTORY_EVENTS.high,
             ),
-            ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
+            ops_channel=_text(env, "DEALCYCLE_OPS_CHANNEL", "#dealcycle-ops", CHANNEL),
             max_cached_workflows=_int(env, "DEALCYCLE_MAX_CACHED_WORKFLOWS", 1_000),
             codec=CodecSettings.from_env(env),
             usage_feed=UsageFeedSettings.from_env(env),

@@ -34,6 +34,7 @@ BOUNDS = [
     ("DEALCYCLE_ACCOUNT_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
     ("DEALCYCLE_TRIAL_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
     ("DEALCYCLE_RED_ACCOUNTS_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
+    ("DEALCYCLE_OPS_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
     ("DEALCYCLE_SECURITY_PM", "U0PM", "pm-bob", "a Slack member id"),
     ("DEALCYCLE_CE_LEADER", "W0LEAD", "lead@example.com", "a Slack member id"),
     ("DEALCYCLE_VALUE_ENGINEERING", "U0VE", "value-eng", "a Slack member id"),
