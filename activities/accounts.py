@@ -23,6 +23,7 @@ from activities.records import _utc
 from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.models import AccountPlan, FeatureRequest
 from schemas.effects import AccountPlanRecord, FeatureRequestRecord, RecordResult
+from schemas.limits import ACCOUNT_NAME_CHARS
 
 QUARTER = re.compile(r"\d{4}-Q[1-4]", re.ASCII)
 
@@ -183,7 +184,7 @@ def _check_feature_request(record: FeatureRequestRecord) -> None:
     """Problems no retry can fix (the column limits among them: PostgreSQL enforces them)."""
     FEATURE_REQUEST.text("idempotency_key", record.idempotency_key, 200, required=True)
     FEATURE_REQUEST.text("account_id", record.account_id, 64, required=True)
-    FEATURE_REQUEST.text("account_name", record.account_name, 200, required=False)
+    FEATURE_REQUEST.text("account_name", record.account_name, ACCOUNT_NAME_CHARS, required=False)
     FEATURE_REQUEST.whole_number("number", record.number, 1)
     FEATURE_REQUEST.text("title", record.title, 200, required=True)
     FEATURE_REQUEST.text("detail", record.detail, None, required=False)

@@ -29,6 +29,7 @@ from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.models import LicenseKey
 from dealcycle.licensing import LICENSE_KINDS, LicensePayload, LicenseSigner
 from schemas.effects import IssuedLicense, LicenseRequest
+from schemas.limits import ACCOUNT_NAME_CHARS
 
 LEDGER_KIND = "license_issue"
 # Fixed forever: key ids are uuid5(namespace, idempotency key), and a retry must reproduce them.
@@ -76,7 +77,7 @@ def _check_shape(request: LicenseRequest) -> None:
     """Problems no retry can fix, found without touching the database."""
     _check_column("idempotency_key", request.idempotency_key, 200)
     _check_column("account_id", request.account_id, 64)
-    _check_column("customer", request.customer, 200)
+    _check_column("customer", request.customer, ACCOUNT_NAME_CHARS)
     if request.kind not in LICENSE_KINDS:
         raise _invalid(
             f"license kind must be one of {', '.join(LICENSE_KINDS)}, not {request.kind!r}"

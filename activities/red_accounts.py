@@ -22,6 +22,7 @@ from dealcycle.db.ledger import IdempotencyLedger
 from dealcycle.db.models import RedAccountCase
 from schemas.effects import RecordResult
 from schemas.health import TrackerClose, TrackerOpen, TrackerUpdate
+from schemas.limits import ACCOUNT_NAME_CHARS
 
 OPEN = "open"
 CLOSED = "closed"
@@ -115,7 +116,7 @@ def _check_open(row: TrackerOpen) -> None:
     OPEN_CASE.text("idempotency_key", row.idempotency_key, 200, required=True)
     OPEN_CASE.text("case_id", row.case_id, 100, required=True)
     OPEN_CASE.text("account_id", row.account_id, 64, required=True)
-    OPEN_CASE.text("account_name", row.account_name, 200, required=False)
+    OPEN_CASE.text("account_name", row.account_name, ACCOUNT_NAME_CHARS, required=False)
     OPEN_CASE.whole_number("tier", row.tier, 0)
     OPEN_CASE.text("ae_owner", row.ae_owner, 64, required=False)
     OPEN_CASE.text("ce_owner", row.ce_owner, 64, required=False)

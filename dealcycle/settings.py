@@ -101,11 +101,19 @@ def _text(env: Mapping[str, str], name: str, default: str, limit: Text) -> str:
     return value
 
 
-def _hour(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default, minimum=0)
-    if value > 23:
-        raise SettingsError(f"{name}={value} is not an hour of the day (0 to 23, UTC)")
+def _bounded(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, what: str
+) -> int:
+    """A whole number from ``low`` to ``high``, refused as ``what`` names the range: both ends
+    here, since ``_int``'s own upper end (ten years in seconds) means nothing for it."""
+    value = _int(env, name, default, minimum=-(2**63), maximum=2**63)
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} {what}")
     return value
+
+
+def _hour(env: Mapping[str, str], name: str, default: int) -> int:
+    return _bounded(env, name, default, 0, 23, "is not an hour of the day (0 to 23, UTC)")
 
 
 def _url(name: str, value: str, example: str) -> str:
@@ -194,10 +202,7 @@ def _health(env: Mapping[str, str]) -> HealthConfig:
 
 
 def _day_of_quarter(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value > 90:
-        raise SettingsError(f"{name}={value} must be a day of the quarter, 1 to 90")
-    return value
+    return _bounded(env, name, default, 1, 90, "must be a day of the quarter, 1 to 90")
 
 
 SALESFORCE_AUTH_FLOWS = tuple(SALESFORCE_AUTH_MODES)
@@ -495,7 +500,7 @@ class Settings:
                 minimum=500,
                 maximum=HISTORY_EVENTS.high,
             ),
-            ops_channel=env.get("DEALCYCLE_OPS_CHANNEL") or "#dealcycle-ops",
+            ops_channel=_text(env, "DEALCYCLE_OPS_CHANNEL", "#dealcycle-ops", CHANNEL),
             max_cached_workflows=_int(env, "DEALCYCLE_MAX_CACHED_WORKFLOWS", 1_000),
             codec=CodecSettings.from_env(env),
             usage_feed=UsageFeedSettings.from_env(env),

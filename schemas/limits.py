@@ -29,6 +29,8 @@ from typing import Any
 from schemas.errors import RuleViolation
 
 NAME_CHARS = 200
+ACCOUNT_NAME_CHARS = 255
+"""Salesforce's Account.Name: the records and the license keep a name this long too."""
 TEXT_CHARS = 2_000
 URL_CHARS = 2_000
 ID_CHARS = 64
@@ -216,7 +218,7 @@ LIMITS: dict[str, Limit] = {
     "watermark_name": RECORD_ID,
     "case_id": CASE_ID,
     "opportunity_workflow_id": WORKFLOW_ID,
-    "account_name": Text(255),
+    "account_name": Text(ACCOUNT_NAME_CHARS),
     "title": NAME,
     "source": NAME,
     "PlanContacts.*": NAME,

@@ -24,6 +24,7 @@ from starter.cli_common import (
     client,
     parse_count,
     parse_date,
+    parse_name,
     parse_region,
     run,
     snooze_arguments,
@@ -105,7 +106,7 @@ def _profile(args: argparse.Namespace) -> AccountCall:
 def _add_account_start(account: Any) -> None:
     start = account.add_parser("start", help="bring in an existing customer (starts its workflow)")
     start.add_argument("account_id", metavar="ACCOUNT_ID", help="Salesforce Account id")
-    start.add_argument("--name", required=True, help="the account's name")
+    start.add_argument("--name", required=True, type=parse_name, help="the account's name")
     start.add_argument("--tier", type=int, required=True, choices=[1, 2, 3])
     start.add_argument(
         "--renewal-date",

@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     settings = cli_common.read_settings  # looked up now: a test's stand-in reaches every group
 
     server = commands.add_parser("server", help="run the Temporal dev server (Web UI, SQLite file)")
-    server.add_argument("--port", type=int, default=7233)
-    server.add_argument("--ui-port", type=int, default=8233)
+    server.add_argument("--port", type=cli_common.parse_port, default=7233)
+    server.add_argument("--ui-port", type=cli_common.parse_port, default=8233)
     server.add_argument(
         "--ui-codec-endpoint",
         metavar="URL",

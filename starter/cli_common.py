@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -123,6 +124,23 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 
 parse_count = whole_number(1)
+
+
+def parse_name(raw: str) -> str:
+    """A name (an account's): one line, without the control characters a terminal would act
+    on when ``dealcycle status`` shows it (an escape sequence) or that would split its row."""
+    if any(unicodedata.category(char) == "Cc" for char in raw):
+        raise argparse.ArgumentTypeError(
+            f"one line without control characters (got {ascii(raw)[:60]})"
+        )
+    return raw
+
+
+def parse_port(raw: str) -> int:
+    """A TCP port to listen on, refused here rather than as the socket's ``OverflowError``."""
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port (1 to 65535)")
+    return int(raw)
 
 
 # --- Account commands (the account, renewal, health and red-account groups) --------------------

@@ -16,6 +16,7 @@ from typing import Any
 from dealcycle.codec import KEYS_FILE_VAR, KEYS_VAR, EncryptionCodec, new_key
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
+from starter.cli_common import parse_port
 
 SettingsFactory = Callable[[], Settings]
 
@@ -54,7 +55,10 @@ def add_codec_commands(
         help="address to bind (default DEALCYCLE_CODEC_SERVER_HOST, 127.0.0.1)",
     )
     server.add_argument(
-        "--port", type=int, default=None, help="port (default DEALCYCLE_CODEC_SERVER_PORT, 8081)"
+        "--port",
+        type=parse_port,
+        default=None,
+        help="port (default DEALCYCLE_CODEC_SERVER_PORT, 8081)",
     )
     server.add_argument(
         "--no-auth",

@@ -28,6 +28,7 @@ from starter.cli_common import (
     actor_arguments,
     client,
     cmd_status,
+    parse_name,
     parse_region,
     run,
     update_command,
@@ -96,7 +97,7 @@ def add_opportunity_commands(commands: Any) -> None:
     start = opportunity.add_parser("start", help="start the workflow of an opportunity")
     start.add_argument("--opportunity", required=True, help="Salesforce Opportunity id")
     start.add_argument("--account", required=True, help="Salesforce Account id")
-    start.add_argument("--account-name", required=True)
+    start.add_argument("--account-name", required=True, type=parse_name)
     start.add_argument("--ae", required=True, help="the AE's Slack member id")
     start.add_argument("--ce", required=True, help="the CE's Slack member id")
     start.add_argument(

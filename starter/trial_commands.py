@@ -22,6 +22,8 @@ from starter.cli_common import (
     actor_arguments,
     client,
     cmd_status,
+    parse_count,
+    parse_name,
     run,
     snooze_arguments,
     update_command,
@@ -98,7 +100,7 @@ def add_trial_commands(commands: Any) -> None:
     start = trial.add_parser("start", help="start a trial for an opportunity")
     start.add_argument("--opportunity", required=True, help="Salesforce Opportunity id")
     start.add_argument("--account", required=True, help="Salesforce Account id")
-    start.add_argument("--account-name", required=True)
+    start.add_argument("--account-name", required=True, type=parse_name)
     start.add_argument("--ce", required=True, help="the CE's Slack member id")
     start.add_argument("--ae", required=True, help="the AE's Slack member id")
     start.add_argument("--seats", type=int, default=25)
@@ -162,7 +164,9 @@ def add_trial_commands(commands: Any) -> None:
 
     listing = trial.add_parser("list", help="list trials (from Temporal's visibility)")
     listing.add_argument("--stage", choices=["planning", "running", "ended"])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument(
+        "--limit", type=parse_count, default=50, help="at most this many trials (default 50)"
+    )
     listing.set_defaults(func=cmd_trial_list)
 
 

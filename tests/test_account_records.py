@@ -374,6 +374,15 @@ async def test_another_request_under_a_recorded_number_is_refused(
     assert [r.title for r in list_feature_requests(engine)] == ["SAML group sync"]
 
 
+async def test_a_feature_request_of_an_account_name_as_long_as_salesforce_allows_is_recorded(
+    accounts: AccountRecordActivities, engine: Engine
+) -> None:
+    """255 characters: Account.Name's length, and what an account's workflow takes."""
+    await _record_feature(accounts, _feature(account_name="N" * 254 + "é"))
+
+    assert [r.account_name for r in list_feature_requests(engine)] == ["N" * 254 + "é"]
+
+
 async def test_concurrent_records_of_one_feature_request_leave_one_row(
     accounts: AccountRecordActivities, engine: Engine
 ) -> None:
@@ -390,7 +399,7 @@ async def test_concurrent_records_of_one_feature_request_leave_one_row(
     [
         ({"account_id": ""}, "feature request account_id must be a non-empty string"),
         ({"account_id": "a" * 65}, "feature request account_id is longer than 64 characters"),
-        ({"account_name": "n" * 201}, "account_name is longer than 200 characters"),
+        ({"account_name": "n" * 256}, "account_name is longer than 255 characters"),
         ({"title": ""}, "feature request title must be a non-empty string"),
         ({"title": "t" * 201}, "feature request title is longer than 200 characters"),
         ({"requested_by": ""}, "feature request requested_by must be a non-empty string"),

@@ -141,6 +141,28 @@ def test_a_bad_intake_interval_is_a_usage_error_naming_the_form_and_bound(
     ) in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["server", "--port", "70000"],
+        ["server", "--port", "-1"],
+        ["server", "--ui-port", "99999"],
+        ["codec-server", "--port", "70000"],
+        ["slack", "--port", "65536"],
+    ],
+)
+def test_a_port_out_of_range_is_a_usage_error_naming_the_flag_and_bound(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Not ``internal error: OverflowError: bind(): port must be 0-65535.``"""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"argument {argv[1]}: {argv[2]!r} is not a port (1 to 65535)" in err
+
+
 def test_an_interrupt_exits_130_saying_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert report(KeyboardInterrupt()) == INTERRUPTED == 130
     assert capsys.readouterr().err == ""

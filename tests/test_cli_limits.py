@@ -78,6 +78,8 @@ def test_out_of_bounds_input_is_refused_naming_the_field_and_nothing_is_sent(
           "--role", "AE"], "--days"),
         (["account", "usage", "001ACME", "--active-users", "1e21", "--version", "5.2"],
          "--active-users"),
+        (["trial", "list", "--limit", "0"], "--limit"),
+        (["trial", "list", "--limit", "-1"], "--limit"),
     ],
 )  # fmt: skip
 def test_numbers_that_are_not_whole_are_usage_errors_before_connecting(
@@ -99,3 +101,32 @@ def test_a_note_at_its_limit_is_sent(temporal: FakeTemporal) -> None:
 
     assert code == 0
     assert len(temporal.updates) == 1
+
+
+@pytest.mark.parametrize("name", ["Acme\nCorp", "Acme\x1b[2J", "Acme\tCorp", "Acme\x07"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["trial", "start", "--opportunity", "006A", "--account", "001A", "--ce", CE, "--ae", AE,
+         "--account-name"],
+        ["opportunity", "start", "--opportunity", "006A", "--account", "001A", "--ae", AE,
+         "--ce", CE, "--region", "US East / EMEA", "--deployment", "cloud", "--tier", "1",
+         "--account-name"],
+        ["account", "start", "001A", "--tier", "1", "--renewal-date", "2027-06-01",
+         "--seats", "10", "--ae", AE, "--ce", CE, "--name"],
+    ],
+    ids=["trial", "opportunity", "account"],
+)  # fmt: skip
+def test_a_name_with_a_line_break_or_control_character_is_a_usage_error(
+    temporal: FakeTemporal, capsys: pytest.CaptureFixture[str], argv: list[str], name: str
+) -> None:
+    """A name is one line: an escape sequence in it would be replayed by every terminal that
+    shows ``dealcycle status``, and a line break splits its table row."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, name])
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"argument {argv[-1]}: one line without control characters" in err
+    assert "\x1b" not in err and "\x07" not in err
+    assert temporal.connected == 0 and temporal.starts == []

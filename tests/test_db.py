@@ -63,8 +63,8 @@ def test_upgrade_creates_every_table_at_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert head_revision() == "0008"
-    assert current_revision(database_url) == "0008"
+    assert head_revision() == "0009"
+    assert current_revision(database_url) == "0009"
     engine = make_engine(database_url)
     try:
         assert TABLES <= set(inspect(engine).get_table_names())
@@ -218,7 +218,7 @@ def test_revision_table_is_the_only_extra_table(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0008"
+            "0009"
         )
 
 

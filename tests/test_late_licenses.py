@@ -111,3 +111,16 @@ async def test_bad_requests_are_still_refused_without_retry(
         late = request(datetime.now(UTC) - timedelta(days=1))
         await issue(licenses, replace(late, **changes))
     assert raised.value.non_retryable and raised.value.type == "InvalidLicenseRequest"
+
+
+async def test_a_license_for_an_account_name_as_long_as_salesforce_allows_is_issued(
+    licenses: LicenseActivities, signer: LicenseSigner, engine: Engine
+) -> None:
+    """255 characters: Account.Name's length, and what an account's workflow takes; the
+    license effect of such an account failed, and no retry could fix it."""
+    name = "N" * 254 + "é"
+    issued = await issue(licenses, request(datetime.now(UTC) + timedelta(days=30), customer=name))
+
+    key = load_license_key(engine, issued.key_id)
+    assert key is not None
+    assert verify_license_key(key, signer.public_key).customer == name

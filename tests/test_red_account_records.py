@@ -405,6 +405,16 @@ async def test_cases_list_open_first_then_newest_opened_first(
     assert list_red_account_cases(engine, account_id="004NONE") == []
 
 
+async def test_an_account_name_as_long_as_salesforce_allows_is_recorded(
+    tracker: RedAccountTrackerActivities, engine: Engine
+) -> None:
+    """255 characters: Account.Name's length, and what an account's workflow takes."""
+    await _run_open(tracker, _open(account_name="N" * 254 + "é"))
+
+    [stored] = list_red_account_cases(engine)
+    assert stored.account_name == "N" * 254 + "é"
+
+
 # --- invalid input ----------------------------------------------------------------------------
 
 
@@ -417,7 +427,7 @@ async def test_cases_list_open_first_then_newest_opened_first(
         ({"case_id": "c" * 101}, "red account case case_id is longer than 100 characters"),
         ({"account_id": ""}, "red account case account_id must be a non-empty string"),
         ({"account_id": "a" * 65}, "red account case account_id is longer than 64 characters"),
-        ({"account_name": "n" * 201}, "account_name is longer than 200 characters"),
+        ({"account_name": "n" * 256}, "account_name is longer than 255 characters"),
         ({"tier": -1}, "red account case tier must be a whole number of at least 0, not -1"),
         ({"tier": True}, "red account case tier must be a whole number"),
         ({"ae_owner": "u" * 65}, "red account case ae_owner is longer than 64 characters"),

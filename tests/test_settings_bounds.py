@@ -34,6 +34,7 @@ BOUNDS = [
     ("DEALCYCLE_ACCOUNT_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
     ("DEALCYCLE_TRIAL_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
     ("DEALCYCLE_RED_ACCOUNTS_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
+    ("DEALCYCLE_OPS_CHANNEL", LONG_CHANNEL, LONG_CHANNEL + "x", "at most 80 characters"),
     ("DEALCYCLE_SECURITY_PM", "U0PM", "pm-bob", "a Slack member id"),
     ("DEALCYCLE_CE_LEADER", "W0LEAD", "lead@example.com", "a Slack member id"),
     ("DEALCYCLE_VALUE_ENGINEERING", "U0VE", "value-eng", "a Slack member id"),
@@ -83,3 +84,25 @@ def test_a_feed_timeout_under_ten_seconds_is_refused() -> None:
 
 def test_the_defaults_are_within_every_bound() -> None:
     assert _workflow_input_problems(Settings.from_env({})) == []
+
+
+# (variable, a value just under its lowest, the bound the refusal must name)
+LOWER_BOUNDS = [
+    ("DEALCYCLE_DIGEST_HOUR", "-1", "0 to 23"),
+    ("DEALCYCLE_INTERNAL_QBR_DAY", "0", "1 to 90"),
+    ("DEALCYCLE_TWO_TWO_REVIEW_DAY", "0", "1 to 90"),
+    ("DEALCYCLE_TIER_2_3_PLAN_DUE_DAY", "-3", "1 to 90"),
+    ("DEALCYCLE_QBR_DUE_DAY", "0", "1 to 90"),
+]
+
+
+@pytest.mark.parametrize(("variable", "under", "bound"), LOWER_BOUNDS)
+def test_a_value_under_an_hour_or_a_day_of_the_quarter_names_that_bound(
+    variable: str, under: str, bound: str
+) -> None:
+    """Not the ten years in seconds every other whole-number setting may reach."""
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: under})
+    assert str(refused.value).startswith(variable)
+    assert bound in str(refused.value)
+    assert "315360000" not in str(refused.value)

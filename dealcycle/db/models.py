@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from schemas.limits import ACCOUNT_NAME_CHARS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -44,7 +46,7 @@ class LicenseKey(Base):
 
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
-    customer: Mapped[str] = mapped_column(String(200))
+    customer: Mapped[str] = mapped_column(String(ACCOUNT_NAME_CHARS))
     kind: Mapped[str] = mapped_column(String(20))
     seats: Mapped[int] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -117,7 +119,7 @@ class FeatureRequest(Base):
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     """The account's own count, from 1."""
-    account_name: Mapped[str] = mapped_column(String(200))
+    account_name: Mapped[str] = mapped_column(String(ACCOUNT_NAME_CHARS))
     title: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(64))
@@ -134,7 +136,7 @@ class RedAccountCase(Base):
     case_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     """The ``RedAccountWorkflow`` id, ``red-account-<account id>-<number>``."""
     account_id: Mapped[str] = mapped_column(String(64), index=True)
-    account_name: Mapped[str] = mapped_column(String(200))
+    account_name: Mapped[str] = mapped_column(String(ACCOUNT_NAME_CHARS))
     tier: Mapped[int] = mapped_column(Integer)
     ae_owner: Mapped[str] = mapped_column(String(64))
     ce_owner: Mapped[str] = mapped_column(String(64))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
+from starter.cli_common import parse_port
 
 if TYPE_CHECKING:
     from starter.slack.app import SlackAppConfig
@@ -31,7 +32,10 @@ def add_slack_command(
         ),
     )
     slack.add_argument(
-        "--port", type=int, default=None, help="HTTP port (default DEALCYCLE_SLACK_PORT or 3000)"
+        "--port",
+        type=parse_port,
+        default=None,
+        help="HTTP port (default DEALCYCLE_SLACK_PORT or 3000)",
     )
     slack.set_defaults(func=lambda args: _serve(settings_factory(), args.port))
 
