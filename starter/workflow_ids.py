@@ -13,6 +13,7 @@ ID_ARGUMENTS = {
     "account_id": ("ACCOUNT_ID", "001ACME or account-001ACME"),
     "reference": ("ACCOUNT_ID|CASE_ID", "001ACME or red-account-001ACME-1-3f9c2a7d10"),
     "opportunity_id": ("OPPORTUNITY_ID", "006ACME"),
+    "account": ("--account", "001ACME"),
 }
 """Parsed arguments (by ``dest``) that name a workflow, or the record a workflow id derives
 from: the name the help gives them, and an example."""

@@ -199,6 +199,8 @@ def connections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Setting
         (["account", "show", ""], "ACCOUNT_ID is empty; give one, e.g. 001ACME"),
         (["health", "0" * 1001], "ACCOUNT_ID is 1,001 bytes long"),
         (["red", "show", ""], "ACCOUNT_ID|CASE_ID is empty"),
+        # Empty is not "every account": a shell variable left unset listed the whole tracker.
+        (["red", "list", "--account", ""], "--account is empty; give one, e.g. 001ACME"),
         (["deal-closed", ""], "OPPORTUNITY_ID is empty"),
         (
             ["deal-closed", "bad id!"],
