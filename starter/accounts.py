@@ -371,7 +371,14 @@ async def report_usage(
             f"rejected: version: the version the customer runs, 1 to {VERSION_CHARS}"
             " characters (got an empty one)"
         )
-    report = UsageReport(active_users, version, list(open_support_items), now or datetime.now(UTC))
+    items = [item.strip() for item in open_support_items]
+    if not all(items):
+        # Kept like the version, and listed in the check-in brief as an empty "; ;" entry.
+        raise CommandError(
+            "rejected: open_support_items: each support item is 1 to 500 characters"
+            " (got an empty one)"
+        )
+    report = UsageReport(active_users, version, items, now or datetime.now(UTC))
     within_limits(report)
     handle = await running_account(client, account)
     await handle.signal(USAGE_REPORTED_SIGNAL, report)

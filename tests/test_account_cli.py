@@ -393,6 +393,23 @@ def test_usage_without_a_version_is_refused_before_sending(
     assert temporal.signals == []
 
 
+@pytest.mark.parametrize("item", ["", "  "])
+def test_usage_with_an_empty_support_item_is_refused_before_sending(
+    temporal: FakeTemporal, capsys: pytest.CaptureFixture[str], item: str
+) -> None:
+    code = run(
+        "usage", "001ACME", "--active-users", "5", "--version", "3.2.1",
+        "--support-item", "SUP-1", "--support-item", item,
+    )  # fmt: skip
+
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "dealcycle: rejected: open_support_items: each support item is 1 to 500 characters"
+        " (got an empty one)\n"
+    )
+    assert temporal.signals == []
+
+
 @pytest.mark.parametrize(
     ("argv", "complaint"),
     [
