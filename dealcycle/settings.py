@@ -125,6 +125,17 @@ def _url(name: str, value: str, example: str) -> str:
     return value
 
 
+def _api_version(value: str) -> str:
+    """Salesforce's ``vNN.0`` without the ``v``: anything else made every call's URL one that
+    Salesforce answers 404, an effect failed for good on every account."""
+    if not re.fullmatch(r"[1-9][0-9]\.0", value):
+        raise SettingsError(
+            f"SALESFORCE_API_VERSION={value!r} is not a Salesforce REST API version: write it"
+            " like 62.0"
+        )
+    return value
+
+
 _TEN_YEARS = (MAX_DURATION_SECONDS, f"the longest, {MAX_DURATION_SECONDS // 86400}d (ten years)")
 
 
@@ -271,7 +282,7 @@ class SalesforceSettings:
             client_secret=env.get("SALESFORCE_CLIENT_SECRET") or "",
             username=env.get("SALESFORCE_USERNAME") or "",
             password=env.get("SALESFORCE_PASSWORD") or "",
-            api_version=env.get("SALESFORCE_API_VERSION") or "62.0",
+            api_version=_api_version(env.get("SALESFORCE_API_VERSION") or "62.0"),
             ca_bundle=env.get("SALESFORCE_CA_BUNDLE") or "",
             auth=auth,
             jwt_key_file=env.get("SALESFORCE_JWT_KEY_FILE") or "",
@@ -451,8 +462,11 @@ class Settings:
             temporal_connection=connection,
             deployment=DeploymentProfile.from_env(env),
             task_queue=env.get("DEALCYCLE_TASK_QUEUE") or "dealcycle",
-            temporal_ui_url=_text(
-                env, "DEALCYCLE_TEMPORAL_UI_URL", "http://localhost:8233", URL
+            # Links in Slack messages and the CLI's output start with it.
+            temporal_ui_url=_url(
+                "DEALCYCLE_TEMPORAL_UI_URL",
+                _text(env, "DEALCYCLE_TEMPORAL_UI_URL", "http://localhost:8233", URL),
+                "http://localhost:8233",
             ).rstrip("/"),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{state_dir / 'dealcycle.db'}",
             license_private_key_file=Path(

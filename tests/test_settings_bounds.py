@@ -106,3 +106,34 @@ def test_a_value_under_an_hour_or_a_day_of_the_quarter_names_that_bound(
     assert str(refused.value).startswith(variable)
     assert bound in str(refused.value)
     assert "315360000" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("DEALCYCLE_TEMPORAL_UI_URL", "notaurl", "is not a URL: write it whole"),
+        ("DEALCYCLE_TEMPORAL_UI_URL", "localhost:8233", "is not a URL: write it whole"),
+        ("SALESFORCE_API_VERSION", "abc", "is not a Salesforce REST API version"),
+        ("SALESFORCE_API_VERSION", "v62.0", "is not a Salesforce REST API version"),
+        ("SALESFORCE_API_VERSION", "62", "is not a Salesforce REST API version"),
+    ],
+)
+def test_a_link_base_or_an_api_version_of_the_wrong_shape_is_refused(
+    variable: str, value: str, says: str
+) -> None:
+    """Both were taken: every link the CLI and Slack showed, every Salesforce call, broken."""
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: value})
+    assert str(refused.value).startswith(f"{variable}={value!r}")
+    assert says in str(refused.value)
+
+
+def test_a_link_base_and_an_api_version_of_the_right_shape_are_taken() -> None:
+    settings = Settings.from_env(
+        {
+            "DEALCYCLE_TEMPORAL_UI_URL": "https://temporal.example.com/",
+            "SALESFORCE_API_VERSION": "59.0",
+        }
+    )
+    assert settings.temporal_ui_url == "https://temporal.example.com"
+    assert settings.salesforce.api_version == "59.0"
