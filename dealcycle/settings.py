@@ -414,8 +414,13 @@ class Settings:
             security_pm_extra_seconds=_duration(
                 env, "DEALCYCLE_SECURITY_PM_EXTRA", defaults.security_pm_extra_seconds
             ),
-            escalate_after_reminders=_int(
-                env, "DEALCYCLE_ESCALATE_AFTER_REMINDERS", defaults.escalate_after_reminders
+            escalate_after_reminders=_bounded(
+                env,
+                "DEALCYCLE_ESCALATE_AFTER_REMINDERS",
+                defaults.escalate_after_reminders,
+                1,
+                20,
+                "is not a number of reminders before escalating (1 to 20)",
             ),
             contract_term_days=_int(
                 env, "DEALCYCLE_CONTRACT_TERM_DAYS", 365, maximum=MAX_SETTING_DAYS
@@ -429,8 +434,14 @@ class Settings:
             renewal_proposal_lead_days=_int(
                 env, "DEALCYCLE_RENEWAL_PROPOSAL_LEAD_DAYS", 45, maximum=MAX_SETTING_DAYS
             ),
-            renewal_assessment_due_days=_int(
-                env, "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", 7, maximum=MAX_SETTING_DAYS
+            # Days into the month: past 28, some months' assessment would be due in the next.
+            renewal_assessment_due_days=_bounded(
+                env,
+                "DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS",
+                7,
+                1,
+                28,
+                "is not a day of the month every month has (1 to 28)",
             ),
             internal_qbr_day_of_quarter=_day_of_quarter(
                 env, "DEALCYCLE_INTERNAL_QBR_DAY", defaults.internal_qbr_day_of_quarter
@@ -515,7 +526,14 @@ class Settings:
                 maximum=HISTORY_EVENTS.high,
             ),
             ops_channel=_text(env, "DEALCYCLE_OPS_CHANNEL", "#dealcycle-ops", CHANNEL),
-            max_cached_workflows=_int(env, "DEALCYCLE_MAX_CACHED_WORKFLOWS", 1_000),
+            max_cached_workflows=_bounded(
+                env,
+                "DEALCYCLE_MAX_CACHED_WORKFLOWS",
+                1_000,
+                1,
+                100_000,
+                "is not a cache size from 1 to 100000 workflows",
+            ),
             codec=CodecSettings.from_env(env),
             usage_feed=UsageFeedSettings.from_env(env),
             log_format=log_format,

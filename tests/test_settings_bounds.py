@@ -87,22 +87,27 @@ def test_the_defaults_are_within_every_bound() -> None:
 
 
 # (variable, a value just under its lowest, the bound the refusal must name)
-LOWER_BOUNDS = [
+OWN_BOUNDS = [
     ("DEALCYCLE_DIGEST_HOUR", "-1", "0 to 23"),
     ("DEALCYCLE_INTERNAL_QBR_DAY", "0", "1 to 90"),
     ("DEALCYCLE_TWO_TWO_REVIEW_DAY", "0", "1 to 90"),
     ("DEALCYCLE_TIER_2_3_PLAN_DUE_DAY", "-3", "1 to 90"),
     ("DEALCYCLE_QBR_DUE_DAY", "0", "1 to 90"),
+    ("DEALCYCLE_ESCALATE_AFTER_REMINDERS", "0", "1 to 20"),
+    ("DEALCYCLE_ESCALATE_AFTER_REMINDERS", "21", "1 to 20"),
+    ("DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", "29", "1 to 28"),
+    ("DEALCYCLE_RENEWAL_ASSESSMENT_DUE_DAYS", "0", "1 to 28"),
+    ("DEALCYCLE_MAX_CACHED_WORKFLOWS", "100001", "1 to 100000"),
 ]
 
 
-@pytest.mark.parametrize(("variable", "under", "bound"), LOWER_BOUNDS)
-def test_a_value_under_an_hour_or_a_day_of_the_quarter_names_that_bound(
-    variable: str, under: str, bound: str
+@pytest.mark.parametrize(("variable", "out", "bound"), OWN_BOUNDS)
+def test_a_value_out_of_a_bound_of_its_own_names_that_bound(
+    variable: str, out: str, bound: str
 ) -> None:
     """Not the ten years in seconds every other whole-number setting may reach."""
     with pytest.raises(SettingsError) as refused:
-        Settings.from_env({variable: under})
+        Settings.from_env({variable: out})
     assert str(refused.value).startswith(variable)
     assert bound in str(refused.value)
     assert "315360000" not in str(refused.value)
