@@ -402,7 +402,8 @@ async def render_account_status(client: Client, account: str, ui_url: str, names
 PLAN_SECTIONS = tuple(
     name
     for name in (f.name for f in fields(SubmitAccountPlan))
-    if name not in ("quarter", "actor", "role")
+    # Who sent it, and from where (``via``), come from the command, never from the file.
+    if name not in ("quarter", "actor", "role", "via")
 )
 PLAN_CONTACTS = tuple(contact.name for contact in fields(PlanContacts))
 

@@ -603,6 +603,8 @@ def test_missing_plan_sections_are_passed_on_empty_for_the_workflow_to_name(
             "'contacts' has unknown key 'sponsor'; the keys are: champion, economic_buyer",
         ),
         ({**FULL_PLAN, "usecases": []}, "unknown key 'usecases'; the keys are: contacts,"),
+        # Not a section: it was listed as one, taken and dropped without a word.
+        ({**FULL_PLAN, "via": "slack"}, r"unknown key 'via'; the keys are: [a-z_, ]+, link$"),
     ],
 )
 def test_a_bad_plan_file_names_the_problem(tmp_path: Path, content: object, complaint: str) -> None:
