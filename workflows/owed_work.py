@@ -560,8 +560,9 @@ class OwedWork:
             return
         effect.state = EffectState.DONE
         effect.changed_at = workflow.now()
-        effect.request = ""
+        # Before the request is dropped: a retried write's fields are only in it.
         self._note_landed(effect)
+        effect.request = ""
         self._arguments.pop(effect.key, None)
         self._hooks.pop(effect.key, None)
         news = hook is not None and hook(result) is not False
