@@ -15,7 +15,7 @@ from schemas import search_attributes as sa
 from schemas.common import Role
 from schemas.effects import EffectsView, RetryEffect, SkipEffect
 from schemas.health import RecordActionPlan, SetHealth
-from schemas.opportunity import CloseOpportunity, ReopenOpportunity
+from schemas.opportunity import CloseOpportunity, LinkTdd, ReopenOpportunity
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import TrialPhase
 from tests.support.accounts import AE, case_id, settle
@@ -330,13 +330,13 @@ async def test_an_archived_channel_fails_the_security_review_announcement_not_th
 
 
 async def closed_lost_and_reopened(
-    harness: Any, salesforce_fake: Any, opportunity_id: str, *, failing: int
+    harness: Any, salesforce_fake: Any, opportunity_id: str, *, failing: int, **overrides: Any
 ) -> WorkflowHandle[Any, Any]:
     """An opportunity closed lost and reopened, the next ``failing`` stage writes refused (a
     missing field): the close's write (``stage/2``) has failed."""
     invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'Closed_Lost_Reason__c'"}]
     opp: WorkflowHandle[Any, Any] = await start_opportunity(
-        harness, salesforce_fake, opportunity_id
+        harness, salesforce_fake, opportunity_id, **overrides
     )
     await until_done(opp, "stage/1")
     path = rf"/sobjects/Opportunity/{opportunity_id}"
@@ -398,3 +398,27 @@ async def test_a_newer_write_that_landed_by_a_retry_still_refuses_the_older_ones
         await opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/3", OPERATOR))
         await until_done(opp, "stage/3")
         await close_retry_refused(opp, salesforce_fake, "006STALE2")
+
+
+async def test_a_newer_write_that_landed_before_continue_as_new_still_refuses_the_older_ones_retry(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The close's write failed and the reopened stage landed; then the opportunity continued
+    as new (a long history). The new run must still refuse the older write's retry."""
+    async with harness_factory() as harness:
+        opp = await closed_lost_and_reopened(
+            harness, salesforce_fake, "006STALE3", failing=1, history_event_limit=80
+        )
+        first_run = (await opp.describe()).run_id
+        # The latest run's handle: the first may continue as new while it is asked.
+        latest = harness.client.get_workflow_handle_for(OpportunityWorkflow.run, opp.id)
+        await until_done(latest, "stage/3")
+        for n in range(40):
+            if (await latest.describe()).run_id != first_run:
+                break
+            await latest.execute_update(
+                OpportunityWorkflow.link_tdd,
+                LinkTdd(f"https://docs.example.com/tdd/{n}", AE_OPP, Role.AE),
+            )
+        assert (await latest.describe()).run_id != first_run  # it continued as new
+        await close_retry_refused(latest, salesforce_fake, "006STALE3")
