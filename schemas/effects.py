@@ -223,6 +223,11 @@ class Effect:
     changed_at: datetime | None = None
     changed_by: str = ""
     reason: str = ""
+    overwritten: str = ""
+    """A failed Salesforce write's fields that a later write set since, with that write's name
+    (``StageName of Opportunity 006X was written since by stage/3``), noted when the run
+    continues as new: the next run no longer knows what landed, and a retry must not put the
+    older value back."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from schemas import search_attributes as sa
 from schemas.common import Role
 from schemas.effects import EffectsView, RetryEffect, SkipEffect
 from schemas.health import RecordActionPlan, SetHealth
-from schemas.opportunity import CloseOpportunity, ReopenOpportunity
+from schemas.opportunity import CloseOpportunity, LinkTdd, ReopenOpportunity
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import TrialPhase
 from tests.support.accounts import AE, case_id, settle
@@ -329,32 +329,52 @@ async def test_an_archived_channel_fails_the_security_review_announcement_not_th
         assert await needs_attention(review) is False
 
 
+async def closed_lost_and_reopened(
+    harness: Any, salesforce_fake: Any, opportunity_id: str, *, failing: int, **overrides: Any
+) -> WorkflowHandle[Any, Any]:
+    """An opportunity closed lost and reopened, the next ``failing`` stage writes refused (a
+    missing field): the close's write (``stage/2``) has failed."""
+    invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'Closed_Lost_Reason__c'"}]
+    opp: WorkflowHandle[Any, Any] = await start_opportunity(
+        harness, salesforce_fake, opportunity_id, **overrides
+    )
+    await until_done(opp, "stage/1")
+    path = rf"/sobjects/Opportunity/{opportunity_id}"
+    salesforce_fake.fail_next("PATCH", path, 400, invalid, failing)
+    await opp.execute_update(
+        OpportunityWorkflow.close, CloseOpportunity(False, AE_OPP, Role.AE, "went dark")
+    )
+    await until_failed(opp, "stage/2")
+    await opp.execute_update(
+        OpportunityWorkflow.reopen, ReopenOpportunity(AE_OPP, Role.AE, "back in play")
+    )
+    return opp
+
+
+async def close_retry_refused(
+    opp: WorkflowHandle[Any, Any], salesforce_fake: Any, opportunity_id: str
+) -> None:
+    """A retry of the close's write is refused (``stage/3`` set the stage since), and changes
+    nothing: Salesforce keeps the open stage, the effect stays failed."""
+    await refused(
+        opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/2", OPERATOR)),
+        f"StageName of Opportunity {opportunity_id} was written since by stage/3",
+    )
+    record = salesforce_fake.get_record("Opportunity", opportunity_id)
+    assert record["StageName"] == "Stage 1 - Discovery"
+    assert by_name(await effects_of(opp), "stage/2").state == "failed"
+
+
 async def test_a_retry_that_would_put_back_an_older_salesforce_value_is_refused(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     """Closing it lost failed to sync; it was reopened since, and that stage did land. A retry
     of the old write would set Closed Lost over the open stage: refused, saying why."""
-    invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'Closed_Lost_Reason__c'"}]
     async with harness_factory() as harness:
-        opp = await start_opportunity(harness, salesforce_fake, "006STALE")
-        await until_done(opp, "stage/1")
-        salesforce_fake.fail_next("PATCH", r"/sobjects/Opportunity/006STALE", 400, invalid)
-        await opp.execute_update(
-            OpportunityWorkflow.close, CloseOpportunity(False, AE_OPP, Role.AE, "went dark")
-        )
-        await until_failed(opp, "stage/2")
-        await opp.execute_update(
-            OpportunityWorkflow.reopen, ReopenOpportunity(AE_OPP, Role.AE, "back in play")
-        )
+        opp = await closed_lost_and_reopened(harness, salesforce_fake, "006STALE", failing=1)
         await until_done(opp, "stage/3")
 
-        await refused(
-            opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/2", OPERATOR)),
-            "StageName of Opportunity 006STALE was written since by stage/3",
-        )
-        record = salesforce_fake.get_record("Opportunity", "006STALE")
-        assert record["StageName"] == "Stage 1 - Discovery"
-        assert by_name(await effects_of(opp), "stage/2").state == "failed"
+        await close_retry_refused(opp, salesforce_fake, "006STALE")
         # What the refusal says to do instead.
         await opp.execute_update(
             OpportunityWorkflow.skip_effect, SkipEffect("stage/2", "superseded", OPERATOR)
@@ -363,3 +383,42 @@ async def test_a_retry_that_would_put_back_an_older_salesforce_value_is_refused(
         assert salesforce_fake.get_record("Opportunity", "006STALE")["StageName"] == (
             "Stage 1 - Discovery"
         )
+
+
+async def test_a_newer_write_that_landed_by_a_retry_still_refuses_the_older_ones_retry(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Closed lost and reopened while the field was missing: both stage writes failed. The
+    newer one (the open stage) is retried and lands; a retry of the older one would put Closed
+    Lost back over it, so it is refused as when the newer write landed at once."""
+    async with harness_factory() as harness:
+        opp = await closed_lost_and_reopened(harness, salesforce_fake, "006STALE2", failing=2)
+        await until_failed(opp, "stage/3")
+
+        await opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/3", OPERATOR))
+        await until_done(opp, "stage/3")
+        await close_retry_refused(opp, salesforce_fake, "006STALE2")
+
+
+async def test_a_newer_write_that_landed_before_continue_as_new_still_refuses_the_older_ones_retry(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The close's write failed and the reopened stage landed; then the opportunity continued
+    as new (a long history). The new run must still refuse the older write's retry."""
+    async with harness_factory() as harness:
+        opp = await closed_lost_and_reopened(
+            harness, salesforce_fake, "006STALE3", failing=1, history_event_limit=80
+        )
+        first_run = (await opp.describe()).run_id
+        # The latest run's handle: the first may continue as new while it is asked.
+        latest = harness.client.get_workflow_handle_for(OpportunityWorkflow.run, opp.id)
+        await until_done(latest, "stage/3")
+        for n in range(40):
+            if (await latest.describe()).run_id != first_run:
+                break
+            await latest.execute_update(
+                OpportunityWorkflow.link_tdd,
+                LinkTdd(f"https://docs.example.com/tdd/{n}", AE_OPP, Role.AE),
+            )
+        assert (await latest.describe()).run_id != first_run  # it continued as new
+        await close_retry_refused(latest, salesforce_fake, "006STALE3")

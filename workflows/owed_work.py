@@ -233,6 +233,11 @@ class OwedWork:
         # that landed for each field: a retry must not put back a value written over since.
         self._write_order: dict[str, int] = {}
         self._landed: dict[str, dict[str, tuple[int, str]]] = {}
+        # Writes carried from an earlier run keep their order among themselves, before this
+        # run's: a carried write retried here that lands is newer than the carried ones before.
+        carried = [e for e in book if e.activity in SALESFORCE_WRITES]
+        for index, effect in enumerate(carried):
+            self._write_order[effect.key] = index - len(carried)
 
     # --- What the main loop calls ------------------------------------------------------------
 
@@ -329,21 +334,29 @@ class OwedWork:
         effect = self._retryable(request)
         if why := self._refuses_retry(effect):
             raise self._skip_instead(effect, why)
-        newer = self._written_since(effect)
-        if newer:
-            record = effect.lane.removeprefix("salesforce:").replace("/", " ")
-            what = (
-                ", ".join(sorted(newer))
-                if effect.activity == SALESFORCE_TASK_UPSERT
-                else f"{', '.join(sorted(newer))} of {record}"
-            )
-            names = sorted(set(newer.values()))
+        overwritten = self._overwritten(effect)
+        if overwritten:
             raise self._skip_instead(
                 effect,
-                f"effect {effect.name} is out of date: {what} was written since by"
-                f" {', '.join(names)}, and a retry would put back the older value",
+                f"effect {effect.name} is out of date: {overwritten}, and a retry would put"
+                " back the older value",
             )
         return effect
+
+    def _overwritten(self, effect: Effect) -> str:
+        """What later writes set over ``effect``'s fields ("StageName of Opportunity 006X was
+        written since by stage/3"), in this run or (noted at continue-as-new) an earlier one."""
+        newer = self._written_since(effect)
+        if not newer:
+            return effect.overwritten
+        record = effect.lane.removeprefix("salesforce:").replace("/", " ")
+        what = (
+            ", ".join(sorted(newer))
+            if effect.activity == SALESFORCE_TASK_UPSERT
+            else f"{', '.join(sorted(newer))} of {record}"
+        )
+        names = sorted(set(newer.values()))
+        return f"{what} was written since by {', '.join(names)}"
 
     @staticmethod
     def _skip_instead(effect: Effect, why: str) -> RuleViolation:
@@ -560,8 +573,9 @@ class OwedWork:
             return
         effect.state = EffectState.DONE
         effect.changed_at = workflow.now()
-        effect.request = ""
+        # Before the request is dropped: a retried write's fields are only in it.
         self._note_landed(effect)
+        effect.request = ""
         self._arguments.pop(effect.key, None)
         self._hooks.pop(effect.key, None)
         news = hook is not None and hook(result) is not False
@@ -642,6 +656,9 @@ class OwedWork:
         the request of each one still owed."""
         self._forget_resolved(KEEP_RESOLVED_CARRIED)
         for effect in self._book:
+            if effect.state in (EffectState.FAILED, EffectState.EXPIRED):
+                # The next run does not know what landed here: say it now.
+                effect.overwritten = self._overwritten(effect)
             self._write_down_request(effect)
 
     def _write_down_request(self, effect: Effect) -> None:
