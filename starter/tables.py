@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
+from schemas.common import StepStatus
 from schemas.health import HealthView, RedAccountState
 from schemas.intake import IntakeResult
-from schemas.security_review import SecurityReviewState
+from schemas.security_review import SecurityReviewPhase, SecurityReviewState, SecurityStepView
 from schemas.trial import TrialState
 from starter.provenance import by_via
 
@@ -30,9 +31,23 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
+def _security_step_status(
+    state: SecurityReviewState, step: SecurityStepView, now: datetime
+) -> StepStatus:
+    """The step's status at ``now``: the state's is as of the review's last wake-up (a query's
+    clock), which can be a day before the first reminder wakes an overdue step's review."""
+    late = state.phase is SecurityReviewPhase.OPEN and step.status is StepStatus.PENDING
+    return StepStatus.OVERDUE if late and now > step.due_at else step.status
+
+
 def render_security_review(
-    state: SecurityReviewState, temporal_status: str, ui_url: str, namespace: str
+    state: SecurityReviewState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
 ) -> str:
+    now = now or datetime.now(UTC)
     lines = [
         f"{state.workflow_id}  SecurityReviewWorkflow  {temporal_status}",
         f"Account      {state.account_name} ({state.account_id})",
@@ -68,7 +83,7 @@ def render_security_review(
             str(step.role),
             step.owner or "-",
             when(step.due_at),
-            step.status.value
+            _security_step_status(state, step, now).value
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated_to_leader else ""),
             by_via(step.completed_by or "-", step.completed_via),

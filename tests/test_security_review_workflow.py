@@ -33,6 +33,7 @@ from schemas.security_review import (
     SecurityReviewState,
     security_review_workflow_id,
 )
+from starter.tables import render_security_review
 from tests.support import patience
 from workflows.security_review import SecurityReviewWorkflow
 
@@ -157,6 +158,28 @@ async def test_a_long_history_continues_as_new_and_no_reminder_is_lost_or_repeat
         result = await latest.result()
         assert result.opportunity_id == "006SECLONG" and not result.escalated_to_pm
         assert len(texts(slack_fake, CHANNEL)) == 3  # announced once, escalated once, answered
+
+
+async def test_status_shows_a_step_overdue_before_its_first_reminder_wakes_the_review(
+    harness_factory: Any,
+) -> None:
+    """A query's clock is the workflow's last wake-up: between a step's due time and its first
+    reminder (a day later) nothing wakes the review, so the status must judge by the time of
+    asking, not by the state's ``as_of``."""
+    async with harness_factory() as harness:
+        handle = await start(harness, "006SECLATE")
+        await settle(handle)
+        await harness.env.sleep(DAY + timedelta(hours=12))  # access was due after a day
+        asked_at = await harness.env.get_current_time()
+        view = await state(handle)
+        assert view.as_of < step_view(view, "grant_access").due_at < asked_at
+
+        shown = render_security_review(view, "RUNNING", "http://ui", "default", now=asked_at)
+
+        access = next(line for line in shown.splitlines() if line.startswith("grant_access"))
+        assert "overdue" in access.split()
+        first_pass = next(line for line in shown.splitlines() if line.startswith("ce_first_pass"))
+        assert "pending" in first_pass.split()  # due on day 4
 
 
 async def test_security_review_with_escalation_and_a_late_step_escalated_to_the_ce_leader(
