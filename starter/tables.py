@@ -423,7 +423,11 @@ def render_red_case(
         )
     else:
         lines.append("Resolved     not yet")
-    lines.append(f"Slack thread {state.thread_ts or 'not posted yet'}")
+    thread = {
+        None: "not posted yet",
+        "": "none (the case's post was skipped): no replies are posted",
+    }
+    lines.append(f"Slack thread {thread.get(state.thread_ts, state.thread_ts)}")
     if state.action_plan_complete:
         plan = "complete"
     else:

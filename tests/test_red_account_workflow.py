@@ -17,6 +17,7 @@ from activities.red_accounts import get_red_account_case, list_red_account_cases
 from dealcycle.db.engine import make_engine
 from schemas.account import LifecycleStage, RecordRenewalAssessment
 from schemas.common import Role
+from schemas.effects import SkipEffect
 from schemas.health import (
     HealthSignal,
     RecordActionPlan,
@@ -24,6 +25,7 @@ from schemas.health import (
     RedAccountState,
     SetHealth,
 )
+from starter.tables import render_red_case
 from tests.support.accounts import (
     AE,
     CE,
@@ -384,3 +386,38 @@ def test_red_account_start_config_is_settings_driven(test_settings: Any) -> None
     config = replace(test_settings, temporal_ui_url="https://temporal.example.com").account_config()
     assert config.health.red_accounts_channel == CHANNEL
     assert config.temporal_ui_url == "https://temporal.example.com"
+
+
+async def test_a_case_whose_post_was_skipped_counts_no_reminder_it_could_not_post(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The case's post refused (an archived channel) and given up with `effects skip`: there is
+    no thread, so its reminders reach nobody; the case must not say they were sent, nor that
+    its thread is still to be posted."""
+    slack_fake.archive_channel(CHANNEL)
+    try:
+        async with harness_factory() as harness:
+            account = await open_account(harness, salesforce_fake, "001REDSKIP")
+            case = await set_red(harness, account)
+            failed = await effects_done(case)
+            assert [effect.state for effect in failed.effects if effect.name == "post"] == [
+                "failed"
+            ]
+            await case.execute_update(
+                RedAccountWorkflow.skip_effect,
+                SkipEffect("post", "channel archived; the owners were called", "U0OPS0001"),
+            )
+            await settle(case)
+            opened = (await case_state(case)).opened_at
+            await advance_to(harness.env, case, opened + DAY + timedelta(minutes=1))
+            await advance_to(harness.env, case, opened + 2 * DAY + timedelta(minutes=1))
+
+            state = await case_state(case)
+            assert state.missing_from == ["AE", "CE"]
+            assert thread(slack_fake) == []
+            assert state.reminders_sent == 0
+            shown = render_red_case(state, "RUNNING", "http://ui", "default")
+            assert "not posted yet" not in shown
+            assert "Reminders    0 sent" in shown
+    finally:
+        slack_fake.unarchive_channel(CHANNEL)

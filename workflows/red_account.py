@@ -295,7 +295,8 @@ class RedAccountWorkflow(OwedWorkHandlers):
                     f"Reminder: {missing}, record your part of the action plan."
                 ),
             )
-            s.reminders_sent += 1
+            if s.thread_ts:  # a case whose post was skipped has no thread: nothing was posted
+                s.reminders_sent += 1
             s.last_reminded_at = now
         if threaded and s.escalated and not s.escalation_posted:
             missing = " and ".join(
