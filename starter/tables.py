@@ -8,7 +8,7 @@ from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
 from schemas.common import StepStatus
-from schemas.health import HealthView, RedAccountState
+from schemas.health import CHURNED_CASE_SIGNAL_KIND, HealthView, RedAccountState
 from schemas.intake import IntakeResult
 from schemas.security_review import SecurityReviewPhase, SecurityReviewState, SecurityStepView
 from schemas.trial import TrialState
@@ -361,6 +361,8 @@ class TrackerRow(Protocol):
     @property
     def resolved_colour(self) -> str | None: ...
     @property
+    def resolution(self) -> str | None: ...
+    @property
     def time_to_resolution_seconds(self) -> int | None: ...
 
 
@@ -375,6 +377,8 @@ def render_tracker(rows: Sequence[TrackerRow], now: datetime) -> str:
         if row.status == "open":
             return ["open", span((now - row.opened_at).total_seconds())]
         resolved = f"resolved {row.resolved_colour}" if row.resolved_colour else row.status
+        if row.resolution == CHURNED_CASE_SIGNAL_KIND:  # closed red: the customer left
+            resolved = "churned"
         seconds = row.time_to_resolution_seconds
         return [resolved, "-" if seconds is None else span(seconds)]
 
@@ -417,10 +421,8 @@ def render_red_case(
     ]
     if state.resolved_at is not None:
         open_for = span((state.resolved_at - state.opened_at).total_seconds())
-        lines.append(
-            f"Resolved     {when(state.resolved_at)} UTC, {state.resolved_colour or '?'}"
-            f" (after {open_for})"
-        )
+        how = "closed: the customer churned" if state.churned else state.resolved_colour or "?"
+        lines.append(f"Resolved     {when(state.resolved_at)} UTC, {how} (after {open_for})")
     else:
         lines.append("Resolved     not yet")
     thread = {

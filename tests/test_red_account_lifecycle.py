@@ -14,6 +14,7 @@ from schemas.account import LifecycleStage, RecordRenewalOutcome
 from schemas.common import Role
 from schemas.health import RecordAsk, SetHealth
 from starter.health import record_ask
+from starter.tables import render_red_case, render_tracker
 from tests.support.accounts import AE, CE, DAY, advance_to, case_id, settle, start_account
 from tests.test_account_renewal_outcomes import in_renewal_window
 from tests.test_red_account_workflow import (
@@ -66,6 +67,11 @@ async def test_churn_closes_the_open_case_and_nothing_posts_for_it_afterwards(
         assert row is not None and row.status == "closed" and row.resolution == "churned"
         health = await account.query(AccountWorkflow.health)
         assert health.open_case is None and health.latest_case == case_id(account, 1)
+        # The tracker and the case say the customer left: the case was not resolved red.
+        [listed] = render_tracker([row], view.resolved_at).splitlines()[2:]
+        assert "churned" in listed.split() and "resolved" not in listed.split()
+        shown = render_red_case(view, "COMPLETED", "http://ui", "default")
+        assert "closed: the customer churned" in shown and ", red (" not in shown
 
 
 async def test_a_case_of_a_restarted_account_is_its_own_case(

@@ -313,6 +313,7 @@ def state_view(s: RedAccountSnapshot) -> RedAccountState:
         ae_owner=s.start.ae_owner,
         ce_owner=s.start.ce_owner,
         renewal_date=s.start.renewal_date,
+        churned=s.churned,
     )
 
 
