@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -91,3 +92,32 @@ async def test_make_run_serves_the_web_ui_on_the_port_of_its_ui_url(
     with pytest.raises(PortInUseError):
         await devrun.run_everything(environ=environ)
     assert (asked["port"], asked["ui_port"]) == (37533, 37534)
+
+
+@pytest.mark.parametrize("command", [["run"], ["server", "--port", "37533"]])
+def test_a_port_in_use_is_said_plainly_not_as_an_internal_error(
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The dev server's refusal says what to do; `internal error:` is for dealcycle's bugs."""
+    from contextlib import asynccontextmanager
+
+    from dealcycle.devtools.devserver import PortInUseError
+    from starter import cli, cli_common, devrun
+
+    @asynccontextmanager
+    async def taken(**_kwargs: object) -> AsyncIterator[None]:
+        raise PortInUseError("something already listens on 127.0.0.1:8233 (Temporal Web UI port)")
+        yield
+
+    monkeypatch.setattr(devrun, "running_dev_server", taken)
+    monkeypatch.setattr(devrun, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr(cli_common, "configure_logging", lambda *_args: None)
+    monkeypatch.setenv("DEALCYCLE_STATE_DIR", str(tmp_path / "state"))
+
+    assert cli.main(command) == 1
+    assert capsys.readouterr().err == (
+        "dealcycle: something already listens on 127.0.0.1:8233 (Temporal Web UI port)\n"
+    )
