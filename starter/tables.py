@@ -427,7 +427,7 @@ def render_red_case(
         lines.append("Resolved     not yet")
     thread = {
         None: "not posted yet",
-        "": "none (the case's post was skipped): no replies are posted",
+        "": "none: the case's post was skipped",
     }
     lines.append(f"Slack thread {thread.get(state.thread_ts, state.thread_ts)}")
     if state.action_plan_complete:

@@ -388,12 +388,12 @@ def test_red_account_start_config_is_settings_driven(test_settings: Any) -> None
     assert config.temporal_ui_url == "https://temporal.example.com"
 
 
-async def test_a_case_whose_post_was_skipped_counts_no_reminder_it_could_not_post(
+async def test_a_case_whose_post_was_skipped_reminds_and_escalates_by_dm(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:
     """The case's post refused (an archived channel) and given up with `effects skip`: there is
-    no thread, so its reminders reach nobody; the case must not say they were sent, nor that
-    its thread is still to be posted."""
+    no thread for its reminders and its escalation, which went nowhere (and were counted as
+    sent, with its thread 'not posted yet'). They go to their people by DM."""
     slack_fake.archive_channel(CHANNEL)
     try:
         async with harness_factory() as harness:
@@ -408,16 +408,27 @@ async def test_a_case_whose_post_was_skipped_counts_no_reminder_it_could_not_pos
                 SkipEffect("post", "channel archived; the owners were called", "U0OPS0001"),
             )
             await settle(case)
+            await case.execute_update(
+                RedAccountWorkflow.record_action_plan,
+                RecordActionPlan(CE, Role.CE, "usage halved", "SSO fix", "weekly office hours"),
+            )
             opened = (await case_state(case)).opened_at
             await advance_to(harness.env, case, opened + DAY + timedelta(minutes=1))
-            await advance_to(harness.env, case, opened + 2 * DAY + timedelta(minutes=1))
+            await advance_to(harness.env, case, opened + 3 * DAY + timedelta(minutes=1))
 
-            state = await case_state(case)
-            assert state.missing_from == ["AE", "CE"]
+            state = await effects_done(case)
+            assert state.missing_from == ["AE"] and state.escalated
             assert thread(slack_fake) == []
-            assert state.reminders_sent == 0
+            reminders = [m.text for m in slack_fake.messages_in(AE) if "action plan" in m.text]
+            assert len(reminders) == 2 == state.reminders_sent
+            assert reminders[0].startswith("Reminder: record your part (AE) of the action plan")
+            assert "has no thread" in reminders[0]
+            assert [m.text for m in slack_fake.messages_in(CE) if "action plan" in m.text] == []
+            [escalation] = [m.text for m in slack_fake.messages_in(CE_LEADER)]
+            assert escalation.startswith(f"Escalation to <@{CE_LEADER}>: the action plan for")
+            assert "still missing from <@U0AE00001>" in escalation
             shown = render_red_case(state, "RUNNING", "http://ui", "default")
             assert "not posted yet" not in shown
-            assert "Reminders    0 sent" in shown
+            assert "Reminders    2 sent" in shown
     finally:
         slack_fake.unarchive_channel(CHANNEL)
