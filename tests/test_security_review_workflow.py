@@ -23,6 +23,8 @@ from temporalio.exceptions import ApplicationError
 
 from schemas import search_attributes as sa
 from schemas.common import DeploymentType, Durations, Region, StepStatus
+from schemas.effects import RetryEffect, SkipEffect
+from schemas.opportunity import ConcludedByOpportunity, OpportunityEnd, opportunity_workflow_id
 from schemas.security_review import (
     CompleteSecurityStep,
     DeclineFirstPass,
@@ -371,6 +373,49 @@ async def _review_done(handle: WorkflowHandle[Any, Any]) -> None:
 
 async def _nothing(handle: WorkflowHandle[Any, Any]) -> None:
     return None
+
+
+async def test_a_concluded_reviews_failed_announcement_is_not_retried_but_skipped(
+    harness_factory: Any, slack_fake: Any
+) -> None:
+    """The review's start announcement failed (an archived channel), then the deal was lost:
+    a retry would post 'Security questionnaire received… answers are due…' to everyone for
+    a review that is over. It is refused, saying to skip it; skipped, the review ends."""
+    slack_fake.archive_channel(CHANNEL)
+    try:
+        async with harness_factory() as harness:
+            handle = await start(harness, "006SECLOSTFX")
+            for _ in range(200):
+                view = await effects_done(handle)
+                if any(e.name == "announce/start" for e in view.effects):
+                    break
+                await asyncio.sleep(0.05)
+            assert [e.state for e in view.effects if e.name == "announce/start"] == ["failed"]
+            await handle.signal(
+                SecurityReviewWorkflow.concluded_by_opportunity,
+                ConcludedByOpportunity(
+                    opportunity_workflow_id("006SECLOSTFX"), OpportunityEnd.LOST, "no budget"
+                ),
+            )
+            await settle(handle)
+            slack_fake.unarchive_channel(CHANNEL)
+
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(
+                    SecurityReviewWorkflow.retry_effect, RetryEffect("announce/start", AE)
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert "concluded" in refused.value.cause.message
+            assert "effects skip security-review-006SECLOSTFX" in refused.value.cause.message
+            await handle.execute_update(
+                SecurityReviewWorkflow.skip_effect,
+                SkipEffect("announce/start", "the deal was lost", AE),
+            )
+            result = await handle.result()
+            assert result.conclusion_reason == "the opportunity was closed lost: no budget"
+            assert texts(slack_fake, CHANNEL) == []
+    finally:
+        slack_fake.unarchive_channel(CHANNEL)
 
 
 @pytest.mark.parametrize(
