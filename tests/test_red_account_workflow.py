@@ -430,5 +430,10 @@ async def test_a_case_whose_post_was_skipped_reminds_and_escalates_by_dm(
             shown = render_red_case(state, "RUNNING", "http://ui", "default")
             assert "not posted yet" not in shown
             assert "Reminders    2 sent" in shown
+            # An ask has no thread to go to either: the answer says so.
+            asked = await case.execute_update(
+                RedAccountWorkflow.record_ask, RecordAsk(AE, Role.AE, "VP Eng to call them")
+            )
+            assert asked.message.startswith("ask #1 recorded; the case has no thread")
     finally:
         slack_fake.unarchive_channel(CHANNEL)
