@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     import schemas.common
     import schemas.effects  # noqa: F401
     from schemas import limits, start_summaries
-    from schemas.effects import EffectKind, SlackPost, SlackPostResult
+    from schemas.effects import Effect, EffectKind, SlackPost, SlackPostResult
     from schemas.errors import RuleViolation
     from schemas.health import (
         CASE_SIGNAL,
@@ -82,7 +82,9 @@ class RedAccountWorkflow(OwedWorkHandlers):
             self._invalid = err
             self._fx = OwedWork([], start.case_id, self._mark_changed)
             return
-        self._fx = OwedWork(self._s.effects, start.case_id, self._mark_changed)
+        self._fx = OwedWork(
+            self._s.effects, start.case_id, self._mark_changed, refuses_retry=self._refuses_retry
+        )
         self._roster = RosterLookup(
             lambda: Roster.carried(self._s.start.roster), self._remember_roster
         )
@@ -92,6 +94,13 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     def _mark_changed(self) -> None:
         self._changed = True
+
+    def _refuses_retry(self, effect: Effect) -> str:
+        """Nothing more is posted for a churned customer's case: a retry of a failed post
+        would announce it red, or remind and escalate, for a customer who left."""
+        if not self._s.churned or effect.activity != effects.POST_SLACK_MESSAGE:
+            return ""
+        return f"the customer churned and case {self._s.start.case_id} is closed"
 
     @workflow.signal(name=CASE_SIGNAL)
     def case_signal(self, signal: CaseSignal | None = None) -> None:
