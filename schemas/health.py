@@ -310,6 +310,8 @@ class RedAccountState:
     ce_owner: str = ""
     """The account's AE and CE now: the people the case's open parts and reminders go to."""
     renewal_date: datetime | None = None
+    churned: bool = False
+    """Closed because the customer churned (its colour stays red), not resolved."""
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Coroutine, Sequence
+from typing import Any, NoReturn
 
 from starter import cli_common
 from starter.account_commands import add_account_commands
@@ -21,7 +21,7 @@ from starter.cli_common import cmd_status, configured_settings
 from starter.codec_commands import add_codec_commands
 from starter.digest import add_digest_commands
 from starter.effects_commands import add_effects_commands
-from starter.errors import debug_requested, report
+from starter.errors import CommandError, debug_requested, report
 from starter.health_commands import add_health_commands
 from starter.intake_commands import add_intake_commands
 from starter.license_commands import add_license_commands
@@ -40,11 +40,22 @@ from starter.workflow_ids import check_id_arguments
 # --- Dev commands ------------------------------------------------------------------------------
 
 
+def _dev_server_refusal_said_plainly(run: Coroutine[Any, Any, int]) -> int:
+    """Run ``run``; the dev server's refusal (a port in use, a CLI that will not start) says
+    what to do: it is the person's to fix, not an internal error."""
+    from dealcycle.devtools.devserver import DevServerError
+
+    try:
+        return asyncio.run(run)
+    except DevServerError as err:
+        raise CommandError(str(err)) from err
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     from starter.devrun import serve_dev_server
 
     settings = configured_settings()
-    return asyncio.run(
+    return _dev_server_refusal_said_plainly(
         serve_dev_server(
             settings,
             port=args.port,
@@ -67,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from starter.devrun import run_everything
 
-    return asyncio.run(run_everything(demo=not args.no_demo))
+    return _dev_server_refusal_said_plainly(run_everything(demo=not args.no_demo))
 
 
 # --- Parser ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from dealcycle.devtools.devserver import running_dev_server
 from dealcycle.fakes.slack_page import SlackPage
@@ -34,6 +35,8 @@ log = get_logger("dealcycle.run")
 # `make run` shows a trial's life in minutes rather than months, unless the environment says
 # otherwise: a "day" lasts a minute, planning items fall due after two, so the first reminders
 # with a Done button reach the sandbox Slack page about three minutes after the start.
+DEFAULT_UI_PORT = 8233
+
 DEMO_TIMINGS = {
     "DEALCYCLE_DAY_LENGTH": "60s",
     "DEALCYCLE_PLANNING_ITEM_DUE": "2m",
@@ -118,6 +121,12 @@ async def _until_interrupted() -> AsyncIterator[asyncio.Event]:
 
 def _port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
+
+
+def _ui_port_of(ui_url: str) -> int:
+    """The Web UI's port: that of the links the CLI prints (``DEALCYCLE_TEMPORAL_UI_URL``), so
+    a second ``make run`` can be given other ports; 8233 when the URL names none."""
+    return urlsplit(ui_url).port or DEFAULT_UI_PORT
 
 
 async def serve_dev_server(
@@ -299,7 +308,7 @@ async def run_everything(*, demo: bool = True, environ: Mapping[str, str] | None
     async with running_dev_server(
         state_dir=settings.state_dir,
         port=_port_of(settings.temporal_address),
-        ui_port=8233,
+        ui_port=_ui_port_of(settings.temporal_ui_url),
         db_filename=settings.state_dir / "temporal.db",
         search_attributes=registrations(),
         log_file=settings.state_dir / "temporal-server.log",

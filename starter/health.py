@@ -23,6 +23,7 @@ from schemas.health import (
     HealthInput,
     HealthSignal,
     HealthView,
+    Reading,
     RecordActionPlan,
     RecordAsk,
     RedAccountState,
@@ -87,33 +88,36 @@ def parse_reading(raw: str) -> tuple[str, float]:
     return name, number
 
 
-def health_signals(readings: Sequence[tuple[str, float]], source: str = "") -> list[HealthSignal]:
-    """One signal per reading (each checked as the workflow would); an input given twice is
-    refused rather than letting the last one win silently."""
+def health_signal(readings: Sequence[tuple[str, float]], source: str = "") -> HealthSignal:
+    """The readings as one signal (the first, carrying the others in ``more``), so the account
+    judges its colour once, on all of them: one signal each made it judge every intermediate
+    score, and a command whose readings end yellow could open and resolve a red case on the
+    way. An input given twice is refused rather than letting the last one win silently."""
+    if not readings:
+        raise CommandError(f"no readings to send; give --reading INPUT=VALUE ({INPUTS})")
     seen: set[str] = set()
-    signals = []
-    for name, value in readings:
+    for name, _ in readings:
         if name in seen:
             raise CommandError(f"{name} is given twice; give one reading per input")
         seen.add(name)
-        signal = HealthSignal(name, value, source.strip())
-        within_limits(signal)
-        problem = check_signal(signal)
-        if problem is not None:
-            raise CommandError(problem)
-        signals.append(signal)
-    return signals
+    (first, value), *others = readings
+    signal = HealthSignal(
+        first, value, source.strip(), more=[Reading(name, number) for name, number in others]
+    )
+    within_limits(signal)
+    problem = check_signal(signal)
+    if problem is not None:
+        raise CommandError(problem)
+    return signal
 
 
-async def send_health_signals(client: Client, account: str, signals: Sequence[HealthSignal]) -> str:
-    """Send each reading as the ``health_signal`` signal, in order."""
-    if not signals:
-        raise CommandError(f"no readings to send; give --reading INPUT=VALUE ({INPUTS})")
+async def send_health_signal(client: Client, account: str, signal: HealthSignal) -> str:
+    """Send the readings as the ``health_signal`` signal."""
     handle = await running_account(client, account)
-    for signal in signals:
-        await handle.signal(HEALTH_SIGNAL, signal)
-    sent = ", ".join(f"{signal.input} {signal.value:g}" for signal in signals)
-    source = f" (source: {signals[0].source})" if signals[0].source else ""
+    await handle.signal(HEALTH_SIGNAL, signal)
+    readings = [(signal.input, signal.value), *((r.input, r.value) for r in signal.more)]
+    sent = ", ".join(f"{name} {value:g}" for name, value in readings)
+    source = f" (source: {signal.source})" if signal.source else ""
     return f"sent to {handle.id}: {sent}{source}; `dealcycle health {account}` shows the score"
 
 

@@ -54,8 +54,8 @@ def _health(args: argparse.Namespace) -> AccountCall:
         )
     refuse(["--reason", "--by", "--role"], "with --set")
     if args.readings:
-        signals = account_health.health_signals(args.readings, args.source or "")
-        return lambda client: account_health.send_health_signals(client, args.account_id, signals)
+        signal = account_health.health_signal(args.readings, args.source or "")
+        return lambda client: account_health.send_health_signal(client, args.account_id, signal)
     refuse(["--source"], "with --reading")
     return lambda client: account_health.render_health_status(client, args.account_id)
 

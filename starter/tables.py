@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
-from schemas.health import HealthView, RedAccountState
+from schemas.common import StepStatus
+from schemas.health import CHURNED_CASE_SIGNAL_KIND, HealthView, RedAccountState
 from schemas.intake import IntakeResult
-from schemas.security_review import SecurityReviewState
+from schemas.security_review import SecurityReviewPhase, SecurityReviewState, SecurityStepView
 from schemas.trial import TrialState
 from starter.provenance import by_via
 
@@ -30,9 +31,23 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
+def _security_step_status(
+    state: SecurityReviewState, step: SecurityStepView, now: datetime
+) -> StepStatus:
+    """The step's status at ``now``: the state's is as of the review's last wake-up (a query's
+    clock), which can be a day before the first reminder wakes an overdue step's review."""
+    late = state.phase is SecurityReviewPhase.OPEN and step.status is StepStatus.PENDING
+    return StepStatus.OVERDUE if late and now > step.due_at else step.status
+
+
 def render_security_review(
-    state: SecurityReviewState, temporal_status: str, ui_url: str, namespace: str
+    state: SecurityReviewState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
 ) -> str:
+    now = now or datetime.now(UTC)
     lines = [
         f"{state.workflow_id}  SecurityReviewWorkflow  {temporal_status}",
         f"Account      {state.account_name} ({state.account_id})",
@@ -68,7 +83,7 @@ def render_security_review(
             str(step.role),
             step.owner or "-",
             when(step.due_at),
-            step.status.value
+            _security_step_status(state, step, now).value
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated_to_leader else ""),
             by_via(step.completed_by or "-", step.completed_via),
@@ -346,6 +361,8 @@ class TrackerRow(Protocol):
     @property
     def resolved_colour(self) -> str | None: ...
     @property
+    def resolution(self) -> str | None: ...
+    @property
     def time_to_resolution_seconds(self) -> int | None: ...
 
 
@@ -360,6 +377,8 @@ def render_tracker(rows: Sequence[TrackerRow], now: datetime) -> str:
         if row.status == "open":
             return ["open", span((now - row.opened_at).total_seconds())]
         resolved = f"resolved {row.resolved_colour}" if row.resolved_colour else row.status
+        if row.resolution == CHURNED_CASE_SIGNAL_KIND:  # closed red: the customer left
+            resolved = "churned"
         seconds = row.time_to_resolution_seconds
         return [resolved, "-" if seconds is None else span(seconds)]
 
@@ -402,13 +421,15 @@ def render_red_case(
     ]
     if state.resolved_at is not None:
         open_for = span((state.resolved_at - state.opened_at).total_seconds())
-        lines.append(
-            f"Resolved     {when(state.resolved_at)} UTC, {state.resolved_colour or '?'}"
-            f" (after {open_for})"
-        )
+        how = "closed: the customer churned" if state.churned else state.resolved_colour or "?"
+        lines.append(f"Resolved     {when(state.resolved_at)} UTC, {how} (after {open_for})")
     else:
         lines.append("Resolved     not yet")
-    lines.append(f"Slack thread {state.thread_ts or 'not posted yet'}")
+    thread = {
+        None: "not posted yet",
+        "": "none: the case's post was skipped",
+    }
+    lines.append(f"Slack thread {thread.get(state.thread_ts, state.thread_ts)}")
     if state.action_plan_complete:
         plan = "complete"
     else:

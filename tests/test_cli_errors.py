@@ -326,7 +326,7 @@ def security_review_state(**changes: Any) -> SecurityReviewState:
 
 def test_a_security_review_shows_as_a_table_of_its_steps() -> None:
     lines = render_security_review(
-        security_review_state(), "RUNNING", "http://ui", "default"
+        security_review_state(), "RUNNING", "http://ui", "default", now=NOW
     ).splitlines()
 
     assert lines[0] == "security-review-006ACME  SecurityReviewWorkflow  RUNNING"

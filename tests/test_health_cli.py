@@ -37,6 +37,7 @@ from schemas.health import (
     HealthChange,
     HealthSignal,
     HealthView,
+    Reading,
     RecordActionPlan,
     RecordAsk,
     RedAccountState,
@@ -51,6 +52,7 @@ from starter.tables import render_health, render_red_case, render_tracker, span
 from starter.trials import CommandError
 from tests.support.accounts import DAY, settle, start_account
 from tests.support.accounts import case_id as expected_case_id
+from workflows.account import AccountWorkflow
 
 CE, AE = "U0CE00001", "U0AE00001"
 VIA = cli_via()
@@ -238,7 +240,7 @@ def test_a_rejected_health_change_prints_the_workflows_reason(
     )
 
 
-def test_health_readings_are_sent_as_signals_in_order(
+def test_health_readings_are_sent_as_one_signal_in_order(
     temporal: FakeTemporal, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = cli.main(
@@ -248,8 +250,11 @@ def test_health_readings_are_sent_as_signals_in_order(
 
     assert code == 0
     assert temporal.signals == [
-        (ACCOUNT, HEALTH_SIGNAL, HealthSignal("usage", 35.0, "NPS survey")),
-        (ACCOUNT, HEALTH_SIGNAL, HealthSignal("sentiment", 20.5, "NPS survey")),
+        (
+            ACCOUNT,
+            HEALTH_SIGNAL,
+            HealthSignal("usage", 35.0, "NPS survey", more=[Reading("sentiment", 20.5)]),
+        ),
     ]
     assert temporal.updates == []
     assert capsys.readouterr().out == (
@@ -770,8 +775,8 @@ async def test_health_and_red_commands_against_the_workflows(
             200 * DAY, stage=LifecycleStage.ADOPTION, track=harness.track,
         )  # fmt: skip
 
-        signals = health.health_signals([("usage", 80.0), ("adoption", 75.0)], "analytics")
-        sent = await health.send_health_signals(client, "001CLIH", signals)
+        signal = health.health_signal([("usage", 80.0), ("adoption", 75.0)], "analytics")
+        sent = await health.send_health_signal(client, "001CLIH", signal)
         assert sent.startswith("sent to account-001CLIH: usage 80, adoption 75")
         await settle(account_handle)
         shown = (await health.render_health_status(client, "001CLIH")).splitlines()
@@ -815,3 +820,31 @@ async def test_health_and_red_commands_against_the_workflows(
         await settle(case_handle)
         [row] = health.read_tracker(settings.database_url, account="account-001CLIH")
         assert (row.case_id, row.status, row.reasons) == (case_id, "open", ["champion left"])
+
+
+async def test_readings_sent_together_are_judged_together_and_open_no_case_on_the_way(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Yellow (42) before and after: usage falls as adoption and sentiment recover. Judged one
+    reading at a time, usage 10 alone made the score 10, red: a case opened, was posted in
+    #red-accounts and resolved, and Salesforce went Red and back, for readings ending yellow."""
+    async with harness_factory() as harness:
+        client = harness.client
+        account_handle = await start_account(
+            client, harness.env, harness.task_queue, harness.settings, salesforce_fake,
+            "001CLITOG", 200 * DAY, stage=LifecycleStage.ADOPTION, track=harness.track,
+        )  # fmt: skip
+        before = [("usage", 90.0), ("adoption", 10.0), ("sentiment", 10.0)]
+        await health.send_health_signal(client, "001CLITOG", health.health_signal(before))
+        await settle(account_handle)
+        assert (await account_handle.query(AccountWorkflow.health)).colour == "yellow"
+
+        after = [("usage", 10.0), ("adoption", 90.0), ("sentiment", 90.0)]
+        await health.send_health_signal(client, "001CLITOG", health.health_signal(after))
+        await settle(account_handle)
+
+        view = await account_handle.query(AccountWorkflow.health)
+        assert (view.colour, view.score) == ("yellow", 58.0)
+        assert [change.colour.value for change in view.history] == ["yellow"]
+        assert view.cases_opened == 0
+        assert slack_fake.messages_in("#red-accounts") == []

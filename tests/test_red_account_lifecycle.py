@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from activities.red_accounts import get_red_account_case, list_red_account_cases
 from dealcycle.db.engine import make_engine
 from schemas.account import LifecycleStage, RecordRenewalOutcome
 from schemas.common import Role
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.health import RecordAsk, SetHealth
 from starter.health import record_ask
+from starter.tables import render_red_case, render_tracker
 from tests.support.accounts import AE, CE, DAY, advance_to, case_id, settle, start_account
 from tests.test_account_renewal_outcomes import in_renewal_window
 from tests.test_red_account_workflow import (
@@ -66,6 +70,54 @@ async def test_churn_closes_the_open_case_and_nothing_posts_for_it_afterwards(
         assert row is not None and row.status == "closed" and row.resolution == "churned"
         health = await account.query(AccountWorkflow.health)
         assert health.open_case is None and health.latest_case == case_id(account, 1)
+        # The tracker and the case say the customer left: the case was not resolved red.
+        [listed] = render_tracker([row], view.resolved_at).splitlines()[2:]
+        assert "churned" in listed.split() and "resolved" not in listed.split()
+        shown = render_red_case(view, "COMPLETED", "http://ui", "default")
+        assert "closed: the customer churned" in shown and ", red (" not in shown
+
+
+async def test_a_churned_cases_failed_post_is_not_retried_but_skipped(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The case's post failed (an archived channel), then the customer churned: a retry would
+    post ':red_circle: … is red … record your plan' for a customer who left, where nothing is
+    to be posted for the case any more. It is refused, saying to skip it; skipped, the case
+    ends."""
+    slack_fake.archive_channel(CHANNEL)
+    try:
+        async with harness_factory() as harness:
+            account = await in_renewal_window(harness, salesforce_fake, "001LEFTQUIET")
+            await account.execute_update(
+                AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
+            )
+            case = await case_handle(harness, account, 1)
+            for _ in range(200):
+                view = await case.query(RedAccountWorkflow.effects)
+                if any(e.name == "post" and e.state == "failed" for e in view.effects):
+                    break
+                await settle(case)
+            await account.execute_update(
+                AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("churned", AE, Role.AE)
+            )
+            await settle(account)
+            await settle(case)
+            slack_fake.unarchive_channel(CHANNEL)
+            assert (await case_state(case)).resolved_at is not None
+
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", AE))
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert "churned" in refused.value.cause.message
+            assert f"effects skip {case.id} post" in refused.value.cause.message
+            await case.execute_update(
+                RedAccountWorkflow.skip_effect, SkipEffect("post", "the customer left", AE)
+            )
+            result = await finished(case)
+            assert result.resolved_colour == "red"
+            assert slack_fake.messages_in(CHANNEL) == []
+    finally:
+        slack_fake.unarchive_channel(CHANNEL)
 
 
 async def test_a_case_of_a_restarted_account_is_its_own_case(

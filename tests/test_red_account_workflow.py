@@ -17,6 +17,7 @@ from activities.red_accounts import get_red_account_case, list_red_account_cases
 from dealcycle.db.engine import make_engine
 from schemas.account import LifecycleStage, RecordRenewalAssessment
 from schemas.common import Role
+from schemas.effects import SkipEffect
 from schemas.health import (
     HealthSignal,
     RecordActionPlan,
@@ -24,6 +25,7 @@ from schemas.health import (
     RedAccountState,
     SetHealth,
 )
+from starter.tables import render_red_case
 from tests.support.accounts import (
     AE,
     CE,
@@ -384,3 +386,54 @@ def test_red_account_start_config_is_settings_driven(test_settings: Any) -> None
     config = replace(test_settings, temporal_ui_url="https://temporal.example.com").account_config()
     assert config.health.red_accounts_channel == CHANNEL
     assert config.temporal_ui_url == "https://temporal.example.com"
+
+
+async def test_a_case_whose_post_was_skipped_reminds_and_escalates_by_dm(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The case's post refused (an archived channel) and given up with `effects skip`: there is
+    no thread for its reminders and its escalation, which went nowhere (and were counted as
+    sent, with its thread 'not posted yet'). They go to their people by DM."""
+    slack_fake.archive_channel(CHANNEL)
+    try:
+        async with harness_factory() as harness:
+            account = await open_account(harness, salesforce_fake, "001REDSKIP")
+            case = await set_red(harness, account)
+            failed = await effects_done(case)
+            assert [effect.state for effect in failed.effects if effect.name == "post"] == [
+                "failed"
+            ]
+            await case.execute_update(
+                RedAccountWorkflow.skip_effect,
+                SkipEffect("post", "channel archived; the owners were called", "U0OPS0001"),
+            )
+            await settle(case)
+            await case.execute_update(
+                RedAccountWorkflow.record_action_plan,
+                RecordActionPlan(CE, Role.CE, "usage halved", "SSO fix", "weekly office hours"),
+            )
+            opened = (await case_state(case)).opened_at
+            await advance_to(harness.env, case, opened + DAY + timedelta(minutes=1))
+            await advance_to(harness.env, case, opened + 3 * DAY + timedelta(minutes=1))
+
+            state = await effects_done(case)
+            assert state.missing_from == ["AE"] and state.escalated
+            assert thread(slack_fake) == []
+            reminders = [m.text for m in slack_fake.messages_in(AE) if "action plan" in m.text]
+            assert len(reminders) == 2 == state.reminders_sent
+            assert reminders[0].startswith("Reminder: record your part (AE) of the action plan")
+            assert "has no thread" in reminders[0]
+            assert [m.text for m in slack_fake.messages_in(CE) if "action plan" in m.text] == []
+            [escalation] = [m.text for m in slack_fake.messages_in(CE_LEADER)]
+            assert escalation.startswith(f"Escalation to <@{CE_LEADER}>: the action plan for")
+            assert "still missing from <@U0AE00001>" in escalation
+            shown = render_red_case(state, "RUNNING", "http://ui", "default")
+            assert "not posted yet" not in shown
+            assert "Reminders    2 sent" in shown
+            # An ask has no thread to go to either: the answer says so.
+            asked = await case.execute_update(
+                RedAccountWorkflow.record_ask, RecordAsk(AE, Role.AE, "VP Eng to call them")
+            )
+            assert asked.message.startswith("ask #1 recorded; the case has no thread")
+    finally:
+        slack_fake.unarchive_channel(CHANNEL)

@@ -23,6 +23,8 @@ from temporalio.exceptions import ApplicationError
 
 from schemas import search_attributes as sa
 from schemas.common import DeploymentType, Durations, Region, StepStatus
+from schemas.effects import RetryEffect, SkipEffect
+from schemas.opportunity import ConcludedByOpportunity, OpportunityEnd, opportunity_workflow_id
 from schemas.security_review import (
     CompleteSecurityStep,
     DeclineFirstPass,
@@ -33,6 +35,7 @@ from schemas.security_review import (
     SecurityReviewState,
     security_review_workflow_id,
 )
+from starter.tables import render_security_review
 from tests.support import patience
 from workflows.security_review import SecurityReviewWorkflow
 
@@ -157,6 +160,28 @@ async def test_a_long_history_continues_as_new_and_no_reminder_is_lost_or_repeat
         result = await latest.result()
         assert result.opportunity_id == "006SECLONG" and not result.escalated_to_pm
         assert len(texts(slack_fake, CHANNEL)) == 3  # announced once, escalated once, answered
+
+
+async def test_status_shows_a_step_overdue_before_its_first_reminder_wakes_the_review(
+    harness_factory: Any,
+) -> None:
+    """A query's clock is the workflow's last wake-up: between a step's due time and its first
+    reminder (a day later) nothing wakes the review, so the status must judge by the time of
+    asking, not by the state's ``as_of``."""
+    async with harness_factory() as harness:
+        handle = await start(harness, "006SECLATE")
+        await settle(handle)
+        await harness.env.sleep(DAY + timedelta(hours=12))  # access was due after a day
+        asked_at = await harness.env.get_current_time()
+        view = await state(handle)
+        assert view.as_of < step_view(view, "grant_access").due_at < asked_at
+
+        shown = render_security_review(view, "RUNNING", "http://ui", "default", now=asked_at)
+
+        access = next(line for line in shown.splitlines() if line.startswith("grant_access"))
+        assert "overdue" in access.split()
+        first_pass = next(line for line in shown.splitlines() if line.startswith("ce_first_pass"))
+        assert "pending" in first_pass.split()  # due on day 4
 
 
 async def test_security_review_with_escalation_and_a_late_step_escalated_to_the_ce_leader(
@@ -348,6 +373,49 @@ async def _review_done(handle: WorkflowHandle[Any, Any]) -> None:
 
 async def _nothing(handle: WorkflowHandle[Any, Any]) -> None:
     return None
+
+
+async def test_a_concluded_reviews_failed_announcement_is_not_retried_but_skipped(
+    harness_factory: Any, slack_fake: Any
+) -> None:
+    """The review's start announcement failed (an archived channel), then the deal was lost:
+    a retry would post 'Security questionnaire received… answers are due…' to everyone for
+    a review that is over. It is refused, saying to skip it; skipped, the review ends."""
+    slack_fake.archive_channel(CHANNEL)
+    try:
+        async with harness_factory() as harness:
+            handle = await start(harness, "006SECLOSTFX")
+            for _ in range(200):
+                view = await effects_done(handle)
+                if any(e.name == "announce/start" for e in view.effects):
+                    break
+                await asyncio.sleep(0.05)
+            assert [e.state for e in view.effects if e.name == "announce/start"] == ["failed"]
+            await handle.signal(
+                SecurityReviewWorkflow.concluded_by_opportunity,
+                ConcludedByOpportunity(
+                    opportunity_workflow_id("006SECLOSTFX"), OpportunityEnd.LOST, "no budget"
+                ),
+            )
+            await settle(handle)
+            slack_fake.unarchive_channel(CHANNEL)
+
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(
+                    SecurityReviewWorkflow.retry_effect, RetryEffect("announce/start", AE)
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert "concluded" in refused.value.cause.message
+            assert "effects skip security-review-006SECLOSTFX" in refused.value.cause.message
+            await handle.execute_update(
+                SecurityReviewWorkflow.skip_effect,
+                SkipEffect("announce/start", "the deal was lost", AE),
+            )
+            result = await handle.result()
+            assert result.conclusion_reason == "the opportunity was closed lost: no budget"
+            assert texts(slack_fake, CHANNEL) == []
+    finally:
+        slack_fake.unarchive_channel(CHANNEL)
 
 
 @pytest.mark.parametrize(

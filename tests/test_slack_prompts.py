@@ -302,6 +302,37 @@ async def test_a_security_review_reminder_is_snoozed_then_marked_done(
         assert f"done by <@{AE}> at" in update["text"]
 
 
+async def test_a_security_review_step_escalated_to_the_ce_leader_can_still_be_snoozed(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """A security review step's reminders go on after its escalation to the CE leader (each
+    with its Snooze button): a snooze then moves the next one, as before the escalation."""
+    async with harness_factory() as harness:
+        review = await start_review(harness, "006SECSNOOZELATE")
+        started = await harness.env.get_current_time()
+        # Access is due on day 1: reminded on days 2 and 4, escalated on day 6, reminded on 8.
+        await harness.env.sleep(6 * DAY + HOUR)
+        await settle(review)
+        view = await review.query(SecurityReviewWorkflow.state)
+        access = next(step for step in view.steps if step.key == "grant_access")
+        assert (access.reminders_sent, access.escalated_to_leader) == (2, True)
+        assert len(reminders_for(slack_fake, AE, "Grant access")) == 2
+
+        accepted = await review.execute_update(
+            SecurityReviewWorkflow.snooze_step, SnoozeStep("grant_access", AE)
+        )
+        usual = started + 8 * DAY
+        snoozed = business_days_after(usual, 1, harness.settings.durations.day_seconds)
+        assert snoozed > usual and "next reminder" in accepted.message
+
+        await harness.env.sleep(usual - started - 6 * DAY)
+        await settle(review)
+        assert len(reminders_for(slack_fake, AE, "Grant access")) == 2
+        await harness.env.sleep(snoozed - usual)
+        await settle(review)
+        assert len(reminders_for(slack_fake, AE, "Grant access")) == 3
+
+
 @pytest.mark.parametrize("mode", ["socket", "http"])
 async def test_done_clicked_on_the_workflows_own_reminder_edits_that_reminder_once(
     mode: str, harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     import schemas.common
     import schemas.effects  # noqa: F401
     from schemas import limits, start_summaries
-    from schemas.effects import EffectKind, SlackPost, SlackPostResult
+    from schemas.effects import Effect, EffectKind, SlackPost, SlackPostResult
     from schemas.errors import RuleViolation
     from schemas.health import (
         CASE_SIGNAL,
@@ -58,6 +58,10 @@ REPEATED_PLAN_PATCH = "red-plan-repeat-changes-nothing"
 """Runs that started before: an identical repeat of a role's action plan replaces it and is
 posted in the case's thread again."""
 
+NO_THREAD_DMS_PATCH = "red-case-without-thread-dms"
+"""Runs that started before: a case whose post was skipped (no thread) sent its reminders and
+its escalation to the CE leader nowhere (they were thread replies)."""
+
 
 def _date(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "not set"
@@ -78,7 +82,9 @@ class RedAccountWorkflow(OwedWorkHandlers):
             self._invalid = err
             self._fx = OwedWork([], start.case_id, self._mark_changed)
             return
-        self._fx = OwedWork(self._s.effects, start.case_id, self._mark_changed)
+        self._fx = OwedWork(
+            self._s.effects, start.case_id, self._mark_changed, refuses_retry=self._refuses_retry
+        )
         self._roster = RosterLookup(
             lambda: Roster.carried(self._s.start.roster), self._remember_roster
         )
@@ -88,6 +94,13 @@ class RedAccountWorkflow(OwedWorkHandlers):
 
     def _mark_changed(self) -> None:
         self._changed = True
+
+    def _refuses_retry(self, effect: Effect) -> str:
+        """Nothing more is posted for a churned customer's case: a retry of a failed post
+        would announce it red, or remind and escalate, for a customer who left."""
+        if not self._s.churned or effect.activity != effects.POST_SLACK_MESSAGE:
+            return ""
+        return f"the customer churned and case {self._s.start.case_id} is closed"
 
     @workflow.signal(name=CASE_SIGNAL)
     def case_signal(self, signal: CaseSignal | None = None) -> None:
@@ -188,6 +201,40 @@ class RedAccountWorkflow(OwedWorkHandlers):
             kind=kind,
         )
 
+    def _without_thread(self) -> bool:
+        """The case's post was skipped, so there is no thread: its reminders and escalation
+        go to their people by DM (runs from before: nowhere)."""
+        return self._s.thread_ts == "" and workflow.patched(NO_THREAD_DMS_PATCH)
+
+    def _no_thread_note(self) -> str:
+        start = self._s.start
+        return (
+            f"The case ({start.case_id}) has no thread: its post in"
+            f" {start.config.red_accounts_channel} was skipped;"
+            f" `dealcycle red show {start.account_id}` shows it."
+        )
+
+    async def _remind_by_dm(self) -> None:
+        """This round's reminder to each owner whose part of the action plan is missing."""
+        s, start = self._s, self._s.start
+        for role in rules.missing_from(s):
+            owner = start.ae_owner if role.value == "AE" else start.ce_owner
+            prompt = (
+                f"Reminder: record your part ({role.value}) of the action plan for the red"
+                f" account {escape(start.account_name)} ({start.account_id})."
+            )
+            await effects.post_slack(
+                self._fx,
+                SlackPost(
+                    self._key("reminder", s.reminders_sent + 1, role.value),
+                    owner,
+                    f"{prompt} {self._no_thread_note()} `dealcycle red plan"
+                    f" {start.account_id} --by {owner} --role {role.value} ...`",
+                    blocks=self._action_plan_buttons(prompt),
+                ),
+                kind=EffectKind.REMINDER,
+            )
+
     def _action_plan_buttons(self, text: str) -> list[dict[str, Any]]:
         """The reminder with the Slack app's action-plan form and the case's Web UI page."""
         case_id = workflow.info().workflow_id
@@ -286,16 +333,21 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 f"<@{start.ae_owner if role.value == 'AE' else start.ce_owner}>"
                 for role in rules.missing_from(s)
             )
-            await self._reply(
-                f"reminder/{s.reminders_sent + 1}",
-                f"Reminder: {missing}, record your part of the action plan"
-                f" (`dealcycle red plan {start.account_id} --by YOU --role AE|CE ...`).",
-                kind=EffectKind.REMINDER,
-                blocks=self._action_plan_buttons(
-                    f"Reminder: {missing}, record your part of the action plan."
-                ),
-            )
-            s.reminders_sent += 1
+            if self._without_thread():
+                await self._remind_by_dm()
+                s.reminders_sent += 1
+            else:
+                await self._reply(
+                    f"reminder/{s.reminders_sent + 1}",
+                    f"Reminder: {missing}, record your part of the action plan"
+                    f" (`dealcycle red plan {start.account_id} --by YOU --role AE|CE ...`).",
+                    kind=EffectKind.REMINDER,
+                    blocks=self._action_plan_buttons(
+                        f"Reminder: {missing}, record your part of the action plan."
+                    ),
+                )
+                if s.thread_ts:  # a case whose post was skipped has no thread: nothing posted
+                    s.reminders_sent += 1
             s.last_reminded_at = now
         if threaded and s.escalated and not s.escalation_posted:
             missing = " and ".join(
@@ -303,11 +355,21 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 for role in rules.missing_from(s)
             )
             leader = (await self._roster.current()).ce_leader
-            await self._reply(
-                "escalation",
+            escalation = (
                 f"Escalation to <@{leader}>: the action plan for"
-                f" {escape(start.account_name)} is past its SLA; still missing from {missing}.",
+                f" {escape(start.account_name)} is past its SLA; still missing from {missing}."
             )
+            if self._without_thread():
+                await effects.post_slack(
+                    self._fx,
+                    SlackPost(
+                        self._key("escalation", "dm"),
+                        leader,
+                        f"{escalation} {self._no_thread_note()}",
+                    ),
+                )
+            else:
+                await self._reply("escalation", escalation)
             s.escalation_posted = True
         if s.tracker_opened:
             await self._track()

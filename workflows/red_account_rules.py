@@ -158,6 +158,11 @@ def apply_ask(s: RedAccountSnapshot, request: RecordAsk, now: datetime) -> str:
     s.asks = [*s.asks, asked]
     if asked.permalink:
         return f"ask #{number} recorded from the case's thread"
+    if s.thread_ts == "":
+        return (
+            f"ask #{number} recorded; the case has no thread (its post was skipped), so it is"
+            f" posted nowhere: `dealcycle red show {s.start.account_id}` lists it"
+        )
     return f"ask #{number} recorded; it goes to the case's thread"
 
 
@@ -313,6 +318,7 @@ def state_view(s: RedAccountSnapshot) -> RedAccountState:
         ae_owner=s.start.ae_owner,
         ce_owner=s.start.ce_owner,
         renewal_date=s.start.renewal_date,
+        churned=s.churned,
     )
 
 

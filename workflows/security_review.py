@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas import limits, start_summaries
     from schemas import search_attributes as sa
     from schemas.common import StepStatus
-    from schemas.effects import EffectKind, SlackPost
+    from schemas.effects import Effect, EffectKind, SlackPost
     from schemas.errors import RuleViolation
     from schemas.opportunity import (
         AdoptedByOpportunity,
@@ -100,7 +100,7 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
         # A review that did not start owes nothing: its book is empty and never kept.
         book = self._s.effects if self._s is not None else []
         scope = self._s.effect_scope if self._s is not None else info.workflow_id
-        self._fx = OwedWork(book, scope, self._mark_changed)
+        self._fx = OwedWork(book, scope, self._mark_changed, refuses_retry=self._refuses_retry)
         self._roster = RosterLookup(
             lambda: Roster.carried(self._snapshot().start.roster), self._remember_roster
         )
@@ -111,6 +111,19 @@ class SecurityReviewWorkflow(OwedWorkHandlers):
 
     def _mark_changed(self) -> None:
         self._changed = True
+
+    def _refuses_retry(self, effect: Effect) -> str:
+        """A concluded review (its deal closed or abandoned) posts nothing more: a retry of a
+        failed post would announce, remind or escalate a review that is over."""
+        s = self._s
+        if s is None or s.phase is not SecurityReviewPhase.CONCLUDED:
+            return ""
+        if effect.activity != effects.POST_SLACK_MESSAGE:
+            return ""
+        return (
+            f"the security review was concluded ({s.conclusion_reason}): effect {effect.name}"
+            " would post for a review that is over"
+        )
 
     def _snapshot(self) -> SecurityReviewSnapshot:
         if self._s is None:

@@ -13,7 +13,8 @@ from workflows.security_review_rules import is_open, next_reminder_at
 
 
 def check_snooze(s: SecurityReviewSnapshot, request: SnoozeStep, now: datetime) -> SecurityStep:
-    """A step its owner can act on now, snoozed by that owner or the deal's AE or CE."""
+    """A step its owner can act on now, snoozed by that owner or the deal's AE or CE, before or
+    after its escalation to the CE leader."""
     if s.phase is not SecurityReviewPhase.OPEN:
         raise RuleViolation(f"the security review is {s.phase.value}: nothing to snooze")
     step = next((item for item in s.steps if item.key == request.step), None)
@@ -23,7 +24,8 @@ def check_snooze(s: SecurityReviewSnapshot, request: SnoozeStep, now: datetime) 
     assert isinstance(checked, SecurityStep)
     if not is_open(s, checked):
         raise RuleViolation(f"step {checked.key!r} waits on earlier steps: it is not reminded yet")
-    step_snooze.check_not_escalated(checked, checked.escalated_to_leader)
+    # Unlike an account step's, a review step's reminders go on after its escalation to the
+    # CE leader (once per step), each with its Snooze button: a snooze still moves the next.
     return checked
 
 

@@ -20,6 +20,7 @@ GROUP_NAMES = (
     "account",
     "red-account",
     "red-plan-repeat",
+    "red-no-thread",
     "intake",
     "region",
     "owners",

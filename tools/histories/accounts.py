@@ -22,6 +22,7 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
+from schemas.effects import SkipEffect
 from schemas.health import (
     HealthSignal,
     RecordActionPlan,
@@ -242,6 +243,33 @@ async def red_plan_repeated(rec: Recorder) -> None:
         )
         await settle(case)
     await rec.save(case, "action-plan-repeated")
+
+
+async def red_case_without_thread(rec: Recorder) -> None:
+    """A case whose post Slack refused (an archived channel) and a person gave up with
+    `effects skip`: no thread. The code before ``NO_THREAD_DMS_PATCH`` sent its reminders and
+    its escalation nowhere (the thread replies had no thread); today's sends them as DMs, so
+    this run's quiet reminder rounds are commands it does not issue."""
+    slack = rec.sandbox.slack
+    account = await open_account(rec, "001HREDNOTHREAD", 200 * DAY)
+    slack.archive_channel("#red-accounts")
+    try:
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
+        )
+        await settle(account)
+        case = await case_of(rec, account)
+        await settle(case)
+        await case.execute_update(
+            RedAccountWorkflow.skip_effect, SkipEffect("post", "channel archived", AE)
+        )
+        await settle(case)
+    finally:
+        slack.unarchive_channel("#red-accounts")
+    opened = (await case.query(RedAccountWorkflow.state)).opened_at
+    await advance_to(rec.env, case, opened + DAY + MINUTE)
+    await advance_to(rec.env, case, opened + 3 * DAY + MINUTE)
+    await rec.save(case, "without-thread-reminded-escalated")
 
 
 # --- Closed-won intake -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ GROUPS: dict[str, Scenario] = {
     "account": accounts.accounts,
     "red-account": accounts.red_accounts,
     "red-plan-repeat": accounts.red_plan_repeated,
+    "red-no-thread": accounts.red_case_without_thread,
     "intake": accounts.intake,
     "region": accounts.region_later,
     "owners": accounts.owners_from_a_repeat,
