@@ -387,7 +387,7 @@ async def render_account_status(client: Client, account: str, ui_url: str, names
     )
     state: AccountState = await query_workflow(client, handle, AccountWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
-    return render_account(state, status, ui_url, namespace)
+    return render_account(state, status, ui_url, namespace, datetime.now(UTC))
 
 
 # --- The account plan file ---------------------------------------------------------------------

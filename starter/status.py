@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
@@ -26,7 +27,7 @@ Render = Callable[[Client, str, str, str], Awaitable[str]]
 
 async def _trial(client: Client, workflow_id: str, ui_url: str, namespace: str) -> str:
     state, status = await read_state(client, workflow_id)
-    return render_trial(state, status, ui_url, namespace)
+    return render_trial(state, status, ui_url, namespace, datetime.now(UTC))
 
 
 async def _security_review(client: Client, workflow_id: str, ui_url: str, namespace: str) -> str:
@@ -35,7 +36,7 @@ async def _security_review(client: Client, workflow_id: str, ui_url: str, namesp
     )
     state: SecurityReviewState = await query_workflow(client, handle, SecurityReviewWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
-    return render_security_review(state, status, ui_url, namespace)
+    return render_security_review(state, status, ui_url, namespace, datetime.now(UTC))
 
 
 async def _intake(client: Client, workflow_id: str, ui_url: str, namespace: str) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
+from schemas.common import StepStatus
 from schemas.health import HealthView, RedAccountState
 from schemas.intake import IntakeResult
 from schemas.security_review import SecurityReviewState
@@ -30,8 +31,22 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
+def status_now(status: str, due_at: datetime | None, now: datetime | None) -> str:
+    """A step's status as of ``now`` (``None``: as the workflow answered). A workflow answers
+    its ``state`` query as of its last wake-up, and it wakes for a step's first reminder, not
+    at its due date: a pending step that fell due since is overdue, as ``dealcycle todo``
+    (which judges by the clock too) says."""
+    if now is not None and status == StepStatus.PENDING and due_at is not None and due_at < now:
+        return StepStatus.OVERDUE.value
+    return status
+
+
 def render_security_review(
-    state: SecurityReviewState, temporal_status: str, ui_url: str, namespace: str
+    state: SecurityReviewState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
 ) -> str:
     lines = [
         f"{state.workflow_id}  SecurityReviewWorkflow  {temporal_status}",
@@ -68,7 +83,7 @@ def render_security_review(
             str(step.role),
             step.owner or "-",
             when(step.due_at),
-            step.status.value
+            status_now(step.status.value, step.due_at, now)
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated_to_leader else ""),
             by_via(step.completed_by or "-", step.completed_via),
@@ -110,7 +125,13 @@ def render_intake(
     return "\n".join(lines)
 
 
-def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace: str) -> str:
+def render_trial(
+    state: TrialState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
+) -> str:
     lines = [
         f"{state.workflow_id}  TrialWorkflow  {temporal_status}",
         f"Account      {state.account_name} ({state.account_id})",
@@ -140,7 +161,7 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
             step.lead.value,
             step.owner,
             when(step.due_at),
-            step.status.value,
+            status_now(step.status.value, step.due_at, now),
             by_via(step.completed_by or "-", step.completed_via),
             when(step.completed_at),
         ]
@@ -158,15 +179,16 @@ def day(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d") if moment else "-"
 
 
-def _steps(steps: Sequence[StepView], with_completed: bool = False) -> str:
+def _steps(steps: Sequence[StepView], now: datetime | None, with_completed: bool = False) -> str:
     headers = ["STEP", "TITLE", "OWNER", "DUE (UTC)", "STATUS"]
     rows = [
         [
             step.key,
             step.title,
             f"{step.owner} ({step.role})" if step.owner else step.role,
-            when(step.due_at) + ("  OVERDUE" if step.overdue else ""),
-            step.status
+            when(step.due_at)
+            + ("  OVERDUE" if status_now(step.status, step.due_at, now) == "overdue" else ""),
+            status_now(step.status, step.due_at, now)
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated else ""),
         ]
@@ -176,7 +198,13 @@ def _steps(steps: Sequence[StepView], with_completed: bool = False) -> str:
     return table(headers + (["COMPLETED BY"] if with_completed else []), rows)
 
 
-def render_account(state: AccountState, temporal_status: str, ui_url: str, namespace: str) -> str:
+def render_account(
+    state: AccountState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
+) -> str:
     workflow_id = account_workflow_id(state.account_id)
     profile = state.profile
     lines = [
@@ -218,9 +246,9 @@ def render_account(state: AccountState, temporal_status: str, ui_url: str, names
         "",
     ]
     if state.stage == LifecycleStage.ONBOARDING:
-        roadmap = _steps(state.roadmap, with_completed=True) if state.roadmap else "  none"
+        roadmap = _steps(state.roadmap, now, with_completed=True) if state.roadmap else "  none"
         lines += ["Onboarding roadmap:", roadmap, ""]
-    lines += ["Open steps:", _steps(state.open_steps) if state.open_steps else "  none", ""]
+    lines += ["Open steps:", _steps(state.open_steps, now) if state.open_steps else "  none", ""]
     rows = [
         [deal.opportunity_id, deal.kind, when(deal.closed_at), deal.ae_owner or "-"]
         for deal in state.hand_offs
