@@ -24,6 +24,7 @@ from schemas.health import (
     RedAccountState,
     SetHealth,
 )
+from schemas.search_attributes import ACCOUNT_ID
 from tests.support.accounts import (
     AE,
     CE,
@@ -384,3 +385,15 @@ def test_red_account_start_config_is_settings_driven(test_settings: Any) -> None
     config = replace(test_settings, temporal_ui_url="https://temporal.example.com").account_config()
     assert config.health.red_accounts_channel == CHANNEL
     assert config.temporal_ui_url == "https://temporal.example.com"
+
+
+async def test_a_case_is_found_by_its_accounts_id_in_the_web_ui(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """`AccountId = "…"` in the Web UI lists the account's red-account case beside the
+    account: the case starts with the attribute (an id: it never changes)."""
+    async with harness_factory() as harness:
+        account = await open_account(harness, salesforce_fake, "001FINDME")
+        case = await set_red(harness, account)
+        attributes = (await case.describe()).typed_search_attributes
+    assert attributes.get(ACCOUNT_ID) == "001FINDME"
