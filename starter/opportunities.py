@@ -36,7 +36,7 @@ from schemas.trial import TRIAL_WORKFLOW_TYPE, TrialState
 from starter.effects import effects_section
 from starter.provenance import by_via
 from starter.queries import query_workflow
-from starter.tables import status_now, table, when
+from starter.tables import clock_for, status_now, table, when
 from starter.trials import CommandError, act, workflow_handle
 from workflows.opportunity import OpportunityWorkflow
 from workflows.opportunity_rules import check_start
@@ -223,7 +223,7 @@ async def _child_summary(client: Client, workflow_id: str) -> str:
     if state.get("conclusion_reason"):
         header += f"\nConcluded: {state['conclusion_reason']}"
     steps = state.get("steps") or []
-    now = datetime.now(UTC)
+    now = clock_for(status)
     rows = [
         [
             str(step.get("key", "")),

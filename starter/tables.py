@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.account import AccountState, LifecycleStage, StepView, account_workflow_id
@@ -29,6 +29,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def clock_for(temporal_status: str) -> datetime | None:
+    """The moment a workflow's steps are judged at: now while it runs; a closed workflow's
+    steps stay as it left them (a concluded review's open steps are not overdue)."""
+    return datetime.now(UTC) if temporal_status == "RUNNING" else None
 
 
 def status_now(status: str, due_at: datetime | None, now: datetime | None) -> str:
