@@ -179,7 +179,7 @@ async def render_opportunity_status(
         if child_id:
             lines += ["", await _child_summary(client, child_id)]
     if state.audit:
-        lines += ["", "History:"]
+        lines += ["", "History (UTC):"]
         lines += [
             f"  {when(entry.at)}  {by_via(entry.actor, entry.via)}  {entry.action}"
             for entry in state.audit

@@ -264,7 +264,7 @@ def render_account(
     else:
         lines += ["Handed-off deals: none", ""]
     if state.recent_activity:
-        lines.append("Recent activity:")
+        lines.append("Recent activity (UTC):")
         lines += [
             f"  {when(entry.at)}  {by_via(entry.actor, entry.via)}  {entry.action}"
             for entry in state.recent_activity

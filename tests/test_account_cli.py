@@ -803,6 +803,7 @@ def test_the_status_shows_the_whole_account() -> None:
     [pending] = [line for line in open_steps if line.startswith("training-102")]
     assert "OVERDUE" not in pending
     assert "006WON" in text and "HANDED-OFF DEAL" in text
+    assert "Recent activity (UTC):" in lines
     assert f"  2026-03-01 10:00  {CE}  recorded the kickoff plan" in lines
     assert lines[-1] == "Temporal UI  http://ui:8233/namespaces/default/workflows/account-001ACME"
 
