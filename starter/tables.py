@@ -466,7 +466,7 @@ def render_red_case(
         lines.append("Action plan: nothing recorded yet")
     lines.append("")
     if state.asks:
-        lines.append("Asks of the business:")
+        lines.append("Asks of the business (UTC):")
         lines += [
             f"  #{ask.number}  {when(ask.at)}  {by_via(ask.actor, ask.via)}  {ask.text}"
             + (f"  {ask.permalink}" if ask.permalink else "")
