@@ -28,7 +28,9 @@ NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
 """The earliest due date among the workflow's open steps while one has a due date; with none,
 it keeps its last value (it is never removed: see ``workflows.visibility``)."""
 OVERDUE_STEPS = SearchAttributeKey.for_int("OverdueSteps")
-"""Open steps past their due date when the workflow last woke (it wakes at due dates)."""
+"""Open steps past their due date when the workflow last woke. It wakes for a step's reminders
+(the overdue reminder delay after its due date), not at the due date itself, so a step counts
+here from its first reminder; ``dealcycle todo`` and ``dealcycle status`` judge by the clock."""
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     OPPORTUNITY_ID,

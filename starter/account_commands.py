@@ -26,6 +26,7 @@ from starter.cli_common import (
     parse_date,
     parse_name,
     parse_region,
+    print_with_effects,
     run,
     snooze_arguments,
     whole_number,
@@ -77,7 +78,8 @@ def cmd_account_show(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         connected = await client(settings)
         ui_url, namespace = settings.temporal_ui_url, settings.temporal_namespace
-        print(await render_account_status(connected, args.account_id, ui_url, namespace))
+        shown = await render_account_status(connected, args.account_id, ui_url, namespace)
+        await print_with_effects(connected, accounts.workflow_id_for(args.account_id), shown)
         return 0
 
     return run(go)(args)

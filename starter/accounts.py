@@ -65,7 +65,7 @@ from starter.opportunity_lookup import require_opportunity
 from starter.payloads import check_payload_size
 from starter.provenance import stamped
 from starter.queries import query_workflow, update_workflow
-from starter.tables import render_account
+from starter.tables import clock_for, render_account
 from starter.trials import CommandError, within_limits, workflow_handle
 from workflows.account import AccountWorkflow
 from workflows.account_profile_rules import check_start
@@ -394,7 +394,7 @@ async def render_account_status(client: Client, account: str, ui_url: str, names
     )
     state: AccountState = await query_workflow(client, handle, AccountWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
-    return render_account(state, status, ui_url, namespace)
+    return render_account(state, status, ui_url, namespace, clock_for(status))
 
 
 # --- The account plan file ---------------------------------------------------------------------

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from temporalio.client import Client
+
 from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
@@ -72,13 +74,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def go(settings: Settings) -> int:
         connected = await client(settings)
         ui_url, namespace = settings.temporal_ui_url, settings.temporal_namespace
-        print(await render_status(connected, args.workflow_id, ui_url, namespace))
-        section = await effects_section(connected, args.workflow_id)
-        if section:
-            print(section)
+        shown = await render_status(connected, args.workflow_id, ui_url, namespace)
+        await print_with_effects(connected, args.workflow_id, shown)
         return 0
 
     return run(go)(args)
+
+
+async def print_with_effects(connected: Client, workflow_id: str, shown: str) -> None:
+    """Print a workflow's table and, under it, its failed and pending effects (as `status`)."""
+    print(shown)
+    section = await effects_section(connected, workflow_id)
+    if section:
+        print(section)
 
 
 # --- Arguments ---------------------------------------------------------------------------------

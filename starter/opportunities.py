@@ -36,7 +36,7 @@ from schemas.trial import TRIAL_WORKFLOW_TYPE, TrialState
 from starter.effects import effects_section
 from starter.provenance import by_via
 from starter.queries import query_workflow
-from starter.tables import table, when
+from starter.tables import clock_for, status_now, table, when
 from starter.trials import CommandError, act, workflow_handle
 from workflows.opportunity import OpportunityWorkflow
 from workflows.opportunity_rules import check_start
@@ -179,7 +179,7 @@ async def render_opportunity_status(
         if child_id:
             lines += ["", await _child_summary(client, child_id)]
     if state.audit:
-        lines += ["", "History:"]
+        lines += ["", "History (UTC):"]
         lines += [
             f"  {when(entry.at)}  {by_via(entry.actor, entry.via)}  {entry.action}"
             for entry in state.audit
@@ -206,6 +206,11 @@ def _link_line(link: ChildLink, effect: EffectView | None = None) -> str:
     return "; ".join(parts)
 
 
+def _moment(value: Any) -> datetime | None:
+    """A time in a child's ``state`` read as plain data (ISO 8601 text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
 async def _child_summary(client: Client, workflow_id: str) -> str:
     """A child's steps, read through its ``state`` query as plain data."""
     handle, description = await workflow_handle(client, workflow_id)
@@ -218,12 +223,13 @@ async def _child_summary(client: Client, workflow_id: str) -> str:
     if state.get("conclusion_reason"):
         header += f"\nConcluded: {state['conclusion_reason']}"
     steps = state.get("steps") or []
+    now = clock_for(status)
     rows = [
         [
             str(step.get("key", "")),
             str(step.get("owner", "")),
-            str(step.get("due_at") or "-")[:16].replace("T", " "),
-            str(step.get("status", "")),
+            when(due_at := _moment(step.get("due_at"))),
+            status_now(str(step.get("status", "")), due_at, now),
             str(step.get("completed_by") or "-"),
         ]
         for step in steps

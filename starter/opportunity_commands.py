@@ -109,8 +109,18 @@ def add_opportunity_commands(commands: Any) -> None:
     start.add_argument(
         "--complex", action="store_true", help="a complex engagement (needs a deal review)"
     )
-    start.add_argument("--seats", type=int, default=25)
-    start.add_argument("--stage", type=_stage, default=Stage.DISCOVERY.value)
+    start.add_argument(
+        "--seats",
+        type=int,
+        default=25,
+        help="seats the deal sells: the account's, and its license's, once won (default 25)",
+    )
+    start.add_argument(
+        "--stage",
+        type=_stage,
+        default=Stage.DISCOVERY.value,
+        help='the stage the deal is in today (`3` or "Stage 3 - Solution"; default Stage 1)',
+    )
     start.set_defaults(func=cmd_opportunity_start)
     show = opportunity.add_parser(
         "show", help="show an opportunity with its trial and security review (as `status`)"

@@ -17,7 +17,7 @@ from starter.errors import CommandError, one_line
 from starter.health import render_case_status
 from starter.opportunities import render_opportunity_status
 from starter.queries import query_workflow
-from starter.tables import render_intake, render_security_review, render_trial
+from starter.tables import clock_for, render_intake, render_security_review, render_trial
 from starter.trials import read_state, workflow_handle
 from workflows.security_review import SecurityReviewWorkflow
 
@@ -26,7 +26,7 @@ Render = Callable[[Client, str, str, str], Awaitable[str]]
 
 async def _trial(client: Client, workflow_id: str, ui_url: str, namespace: str) -> str:
     state, status = await read_state(client, workflow_id)
-    return render_trial(state, status, ui_url, namespace)
+    return render_trial(state, status, ui_url, namespace, clock_for(status))
 
 
 async def _security_review(client: Client, workflow_id: str, ui_url: str, namespace: str) -> str:
@@ -35,7 +35,7 @@ async def _security_review(client: Client, workflow_id: str, ui_url: str, namesp
     )
     state: SecurityReviewState = await query_workflow(client, handle, SecurityReviewWorkflow.state)
     status = description.status.name if description.status else "UNKNOWN"
-    return render_security_review(state, status, ui_url, namespace)
+    return render_security_review(state, status, ui_url, namespace, clock_for(status))
 
 
 async def _intake(client: Client, workflow_id: str, ui_url: str, namespace: str) -> str:

@@ -10,7 +10,7 @@ from schemas.account import AccountState, LifecycleStage, StepView, account_work
 from schemas.common import StepStatus
 from schemas.health import CHURNED_CASE_SIGNAL_KIND, HealthView, RedAccountState
 from schemas.intake import IntakeResult
-from schemas.security_review import SecurityReviewPhase, SecurityReviewState, SecurityStepView
+from schemas.security_review import SecurityReviewState
 from schemas.trial import TrialState
 from starter.provenance import by_via
 
@@ -31,13 +31,20 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
-def _security_step_status(
-    state: SecurityReviewState, step: SecurityStepView, now: datetime
-) -> StepStatus:
-    """The step's status at ``now``: the state's is as of the review's last wake-up (a query's
-    clock), which can be a day before the first reminder wakes an overdue step's review."""
-    late = state.phase is SecurityReviewPhase.OPEN and step.status is StepStatus.PENDING
-    return StepStatus.OVERDUE if late and now > step.due_at else step.status
+def clock_for(temporal_status: str) -> datetime | None:
+    """The moment a workflow's steps are judged at: now while it runs; a closed workflow's
+    steps stay as it left them (a concluded review's open steps are not overdue)."""
+    return datetime.now(UTC) if temporal_status == "RUNNING" else None
+
+
+def status_now(status: str, due_at: datetime | None, now: datetime | None) -> str:
+    """A step's status as of ``now`` (``None``: as the workflow answered). A workflow answers
+    its ``state`` query as of its last wake-up, and it wakes for a step's first reminder, not
+    at its due date: a pending step that fell due since is overdue, as ``dealcycle todo``
+    (which judges by the clock too) says."""
+    if now is not None and status == StepStatus.PENDING and due_at is not None and due_at < now:
+        return StepStatus.OVERDUE.value
+    return status
 
 
 def render_security_review(
@@ -47,7 +54,6 @@ def render_security_review(
     namespace: str,
     now: datetime | None = None,
 ) -> str:
-    now = now or datetime.now(UTC)
     lines = [
         f"{state.workflow_id}  SecurityReviewWorkflow  {temporal_status}",
         f"Account      {state.account_name} ({state.account_id})",
@@ -83,7 +89,7 @@ def render_security_review(
             str(step.role),
             step.owner or "-",
             when(step.due_at),
-            _security_step_status(state, step, now).value
+            status_now(step.status.value, step.due_at, now)
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated_to_leader else ""),
             by_via(step.completed_by or "-", step.completed_via),
@@ -125,7 +131,13 @@ def render_intake(
     return "\n".join(lines)
 
 
-def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace: str) -> str:
+def render_trial(
+    state: TrialState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
+) -> str:
     lines = [
         f"{state.workflow_id}  TrialWorkflow  {temporal_status}",
         f"Account      {state.account_name} ({state.account_id})",
@@ -155,7 +167,7 @@ def render_trial(state: TrialState, temporal_status: str, ui_url: str, namespace
             step.lead.value,
             step.owner,
             when(step.due_at),
-            step.status.value,
+            status_now(step.status.value, step.due_at, now),
             by_via(step.completed_by or "-", step.completed_via),
             when(step.completed_at),
         ]
@@ -173,15 +185,16 @@ def day(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d") if moment else "-"
 
 
-def _steps(steps: Sequence[StepView], with_completed: bool = False) -> str:
+def _steps(steps: Sequence[StepView], now: datetime | None, with_completed: bool = False) -> str:
     headers = ["STEP", "TITLE", "OWNER", "DUE (UTC)", "STATUS"]
     rows = [
         [
             step.key,
             step.title,
             f"{step.owner} ({step.role})" if step.owner else step.role,
-            when(step.due_at) + ("  OVERDUE" if step.overdue else ""),
-            step.status
+            when(step.due_at)
+            + ("  OVERDUE" if status_now(step.status, step.due_at, now) == "overdue" else ""),
+            status_now(step.status, step.due_at, now)
             + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
             + (", escalated" if step.escalated else ""),
         ]
@@ -191,7 +204,13 @@ def _steps(steps: Sequence[StepView], with_completed: bool = False) -> str:
     return table(headers + (["COMPLETED BY"] if with_completed else []), rows)
 
 
-def render_account(state: AccountState, temporal_status: str, ui_url: str, namespace: str) -> str:
+def render_account(
+    state: AccountState,
+    temporal_status: str,
+    ui_url: str,
+    namespace: str,
+    now: datetime | None = None,
+) -> str:
     workflow_id = account_workflow_id(state.account_id)
     profile = state.profile
     lines = [
@@ -233,9 +252,9 @@ def render_account(state: AccountState, temporal_status: str, ui_url: str, names
         "",
     ]
     if state.stage == LifecycleStage.ONBOARDING:
-        roadmap = _steps(state.roadmap, with_completed=True) if state.roadmap else "  none"
+        roadmap = _steps(state.roadmap, now, with_completed=True) if state.roadmap else "  none"
         lines += ["Onboarding roadmap:", roadmap, ""]
-    lines += ["Open steps:", _steps(state.open_steps) if state.open_steps else "  none", ""]
+    lines += ["Open steps:", _steps(state.open_steps, now) if state.open_steps else "  none", ""]
     rows = [
         [deal.opportunity_id, deal.kind, when(deal.closed_at), deal.ae_owner or "-"]
         for deal in state.hand_offs
@@ -245,7 +264,7 @@ def render_account(state: AccountState, temporal_status: str, ui_url: str, names
     else:
         lines += ["Handed-off deals: none", ""]
     if state.recent_activity:
-        lines.append("Recent activity:")
+        lines.append("Recent activity (UTC):")
         lines += [
             f"  {when(entry.at)}  {by_via(entry.actor, entry.via)}  {entry.action}"
             for entry in state.recent_activity
@@ -453,7 +472,7 @@ def render_red_case(
         lines.append("Action plan: nothing recorded yet")
     lines.append("")
     if state.asks:
-        lines.append("Asks of the business:")
+        lines.append("Asks of the business (UTC):")
         lines += [
             f"  #{ask.number}  {when(ask.at)}  {by_via(ask.actor, ask.via)}  {ask.text}"
             + (f"  {ask.permalink}" if ask.permalink else "")

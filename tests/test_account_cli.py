@@ -71,6 +71,7 @@ from starter import opportunity_lookup as opportunity_lookup_module
 from starter.provenance import cli_via
 from starter.tables import render_account
 from starter.trials import CommandError
+from workflows.owed_work import OwedWorkHandlers
 
 CE, AE = "U0CE00001", "U0AE00001"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -821,6 +822,7 @@ def test_the_status_shows_the_whole_account() -> None:
     [pending] = [line for line in open_steps if line.startswith("training-102")]
     assert "OVERDUE" not in pending
     assert "006WON" in text and "HANDED-OFF DEAL" in text
+    assert "Recent activity (UTC):" in lines
     assert f"  2026-03-01 10:00  {CE}  recorded the kickoff plan" in lines
     assert lines[-1] == "Temporal UI  http://ui:8233/namespaces/default/workflows/account-001ACME"
 
@@ -989,3 +991,42 @@ def test_a_new_team_outcome_no_worker_looks_up_says_so_and_sends_nothing(
     # The run ends when the CLI stops waiting: nobody would read a later answer.
     assert options["execution_timeout"] == timedelta(seconds=0.05)
     assert temporal.updates == []
+
+
+async def test_account_show_lists_the_accounts_failed_effects_as_status_does(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`account show` is `status account-…` (README): a write Slack refused for good shows in
+    both, with its cause and the command that fixes it, not in `status` alone."""
+    salesforce_fake.add_record("Account", {"Id": "001SHOWN", "Name": "Initech"})
+    slack_fake.archive_channel("#customer-accounts")
+    async with harness_factory() as harness:
+        client, settings = harness.client, harness.settings
+        workflow_id = await accounts.start_account(
+            client,
+            settings,
+            account_id="001SHOWN",
+            account_name="Initech",
+            tier=2,
+            renewal_date=midnight(datetime.now(UTC).year + 2, 1, 31),
+            seats=25,
+            ae_owner=AE,
+            ce_owner=CE,
+        )
+        handle = harness.track(client.get_workflow_handle(workflow_id))
+        for _ in range(200):
+            if (await handle.query(OwedWorkHandlers.effects)).needs_attention:
+                break
+            await asyncio.sleep(0.05)
+        monkeypatch.setenv("DEALCYCLE_TEMPORAL_ADDRESS", client.service_client.config.target_host)
+        assert await asyncio.to_thread(cli.main, ["status", workflow_id]) == 0
+        status = capsys.readouterr().out
+        assert await asyncio.to_thread(run, "show", "001SHOWN") == 0
+        shown = capsys.readouterr().out
+    for printed in (status, shown):
+        assert "Failed effects (1), needs attention:" in printed and "is_archived" in printed
+        assert "dealcycle effects retry account-001SHOWN kickoff/announcement" in printed

@@ -602,6 +602,7 @@ def test_the_case_shows_reasons_plan_asks_and_what_is_missing() -> None:
     assert "    current status    usage halved" in lines
     assert "    needs             exec sponsor" in lines
     assert "    intended actions  weekly calls" in lines
+    assert "Asks of the business (UTC):" in lines
     assert f"  #1  2026-03-02 12:30  {CE}  roadmap date for SCIM" in lines
     assert lines[-1] == f"Temporal UI  http://ui:8233/namespaces/default/workflows/{CASE}"
 

@@ -25,6 +25,7 @@ from schemas.health import (
     RedAccountState,
     SetHealth,
 )
+from schemas.search_attributes import ACCOUNT_ID
 from starter.tables import render_red_case
 from tests.support.accounts import (
     AE,
@@ -437,3 +438,15 @@ async def test_a_case_whose_post_was_skipped_reminds_and_escalates_by_dm(
             assert asked.message.startswith("ask #1 recorded; the case has no thread")
     finally:
         slack_fake.unarchive_channel(CHANNEL)
+
+
+async def test_a_case_is_found_by_its_accounts_id_in_the_web_ui(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """`AccountId = "…"` in the Web UI lists the account's red-account case beside the
+    account: the case starts with the attribute (an id: it never changes)."""
+    async with harness_factory() as harness:
+        account = await open_account(harness, salesforce_fake, "001FINDME")
+        case = await set_red(harness, account)
+        attributes = (await case.describe()).typed_search_attributes
+    assert attributes.get(ACCOUNT_ID) == "001FINDME"

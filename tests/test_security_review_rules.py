@@ -124,7 +124,9 @@ def test_a_known_deployment_type_is_noted_from_the_start() -> None:
     assert (step.status, step.completed_by, step.completed_at) == (StepStatus.DONE, None, T0)
     assert step.note == "cloud: known from the opportunity"
     assert s.deployment_type is DeploymentType.CLOUD
-    with pytest.raises(RuleViolation, match="already done when the review started"):
+    with pytest.raises(
+        RuleViolation, match=r"already done when the review started \(2026-01-05 09:00 UTC\)"
+    ):
         rules.check_complete_step(
             s,
             CompleteSecurityStep(
@@ -204,6 +206,8 @@ def test_a_full_review_in_order_records_who_and_when() -> None:
         s, "note_deployment_type", CE, T0 + DAY, deployment_type=DeploymentType.SELF_HOSTED
     )
     assert message.startswith("Note the preferred deployment type: done. Next: CE first pass")
+    # Times read as everywhere else the CLI prints them, not as ISO text with microseconds.
+    assert message.endswith("(CE U0CE00001, due 2026-01-09 09:00 UTC).")
     complete(s, "ce_first_pass", CE, T0 + 3 * DAY)
     complete(s, "security_ce_review", SEC_WEST, T0 + 6 * DAY)
     assert [step.key for step in rules.waiting_on(s)] == ["answers_returned"]
@@ -348,7 +352,7 @@ def test_the_ce_or_the_security_ce_escalates_and_the_due_date_moves(actor: str) 
     extra = 5 * DAY  # Durations.security_pm_extra_seconds
     assert message == (
         f"Escalated to the Security PM {PM}: answers are now due"
-        f" {(T0 + 15 * DAY).isoformat()} (was {(T0 + 10 * DAY).isoformat()})."
+        " 2026-01-20 09:00 UTC (was 2026-01-15 09:00 UTC)."
     )
     assert s.due_at == T0 + 10 * DAY + extra and s.original_due_at == T0 + 10 * DAY
     assert keys(s)[3:] == ["security_ce_review", "security_pm_review", "answers_returned"]

@@ -23,7 +23,7 @@ from temporalio.client import (
 )
 
 from schemas.account import AccountProfile, AccountStart, account_workflow_id
-from schemas.common import DeploymentType, Region
+from schemas.common import DeploymentType, Durations, Region
 from schemas.health import RedAccountCaseStart
 from schemas.search_attributes import NEXT_DUE_AT
 from schemas.security_review import (
@@ -264,3 +264,28 @@ async def test_the_cli_prints_a_persons_list_soonest_first(
         "User survey planning",
     ]
     assert all(f"trial {trial.id}" in line for line in lines[1:])
+
+
+async def test_status_says_overdue_what_the_todo_list_does_before_the_first_reminder(
+    dev_harness_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A workflow wakes for a step's reminder, a day after its due date, not at the due date;
+    its ``state`` query answers as of that last wake-up. `dealcycle status` judges a pending
+    step against the clock, as `dealcycle todo` does: past due is overdue, not "pending"."""
+    ce, ae = people()
+    durations = Durations(planning_item_due_seconds=1, overdue_reminder_delay_seconds=3600)
+    async with dev_harness_factory(durations=durations) as h:
+        trial = await start_trial(h, f"006O{ce[-8:]}", ce, ae)
+        await listed(h.client, ae, {trial.id}, datetime.now(UTC))
+        await asyncio.sleep(1.5)
+        monkeypatch.setenv("DEALCYCLE_TEMPORAL_ADDRESS", h.client.service_client.config.target_host)
+        assert await asyncio.to_thread(main, ["todo", "--user", ae]) == 0
+        assert await asyncio.to_thread(main, ["status", trial.id]) == 0
+    todo, status = capsys.readouterr().out.split(f"{trial.id}  TrialWorkflow")
+    assert todo.splitlines()[0].startswith(f"To do for {ae}: 2 open, 2 overdue")
+    rows = {line.split()[0]: line.split() for line in status.splitlines() if line.strip()}
+    assert rows["user_survey"][5] == "overdue" and rows["business_value_assessment"][5] == "overdue"
+    # Not yet due (it opens at the trial's midpoint): still pending.
+    assert rows["mid_trial_check_in"][4] == "pending"

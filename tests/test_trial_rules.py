@@ -122,7 +122,9 @@ def test_a_step_cannot_be_completed_twice() -> None:
     s = make_snapshot()
     rules.apply_complete_step(s, CompleteStep("technical_landscape", CE, Role.CE), T0)
     before = copy.deepcopy(s)
-    with pytest.raises(RuleViolation, match="already completed by U0CE00001"):
+    with pytest.raises(
+        RuleViolation, match="already completed by U0CE00001 at 2026-01-05 09:00 UTC"
+    ):
         rules.apply_complete_step(s, CompleteStep("technical_landscape", CE, Role.CE), T0 + DAY)
     assert s == before
 
@@ -174,7 +176,7 @@ def test_extension_moves_the_end_and_owes_a_new_key() -> None:
     s = running_snapshot()
     message = rules.apply_extend(s, ExtendTrial(14, "security review", CE, Role.CE), T0 + 20 * DAY)
     assert s.ends_at == T0 + 44 * DAY
-    assert "extended by 14 day(s)" in message
+    assert "extended by 14 day(s) to 2026-02-18 09:00 UTC;" in message
     assert s.licenses[-1].expires_at == T0 + 44 * DAY and s.licenses[-1].key_id is None
     assert s.extensions[-1].reason == "security review"
     assert s.trial_dates_version == 2

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -661,6 +661,11 @@ class AccountEffects:
                 id=case_id,
                 static_summary=shown.summary,
                 static_details=shown.details,
+                # Found by its account's id in the Web UI (an id: it never goes stale; the
+                # owners are its StepOwners, kept current as the account's are reassigned).
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(sa.ACCOUNT_ID, p.account_id)]
+                ),
                 result_type=RedAccountResult,
                 # The case outlives a continue-as-new of the account.
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -198,7 +198,7 @@ def require_step(s: SecurityReviewSnapshot, key: str) -> SecurityStep:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else "an unknown time"
+    return summaries.utc_minute(moment) if moment else "an unknown time"
 
 
 def _check_open(s: SecurityReviewSnapshot) -> None:
@@ -330,7 +330,7 @@ def _next_up(s: SecurityReviewSnapshot) -> str:
     return (
         " Next: "
         + ", ".join(
-            f"{step.title} ({step.role.value} {step.owner}, due {step.due_at.isoformat()})"
+            f"{step.title} ({step.role.value} {step.owner}, due {_when(step.due_at)})"
             for step in open_steps
         )
         + "."
@@ -398,7 +398,7 @@ def check_escalate(s: SecurityReviewSnapshot, request: EscalateToSecurityPM) -> 
     if s.escalation is not None:
         raise RuleViolation(
             f"the review is already escalated to the Security PM (by {s.escalation.actor}"
-            f" at {s.escalation.at.isoformat()}: {s.escalation.reason})"
+            f" at {_when(s.escalation.at)}: {s.escalation.reason})"
         )
     review = require_step(s, SECURITY_CE_REVIEW.key)
     if review.status is StepStatus.DONE:
@@ -425,7 +425,7 @@ def apply_escalate(s: SecurityReviewSnapshot, request: EscalateToSecurityPM, now
     )
     return (
         f"Escalated to the Security PM {pm_step.owner}: answers are now due"
-        f" {s.due_at.isoformat()} (was {previous.isoformat()})."
+        f" {_when(s.due_at)} (was {_when(previous)})."
     )
 
 

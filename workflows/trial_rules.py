@@ -128,9 +128,9 @@ def check_complete_step(s: TrialSnapshot, request: CompleteStep) -> TrialStep:
         )
     _check_actor(s, request.actor, request.role)
     if step.status is StepStatus.DONE:
+        at = summaries.utc_minute(step.completed_at) if step.completed_at else "an unknown time"
         raise RuleViolation(
-            f"step {step.key!r} was already completed by {step.completed_by}"
-            f" at {step.completed_at.isoformat() if step.completed_at else 'an unknown time'}"
+            f"step {step.key!r} was already completed by {step.completed_by} at {at}"
         )
     if step.status is StepStatus.SKIPPED:
         raise RuleViolation(f"step {step.key!r} was skipped when the trial started by override")
@@ -244,7 +244,8 @@ def apply_extend(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> str:
     s.trial_dates_version += 1
     s.licenses.append(LicenseGrant(f"extension {len(s.extensions)}", s.ends_at, announced=False))
     return (
-        f"Trial extended by {request.days} day(s) to {s.ends_at.isoformat()}; a new key is issued."
+        f"Trial extended by {request.days} day(s) to {summaries.utc_minute(s.ends_at)};"
+        " a new key is issued."
     )
 
 
