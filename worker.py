@@ -38,6 +38,7 @@ from activities.slack import (
     check_slack_scopes,
 )
 from activities.usage_feed import UsageFeedActivities
+from dealcycle.activation_order import apply_activation_jobs_together
 from dealcycle.connection import connect as connect  # re-exported (starter.devrun)
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
@@ -180,7 +181,7 @@ def build_worker(
         make_engine(settings.database_url)
     )
     digests = DailyDigestActivities(client, preferences, todo_for)
-    return Worker(
+    worker = Worker(
         client,
         task_queue=queue,
         workflows=list(workflows),
@@ -198,6 +199,8 @@ def build_worker(
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else SHARED_MODULES_SANDBOX,
         interceptors=[ActivityLogContext(), FailureSizeGuard(), QueryRefusals()],
     )
+    apply_activation_jobs_together(worker)
+    return worker
 
 
 def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:

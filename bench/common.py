@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench import bare_account_workflow, bare_trial_workflow
+from dealcycle.activation_order import apply_activation_jobs_together
 from dealcycle.devtools.devserver import free_port, running_dev_server
 from dealcycle.devtools.interrupt import treat_sigterm_as_interrupt
 from dealcycle.devtools.test_server import find_test_server
@@ -232,13 +233,15 @@ def bench_worker(
     pays a cost dealcycle does not."""
     check_activity_names()
     options.setdefault("workflow_runner", BENCH_SANDBOX)
-    return Worker(
+    worker = Worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
         activities=STUB_ACTIVITIES,
         **options,
     )
+    apply_activation_jobs_together(worker)
+    return worker
 
 
 def task_queue(name: str) -> str:
