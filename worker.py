@@ -39,6 +39,7 @@ from activities.slack import (
 )
 from activities.usage_feed import UsageFeedActivities
 from dealcycle.activation_order import apply_activation_jobs_together
+from dealcycle.codec_readiness import refusal, unreadable_workflows
 from dealcycle.connection import connect as connect  # re-exported (starter.devrun)
 from dealcycle.db.engine import make_engine
 from dealcycle.db.ledger import IdempotencyLedger
@@ -49,7 +50,7 @@ from dealcycle.logging import get_logger
 from dealcycle.metrics import MetricsExport
 from dealcycle.payloads import data_converter_for, with_data_converter
 from dealcycle.production import require_production_credentials
-from dealcycle.settings import SalesforceSettings, Settings, SlackSettings
+from dealcycle.settings import SalesforceSettings, Settings, SettingsError, SlackSettings
 from dealcycle.worker_interceptors import ActivityLogContext, QueryRefusals
 from starter.todo import todo_for
 from workflows.account import AccountWorkflow
@@ -219,6 +220,14 @@ def with_sandbox(settings: Settings, env: dict[str, str]) -> Settings:
     )
 
 
+async def require_readable_workflows(client: Client, settings: Settings) -> None:
+    """Refuse to start with codec keys that cannot read the workflows running on the queue."""
+    key_ids = frozenset(key.key_id for key in settings.codec.keys())
+    unreadable = await unreadable_workflows(client, settings.task_queue, key_ids)
+    if unreadable:
+        raise SettingsError(refusal(unreadable, key_ids))
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the worker until ``stop`` is set or the process gets SIGINT/SIGTERM."""
     require_production_credentials(settings)
@@ -230,6 +239,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         # Before the first client: the metrics runtime becomes the one every client uses.
         metrics = MetricsExport.start(settings.metrics)
         client = await connect(settings)
+        await require_readable_workflows(client, settings)
         activities = await asyncio.to_thread(build_activities, settings)
         worker = build_worker(client, settings, activities)
         log.info(
