@@ -204,7 +204,7 @@ async def test_reusing_an_idempotency_key_for_another_license_is_refused(
         ({"kind": "enterprise"}, "kind must be one of trial, full, not 'enterprise'"),
         ({"expires_at": datetime(2999, 1, 1)}, "expires_at must be a timezone-aware datetime"),
         ({"account_id": ""}, "account_id must be a non-empty string"),
-        ({"customer": "x" * 201}, "customer is longer than 200 characters"),
+        ({"customer": "x" * 256}, "customer is longer than 255 characters"),
     ],
 )
 async def test_invalid_requests_fail_without_retry_and_leave_no_trace(
