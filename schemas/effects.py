@@ -243,6 +243,10 @@ class EffectView:
     changed_at: datetime | None = None
     changed_by: str = ""
     reason: str = ""
+    retry_refused: str = ""
+    """Why a retry of this failed (or expired) effect would be refused, in its validator's
+    words (a newer write since, or its workflow wants it no more): skip it instead. Empty: a
+    retry is welcome (or the worker predates this field)."""
 
 
 @dataclass(frozen=True)

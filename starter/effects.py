@@ -73,10 +73,18 @@ def render_failed(found: list[FailedEffect]) -> str:
             f"- {entry.workflow_id} ({entry.workflow_type}) {effect.name} [{effect.kind}]"
             f" since {_when(effect.changed_at)}: {effect.cause}"
         )
-        lines.append(
-            f"    retry: dealcycle effects retry {entry.workflow_id} {effect.name} --by U…"
-        )
+        if effect.retry_refused:
+            lines.append(f"    not to be retried: {effect.retry_refused}")
+            lines.append(f"    skip: {_skip_command(entry.workflow_id, effect)}")
+        else:
+            lines.append(
+                f"    retry: dealcycle effects retry {entry.workflow_id} {effect.name} --by U…"
+            )
     return "\n".join(lines)
+
+
+def _skip_command(workflow_id: str, effect: EffectView) -> str:
+    return f"dealcycle effects skip {workflow_id} {effect.name} --reason … --by U…"
 
 
 async def change_effect(client: Client, workflow_id: str, request: RetryEffect | SkipEffect) -> str:
@@ -120,6 +128,10 @@ def render_effects(view: EffectsView) -> str:
         for effect in failed:
             lines.append(f"  ✗ {effect.name} [{effect.kind}] {effect.summary}")
             lines.append(f"      why: {effect.cause}")
+            if effect.retry_refused:
+                lines.append(f"      not to be retried: {effect.retry_refused}")
+                lines.append(f"      skip it: {_skip_command(view.workflow_id, effect)}")
+                continue
             lines.append(
                 f"      fix the cause, then: dealcycle effects retry {view.workflow_id}"
                 f" {effect.name} --by U…   (or: dealcycle effects skip … --reason …)"

@@ -18,7 +18,7 @@ from starter.health import render_case_status
 from starter.opportunities import render_opportunity_status
 from starter.queries import query_workflow
 from starter.tables import clock_for, render_intake, render_security_review, render_trial
-from starter.trials import read_state, workflow_handle
+from starter.trials import read_state, with_article, workflow_handle
 from workflows.security_review import SecurityReviewWorkflow
 
 Render = Callable[[Client, str, str, str], Awaitable[str]]
@@ -78,7 +78,7 @@ async def render_status(client: Client, workflow_id: str, ui_url: str, namespace
     render = RENDERERS.get(description.workflow_type)
     if render is None:
         raise CommandError(
-            f"{workflow_id} is a {description.workflow_type}, which `dealcycle status` does not"
-            f" show; it shows {', '.join(RENDERERS)}"
+            f"{workflow_id} is {with_article(description.workflow_type)}, which"
+            f" `dealcycle status` does not show; it shows {', '.join(RENDERERS)}"
         )
     return await render(client, workflow_id, ui_url, namespace)

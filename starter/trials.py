@@ -138,6 +138,12 @@ async def trial_exists(client: Client, workflow_id: str) -> bool:
     return True
 
 
+def with_article(noun: str) -> str:
+    """``"an OpportunityWorkflow"``, ``"a TrialWorkflow"``: the indefinite article a type's name
+    takes (by its first letter, which is right for every workflow type we name)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 async def workflow_handle(
     client: Client, workflow_id: str, expected_types: tuple[str, ...] = ()
 ) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
@@ -150,7 +156,8 @@ async def workflow_handle(
         raise
     if expected_types and description.workflow_type not in expected_types:
         raise CommandError(
-            f"{workflow_id} is a {description.workflow_type}, not a {' or '.join(expected_types)}"
+            f"{workflow_id} is {with_article(description.workflow_type)}, not"
+            f" {with_article(' or '.join(expected_types))}"
         )
     return handle, description
 

@@ -510,10 +510,16 @@ async def test_an_unknown_account_or_a_closed_one_takes_no_action() -> None:
         await accounts.report_usage(churned, "001GONE", active_users=1, version="1")
 
     trial: Any = FakeTemporal(workflow_type="TrialWorkflow")
-    with pytest.raises(CommandError, match="account-006X is a TrialWorkflow, not a Account"):
+    with pytest.raises(CommandError, match="account-006X is a TrialWorkflow, not an Account"):
         await accounts.change_cadence(trial, "account-006X", "weekly", actor=CE, role=Role.CE)
 
-    assert missing.updates == churned.signals == trial.updates == []
+    deal: Any = FakeTemporal(workflow_type="OpportunityWorkflow")
+    with pytest.raises(
+        CommandError, match=r"opportunity-006X is an OpportunityWorkflow, not an AccountWorkflow$"
+    ):
+        await accounts.change_cadence(deal, "opportunity-006X", "weekly", actor=CE, role=Role.CE)
+
+    assert missing.updates == churned.signals == trial.updates == deal.updates == []
 
 
 # --- The plan file ----------------------------------------------------------------------------

@@ -577,7 +577,7 @@ def test_red_show_refuses_a_workflow_that_is_not_a_case(
 
     assert cli.main(["red", "show", CASE]) == 1
 
-    assert "is a AccountWorkflow, not a RedAccountWorkflow" in capsys.readouterr().err
+    assert "is an AccountWorkflow, not a RedAccountWorkflow" in capsys.readouterr().err
 
 
 # --- Rendering a case ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from schemas.trial import (
     TrialStart,
     trial_workflow_id,
 )
+from starter.effects import render_effects
 from starter.opportunities import render_opportunity_status, start_opportunity_trial
 from starter.trials import CommandError, act
 from tests.support.codec import TEST_DATA_CONVERTER
@@ -322,6 +323,13 @@ async def test_a_failed_trial_of_a_closed_opportunity_is_not_started_again_by_a_
             " opportunity-006DEADKID child/trial --reason … --by U…"
         )
         assert (await trial.describe()).status == WorkflowExecutionStatus.CANCELED
+        # The effects view says so before anyone tries: `status` suggests the skip.
+        view = await opp.query(OpportunityWorkflow.effects)
+        [child] = [effect for effect in view.effects if effect.name == "child/trial"]
+        assert child.retry_refused.startswith("the opportunity is closed (Closed Lost)")
+        shown = render_effects(view)
+        assert f"skip it: dealcycle effects skip {opp.id} child/trial --reason" in shown
+        assert "effects retry" not in shown
         await opp.execute_update(
             OpportunityWorkflow.skip_effect, SkipEffect("child/trial", "deal lost", "U0OPS0001")
         )

@@ -18,6 +18,7 @@ from schemas.health import RecordActionPlan, SetHealth
 from schemas.opportunity import CloseOpportunity, LinkTdd, ReopenOpportunity
 from schemas.security_review import CompleteSecurityStep
 from schemas.trial import TrialPhase
+from starter.effects import FailedEffect, render_effects, render_failed
 from tests.support.accounts import AE, case_id, settle
 from tests.test_opportunity_workflow import AE as AE_OPP
 from tests.test_opportunity_workflow import opportunity_state, start_opportunity
@@ -306,6 +307,8 @@ async def test_an_archived_channel_fails_the_security_review_announcement_not_th
         review = await start_review(harness, "006SECARCH")
         view = await until_failed(review, "announce/start")
         assert "is_archived" in by_name(view, "announce/start").cause
+        assert by_name(view, "announce/start").retry_refused == ""  # a retry is welcome
+        assert f"dealcycle effects retry {review.id} announce/start" in render_effects(view)
         assert (await review.describe()).status is WorkflowExecutionStatus.RUNNING
         assert await needs_attention(review) is True
         assert any(
@@ -362,7 +365,21 @@ async def close_retry_refused(
     )
     record = salesforce_fake.get_record("Opportunity", opportunity_id)
     assert record["StageName"] == "Stage 1 - Discovery"
-    assert by_name(await effects_of(opp), "stage/2").state == "failed"
+    view = await effects_of(opp)
+    effect = by_name(view, "stage/2")
+    assert effect.state == "failed"
+    # The effects view says so, and the CLI suggests the skip, not the retry it would refuse.
+    assert effect.retry_refused == (
+        f"effect stage/2 is out of date: StageName of Opportunity {opportunity_id} was written"
+        " since by stage/3, and a retry would put back the older value"
+    )
+    skip = f"dealcycle effects skip {opp.id} stage/2 --reason … --by U…"
+    for shown in (
+        render_effects(view),
+        render_failed([FailedEffect(opp.id, "OpportunityWorkflow", effect)]),
+    ):
+        assert skip in shown and "effects retry" not in shown, shown
+        assert "not to be retried: effect stage/2 is out of date" in shown
 
 
 async def test_a_retry_that_would_put_back_an_older_salesforce_value_is_refused(

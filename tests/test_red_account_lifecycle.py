@@ -104,6 +104,9 @@ async def test_a_churned_cases_failed_post_is_not_retried_but_skipped(
             await settle(case)
             slack_fake.unarchive_channel(CHANNEL)
             assert (await case_state(case)).resolved_at is not None
+            # The effects view says so first: `dealcycle effects list` suggests the skip.
+            [post] = [e for e in (await case_state(case)).effects if e.name == "post"]
+            assert post.retry_refused == f"the customer churned and case {case.id} is closed"
 
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", AE))

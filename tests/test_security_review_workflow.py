@@ -399,6 +399,10 @@ async def test_a_concluded_reviews_failed_announcement_is_not_retried_but_skippe
             )
             await settle(handle)
             slack_fake.unarchive_channel(CHANNEL)
+            # The effects view says so first: `dealcycle effects list` suggests the skip.
+            view = await handle.query(SecurityReviewWorkflow.effects)
+            [post] = [e for e in view.effects if e.name == "announce/start"]
+            assert post.retry_refused.startswith("the security review was concluded")
 
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(

@@ -18,6 +18,7 @@ from dealcycle.fakes.slack_chat import permalink
 from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState, SetHealth
 from starter.provenance import SLACK_VIA
+from starter.slack.threads import ThreadCase
 from tests.support.accounts import AE, CE, settle
 from tests.support.slack_app import (
     eventually,
@@ -27,7 +28,7 @@ from tests.support.slack_app import (
     with_signing_secret,
 )
 from tests.test_red_account_rules import HOUR, T0, posted_snapshot
-from tests.test_red_account_workflow import case_handle, open_account
+from tests.test_red_account_workflow import case_handle, finished, open_account
 from tests.test_slack_app_buttons import STRANGER, ephemerals_to
 from workflows import red_account_rules as rules
 from workflows.account import AccountWorkflow
@@ -69,10 +70,11 @@ def message_event(
 
 
 async def red_case_thread(
-    harness: Any, salesforce_fake: Any, slack_fake: Any, account_id: str
+    harness: Any, salesforce_fake: Any, slack_fake: Any, account_id: str, account: Any = None
 ) -> tuple[WorkflowHandle[Any, Any], str, str]:
-    """A red case of a new account: its handle, and its #red-accounts post's channel and ts."""
-    account = await open_account(harness, salesforce_fake, account_id)
+    """A red case of a new account (or of ``account``, started already): its handle, and its
+    #red-accounts post's channel and ts."""
+    account = account or await open_account(harness, salesforce_fake, account_id)
     await account.execute_update(
         AccountWorkflow.set_health, SetHealth("red", CE, Role.CE, "champion left")
     )
@@ -80,6 +82,17 @@ async def red_case_thread(
     tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
     assert tracked is not None and tracked.slack_ts
     return case, slack_fake.channel_id("#red-accounts"), tracked.slack_ts
+
+
+async def ae_told(app: Any, slack_fake: Any, reply: str) -> str:
+    """The one ephemeral answer the AE gets to ``reply`` (an event) delivered to the app."""
+    assert await app.deliver(reply, json_body=True) == 200
+
+    async def told() -> list[str] | None:
+        return ephemerals_to(slack_fake, AE) or None
+
+    [answer] = await eventually(told)
+    return answer
 
 
 async def test_a_reply_in_a_red_cases_thread_is_an_ask_on_the_case(
@@ -187,17 +200,48 @@ async def test_an_ask_the_case_cannot_take_is_told_to_its_author(
         )
         await case.terminate("by an operator")
         async with served_app(harness.client, harness.settings) as app:
-            asked = message_event(AE, channel, thread, "exec sponsor call")
-            assert await app.deliver(asked, json_body=True) == 200
-
-            async def told() -> list[str] | None:
-                return ephemerals_to(slack_fake, AE) or None
-
-            [answer] = await eventually(told)
+            answer = await ae_told(
+                app, slack_fake, message_event(AE, channel, thread, "exec sponsor call")
+            )
 
         assert answer == (
             f"not recorded as an ask: {case.id} is terminated; it accepts no more actions"
         )
+
+
+async def test_a_reply_in_a_resolved_cases_thread_is_told_the_case_is_closed(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # The case resolved (green again) and the Tracker closed it: the AE's reply in its
+    # thread was dropped without a word, as if it had been recorded.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        account = await open_account(harness, salesforce_fake, "001THREADDONE")
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADDONE", account
+        )
+        await account.execute_update(
+            AccountWorkflow.set_health, SetHealth("green", CE, Role.CE, "exec sponsor found")
+        )
+        assert (await finished(case)).resolved_colour == "green"
+        tracked = get_red_account_case(make_engine(harness.settings.database_url), case.id)
+        assert tracked is not None and tracked.status == "closed"
+        async with served_app(harness.client, harness.settings) as app:
+            answer = await ae_told(
+                app, slack_fake, message_event(AE, channel, thread, "one more thing")
+            )
+
+        assert answer == f"not recorded as an ask: case {case.id} is closed (resolved, green)"
+        assert (await case.query(RedAccountWorkflow.state)).asks == []
+
+
+def test_a_closed_case_says_whether_it_resolved_or_the_customer_churned() -> None:
+    assert ThreadCase("red-account-1", "open", None).closed_answer() is None
+    assert ThreadCase("red-account-1", "closed", "yellow").closed_answer() == (
+        "not recorded as an ask: case red-account-1 is closed (resolved, yellow)"
+    )
+    assert ThreadCase("red-account-1", "closed", "red").closed_answer() == (
+        "not recorded as an ask: case red-account-1 is closed (the customer churned)"
+    )
 
 
 async def test_an_event_slack_delivers_again_is_handled_once(

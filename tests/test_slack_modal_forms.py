@@ -111,6 +111,16 @@ def test_account_plan_prefills_the_quarter_of_its_step() -> None:
     assert quarter["element"]["initial_value"] == "2027-Q2"
 
 
+def test_the_action_plan_form_escapes_the_account_name_in_its_mrkdwn_intro() -> None:
+    context = {"workflow_id": "red-account-001ACME-1", "subject": "<!channel> Acme & <@U1>"}
+    view = modal_view(MODALS[ModalName.ACTION_PLAN], context)
+    valid_view(view)
+    intro = view["blocks"][0]["text"]
+    assert intro["type"] == "mrkdwn"
+    assert intro["text"].startswith("*&lt;!channel&gt; Acme &amp; &lt;@U1&gt;*: ")
+    assert "<" not in intro["text"]
+
+
 def test_a_health_submission_makes_set_health_by_the_submitter() -> None:
     spec = MODALS[ModalName.HEALTH]
     values = read_values(spec, {"colour": select("yellow"), "reason": text_input("champion left")})

@@ -332,16 +332,22 @@ class OwedWork:
         """The validator's check: the handler's, the owner still wants the effect, and no newer
         value would be overwritten."""
         effect = self._retryable(request)
-        if why := self._refuses_retry(effect):
+        if why := self._retry_refusal(effect):
             raise self._skip_instead(effect, why)
+        return effect
+
+    def _retry_refusal(self, effect: Effect) -> str:
+        """Why ``check_retry`` would refuse a retry of ``effect`` (empty: it would not); the
+        ``effects`` view shows it, so the CLI says to skip such an effect, not to retry it."""
+        if why := self._refuses_retry(effect):
+            return why
         overwritten = self._overwritten(effect)
         if overwritten:
-            raise self._skip_instead(
-                effect,
+            return (
                 f"effect {effect.name} is out of date: {overwritten}, and a retry would put"
-                " back the older value",
+                " back the older value"
             )
-        return effect
+        return ""
 
     def _overwritten(self, effect: Effect) -> str:
         """What later writes set over ``effect``'s fields ("StageName of Opportunity 006X was
@@ -479,6 +485,11 @@ class OwedWork:
                 changed_at=e.changed_at,
                 changed_by=e.changed_by,
                 reason=e.reason,
+                retry_refused=(
+                    self._retry_refusal(e)
+                    if e.state in (EffectState.FAILED, EffectState.EXPIRED)
+                    else ""
+                ),
             )
             for e in self._book
         ]

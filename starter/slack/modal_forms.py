@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from schemas import limits
 from schemas.common import Role
+from workflows.mrkdwn import escape
 
 CALLBACK_PREFIX = "dealcycle_modal_"
 OPEN_ACTION_PREFIX = "dealcycle_open_modal_"
@@ -182,7 +183,8 @@ def modal_view(
     if len(metadata) > SLACK_METADATA_CHARS:
         raise ValueError(f"modal context is {len(metadata)} characters; Slack keeps at most 3000")
     subject = context.get("subject", "")
-    intro = f"*{subject}*: {spec.intro}" if subject else spec.intro
+    # The subject is the account's name as typed in Salesforce: escaped, it never pings.
+    intro = f"*{escape(subject)}*: {spec.intro}" if subject else spec.intro
     return {
         "type": "modal",
         "callback_id": spec.callback_id,

@@ -3,12 +3,14 @@ on the case as an ask (who, when, text, permalink) through ``RedAccountWorkflow.
 
 The case is found from the thread's ts in the Account Tracker (``red_account_cases.slack_ts``,
 written when the case posted): one look-up in a table of a few rows per red account. Replies
-by bots and by the app itself are ignored, and so is any message not in a case's thread.
+by bots and by the app itself are ignored, and so is any message not in a case's thread; a
+reply in a closed case's thread is not recorded, and its author is told so.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,10 +47,10 @@ def register(app: AsyncApp, deps: SlackAppDeps) -> None:
         reply = ThreadReply.of(event, context.get("bot_user_id"))
         if reply is None:
             return
-        case_id = await asyncio.to_thread(open_case_of_thread, engine, reply.thread_ts)
-        if case_id is None:
+        case = await asyncio.to_thread(case_of_thread, engine, reply.thread_ts)
+        if case is None:
             return
-        answer = await record(deps, client, case_id, reply)
+        answer = case.closed_answer() or await record(deps, client, case.case_id, reply)
         if answer is not None:
             await _tell(deps, client, reply, answer)
 
@@ -85,16 +87,41 @@ class ThreadReply:
         return datetime.fromtimestamp(float(self.ts), UTC)
 
 
-def open_case_of_thread(engine: Engine, thread_ts: str) -> str | None:
-    """The open case whose post started the thread ``thread_ts``; ``None`` for any other
-    thread (a trial's, a closed case's)."""
+@dataclass(frozen=True)
+class ThreadCase:
+    """The case whose post started a thread, as the Account Tracker lists it."""
+
+    case_id: str
+    status: str
+    resolved_colour: str | None
+
+    def closed_answer(self) -> str | None:
+        """What to tell the author of a reply in a closed case's thread; ``None`` while the
+        case is open. A case resolves when its account is yellow or green again; one closed
+        while still red closed because the customer churned."""
+        if self.status == _OPEN:
+            return None
+        how = (
+            f"resolved, {self.resolved_colour}"
+            if self.resolved_colour in ("yellow", "green")
+            else "the customer churned"
+        )
+        return f"not recorded as an ask: case {self.case_id} is closed ({how})"
+
+
+def case_of_thread(engine: Engine, thread_ts: str) -> ThreadCase | None:
+    """The case whose post started the thread ``thread_ts``; ``None`` for any other thread
+    (a trial's, say)."""
     with Session(engine) as session:
-        rows = session.scalars(
-            select(RedAccountCase.case_id).where(
-                RedAccountCase.slack_ts == thread_ts, RedAccountCase.status == _OPEN
-            )
+        rows = session.execute(
+            select(
+                RedAccountCase.case_id, RedAccountCase.status, RedAccountCase.resolved_colour
+            ).where(RedAccountCase.slack_ts == thread_ts)
         ).all()
-    return rows[0] if len(rows) == 1 else None
+    if len(rows) != 1:
+        return None
+    ((case_id, status, colour),) = rows
+    return ThreadCase(case_id, status, colour)
 
 
 async def record(
