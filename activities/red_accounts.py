@@ -1,7 +1,8 @@
 """The Account Tracker of the Red Accounts program: one ``red_account_cases`` row per case.
 
-A ``RedAccountWorkflow`` opens its row when the case begins, updates it as the action plan,
-the reasons and the escalation change, and closes it when the account is promoted. The
+A ``RedAccountWorkflow`` opens its row when the case begins (its Slack thread linked once the
+case's post lands), updates it as the action plan, the reasons and the escalation change, and
+closes it when the account is promoted. The
 ``dealcycle`` CLI reads the rows with ``list_red_account_cases`` and ``get_red_account_case``.
 """
 
@@ -132,6 +133,7 @@ def _check_update(update: TrackerUpdate) -> None:
     UPDATE_CASE.text("case_id", update.case_id, 100, required=True)
     UPDATE_CASE.text("ae_owner", update.ae_owner, 64, required=False)
     UPDATE_CASE.text("ce_owner", update.ce_owner, 64, required=False)
+    UPDATE_CASE.text("slack_ts", update.slack_ts, 40, required=False)
     UPDATE_CASE.strings("reasons", update.reasons)
     if not update.reasons:
         raise UPDATE_CASE.invalid("reasons must hold at least the opening reason")
@@ -196,8 +198,8 @@ class RedAccountTrackerActivities:
     @activity.defn
     async def update_red_account_case(self, update: TrackerUpdate) -> RecordResult:
         """Set the reasons, whether the action plan is complete, whether the case escalated,
-        and the owners if given (they changed hands). A case not in the tracker fails without
-        retry."""
+        the owners if given (they changed hands) and the thread if given (the case's post
+        landed after the row opened). A case not in the tracker fails without retry."""
         _check_update(update)
         return await write_once(
             self._ledger,
@@ -242,6 +244,8 @@ def _update(session: Session, update: TrackerUpdate) -> str:
     stored.escalated = update.escalated
     if update.ae_owner and update.ce_owner:  # the account's owners changed hands
         stored.ae_owner, stored.ce_owner = update.ae_owner, update.ce_owner
+    if update.slack_ts:  # the case's post landed after the row opened: its thread link
+        stored.slack_ts = update.slack_ts
     return update.case_id
 
 

@@ -286,6 +286,9 @@ class RedAccountSnapshot:
     notes: list[CaseNote] = field(default_factory=list)
     owner_changes: int = 0
     """Times the account's owners changed while the case was open (the tracker follows)."""
+    tracker_slack_ts: str = ""
+    """The thread the tracker row links to: "" until the case's post has landed (the row
+    opens with the case)."""
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,8 @@ class TrackerUpdate:
     ae_owner: str = ""
     ce_owner: str = ""
     """The case's owners, when they changed while it was open; empty: as opened."""
+    slack_ts: str = ""
+    """The case's thread, when its post landed after the row opened; empty: as it is."""
 
 
 @dataclass(frozen=True)

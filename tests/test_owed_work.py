@@ -238,7 +238,8 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
         )
         ops = await ops_notices(slack_fake)
         assert len(ops) == 1 and case_id(account, 1) in ops[0] and "post" in ops[0]
-        # The CE records a plan meanwhile: its reply waits for the thread, the row for its ts.
+        # The CE records a plan meanwhile: its reply waits for the thread; the case's row is in
+        # the tracker already, its thread not linked yet.
         await case.execute_update(
             RedAccountWorkflow.record_action_plan,
             RecordActionPlan(CE, Role.CE, "usage halved", "SSO fix", "weekly office hours"),
@@ -246,7 +247,8 @@ async def test_an_archived_red_accounts_channel_holds_the_case_until_its_post_is
         await settle(case)
         assert slack_fake.messages_in(RED_CHANNEL) == []
         engine = make_engine(harness.settings.database_url)
-        assert get_red_account_case(engine, case_id(account, 1)) is None
+        row = get_red_account_case(engine, case_id(account, 1))
+        assert row is not None and row.status == "open" and row.slack_ts == ""
 
         slack_fake.unarchive_channel(RED_CHANNEL)
         await case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", OPERATOR))

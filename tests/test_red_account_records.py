@@ -181,6 +181,20 @@ async def test_update_sets_the_reasons_the_action_plan_and_the_escalation(
     assert stored.opened_at == OPENED
 
 
+async def test_an_update_with_the_thread_links_a_row_opened_before_its_post_landed(
+    tracker: RedAccountTrackerActivities, engine: Engine
+) -> None:
+    await _run_open(tracker, _open(slack_ts=""))
+    assert _case(engine).slack_ts == ""
+
+    await _run_update(tracker, _update(idempotency_key=f"{CASE}/tracker/thread", slack_ts="17.01"))
+    await _run_update(tracker, _update(idempotency_key=f"{CASE}/tracker/update/2", escalated=True))
+
+    stored = _case(engine)
+    assert (stored.slack_channel, stored.slack_ts) == ("#red-accounts", "17.01")
+    assert stored.reasons == ["champion left", "usage down 40%"] and stored.escalated
+
+
 async def test_close_records_the_resolution_and_the_time_to_resolution(
     tracker: RedAccountTrackerActivities, engine: Engine
 ) -> None:
@@ -467,6 +481,7 @@ async def test_invalid_opens_fail_without_retry_naming_the_field(
         ({"reasons": []}, "red account case reasons must hold at least the opening reason"),
         ({"action_plan_complete": "yes"}, "action_plan_complete must be true or false"),
         ({"escalated": 1}, "red account case escalated must be true or false"),
+        ({"slack_ts": "t" * 41}, "red account case slack_ts is longer than 40 characters"),
     ],
 )
 async def test_invalid_updates_fail_without_retry_naming_the_field(

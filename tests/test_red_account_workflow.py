@@ -17,7 +17,7 @@ from activities.red_accounts import get_red_account_case, list_red_account_cases
 from dealcycle.db.engine import make_engine
 from schemas.account import LifecycleStage, RecordRenewalAssessment
 from schemas.common import Role
-from schemas.effects import SkipEffect
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.health import (
     HealthSignal,
     RecordActionPlan,
@@ -26,6 +26,7 @@ from schemas.health import (
     SetHealth,
 )
 from schemas.search_attributes import ACCOUNT_ID
+from starter.health import read_tracker, render_tracker_listing
 from starter.tables import render_red_case
 from tests.support.accounts import (
     AE,
@@ -121,6 +122,19 @@ async def effects_done(handle: WorkflowHandle[Any, Any]) -> RedAccountState:
             return view
         await asyncio.sleep(0.05)
     raise AssertionError(f"effects still pending: {view.effects}")
+
+
+def post_states(state: RedAccountState) -> list[str]:
+    return [effect.state for effect in state.effects if effect.name == "post"]
+
+
+async def red_with_post_failed(
+    harness: Any, salesforce_fake: Any, account_id: str
+) -> WorkflowHandle[Any, Any]:
+    """The account's first case, its post refused (the channel is archived) and failed."""
+    case = await set_red(harness, await open_account(harness, salesforce_fake, account_id))
+    assert post_states(await effects_done(case)) == ["failed"]
+    return case
 
 
 def thread(slack_fake: Any) -> list[str]:
@@ -398,12 +412,7 @@ async def test_a_case_whose_post_was_skipped_reminds_and_escalates_by_dm(
     slack_fake.archive_channel(CHANNEL)
     try:
         async with harness_factory() as harness:
-            account = await open_account(harness, salesforce_fake, "001REDSKIP")
-            case = await set_red(harness, account)
-            failed = await effects_done(case)
-            assert [effect.state for effect in failed.effects if effect.name == "post"] == [
-                "failed"
-            ]
+            case = await red_with_post_failed(harness, salesforce_fake, "001REDSKIP")
             await case.execute_update(
                 RedAccountWorkflow.skip_effect,
                 SkipEffect("post", "channel archived; the owners were called", "U0OPS0001"),
@@ -436,6 +445,40 @@ async def test_a_case_whose_post_was_skipped_reminds_and_escalates_by_dm(
                 RedAccountWorkflow.record_ask, RecordAsk(AE, Role.AE, "VP Eng to call them")
             )
             assert asked.message.startswith("ask #1 recorded; the case has no thread")
+    finally:
+        slack_fake.unarchive_channel(CHANNEL)
+
+
+async def test_a_case_whose_post_is_failing_is_in_the_tracker_and_linked_once_it_lands(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The case's post refused (an archived channel): the case is in the Account Tracker
+    (`red list`) all the same, with no thread yet, and not only once the post lands (it waited
+    for the thread, for days if Slack was down, for ever if the post was skipped). Once the
+    channel is unarchived and the post retried, the row links its thread."""
+    slack_fake.archive_channel(CHANNEL)
+    try:
+        async with harness_factory() as harness:
+            case = await red_with_post_failed(harness, salesforce_fake, "001REDFAILING")
+            url = harness.settings.database_url
+            [row] = read_tracker(url)
+            assert (row.case_id, row.status, row.slack_ts) == (case.id, "open", "")
+            listing = render_tracker_listing(
+                read_tracker(url), await harness.env.get_current_time()
+            )
+            assert case.id in listing and "champion left" in listing
+
+            slack_fake.unarchive_channel(CHANNEL)
+            await case.execute_update(
+                RedAccountWorkflow.retry_effect, RetryEffect("post", "U0OPS0001")
+            )
+            state = await effects_done(case)
+            assert post_states(state) == ["done"]
+            [post] = slack_fake.messages_in(CHANNEL, include_replies=False)
+            assert state.thread_ts == post.ts
+            [row] = read_tracker(url)
+            assert (row.case_id, row.status, row.slack_ts) == (case.id, "open", post.ts)
+            assert row.reasons == ["champion left"]
     finally:
         slack_fake.unarchive_channel(CHANNEL)
 

@@ -7,8 +7,9 @@ escalation and tracker row go to the new owners).
 
 Updates only change state; the main loop owes the post, the thread replies and the tracker
 row, each once, with idempotency keys derived from the case id (``workflows/owed_work.py``).
-The replies and the tracker row wait for the post's thread; the tracker's open, updates and
-close keep their order on one lane.
+The replies wait for the post's thread; the tracker row opens with the case and gets its
+thread link when the post lands (a post failing for days leaves the case in the tracker). The
+tracker's open, updates and close keep their order on one lane.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ posted in the case's thread again."""
 NO_THREAD_DMS_PATCH = "red-case-without-thread-dms"
 """Runs that started before: a case whose post was skipped (no thread) sent its reminders and
 its escalation to the CE leader nowhere (they were thread replies)."""
+
+
+EARLY_TRACKER_PATCH = "red-case-tracked-before-its-post"
+"""Runs that started before: the case's tracker row opened only once its post had a thread, so
+a case whose post was failing (an archived channel, Slack down) was missing from the tracker."""
 
 
 def _date(moment: datetime | None) -> str:
@@ -280,10 +286,11 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 ),
                 then=self._posted,
             )
-        # Everything below needs the post's thread (or to know it was skipped).
+        # The replies below need the post's thread (or to know it was skipped); the tracker row
+        # does not: it opens with the case, its thread linked when the post lands (runs from
+        # before: it waited for the thread).
         threaded = s.thread_ts is not None
-        if threaded and not s.tracker_opened:
-            assert s.thread_ts is not None
+        if not s.tracker_opened and (threaded or workflow.patched(EARLY_TRACKER_PATCH)):
             await self._tracker(
                 effects.OPEN_RED_ACCOUNT_CASE,
                 TrackerOpen(
@@ -297,12 +304,13 @@ class RedAccountWorkflow(OwedWorkHandlers):
                     reason=start.reason,
                     opened_at=start.opened_at,
                     slack_channel=start.config.red_accounts_channel,
-                    slack_ts=s.thread_ts,
+                    slack_ts=s.thread_ts or "",
                     workflow_url=start.account_workflow_url,
                 ),
                 f"open red-account case {start.case_id} in the tracker",
             )
             s.tracker_opened = True
+            s.tracker_slack_ts = s.thread_ts or ""
         if threaded:
             for entry in s.plans:
                 if not entry.posted:
@@ -406,17 +414,24 @@ class RedAccountWorkflow(OwedWorkHandlers):
         self._fx.publish_attention()
 
     async def _track(self) -> None:
-        """Keep the tracker row's reasons, action plan and escalation current."""
+        """Keep the tracker row's reasons, action plan and escalation current, and link its
+        thread once the case's post lands after the row opened."""
         s = self._s
         now = (len(s.reasons), rules.action_plan_complete(s), s.escalated, s.owner_changes)
-        if now == self._tracked or s.resolved_at is not None:
-            return
+        # Only a row opened before its post landed (``EARLY_TRACKER_PATCH``) lacks the thread.
+        link = s.thread_ts or ""
+        if link == s.tracker_slack_ts:
+            link = ""
+            if now == self._tracked or s.resolved_at is not None:
+                return
         version = f"{now[0]}-{int(now[1])}-{int(now[2])}"
         # Owners as opened leave the row's owners (and the keys written before) as they were.
         owners = ("", "")
         if s.owner_changes:
             version += f"-owners-{s.owner_changes}"
             owners = (s.start.ae_owner, s.start.ce_owner)
+        if link:
+            version = "thread"  # the post lands once: the key is the case's for ever
         await self._tracker(
             effects.UPDATE_RED_ACCOUNT_CASE,
             TrackerUpdate(
@@ -426,9 +441,12 @@ class RedAccountWorkflow(OwedWorkHandlers):
                 now[1],
                 now[2],
                 *owners,
+                slack_ts=link,
             ),
             f"update red-account case {s.start.case_id}: {len(s.reasons)} reason(s),"
             f" action plan {'complete' if now[1] else 'incomplete'},"
-            f" {'escalated' if now[2] else 'not escalated'}",
+            f" {'escalated' if now[2] else 'not escalated'}" + (", thread linked" if link else ""),
         )
         self._tracked = now
+        if link:
+            s.tracker_slack_ts = link

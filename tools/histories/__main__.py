@@ -21,6 +21,7 @@ GROUP_NAMES = (
     "red-account",
     "red-plan-repeat",
     "red-no-thread",
+    "red-post-retried",
     "intake",
     "region",
     "owners",

@@ -6,6 +6,8 @@ the one handed off by a won deal is recorded with the opportunities (``presales`
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import WorkflowExecutionStatus
@@ -22,7 +24,7 @@ from schemas.account import (
     account_workflow_id,
 )
 from schemas.common import Role
-from schemas.effects import SkipEffect
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.health import (
     HealthSignal,
     RecordActionPlan,
@@ -245,13 +247,12 @@ async def red_plan_repeated(rec: Recorder) -> None:
     await rec.save(case, "action-plan-repeated")
 
 
-async def red_case_without_thread(rec: Recorder) -> None:
-    """A case whose post Slack refused (an archived channel) and a person gave up with
-    `effects skip`: no thread. The code before ``NO_THREAD_DMS_PATCH`` sent its reminders and
-    its escalation nowhere (the thread replies had no thread); today's sends them as DMs, so
-    this run's quiet reminder rounds are commands it does not issue."""
+@asynccontextmanager
+async def red_in_an_archived_channel(rec: Recorder, account_id: str) -> AsyncIterator[Handle]:
+    """A new account turned red while ``#red-accounts`` is archived: its case, its post
+    refused; the channel is unarchived when the block ends."""
     slack = rec.sandbox.slack
-    account = await open_account(rec, "001HREDNOTHREAD", 200 * DAY)
+    account = await open_account(rec, account_id, 200 * DAY)
     slack.archive_channel("#red-accounts")
     try:
         await account.execute_update(
@@ -260,16 +261,42 @@ async def red_case_without_thread(rec: Recorder) -> None:
         await settle(account)
         case = await case_of(rec, account)
         await settle(case)
+        yield case
+    finally:
+        slack.unarchive_channel("#red-accounts")
+
+
+async def red_case_without_thread(rec: Recorder) -> None:
+    """A case whose post Slack refused (an archived channel) and a person gave up with
+    `effects skip`: no thread. The code before ``NO_THREAD_DMS_PATCH`` sent its reminders and
+    its escalation nowhere (the thread replies had no thread); today's sends them as DMs, so
+    this run's quiet reminder rounds are commands it does not issue."""
+    async with red_in_an_archived_channel(rec, "001HREDNOTHREAD") as case:
         await case.execute_update(
             RedAccountWorkflow.skip_effect, SkipEffect("post", "channel archived", AE)
         )
         await settle(case)
-    finally:
-        slack.unarchive_channel("#red-accounts")
     opened = (await case.query(RedAccountWorkflow.state)).opened_at
     await advance_to(rec.env, case, opened + DAY + MINUTE)
     await advance_to(rec.env, case, opened + 3 * DAY + MINUTE)
     await rec.save(case, "without-thread-reminded-escalated")
+
+
+async def red_post_retried(rec: Recorder) -> None:
+    """A case whose post Slack refused (an archived channel) while the CE recorded a plan, then
+    retried once the channel was unarchived. The code before ``EARLY_TRACKER_PATCH`` opened
+    the case's tracker row only once the post had its thread; today's opens it with the case
+    (no thread link yet), so this run's first task lacks a command it issues."""
+    async with red_in_an_archived_channel(rec, "001HREDRETRIED") as case:
+        await case.execute_update(
+            RedAccountWorkflow.record_action_plan,
+            RecordActionPlan(CE, Role.CE, "usage halved", "SSO fix", "weekly office hours"),
+        )
+        await settle(case)
+    await case.execute_update(RedAccountWorkflow.retry_effect, RetryEffect("post", AE))
+    await settle(case)
+    await rec.sleep(MINUTE, case)
+    await rec.save(case, "post-retried")
 
 
 # --- Closed-won intake -------------------------------------------------------------------------

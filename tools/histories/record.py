@@ -18,6 +18,7 @@ GROUPS: dict[str, Scenario] = {
     "red-account": accounts.red_accounts,
     "red-plan-repeat": accounts.red_plan_repeated,
     "red-no-thread": accounts.red_case_without_thread,
+    "red-post-retried": accounts.red_post_retried,
     "intake": accounts.intake,
     "region": accounts.region_later,
     "owners": accounts.owners_from_a_repeat,
