@@ -187,20 +187,21 @@ def day(moment: datetime | None) -> str:
 
 def _steps(steps: Sequence[StepView], now: datetime | None, with_completed: bool = False) -> str:
     headers = ["STEP", "TITLE", "OWNER", "DUE (UTC)", "STATUS"]
-    rows = [
-        [
-            step.key,
-            step.title,
-            f"{step.owner} ({step.role})" if step.owner else step.role,
-            when(step.due_at)
-            + ("  OVERDUE" if status_now(step.status, step.due_at, now) == "overdue" else ""),
-            status_now(step.status, step.due_at, now)
-            + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
-            + (", escalated" if step.escalated else ""),
-        ]
-        + ([step.completed_by or "-"] if with_completed else [])
-        for step in steps
-    ]
+    rows = []
+    for step in steps:
+        status = status_now(step.status, step.due_at, now)
+        rows.append(
+            [
+                step.key,
+                step.title,
+                f"{step.owner} ({step.role})" if step.owner else step.role,
+                when(step.due_at) + ("  OVERDUE" if status == StepStatus.OVERDUE.value else ""),
+                status
+                + (f", reminded {step.reminders_sent}x" if step.reminders_sent else "")
+                + (", escalated" if step.escalated else ""),
+            ]
+            + ([step.completed_by or "-"] if with_completed else [])
+        )
     return table(headers + (["COMPLETED BY"] if with_completed else []), rows)
 
 

@@ -6,6 +6,8 @@ once."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from slack_sdk import WebClient
@@ -60,6 +62,22 @@ def ce_step_value(workflow_id: str) -> dict[str, str]:
     return {"workflow_id": workflow_id, "step": CE_STEP.key, "kind": "trial"}
 
 
+@asynccontextmanager
+async def prompted_trial(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+    opportunity_id: str,
+) -> AsyncIterator[tuple[Any, Any, str, str, dict[str, str]]]:
+    """A trial whose CE step has a prompt in Slack: its harness (with the signing secret the
+    app checks), handle, the prompt's channel and ts, and the step's button value."""
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, opportunity_id)
+        channel, ts = await prompt_ts(slack_client)
+        yield harness, handle, channel, ts, ce_step_value(handle.id)
+
+
 async def step_status(handle: Any, key: str) -> StepStatus:
     view: TrialState = await state(handle)
     return next(step.status for step in view.steps if step.key == key)
@@ -72,10 +90,9 @@ async def test_done_click_completes_the_step_once_and_a_second_click_is_already_
     slack_client: WebClient,
     test_settings: Any,
 ) -> None:
-    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        handle = await start(harness, salesforce_fake, "006SLACKDONE")
-        channel, ts = await prompt_ts(slack_client)
-        value = ce_step_value(handle.id)
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKDONE"
+    ) as (harness, handle, channel, ts, value):
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(CE, channel, ts, DONE, value)
             # Slack repeats a delivery it saw no answer to: the same payload, signed anew
@@ -110,10 +127,9 @@ async def test_a_strangers_click_is_refused_with_who_may_act_and_changes_nothing
     slack_client: WebClient,
     test_settings: Any,
 ) -> None:
-    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        handle = await start(harness, salesforce_fake, "006SLACKSTRANGER")
-        channel, ts = await prompt_ts(slack_client)
-        value = ce_step_value(handle.id)
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKSTRANGER"
+    ) as (harness, handle, channel, ts, value):
         async with served_app(harness.client, harness.settings) as app:
             for user in (STRANGER, AE):
                 click = block_actions(user, channel, ts, DONE, value)
@@ -161,10 +177,9 @@ async def test_snooze_is_answered_even_where_the_workflow_has_no_snooze(
     slack_client: WebClient,
     test_settings: Any,
 ) -> None:
-    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        handle = await start(harness, salesforce_fake, "006SLACKSNOOZE")
-        channel, ts = await prompt_ts(slack_client)
-        value = ce_step_value(handle.id)
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKSNOOZE"
+    ) as (harness, handle, channel, ts, value):
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(CE, channel, ts, SNOOZE, value)
             assert await app.deliver(interaction_body(click)) == 200
@@ -220,10 +235,9 @@ async def test_done_from_an_ephemeral_to_do_list_says_it_is_done(
     # The workflow edits its own prompt once a step is done, not the ephemeral list
     # `/dealcycle todo` answered with: Done there completed the step and showed nothing, so
     # the list looked as if the click had been lost.
-    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        handle = await start(harness, salesforce_fake, "006SLACKTODO")
-        channel, ts = await prompt_ts(slack_client)
-        value = ce_step_value(handle.id)
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKTODO"
+    ) as (harness, handle, channel, ts, value):
         async with served_app(harness.client, harness.settings) as app:
             click = block_actions(CE, channel, ts, DONE, value)
             click["container"]["is_ephemeral"] = True
