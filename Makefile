@@ -25,7 +25,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 LOCK_ARGS ?=
 # Type-checked code; worker.py only once it exists, so a partial checkout still lints.
-MYPY_TARGETS := schemas workflows activities starter dealcycle tools $(wildcard worker.py)
+MYPY_TARGETS := schemas workflows activities starter dealcycle tools bench $(wildcard worker.py)
 
 # `auto` is the CPU count plus one, but never under three.
 test_workers = $(if $(filter auto,$(PYTEST_WORKERS)),$(shell n=$$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2); [ "$$n" -lt 2 ] && n=2; echo $$((n + 1))),$(PYTEST_WORKERS))

@@ -32,6 +32,7 @@ import sys
 import time
 
 from bench.common import REPO_ROOT
+from bench.full_scale.sizing import positive_float, positive_int
 
 BENCHMARKS = ("full", "latency", "memory", "year", "account", "events", "todo", "handoff")
 
@@ -40,10 +41,8 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     return {
         "full": [
             "bench.full_scale",
-            "--accounts",
-            str(args.full_accounts),
-            "--year-minutes",
-            str(args.full_year_minutes),
+            *(["--accounts", str(args.full_accounts)] if args.full_accounts else []),
+            *(["--year-minutes", str(args.full_year_minutes)] if args.full_year_minutes else []),
             "--hand-off-deals",
             str(args.handoff_deals),
         ],
@@ -103,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", choices=BENCHMARKS, action="append", help="run only this one (repeatable)"
     )
     parser.add_argument("--all", action="store_true", help="run every benchmark")
-    parser.add_argument("--full-accounts", type=int, default=1_000)
-    parser.add_argument("--full-year-minutes", type=float, default=6.0)
+    # Unset: sized to this machine and the 15-minute budget (bench.full_scale.sizing).
+    parser.add_argument("--full-accounts", type=positive_int, default=None)
+    parser.add_argument("--full-year-minutes", type=positive_float, default=None)
     parser.add_argument("--latency-accounts", type=int, default=50)
     parser.add_argument("--latency-trials", type=int, default=50)
     parser.add_argument("--latency-concurrency", default="1,4")

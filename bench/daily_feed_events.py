@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import ScheduleActionStartWorkflow, WorkflowHistory
 
 from bench.account_years import fakes_and_settings
 from bench.common import heading, run_main, time_skipping_env
@@ -32,7 +32,8 @@ from schemas.account import LifecycleStage
 from schemas.health import HEALTH_SIGNAL
 from schemas.usage_feed import UsageFeedRun
 from starter.usage_feed import usage_feed_schedule
-from tests.support.accounts import run_histories, settle, start_account
+from tests.support.accounts import run_histories, start_account
+from tests.support.patience import settle
 from worker import WORKFLOWS, build_activities, build_worker
 from workflows.usage_feed import UsageFeedWorkflow
 
@@ -124,7 +125,9 @@ async def feed_year() -> FeedYear:
                     )
                     for account_id in (FED, UNFED)
                 ]
-                [run] = usage_feed_schedule(settings).action.args  # type: ignore[union-attr]
+                action = usage_feed_schedule(settings).action
+                assert isinstance(action, ScheduleActionStartWorkflow)
+                [run] = action.args
                 assert isinstance(run, UsageFeedRun)
                 for day in range(DAYS):
                     feed = await env.client.start_workflow(
