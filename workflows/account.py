@@ -74,6 +74,9 @@ the account does not know (the owners the intake could not read)."""
 CASE_LEARNS_OWNERS_PATCH = "open-case-learns-the-profiles-owners"
 """Runs that started before: a red-account case opened before the account's AE and CE were
 known is not told them when a hand-off or the profile names them (it stays without owners)."""
+MOVE_ENDS_SNOOZES_PATCH = "moved-renewal-work-ends-its-snooze"
+"""Runs that started before: renewal work re-planned by a moved renewal date keeps the snooze
+made for its old due date (brought a month closer, a proposal due today stays silent)."""
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -308,7 +311,11 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def move_renewal_date(self, request: MoveRenewalDate) -> AccountActionAccepted:
-        return self._accepted(changes.apply_move_renewal_date(self._s, request, workflow.now()))
+        # Asked only when it matters: a move of renewal work whose reminders are snoozed.
+        ends = changes.moves_snoozed_work(self._s) and workflow.patched(MOVE_ENDS_SNOOZES_PATCH)
+        return self._accepted(
+            changes.apply_move_renewal_date(self._s, request, workflow.now(), ends_snoozes=ends)
+        )
 
     @move_renewal_date.validator
     def _check_move_renewal_date(self, request: MoveRenewalDate) -> None:

@@ -27,6 +27,7 @@ GROUP_NAMES = (
     "owners",
     "case-owners",
     "kickoff-due",
+    "snooze-move",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

@@ -23,6 +23,7 @@ from schemas.account import (
     RecordRenewalOutcome,
     account_workflow_id,
 )
+from schemas.account_changes import MoveRenewalDate
 from schemas.common import Role
 from schemas.effects import RetryEffect, SkipEffect
 from schemas.health import (
@@ -33,6 +34,7 @@ from schemas.health import (
 )
 from schemas.intake import IntakeRun
 from schemas.opportunity_lookup import OpportunityLookup
+from schemas.steps import SnoozeStep
 from tests.support.accounts import (
     AE,
     CE,
@@ -49,6 +51,7 @@ from tests.support.accounts import (
 from tests.support.patience import settle
 from tools.histories.stack import Handle, Recorder
 from workflows.account import AccountWorkflow
+from workflows.account_calendar import midnight
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity_lookup import OpportunityLookupWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -476,3 +479,25 @@ async def kickoff_after_late_owners(rec: Recorder) -> None:
     )
     await settle(account)
     await rec.save(account, "kickoff-after-late-owners")
+
+
+# --- Renewal work snoozed, then the renewal moved a month closer ------------------------------
+
+
+async def snoozed_work_moved_closer(rec: Recorder) -> None:
+    """A renewal proposal snoozed by its AE for 14 business days, then the renewal moved a
+    month closer (the proposal due at once). The code before ``MOVE_ENDS_SNOOZES_PATCH`` kept
+    the snooze: no reminder for weeks. Today's ends it: the proposal is reminded a day on, a
+    timer and a post this run did not have."""
+    account = await open_account(rec, "001HSNOOZEMOVE", 60 * DAY, stage=LifecycleStage.RENEWAL)
+    now = await rec.env.get_current_time()
+    view = await state(account)
+    proposal = next(step for step in view.open_steps if step.kind == "renewal_proposal")
+    await account.execute_update(AccountWorkflow.snooze_step, SnoozeStep(proposal.key, AE, 14))
+    await account.execute_update(
+        AccountWorkflow.move_renewal_date,
+        MoveRenewalDate(midnight(now + 40 * DAY), AE, Role.AE, "co-terming"),
+    )
+    await settle(account)
+    await rec.sleep(3 * DAY, account)
+    await rec.save(account, "snoozed-work-moved-closer")
