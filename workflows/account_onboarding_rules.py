@@ -88,6 +88,7 @@ def apply_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan, now: date
 
 def set_cadence(s: AccountSnapshot, cadence: CheckInCadence, now: datetime) -> None:
     s.cadence = cadence
+    s.briefed_check_in_at = None  # the check-ins start over from now
     interval = cadence.interval_days
     s.next_check_in_at = None if interval is None else now + timedelta(days=interval)
 

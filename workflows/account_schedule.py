@@ -263,6 +263,7 @@ def check_in_brief_due(s: AccountSnapshot, now: datetime) -> bool:
 
 def after_check_in_brief(s: AccountSnapshot) -> None:
     s.check_ins_briefed += 1
+    s.briefed_check_in_at = s.next_check_in_at
     interval = s.cadence.interval_days if s.cadence else None
     if interval is None or s.next_check_in_at is None:
         s.next_check_in_at = None

@@ -74,6 +74,7 @@ def state_view(s: AccountSnapshot, now: datetime) -> AccountState:
         open_steps=[_view(step, now) for step in s.steps if step.status is StepStatus.PENDING],
         cadence=s.cadence.value if s.cadence else None,
         next_check_in_at=s.next_check_in_at,
+        briefed_check_in_at=s.briefed_check_in_at if s.next_check_in_at else None,
         next_tier=s.next_tier,
         next_tier_from=s.next_tier_from,
         renewal_date=s.renewal.renewal_date if s.renewal else s.profile.renewal_date,
