@@ -1144,6 +1144,21 @@ def test_a_tier_change_takes_effect_from_the_next_quarter() -> None:
     assert s.plans[-1].tier == 1
 
 
+def test_a_tier_change_taken_back_within_the_quarter_leaves_the_tier_as_it_is() -> None:
+    s = onboarded_snapshot(tier=2)
+    now = datetime(2027, 5, 15, tzinfo=UTC)
+    plans.apply_change_tier(s, ChangeTier(1, AE, Role.AE, "strategic account"), now)
+
+    message = plans.apply_change_tier(s, ChangeTier(2, AE, Role.AE, "not after all"), now)
+
+    assert message == "the account stays Tier 2: the change to Tier 1 from 2027-Q3 is withdrawn"
+    view = views.state_view(s, now)
+    assert (view.next_tier, view.next_tier_from) == (None, None)
+    schedule.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    assert s.profile.tier == 2
+    assert "Tier 2" in find(s, "account-plan-2027-Q3").title
+
+
 def test_a_tier_change_before_onboarding_applies_to_the_first_plan() -> None:
     s = make_snapshot(tier=3)
     record_kickoff(s)
