@@ -711,6 +711,33 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     assert stage_of(s) is LifecycleStage.RENEWAL
 
 
+def test_a_renewal_decided_over_a_term_late_names_the_next_renewal_date() -> None:
+    """The outcome of the 2027-09-01 renewal recorded a year and more after it: a term on
+    from that date has passed too. Without --next-renewal-date the next cycle would start
+    with its renewal, its whole window and a key already expired: refused, nothing changed."""
+    s = window_snapshot()
+    complete_value_exercise(s)
+    late = RENEWAL + 370 * DAY
+    before = copy.deepcopy(s)
+    renewed = RecordRenewalOutcome("renewed", AE, Role.AE)
+
+    with pytest.raises(RuleViolation) as refused:
+        renewals.check_next_renewal_ahead(s, renewed, late)
+
+    assert refused.value.message == (
+        "a term after the 2027-09-01 renewal, 2028-09-01, has passed too (today is"
+        " 2028-09-05): give the next renewal date (--next-renewal-date)"
+    )
+    assert s == before
+    renewals.check_next_renewal_ahead(s, renewed, RENEWAL + 10 * DAY)  # on time: a term on
+    renewals.check_next_renewal_ahead(s, RecordRenewalOutcome("churned", AE, Role.AE), late)
+    following = datetime(2029, 9, 1, tzinfo=UTC)
+    given = replace(renewed, next_renewal_date=following)
+    renewals.check_next_renewal_ahead(s, given, late)
+    renewals.apply_renewal_outcome(s, given, late)
+    assert s.profile.renewal_date == following
+
+
 def test_the_months_open_assessments_name_the_next_renewal_once_this_one_is_decided() -> None:
     s = onboarded_snapshot()
     decided = RENEWAL - 10 * DAY

@@ -306,6 +306,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
         limits.check(request, workflow.now())
         renewals.check_renewal_outcome(self._s, request, workflow.now())
+        renewals.check_next_renewal_ahead(self._s, request, workflow.now())
         changes.check_new_team_seats(self._s, request)
         changes.check_outcome_fields(self._s, request)
 
