@@ -1193,7 +1193,13 @@ def test_a_tier_change_before_onboarding_applies_to_the_first_plan() -> None:
         s, ChangeTier(1, CE, Role.CE, "grew"), datetime(2027, 1, 20, tzinfo=UTC)
     )
     assert s.next_tier_from == "2027-Q2"
-    complete_onboarding(s)
+    at = ONBOARDED
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), at - 14 * DAY)
+    for step in [x for x in s.steps if x.kind is StepKind.TRAINING]:
+        steps.apply_complete_step(s, CompleteAccountStep(step.key, CE, Role.CE), at)
+    done = onboarding.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), at)
+    # The reply names the due date of the tier the first plan will be of.
+    assert done == "onboarding complete; the first account plan is for 2027-Q2, due 2027-04-21"
     schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     assert s.profile.tier == 1
     assert find(s, "account-plan-2027-Q2").due_at == datetime(2027, 4, 21, tzinfo=UTC)
