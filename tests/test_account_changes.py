@@ -17,6 +17,7 @@ from dealcycle.licensing import load_public_key, verify_license_key
 from schemas import search_attributes as sa
 from schemas.account import (
     AccountState,
+    ChangeTier,
     CompleteAccountStep,
     LifecycleStage,
     RecordRenewalAssessment,
@@ -49,7 +50,7 @@ from tests.support.accounts import (
     state,
 )
 from workflows.account import AccountWorkflow
-from workflows.account_calendar import midnight
+from workflows.account_calendar import midnight, next_quarter, quarter_of, quarter_start
 from workflows.opportunity import OpportunityWorkflow
 
 NEW_CE = "U0CE00002"
@@ -302,6 +303,34 @@ async def test_a_move_that_brings_the_renewal_closer_ends_the_snooze_of_the_move
 
         [reminded] = [t for t in texts(slack_fake, AE) if t.startswith("Overdue: Renewal proposal")]
         assert new.date().isoformat() in reminded
+
+
+async def test_a_tier_change_during_onboarding_takes_effect_from_its_quarter(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """The tier changes from next quarter, whether or not the account plans yet: an account
+    still onboarding then is of the new tier, in its view and in Salesforce, from that
+    quarter on (not from its first plan's, a quarter or more later)."""
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001TIERONB", 300 * DAY, LifecycleStage.ONBOARDING
+        )
+        now = await harness.env.get_current_time()
+        accepted = await account.execute_update(
+            AccountWorkflow.change_tier, ChangeTier(1, AE, Role.AE, "strategic")
+        )
+        quarter = next_quarter(quarter_of(now))
+        assert accepted.message == f"tier 1 takes effect from {quarter}"
+
+        await advance_to(harness.env, account, quarter_start(quarter) + DAY)
+
+        view = await state(account)
+        assert view.stage is LifecycleStage.ONBOARDING
+        assert view.profile is not None and view.profile.tier == 1
+        assert (view.next_tier, view.next_tier_from) == (None, None)
+        assert salesforce_fake.get_record("Account", "001TIERONB")["Tier__c"] == "1"
+        attributes = (await account.describe()).typed_search_attributes
+        assert attributes.get(sa.ACCOUNT_TIER) == 1
 
 
 async def test_a_renewal_date_move_is_checked_before_anything_changes(

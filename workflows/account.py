@@ -400,9 +400,10 @@ class AccountWorkflow(OwedWorkHandlers):
             if history_is_long(s.config.history_event_limit * 9 // 10):
                 renewals.compact(s)
                 await self._continue_as_new(start)
-            await self._wake.until(
-                lambda: self._changed, schedule.next_named_wake_up(s, workflow.now())
+            wake_up = schedule.next_named_wake_up(
+                s, workflow.now(), tier_before_planning=self._effects.tier_before_planning()
             )
+            await self._wake.until(lambda: self._changed, wake_up)
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _continue_as_new(self, start: AccountStart) -> None:

@@ -28,6 +28,7 @@ GROUP_NAMES = (
     "case-owners",
     "kickoff-due",
     "snooze-move",
+    "tier-onboarding",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

@@ -17,6 +17,7 @@ from schemas.account import (
     DEAL_CLOSED_SIGNAL,
     AccountHandOff,
     AccountStart,
+    ChangeTier,
     CompleteAccountStep,
     CompleteProfile,
     LifecycleStage,
@@ -51,7 +52,7 @@ from tests.support.accounts import (
 from tests.support.patience import settle
 from tools.histories.stack import Handle, Recorder
 from workflows.account import AccountWorkflow
-from workflows.account_calendar import midnight
+from workflows.account_calendar import midnight, next_quarter, quarter_of, quarter_start
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity_lookup import OpportunityLookupWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -501,3 +502,24 @@ async def snoozed_work_moved_closer(rec: Recorder) -> None:
     await settle(account)
     await rec.sleep(3 * DAY, account)
     await rec.save(account, "snoozed-work-moved-closer")
+
+
+# --- A tier change while the account onboards -------------------------------------------------
+
+
+async def tier_change_while_onboarding(rec: Recorder) -> None:
+    """A Tier 2 account changed to Tier 1 while it onboards (after its first check-in brief),
+    then its quarter comes. The code before ``TIER_BEFORE_PLANNING_PATCH`` left the tier for
+    the first plan's quarter: at the brief after the quarter's start, no Salesforce write.
+    Today's writes Tier 1 then (it wakes at the quarter's start)."""
+    account = await open_account(
+        rec, "001HTIERONB", 300 * DAY, stage=LifecycleStage.ONBOARDING, tier=2
+    )
+    await rec.sleep(28 * DAY, account)  # past the first brief: the next comes before the quarter
+    await account.execute_update(
+        AccountWorkflow.change_tier, ChangeTier(1, AE, Role.AE, "strategic account")
+    )
+    await settle(account)
+    quarter = next_quarter(quarter_of(await rec.now()))
+    await rec.sleep(quarter_start(quarter) + 30 * DAY - await rec.now(), account)
+    await rec.save(account, "tier-change-while-onboarding")
