@@ -454,6 +454,9 @@ class AccountSnapshot:
     onboarding_completed_at: datetime | None = None
     cadence: CheckInCadence | None = None
     next_check_in_at: datetime | None = None
+    """The next check-in to brief the CE for (the one after, once its brief is sent)."""
+    briefed_check_in_at: datetime | None = None
+    """The check-in the CE was last briefed for: the next one until it has passed."""
     check_ins_briefed: int = 0
     next_tier: int | None = None
     next_tier_from: str | None = None
@@ -515,6 +518,8 @@ class AccountState:
     open_steps: list[StepView] = field(default_factory=list)
     cadence: str | None = None
     next_check_in_at: datetime | None = None
+    briefed_check_in_at: datetime | None = None
+    """The check-in the CE was last briefed for (``next_check_in_at`` is the one after)."""
     next_tier: int | None = None
     next_tier_from: str | None = None
     renewal_date: datetime | None = None

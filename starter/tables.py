@@ -205,6 +205,15 @@ def _steps(steps: Sequence[StepView], now: datetime | None, with_completed: bool
     return table(headers + (["COMPLETED BY"] if with_completed else []), rows)
 
 
+def _next_check_in(state: AccountState, now: datetime | None) -> datetime | None:
+    """The check-in the CE was briefed for until it has passed (the workflow has moved on to
+    the one after, whose brief comes next), then the one after."""
+    briefed = state.briefed_check_in_at
+    if briefed is not None and now is not None and briefed > now:
+        return briefed
+    return state.next_check_in_at
+
+
 def render_account(
     state: AccountState,
     temporal_status: str,
@@ -234,7 +243,7 @@ def render_account(
             f"Missing      {', '.join(state.missing_profile)}  (`dealcycle account profile`)"
         )
     if state.cadence:
-        lines.append(f"Check-ins    {state.cadence}, next {when(state.next_check_in_at)} UTC")
+        lines.append(f"Check-ins    {state.cadence}, next {when(_next_check_in(state, now))} UTC")
     else:
         lines.append("Check-ins    no cadence yet (set by the kickoff plan)")
     if state.next_tier is not None:

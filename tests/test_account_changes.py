@@ -17,6 +17,7 @@ from dealcycle.licensing import load_public_key, verify_license_key
 from schemas import search_attributes as sa
 from schemas.account import (
     AccountState,
+    ChangeTier,
     CompleteAccountStep,
     LifecycleStage,
     RecordRenewalAssessment,
@@ -34,6 +35,7 @@ from schemas.opportunity import (
     Stage,
     TddPart,
 )
+from schemas.steps import SnoozeStep
 from schemas.trial import CompleteStep
 from tests.support.accounts import (
     AE,
@@ -48,7 +50,7 @@ from tests.support.accounts import (
     state,
 )
 from workflows.account import AccountWorkflow
-from workflows.account_calendar import midnight
+from workflows.account_calendar import midnight, next_quarter, quarter_of, quarter_start
 from workflows.opportunity import OpportunityWorkflow
 
 NEW_CE = "U0CE00002"
@@ -270,6 +272,65 @@ async def test_a_step_re_keyed_by_a_move_is_completed_by_the_key_its_prompt_carr
                 AccountWorkflow.complete_step, CompleteAccountStep(opened_as, VE, Role.CE)
             )
         assert f"step {new_key!r} was already completed by {VE}" in str(again.value.cause)
+
+
+async def test_a_move_that_brings_the_renewal_closer_ends_the_snooze_of_the_moved_work(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """The AE snoozed the proposal's reminders for the date it had; the renewal then moved a
+    month closer, the proposal due today. Its reminders start over with the new due date: the
+    old snooze, made for a reminder weeks away, no longer silences it until days before the
+    renewal."""
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001SNOOZEMOVE", 60 * DAY, LifecycleStage.RENEWAL
+        )
+        began = await harness.env.get_current_time()
+        proposal = open_step(await state(account), "renewal_proposal")
+        snoozed = await account.execute_update(
+            AccountWorkflow.snooze_step, SnoozeStep(proposal.key, AE, 14)
+        )
+        assert "next reminder" in snoozed.message
+        new = midnight(began + 40 * DAY)
+        await account.execute_update(
+            AccountWorkflow.move_renewal_date, MoveRenewalDate(new, AE, Role.AE, "co-terming")
+        )
+        await settle(account)
+        moved = open_step(await state(account), "renewal_proposal")
+        assert moved.due_at == midnight(began) and moved.overdue
+
+        await advance_to(harness.env, account, midnight(began) + 2 * DAY)
+
+        [reminded] = [t for t in texts(slack_fake, AE) if t.startswith("Overdue: Renewal proposal")]
+        assert new.date().isoformat() in reminded
+
+
+async def test_a_tier_change_during_onboarding_takes_effect_from_its_quarter(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """The tier changes from next quarter, whether or not the account plans yet: an account
+    still onboarding then is of the new tier, in its view and in Salesforce, from that
+    quarter on (not from its first plan's, a quarter or more later)."""
+    async with harness_factory() as harness:
+        account = await account_in(
+            harness, salesforce_fake, "001TIERONB", 300 * DAY, LifecycleStage.ONBOARDING
+        )
+        now = await harness.env.get_current_time()
+        accepted = await account.execute_update(
+            AccountWorkflow.change_tier, ChangeTier(1, AE, Role.AE, "strategic")
+        )
+        quarter = next_quarter(quarter_of(now))
+        assert accepted.message == f"tier 1 takes effect from {quarter}"
+
+        await advance_to(harness.env, account, quarter_start(quarter) + DAY)
+
+        view = await state(account)
+        assert view.stage is LifecycleStage.ONBOARDING
+        assert view.profile is not None and view.profile.tier == 1
+        assert (view.next_tier, view.next_tier_from) == (None, None)
+        assert salesforce_fake.get_record("Account", "001TIERONB")["Tier__c"] == "1"
+        attributes = (await account.describe()).typed_search_attributes
+        assert attributes.get(sa.ACCOUNT_TIER) == 1
 
 
 async def test_a_renewal_date_move_is_checked_before_anything_changes(

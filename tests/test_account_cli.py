@@ -71,6 +71,7 @@ from starter import opportunity_lookup as opportunity_lookup_module
 from starter.provenance import cli_via
 from starter.tables import render_account
 from starter.trials import CommandError
+from tests.support import accounts as driven
 from workflows.owed_work import OwedWorkHandlers
 
 CE, AE = "U0CE00001", "U0AE00001"
@@ -1036,3 +1037,37 @@ async def test_account_show_lists_the_accounts_failed_effects_as_status_does(
     for printed in (status, shown):
         assert "Failed effects (1), needs attention:" in printed and "is_archived" in printed
         assert "dealcycle effects retry account-001SHOWN kickoff/announcement" in printed
+
+
+async def test_the_check_in_just_briefed_is_the_next_one_shown(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    """The CE's brief for tomorrow's check-in arrived: `account show` names that check-in as
+    the next one, as the brief did, not the one a cadence after it."""
+    async with harness_factory() as harness:
+        account = await driven.start_account(
+            harness.client,
+            harness.env,
+            harness.task_queue,
+            harness.settings,
+            salesforce_fake,
+            "001BRIEFED",
+            300 * driven.DAY,
+            stage=LifecycleStage.ADOPTION,
+            tier=2,
+            track=harness.track,
+        )
+        check_in = (await driven.state(account)).next_check_in_at
+        assert check_in is not None  # monthly: 28 days on
+        await driven.advance_to(harness.env, account, check_in - driven.DAY + timedelta(hours=1))
+        now = await harness.env.get_current_time()
+
+        lines = render_account(await driven.state(account), "RUNNING", "http://ui", "default", now)
+
+        assert f"Check-ins    monthly, next {check_in:%Y-%m-%d %H:%M} UTC" in lines.splitlines()
+        passed = check_in + timedelta(hours=1)
+        await driven.advance_to(harness.env, account, passed)
+        view = await driven.state(account)
+        later = render_account(view, "RUNNING", "http://ui", "default", passed)
+        following = check_in + 28 * driven.DAY
+        assert f"Check-ins    monthly, next {following:%Y-%m-%d %H:%M} UTC" in later.splitlines()

@@ -711,6 +711,33 @@ def test_a_renewal_grants_a_key_to_the_next_renewal_and_starts_the_next_cycle() 
     assert stage_of(s) is LifecycleStage.RENEWAL
 
 
+def test_a_renewal_decided_over_a_term_late_names_the_next_renewal_date() -> None:
+    """The outcome of the 2027-09-01 renewal recorded a year and more after it: a term on
+    from that date has passed too. Without --next-renewal-date the next cycle would start
+    with its renewal, its whole window and a key already expired: refused, nothing changed."""
+    s = window_snapshot()
+    complete_value_exercise(s)
+    late = RENEWAL + 370 * DAY
+    before = copy.deepcopy(s)
+    renewed = RecordRenewalOutcome("renewed", AE, Role.AE)
+
+    with pytest.raises(RuleViolation) as refused:
+        renewals.check_next_renewal_ahead(s, renewed, late)
+
+    assert refused.value.message == (
+        "a term after the 2027-09-01 renewal, 2028-09-01, has passed too (today is"
+        " 2028-09-05): give the next renewal date (--next-renewal-date)"
+    )
+    assert s == before
+    renewals.check_next_renewal_ahead(s, renewed, RENEWAL + 10 * DAY)  # on time: a term on
+    renewals.check_next_renewal_ahead(s, RecordRenewalOutcome("churned", AE, Role.AE), late)
+    following = datetime(2029, 9, 1, tzinfo=UTC)
+    given = replace(renewed, next_renewal_date=following)
+    renewals.check_next_renewal_ahead(s, given, late)
+    renewals.apply_renewal_outcome(s, given, late)
+    assert s.profile.renewal_date == following
+
+
 def test_the_months_open_assessments_name_the_next_renewal_once_this_one_is_decided() -> None:
     s = onboarded_snapshot()
     decided = RENEWAL - 10 * DAY
@@ -1144,6 +1171,21 @@ def test_a_tier_change_takes_effect_from_the_next_quarter() -> None:
     assert s.plans[-1].tier == 1
 
 
+def test_a_tier_change_taken_back_within_the_quarter_leaves_the_tier_as_it_is() -> None:
+    s = onboarded_snapshot(tier=2)
+    now = datetime(2027, 5, 15, tzinfo=UTC)
+    plans.apply_change_tier(s, ChangeTier(1, AE, Role.AE, "strategic account"), now)
+
+    message = plans.apply_change_tier(s, ChangeTier(2, AE, Role.AE, "not after all"), now)
+
+    assert message == "the account stays Tier 2: the change to Tier 1 from 2027-Q3 is withdrawn"
+    view = views.state_view(s, now)
+    assert (view.next_tier, view.next_tier_from) == (None, None)
+    schedule.advance(s, datetime(2027, 7, 1, tzinfo=UTC))
+    assert s.profile.tier == 2
+    assert "Tier 2" in find(s, "account-plan-2027-Q3").title
+
+
 def test_a_tier_change_before_onboarding_applies_to_the_first_plan() -> None:
     s = make_snapshot(tier=3)
     record_kickoff(s)
@@ -1151,7 +1193,13 @@ def test_a_tier_change_before_onboarding_applies_to_the_first_plan() -> None:
         s, ChangeTier(1, CE, Role.CE, "grew"), datetime(2027, 1, 20, tzinfo=UTC)
     )
     assert s.next_tier_from == "2027-Q2"
-    complete_onboarding(s)
+    at = ONBOARDED
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), at - 14 * DAY)
+    for step in [x for x in s.steps if x.kind is StepKind.TRAINING]:
+        steps.apply_complete_step(s, CompleteAccountStep(step.key, CE, Role.CE), at)
+    done = onboarding.apply_complete_onboarding(s, CompleteOnboarding(CE, Role.CE), at)
+    # The reply names the due date of the tier the first plan will be of.
+    assert done == "onboarding complete; the first account plan is for 2027-Q2, due 2027-04-21"
     schedule.advance(s, datetime(2027, 4, 1, tzinfo=UTC))
     assert s.profile.tier == 1
     assert find(s, "account-plan-2027-Q2").due_at == datetime(2027, 4, 21, tzinfo=UTC)

@@ -74,6 +74,9 @@ the account does not know (the owners the intake could not read)."""
 CASE_LEARNS_OWNERS_PATCH = "open-case-learns-the-profiles-owners"
 """Runs that started before: a red-account case opened before the account's AE and CE were
 known is not told them when a hand-off or the profile names them (it stays without owners)."""
+MOVE_ENDS_SNOOZES_PATCH = "moved-renewal-work-ends-its-snooze"
+"""Runs that started before: renewal work re-planned by a moved renewal date keeps the snooze
+made for its old due date (brought a month closer, a proposal due today stays silent)."""
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -303,12 +306,17 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:
         limits.check(request, workflow.now())
         renewals.check_renewal_outcome(self._s, request, workflow.now())
+        renewals.check_next_renewal_ahead(self._s, request, workflow.now())
         changes.check_new_team_seats(self._s, request)
         changes.check_outcome_fields(self._s, request)
 
     @workflow.update
     def move_renewal_date(self, request: MoveRenewalDate) -> AccountActionAccepted:
-        return self._accepted(changes.apply_move_renewal_date(self._s, request, workflow.now()))
+        # Asked only when it matters: a move of renewal work whose reminders are snoozed.
+        ends = changes.moves_snoozed_work(self._s) and workflow.patched(MOVE_ENDS_SNOOZES_PATCH)
+        return self._accepted(
+            changes.apply_move_renewal_date(self._s, request, workflow.now(), ends_snoozes=ends)
+        )
 
     @move_renewal_date.validator
     def _check_move_renewal_date(self, request: MoveRenewalDate) -> None:
@@ -392,9 +400,10 @@ class AccountWorkflow(OwedWorkHandlers):
             if history_is_long(s.config.history_event_limit * 9 // 10):
                 renewals.compact(s)
                 await self._continue_as_new(start)
-            await self._wake.until(
-                lambda: self._changed, schedule.next_named_wake_up(s, workflow.now())
+            wake_up = schedule.next_named_wake_up(
+                s, workflow.now(), tier_before_planning=self._effects.tier_before_planning()
             )
+            await self._wake.until(lambda: self._changed, wake_up)
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _continue_as_new(self, start: AccountStart) -> None:

@@ -65,6 +65,14 @@ def add_years(moment: datetime, days: int) -> datetime:
     return moment + timedelta(days=days)
 
 
+def tier_in(s: AccountSnapshot, quarter: str) -> int:
+    """The account's tier in ``quarter``: a tier change due by then applies."""
+    if s.next_tier is not None and s.next_tier_from is not None:
+        if parse_quarter(s.next_tier_from) <= parse_quarter(quarter):
+            return s.next_tier
+    return s.profile.tier
+
+
 def plan_due_at(quarter: str, tier: int, s: AccountSnapshot) -> datetime:
     """Tier 1: before the internal QBR; Tiers 2 and 3: at the beginning of the quarter."""
     d = s.config.durations

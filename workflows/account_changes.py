@@ -3,10 +3,10 @@
 - The renewal date moves (a co-terming, a late signature, a multi-year deal): the renewal
   work re-plans to the new date. Work already opened for the old date is carried, never
   opened twice: the value exercise, the proposal and the outcome step are re-keyed to the new
-  date with their due dates moved, their reminders start over, their Salesforce Tasks are
-  revised in place and their owners told; pending assessments name the new date. Nothing is
-  left keyed by the old date, so nothing fires for it. A later date owes a new key valid until
-  then (keys expire at the renewal date).
+  date with their due dates moved, their reminders start over (a snooze made for the old due
+  date ends), their Salesforce Tasks are revised in place and their owners told; pending
+  assessments name the new date. Nothing is left keyed by the old date, so nothing fires for
+  it. A later date owes a new key valid until then (keys expire at the renewal date).
 - The AE or CE changes hands: the outgoing owner or the CE leader may do it (the leader
   because the outgoing person may be gone). Open steps of the role move to the new owner, with
   their Salesforce Tasks; both people are told, once. An open red-account case is told too
@@ -135,7 +135,23 @@ def _carried_due(s: AccountSnapshot, step: AccountStep, new: datetime, now: date
     return new
 
 
-def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: datetime) -> str:
+def moves_snoozed_work(s: AccountSnapshot) -> bool:
+    """Whether a move re-plans renewal work whose reminders are snoozed."""
+    tag = _day(current_renewal_date(s))
+    return any(
+        step.kind in RENEWAL_WORK
+        and step.key.endswith(tag)
+        and step.status is StepStatus.PENDING
+        and step.snoozed_until is not None
+        for step in s.steps
+    )
+
+
+def apply_move_renewal_date(
+    s: AccountSnapshot, request: MoveRenewalDate, now: datetime, *, ends_snoozes: bool = True
+) -> str:
+    """``ends_snoozes=False``: runs from before, whose moved work kept the snooze made for its
+    old due date (a move a month closer left a step due today silent for weeks)."""
     new = check_move_renewal_date(s, request, now)
     old = current_renewal_date(s)
     assert old is not None
@@ -163,6 +179,8 @@ def apply_move_renewal_date(s: AccountSnapshot, request: MoveRenewalDate, now: d
             moved.append((step, step.due_at))
             step.due_at = _carried_due(s, step, new, now)
             step.reminders_sent, step.last_reminded_at, step.escalated = 0, None, False
+            if ends_snoozes:
+                step.snoozed_until = None
             step.replanned = change.number
         revision = _revision(step)
         if revision is not None:

@@ -63,6 +63,7 @@ from workflows.account_schedule import (
     escalations_due,
     kickoff_due_from_owners,
     reminders_due,
+    tier_change_pending_before_planning,
 )
 from workflows.account_steps import missing_profile
 from workflows.mrkdwn import escape
@@ -78,6 +79,9 @@ from workflows.visibility import (
 
 KICKOFF_ANNOUNCEMENT_PATCH = "announce-kickoff-in-account-channel"
 CHURN_CLOSES_CASE_PATCH = "churn-closes-red-account-case"
+TIER_BEFORE_PLANNING_PATCH = "tier-change-applies-before-planning"
+"""Runs that started before: a tier change made before the account plans (kickoff,
+onboarding) waits for the first plan's quarter, however late, not for its own."""
 KICKOFF_DUE_FROM_OWNERS_PATCH = "kickoff-due-from-owners"
 """Runs that started before: the kickoff plan of an account whose owners came after its start
 (a hand-off without them, then ``dealcycle account profile`` or the opportunity's hand-off) is
@@ -146,7 +150,12 @@ class AccountEffects:
         s = self.s
         self.roster.new_wake_up()
         await self.fx.resume()
-        advance(s, workflow.now(), self._kickoff_counts_from())
+        advance(
+            s,
+            workflow.now(),
+            self._kickoff_counts_from(),
+            tier_before_planning=self.tier_before_planning(),
+        )
         self.publish_search_attributes()
         await self._sync_profile()
         await self._announce_kickoff()
@@ -169,6 +178,13 @@ class AccountEffects:
         await self._sync_health()
         self.publish_search_attributes()
         self.fx.publish_attention()
+
+    def tier_before_planning(self) -> bool:
+        """Whether a tier change waiting while the account does not plan yet applies from its
+        own quarter (asked only then: the runs before waited for the first plan's)."""
+        return tier_change_pending_before_planning(self.s) and workflow.patched(
+            TIER_BEFORE_PLANNING_PATCH
+        )
 
     def _kickoff_counts_from(self) -> datetime | None:
         """When the days of a kickoff plan opening now count from: the moment the account

@@ -21,7 +21,7 @@ from schemas.account import (
 )
 from schemas.common import Role, StepStatus
 from schemas.errors import RuleViolation
-from workflows.account_calendar import month_of, next_quarter, plan_due_at, quarter_of
+from workflows.account_calendar import month_of, next_quarter, plan_due_at, quarter_of, tier_in
 from workflows.account_steps import (
     add_step,
     audit,
@@ -88,6 +88,7 @@ def apply_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan, now: date
 
 def set_cadence(s: AccountSnapshot, cadence: CheckInCadence, now: datetime) -> None:
     s.cadence = cadence
+    s.briefed_check_in_at = None  # the check-ins start over from now
     interval = cadence.interval_days
     s.next_check_in_at = None if interval is None else now + timedelta(days=interval)
 
@@ -169,10 +170,11 @@ def apply_complete_onboarding(
     check_complete_onboarding(s, request)
     finish_onboarding(s, now)
     audit(s, now, request.actor, "completed onboarding", request.via)
-    assert s.first_planning_quarter is not None
+    first = s.first_planning_quarter
+    assert first is not None
+    due = plan_due_at(first, tier_in(s, first), s)
     return (
-        f"onboarding complete; the first account plan is for {s.first_planning_quarter},"
-        f" due {plan_due_at(s.first_planning_quarter, s.profile.tier, s).date().isoformat()}"
+        f"onboarding complete; the first account plan is for {first}, due {due.date().isoformat()}"
     )
 
 

@@ -137,6 +137,10 @@ def check_change_tier(s: AccountSnapshot, request: ChangeTier, now: datetime) ->
 
 def apply_change_tier(s: AccountSnapshot, request: ChangeTier, now: datetime) -> str:
     check_change_tier(s, request, now)
+    # Back to today's tier: the pending change is withdrawn. (It stays recorded as a change to
+    # the same tier, which the quarter applies as the runs before did: the views leave it out.)
+    withdrawn = s.next_tier if request.tier == s.profile.tier else None
+    withdrawn_from = s.next_tier_from
     s.next_tier = request.tier
     s.next_tier_from = next_quarter(quarter_of(now))
     audit(
@@ -146,4 +150,9 @@ def apply_change_tier(s: AccountSnapshot, request: ChangeTier, now: datetime) ->
         f"tier {request.tier} from {s.next_tier_from}: {request.reason}",
         request.via,
     )
+    if withdrawn is not None:
+        return (
+            f"the account stays Tier {request.tier}: the change to Tier {withdrawn} from"
+            f" {withdrawn_from} is withdrawn"
+        )
     return f"tier {request.tier} takes effect from {s.next_tier_from}"

@@ -162,6 +162,25 @@ def check_renewal_outcome(
     return outcome
 
 
+def check_next_renewal_ahead(
+    s: AccountSnapshot, request: RecordRenewalOutcome, now: datetime
+) -> None:
+    """An outcome recorded more than a term after its renewal names the next renewal date: a
+    term on from the decided one has passed too (the next cycle would open overdue, its key
+    expired). Asked for by the validator only: outcomes accepted before replay as they were."""
+    if request.next_renewal_date is not None or s.renewal is None:
+        return
+    if request.outcome == RenewalOutcome.CHURNED.value:
+        return
+    following = add_years(s.renewal.renewal_date, s.config.durations.contract_term_days)
+    if following <= now:
+        raise RuleViolation(
+            f"a term after the {renewal_tag(s)} renewal, {following.date().isoformat()}, has"
+            f" passed too (today is {now.date().isoformat()}): give the next renewal date"
+            " (--next-renewal-date)"
+        )
+
+
 def apply_renewal_outcome(s: AccountSnapshot, request: RecordRenewalOutcome, now: datetime) -> str:
     outcome = check_renewal_outcome(s, request, now)
     renewal = s.renewal

@@ -20,6 +20,7 @@ from workflows.account_calendar import (
     next_quarter,
     parse_quarter,
     plan_due_at,
+    quarter_of,
     quarter_start,
 )
 from workflows.account_onboarding_rules import KICKOFF_PLAN_STEP
@@ -37,11 +38,19 @@ QUARTERS_KEPT = 8
 VALUE_EXERCISE_DUE_DAYS = 30
 
 
-def advance(s: AccountSnapshot, now: datetime, kickoff_counts_from: datetime | None = None) -> None:
+def advance(
+    s: AccountSnapshot,
+    now: datetime,
+    kickoff_counts_from: datetime | None = None,
+    *,
+    tier_before_planning: bool = False,
+) -> None:
     """Create the work that time brings, up to ``now``.
 
     The kickoff plan opening now is due ``kickoff_plan_due_days`` after
-    ``kickoff_counts_from`` (the start of the account's workflow when not given)."""
+    ``kickoff_counts_from`` (the start of the account's workflow when not given).
+    ``tier_before_planning``: a tier change applies from its quarter even before the account
+    plans (runs from before applied it with the first plan's quarter only)."""
     if s.stage is LifecycleStage.CHURNED or missing_profile(s):
         return
     if s.renewal is None:
@@ -49,6 +58,8 @@ def advance(s: AccountSnapshot, now: datetime, kickoff_counts_from: datetime | N
         s.renewal = RenewalCycle(s.profile.renewal_date)
     if opens_kickoff(s):
         _open_kickoff(s, now, kickoff_counts_from or s.started_at)
+    if tier_before_planning and s.first_planning_quarter is None:
+        _apply_due_tier(s, quarter_of(now))
     _open_quarters(s, now)
     _open_assessments(s, now)
     _open_renewal_window(s, now)
@@ -104,12 +115,23 @@ def _open_quarters(s: AccountSnapshot, now: datetime) -> None:
         _open_quarter(s, quarter, now)
 
 
-def _open_quarter(s: AccountSnapshot, quarter: str, now: datetime) -> None:
+def _apply_due_tier(s: AccountSnapshot, quarter: str) -> None:
+    """The tier changes once its quarter has come."""
     if s.next_tier is not None and s.next_tier_from is not None:
         if parse_quarter(s.next_tier_from) <= parse_quarter(quarter):
             s.profile = replace(s.profile, tier=s.next_tier)
             s.next_tier = s.next_tier_from = None
             profile_changed(s)
+
+
+def tier_change_pending_before_planning(s: AccountSnapshot) -> bool:
+    """A tier change waits for its quarter while the account does not plan yet (kickoff,
+    onboarding): no quarter's opening would apply it."""
+    return s.next_tier is not None and s.first_planning_quarter is None
+
+
+def _open_quarter(s: AccountSnapshot, quarter: str, now: datetime) -> None:
+    _apply_due_tier(s, quarter)
     for step in s.steps:  # last quarter's plan and QBR are moot now
         if step.kind in (StepKind.ACCOUNT_PLAN, StepKind.QBR) and step.status is StepStatus.PENDING:
             skip(step, f"missed: superseded by {quarter}")
@@ -263,6 +285,7 @@ def check_in_brief_due(s: AccountSnapshot, now: datetime) -> bool:
 
 def after_check_in_brief(s: AccountSnapshot) -> None:
     s.check_ins_briefed += 1
+    s.briefed_check_in_at = s.next_check_in_at
     interval = s.cadence.interval_days if s.cadence else None
     if interval is None or s.next_check_in_at is None:
         s.next_check_in_at = None
@@ -315,11 +338,22 @@ def next_wake_up(s: AccountSnapshot, now: datetime) -> datetime | None:
     return wake_up.at if wake_up is not None else None
 
 
-def next_named_wake_up(s: AccountSnapshot, now: datetime) -> summaries.WakeUp | None:
-    """``next_wake_up`` with what it is for (the timer's summary in the Web UI)."""
+def next_named_wake_up(
+    s: AccountSnapshot, now: datetime, *, tier_before_planning: bool = False
+) -> summaries.WakeUp | None:
+    """``next_wake_up`` with what it is for (the timer's summary in the Web UI);
+    ``tier_before_planning`` as ``advance``'s."""
     if s.stage is LifecycleStage.CHURNED or missing_profile(s):
         return None
     moments: list[summaries.WakeUp] = []
+    if tier_before_planning and tier_change_pending_before_planning(s):
+        assert s.next_tier_from is not None
+        moments.append(
+            summaries.WakeUp(
+                quarter_start(s.next_tier_from),
+                summaries.moment(f"Tier {s.next_tier} from {s.next_tier_from}"),
+            )
+        )
     if s.first_planning_quarter is not None:
         last = s.planned_quarters[-1] if s.planned_quarters else None
         quarter = s.first_planning_quarter if last is None else next_quarter(last)

@@ -58,6 +58,8 @@ def _view(step: AccountStep, now: datetime) -> StepView:
 
 
 def state_view(s: AccountSnapshot, now: datetime) -> AccountState:
+    # A change back to today's tier, withdrawing one, changes nothing: not shown as coming.
+    tier_changes = s.next_tier is not None and s.next_tier != s.profile.tier
     roadmap = [
         _view(step, now)
         for step in s.steps
@@ -74,8 +76,9 @@ def state_view(s: AccountSnapshot, now: datetime) -> AccountState:
         open_steps=[_view(step, now) for step in s.steps if step.status is StepStatus.PENDING],
         cadence=s.cadence.value if s.cadence else None,
         next_check_in_at=s.next_check_in_at,
-        next_tier=s.next_tier,
-        next_tier_from=s.next_tier_from,
+        briefed_check_in_at=s.briefed_check_in_at if s.next_check_in_at else None,
+        next_tier=s.next_tier if tier_changes else None,
+        next_tier_from=s.next_tier_from if tier_changes else None,
         renewal_date=s.renewal.renewal_date if s.renewal else s.profile.renewal_date,
         value_exercise_done=value_exercise_done(s),
         renewal_call_recorded=bool(s.renewal and s.renewal.first_call_at),

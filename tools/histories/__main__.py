@@ -27,6 +27,8 @@ GROUP_NAMES = (
     "owners",
     "case-owners",
     "kickoff-due",
+    "snooze-move",
+    "tier-onboarding",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

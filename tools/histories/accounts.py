@@ -17,12 +17,14 @@ from schemas.account import (
     DEAL_CLOSED_SIGNAL,
     AccountHandOff,
     AccountStart,
+    ChangeTier,
     CompleteAccountStep,
     CompleteProfile,
     LifecycleStage,
     RecordRenewalOutcome,
     account_workflow_id,
 )
+from schemas.account_changes import MoveRenewalDate
 from schemas.common import Role
 from schemas.effects import RetryEffect, SkipEffect
 from schemas.health import (
@@ -33,6 +35,7 @@ from schemas.health import (
 )
 from schemas.intake import IntakeRun
 from schemas.opportunity_lookup import OpportunityLookup
+from schemas.steps import SnoozeStep
 from tests.support.accounts import (
     AE,
     CE,
@@ -49,6 +52,7 @@ from tests.support.accounts import (
 from tests.support.patience import settle
 from tools.histories.stack import Handle, Recorder
 from workflows.account import AccountWorkflow
+from workflows.account_calendar import midnight, next_quarter, quarter_of, quarter_start
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity_lookup import OpportunityLookupWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -476,3 +480,46 @@ async def kickoff_after_late_owners(rec: Recorder) -> None:
     )
     await settle(account)
     await rec.save(account, "kickoff-after-late-owners")
+
+
+# --- Renewal work snoozed, then the renewal moved a month closer ------------------------------
+
+
+async def snoozed_work_moved_closer(rec: Recorder) -> None:
+    """A renewal proposal snoozed by its AE for 14 business days, then the renewal moved a
+    month closer (the proposal due at once). The code before ``MOVE_ENDS_SNOOZES_PATCH`` kept
+    the snooze: no reminder for weeks. Today's ends it: the proposal is reminded a day on, a
+    timer and a post this run did not have."""
+    account = await open_account(rec, "001HSNOOZEMOVE", 60 * DAY, stage=LifecycleStage.RENEWAL)
+    now = await rec.env.get_current_time()
+    view = await state(account)
+    proposal = next(step for step in view.open_steps if step.kind == "renewal_proposal")
+    await account.execute_update(AccountWorkflow.snooze_step, SnoozeStep(proposal.key, AE, 14))
+    await account.execute_update(
+        AccountWorkflow.move_renewal_date,
+        MoveRenewalDate(midnight(now + 40 * DAY), AE, Role.AE, "co-terming"),
+    )
+    await settle(account)
+    await rec.sleep(3 * DAY, account)
+    await rec.save(account, "snoozed-work-moved-closer")
+
+
+# --- A tier change while the account onboards -------------------------------------------------
+
+
+async def tier_change_while_onboarding(rec: Recorder) -> None:
+    """A Tier 2 account changed to Tier 1 while it onboards (after its first check-in brief),
+    then its quarter comes. The code before ``TIER_BEFORE_PLANNING_PATCH`` left the tier for
+    the first plan's quarter: at the brief after the quarter's start, no Salesforce write.
+    Today's writes Tier 1 then (it wakes at the quarter's start)."""
+    account = await open_account(
+        rec, "001HTIERONB", 300 * DAY, stage=LifecycleStage.ONBOARDING, tier=2
+    )
+    await rec.sleep(28 * DAY, account)  # past the first brief: the next comes before the quarter
+    await account.execute_update(
+        AccountWorkflow.change_tier, ChangeTier(1, AE, Role.AE, "strategic account")
+    )
+    await settle(account)
+    quarter = next_quarter(quarter_of(await rec.now()))
+    await rec.sleep(quarter_start(quarter) + 30 * DAY - await rec.now(), account)
+    await rec.save(account, "tier-change-while-onboarding")

@@ -24,6 +24,8 @@ GROUPS: dict[str, Scenario] = {
     "owners": accounts.owners_from_a_repeat,
     "case-owners": accounts.case_before_owners,
     "kickoff-due": accounts.kickoff_after_late_owners,
+    "snooze-move": accounts.snoozed_work_moved_closer,
+    "tier-onboarding": accounts.tier_change_while_onboarding,
     "opportunity-lookup": accounts.opportunity_lookups,
 }
 """Each group runs on its own test server (a fresh clock), fakes and database."""
