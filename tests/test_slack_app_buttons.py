@@ -279,3 +279,28 @@ async def test_a_home_tab_click_is_answered_even_when_the_list_cannot_be_read(
         texts = [block["text"]["text"] for block in blocks]
         assert texts[0] == f"only <@{CE}> (CE) of Acme may mark this done"
         assert texts[1].startswith("⚠️ ")
+
+
+async def test_click_answers_escape_the_account_name_as_typed(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # The account's name comes from Salesforce as someone typed it: the answers to a stranger's
+    # click and to a second click put it into mrkdwn raw, where `<!channel>` reads as @channel
+    # and `<https://…|…>` as a link (the thread answers and the forms escaped it).
+    name = "<!channel> & <https://x.example|Acme>"
+    shown = "&lt;!channel&gt; &amp; &lt;https://x.example|Acme&gt;"
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKNAME", account_name=name)
+        channel, ts = await prompt_ts(slack_client)
+        value = ce_step_value(handle.id)
+        async with served_app(harness.client, harness.settings) as app:
+            stranger = block_actions(STRANGER, channel, ts, DONE, value)
+            assert await app.deliver(interaction_body(stranger)) == 200
+            [refusal] = await answers_to(slack_fake, STRANGER)
+
+        assert refusal == f"only <@{CE}> (CE) of {shown} may mark this done"
+        assert await update_ids(handle) == []
