@@ -155,7 +155,9 @@ def http_application(app: AsyncApp, guard: RequestGuard) -> web.Application:
     others get 401 and a log line that names why (never the body)."""
 
     async def events(request: web.Request) -> web.StreamResponse:
-        body = await request.text()
+        # Not ``request.text()``: bytes that are not UTF-8 (anyone can post them) raised before
+        # the signature was checked; read leniently, they fail the signature instead.
+        body = (await request.read()).decode("utf-8", errors="replace")
         refusal = guard.refusal(body, request.headers)
         if refusal is not None:
             log.warning(
