@@ -30,6 +30,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     async_default_handlers,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dealcycle.logging import SLACK_BOLT_LOGGER
@@ -40,6 +43,8 @@ from starter.slack.verification import RequestGuard
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
+RATE_LIMIT_WAIT = 2
+"""The longest ``Retry-After`` (seconds) the app's Slack client waits out before trying again."""
 EVENTS_REMEMBERED = 10_000
 """Event ids kept to recognise Slack's retries (it retries three times within minutes)."""
 FEATURE_MODULES = (
@@ -90,7 +95,7 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
     slack = deps.settings.slack
     # Slack answers 429 with Retry-After; slack-sdk retries only connection errors unless told:
     # without this a rate-limited views.open or ephemeral answer was a click that did nothing.
-    retries = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=1)]
+    retries = [*async_default_handlers(), ShortRateLimitRetry(max_retry_count=1)]
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=retries)
     app = AsyncApp(
         client=client,
@@ -103,6 +108,30 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
         if module is not None:
             module.register(app, deps)
     return app
+
+
+class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Retries a 429 whose ``Retry-After`` is at most ``RATE_LIMIT_WAIT`` seconds. The app
+    answers people who just clicked: a longer wait (30 s) left them without an answer for that
+    long, and outlives a ``trigger_id`` (3 s). The 429 is then the caller's to handle (an
+    ephemeral answer goes through the click's ``response_url``; a form says it did not open).
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        waits = [v for k, vs in response.headers.items() if k.lower() == "retry-after" for v in vs]
+        try:
+            return all(float(wait) <= RATE_LIMIT_WAIT for wait in waits)
+        except ValueError:
+            return False
 
 
 class RecentIds:
