@@ -304,3 +304,32 @@ async def test_click_answers_escape_the_account_name_as_typed(
 
         assert refusal == f"only <@{CE}> (CE) of {shown} may mark this done"
         assert await update_ids(handle) == []
+
+
+async def test_a_home_tab_click_slack_rate_limits_for_long_is_still_published(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # A 429 with a long Retry-After is not waited for where a click has another way to be
+    # answered; the Home tab has none, so its views.publish still waits it out.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKHOMELIMIT")
+        value = ce_step_value(handle.id)
+        async with served_app(harness.client, harness.settings) as app:
+            slack_fake.rate_limit_next(retry_after=3, api_method="views.publish")
+            click = block_actions(STRANGER, "", "", DONE, value)
+            click["container"] = {"type": "view", "view_id": "V0HOME"}
+            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+            del click["channel"], click["message"], click["response_url"]
+            assert await app.deliver(interaction_body(click)) == 200
+
+            async def published() -> list[dict[str, Any]] | None:
+                home = slack_fake.views.home(STRANGER)
+                return list(home.view["blocks"]) if home is not None else None
+
+            blocks = await eventually(published, attempts=200)
+
+        assert blocks[0]["text"]["text"] == f"only <@{CE}> (CE) of Acme may mark this done"

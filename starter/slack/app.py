@@ -115,6 +115,7 @@ class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
     answers people who just clicked: a longer wait (30 s) left them without an answer for that
     long, and outlives a ``trigger_id`` (3 s). The 429 is then the caller's to handle (an
     ephemeral answer goes through the click's ``response_url``; a form says it did not open).
+    The App Home tab has no other way and stays where it is: its ``views.publish`` waits.
     """
 
     async def _can_retry_async(
@@ -127,6 +128,8 @@ class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
+        if request.url.endswith("/views.publish"):
+            return True
         waits = [v for k, vs in response.headers.items() if k.lower() == "retry-after" for v in vs]
         try:
             return all(float(wait) <= RATE_LIMIT_WAIT for wait in waits)
