@@ -6,11 +6,14 @@ once."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from slack_sdk import WebClient
+from structlog.testing import capture_logs
 
 from schemas.common import Role, StepStatus
 from schemas.trial import TRIAL_PLANNING_ITEMS, TrialState
@@ -333,3 +336,36 @@ async def test_a_home_tab_click_slack_rate_limits_for_long_is_still_published(
             blocks = await eventually(published, attempts=200)
 
         assert blocks[0]["text"]["text"] == f"only <@{CE}> (CE) of Acme may mark this done"
+
+
+async def test_a_home_tab_slack_will_not_publish_is_a_warning_not_a_failed_listener(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # views.publish refused (a revoked token, a Home tab turned off): the click's listener
+    # failed, logged by bolt as an error with three chained tracebacks; nobody can be told,
+    # so it is a warning naming Slack's error.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKHOMEREVOKED")
+        value = ce_step_value(handle.id)
+        async with served_app(harness.client, harness.settings) as app:
+            slack_fake.error_next("token_revoked", api_method="views.publish")
+            click = block_actions(STRANGER, "", "", DONE, value)
+            click["container"] = {"type": "view", "view_id": "V0HOME"}
+            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+            del click["channel"], click["message"], click["response_url"]
+            with capture_logs() as logs:
+                assert await app.deliver(interaction_body(click)) == 200
+
+                async def warned() -> list[dict[str, Any]] | None:
+                    found = [e for e in logs if e["event"] == "slack.home.not_published"]
+                    return found or None
+
+                [warning] = await eventually(warned, attempts=100)
+
+        assert (warning["user"], warning["error"]) == (STRANGER, "token_revoked")
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
