@@ -18,6 +18,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -40,14 +41,31 @@ PERSONS_SUBTYPES = (None, "thread_broadcast", "file_share")
 """A person's reply: a plain one, one also sent to the channel, one carrying a file."""
 
 
+NOT_LOOKED_UP = (
+    "not recorded as an ask: dealcycle could not look up this thread's case (its database is not"
+    " answering); send it again later"
+)
+
+
 def register(app: AsyncApp, deps: SlackAppDeps) -> None:
     engine = make_engine(deps.settings.database_url)
 
     async def on_message(event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
-        reply = ThreadReply.of(event, context.get("bot_user_id"))
+        bot_user_id = context.get("bot_user_id")
+        reply = ThreadReply.of(event, bot_user_id)
         if reply is None:
             return
-        case = await asyncio.to_thread(case_of_thread, engine, reply.thread_ts)
+        try:
+            case = await asyncio.to_thread(case_of_thread, engine, reply.thread_ts)
+        except SQLAlchemyError as err:
+            # Slack has its acknowledgement: the reply is not delivered again. Its author is
+            # told, if the thread is one of the app's posts (a case's, maybe).
+            deps.log.warning(
+                "red-account thread not looked up", error=type(err).__name__, ts=reply.ts
+            )
+            if bot_user_id and event.get("parent_user_id") == bot_user_id:
+                await _tell(deps, client, reply, NOT_LOOKED_UP)
+            return
         if case is None:
             return
         answer = case.closed_answer() or await record(deps, client, case.case_id, reply)
