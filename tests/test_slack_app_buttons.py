@@ -81,6 +81,25 @@ async def prompted_trial(
         yield harness, handle, channel, ts, ce_step_value(handle.id)
 
 
+def home_click(user: str, value: dict[str, str]) -> dict[str, Any]:
+    """``user``'s click on a Done button of their App Home tab: no channel, no message."""
+    click = block_actions(user, "", "", DONE, value)
+    click["container"] = {"type": "view", "view_id": "V0HOME"}
+    click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+    del click["channel"], click["message"], click["response_url"]
+    return click
+
+
+async def home_blocks(slack_fake: Any, user: str) -> list[dict[str, Any]]:
+    """The blocks of ``user``'s App Home tab, once the app has published it."""
+
+    async def published() -> list[dict[str, Any]] | None:
+        home = slack_fake.views.home(user)
+        return list(home.view["blocks"]) if home is not None else None
+
+    return await eventually(published, attempts=200)
+
+
 async def step_status(handle: Any, key: str) -> StepStatus:
     view: TrialState = await state(handle)
     return next(step.status for step in view.steps if step.key == key)
@@ -267,17 +286,9 @@ async def test_a_home_tab_click_is_answered_even_when_the_list_cannot_be_read(
         handle = await start(harness, salesforce_fake, "006SLACKHOMEDOWN")
         value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
-            click = block_actions(STRANGER, "", "", DONE, value)
-            click["container"] = {"type": "view", "view_id": "V0HOME"}
-            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
-            del click["channel"], click["message"], click["response_url"]
+            click = home_click(STRANGER, value)
             assert await app.deliver(interaction_body(click)) == 200
-
-            async def published() -> list[dict[str, Any]] | None:
-                home = slack_fake.views.home(STRANGER)
-                return list(home.view["blocks"]) if home is not None else None
-
-            blocks = await eventually(published)
+            blocks = await home_blocks(slack_fake, STRANGER)
 
         texts = [block["text"]["text"] for block in blocks]
         assert texts[0] == f"only <@{CE}> (CE) of Acme may mark this done"
@@ -318,22 +329,14 @@ async def test_a_home_tab_click_slack_rate_limits_for_long_is_still_published(
 ) -> None:
     # A 429 with a long Retry-After is not waited for where a click has another way to be
     # answered; the Home tab has none, so its views.publish still waits it out.
-    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        handle = await start(harness, salesforce_fake, "006SLACKHOMELIMIT")
-        value = ce_step_value(handle.id)
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKHOMELIMIT"
+    ) as (harness, _, _, _, value):
         async with served_app(harness.client, harness.settings) as app:
             slack_fake.rate_limit_next(retry_after=3, api_method="views.publish")
-            click = block_actions(STRANGER, "", "", DONE, value)
-            click["container"] = {"type": "view", "view_id": "V0HOME"}
-            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
-            del click["channel"], click["message"], click["response_url"]
+            click = home_click(STRANGER, value)
             assert await app.deliver(interaction_body(click)) == 200
-
-            async def published() -> list[dict[str, Any]] | None:
-                home = slack_fake.views.home(STRANGER)
-                return list(home.view["blocks"]) if home is not None else None
-
-            blocks = await eventually(published, attempts=200)
+            blocks = await home_blocks(slack_fake, STRANGER)
 
         assert blocks[0]["text"]["text"] == f"only <@{CE}> (CE) of Acme may mark this done"
 
@@ -349,15 +352,12 @@ async def test_a_home_tab_slack_will_not_publish_is_a_warning_not_a_failed_liste
     # views.publish refused (a revoked token, a Home tab turned off): the click's listener
     # failed, logged by bolt as an error with three chained tracebacks; nobody can be told,
     # so it is a warning naming Slack's error.
-    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
-        handle = await start(harness, salesforce_fake, "006SLACKHOMEREVOKED")
-        value = ce_step_value(handle.id)
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKHOMEREVOKED"
+    ) as (harness, _, _, _, value):
         async with served_app(harness.client, harness.settings) as app:
             slack_fake.error_next("token_revoked", api_method="views.publish")
-            click = block_actions(STRANGER, "", "", DONE, value)
-            click["container"] = {"type": "view", "view_id": "V0HOME"}
-            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
-            del click["channel"], click["message"], click["response_url"]
+            click = home_click(STRANGER, value)
             with capture_logs() as logs:
                 assert await app.deliver(interaction_body(click)) == 200
 
