@@ -299,3 +299,27 @@ async def test_a_reply_whose_case_cannot_be_looked_up_is_told_so(
         )
         assert ephemerals_to(slack_fake, STRANGER) == []
         assert (await case.query(RedAccountWorkflow.state)).asks == []
+
+
+async def test_a_strangers_answer_slack_rate_limits_for_long_is_still_sent(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # The app's client does not wait out a long Retry-After (a click answers through its
+    # response_url instead); a thread reply's author has no other way to be told, so the
+    # answer waits for Slack.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADLIMIT"
+        )
+        async with served_app(harness.client, harness.settings) as app:
+            slack_fake.rate_limit_next(retry_after=3, api_method="chat.postEphemeral")
+            stranger = message_event(STRANGER, channel, thread, "me too")
+            assert await app.deliver(stranger, json_body=True) == 200
+
+            async def told() -> list[Any] | None:
+                return slack_fake.ephemerals_for(STRANGER) or None  # posted, not just tried
+
+            [answer] = await eventually(told, attempts=200)
+
+        assert answer.text.startswith("not recorded as an ask: only")
+        assert (await case.query(RedAccountWorkflow.state)).asks == []

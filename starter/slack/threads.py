@@ -190,12 +190,35 @@ async def _permalink(client: AsyncWebClient, reply: ThreadReply) -> str:
     return str(found.get("permalink") or "")
 
 
+RATE_LIMIT_PATIENCE = 60
+"""Seconds of Slack's ``Retry-After`` an answer to a reply waits out, once."""
+
+
 async def _tell(deps: SlackAppDeps, client: AsyncWebClient, reply: ThreadReply, text: str) -> None:
+    for attempt in range(2):
+        try:
+            await client.chat_postEphemeral(
+                channel=reply.channel, user=reply.user, text=text, thread_ts=reply.thread_ts
+            )
+            return
+        except SlackApiError as err:
+            # The app's client does not wait out a long Retry-After (a click answers through
+            # its response_url instead); a reply's author has no other way to be told.
+            wait = _retry_after(err)
+            if attempt == 0 and wait is not None and wait <= RATE_LIMIT_PATIENCE:
+                await asyncio.sleep(wait)
+                continue
+            deps.log.warning(
+                "ephemeral answer not delivered", user=reply.user, error=err.response.get("error")
+            )
+            return
+
+
+def _retry_after(err: SlackApiError) -> float | None:
+    """Seconds a 429 asks to wait; ``None`` for any other refusal."""
+    if err.response.status_code != 429:
+        return None
     try:
-        await client.chat_postEphemeral(
-            channel=reply.channel, user=reply.user, text=text, thread_ts=reply.thread_ts
-        )
-    except SlackApiError as err:
-        deps.log.warning(
-            "ephemeral answer not delivered", user=reply.user, error=err.response.get("error")
-        )
+        return float(err.response.headers.get("Retry-After", 1))
+    except (TypeError, ValueError):
+        return 1.0
