@@ -44,7 +44,11 @@ from starter.slack.verification import RequestGuard
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
 RATE_LIMIT_WAIT = 2
-"""The longest ``Retry-After`` (seconds) the app's Slack client waits out before trying again."""
+"""The longest ``Retry-After`` (seconds) the app's Slack client waits out before trying again
+one of ``SHORT_WAIT_METHODS``."""
+SHORT_WAIT_METHODS = frozenset({"chat.postEphemeral", "views.open"})
+"""Calls answering a click now or never: an ephemeral answer (which has the click's
+``response_url`` besides), a form (whose ``trigger_id`` lives 3 seconds)."""
 EVENTS_REMEMBERED = 10_000
 """Event ids kept to recognise Slack's retries (it retries three times within minutes)."""
 FEATURE_MODULES = (
@@ -111,11 +115,11 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
 
 
 class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """Retries a 429 whose ``Retry-After`` is at most ``RATE_LIMIT_WAIT`` seconds. The app
-    answers people who just clicked: a longer wait (30 s) left them without an answer for that
-    long, and outlives a ``trigger_id`` (3 s). The 429 is then the caller's to handle (an
-    ephemeral answer goes through the click's ``response_url``; a form says it did not open).
-    The App Home tab has no other way and stays where it is: its ``views.publish`` waits.
+    """Retries a 429 once; for ``SHORT_WAIT_METHODS`` only when its ``Retry-After`` is at most
+    ``RATE_LIMIT_WAIT`` seconds. A longer wait (30 s) left a clicker without an answer for that
+    long, and outlives a ``trigger_id`` (3 s): the 429 is then the caller's to handle (a click's
+    answer goes through its ``response_url``; a form says it did not open). The rest (the App
+    Home tab, a form's late answer) have no other way and stay where they are: they wait.
     """
 
     async def _can_retry_async(
@@ -128,7 +132,7 @@ class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
-        if request.url.endswith("/views.publish"):
+        if request.url.rsplit("/", 1)[-1] not in SHORT_WAIT_METHODS:
             return True
         waits = [v for k, vs in response.headers.items() if k.lower() == "retry-after" for v in vs]
         try:
