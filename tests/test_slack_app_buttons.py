@@ -35,12 +35,9 @@ CE_STEP = next(item for item in TRIAL_PLANNING_ITEMS if item.lead is Role.CE)
 
 
 def ephemerals_to(slack_fake: Any, user: str) -> list[str]:
-    """Texts of ``chat.postEphemeral`` calls the app made for ``user``."""
-    return [
-        str(call.json.get("text"))
-        for call in slack_fake.calls_to("/api/chat.postEphemeral")
-        if call.json.get("user") == user
-    ]
+    """Texts of the ephemeral messages ``user`` was shown (``chat.postEphemeral`` calls Slack
+    took, or answers through a ``response_url``): a call Slack refused does not count."""
+    return [str(ephemeral.text) for ephemeral in slack_fake.ephemerals_for(user)]
 
 
 async def answers_to(slack_fake: Any, user: str, count: int = 1) -> list[str]:
