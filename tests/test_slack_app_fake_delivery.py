@@ -203,3 +203,24 @@ async def test_an_answer_slack_rate_limits_for_long_goes_through_the_response_ur
 
         assert answer.text == f"only <@{CE}> (CE) of Acme may mark this done"
         assert answered_after < 5, answered_after
+
+
+async def test_a_refusal_on_a_message_with_replies_is_shown_where_it_was_clicked(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    # Slack sends a message that has replies with its own ts as thread_ts: the answer to a
+    # click on it (in the channel) went into its thread, where the clicker did not see it.
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006FAKETHREADED")
+        click = prompt_click(slack_client, handle.id)
+        slack_fake.add_user_message(CHANNEL, AE, "on it", thread_ts=click["ts"])
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+
+            async def told() -> list[Any] | None:
+                return slack_fake.ephemerals_for(STRANGER) or None
+
+            [answer] = await eventually(told)
+
+        assert answer.text == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert answer.thread_ts is None
