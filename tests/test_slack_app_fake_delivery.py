@@ -30,7 +30,13 @@ from tests.support.slack_app import (
     update_ids,
 )
 from tests.test_red_account_workflow import case_handle, open_account
-from tests.test_slack_app_buttons import CE_STEP, STRANGER, ephemerals_to, step_status
+from tests.test_slack_app_buttons import (
+    CE_STEP,
+    STRANGER,
+    answers_to,
+    ephemerals_to,
+    step_status,
+)
 from tests.test_trial_workflow import CHANNEL, start
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -194,14 +200,10 @@ async def test_an_answer_slack_rate_limits_for_long_goes_through_the_response_ur
             slack_fake.rate_limit_next(retry_after=30, api_method="chat.postEphemeral")
             started = time.monotonic()
             await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
-
-            async def told() -> list[Any] | None:
-                return slack_fake.ephemerals_for(STRANGER) or None
-
-            [answer] = await eventually(told, attempts=200)
+            [answer] = await answers_to(slack_fake, STRANGER)
             answered_after = time.monotonic() - started
 
-        assert answer.text == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert answer == f"only <@{CE}> (CE) of Acme may mark this done"
         assert answered_after < 5, answered_after
 
 
