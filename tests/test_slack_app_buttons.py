@@ -6,11 +6,14 @@ once."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from slack_sdk import WebClient
+from structlog.testing import capture_logs
 
 from schemas.common import Role, StepStatus
 from schemas.trial import TRIAL_PLANNING_ITEMS, TrialState
@@ -32,12 +35,9 @@ CE_STEP = next(item for item in TRIAL_PLANNING_ITEMS if item.lead is Role.CE)
 
 
 def ephemerals_to(slack_fake: Any, user: str) -> list[str]:
-    """Texts of ``chat.postEphemeral`` calls the app made for ``user``."""
-    return [
-        str(call.json.get("text"))
-        for call in slack_fake.calls_to("/api/chat.postEphemeral")
-        if call.json.get("user") == user
-    ]
+    """Texts of the ephemeral messages ``user`` was shown (``chat.postEphemeral`` calls Slack
+    took, or answers through a ``response_url``): a call Slack refused does not count."""
+    return [str(ephemeral.text) for ephemeral in slack_fake.ephemerals_for(user)]
 
 
 async def answers_to(slack_fake: Any, user: str, count: int = 1) -> list[str]:
@@ -76,6 +76,25 @@ async def prompted_trial(
         handle = await start(harness, salesforce_fake, opportunity_id)
         channel, ts = await prompt_ts(slack_client)
         yield harness, handle, channel, ts, ce_step_value(handle.id)
+
+
+def home_click(user: str, value: dict[str, str]) -> dict[str, Any]:
+    """``user``'s click on a Done button of their App Home tab: no channel, no message."""
+    click = block_actions(user, "", "", DONE, value)
+    click["container"] = {"type": "view", "view_id": "V0HOME"}
+    click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+    del click["channel"], click["message"], click["response_url"]
+    return click
+
+
+async def home_blocks(slack_fake: Any, user: str) -> list[dict[str, Any]]:
+    """The blocks of ``user``'s App Home tab, once the app has published it."""
+
+    async def published() -> list[dict[str, Any]] | None:
+        home = slack_fake.views.home(user)
+        return list(home.view["blocks"]) if home is not None else None
+
+    return await eventually(published, attempts=200)
 
 
 async def step_status(handle: Any, key: str) -> StepStatus:
@@ -264,18 +283,86 @@ async def test_a_home_tab_click_is_answered_even_when_the_list_cannot_be_read(
         handle = await start(harness, salesforce_fake, "006SLACKHOMEDOWN")
         value = ce_step_value(handle.id)
         async with served_app(harness.client, harness.settings) as app:
-            click = block_actions(STRANGER, "", "", DONE, value)
-            click["container"] = {"type": "view", "view_id": "V0HOME"}
-            click["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
-            del click["channel"], click["message"], click["response_url"]
+            click = home_click(STRANGER, value)
             assert await app.deliver(interaction_body(click)) == 200
-
-            async def published() -> list[dict[str, Any]] | None:
-                home = slack_fake.views.home(STRANGER)
-                return list(home.view["blocks"]) if home is not None else None
-
-            blocks = await eventually(published)
+            blocks = await home_blocks(slack_fake, STRANGER)
 
         texts = [block["text"]["text"] for block in blocks]
         assert texts[0] == f"only <@{CE}> (CE) of Acme may mark this done"
         assert texts[1].startswith("⚠️ ")
+
+
+async def test_click_answers_escape_the_account_name_as_typed(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # The account's name comes from Salesforce as someone typed it: the answers to a stranger's
+    # click and to a second click put it into mrkdwn raw, where `<!channel>` reads as @channel
+    # and `<https://…|…>` as a link (the thread answers and the forms escaped it).
+    name = "<!channel> & <https://x.example|Acme>"
+    shown = "&lt;!channel&gt; &amp; &lt;https://x.example|Acme&gt;"
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        handle = await start(harness, salesforce_fake, "006SLACKNAME", account_name=name)
+        channel, ts = await prompt_ts(slack_client)
+        value = ce_step_value(handle.id)
+        async with served_app(harness.client, harness.settings) as app:
+            stranger = block_actions(STRANGER, channel, ts, DONE, value)
+            assert await app.deliver(interaction_body(stranger)) == 200
+            [refusal] = await answers_to(slack_fake, STRANGER)
+
+        assert refusal == f"only <@{CE}> (CE) of {shown} may mark this done"
+        assert await update_ids(handle) == []
+
+
+async def test_a_home_tab_click_slack_rate_limits_for_long_is_still_published(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+) -> None:
+    # A 429 with a long Retry-After is not waited for where a click has another way to be
+    # answered; the Home tab has none, so its views.publish still waits it out.
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKHOMELIMIT"
+    ) as (harness, _, _, _, value):
+        async with served_app(harness.client, harness.settings) as app:
+            slack_fake.rate_limit_next(retry_after=3, api_method="views.publish")
+            click = home_click(STRANGER, value)
+            assert await app.deliver(interaction_body(click)) == 200
+            blocks = await home_blocks(slack_fake, STRANGER)
+
+        assert blocks[0]["text"]["text"] == f"only <@{CE}> (CE) of Acme may mark this done"
+
+
+async def test_a_home_tab_slack_will_not_publish_is_a_warning_not_a_failed_listener(
+    harness_factory: Any,
+    salesforce_fake: Any,
+    slack_fake: Any,
+    slack_client: WebClient,
+    test_settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # views.publish refused (a revoked token, a Home tab turned off): the click's listener
+    # failed, logged by bolt as an error with three chained tracebacks; nobody can be told,
+    # so it is a warning naming Slack's error.
+    async with prompted_trial(
+        harness_factory, salesforce_fake, slack_client, test_settings, "006SLACKHOMEREVOKED"
+    ) as (harness, _, _, _, value):
+        async with served_app(harness.client, harness.settings) as app:
+            slack_fake.error_next("token_revoked", api_method="views.publish")
+            click = home_click(STRANGER, value)
+            with capture_logs() as logs:
+                assert await app.deliver(interaction_body(click)) == 200
+
+                async def warned() -> list[dict[str, Any]] | None:
+                    found = [e for e in logs if e["event"] == "slack.home.not_published"]
+                    return found or None
+
+                [warning] = await eventually(warned, attempts=100)
+
+        assert (warning["user"], warning["error"]) == (STRANGER, "token_revoked")
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

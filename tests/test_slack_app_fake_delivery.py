@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,7 +30,13 @@ from tests.support.slack_app import (
     update_ids,
 )
 from tests.test_red_account_workflow import case_handle, open_account
-from tests.test_slack_app_buttons import CE_STEP, STRANGER, ephemerals_to, step_status
+from tests.test_slack_app_buttons import (
+    CE_STEP,
+    STRANGER,
+    answers_to,
+    ephemerals_to,
+    step_status,
+)
 from tests.test_trial_workflow import CHANNEL, start
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -178,3 +185,44 @@ async def test_a_refusal_slack_will_not_post_ephemerally_goes_through_the_respon
         assert answer.text == f"only <@{CE}> (CE) of Acme may mark this done"
         assert answer.channel == click["channel"]
         assert await step_status(handle, CE_STEP.key) is StepStatus.PENDING
+
+
+async def test_an_answer_slack_rate_limits_for_long_goes_through_the_response_url_at_once(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    # chat.postEphemeral answered 429 with Retry-After: 30: the app's client slept the 30 s
+    # before trying again, so the stranger saw nothing for half a minute (and clicked again).
+    # A wait that long is not taken; the click's response_url answers now.
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006FAKERATELIMIT")
+        click = prompt_click(slack_client, handle.id)
+        async with app_in("http", harness, slack_fake):
+            slack_fake.rate_limit_next(retry_after=30, api_method="chat.postEphemeral")
+            started = time.monotonic()
+            await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+            [answer] = await answers_to(slack_fake, STRANGER)
+            answered_after = time.monotonic() - started
+
+        assert answer == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert answered_after < 5, answered_after
+
+
+async def test_a_refusal_on_a_message_with_replies_is_shown_where_it_was_clicked(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, slack_client: WebClient
+) -> None:
+    # Slack sends a message that has replies with its own ts as thread_ts: the answer to a
+    # click on it (in the channel) went into its thread, where the clicker did not see it.
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006FAKETHREADED")
+        click = prompt_click(slack_client, handle.id)
+        slack_fake.add_user_message(CHANNEL, AE, "on it", thread_ts=click["ts"])
+        async with app_in("http", harness, slack_fake):
+            await fake_control(slack_fake.url, "click", {**click, "user": STRANGER})
+
+            async def told() -> list[Any] | None:
+                return slack_fake.ephemerals_for(STRANGER) or None
+
+            [answer] = await eventually(told)
+
+        assert answer.text == f"only <@{CE}> (CE) of Acme may mark this done"
+        assert answer.thread_ts is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from temporalio.client import WorkflowHandle
 
 from activities.red_accounts import get_red_account_case
 from dealcycle.db.engine import make_engine
+from dealcycle.fakes.slack import BOT_USER_ID
 from dealcycle.fakes.slack_chat import permalink
 from schemas.common import Role
 from schemas.health import RecordAsk, RedAccountState, SetHealth
@@ -29,7 +31,7 @@ from tests.support.slack_app import (
 )
 from tests.test_red_account_rules import HOUR, T0, posted_snapshot
 from tests.test_red_account_workflow import case_handle, finished, open_account
-from tests.test_slack_app_buttons import STRANGER, ephemerals_to
+from tests.test_slack_app_buttons import STRANGER, answers_to, ephemerals_to
 from workflows import red_account_rules as rules
 from workflows.account import AccountWorkflow
 from workflows.red_account import RedAccountWorkflow
@@ -271,4 +273,50 @@ async def test_an_event_slack_delivers_again_is_handled_once(
             await asyncio.sleep(0.5)  # a third answer would be there by now
 
         assert len(ephemerals_to(slack_fake, STRANGER)) == 2  # once for each reply
+        assert (await case.query(RedAccountWorkflow.state)).asks == []
+
+
+async def test_a_reply_whose_case_cannot_be_looked_up_is_told_so(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # The Account Tracker is not answering (the database is down): the AE's reply in the
+    # case's thread failed the listener with an error in the log, and the AE, who had asked,
+    # was told nothing. A reply in a thread of someone else's message is not answered.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADNODB"
+        )
+        down = replace(harness.settings, database_url="postgresql://dc:dc@127.0.0.1:1/dealcycle")
+        async with served_app(harness.client, down) as app:
+            elsewhere = message_event(STRANGER, channel, "1.000001", "hi", parent_user_id=AE)
+            assert await app.deliver(elsewhere, json_body=True) == 200
+            reply = message_event(AE, channel, thread, "exec call", parent_user_id=BOT_USER_ID)
+            answer = await ae_told(app, slack_fake, reply)
+
+        assert answer == (
+            "not recorded as an ask: dealcycle could not look up this thread's case"
+            " (its database is not answering); send it again later"
+        )
+        assert ephemerals_to(slack_fake, STRANGER) == []
+        assert (await case.query(RedAccountWorkflow.state)).asks == []
+
+
+async def test_a_strangers_answer_slack_rate_limits_for_long_is_still_sent(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, test_settings: Any
+) -> None:
+    # The app's client does not wait out a long Retry-After (a click answers through its
+    # response_url instead); a thread reply's author has no other way to be told, so the
+    # answer waits for Slack.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        case, channel, thread = await red_case_thread(
+            harness, salesforce_fake, slack_fake, "001THREADLIMIT"
+        )
+        async with served_app(harness.client, harness.settings) as app:
+            slack_fake.rate_limit_next(retry_after=3, api_method="chat.postEphemeral")
+            stranger = message_event(STRANGER, channel, thread, "me too")
+            assert await app.deliver(stranger, json_body=True) == 200
+
+            [answer] = await answers_to(slack_fake, STRANGER)
+
+        assert answer.startswith("not recorded as an ask: only")
         assert (await case.query(RedAccountWorkflow.state)).asks == []

@@ -100,3 +100,25 @@ def test_the_replay_memory_forgets_after_the_window_and_is_bounded() -> None:
     fresh = sign("a=3", int(clock[0]), secret="secret")
     assert guard.refusal("a=3", fresh) is None
     assert guard.refusal("", {}) == "unsigned: no X-Slack-Signature or X-Slack-Request-Timestamp"
+
+
+async def test_a_body_that_is_not_utf8_is_refused_like_any_forgery(
+    harness_factory: Any, test_settings: Any
+) -> None:
+    # Anyone can post bytes that are not UTF-8: reading the body as text failed before the
+    # signature was checked, a 500 and an aiohttp traceback instead of a logged refusal.
+    async with harness_factory(slack=with_signing_secret(test_settings).slack) as harness:
+        async with served_app(harness.client, harness.settings) as app:
+            headers = {
+                **sign("payload=x", int(time.time())),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            with capture_logs() as logs:
+                async with app.session.post(
+                    app.url, data=b"payload=\xff\xfe", headers=headers
+                ) as response:
+                    status = response.status
+
+        assert status == 401
+        [refusal] = [entry for entry in logs if entry["event"] == "slack request refused"]
+        assert refusal["reason"] == "bad signature"

@@ -668,3 +668,35 @@ async def test_the_form_of_a_closed_case_is_refused_before_it_opens(
 
         assert answer.text == f"{case_id} is terminated; it accepts no more actions"
         assert slack_fake.views.stack(CE) == []
+
+
+async def test_a_form_answer_with_control_characters_is_refused_on_its_field(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: SlackFake
+) -> None:
+    """A reason pasted with a terminal's escape sequence (``ESC[2J``, or one that retitles the
+    window) was recorded as typed, and ``dealcycle health`` printed it raw in an operator's
+    terminal. It is refused beside its input; line breaks and tabs stay fine in a paragraph."""
+    async with harness_factory() as harness:
+        handle = await started_account(harness, salesforce_fake)
+        before = await health_of(handle)
+        async with app_in("http", harness, slack_fake):
+            await command(slack_fake, CE, f"set-health {ACCOUNT_ID}")
+            view = await open_view(slack_fake, CE, "dealcycle_modal_health")
+            escaped = await submit(slack_fake, CE, view, health("red", "gone\x1b[2J\x1b]0;x\x07"))
+            await command(slack_fake, AE, f"feature {ACCOUNT_ID}")
+            form = await open_view(slack_fake, AE, "dealcycle_modal_feature_request")
+            fine = await submit(
+                slack_fake,
+                AE,
+                form,
+                {"title": {"value": "SAML groups"}, "detail": {"value": "one\n\ttwo"}},
+            )
+
+        assert escaped == {
+            "response_action": "errors",
+            "errors": {"reason": "reason: no control characters (got \\x1b)"},
+        }
+        after = await health_of(handle)
+        assert (after.colour, len(after.history)) == (before.colour, len(before.history))
+        assert fine["response_action"] == "update", fine
+        assert [name for _, name, _ in await accepted_updates(handle)] == ["record_feature_request"]

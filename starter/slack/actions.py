@@ -65,7 +65,10 @@ class Click:
         self.message_ts: str = container.get("message_ts") or (body.get("message") or {}).get(
             "ts", ""
         )
-        self.thread_ts: str | None = (body.get("message") or {}).get("thread_ts")
+        thread_ts = (body.get("message") or {}).get("thread_ts")
+        # A message with replies carries its own ts as thread_ts: the answer to a click on it
+        # belongs beside it, not in its thread; only a reply's click is answered in the thread.
+        self.thread_ts: str | None = thread_ts if thread_ts != self.message_ts else None
         self.value: str = action.get("value") or ""
         self.action_ts: str = action.get("action_ts") or ""
         self.trigger_id: str = body.get("trigger_id") or ""

@@ -30,6 +30,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     async_default_handlers,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from dealcycle.logging import SLACK_BOLT_LOGGER
@@ -40,6 +43,12 @@ from starter.slack.verification import RequestGuard
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
+RATE_LIMIT_WAIT = 2
+"""The longest ``Retry-After`` (seconds) the app's Slack client waits out before trying again
+one of ``SHORT_WAIT_METHODS``."""
+SHORT_WAIT_METHODS = frozenset({"chat.postEphemeral", "views.open"})
+"""Calls answering a click now or never: an ephemeral answer (which has the click's
+``response_url`` besides), a form (whose ``trigger_id`` lives 3 seconds)."""
 EVENTS_REMEMBERED = 10_000
 """Event ids kept to recognise Slack's retries (it retries three times within minutes)."""
 FEATURE_MODULES = (
@@ -90,7 +99,7 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
     slack = deps.settings.slack
     # Slack answers 429 with Retry-After; slack-sdk retries only connection errors unless told:
     # without this a rate-limited views.open or ephemeral answer was a click that did nothing.
-    retries = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=1)]
+    retries = [*async_default_handlers(), ShortRateLimitRetry(max_retry_count=1)]
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=retries)
     app = AsyncApp(
         client=client,
@@ -103,6 +112,33 @@ def build_app(deps: SlackAppDeps) -> AsyncApp:
         if module is not None:
             module.register(app, deps)
     return app
+
+
+class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Retries a 429 once; for ``SHORT_WAIT_METHODS`` only when its ``Retry-After`` is at most
+    ``RATE_LIMIT_WAIT`` seconds. A longer wait (30 s) left a clicker without an answer for that
+    long, and outlives a ``trigger_id`` (3 s): the 429 is then the caller's to handle (a click's
+    answer goes through its ``response_url``; a form says it did not open). The rest (the App
+    Home tab, a form's late answer) have no other way and stay where they are: they wait.
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        if request.url.rsplit("/", 1)[-1] not in SHORT_WAIT_METHODS:
+            return True
+        waits = [v for k, vs in response.headers.items() if k.lower() == "retry-after" for v in vs]
+        try:
+            return all(float(wait) <= RATE_LIMIT_WAIT for wait in waits)
+        except ValueError:
+            return False
 
 
 class RecentIds:
@@ -155,7 +191,9 @@ def http_application(app: AsyncApp, guard: RequestGuard) -> web.Application:
     others get 401 and a log line that names why (never the body)."""
 
     async def events(request: web.Request) -> web.StreamResponse:
-        body = await request.text()
+        # Not ``request.text()``: bytes that are not UTF-8 (anyone can post them) raised before
+        # the signature was checked; read leniently, they fail the signature instead.
+        body = (await request.read()).decode("utf-8", errors="replace")
         refusal = guard.refusal(body, request.headers)
         if refusal is not None:
             log.warning(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from temporalio.service import RPCError
 
@@ -33,7 +34,20 @@ async def publish_home(
     except (CommandError, RPCError, RuleViolation) as err:
         # The tab still says something: why the list is not there, as the CLI would.
         problem = err.message if isinstance(err, RuleViolation) else describe(err)
-        await client.views_publish(user_id=user, view=problem_view(problem, notice))
+        await _publish(client, deps, user, problem_view(problem, notice))
         return
-    await client.views_publish(user_id=user, view=home_view(todo, notice))
-    deps.log.info("slack.home.published", user=user, steps=len(todo.items))
+    if await _publish(client, deps, user, home_view(todo, notice)):
+        deps.log.info("slack.home.published", user=user, steps=len(todo.items))
+
+
+async def _publish(
+    client: AsyncWebClient, deps: SlackAppDeps, user: str, view: dict[str, Any]
+) -> bool:
+    # Slack refusing the tab (a revoked token, the Home tab turned off) leaves no one to tell:
+    # a warning naming Slack's error, not a failed listener with its tracebacks.
+    try:
+        await client.views_publish(user_id=user, view=view)
+    except SlackApiError as err:
+        deps.log.warning("slack.home.not_published", user=user, error=err.response.get("error"))
+        return False
+    return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -240,6 +241,28 @@ def bound_errors(spec: ModalSpec, request: object, now: Any) -> dict[str, str]:
         block = _block_of_path(problem, names) or spec.fields[0].name
         errors.setdefault(block, []).append(problem)
     return {block: _cut("; ".join(found), _MAX_ERROR_CHARS) for block, found in errors.items()}
+
+
+_KEPT_IN_PARAGRAPHS = frozenset("\n\r\t")
+
+
+def control_errors(spec: ModalSpec, values: Values) -> dict[str, str]:
+    """Each text answer holding a control character (an escape sequence pasted in would act on
+    the terminal of whoever reads it with the CLI), on its block; a paragraph or a list keeps
+    its line breaks and tabs."""
+    errors: dict[str, str] = {}
+    for field in spec.fields:
+        value = values.get(field.name)
+        text = "\n".join(value) if isinstance(value, list) else value
+        if not isinstance(text, str):
+            continue
+        allowed = _KEPT_IN_PARAGRAPHS if field.kind != "text" else frozenset()
+        found = next(
+            (c for c in text if unicodedata.category(c) == "Cc" and c not in allowed), None
+        )
+        if found is not None:
+            errors[field.name] = f"{field.name}: no control characters (got {ascii(found)[1:-1]})"
+    return errors
 
 
 def _block_of_path(problem: str, names: set[str]) -> str | None:

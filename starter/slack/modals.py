@@ -37,6 +37,7 @@ from starter.slack.modal_forms import (
     ModalSpec,
     bound_errors,
     context_from_button,
+    control_errors,
     done_view,
     initial_values,
     late_refusal_view,
@@ -147,6 +148,9 @@ async def submit(
     if not context:
         raise Refused({first: "this form lost the workflow it was for; open it again"})
     values = read_values(spec, (view.get("state") or {}).get("values") or {})
+    unprintable = control_errors(spec, values)
+    if unprintable:
+        raise Refused(unprintable)
     try:
         handle = await running_workflow(client, context["workflow_id"], (target.workflow_type,))
         if target.workflow_type == RED_ACCOUNT_WORKFLOW_TYPE:

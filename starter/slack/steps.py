@@ -22,6 +22,7 @@ from schemas.trial import CompleteStep
 from starter.provenance import from_slack
 from starter.queries import query_workflow
 from workflows.account import AccountWorkflow
+from workflows.mrkdwn import escape
 from workflows.opportunity import OpportunityWorkflow
 from workflows.security_review import SecurityReviewWorkflow
 from workflows.trial import TrialWorkflow
@@ -82,13 +83,16 @@ class StepOfRecord:
     Engineering's of the day, whom the workflow asks the roster for (its owner may have
     rotated away). The app then leaves the judging to it."""
 
+    # The account's name (and a step's title) are as someone typed them: escaped, as in every
+    # post, so they never ping or link; the app's own mentions stay.
     def who_may_act(self) -> str:
-        return f"only <@{self.owner}> ({self.role_name}) of {self.subject} may mark this done"
+        subject = escape(self.subject)
+        return f"only <@{self.owner}> ({self.role_name}) of {subject} may mark this done"
 
     def already_done(self) -> str:
         by = f" by <@{self.completed_by}>" if self.completed_by else ""
         at = f" at {self.completed_at:%Y-%m-%d %H:%M} UTC" if self.completed_at else ""
-        return f"{self.title} is already done{by}{at}; nothing changed"
+        return f"{escape(self.title)} is already done{by}{at}; nothing changed"
 
 
 def _role(raw: object) -> Role | None:

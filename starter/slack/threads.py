@@ -18,6 +18,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -40,14 +41,31 @@ PERSONS_SUBTYPES = (None, "thread_broadcast", "file_share")
 """A person's reply: a plain one, one also sent to the channel, one carrying a file."""
 
 
+NOT_LOOKED_UP = (
+    "not recorded as an ask: dealcycle could not look up this thread's case (its database is not"
+    " answering); send it again later"
+)
+
+
 def register(app: AsyncApp, deps: SlackAppDeps) -> None:
     engine = make_engine(deps.settings.database_url)
 
     async def on_message(event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
-        reply = ThreadReply.of(event, context.get("bot_user_id"))
+        bot_user_id = context.get("bot_user_id")
+        reply = ThreadReply.of(event, bot_user_id)
         if reply is None:
             return
-        case = await asyncio.to_thread(case_of_thread, engine, reply.thread_ts)
+        try:
+            case = await asyncio.to_thread(case_of_thread, engine, reply.thread_ts)
+        except SQLAlchemyError as err:
+            # Slack has its acknowledgement: the reply is not delivered again. Its author is
+            # told, if the thread is one of the app's posts (a case's, maybe).
+            deps.log.warning(
+                "red-account thread not looked up", error=type(err).__name__, ts=reply.ts
+            )
+            if bot_user_id and event.get("parent_user_id") == bot_user_id:
+                await _tell(deps, client, reply, NOT_LOOKED_UP)
+            return
         if case is None:
             return
         answer = case.closed_answer() or await record(deps, client, case.case_id, reply)
@@ -172,12 +190,35 @@ async def _permalink(client: AsyncWebClient, reply: ThreadReply) -> str:
     return str(found.get("permalink") or "")
 
 
+RATE_LIMIT_PATIENCE = 60
+"""Seconds of Slack's ``Retry-After`` an answer to a reply waits out, once."""
+
+
 async def _tell(deps: SlackAppDeps, client: AsyncWebClient, reply: ThreadReply, text: str) -> None:
+    for attempt in range(2):
+        try:
+            await client.chat_postEphemeral(
+                channel=reply.channel, user=reply.user, text=text, thread_ts=reply.thread_ts
+            )
+            return
+        except SlackApiError as err:
+            # The app's client does not wait out a long Retry-After (a click answers through
+            # its response_url instead); a reply's author has no other way to be told.
+            wait = _retry_after(err)
+            if attempt == 0 and wait is not None and wait <= RATE_LIMIT_PATIENCE:
+                await asyncio.sleep(wait)
+                continue
+            deps.log.warning(
+                "ephemeral answer not delivered", user=reply.user, error=err.response.get("error")
+            )
+            return
+
+
+def _retry_after(err: SlackApiError) -> float | None:
+    """Seconds a 429 asks to wait; ``None`` for any other refusal."""
+    if err.response.status_code != 429:
+        return None
     try:
-        await client.chat_postEphemeral(
-            channel=reply.channel, user=reply.user, text=text, thread_ts=reply.thread_ts
-        )
-    except SlackApiError as err:
-        deps.log.warning(
-            "ephemeral answer not delivered", user=reply.user, error=err.response.get("error")
-        )
+        return float(err.response.headers.get("Retry-After", 1))
+    except (TypeError, ValueError):
+        return 1.0
