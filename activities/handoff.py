@@ -47,6 +47,8 @@ TRIES_PER_DEAL = 3
 harmlessly) before it is reported failed and the watermark stays before it."""
 RETRY_DELAY_SECONDS = 0.5
 HAND_OFF_REFUSED = "HandOffRefused"
+REFUSED_DECISION = "refused"
+"""A deal's outcome in the intake when its data is out of the account's bounds."""
 
 
 def refuse_out_of_bounds(deal: AccountHandOff) -> None:
@@ -159,10 +161,20 @@ async def hand_off_page(
                 try:
                     result = await hand_off(client, task_queue, HandOffRequest(deal), config)
                 except Exception as exc:  # reported in the outcome, tried again next run
-                    refused = isinstance(exc, ApplicationError) and exc.type == HAND_OFF_REFUSED
-                    why = str(exc)[:500] if refused else f"{type(exc).__name__}: {exc}"[:500]
-                    if refused:  # the deal's data: no use trying again before it changes
-                        break
+                    if isinstance(exc, ApplicationError) and exc.type == HAND_OFF_REFUSED:
+                        # The deal's data: no use trying again before it changes, and the fix
+                        # in Salesforce gives it a new LastModifiedDate, which brings it back.
+                        # The watermark moves past it: held before it, it held every deal
+                        # after it, each run reading the same page again.
+                        activity.logger.warning("%s", exc.message)
+                        return DealOutcome(
+                            deal.opportunity_id,
+                            account_workflow_id(deal.account_id),
+                            REFUSED_DECISION,
+                            exc.message[:500],
+                            skipped=True,
+                        )
+                    why = f"{type(exc).__name__}: {exc}"[:500]
                     continue
                 count_in_activity(HAND_OFFS, outcome=_outcome(result))
                 return DealOutcome(

@@ -112,7 +112,8 @@ class HandOffDecision:
     opportunity_id: str
     account_workflow_id: str
     decision: str
-    """``started``, ``already running`` or ``skipped``."""
+    """``started``, ``already running``, ``skipped`` or ``refused`` (a field out of the
+    account's bounds: not handed off, passed over until Salesforce's fix brings it back)."""
     why: str = ""
 
 

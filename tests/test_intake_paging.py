@@ -310,3 +310,33 @@ def test_the_intake_concurrency_setting_is_checked(raw: str, problem: str) -> No
     assert IntakeSettings.from_env({"DEALCYCLE_INTAKE_CONCURRENCY": "32"}).concurrency == 32
     with pytest.raises(SettingsError, match=f"DEALCYCLE_INTAKE_CONCURRENCY.*{problem}"):
         Settings.from_env({"DEALCYCLE_INTAKE_CONCURRENCY": raw})
+
+
+async def test_a_deal_refused_for_its_data_strands_no_deal_after_it(
+    harness_factory: Any, salesforce_fake: SalesforceFake
+) -> None:
+    """A CloseDate typed 2062 is refused until someone fixes it in Salesforce, and that fix
+    gives it a new LastModifiedDate: the watermark need not stay before it. Held there, every
+    run read the same first page again and the deals past it were never handed off."""
+    ids = seed_deals(salesforce_fake, 12, 3, "Z")
+    bad = ids[1]
+    salesforce_fake._records["Opportunity"][bad]["CloseDate"] = "2062-12-01"
+    async with harness_factory() as harness:
+        first = await run_intake(harness, "refused-1", batch_size=5)
+        assert (first.failed, first.skipped, first.handed_off_count) == ([], [bad], 11)
+        [refused] = [d for d in first.decisions if d.opportunity_id == bad]
+        assert refused.decision == "refused" and "closed_at" in refused.why
+        assert f"  {bad}  refused ({account_workflow_id('001Z0001')}): Salesforce's" in (
+            render_intake_result(first)
+        )
+        second = await run_intake(harness, "refused-2", batch_size=5)
+        assert (second.failed, second.skipped, second.handed_off_count) == ([], [], 0)
+        received = await hand_offs_received(harness, 3, "Z")
+        assert sorted(received) == [deal for deal in ids if deal != bad]
+        assert set(received.values()) == {1}
+        # Fixed in Salesforce: read again, and handed off.
+        salesforce_fake._update(
+            "Opportunity", salesforce_fake._records["Opportunity"][bad], {"CloseDate": "2026-01-15"}
+        )
+        third = await run_intake(harness, "refused-3", batch_size=5)
+        assert third.handed_off == [bad]
