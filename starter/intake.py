@@ -262,6 +262,19 @@ async def _poll_outcome(client: Client, workflow_id: str, run_id: str) -> str:
         result: IntakeResult = await handle.result()
     except WorkflowFailureError as err:
         return f"FAILED: {failure_reason(err)}"
-    return f"handed off {len(result.handed_off)}, skipped {len(result.skipped)}" + (
+    return poll_summary(result)
+
+
+def poll_summary(result: IntakeResult) -> str:
+    """One finished poll in a line: every deal it handed off (counted, not only the ones
+    listed), skipped, passed over, and each it did NOT hand off with why (a run that completed
+    can still leave deals behind: the watermark waits before them)."""
+    handed_off = result.handed_off_count or len(result.handed_off) + result.decisions_left_out
+    summary = f"handed off {handed_off}, skipped {len(result.skipped)}" + (
         f", {len(result.without_account)} with no account" if result.without_account else ""
     )
+    if result.failed:
+        summary += f"; NOT handed off {len(result.failed)} (the next poll tries again): " + (
+            "; ".join(f"{failed.opportunity_id}: {failed.why}" for failed in result.failed)
+        )
+    return summary

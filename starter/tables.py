@@ -123,9 +123,16 @@ def render_intake(
         lines.append(f"Failed       {failure}")
     if result is not None:
         lines.append(f"Watermark    {result.watermark.isoformat() if result.watermark else '-'}")
-        rows = [[deal, "by this run"] for deal in result.handed_off] + [
-            [deal, "before"] for deal in result.already_handed_off
-        ]
+        why = {decision.opportunity_id: decision.why for decision in result.decisions}
+        rows = (
+            [[deal, "by this run"] for deal in result.handed_off]
+            + [[deal, "before"] for deal in result.already_handed_off]
+            + [[deal, f"skipped: {why.get(deal, '')}"] for deal in result.skipped]
+            + [[f.opportunity_id, f"NOT handed off: {f.why}"] for f in result.failed]
+            + [[deal, "no AccountId in Salesforce"] for deal in result.without_account]
+        )
+        if result.decisions_left_out:
+            rows.append(["…", f"{result.decisions_left_out} more by this run"])
         lines += ["", table(["DEAL", "HANDED OFF"], rows) if rows else "Deals        none"]
     lines += ["", f"Temporal UI  {ui_url}/namespaces/{namespace}/workflows/{workflow_id}"]
     return "\n".join(lines)

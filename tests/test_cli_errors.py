@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from dealcycle.codec import PayloadDecryptionError
 from dealcycle.settings import Settings
 from schemas.common import DeploymentType, Region, StepStatus
-from schemas.intake import IntakeResult
+from schemas.intake import FailedHandOff, HandOffDecision, IntakeResult
 from schemas.security_review import (
     SecurityReviewPhase,
     SecurityReviewState,
@@ -22,6 +22,7 @@ from schemas.security_review import (
 )
 from starter import cli, cli_common
 from starter.errors import BROKEN_PIPE, INTERRUPTED, CommandError, describe, one_line, report
+from starter.intake import poll_summary
 from starter.payloads import MAX_PAYLOAD_BYTES, check_payload_size
 from starter.tables import render_intake, render_security_review
 from starter.workflow_ids import MAX_WORKFLOW_ID_BYTES, check_workflow_id
@@ -370,3 +371,34 @@ def test_an_intake_run_shows_the_deals_it_handed_off() -> None:
     ]
     failed = render_intake("x", "FAILED", (NOW, None), None, "poll failed", "u", "n")
     assert "Failed       poll failed" in failed.splitlines()
+
+
+def test_an_intake_run_that_left_deals_behind_says_which_and_why() -> None:
+    """A run that completed can still leave a deal behind (its hand-off kept failing): the
+    run's view and the schedule's status name it, not only ``intake run``'s output."""
+    result = IntakeResult(
+        ["006NEW"],
+        [],
+        NOW,
+        skipped=["006OLD"],
+        decisions=[
+            HandOffDecision("006NEW", "account-001A", "started"),
+            HandOffDecision("006OLD", "account-001B", "skipped", "account-001B ended"),
+        ],
+        failed=[FailedHandOff("006STUCK", "RuntimeError: frontend unavailable")],
+        decisions_left_out=700,
+        handed_off_count=701,
+        without_account=["006NOACC"],
+    )
+
+    lines = render_intake("run-1", "COMPLETED", (NOW, NOW), result, "", "http://ui", "n")
+
+    rows = [" ".join(line.split()) for line in lines.splitlines()]
+    assert "006OLD skipped: account-001B ended" in rows
+    assert "006STUCK NOT handed off: RuntimeError: frontend unavailable" in rows
+    assert "006NOACC no AccountId in Salesforce" in rows
+    assert "… 700 more by this run" in rows
+    assert poll_summary(result) == (
+        "handed off 701, skipped 1, 1 with no account; NOT handed off 1 (the next poll tries"
+        " again): 006STUCK: RuntimeError: frontend unavailable"
+    )
