@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from temporalio.client import (
@@ -17,18 +18,22 @@ from temporalio.client import (
     ScheduleSpec,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowQueryFailedError,
 )
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from dealcycle.codec import PayloadDecryptionError
 from dealcycle.settings import Settings
 from schemas import start_summaries
 from schemas.account import HandOffResult
 from schemas.intake import CLOSED_WON_SCHEDULE_ID, DealClosed, IntakeResult, IntakeRun
 from schemas.opportunity import OpportunityState, opportunity_workflow_id
-from starter.errors import failure_reason
+from starter.errors import failure_reason, one_line
 from starter.schedules import ensure_schedule
 from starter.trials import CommandError, within_limits
+from workflows.effects import INTAKE_BUDGET
 from workflows.intake import ClosedWonIntakeWorkflow
 from workflows.opportunity import OpportunityWorkflow
 
@@ -89,6 +94,14 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
     try:
         result = await asyncio.wait_for(handle.result(), DEAL_CLOSED_WAIT_SECONDS)
     except TimeoutError:
+        failing = await _failing_step(client, handle)
+        if failing:
+            raise CommandError(
+                f"{opportunity_id} is not handed off yet: the worker's tries are failing"
+                f" ({failing}); it keeps trying for up to"
+                f" {INTAKE_BUDGET.total_seconds() / 60:g} minutes (failing still, run"
+                f" `deal-closed` again once the cause is fixed): workflow {workflow_id}"
+            ) from None
         raise CommandError(
             f"no worker handed {opportunity_id} off within {DEAL_CLOSED_WAIT_SECONDS:.0f} s"
             f" (is `dealcycle worker` running on task queue {settings.task_queue!r}?); the"
@@ -107,6 +120,24 @@ async def deal_closed(client: Client, settings: Settings, opportunity_id: str) -
     ).describe(opportunity_id)
     log.debug("deal_closed", opportunity_id=opportunity_id, decision=decision.decision, why=message)
     return message
+
+
+async def _failing_step(client: Client, handle: WorkflowHandle[Any, Any]) -> str:
+    """The last failure of the run's activity being retried (Salesforce down, over its API
+    limit...), "" when none is: a worker that never picked the run up is another matter."""
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return ""
+    for pending in description.raw_description.pending_activities:
+        if pending.attempt > 1 and pending.HasField("last_failure"):
+            try:
+                error = await client.data_converter.decode_failure(pending.last_failure)
+            except PayloadDecryptionError:  # written with a key this client lacks
+                return one_line(pending.last_failure.message, 300)
+            message = error.message if isinstance(error, FailureError) else str(error)
+            return one_line(message, 300)
+    return ""
 
 
 async def _opportunity_state(client: Client, opportunity_id: str) -> OpportunityState | None:

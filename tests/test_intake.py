@@ -221,3 +221,26 @@ def test_the_intake_schedule_polls_at_the_configured_interval_without_overlap(
     assert schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
     assert schedule.action.workflow == "ClosedWonIntakeWorkflow"  # type: ignore[union-attr]
     assert schedule.action.task_queue == "q1"  # type: ignore[union-attr]
+
+
+async def test_deal_closed_waiting_on_salesforce_says_so_not_that_no_worker_runs(
+    harness_factory: Any, salesforce_fake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Salesforce down (or over its API limit) while the worker reads the deal: the command
+    gives up waiting with Salesforce's answer, not by asking whether a worker runs."""
+    import starter.intake
+
+    salesforce_fake.add_record(
+        "Opportunity", {"Id": "006DOWN", "AccountId": "001DOWN", "StageName": "Closed Won"}
+    )
+    unavailable = [{"errorCode": "SERVER_UNAVAILABLE", "message": "down for maintenance"}]
+    monkeypatch.setattr(starter.intake, "DEAL_CLOSED_WAIT_SECONDS", 4.0)
+    async with harness_factory() as harness:
+        salesforce_fake.fail_next("GET", r"/query", 503, unavailable, count=1000)
+        with pytest.raises(CommandError) as waited:
+            await close_deal(harness, "006DOWN")
+        message = str(waited.value)
+        assert "is `dealcycle worker` running" not in message
+        assert message.startswith("006DOWN is not handed off yet: the worker's tries are failing")
+        assert "HTTP 503" in message and "SERVER_UNAVAILABLE" in message
+        salesforce_fake.clear_faults()
