@@ -7,7 +7,9 @@ before it, and a watermark saved before (a second and the ids read in it) is sti
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +92,24 @@ async def hand_offs_received(harness: Any, accounts: int, prefix: str) -> Counte
     return received
 
 
+def after_the_first_query(
+    fake: SalesforceFake, monkeypatch: pytest.MonkeyPatch, then: Callable[[], None]
+) -> None:
+    """``then()`` runs in Salesforce once the first SOQL query is answered."""
+    answer_query = fake._query
+    queries = 0
+
+    def query_then(soql: str, version: str) -> Any:
+        nonlocal queries
+        response = answer_query(soql, version)
+        queries += 1
+        if queries == 1:
+            then()
+        return response
+
+    monkeypatch.setattr(fake, "_query", query_then)
+
+
 def salesforce_data_calls(fake: SalesforceFake) -> list[str]:
     return [call.path for call in fake.calls_to(r"^/services/data/")]
 
@@ -134,22 +154,15 @@ async def test_a_deal_edited_while_the_intake_pages_is_not_lost(
 ) -> None:
     ids = seed_deals(salesforce_fake, 45, 5, "E")
     read_already, not_read_yet = ids[3], ids[40]
-    answer_query = salesforce_fake._query
-    queries = 0
 
-    def query_then_edit(soql: str, version: str) -> Any:
-        nonlocal queries
-        response = answer_query(soql, version)
-        queries += 1
-        if queries == 1:
-            # Someone edits both deals in Salesforce after the first page was read: their
-            # LastModifiedDate becomes now, after every other deal.
-            for record_id in (read_already, not_read_yet):
-                record = salesforce_fake._records["Opportunity"][record_id]
-                salesforce_fake._update("Opportunity", record, {"Amount": 99})
-        return response
+    def edit() -> None:
+        # Someone edits both deals in Salesforce after the first page was read: their
+        # LastModifiedDate becomes now, after every other deal.
+        for record_id in (read_already, not_read_yet):
+            record = salesforce_fake._records["Opportunity"][record_id]
+            salesforce_fake._update("Opportunity", record, {"Amount": 99})
 
-    monkeypatch.setattr(salesforce_fake, "_query", query_then_edit)
+    after_the_first_query(salesforce_fake, monkeypatch, edit)
     async with harness_factory() as harness:
         result = await run_intake(harness, "edited", batch_size=10)
         assert result.failed == []
@@ -340,3 +353,50 @@ async def test_a_deal_refused_for_its_data_strands_no_deal_after_it(
         )
         third = await run_intake(harness, "refused-3", batch_size=5)
         assert third.handed_off == [bad]
+
+
+async def test_a_second_still_written_when_its_first_page_was_read_is_read_again(
+    harness_factory: Any, salesforce_fake: SalesforceFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More deals in the second just written than a page holds: a deal committed in that
+    second after its first page was read, with a smaller Id, is behind the next page's start.
+    The next page is read once the second is over, but the second was open when the run
+    first read it: the watermark is its start and the deals read in it, so the next run finds
+    the late one."""
+    moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    salesforce_fake.add_record("Account", {"Id": "001LATE", "Name": "Late"})
+    ids = []
+    for number in range(7):
+        ids.append(f"006LT{number:05d}")
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": ids[-1],
+                "AccountId": "001LATE",
+                "StageName": "Closed Won",
+                "CloseDate": "2026-01-15",
+                "LastModifiedDate": moment,
+            },
+        )
+
+    def commit_late() -> None:
+        salesforce_fake.add_record(
+            "Opportunity",
+            {
+                "Id": "006LA",
+                "AccountId": "001LATE",
+                "StageName": "Closed Won",
+                "CloseDate": "2026-01-15",
+                "LastModifiedDate": moment,
+            },
+        )
+        time.sleep(2.5)  # the next page is read once that second is well over
+
+    after_the_first_query(salesforce_fake, monkeypatch, commit_late)
+    async with harness_factory() as harness:
+        first = await run_intake(harness, "late-1", batch_size=5)
+        assert sorted(first.handed_off) == ids
+        second = await run_intake(harness, "late-2", batch_size=5)
+        assert second.handed_off == ["006LA"]
+        third = await run_intake(harness, "late-3", batch_size=5)
+        assert third.handed_off == []

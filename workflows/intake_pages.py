@@ -121,9 +121,9 @@ def _mark(
     name: str, position: tuple[datetime, str], frontier: list[str], read_at: datetime | None
 ) -> Watermark:
     """The watermark at ``position``. A second still being written in Salesforce (within
-    ``OPEN_SECONDS`` of the query, by the worker's clock) is saved as before the intake paged
-    by Id, its start and the deals of it read: a deal saved later in that second, with a
-    smaller Id, would otherwise sit behind the watermark for ever."""
+    ``OPEN_SECONDS`` of the run's first query that read it, by the worker's clock) is saved
+    as before the intake paged by Id, its start and the deals of it read: a deal saved later
+    in that second, with a smaller Id, would otherwise sit behind the watermark for ever."""
     moment, last_id = position
     if read_at is not None and moment >= second(read_at) - OPEN_SECONDS:
         return Watermark(name, moment, frontier, "")
@@ -144,6 +144,9 @@ async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, boo
     # The deals of the newest second read, up to the watermark.
     frontier_second: datetime | None = None
     frontier: list[str] = []
+    # When the run first read that second: open then, a deal committed in it later with a
+    # smaller Id is behind every later page, so it stays open for the watermark.
+    frontier_read_at: datetime | None = None
     for _ in range(run.max_pages):
         batch: ClosedWonBatch = await effects.execute(
             effects.POLL_CLOSED_WON,
@@ -191,17 +194,19 @@ async def read_pages(run: IntakeRun, mark: Watermark) -> tuple[IntakeResult, boo
                 continue
             if second(deal.last_modified) != frontier_second:
                 frontier_second, frontier = second(deal.last_modified), []
+                frontier_read_at = batch.read_at
             frontier.append(deal.opportunity_id)
             previous = (deal.last_modified, deal.opportunity_id)
         if position is not None:
             since, after_id = position
+            in_frontier = second(position[0]) == frontier_second
             saved = await effects.execute(
                 effects.SAVE_INTAKE_WATERMARK,
                 _mark(
                     run.watermark_name,
                     position,
-                    frontier if second(position[0]) == frontier_second else [],
-                    batch.read_at,
+                    frontier if in_frontier else [],
+                    frontier_read_at if in_frontier else batch.read_at,
                 ),
                 Watermark,
                 summary=f"save the watermark {run.watermark_name}: {position[0]:%Y-%m-%d %H:%M:%S}",
