@@ -122,20 +122,22 @@ def _called(method: str, url: str) -> str:
 
 def _outcome_of(response: requests.Response) -> CallOutcome:
     """As ``SalesforceActivities._classify`` (and the login) treat the answer: an expired
-    session is logged in again, a rate limit and a server error are retried, the rest of
-    4xx are not."""
+    session is logged in again, a rate limit, a locked row and a server error are retried,
+    the rest of 4xx are not."""
     status = response.status_code
     if status < 300:
         return CallOutcome.OK
     if status == 401 or status >= 500:
         return CallOutcome.RETRYABLE_ERROR
-    if status == 403:
+    if status in (400, 403):
         try:
             codes, _ = _error_details(response.json())
         except ValueError:
             codes = []
-        if "REQUEST_LIMIT_EXCEEDED" in codes:
+        if status == 403 and "REQUEST_LIMIT_EXCEEDED" in codes:
             return CallOutcome.RATE_LIMITED
+        if status == 400 and "UNABLE_TO_LOCK_ROW" in codes:
+            return CallOutcome.RETRYABLE_ERROR
     return CallOutcome.PERMANENT_ERROR
 
 
@@ -435,6 +437,14 @@ class SalesforceActivities:
                     "SalesforceRefused",
                 )
             if isinstance(exc, SalesforceMalformedRequest):
+                if "UNABLE_TO_LOCK_ROW" in codes:
+                    # Another transaction (a trigger, a data load) holds the record: Salesforce
+                    # answers 400, but says to try again; the retries are bounded as any.
+                    return retryable(
+                        f"UNABLE_TO_LOCK_ROW: the record is locked by another Salesforce"
+                        f" transaction during {what}: {detail}",
+                        "SalesforceRecordLocked",
+                    )
                 return non_retryable(
                     f"{_reason(codes, 'HTTP 400')}: Salesforce rejected {what}: {detail}",
                     "SalesforceInvalidRequest",

@@ -248,6 +248,22 @@ async def test_salesforce_refusals_are_not_retryable_and_name_the_cause(
             "INVALID_SESSION_ID:",
             "SalesforceSessionInvalid",
         ),
+        # A 400 that is no refusal: another transaction (a trigger, a data load) holds the
+        # record; Salesforce says to try again.
+        (
+            {
+                "method": "PATCH",
+                "status": 400,
+                "body": [
+                    {
+                        "errorCode": "UNABLE_TO_LOCK_ROW",
+                        "message": "unable to obtain exclusive access to this record",
+                    }
+                ],
+            },
+            "UNABLE_TO_LOCK_ROW:",
+            "SalesforceRecordLocked",
+        ),
     ],
 )
 async def test_salesforce_transient_faults_are_retryable(

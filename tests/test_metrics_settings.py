@@ -68,6 +68,7 @@ def answer(status: int, body: object) -> requests.Response:
         (401, EXPIRED, CallOutcome.RETRYABLE_ERROR),
         (503, "<html>down</html>", CallOutcome.RETRYABLE_ERROR),
         (400, FIELD, CallOutcome.PERMANENT_ERROR),
+        (400, [{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "x"}], CallOutcome.RETRYABLE_ERROR),
         (400, {"error": "invalid_grant"}, CallOutcome.PERMANENT_ERROR),
     ],
 )
