@@ -181,20 +181,52 @@ async def ensure_intake_schedule(client: Client, settings: Settings, every: time
 async def run_intake_once(
     client: Client, settings: Settings, run: IntakeRun | None = None
 ) -> IntakeResult:
+    workflow_id = f"{CLOSED_WON_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    handle = await client.start_workflow(
+        ClosedWonIntakeWorkflow.run,
+        run or IntakeRun(),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        static_summary=start_summaries.closed_won_intake("once, by hand").summary,
+    )
     try:
-        result: IntakeResult = await client.execute_workflow(
-            ClosedWonIntakeWorkflow.run,
-            run or IntakeRun(),
-            id=f"{CLOSED_WON_SCHEDULE_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
-            task_queue=settings.task_queue,
-            static_summary=start_summaries.closed_won_intake("once, by hand").summary,
-        )
+        result = await _result_unless_failing(client, handle)
     except WorkflowFailureError as err:
         raise CommandError(
             f"the intake run failed: {failure_reason(err)}; the watermark stays before what it"
             " did not hand off, so the next run reads the same deals again"
         ) from None
+    except _StepFailing as failing:
+        raise CommandError(
+            f"the intake run is not done: the worker's tries are failing ({failing}); it keeps"
+            f" trying for up to {INTAKE_BUDGET.total_seconds() / 60:g} minutes (`dealcycle"
+            f" status {workflow_id}` shows how it ended); the watermark stays before what it"
+            " did not hand off, so the next run reads the same deals again"
+        ) from None
     return result
+
+
+class _StepFailing(Exception):
+    """The run's activity is being retried: the message is its last failure."""
+
+
+async def _result_unless_failing(
+    client: Client, handle: WorkflowHandle[Any, IntakeResult]
+) -> IntakeResult:
+    """The run's result; ``_StepFailing`` when, after each wait of
+    ``DEAL_CLOSED_WAIT_SECONDS``, a step is still being retried (a healthy run of many pages
+    is waited for)."""
+    waiting = asyncio.ensure_future(handle.result())
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=DEAL_CLOSED_WAIT_SECONDS)
+            if done:
+                return waiting.result()
+            failing = await _failing_step(client, handle)
+            if failing:
+                raise _StepFailing(failing)
+    finally:
+        waiting.cancel()
 
 
 def render_intake_result(result: IntakeResult) -> str:

@@ -227,7 +227,8 @@ async def test_deal_closed_waiting_on_salesforce_says_so_not_that_no_worker_runs
     harness_factory: Any, salesforce_fake: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Salesforce down (or over its API limit) while the worker reads the deal: the command
-    gives up waiting with Salesforce's answer, not by asking whether a worker runs."""
+    gives up waiting with Salesforce's answer, not by asking whether a worker runs (nor, for
+    `intake run`, silently waiting out the run's budget)."""
     import starter.intake
 
     salesforce_fake.add_record(
@@ -242,5 +243,14 @@ async def test_deal_closed_waiting_on_salesforce_says_so_not_that_no_worker_runs
         message = str(waited.value)
         assert "is `dealcycle worker` running" not in message
         assert message.startswith("006DOWN is not handed off yet: the worker's tries are failing")
+        assert "HTTP 503" in message and "SERVER_UNAVAILABLE" in message
+
+        # `intake run` likewise, rather than waiting out the run's ten minutes in silence.
+        with harness.env.auto_time_skipping_disabled(), pytest.raises(CommandError) as ran:
+            await run_intake_once(
+                harness.client, harness.settings, IntakeRun(first_poll_lookback_days=36500)
+            )
+        message = str(ran.value)
+        assert message.startswith("the intake run is not done: the worker's tries are failing")
         assert "HTTP 503" in message and "SERVER_UNAVAILABLE" in message
         salesforce_fake.clear_faults()
