@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.common import StepStatus, TechnicalWinStatus
     from schemas.effects import (
+        Effect,
         EffectKind,
         LicenseRequest,
         SalesforceFieldUpdate,
@@ -111,12 +112,27 @@ class TrialWorkflow(OwedWorkHandlers):
         self._adopter_told_win = True
         # A trial that did not start owes nothing: its book is empty and never kept.
         if self._invalid is None:
-            self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+            self._fx = OwedWork(
+                self._s.effects,
+                self._s.effect_scope,
+                self._mark_changed,
+                refuses_retry=self._refuses_retry,
+            )
         else:
             self._fx = OwedWork([], info.workflow_id, self._mark_changed)
 
     def _mark_changed(self) -> None:
         self._changed = True
+
+    def _refuses_retry(self, effect: Effect) -> str:
+        """An ended trial wants its failed keys no more: issued now, a key would outlive the
+        trial (and the signer keeps it valid a day at least). Checked by the validator alone."""
+        if effect.kind is not EffectKind.LICENSE or self._s.phase is not TrialPhase.ENDED:
+            return ""
+        return (
+            f"the trial has ended ({self._s.outcome.value if self._s.outcome else 'ended'}):"
+            f" a trial key issued now would outlive it"
+        )
 
     # --- Updates -----------------------------------------------------------------------------
 
