@@ -451,3 +451,19 @@ async def test_a_trial_key_the_signer_refused_is_not_issued_by_a_retry_once_the_
         with Session(make_engine(harness.settings.database_url)) as session:
             assert session.scalars(select(LicenseKey)).all() == []
         assert not any("New trial key" in text for text in texts(slack_fake, CHANNEL))
+
+
+async def test_a_trial_concluded_early_shows_its_real_end_in_salesforce(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006SHORT")
+        await complete_planning(handle)
+        await harness.env.sleep(3 * DAY)
+        await handle.execute_update(
+            TrialWorkflow.conclude_trial, ConcludeTrial(CE, Role.CE, "they signed early")
+        )
+        result = await handle.result()
+        opportunity = salesforce_fake.get_record("Opportunity", "006SHORT")
+        assert opportunity["Trial_Outcome__c"] == "no_decision"
+        assert opportunity["Trial_End_Date__c"] == result.ended_at.date().isoformat()

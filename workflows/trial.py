@@ -584,6 +584,10 @@ class TrialWorkflow(OwedWorkHandlers):
             # would overwrite what the opportunity says (in progress since it started the
             # trial) when closing the deal ends the trial.
             fields["Technical_Win_Status__c"] = s.technical_win.label
+        if s.ends_at is not None and s.ended_at < s.ends_at:
+            # Concluded early (by its CE or AE, or with its opportunity): the end it had planned
+            # is not when it ended. Only the write's fields grow: the commands are the same.
+            fields["Trial_End_Date__c"] = _date(s.ended_at)
         await effects.update_salesforce(
             self._fx,
             SalesforceFieldUpdate(
