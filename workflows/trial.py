@@ -166,7 +166,7 @@ class TrialWorkflow(OwedWorkHandlers):
     @extend_trial.validator
     def _validate_extend_trial(self, request: ExtendTrial) -> None:
         limits.check(request, workflow.now())
-        rules.check_extend(self._s, request)
+        rules.check_extend_request(self._s, request, workflow.now())
 
     @workflow.update
     def set_technical_win(self, request: SetTechnicalWin) -> ActionAccepted:
