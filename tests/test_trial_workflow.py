@@ -467,3 +467,50 @@ async def test_a_trial_concluded_early_shows_its_real_end_in_salesforce(
         opportunity = salesforce_fake.get_record("Opportunity", "006SHORT")
         assert opportunity["Trial_Outcome__c"] == "no_decision"
         assert opportunity["Trial_End_Date__c"] == result.ended_at.date().isoformat()
+
+
+async def test_a_refused_extension_key_is_not_retried_once_a_later_extension_has_its_key(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, monkeypatch: Any
+) -> None:
+    real = LicenseActivities._issue
+    refusing = {"on": False}
+
+    def issue(self: Any, request: Any) -> Any:
+        if refusing["on"]:
+            raise non_retryable("the signer refused: HSM offline", "SignerRefused")
+        return real(self, request)
+
+    monkeypatch.setattr(LicenseActivities, "_issue", issue)
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006LATER")
+        await complete_planning(handle)
+        await settled_state(handle)
+        refusing["on"] = True
+        await handle.execute_update(
+            TrialWorkflow.extend_trial, ExtendTrial(5, "first ask", AE, Role.AE)
+        )
+        for _ in range(100):
+            if any(
+                e.name == "license/1" and e.state == "failed" for e in (await state(handle)).effects
+            ):
+                break
+            await asyncio.sleep(0.05)
+        refusing["on"] = False
+        await handle.execute_update(
+            TrialWorkflow.extend_trial, ExtendTrial(10, "second ask", AE, Role.AE)
+        )
+        for _ in range(100):
+            if len((await state(handle)).license_key_ids) == 2:
+                break
+            await asyncio.sleep(0.05)
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                TrialWorkflow.retry_effect, RetryEffect("license/1", "U0OPS0001")
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert "license/2" in refused.value.cause.message
+        assert "skip it instead" in refused.value.cause.message
+        assert [text for text in texts(slack_fake, CHANNEL) if "extended to" in text] == [
+            next(text for text in texts(slack_fake, CHANNEL) if "second ask" in text)
+        ]

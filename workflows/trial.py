@@ -125,13 +125,31 @@ class TrialWorkflow(OwedWorkHandlers):
         self._changed = True
 
     def _refuses_retry(self, effect: Effect) -> str:
-        """An ended trial wants its failed keys no more: issued now, a key would outlive the
-        trial (and the signer keeps it valid a day at least). Checked by the validator alone."""
-        if effect.kind is not EffectKind.LICENSE or self._s.phase is not TrialPhase.ENDED:
+        """A failed key is wanted no more once the trial has ended (issued now, it would outlive
+        the trial: the signer keeps a key valid a day at least) or once a later key, for a
+        later end, was issued (it would expire first, and its announcement would move the end
+        back). Checked by the validator alone."""
+        s = self._s
+        if effect.kind is not EffectKind.LICENSE:
+            return ""
+        if s.phase is TrialPhase.ENDED:
+            return (
+                f"the trial has ended ({s.outcome.value if s.outcome else 'ended'}):"
+                " a trial key issued now would outlive it"
+            )
+        keys = [self._key("license", index) for index in range(len(s.licenses))]
+        if effect.key not in keys:
+            return ""
+        later = [
+            index
+            for index in range(keys.index(effect.key) + 1, len(s.licenses))
+            if s.licenses[index].key_id
+        ]
+        if not later:
             return ""
         return (
-            f"the trial has ended ({self._s.outcome.value if self._s.outcome else 'ended'}):"
-            f" a trial key issued now would outlive it"
+            f"a later key (license/{later[-1]}) was issued since, for the trial's later end:"
+            " this one would expire first"
         )
 
     # --- Updates -----------------------------------------------------------------------------
