@@ -119,7 +119,7 @@ SALESFORCE_FIELDS: tuple[SalesforceField, ...] = (
         "Date",
         None,
         "write",
-        "when the trial ends (moves with extensions)",
+        "when the trial ends (moves with extensions; the day it ended if concluded early)",
     ),
     _field(
         "Opportunity",

@@ -27,6 +27,7 @@ from schemas.opportunity import (
     OpportunityStatus,
     ReceiveQuestionnaire,
     RecordDealReview,
+    ReopenOpportunity,
     Stage,
     StartOpportunityTrial,
     TddPart,
@@ -337,3 +338,24 @@ async def test_an_unknown_opportunity_is_named(harness_factory: Any) -> None:
                 "advance_stage",
                 AdvanceStage(Stage.SOLUTION, AE, Role.AE),
             )
+
+
+async def test_a_lost_deal_reopened_no_longer_shows_its_lost_reason_in_salesforce(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        opp = await start_opportunity(harness, salesforce_fake, "006RELOST")
+        await opp.execute_update(
+            OpportunityWorkflow.close, CloseOpportunity(False, AE, Role.AE, "budget cut")
+        )
+        await effects_done(opp)
+        lost = salesforce_fake.get_record("Opportunity", "006RELOST")
+        assert (lost["StageName"], lost["Closed_Lost_Reason__c"]) == ("Closed Lost", "budget cut")
+
+        await opp.execute_update(
+            OpportunityWorkflow.reopen, ReopenOpportunity(AE, Role.AE, "budget is back")
+        )
+        await effects_done(opp)
+        reopened = salesforce_fake.get_record("Opportunity", "006RELOST")
+        assert reopened["StageName"] == "Stage 1 - Discovery"
+        assert reopened["Closed_Lost_Reason__c"] is None

@@ -363,7 +363,9 @@ async def close_retry_refused(
     nothing: Salesforce keeps the open stage, the effect stays failed."""
     await refused(
         opp.execute_update(OpportunityWorkflow.retry_effect, RetryEffect("stage/2", OPERATOR)),
-        f"StageName of Opportunity {opportunity_id} was written since by stage/3",
+        # The reopen's write cleared the lost reason too.
+        f"Closed_Lost_Reason__c, StageName of Opportunity {opportunity_id} was written since"
+        " by stage/3",
     )
     record = salesforce_fake.get_record("Opportunity", opportunity_id)
     assert record["StageName"] == "Stage 1 - Discovery"
@@ -372,8 +374,9 @@ async def close_retry_refused(
     assert effect.state == "failed"
     # The effects view says so, and the CLI suggests the skip, not the retry it would refuse.
     assert effect.retry_refused == (
-        f"effect stage/2 is out of date: StageName of Opportunity {opportunity_id} was written"
-        " since by stage/3, and a retry would put back the older value"
+        f"effect stage/2 is out of date: Closed_Lost_Reason__c, StageName of Opportunity"
+        f" {opportunity_id} was written since by stage/3, and a retry would put back the older"
+        " value"
     )
     skip = f"dealcycle effects skip {opp.id} stage/2 --reason … --by U…"
     for shown in (

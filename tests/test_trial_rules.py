@@ -358,3 +358,14 @@ def test_a_step_not_reminded_yet_or_any_more_is_named_as_such_not_as_unknown() -
     )
     with pytest.raises(RuleViolation, match="unknown step 'nope'; the open steps are"):
         rules.check_snooze(running, SnoozeStep("nope", AE), T0)
+
+
+def test_an_extension_that_arrives_once_the_end_has_come_is_refused() -> None:
+    s = running_snapshot()
+    assert s.ends_at is not None
+    extension = ExtendTrial(5, "one more week", CE, Role.CE)
+    rules.check_extend_request(s, extension, s.ends_at - timedelta(minutes=1))
+    # The end's timer and the extension in one workflow task: the trial still says running.
+    assert s.phase is TrialPhase.RUNNING
+    with pytest.raises(RuleViolation, match="it can no longer be extended"):
+        rules.check_extend_request(s, extension, s.ends_at)

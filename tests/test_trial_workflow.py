@@ -13,10 +13,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import non_retryable
+from activities.licensing import LicenseActivities
 from dealcycle.db.engine import make_engine
 from dealcycle.db.models import LicenseKey, TrialOutcome
 from dealcycle.licensing import load_public_key, verify_license_key
 from schemas.common import Durations, Role, StepStatus, TechnicalWinStatus
+from schemas.effects import RetryEffect, SkipEffect
 from schemas.trial import (
     MID_TRIAL_CHECK_IN,
     TRIAL_PLANNING_ITEMS,
@@ -405,3 +408,109 @@ async def complete_planning_except(handle: WorkflowHandle[Any, Any], done: str) 
                 TrialWorkflow.complete_step,
                 CompleteStep(item.key, CE if item.lead is Role.CE else AE, item.lead),
             )
+
+
+async def test_a_trial_key_the_signer_refused_is_not_issued_by_a_retry_once_the_trial_ended(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, monkeypatch: Any
+) -> None:
+    def refuse(self: Any, request: Any) -> Any:
+        raise non_retryable("the signer refused: HSM offline", "SignerRefused")
+
+    monkeypatch.setattr(LicenseActivities, "_issue", refuse)
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006NOKEY")
+        await complete_planning(handle)
+        await handle.execute_update(
+            TrialWorkflow.extend_trial, ExtendTrial(10, "more use cases", AE, Role.AE)
+        )
+        await handle.execute_update(
+            TrialWorkflow.conclude_trial, ConcludeTrial(CE, Role.CE, "customer chose early")
+        )
+        failed: list[str] = []
+        for _ in range(100):
+            failed = [e.name for e in (await state(handle)).effects if e.state == "failed"]
+            if len(failed) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert failed == ["license/0", "license/1"]
+
+        monkeypatch.undo()  # the signer is back, but the trial has ended
+        for name in failed:
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(
+                    TrialWorkflow.retry_effect, RetryEffect(name, "U0OPS0001")
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert "the trial has ended" in refused.value.cause.message
+            assert "skip it instead" in refused.value.cause.message
+            await handle.execute_update(
+                TrialWorkflow.skip_effect, SkipEffect(name, "trial over", "U0OPS0001")
+            )
+        result = await handle.result()
+        assert result.license_key_ids == []
+        with Session(make_engine(harness.settings.database_url)) as session:
+            assert session.scalars(select(LicenseKey)).all() == []
+        assert not any("New trial key" in text for text in texts(slack_fake, CHANNEL))
+
+
+async def test_a_trial_concluded_early_shows_its_real_end_in_salesforce(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006SHORT")
+        await complete_planning(handle)
+        await harness.env.sleep(3 * DAY)
+        await handle.execute_update(
+            TrialWorkflow.conclude_trial, ConcludeTrial(CE, Role.CE, "they signed early")
+        )
+        result = await handle.result()
+        opportunity = salesforce_fake.get_record("Opportunity", "006SHORT")
+        assert opportunity["Trial_Outcome__c"] == "no_decision"
+        assert opportunity["Trial_End_Date__c"] == result.ended_at.date().isoformat()
+
+
+async def test_a_refused_extension_key_is_not_retried_once_a_later_extension_has_its_key(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any, monkeypatch: Any
+) -> None:
+    real = LicenseActivities._issue
+    refusing = {"on": False}
+
+    def issue(self: Any, request: Any) -> Any:
+        if refusing["on"]:
+            raise non_retryable("the signer refused: HSM offline", "SignerRefused")
+        return real(self, request)
+
+    monkeypatch.setattr(LicenseActivities, "_issue", issue)
+    async with harness_factory() as harness:
+        handle = await start(harness, salesforce_fake, "006LATER")
+        await complete_planning(handle)
+        await settled_state(handle)
+        refusing["on"] = True
+        await handle.execute_update(
+            TrialWorkflow.extend_trial, ExtendTrial(5, "first ask", AE, Role.AE)
+        )
+        for _ in range(100):
+            if any(
+                e.name == "license/1" and e.state == "failed" for e in (await state(handle)).effects
+            ):
+                break
+            await asyncio.sleep(0.05)
+        refusing["on"] = False
+        await handle.execute_update(
+            TrialWorkflow.extend_trial, ExtendTrial(10, "second ask", AE, Role.AE)
+        )
+        for _ in range(100):
+            if len((await state(handle)).license_key_ids) == 2:
+                break
+            await asyncio.sleep(0.05)
+
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                TrialWorkflow.retry_effect, RetryEffect("license/1", "U0OPS0001")
+            )
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert "license/2" in refused.value.cause.message
+        assert "skip it instead" in refused.value.cause.message
+        assert [text for text in texts(slack_fake, CHANNEL) if "extended to" in text] == [
+            next(text for text in texts(slack_fake, CHANNEL) if "second ask" in text)
+        ]

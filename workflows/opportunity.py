@@ -370,6 +370,10 @@ class OpportunityWorkflow(OwedWorkHandlers):
             fields: dict[str, str | int | float | bool | None] = {"StageName": s.stage.value}
             if s.stage is Stage.CLOSED_LOST:
                 fields["Closed_Lost_Reason__c"] = s.closed_reason
+            elif s.last_open_stage is not None:
+                # Closed once (a lost deal reopened): the reason it was lost no longer holds.
+                # Only the activity's argument grows: the commands are the same.
+                fields["Closed_Lost_Reason__c"] = None
             await effects.update_salesforce(
                 self._fx,
                 SalesforceFieldUpdate(

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.common import StepStatus, TechnicalWinStatus
     from schemas.effects import (
+        Effect,
         EffectKind,
         LicenseRequest,
         SalesforceFieldUpdate,
@@ -111,12 +112,45 @@ class TrialWorkflow(OwedWorkHandlers):
         self._adopter_told_win = True
         # A trial that did not start owes nothing: its book is empty and never kept.
         if self._invalid is None:
-            self._fx = OwedWork(self._s.effects, self._s.effect_scope, self._mark_changed)
+            self._fx = OwedWork(
+                self._s.effects,
+                self._s.effect_scope,
+                self._mark_changed,
+                refuses_retry=self._refuses_retry,
+            )
         else:
             self._fx = OwedWork([], info.workflow_id, self._mark_changed)
 
     def _mark_changed(self) -> None:
         self._changed = True
+
+    def _refuses_retry(self, effect: Effect) -> str:
+        """A failed key is wanted no more once the trial has ended (issued now, it would outlive
+        the trial: the signer keeps a key valid a day at least) or once a later key, for a
+        later end, was issued (it would expire first, and its announcement would move the end
+        back). Checked by the validator alone."""
+        s = self._s
+        if effect.kind is not EffectKind.LICENSE:
+            return ""
+        if s.phase is TrialPhase.ENDED:
+            return (
+                f"the trial has ended ({s.outcome.value if s.outcome else 'ended'}):"
+                " a trial key issued now would outlive it"
+            )
+        keys = [self._key("license", index) for index in range(len(s.licenses))]
+        if effect.key not in keys:
+            return ""
+        later = [
+            index
+            for index in range(keys.index(effect.key) + 1, len(s.licenses))
+            if s.licenses[index].key_id
+        ]
+        if not later:
+            return ""
+        return (
+            f"a later key (license/{later[-1]}) was issued since, for the trial's later end:"
+            " this one would expire first"
+        )
 
     # --- Updates -----------------------------------------------------------------------------
 
@@ -150,7 +184,7 @@ class TrialWorkflow(OwedWorkHandlers):
     @extend_trial.validator
     def _validate_extend_trial(self, request: ExtendTrial) -> None:
         limits.check(request, workflow.now())
-        rules.check_extend(self._s, request)
+        rules.check_extend_request(self._s, request, workflow.now())
 
     @workflow.update
     def set_technical_win(self, request: SetTechnicalWin) -> ActionAccepted:
@@ -568,6 +602,10 @@ class TrialWorkflow(OwedWorkHandlers):
             # would overwrite what the opportunity says (in progress since it started the
             # trial) when closing the deal ends the trial.
             fields["Technical_Win_Status__c"] = s.technical_win.label
+        if s.ends_at is not None and s.ended_at < s.ends_at:
+            # Concluded early (by its CE or AE, or with its opportunity): the end it had planned
+            # is not when it ended. Only the write's fields grow: the commands are the same.
+            fields["Trial_End_Date__c"] = _date(s.ended_at)
         await effects.update_salesforce(
             self._fx,
             SalesforceFieldUpdate(

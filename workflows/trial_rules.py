@@ -225,6 +225,20 @@ def check_extend(s: TrialSnapshot, request: ExtendTrial) -> None:
         raise RuleViolation("an extension needs a reason")
 
 
+def check_extend_request(s: TrialSnapshot, request: ExtendTrial, now: datetime) -> None:
+    """The validator's check: ``check_extend``, and a trial whose end has come is not revived.
+
+    The end is seen by the main loop's timer; an extension that reaches the workflow with it
+    (the worker was down over the end, say) finds the trial still running there. Not the
+    handler's: an extension accepted so before this was checked replays as it ran."""
+    check_extend(s, request)
+    if s.ends_at is not None and now >= s.ends_at:
+        raise RuleViolation(
+            f"the trial of {s.start.opportunity_id} ended at {summaries.utc_minute(s.ends_at)};"
+            " it can no longer be extended"
+        )
+
+
 def extension_of_license(s: TrialSnapshot, index: int) -> TrialExtension:
     """The extension that owed ``s.licenses[index]``. Each extension appends one grant and the
     start's grant comes before any extension, so the last grants are the extensions', in order."""
