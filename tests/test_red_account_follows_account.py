@@ -13,7 +13,13 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
 from activities.red_accounts import get_red_account_case
 from dealcycle.db.engine import make_engine
-from schemas.account import AccountHandOff, AccountStart, CompleteProfile, account_workflow_id
+from schemas.account import (
+    AccountHandOff,
+    AccountStart,
+    CompleteProfile,
+    RecordRenewalOutcome,
+    account_workflow_id,
+)
 from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import CustomerHealth, Role
 from schemas.health import (
@@ -27,6 +33,7 @@ from schemas.health import (
 )
 from starter.tables import render_red_case
 from tests.support.accounts import AE, CE, CE_LEADER, DAY, advance_to, case_id, settle
+from tests.test_account_renewal_outcomes import in_renewal_window
 from tests.test_red_account_workflow import CHANNEL, case_handle, case_state, open_account
 from workflows.account import AccountWorkflow
 from workflows.account_calendar import midnight
@@ -202,3 +209,24 @@ async def test_a_case_opened_before_the_account_had_owners_gets_them_with_the_pr
         assert accepted.message == "AE part recorded; waiting for the CE"
         told = [text for text in thread(slack_fake) if "is now the AE of NewCo" in text]
         assert len(told) == 1 and f"<@{CE}> is now the CE" in told[0]
+
+
+async def test_a_renewal_decided_with_a_case_open_gives_the_case_the_next_renewal_date(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Renewed while red: the case must not go on showing the renewal that has passed."""
+    async with harness_factory() as harness:
+        account = await in_renewal_window(harness, salesforce_fake, "001REDRENEW")
+        case = await red(harness, account)
+        was = (await case_state(case)).renewal_date
+        assert was is not None
+        await account.execute_update(
+            AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("renewed", AE, Role.AE)
+        )
+        await settle(account)
+        await settle(case)
+
+        following = was.replace(year=was.year + 1)
+        assert (await case_state(case)).renewal_date == following
+        [note] = [text for text in thread(slack_fake) if "moved to" in text]
+        assert f"moved to {following.date().isoformat()} (was {was.date().isoformat()})" in note

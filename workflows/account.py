@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RecordRenewalAssessment,
         RecordRenewalCall,
         RecordRenewalOutcome,
+        RenewalOutcome,
         ReportProductionReady,
         SubmitAccountPlan,
         UsageReport,
@@ -74,6 +75,9 @@ the account does not know (the owners the intake could not read)."""
 CASE_LEARNS_OWNERS_PATCH = "open-case-learns-the-profiles-owners"
 """Runs that started before: a red-account case opened before the account's AE and CE were
 known is not told them when a hand-off or the profile names them (it stays without owners)."""
+RENEWAL_TELLS_CASE_PATCH = "renewal-tells-open-case-its-next-date"
+"""Runs that started before: a renewal decided with a red-account case open told the case
+nothing (it went on showing the renewal date just passed)."""
 MOVE_ENDS_SNOOZES_PATCH = "moved-renewal-work-ends-its-snooze"
 """Runs that started before: renewal work re-planned by a moved renewal date keeps the snooze
 made for its old due date (brought a month closer, a proposal due today stays silent)."""
@@ -300,7 +304,15 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     def record_renewal_outcome(self, request: RecordRenewalOutcome) -> AccountActionAccepted:
-        return self._accepted(renewals.apply_renewal_outcome(self._s, request, workflow.now()))
+        # Asked only when it matters: a renewal (not a churn) decided with a case open.
+        tells = (
+            self._s.vitals.open_case is not None
+            and request.outcome != RenewalOutcome.CHURNED.value
+            and workflow.patched(RENEWAL_TELLS_CASE_PATCH)
+        )
+        return self._accepted(
+            renewals.apply_renewal_outcome(self._s, request, workflow.now(), tells_case=tells)
+        )
 
     @record_renewal_outcome.validator
     def _check_renewal_outcome(self, request: RecordRenewalOutcome) -> None:

@@ -181,7 +181,11 @@ def check_next_renewal_ahead(
         )
 
 
-def apply_renewal_outcome(s: AccountSnapshot, request: RecordRenewalOutcome, now: datetime) -> str:
+def apply_renewal_outcome(
+    s: AccountSnapshot, request: RecordRenewalOutcome, now: datetime, *, tells_case: bool = True
+) -> str:
+    """``tells_case=False``: runs from before, whose open red-account case kept showing the
+    renewal just decided (it was told no next renewal date)."""
     outcome = check_renewal_outcome(s, request, now)
     renewal = s.renewal
     assert renewal is not None
@@ -210,6 +214,9 @@ def apply_renewal_outcome(s: AccountSnapshot, request: RecordRenewalOutcome, now
     s.profile = replace(s.profile, seats=seats, renewal_date=following)
     profile_changed(s)
     grant_license(s, f"renewal {tag} ({outcome.value})", seats)
+    if tells_case:
+        why = f"renewed at {tag} ({outcome.value.replace('_', ' ')})"
+        health_rules.tell_case_of_renewal(s.vitals, following, request.actor, why, now)
     team = f" for a new team of {renewal.new_team_seats} seats" if renewal.new_team_seats else ""
     extra = (
         f"; expansion opportunity {renewal.expansion_opportunity_id} starts{team}"

@@ -28,6 +28,7 @@ GROUP_NAMES = (
     "case-owners",
     "kickoff-due",
     "snooze-move",
+    "red-renewed",
     "tier-onboarding",
     "opportunity-lookup",
 )

@@ -504,6 +504,23 @@ async def snoozed_work_moved_closer(rec: Recorder) -> None:
     await rec.save(account, "snoozed-work-moved-closer")
 
 
+async def renewed_with_a_red_case_open(rec: Recorder) -> None:
+    """An account renewed while its red-account case is open. The code before
+    ``RENEWAL_TELLS_CASE_PATCH`` told the case nothing (it kept the renewal just decided);
+    today's tells it the next renewal date: a signal this run did not send."""
+    account = await in_renewal_window(rec, "001HREDRENEW")
+    await account.execute_update(
+        AccountWorkflow.set_health, SetHealth("red", AE, Role.AE, "champion left")
+    )
+    await settle(account)
+    await case_of(rec, account)
+    await account.execute_update(
+        AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("renewed", AE, Role.AE)
+    )
+    await settle(account)
+    await rec.save(account, "renewed-with-red-case-open", run=-2)
+
+
 # --- A tier change while the account onboards -------------------------------------------------
 
 

@@ -25,6 +25,7 @@ GROUPS: dict[str, Scenario] = {
     "case-owners": accounts.case_before_owners,
     "kickoff-due": accounts.kickoff_after_late_owners,
     "snooze-move": accounts.snoozed_work_moved_closer,
+    "red-renewed": accounts.renewed_with_a_red_case_open,
     "tier-onboarding": accounts.tier_change_while_onboarding,
     "opportunity-lookup": accounts.opportunity_lookups,
 }
