@@ -10,6 +10,7 @@ wall time, which is never asserted here.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from schemas.account import (
     RecordRenewalOutcome,
 )
 from schemas.common import Role
+from starter.cli import build_parser
 from tests.support import accounts
 from tests.support.accounts import (
     AE,
@@ -244,7 +246,11 @@ async def test_the_value_exercise_opens_at_t_minus_90_and_blocks_the_first_renew
         assert view.stage is LifecycleStage.RENEWAL
         task = next(step for step in view.open_steps if step.kind == "value_realization")
         assert task.owner == VE
-        assert any("Value-realization" in text for text in texts(slack_fake, VE))
+        [prompt] = [text for text in texts(slack_fake, VE) if "Value-realization" in text]
+        # The command the prompt names is one the CLI takes (Value Engineering is no --role).
+        how = shlex.split(prompt.split("When done: ")[1])
+        parsed = build_parser().parse_args(how[1:])
+        assert (parsed.step, parsed.actor, parsed.role) == (task.key, VE, "CE")
 
         before = await handle.fetch_history()
         with pytest.raises(WorkflowUpdateFailedError) as rejected:

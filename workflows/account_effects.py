@@ -28,7 +28,7 @@ from schemas.account import (
     RenewalOutcome,
     StepKind,
 )
-from schemas.common import DeploymentType, Region, StepStatus
+from schemas.common import DeploymentType, Region, Role, StepStatus
 from schemas.effects import (
     AccountPlanRecord,
     EffectKind,
@@ -351,10 +351,12 @@ class AccountEffects:
 
     def _how_to_finish(self, step: AccountStep) -> str:
         template = _HOW_TO_FINISH.get(step.kind, _DEFAULT_HOW)
+        # Value Engineering ("VE") is no role the CLI takes: they record it as any CE may.
+        role = step.role if step.role in (Role.AE.value, Role.CE.value) else Role.CE.value
         return template.format(
             account=self.s.profile.account_id,
             owner=step.owner,
-            role=step.role,
+            role=role,
             key=step.key,
             quarter=step.key.removeprefix("account-plan-"),
         )
