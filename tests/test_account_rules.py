@@ -663,6 +663,18 @@ def test_renewal_call_and_outcome_wait_for_the_value_exercise() -> None:
     assert outcome.value == "renewed"
 
 
+def test_a_renewal_calls_note_is_kept_with_it() -> None:
+    s = window_snapshot()
+    complete_value_exercise(s)
+    now = WINDOW_OPENS + 2 * DAY
+    renewals.apply_renewal_call(s, RecordRenewalCall(AE, Role.AE, note="EB wants a 3-year"), now)
+    renewals.apply_renewal_call(s, RecordRenewalCall(CE, Role.CE), now + DAY)
+    assert [entry.action for entry in views.state_view(s, now).recent_activity[-2:]] == [
+        "recorded a renewal call: EB wants a 3-year",
+        "recorded a renewal call",
+    ]
+
+
 # --- Renewal outcomes ------------------------------------------------------------------------
 
 

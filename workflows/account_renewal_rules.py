@@ -99,7 +99,8 @@ def apply_renewal_call(s: AccountSnapshot, request: RecordRenewalCall, now: date
     first = s.renewal.first_call_at is None
     if first:
         s.renewal.first_call_at = now
-    audit(s, now, request.actor, "recorded a renewal call", request.via)
+    note = f": {request.note.strip()}" if request.note.strip() else ""
+    audit(s, now, request.actor, f"recorded a renewal call{note}", request.via)
     return "first renewal call recorded" if first else "renewal call recorded"
 
 
