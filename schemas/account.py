@@ -525,6 +525,8 @@ class AccountState:
     renewal_date: datetime | None = None
     value_exercise_done: bool = False
     renewal_call_recorded: bool = False
+    renewal_risks: list[str] = field(default_factory=list)
+    """The risks this renewal's monthly assessments raised ("AE: …", "CE: …"), oldest first."""
     license_key_ids: list[str] = field(default_factory=list)
     health: str = CustomerHealth.GREEN.value
     renewals_completed: int = 0

@@ -261,6 +261,8 @@ def render_account(
         f" {'done' if state.value_exercise_done else 'not yet'}, renewal call:"
         f" {'recorded' if state.renewal_call_recorded else 'not yet'}"
     )
+    if state.renewal_risks:
+        lines.append(f"Risks        {'; '.join(state.renewal_risks)}")
     lines += [
         f"License keys {', '.join(state.license_key_ids) or '-'}",
         f"Health       {state.health.capitalize()}",

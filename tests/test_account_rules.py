@@ -28,6 +28,7 @@ from schemas.account import (
     LifecycleStage,
     PlanContacts,
     RecordKickoffPlan,
+    RecordRenewalAssessment,
     RecordRenewalCall,
     RecordRenewalOutcome,
     RenewalOutcome,
@@ -37,6 +38,7 @@ from schemas.account import (
 )
 from schemas.common import Durations, Role, StepStatus
 from schemas.errors import RuleViolation
+from starter.tables import render_account
 from workflows import account_onboarding_rules as onboarding
 from workflows import account_plan_rules as plans
 from workflows import account_profile_rules as profile_rules
@@ -673,6 +675,27 @@ def test_a_renewal_calls_note_is_kept_with_it() -> None:
         "recorded a renewal call: EB wants a 3-year",
         "recorded a renewal call",
     ]
+
+
+def test_the_renewals_assessment_risks_show_with_the_account_until_it_is_decided() -> None:
+    s = onboarded_snapshot()
+    march = datetime(2027, 3, 2, tzinfo=UTC)
+    schedule.advance(s, march)
+    renewals.apply_renewal_assessment(
+        s, RecordRenewalAssessment(AE, Role.AE, ["champion leaving"]), march
+    )
+    renewals.apply_renewal_assessment(s, RecordRenewalAssessment(CE, Role.CE, ["SSO"]), march)
+    view = views.state_view(s, march)
+    assert view.renewal_risks == ["AE: champion leaving", "CE: SSO"]
+    shown = render_account(view, "RUNNING", "http://ui", "default", march).splitlines()
+    assert "Risks        AE: champion leaving; CE: SSO" in shown
+
+    decided = RENEWAL - 10 * DAY
+    schedule.advance(s, decided)
+    complete_value_exercise(s, decided)
+    renewals.apply_renewal_outcome(s, RecordRenewalOutcome("renewed", AE, Role.AE), decided)
+    renewals.start_next_cycle(s)
+    assert views.state_view(s, decided).renewal_risks == []
 
 
 # --- Renewal outcomes ------------------------------------------------------------------------

@@ -82,6 +82,7 @@ def state_view(s: AccountSnapshot, now: datetime) -> AccountState:
         renewal_date=s.renewal.renewal_date if s.renewal else s.profile.renewal_date,
         value_exercise_done=value_exercise_done(s),
         renewal_call_recorded=bool(s.renewal and s.renewal.first_call_at),
+        renewal_risks=list(s.renewal.assessment_risks) if s.renewal else [],
         license_key_ids=[grant.key_id for grant in s.licenses if grant.key_id],
         health=s.vitals.colour.value,
         renewals_completed=s.renewals_completed,
