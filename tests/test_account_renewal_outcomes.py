@@ -12,6 +12,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from schemas import search_attributes as sa
 from schemas.account import CompleteAccountStep, LifecycleStage, RecordRenewalOutcome
 from schemas.common import Role
+from schemas.health import HealthSignal
 from schemas.opportunity import OpportunityKind, Stage
 from starter import accounts
 from starter.trials import CommandError
@@ -247,3 +248,26 @@ async def test_the_account_keeps_its_search_attributes_current(
         assert attributes.get(sa.RENEWAL_DATE) == view.renewal_date.replace(
             year=view.renewal_date.year + 1
         )
+
+
+async def test_a_churned_account_still_writing_its_effects_opens_no_case_on_a_low_reading(
+    harness_factory: Any, salesforce_fake: Any, slack_fake: Any
+) -> None:
+    """Its churn post refused (an archived channel), the account runs on until that is retried
+    or skipped; the usage feed reads the customer who left as barely used. No case opens."""
+    slack_fake.archive_channel("#customer-accounts")
+    try:
+        async with harness_factory() as harness:
+            account = await in_renewal_window(harness, salesforce_fake, "001GONEQUIET")
+            await account.execute_update(
+                AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("churned", AE, Role.AE)
+            )
+            await settle(account)
+            for name in ("usage", "adoption", "sentiment"):
+                await account.signal(AccountWorkflow.health_signal, HealthSignal(name, 5, "feed"))
+            await settle(account)
+            assert (await account.describe()).status is WorkflowExecutionStatus.RUNNING
+            health = await account.query(AccountWorkflow.health)
+            assert (health.colour, health.open_case, health.cases_opened) == ("green", None, 0)
+    finally:
+        slack_fake.unarchive_channel("#customer-accounts")

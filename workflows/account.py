@@ -78,6 +78,9 @@ known is not told them when a hand-off or the profile names them (it stays witho
 RENEWAL_TELLS_CASE_PATCH = "renewal-tells-open-case-its-next-date"
 """Runs that started before: a renewal decided with a red-account case open told the case
 nothing (it went on showing the renewal date just passed)."""
+CHURNED_TAKES_NO_READING_PATCH = "churned-account-takes-no-health-reading"
+"""Runs that started before: a churned account still writing its effects took health readings,
+and a low one opened a red-account case for the customer who left."""
 MOVE_ENDS_SNOOZES_PATCH = "moved-renewal-work-ends-its-snooze"
 """Runs that started before: renewal work re-planned by a moved renewal date keeps the snooze
 made for its old due date (brought a month closer, a proposal due today stays silent)."""
@@ -172,6 +175,11 @@ class AccountWorkflow(OwedWorkHandlers):
             workflow.logger.warning("health signal dropped: %s", problem)
             return
         s = self._s
+        # A churned account runs on only to write what it owes: a reading (the customer who
+        # left reads as barely used) must not turn it red and open a case.
+        if s.stage is LifecycleStage.CHURNED and workflow.patched(CHURNED_TAKES_NO_READING_PATCH):
+            workflow.logger.info("health signal dropped: the customer churned")
+            return
         if health_rules.apply_signal(s.vitals, signal, s.config.health, workflow.now()):
             self._changed = True
 

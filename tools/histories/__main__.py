@@ -29,6 +29,7 @@ GROUP_NAMES = (
     "kickoff-due",
     "snooze-move",
     "red-renewed",
+    "churned-reading",
     "tier-onboarding",
     "opportunity-lookup",
 )

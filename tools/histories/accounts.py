@@ -521,6 +521,25 @@ async def renewed_with_a_red_case_open(rec: Recorder) -> None:
     await rec.save(account, "renewed-with-red-case-open", run=-2)
 
 
+async def churned_then_read_low(rec: Recorder) -> None:
+    """An account churned while ``#customer-accounts`` is archived (its churn post refused, so
+    it runs on), then read barely used. The code before ``CHURNED_TAKES_NO_READING_PATCH``
+    turned it red and opened a case; today's drops the readings: a case this run started."""
+    slack = rec.sandbox.slack
+    account = await in_renewal_window(rec, "001HCHURNREAD")
+    slack.archive_channel("#customer-accounts")
+    try:
+        await account.execute_update(
+            AccountWorkflow.record_renewal_outcome, RecordRenewalOutcome("churned", AE, Role.AE)
+        )
+        await settle(account)
+        await readings(account, usage=5, adoption=5, sentiment=5)
+        await settle(account)
+        await rec.save(account, "churned-then-read-low")
+    finally:
+        slack.unarchive_channel("#customer-accounts")
+
+
 # --- A tier change while the account onboards -------------------------------------------------
 
 

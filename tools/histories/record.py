@@ -26,6 +26,7 @@ GROUPS: dict[str, Scenario] = {
     "kickoff-due": accounts.kickoff_after_late_owners,
     "snooze-move": accounts.snoozed_work_moved_closer,
     "red-renewed": accounts.renewed_with_a_red_case_open,
+    "churned-reading": accounts.churned_then_read_low,
     "tier-onboarding": accounts.tier_change_while_onboarding,
     "opportunity-lookup": accounts.opportunity_lookups,
 }
