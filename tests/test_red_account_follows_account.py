@@ -230,3 +230,4 @@ async def test_a_renewal_decided_with_a_case_open_gives_the_case_the_next_renewa
         assert (await case_state(case)).renewal_date == following
         [note] = [text for text in thread(slack_fake) if "moved to" in text]
         assert f"moved to {following.date().isoformat()} (was {was.date().isoformat()})" in note
+        assert note.endswith("(the renewal was decided: renewed).")

@@ -216,7 +216,7 @@ def apply_renewal_outcome(
     profile_changed(s)
     grant_license(s, f"renewal {tag} ({outcome.value})", seats)
     if tells_case:
-        why = f"renewed at {tag} ({outcome.value.replace('_', ' ')})"
+        why = f"the renewal was decided: {outcome.value.replace('_', ' ')}"
         health_rules.tell_case_of_renewal(s.vitals, following, request.actor, why, now)
     team = f" for a new team of {renewal.new_team_seats} seats" if renewal.new_team_seats else ""
     extra = (
