@@ -1521,3 +1521,12 @@ def test_a_customer_brought_in_past_kickoff_has_no_kickoff_plan_to_record() -> N
     with pytest.raises(RuleViolation, match="brought in past kickoff"):
         onboarding.check_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"))
     assert s == before
+
+
+def test_a_customer_brought_in_at_adoption_is_not_reported_production_ready() -> None:
+    s = make_snapshot(stage=LifecycleStage.ADOPTION)
+    before = copy.deepcopy(s)
+    with pytest.raises(RuleViolation, match=r"onboarding was already completed on .* adoption"):
+        onboarding.check_production_ready(s, ReportProductionReady(CE, Role.CE))
+        onboarding.check_production_ready_before_onboarded(s)
+    assert s == before

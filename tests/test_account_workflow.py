@@ -32,6 +32,7 @@ from schemas.account import (
     RecordKickoffPlan,
     RecordRenewalCall,
     RecordRenewalOutcome,
+    ReportProductionReady,
 )
 from schemas.common import Role
 from tests.support import accounts
@@ -309,6 +310,23 @@ async def test_bad_input_is_rejected_and_changes_nothing(
 
         await assert_only_workflow_tasks_since(handle, before)
         assert await state(handle) == before_state
+
+
+async def test_a_customer_brought_in_at_adoption_is_not_sent_back_to_onboarding(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness, salesforce_fake, "001ADOPT", 300 * DAY, stage=LifecycleStage.ADOPTION
+        )
+        before = await state(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                AccountWorkflow.report_production_ready, ReportProductionReady(CE, Role.CE)
+            )
+        assert "onboarding was already completed on" in str(refused.value.cause)
+        after = await state(handle)
+        assert after == before and after.stage is LifecycleStage.ADOPTION
 
 
 async def test_a_past_quarters_plan_sent_again_leaves_salesforce_with_the_current_plan(

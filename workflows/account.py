@@ -203,6 +203,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_production_ready(self, request: ReportProductionReady) -> None:
         limits.check(request, workflow.now())
         onboarding.check_production_ready(self._s, request)
+        onboarding.check_production_ready_before_onboarded(self._s)
 
     @workflow.update
     async def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:

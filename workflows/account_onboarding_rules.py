@@ -112,6 +112,19 @@ def check_production_ready(s: AccountSnapshot, request: ReportProductionReady) -
         )
 
 
+def check_production_ready_before_onboarded(s: AccountSnapshot) -> None:
+    """Production is reported ready only before onboarding is complete: a customer brought in
+    at adoption or renewal (its onboarding done before) would go back to onboarding, with
+    trainings no `onboarding-complete` could ever close. Asked for by the validator only:
+    reports accepted before replay as they were."""
+    if s.onboarding_completed_at is not None:
+        raise RuleViolation(
+            "onboarding was already completed on"
+            f" {s.onboarding_completed_at.date().isoformat()}: production is long ready"
+            f" (the account is at {s.stage.value})"
+        )
+
+
 def apply_production_ready(
     s: AccountSnapshot, request: ReportProductionReady, now: datetime
 ) -> str:
