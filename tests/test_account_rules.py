@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from schemas import limits
 from schemas.account import (
     AccountConfig,
     AccountHandOff,
@@ -1530,3 +1531,18 @@ def test_a_customer_brought_in_at_adoption_is_not_reported_production_ready() ->
         onboarding.check_production_ready(s, ReportProductionReady(CE, Role.CE))
         onboarding.check_production_ready_before_onboarded(s)
     assert s == before
+
+
+def test_an_optional_training_whose_step_could_never_be_marked_done_is_refused() -> None:
+    longest = "x" * 91  # "training-" and this: the 100 characters a step key may have
+    s = kickoff_stage()
+    kickoff = RecordKickoffPlan(CE, Role.CE, "weekly", optional_trainings=[longest + "y"])
+    limits.check(kickoff, T0)  # a name of 92 characters is a name
+    with pytest.raises(RuleViolation, match="too long: its step key would pass 100 characters"):
+        onboarding.check_training_keys(kickoff)
+    kickoff = replace(kickoff, optional_trainings=[longest])
+    onboarding.check_training_keys(kickoff)
+    onboarding.apply_kickoff_plan(s, kickoff, T0)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + DAY)
+    limits.check(CompleteAccountStep(f"training-{longest}", CE, Role.CE), T0)
+    assert find(s, f"training-{longest}").status is StepStatus.PENDING

@@ -307,6 +307,11 @@ async def test_bad_input_is_rejected_and_changes_nothing(
             AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(AE, Role.CE, "weekly")
         )
         assert f"{AE} is not the account's CE ({CE} is)" in message
+        message = await rejected(
+            AccountWorkflow.record_kickoff_plan,
+            RecordKickoffPlan(CE, Role.CE, "weekly", optional_trainings=["x" * 92]),
+        )
+        assert "too long: its step key would pass 100 characters" in message
 
         await assert_only_workflow_tasks_since(handle, before)
         assert await state(handle) == before_state

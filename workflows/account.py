@@ -194,6 +194,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_kickoff_plan(self, request: RecordKickoffPlan) -> None:
         limits.check(request, workflow.now())
         onboarding.check_kickoff_plan(self._s, request)
+        onboarding.check_training_keys(request)
 
     @workflow.update
     def report_production_ready(self, request: ReportProductionReady) -> AccountActionAccepted:
