@@ -239,10 +239,15 @@ def test_next_quarter_rolls_q4_into_the_next_years_q1(quarter: str, following: s
     assert next_quarter(quarter) == following
 
 
-@pytest.mark.parametrize("label", ["2027-Q5", "2027-Q0", "2027Q2", "Q2-2027", "27-Q2", ""])
+@pytest.mark.parametrize(
+    "label", ["2027-Q5", "2027-Q0", "2027Q2", "Q2-2027", "27-Q2", "", "0000-Q1", "2027-Q2\n"]
+)
 def test_a_malformed_quarter_is_rejected(label: str) -> None:
     with pytest.raises(RuleViolation, match="is not like 2027-Q2"):
         parse_quarter(label)
+    # The plan names it, rather than failing on a date that cannot be.
+    with pytest.raises(RuleViolation, match="is not like 2027-Q2"):
+        plans.check_account_plan(adopted(), make_plan(label))
 
 
 @pytest.mark.parametrize(
