@@ -74,6 +74,9 @@ the account does not know (the owners the intake could not read)."""
 CASE_LEARNS_OWNERS_PATCH = "open-case-learns-the-profiles-owners"
 """Runs that started before: a red-account case opened before the account's AE and CE were
 known is not told them when a hand-off or the profile names them (it stays without owners)."""
+LEADER_OF_THE_DAY_REASSIGNS_PATCH = "reassigning-leader-is-the-leader-of-the-day"
+"""Runs that started before: the CE leader the account last knew reassigns its AE or CE at
+once, without asking the roster (a leader rotated out since still could)."""
 MOVE_ENDS_SNOOZES_PATCH = "moved-renewal-work-ends-its-snooze"
 """Runs that started before: renewal work re-planned by a moved renewal date keeps the snooze
 made for its old due date (brought a month closer, a proposal due today stays silent)."""
@@ -327,9 +330,12 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     async def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
-        # Only a request the validator could not refuse before this existed looks the roster
-        # up (the outgoing owner or the leader the account knew apply at once, as they did).
-        if changes.leader_to_look_up(self._s, request):
+        # The outgoing owner applies at once; anyone else only as the CE leader of the day, so
+        # the roster is asked (runs from before let the leader the account knew apply at once).
+        if changes.leader_to_look_up(self._s, request) or (
+            changes.leader_to_confirm(self._s, request)
+            and workflow.patched(LEADER_OF_THE_DAY_REASSIGNS_PATCH)
+        ):
             await self._effects.roster.of_today()  # remembered: the rules read the leader
         return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
 

@@ -29,6 +29,7 @@ GROUP_NAMES = (
     "kickoff-due",
     "snooze-move",
     "tier-onboarding",
+    "leader-reassign",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

@@ -26,6 +26,7 @@ GROUPS: dict[str, Scenario] = {
     "kickoff-due": accounts.kickoff_after_late_owners,
     "snooze-move": accounts.snoozed_work_moved_closer,
     "tier-onboarding": accounts.tier_change_while_onboarding,
+    "leader-reassign": accounts.leader_reassigns,
     "opportunity-lookup": accounts.opportunity_lookups,
 }
 """Each group runs on its own test server (a fresh clock), fakes and database."""
