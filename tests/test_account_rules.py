@@ -1551,3 +1551,10 @@ def test_an_optional_training_whose_step_could_never_be_marked_done_is_refused()
     onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + DAY)
     limits.check(CompleteAccountStep(f"training-{longest}", CE, Role.CE), T0)
     assert find(s, f"training-{longest}").status is StepStatus.PENDING
+
+
+def test_a_plan_link_longer_than_salesforce_holds_is_refused_not_clipped() -> None:
+    link = "https://docs.example.com/plan?" + "x" * 225  # 255: Account Plan Link's length
+    plans.check_plan_link_fits(make_plan(link=link))
+    with pytest.raises(RuleViolation, match=r"256 characters: .* holds at most 255"):
+        plans.check_plan_link_fits(make_plan(link=link + "y"))

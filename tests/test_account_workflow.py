@@ -371,6 +371,13 @@ async def test_a_past_quarters_plan_sent_again_leaves_salesforce_with_the_curren
         assert account["Notes_Next_Steps__c"] == a_plan(second_label).next_steps
         assert account["Account_Plan_Link__c"] == a_plan(second_label).link
 
+        # A link longer than Salesforce's field would reach it clipped: one that leads nowhere.
+        long_link = replace(a_plan(second_label), link="https://docs.example.com/" + "x" * 300)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(AccountWorkflow.submit_account_plan, long_link)
+        assert "Salesforce's Account Plan Link holds at most 255" in str(refused.value.cause)
+        assert await state(handle) == before
+
 
 def add_quarters(quarter: datetime, n: int) -> datetime:
     month = quarter.month - 1 + 3 * n

@@ -284,6 +284,7 @@ class AccountWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         plans.check_account_plan(self._s, request)
         plans.check_plan_quarter_current(self._s, request)
+        plans.check_plan_link_fits(request)
 
     @workflow.update
     def record_renewal_assessment(self, request: RecordRenewalAssessment) -> AccountActionAccepted:
