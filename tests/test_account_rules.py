@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from schemas import limits
 from schemas.account import (
     AccountConfig,
     AccountHandOff,
@@ -240,10 +241,15 @@ def test_next_quarter_rolls_q4_into_the_next_years_q1(quarter: str, following: s
     assert next_quarter(quarter) == following
 
 
-@pytest.mark.parametrize("label", ["2027-Q5", "2027-Q0", "2027Q2", "Q2-2027", "27-Q2", ""])
+@pytest.mark.parametrize(
+    "label", ["2027-Q5", "2027-Q0", "2027Q2", "Q2-2027", "27-Q2", "", "0000-Q1", "2027-Q2\n"]
+)
 def test_a_malformed_quarter_is_rejected(label: str) -> None:
     with pytest.raises(RuleViolation, match="is not like 2027-Q2"):
         parse_quarter(label)
+    # The plan names it, rather than failing on a date that cannot be.
+    with pytest.raises(RuleViolation, match="is not like 2027-Q2"):
+        plans.check_account_plan(adopted(), make_plan(label))
 
 
 @pytest.mark.parametrize(
@@ -1556,3 +1562,34 @@ def test_a_customer_brought_in_past_kickoff_has_no_kickoff_plan_to_record() -> N
     with pytest.raises(RuleViolation, match="brought in past kickoff"):
         onboarding.check_kickoff_plan(s, RecordKickoffPlan(CE, Role.CE, "weekly"))
     assert s == before
+
+
+def test_a_customer_brought_in_at_adoption_is_not_reported_production_ready() -> None:
+    s = make_snapshot(stage=LifecycleStage.ADOPTION)
+    before = copy.deepcopy(s)
+    with pytest.raises(RuleViolation, match=r"onboarding was already completed on .* adoption"):
+        onboarding.check_production_ready(s, ReportProductionReady(CE, Role.CE))
+        onboarding.check_production_ready_before_onboarded(s)
+    assert s == before
+
+
+def test_an_optional_training_whose_step_could_never_be_marked_done_is_refused() -> None:
+    longest = "x" * 91  # "training-" and this: the 100 characters a step key may have
+    s = kickoff_stage()
+    kickoff = RecordKickoffPlan(CE, Role.CE, "weekly", optional_trainings=[longest + "y"])
+    limits.check(kickoff, T0)  # a name of 92 characters is a name
+    with pytest.raises(RuleViolation, match="too long: its step key would pass 100 characters"):
+        onboarding.check_training_keys(kickoff)
+    kickoff = replace(kickoff, optional_trainings=[longest])
+    onboarding.check_training_keys(kickoff)
+    onboarding.apply_kickoff_plan(s, kickoff, T0)
+    onboarding.apply_production_ready(s, ReportProductionReady(CE, Role.CE), T0 + DAY)
+    limits.check(CompleteAccountStep(f"training-{longest}", CE, Role.CE), T0)
+    assert find(s, f"training-{longest}").status is StepStatus.PENDING
+
+
+def test_a_plan_link_longer_than_salesforce_holds_is_refused_not_clipped() -> None:
+    link = "https://docs.example.com/plan?" + "x" * 225  # 255: Account Plan Link's length
+    plans.check_plan_link_fits(make_plan(link=link))
+    with pytest.raises(RuleViolation, match=r"256 characters: .* holds at most 255"):
+        plans.check_plan_link_fits(make_plan(link=link + "y"))

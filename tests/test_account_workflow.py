@@ -33,6 +33,7 @@ from schemas.account import (
     RecordKickoffPlan,
     RecordRenewalCall,
     RecordRenewalOutcome,
+    ReportProductionReady,
 )
 from schemas.common import Role
 from starter.cli import build_parser
@@ -312,9 +313,31 @@ async def test_bad_input_is_rejected_and_changes_nothing(
             AccountWorkflow.record_kickoff_plan, RecordKickoffPlan(AE, Role.CE, "weekly")
         )
         assert f"{AE} is not the account's CE ({CE} is)" in message
+        message = await rejected(
+            AccountWorkflow.record_kickoff_plan,
+            RecordKickoffPlan(CE, Role.CE, "weekly", optional_trainings=["x" * 92]),
+        )
+        assert "too long: its step key would pass 100 characters" in message
 
         await assert_only_workflow_tasks_since(handle, before)
         assert await state(handle) == before_state
+
+
+async def test_a_customer_brought_in_at_adoption_is_not_sent_back_to_onboarding(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        handle = await start_account(
+            harness, salesforce_fake, "001ADOPT", 300 * DAY, stage=LifecycleStage.ADOPTION
+        )
+        before = await state(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                AccountWorkflow.report_production_ready, ReportProductionReady(CE, Role.CE)
+            )
+        assert "onboarding was already completed on" in str(refused.value.cause)
+        after = await state(handle)
+        assert after == before and after.stage is LifecycleStage.ADOPTION
 
 
 async def test_a_past_quarters_plan_sent_again_leaves_salesforce_with_the_current_plan(
@@ -353,6 +376,13 @@ async def test_a_past_quarters_plan_sent_again_leaves_salesforce_with_the_curren
         account = salesforce_fake.get_record("Account", "001PLANS")
         assert account["Notes_Next_Steps__c"] == a_plan(second_label).next_steps
         assert account["Account_Plan_Link__c"] == a_plan(second_label).link
+
+        # A link longer than Salesforce's field would reach it clipped: one that leads nowhere.
+        long_link = replace(a_plan(second_label), link="https://docs.example.com/" + "x" * 300)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(AccountWorkflow.submit_account_plan, long_link)
+        assert "Salesforce's Account Plan Link holds at most 255" in str(refused.value.cause)
+        assert await state(handle) == before
 
 
 def add_quarters(quarter: datetime, n: int) -> datetime:

@@ -383,6 +383,29 @@ async def test_the_ce_leader_of_the_day_reassigns_an_accounts_ce(
         assert await account.query(AccountWorkflow.state) == view
 
 
+async def test_a_ce_leader_rotated_out_cannot_reassign_an_account_that_knew_them(
+    harness_factory: Any, salesforce_fake: Any
+) -> None:
+    async with harness_factory() as harness:
+        account = await open_account(
+            harness, salesforce_fake, "001OLDLEAD", stage=LifecycleStage.ADOPTION
+        )
+        before = await account.query(AccountWorkflow.state)
+        rotate(harness, ce_leader=NEW_LEADER)
+        # The account last knew CE_LEADER as its leader: the roster of the day says otherwise.
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await account.execute_update(
+                AccountWorkflow.reassign_owner, ReassignOwner(Role.CE, NEW_CE, CE_LEADER)
+            )
+        assert str(refused.value.cause) == (
+            f"RuleViolation: {CE_LEADER} cannot reassign the CE: the outgoing CE ({CE})"
+            f" or the CE leader ({NEW_LEADER}) does"
+        )
+        await settle(account)
+        view = await account.query(AccountWorkflow.state)
+        assert view.profile == before.profile
+
+
 async def test_value_engineering_of_the_day_does_an_exercise_opened_before_the_rotation(
     harness_factory: Any, salesforce_fake: Any, slack_fake: Any
 ) -> None:

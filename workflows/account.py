@@ -81,6 +81,9 @@ nothing (it went on showing the renewal date just passed)."""
 CHURNED_TAKES_NO_READING_PATCH = "churned-account-takes-no-health-reading"
 """Runs that started before: a churned account still writing its effects took health readings,
 and a low one opened a red-account case for the customer who left."""
+LEADER_OF_THE_DAY_REASSIGNS_PATCH = "reassigning-leader-is-the-leader-of-the-day"
+"""Runs that started before: the CE leader the account last knew reassigns its AE or CE at
+once, without asking the roster (a leader rotated out since still could)."""
 MOVE_ENDS_SNOOZES_PATCH = "moved-renewal-work-ends-its-snooze"
 """Runs that started before: renewal work re-planned by a moved renewal date keeps the snooze
 made for its old due date (brought a month closer, a proposal due today stays silent)."""
@@ -206,6 +209,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_kickoff_plan(self, request: RecordKickoffPlan) -> None:
         limits.check(request, workflow.now())
         onboarding.check_kickoff_plan(self._s, request)
+        onboarding.check_training_keys(request)
 
     @workflow.update
     def report_production_ready(self, request: ReportProductionReady) -> AccountActionAccepted:
@@ -215,6 +219,7 @@ class AccountWorkflow(OwedWorkHandlers):
     def _check_production_ready(self, request: ReportProductionReady) -> None:
         limits.check(request, workflow.now())
         onboarding.check_production_ready(self._s, request)
+        onboarding.check_production_ready_before_onboarded(self._s)
 
     @workflow.update
     async def complete_step(self, request: CompleteAccountStep) -> AccountActionAccepted:
@@ -291,6 +296,7 @@ class AccountWorkflow(OwedWorkHandlers):
         limits.check(request, workflow.now())
         plans.check_account_plan(self._s, request)
         plans.check_plan_quarter_current(self._s, request)
+        plans.check_plan_link_fits(request)
 
     @workflow.update
     def record_renewal_assessment(self, request: RecordRenewalAssessment) -> AccountActionAccepted:
@@ -345,9 +351,12 @@ class AccountWorkflow(OwedWorkHandlers):
 
     @workflow.update
     async def reassign_owner(self, request: ReassignOwner) -> AccountActionAccepted:
-        # Only a request the validator could not refuse before this existed looks the roster
-        # up (the outgoing owner or the leader the account knew apply at once, as they did).
-        if changes.leader_to_look_up(self._s, request):
+        # The outgoing owner applies at once; anyone else only as the CE leader of the day, so
+        # the roster is asked (runs from before let the leader the account knew apply at once).
+        if changes.leader_to_look_up(self._s, request) or (
+            changes.leader_to_confirm(self._s, request)
+            and workflow.patched(LEADER_OF_THE_DAY_REASSIGNS_PATCH)
+        ):
             await self._effects.roster.of_today()  # remembered: the rules read the leader
         return self._accepted(changes.apply_reassign_owner(self._s, request, workflow.now()))
 

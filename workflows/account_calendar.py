@@ -11,7 +11,7 @@ from schemas import limits
 from schemas.account import AccountSnapshot
 from schemas.errors import RuleViolation
 
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_QUARTER = re.compile(r"([1-9]\d{3})-Q([1-4])")  # year 0 has no calendar
 
 
 def midnight(moment: datetime) -> datetime:
@@ -24,7 +24,7 @@ def quarter_of(moment: datetime) -> str:
 
 
 def parse_quarter(label: str) -> tuple[int, int]:
-    match = _QUARTER.match(label)
+    match = _QUARTER.fullmatch(label)
     if not match:
         raise RuleViolation(f"quarter {label!r} is not like 2027-Q2")
     return int(match.group(1)), int(match.group(2))

@@ -252,6 +252,13 @@ def leader_to_look_up(s: AccountSnapshot, request: ReassignOwner) -> bool:
     return request.actor not in (_owner_of(s, Role(request.role)), ce_leader(s))
 
 
+def leader_to_confirm(s: AccountSnapshot, request: ReassignOwner) -> bool:
+    """Whether the actor may reassign only as the CE leader the account last knew (not as the
+    outgoing owner): the roster may have rotated them out since, which only the roster of the
+    day can say."""
+    return request.actor != _owner_of(s, Role(request.role)) and request.actor == ce_leader(s)
+
+
 def check_reassign_owner(
     s: AccountSnapshot, request: ReassignOwner, *, leader_known: bool = True
 ) -> str:

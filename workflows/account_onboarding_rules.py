@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from schemas import limits
 from schemas.account import (
     CORE_TRAININGS,
     AccountSnapshot,
@@ -33,6 +34,8 @@ from workflows.account_steps import (
 )
 
 KICKOFF_PLAN_STEP = "kickoff-plan"
+TRAINING_STEP = "training-"
+"""A training's step key: this, then its name as a slug."""
 BROUGHT_IN = "brought in"
 """Who "recorded" the kickoff of a customer brought in past kickoff."""
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -64,6 +67,20 @@ def check_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan) -> CheckI
                 f"training {name!r} is a core training (101, 102, Admin are always planned)"
             )
     return cadence
+
+
+def check_training_keys(request: RecordKickoffPlan) -> None:
+    """Each optional training's step key fits what `dealcycle account step` (and the Slack
+    button) take: a longer one could never be marked done, nor onboarding complete. Asked for
+    by the validator only: kickoff plans accepted before replay as they were."""
+    longest = limits.STEP_KEY.max_chars - len(TRAINING_STEP)
+    for name in request.optional_trainings:
+        if len(_slug(name)) > longest:
+            raise RuleViolation(
+                f"training name {name!r} is too long: its step key would pass"
+                f" {limits.STEP_KEY.max_chars} characters; shorten it to at most {longest}"
+                " letters, digits and dashes"
+            )
 
 
 def apply_kickoff_plan(s: AccountSnapshot, request: RecordKickoffPlan, now: datetime) -> str:
@@ -112,6 +129,19 @@ def check_production_ready(s: AccountSnapshot, request: ReportProductionReady) -
         )
 
 
+def check_production_ready_before_onboarded(s: AccountSnapshot) -> None:
+    """Production is reported ready only before onboarding is complete: a customer brought in
+    at adoption or renewal (its onboarding done before) would go back to onboarding, with
+    trainings no `onboarding-complete` could ever close. Asked for by the validator only:
+    reports accepted before replay as they were."""
+    if s.onboarding_completed_at is not None:
+        raise RuleViolation(
+            "onboarding was already completed on"
+            f" {s.onboarding_completed_at.date().isoformat()}: production is long ready"
+            f" (the account is at {s.stage.value})"
+        )
+
+
 def apply_production_ready(
     s: AccountSnapshot, request: ReportProductionReady, now: datetime
 ) -> str:
@@ -131,7 +161,7 @@ def open_training_steps(s: AccountSnapshot, now: datetime) -> None:
         add_step(
             s,
             AccountStep(
-                key=f"training-{name}",
+                key=f"{TRAINING_STEP}{name}",
                 kind=StepKind.TRAINING,
                 title=f"Training: {'Admin' if name == 'admin' else name}",
                 owner=s.profile.ce_owner,

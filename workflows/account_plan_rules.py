@@ -15,6 +15,7 @@ from schemas.account import (
 )
 from schemas.common import CustomerHealth, StepStatus
 from schemas.errors import RuleViolation
+from schemas.salesforce_fields import find_field
 from workflows.account_calendar import next_quarter, parse_quarter, quarter_of, quarter_start
 from workflows.account_steps import (
     audit,
@@ -104,6 +105,19 @@ def check_plan_quarter_current(s: AccountSnapshot, request: SubmitAccountPlan) -
             f"the {request.quarter} plan is closed: its quarter is over and the"
             f" {s.planned_quarters[-1]} plan is the current one (its next steps and link are"
             " the ones in Salesforce)"
+        )
+
+
+def check_plan_link_fits(request: SubmitAccountPlan) -> None:
+    """The link fits Salesforce's Account Plan Link: a longer one would be clipped there, a
+    link that leads nowhere. Asked for by the validator only: plans accepted before replay as
+    they were."""
+    field = find_field("Account", "Account_Plan_Link__c")
+    assert field is not None and field.length is not None
+    if len(request.link) > field.length:
+        raise RuleViolation(
+            f"plan link is {len(request.link)} characters: Salesforce's Account Plan Link"
+            f" holds at most {field.length}; give a shorter link to the plan"
         )
 
 

@@ -31,6 +31,7 @@ GROUP_NAMES = (
     "red-renewed",
     "churned-reading",
     "tier-onboarding",
+    "leader-reassign",
     "opportunity-lookup",
 )
 """``tools.histories.record.GROUPS``' names (that module imports the project's code, which

@@ -24,7 +24,7 @@ from schemas.account import (
     RecordRenewalOutcome,
     account_workflow_id,
 )
-from schemas.account_changes import MoveRenewalDate
+from schemas.account_changes import MoveRenewalDate, ReassignOwner
 from schemas.common import Role
 from schemas.effects import RetryEffect, SkipEffect
 from schemas.health import (
@@ -559,3 +559,22 @@ async def tier_change_while_onboarding(rec: Recorder) -> None:
     quarter = next_quarter(quarter_of(await rec.now()))
     await rec.sleep(quarter_start(quarter) + 30 * DAY - await rec.now(), account)
     await rec.save(account, "tier-change-while-onboarding")
+
+
+# --- The CE leader reassigns a CE ---------------------------------------------------------------
+
+
+async def leader_reassigns(rec: Recorder) -> None:
+    """The CE leader the account knows hands its CE's work to another CE. The code before
+    ``LEADER_OF_THE_DAY_REASSIGNS_PATCH`` applied it at once; today's asks the roster first
+    (a leader rotated out since may not), an activity this run did not have. In its renewal
+    window: it has looked the roster up already (for the value exercise)."""
+    account = await open_account(
+        rec, "001HLEADREASSIGN", 60 * DAY, stage=LifecycleStage.RENEWAL, tier=2
+    )
+    await account.execute_update(
+        AccountWorkflow.reassign_owner,
+        ReassignOwner(Role.CE, "U0CE00002", CE_LEADER, "the CE left"),
+    )
+    await settle(account)
+    await rec.save(account, "leader-reassigns")

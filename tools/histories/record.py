@@ -28,6 +28,7 @@ GROUPS: dict[str, Scenario] = {
     "red-renewed": accounts.renewed_with_a_red_case_open,
     "churned-reading": accounts.churned_then_read_low,
     "tier-onboarding": accounts.tier_change_while_onboarding,
+    "leader-reassign": accounts.leader_reassigns,
     "opportunity-lookup": accounts.opportunity_lookups,
 }
 """Each group runs on its own test server (a fresh clock), fakes and database."""
