@@ -19,6 +19,7 @@ import math
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -323,6 +324,12 @@ LIMITS: dict[str, Limit] = {
     "UsageFeedRun.resume": TRUSTED,
     "HealthSignal.more": Items(2),
 }
+
+
+def control_character(text: str, kept: frozenset[str] = frozenset()) -> str | None:
+    """The first control character in ``text`` that is not one of ``kept`` (an escape
+    sequence would act on the terminal of whoever reads it with the CLI), else None."""
+    return next((c for c in text if unicodedata.category(c) == "Cc" and c not in kept), None)
 
 
 def limit_of(owner: str, name: str) -> Limit | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from dealcycle.connection import connect
 from dealcycle.logging import configure_logging
 from dealcycle.settings import Settings
 from schemas.common import Region, Role
-from schemas.limits import MAX_SNOOZE_DAYS
+from schemas.limits import MAX_SNOOZE_DAYS, control_character
 from schemas.trial import TRIAL_WORKFLOW_TYPE
 from starter.effects import effects_section
 from starter.status import render_status
@@ -137,7 +136,7 @@ parse_count = whole_number(1)
 def parse_name(raw: str) -> str:
     """A name (an account's): one line, without the control characters a terminal would act
     on when ``dealcycle status`` shows it (an escape sequence) or that would split its row."""
-    if any(unicodedata.category(char) == "Cc" for char in raw):
+    if control_character(raw) is not None:
         raise argparse.ArgumentTypeError(
             f"one line without control characters (got {ascii(raw)[:60]})"
         )

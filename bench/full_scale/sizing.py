@@ -106,12 +106,6 @@ def size_run(
     return RunSize(accounts, year_minutes, cpus, timedelta(seconds=math.ceil(expected)), sized_down)
 
 
-def target_accounts_need(cpus: int, spread_days: float) -> timedelta:
-    """How long a default-sized run of ``TARGET_ACCOUNTS`` would take on ``cpus`` cores."""
-    minutes = year_minutes_for(TARGET_ACCOUNTS, cpus, spread_days)
-    return timedelta(seconds=year_phase(minutes, spread_days) + FIXED_SECONDS)
-
-
 def cores_for_target(spread_days: float, hand_off_deals: int, daily_feed: bool) -> int:
     """The fewest cores on which ``TARGET_ACCOUNTS`` a side fit in ``BUDGET``."""
     phase = BUDGET.total_seconds() - overhead_seconds(hand_off_deals, daily_feed)

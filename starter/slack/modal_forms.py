@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -257,9 +256,7 @@ def control_errors(spec: ModalSpec, values: Values) -> dict[str, str]:
         if not isinstance(text, str):
             continue
         allowed = _KEPT_IN_PARAGRAPHS if field.kind != "text" else frozenset()
-        found = next(
-            (c for c in text if unicodedata.category(c) == "Cc" and c not in allowed), None
-        )
+        found = limits.control_character(text, allowed)
         if found is not None:
             errors[field.name] = f"{field.name}: no control characters (got {ascii(found)[1:-1]})"
     return errors
